@@ -1,0 +1,22 @@
+// Key lookup for handlers, with Redis's lazy expiry: a key whose absolute expiry time has passed
+// is deleted when it is touched, and the deletion is an event in the command's transaction, so
+// it is durable and replays (DESIGN rule 1: a key that expires is logged as a delete).
+
+import { EV_DEL } from '../state/core-events.js'
+import type { Entry } from '../state/keyspace.js'
+import type { CommandContext } from './spec.js'
+
+export function isExpired(entry: Entry, nowMs: number): boolean {
+  return entry.expireAtMs !== 0 && entry.expireAtMs <= nowMs
+}
+
+/** The live entry for `key` in the client's database (deleting it first if it expired). */
+export function lookupKey(ctx: CommandContext, key: string, db = ctx.client.db): Entry | undefined {
+  const entry = ctx.keyspace.get(db, key)
+  if (entry === undefined) return undefined
+  if (isExpired(entry, ctx.nowMs)) {
+    ctx.txn.apply({ code: EV_DEL, db, key } as import('../state/event.js').Event)
+    return undefined
+  }
+  return entry
+}

@@ -1,0 +1,186 @@
+// What server-level handlers (CLIENT, CONFIG, INFO, SLOWLOG, MONITOR, SHUTDOWN, COMMAND…) see
+// of the server: its configuration, its clients, its statistics and a few actions. The server
+// (L5) builds one ServerServices and passes it as CommandContext.server; handlers reach it
+// through services(ctx). Keeping it here (L4) lets commands depend on it without importing the
+// server, so every import still runs downhill.
+// Invariants: `store` is null exactly while the pool is being recovered (loading); `clients`
+// holds every open connection, keyed by its id; statistics only grow until CONFIG RESETSTAT.
+
+import type { ServerConfig } from '../server-config.js'
+import type { Store } from '../txn/engine.js'
+import type { ClientState, CommandContext, CommandSpec } from './spec.js'
+
+/** One connection as handlers see it (the server's Connection implements it). */
+export interface ClientHandle {
+  readonly state: ClientState
+  /** "ip:port" of the peer and of our socket. */
+  readonly addr: string
+  readonly laddr: string
+  readonly fd: number
+  readonly createdAtMs: number
+  /** Time of the last command (CLIENT LIST idle). */
+  lastInteractionMs: number
+  /** Full name of the last command ('client|list'). */
+  lastCommand: string
+  /** CLIENT REPLY. */
+  replyMode: 'on' | 'off' | 'skip'
+  noEvict: boolean
+  noTouch: boolean
+  libName: string
+  libVersion: string
+  /** Set once the client became a MONITOR. */
+  monitor: boolean
+  /** The peer is on a loopback address (enable-debug-command local). */
+  readonly isLocal: boolean
+  /** Close once the replies so far are written (QUIT, protocol errors, CLIENT KILL of self). */
+  closeAfterReply(): void
+  /** Close now (CLIENT KILL of another client). */
+  kill(): void
+  queryBufferBytes(): number
+  /** Reply bytes produced and not yet handed to the kernel. */
+  outputBytes(): number
+  /** Append a line to this client's output as a MONITOR feed (already RESP-encoded). */
+  monitorFeed(bytes: Buffer): void
+}
+
+export interface CommandStat {
+  calls: number
+  usec: number
+  rejectedCalls: number
+  failedCalls: number
+}
+
+export class ServerStats {
+  totalConnectionsReceived = 0
+  totalCommandsProcessed = 0
+  rejectedConnections = 0
+  expiredKeys = 0
+  totalErrorReplies = 0
+  netInputBytes = 0
+  netOutputBytes = 0
+  keyspaceHits = 0
+  keyspaceMisses = 0
+  expireCycleMs = 0
+  /** Corruption reports seen by this process (startup refusals never reach a running server). */
+  corruptionEvents = 0
+  readonly commands = new Map<string, CommandStat>()
+  readonly errors = new Map<string, number>()
+  /** Ops per second over the last second (sampled by the server's cron). */
+  instantaneousOps = 0
+
+  commandStat(name: string): CommandStat {
+    let s = this.commands.get(name)
+    if (s === undefined) {
+      s = { calls: 0, usec: 0, rejectedCalls: 0, failedCalls: 0 }
+      this.commands.set(name, s)
+    }
+    return s
+  }
+
+  countError(message: string): void {
+    this.totalErrorReplies++
+    const space = message.indexOf(' ')
+    const code = space < 0 ? message : message.slice(0, space)
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1)
+  }
+
+  reset(): void {
+    this.totalConnectionsReceived = 0
+    this.totalCommandsProcessed = 0
+    this.rejectedConnections = 0
+    this.expiredKeys = 0
+    this.totalErrorReplies = 0
+    this.netInputBytes = 0
+    this.netOutputBytes = 0
+    this.keyspaceHits = 0
+    this.keyspaceMisses = 0
+    this.expireCycleMs = 0
+    this.commands.clear()
+    this.errors.clear()
+  }
+}
+
+export interface SlowLogEntry {
+  id: number
+  timestampS: number
+  durationUs: number
+  argv: Buffer[]
+  addr: string
+  name: string
+}
+
+/** SLOWLOG: newest first, bounded by slowlog-max-len. */
+export class SlowLog {
+  entries: SlowLogEntry[] = []
+  nextId = 0
+
+  add(entry: Omit<SlowLogEntry, 'id'>, maxLength: number): void {
+    this.entries.unshift({ id: this.nextId++, ...entry })
+    if (this.entries.length > maxLength) this.entries.length = maxLength
+  }
+
+  reset(): void {
+    this.entries = []
+  }
+}
+
+export interface LoadingState {
+  startedAtMs: number
+  bytesTotal: number
+  bytesDone: number
+  records: number
+}
+
+export interface CommandTable {
+  /** Top-level commands by lower-case name. */
+  readonly byName: ReadonlyMap<string, CommandSpec>
+  /** Subcommands by lower-case 'parent|sub'. */
+  readonly subcommands: ReadonlyMap<string, ReadonlyMap<string, CommandSpec>>
+  readonly all: readonly CommandSpec[]
+}
+
+export interface ShutdownOptions {
+  save: boolean | null
+  now: boolean
+  force: boolean
+}
+
+export interface ServerServices {
+  readonly config: ServerConfig
+  readonly stats: ServerStats
+  readonly slowlog: SlowLog
+  readonly clients: ReadonlyMap<number, ClientHandle>
+  readonly table: CommandTable
+  readonly startedAtMs: number
+  readonly runId: string
+  readonly version: string
+  readonly executable: string
+  /** The open store, or null while the pool is being recovered. */
+  readonly store: Store | null
+  readonly loading: LoadingState | null
+  readonly poolPath: string
+  /** Time (ms) of the last completed checkpoint, or of startup. */
+  lastSaveAtMs: number
+  /** The connection of a client state. */
+  handleOf(client: ClientState): ClientHandle
+  /** Run `fn` once the current command's (or EXEC's) transaction has committed. */
+  afterCommit(fn: () => void): void
+  /** Begin an orderly shutdown; returns an error text instead when it cannot. */
+  shutdown(options: ShutdownOptions): string | null
+  /** Extra INFO lines for a section, provided by the server (e.g. persistence). */
+  peakMemoryBytes: number
+}
+
+export function services(ctx: CommandContext): ServerServices {
+  return ctx.server as ServerServices
+}
+
+/** Redis's addReplyHelp: "<CMD> <subcommand> …" then the lines, then HELP. */
+export function helpLines(command: string, lines: readonly string[]): string[] {
+  return [
+    `${command.toUpperCase()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:`,
+    ...lines,
+    'HELP',
+    '    Prints this help.',
+  ]
+}

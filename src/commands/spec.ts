@@ -1,0 +1,108 @@
+// The command table's record type and what a handler sees (STYLE §6, §7). Dispatch checks
+// existence, arity and flags from these records before any handler runs; MULTI queueing,
+// write admission (denyoom) and -LOADING decisions read flags, never names.
+// Handlers see the transaction view only (ctx.txn / ctx.keyspace), never storage. A handler
+// VALIDATES FIRST and then applies events through ctx.txn.apply(): a command that fails (wrong
+// type, syntax, not an integer…) replies its error and applies nothing (DESIGN rule 3).
+
+import type { Keyspace } from '../state/keyspace.js'
+import type { Store, Transaction } from '../txn/engine.js'
+
+/** Where replies go; encodes RESP2 or RESP3 per the client's protocol. */
+export interface ReplySink {
+  readonly proto: 2 | 3
+  /** +s */
+  simple(s: string): void
+  /** -msg (msg includes its code, e.g. 'ERR syntax error', 'WRONGTYPE Operation …') */
+  error(msg: string): void
+  integer(n: number): void
+  /** $len bulk; a string is written as UTF-8 unless it is a latin1 key (use Buffer then) */
+  bulk(b: Buffer | string): void
+  /** RESP2 $-1, RESP3 _ */
+  nullBulk(): void
+  /** RESP2 *-1, RESP3 _ */
+  nullArray(): void
+  arrayHeader(n: number): void
+  /** n pairs follow (2n elements); RESP2 writes *2n, RESP3 %n */
+  mapHeader(n: number): void
+  /** RESP2 *n, RESP3 ~n */
+  setHeader(n: number): void
+  /** RESP3 ,x ; RESP2 a bulk string with Redis's formatting */
+  double(x: number): void
+  /** RESP3 #t/#f ; RESP2 :1/:0 */
+  boolean(b: boolean): void
+  /** RESP3 =len\r\ntxt:... ; RESP2 a bulk string */
+  verbatim(text: string): void
+  /** Switch this and later replies to another protocol (HELLO); optional for test sinks. */
+  switchProto?(proto: 2 | 3): void
+}
+
+export interface ClientState {
+  readonly id: number
+  name: string | null
+  db: number
+  proto: 2 | 3
+  authenticated: boolean
+  /** Set while inside MULTI. */
+  multi: { queue: { spec: CommandSpec; argv: Buffer[] }[]; dirty: boolean } | null
+  /** WATCHed keys touched since WATCH: EXEC must fail. */
+  watchDirty: boolean
+  readonly watched: Map<string, { db: number; key: string; expiredAtWatch: boolean }>
+}
+
+export interface CommandContext {
+  readonly store: Store
+  /** The tentative state (the store's keyspace). */
+  readonly keyspace: Keyspace
+  /** The transaction this command runs in: its own, or the EXEC's. */
+  readonly txn: Transaction
+  readonly client: ClientState
+  readonly reply: ReplySink
+  /** Time of this command (ms), read once, as Redis does per command. */
+  readonly nowMs: number
+  /** Server-wide services (config, clients, stats); typed by the server module. */
+  readonly server: unknown
+}
+
+export type Handler = (ctx: CommandContext, argv: Buffer[]) => void
+
+export type CommandFlag =
+  | 'write' | 'readonly' | 'denyoom' | 'admin' | 'pubsub' | 'noscript' | 'blocking' | 'loading'
+  | 'stale' | 'skip_monitor' | 'skip_slowlog' | 'fast' | 'no_auth' | 'may_replicate'
+  | 'no_mandatory_keys' | 'no_multi' | 'allow_busy' | 'movablekeys' | 'no_async_loading'
+  /** Not shown by COMMAND: refused unless enable-debug-command allows it (Redis's CMD_PROTECTED). */
+  | 'protected'
+
+export interface CommandSpec {
+  /** Lower case. For a subcommand: 'parent|sub'. */
+  readonly name: string
+  /** Redis convention: N = exactly N args (with the name), -N = at least N. */
+  readonly arity: number
+  readonly flags: readonly CommandFlag[]
+  readonly firstKey: number
+  readonly lastKey: number
+  readonly step: number
+  /** ACL categories without '@', e.g. ['write', 'string', 'slow']. */
+  readonly categories: readonly string[]
+  readonly handler: Handler
+  readonly subcommands?: readonly CommandSpec[]
+  /** COMMAND DOCS: summary, since, group, complexity (redis-cli hints read these). */
+  readonly docs?: { summary: string; since: string; group: string; complexity?: string;
+    arguments?: unknown[] }
+  /** COMMAND INFO tips, e.g. ['nondeterministic_output']. */
+  readonly tips?: readonly string[]
+}
+
+export const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
+export const ERR_SYNTAX = 'ERR syntax error'
+export const ERR_NOT_INTEGER = 'ERR value is not an integer or out of range'
+export const ERR_NOT_FLOAT = 'ERR value is not a valid float'
+
+/** Keys travel as latin1 strings (one char per byte): exact for binary keys. */
+export function keyOf(arg: Buffer): string {
+  return arg.toString('latin1')
+}
+
+export function keyBuffer(key: string): Buffer {
+  return Buffer.from(key, 'latin1')
+}

@@ -1,0 +1,215 @@
+// recover(): one pure function of the pool's bytes (DESIGN rule 7). It reads through a
+// RegionReader (so pools over 4 GiB work), takes no clock, writes nothing, and returns a tagged
+// result. Used by Store.open, by capykv-check and by the crash simulator alike.
+//
+// Decision table (every read is checked before it is trusted):
+//   header CRC / magic / geometry bad ............ corrupt (or 'format' when it is no pool)
+//   tail word or head word fails its check ....... corrupt (a flipped word, never a short log)
+//   head record not a valid CHECKPOINT_BEGIN ..... corrupt
+//   record in [head, tail) fails CRC or lsn ...... corrupt, naming offset and lsn
+//   events of a verified record fail to decode ... corrupt
+//   walk steps over the tail without landing ..... corrupt (tail names no record boundary)
+//   bytes at and past the tail ................... never read: a torn, unacknowledged append
+//   otherwise ..................................... ok: the state after the last commit
+// With `prefix: true`, a corrupt result also carries the state of the longest consistent
+// committed prefix, if one exists (capykv-check --repair): consistent means the walk got past
+// the END of the checkpoint the head names, so every live key of that snapshot was loaded.
+
+import { ByteReader, DecodeError } from '../state/bytes.js'
+import { applyEvents, decodeEvents } from '../state/event.js'
+import '../state/core-events.js'
+import { Keyspace } from '../state/keyspace.js'
+import { decodeWord, HEAD_TAG, TAIL_TAG } from '../storage/cdb.js'
+import {
+  decodeHeader, HEAD_WORD_OFFSET, HEADER_BYTES, LOG_OFFSET, poolSeed, TAIL_WORD_OFFSET,
+  type PoolHeader,
+} from '../storage/layout.js'
+import {
+  checkRecord, claimedPayloadBytes, MIN_RECORD_BYTES, normalizeLsn, REC_CKPT_BEGIN, REC_CKPT_CHUNK,
+  REC_CKPT_END, REC_PAD, REC_TXN, recordBytes, RECORD_HEADER_BYTES,
+} from '../storage/record-codec.js'
+
+export interface RegionReader {
+  readonly sizeBytes: number
+  read(offset: number, length: number): Buffer
+}
+
+/** BEGIN payload flag: the snapshot is empty and complete by itself (pool creation). */
+export const CKPT_FLAG_EMPTY = 1
+
+export interface RecoveredLog {
+  header: PoolHeader
+  seed: bigint
+  headLsn: number
+  /** The committed tail: where the next record goes. */
+  tailLsn: number
+  records: number
+  txns: number
+  chunks: number
+  checkpointEnds: number
+  /** LSN of the END record of the checkpoint the head names, -1 for the creation checkpoint. */
+  headCheckpointEndLsn: number
+}
+
+export interface RecoveryProgress {
+  records: number
+  bytesDone: number
+  bytesTotal: number
+}
+
+export type RecoveryResult =
+  | { kind: 'ok'; keyspace: Keyspace; log: RecoveredLog }
+  | {
+    kind: 'corrupt'; what: string; reason: string; offset: number; lsn?: number
+    /** Longest consistent committed prefix (only with options.prefix). */
+    prefix?: { keyspace: Keyspace; log: RecoveredLog } | null
+    /** Log facts known before the damage (for reports). */
+    partial?: Partial<RecoveredLog>
+  }
+  | { kind: 'format'; reason: string }
+
+export interface RecoverOptions {
+  prefix?: boolean
+  /** Yield progress after this many records (generator form). */
+  yieldEveryRecords?: number
+}
+
+export function recover(region: RegionReader, options: RecoverOptions = {}): RecoveryResult {
+  const steps = recoverSteps(region, options)
+  for (;;) {
+    const r = steps.next()
+    if (r.done === true) return r.value
+  }
+}
+
+/** recover(), yielding to the caller between batches of records (startup serves -LOADING). */
+export async function recoverAsync(
+  region: RegionReader, options: RecoverOptions & { sliceMs?: number } = {},
+  onProgress?: (p: RecoveryProgress) => void,
+): Promise<RecoveryResult> {
+  const sliceMs = options.sliceMs ?? 5
+  const steps = recoverSteps(region, { yieldEveryRecords: 256, ...options })
+  let sliceStart = performance.now()
+  for (;;) {
+    const r = steps.next()
+    if (r.done === true) return r.value
+    if (onProgress !== undefined) onProgress(r.value)
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      sliceStart = performance.now()
+    }
+  }
+}
+
+export function* recoverSteps(
+  region: RegionReader, options: RecoverOptions = {},
+): Generator<RecoveryProgress, RecoveryResult> {
+  if (region.sizeBytes < LOG_OFFSET + MIN_RECORD_BYTES) {
+    return { kind: 'format', reason: `file of ${region.sizeBytes} bytes is too small for a pool` }
+  }
+  const h = decodeHeader(region.read(0, HEADER_BYTES), region.sizeBytes)
+  if (h.kind === 'bad') {
+    return h.corrupt ? { kind: 'corrupt', what: 'pool header', reason: h.reason, offset: 0 }
+      : { kind: 'format', reason: h.reason }
+  }
+  const header = h.header
+  const ring = header.ringBytes
+  const seed = poolSeed(header.poolId)
+  const roots = Buffer.from(region.read(TAIL_WORD_OFFSET, 16))
+  const tailPhys = decodeWord(roots, 0, TAIL_TAG, seed)
+  const headPhys = decodeWord(roots, 8, HEAD_TAG, seed)
+  if (tailPhys === null || tailPhys >= ring) {
+    return { kind: 'corrupt', what: 'tail word', reason: 'check failed', offset: TAIL_WORD_OFFSET }
+  }
+  if (headPhys === null || headPhys >= ring) {
+    return { kind: 'corrupt', what: 'head word', reason: 'check failed', offset: HEAD_WORD_OFFSET }
+  }
+  const distance = (tailPhys - headPhys + ring) % ring
+  if (distance === 0) {
+    return { kind: 'corrupt', what: 'root words', reason: 'tail equals head', offset: TAIL_WORD_OFFSET }
+  }
+  // The head record's lsn is read from its own header, then confirmed by its CRC.
+  const headSpace = ring - headPhys
+  if (headSpace < MIN_RECORD_BYTES) {
+    return { kind: 'corrupt', what: 'head word', reason: 'names no record', offset: HEAD_WORD_OFFSET }
+  }
+  const headBytes = region.read(LOG_OFFSET + headPhys, RECORD_HEADER_BYTES)
+  const headLsn = headBytes.readUInt32LE(8) + headBytes.readUInt32LE(12) * 2 ** 32
+  const log: RecoveredLog = {
+    header, seed, headLsn, tailLsn: headLsn + distance, records: 0, txns: 0, chunks: 0,
+    checkpointEnds: 0, headCheckpointEndLsn: -2,
+  }
+  const keyspace = new Keyspace()
+  const fail = (what: string, reason: string, offset: number, lsn: number): RecoveryResult => {
+    const consistent = log.headCheckpointEndLsn !== -2
+    return {
+      kind: 'corrupt', what, reason, offset, lsn, partial: { ...log },
+      prefix: options.prefix === true
+        ? (consistent ? { keyspace, log: { ...log, tailLsn: lsn } } : null) : undefined,
+    }
+  }
+  if (headLsn % ring !== headPhys) {
+    return fail('checkpoint record at head', 'stale or misdirected record', LOG_OFFSET + headPhys,
+      headLsn)
+  }
+  const every = options.yieldEveryRecords ?? 0
+  let lsn = headLsn
+  while (lsn < log.tailLsn) {
+    const phys = lsn % ring
+    const space = ring - phys
+    const offset = LOG_OFFSET + phys
+    const claimed = claimedPayloadBytes(region.read(offset, RECORD_HEADER_BYTES))
+    const total = recordBytes(claimed)
+    if (total > space || lsn + total > log.tailLsn) {
+      return fail('log record', `length ${claimed} runs past the ${total > space ? 'ring end' :
+        'committed tail'}`, offset, lsn)
+    }
+    const bytes = region.read(offset, total)
+    const check = checkRecord(bytes, lsn, seed, space)
+    if (!check.ok) return fail('log record', check.reason, offset, lsn)
+    const payloadEnd = RECORD_HEADER_BYTES + check.payloadBytes
+    if (lsn === headLsn && check.kind !== REC_CKPT_BEGIN) {
+      return fail('checkpoint record at head', 'head names a record that begins no checkpoint',
+        offset, lsn)
+    }
+    try {
+      switch (check.kind) {
+        case REC_TXN:
+        case REC_CKPT_CHUNK:
+          applyEvents(keyspace, decodeEvents(bytes, RECORD_HEADER_BYTES, payloadEnd))
+          if (check.kind === REC_TXN) log.txns++
+          else log.chunks++
+          break
+        case REC_CKPT_BEGIN: {
+          const flags = new ByteReader(bytes, RECORD_HEADER_BYTES, payloadEnd).varuint()
+          if (lsn === headLsn && (flags & CKPT_FLAG_EMPTY) !== 0) log.headCheckpointEndLsn = -1
+          break
+        }
+        case REC_CKPT_END: {
+          const beginLsn = new ByteReader(bytes, RECORD_HEADER_BYTES, payloadEnd).varuint()
+          log.checkpointEnds++
+          if (beginLsn === headLsn && log.headCheckpointEndLsn === -2) log.headCheckpointEndLsn = lsn
+          break
+        }
+        case REC_PAD:
+          break
+      }
+    } catch (e) {
+      if (e instanceof DecodeError) return fail('log record', `undecodable: ${e.message}`, offset, lsn)
+      throw e
+    }
+    log.records++
+    lsn = check.kind === REC_PAD ? lsn + space : normalizeLsn(lsn + total, ring)
+    if (every > 0 && log.records % every === 0) {
+      yield { records: log.records, bytesDone: lsn - headLsn, bytesTotal: distance }
+    }
+  }
+  if (lsn !== log.tailLsn) {
+    return fail('tail word', 'names no record boundary', TAIL_WORD_OFFSET, lsn)
+  }
+  if (log.headCheckpointEndLsn === -2) {
+    return fail('checkpoint at head', 'its END record is not in the committed log',
+      LOG_OFFSET + headPhys, headLsn)
+  }
+  return { kind: 'ok', keyspace, log }
+}

@@ -1,0 +1,538 @@
+// Request parser: socket bytes -> argv (Buffer[]), as Redis 7.0.15 reads requests.
+//
+// Invariants, and why:
+// - Same requests, same errors as Redis 7.0.15's processMultibulkBuffer / processInlineBuffer
+//   (src/networking.c) and sdssplitargs (src/sds.c), byte for byte, including their quirks:
+//   the byte after a header's '\r' and the two bytes after a bulk are skipped unchecked; a NUL
+//   byte before a line's terminator hides the terminator (Redis searches with strchr), so the
+//   request waits until the 64 KiB line limit trips; '*0' and '*-N' requests and empty or blank
+//   inline lines are skipped. Clients and scripts match on these texts.
+// - The result never depends on how the bytes were split into chunks. Redis's own answer to an
+//   over-long line does (it checks the 64 KiB limit only when a read ends without a terminator),
+//   so we answer as Redis does when the bytes arrive one at a time: a line is too big exactly
+//   when more than PROTO_INLINE_MAX_BYTES bytes precede its terminator.
+// - Bounded and non-recursive: a claimed length is checked against its limit before anything is
+//   allocated for it, and nothing is ever allocated ahead of the bytes that fill it (a '$512MB'
+//   header costs nothing until the data comes). Memory held is reported by `bufferedBytes`; the
+//   caller closes the client when `queryBufferLimitReached` (client-query-buffer-limit).
+// - Every Buffer returned in an argv is a fresh copy that aliases neither the fed chunks nor the
+//   reader's scratch, so handlers may keep argv elements as stored values. Bulks of at least
+//   PROTO_MBULK_BIG_ARG_BYTES that span chunks are gathered as views of the fed chunks and copied
+//   exactly once when complete. The reader never writes into a fed chunk; the caller must not
+//   modify a chunk after feeding it.
+// - A protocol error is a value, not a throw, and it is sticky: once next() returned a
+//   ProtocolError it returns the same one forever and feed() discards input. The caller sends
+//   `reply` and closes the connection, as Redis does (CLIENT_CLOSE_AFTER_REPLY).
+//
+// The limits below belong in src/config.ts once it exists; they are Redis 7.0.15's defaults.
+
+/** PROTO_INLINE_MAX_SIZE: longest inline request, and longest '*N' / '$N' header line. */
+export const PROTO_INLINE_MAX_BYTES = 64 * 1024
+/** PROTO_MBULK_BIG_ARG: bulks this big are gathered from chunk views, copied once. */
+export const PROTO_MBULK_BIG_ARG_BYTES = 32 * 1024
+/** proto-max-bulk-len default. */
+export const PROTO_MAX_BULK_BYTES_DEFAULT = 512 * 1024 * 1024
+/** client-query-buffer-limit default. */
+export const QUERY_BUFFER_LIMIT_BYTES_DEFAULT = 1024 * 1024 * 1024
+/** Redis rejects '*N' with N > INT_MAX. */
+export const MULTIBULK_COUNT_MAX = 2147483647
+/** Before AUTH (when auth is required) Redis allows at most 10 arguments... */
+export const UNAUTHENTICATED_MULTIBULK_COUNT_MAX = 10
+/** ...of at most 16 KiB each. */
+export const UNAUTHENTICATED_BULK_BYTES_MAX = 16384
+/**
+ * What one parsed argument costs in memory beyond its bytes (Buffer object, array slot): it is
+ * charged to the query buffer so that a '*2147483647' of empty bulks is bounded too.
+ */
+export const ARG_OVERHEAD_BYTES = 96
+
+export interface ReaderLimits {
+  /** proto-max-bulk-len: larger '$N' is "invalid bulk length". */
+  readonly maxBulkBytes: number
+  /** client-query-buffer-limit: see RequestReader.queryBufferLimitReached. */
+  readonly queryBufferLimitBytes: number
+}
+
+export const READER_LIMITS_DEFAULT: ReaderLimits = Object.freeze({
+  maxBulkBytes: PROTO_MAX_BULK_BYTES_DEFAULT,
+  queryBufferLimitBytes: QUERY_BUFFER_LIMIT_BYTES_DEFAULT,
+})
+
+/** Why the request stream is unusable; Redis's text after "-ERR ". */
+export class ProtocolError {
+  /** The error text, e.g. "Protocol error: invalid bulk length" (one char per byte). */
+  readonly message: string
+  /** The bytes to send before closing: "-ERR <message>\r\n". */
+  readonly reply: Buffer
+
+  constructor(message: string) {
+    this.message = message
+    this.reply = Buffer.from(`-ERR ${message}\r\n`, 'latin1')
+  }
+}
+
+const ERROR_TOO_BIG_INLINE = 'Protocol error: too big inline request'
+const ERROR_TOO_BIG_MBULK = 'Protocol error: too big mbulk count string'
+const ERROR_TOO_BIG_BULK = 'Protocol error: too big bulk count string'
+const ERROR_UNBALANCED = 'Protocol error: unbalanced quotes in request'
+const ERROR_INVALID_MBULK = 'Protocol error: invalid multibulk length'
+const ERROR_UNAUTH_MBULK = 'Protocol error: unauthenticated multibulk length'
+const ERROR_INVALID_BULK = 'Protocol error: invalid bulk length'
+const ERROR_UNAUTH_BULK = 'Protocol error: unauthenticated bulk length'
+
+const CHAR_NUL = 0
+const CHAR_TAB = 9
+const CHAR_LF = 10
+const CHAR_CR = 13
+const CHAR_SPACE = 32
+const CHAR_DQUOTE = 34
+const CHAR_DOLLAR = 36
+const CHAR_SQUOTE = 39
+const CHAR_STAR = 42
+const CHAR_MINUS = 45
+const CHAR_ZERO = 48
+const CHAR_NINE = 57
+const CHAR_BACKSLASH = 92
+
+/** findLineEnd results besides an index. */
+const LINE_INCOMPLETE = -1
+const LINE_TOO_BIG = -2
+
+/** Scratch buffers start this big and grow by half again when they must. */
+const SCRATCH_BYTES_MIN = 16 * 1024
+/** A scratch buffer grown past this is dropped once empty (Redis shrinks idle querybufs too). */
+const SCRATCH_BYTES_KEEP_MAX = 1024 * 1024
+/** Redis's LONG_STR_SIZE: string2ll refuses strings this long or longer. */
+const LONG_STR_SIZE = 21
+
+const EMPTY = Buffer.alloc(0)
+
+/** C's isspace() in the "C" locale: space, \t \n \v \f \r. */
+function isSpace(byte: number): boolean {
+  return byte === CHAR_SPACE || (byte >= CHAR_TAB && byte <= CHAR_CR)
+}
+
+function hexValue(byte: number): number {
+  if (byte >= CHAR_ZERO && byte <= CHAR_NINE) return byte - CHAR_ZERO
+  if (byte >= 97 && byte <= 102) return byte - 87 // a-f
+  if (byte >= 65 && byte <= 70) return byte - 55 // A-F
+  return -1
+}
+
+/**
+ * Redis's string2ll over buf[start, stop): NaN unless the bytes are a canonical signed 64-bit
+ * decimal (no sign but '-', no leading zeros, no "-0", at most 20 chars). Values beyond 2^53
+ * come back rounded, which is harmless: callers only compare them with limits below 2^32.
+ */
+export function parseRedisInteger(buf: Buffer, start: number, stop: number): number {
+  const length = stop - start
+  if (length === 0 || length >= LONG_STR_SIZE) return NaN
+  if (length === 1 && buf[start] === CHAR_ZERO) return 0
+  let p = start
+  const negative = buf[p] === CHAR_MINUS
+  if (negative) {
+    p++
+    if (p === stop) return NaN
+  }
+  const first = buf[p] ?? 0
+  if (first <= CHAR_ZERO || first > CHAR_NINE) return NaN
+  if (stop - p > 15) return parseRedisIntegerWide(buf, p, stop, negative)
+  let value = 0
+  for (; p < stop; p++) {
+    const digit = (buf[p] ?? 0) - CHAR_ZERO
+    if (digit < 0 || digit > 9) return NaN
+    value = value * 10 + digit
+  }
+  return negative ? -value : value
+}
+
+const INT64_MAX = 9223372036854775807n
+const INT64_MIN_MAGNITUDE = 9223372036854775808n
+
+/** The rare path of parseRedisInteger: 16 to 20 digits, range-checked exactly with BigInt. */
+function parseRedisIntegerWide(buf: Buffer, p: number, stop: number, negative: boolean): number {
+  let value = 0n
+  for (; p < stop; p++) {
+    const digit = (buf[p] ?? 0) - CHAR_ZERO
+    if (digit < 0 || digit > 9) return NaN
+    value = value * 10n + BigInt(digit)
+  }
+  if (value > (negative ? INT64_MIN_MAGNITUDE : INT64_MAX)) return NaN
+  return negative ? -Number(value) : Number(value)
+}
+
+export type ReadResult = Buffer[] | null | ProtocolError
+
+/**
+ * Incremental request reader for one connection: feed() socket chunks, then call next() until it
+ * returns null (needs more bytes). The argv of each complete request is returned in order.
+ */
+export class RequestReader {
+  /**
+   * Redis's authRequired(c): while true, '*N' with N > 10 and '$N' with N > 16384 are protocol
+   * errors. The caller sets it when the connection starts and clears it after a successful AUTH
+   * or HELLO AUTH; it applies to every header parsed after the change.
+   */
+  authRequired = false
+  /** Whether the argv last returned by next() was an inline request. */
+  lastRequestInline = false
+
+  private readonly limits: ReaderLimits
+  // Unparsed input is buf[pos, end). buf is either a fed chunk (never written) or `scratch`.
+  private buf: Buffer = EMPTY
+  private pos = 0
+  private end = 0
+  // Our own buffer for joining a partial request with the next chunk; null when we must not
+  // write into the last one because views of it were handed to bigParts.
+  private scratch: Buffer | null = null
+  // Multibulk request in progress: arguments still to read (0: none in progress), the length
+  // of the current bulk (-1: its '$' header is not read yet), and the arguments read so far.
+  private multibulkRemaining = 0
+  private bulkLength = -1
+  private argv: Buffer[] = []
+  private argvCostBytes = 0
+  // A big bulk being gathered: views of its bytes, bigBytes of bulkLength so far.
+  private bigParts: Buffer[] | null = null
+  private bigBytes = 0
+  private error: ProtocolError | null = null
+
+  constructor(limits: Partial<ReaderLimits> = {}) {
+    this.limits = { ...READER_LIMITS_DEFAULT, ...limits }
+    if (!(this.limits.maxBulkBytes >= 0)) throw new RangeError('maxBulkBytes must be >= 0')
+    if (!(this.limits.queryBufferLimitBytes > 0)) {
+      throw new RangeError('queryBufferLimitBytes must be > 0')
+    }
+  }
+
+  /**
+   * Bytes held for requests not yet returned: unparsed input, a big bulk being gathered, and
+   * the arguments of an incomplete multibulk request (each charged ARG_OVERHEAD_BYTES extra).
+   * Redis 7.0 counts only the first two against client-query-buffer-limit; we count all three
+   * so that memory stays bounded by the limit whatever the request shape.
+   */
+  get bufferedBytes(): number {
+    return this.end - this.pos + this.bigBytes + this.argvCostBytes
+  }
+
+  /**
+   * True when bufferedBytes exceeds client-query-buffer-limit. Check it after each feed():
+   * Redis then closes the connection without a reply, logging "Closing client that reached max
+   * query buffer length".
+   */
+  get queryBufferLimitReached(): boolean {
+    return this.bufferedBytes > this.limits.queryBufferLimitBytes
+  }
+
+  /** The sticky protocol error, once next() has returned it. */
+  get protocolError(): ProtocolError | null {
+    return this.error
+  }
+
+  /** Appends socket bytes. The reader keeps views of `chunk`: do not modify it afterwards. */
+  feed(chunk: Buffer): void {
+    if (this.error !== null || chunk.length === 0) return
+    let rest = chunk
+    if (this.bigParts !== null) {
+      const wanted = Math.min(rest.length, this.bulkLength - this.bigBytes)
+      if (wanted > 0) {
+        this.bigParts.push(rest.subarray(0, wanted))
+        this.bigBytes += wanted
+        rest = rest.subarray(wanted)
+      }
+      if (rest.length === 0) return
+    }
+    if (this.pos === this.end) {
+      if (this.scratch !== null && this.scratch.length > SCRATCH_BYTES_KEEP_MAX) this.scratch = null
+      this.buf = rest // borrow: nothing pending, so no copy
+      this.pos = 0
+      this.end = rest.length
+      return
+    }
+    this.appendCopy(rest)
+  }
+
+  /** The next complete request's argv, null if more bytes are needed, or the protocol error. */
+  next(): ReadResult {
+    if (this.error !== null) return this.error
+    for (;;) {
+      if (this.multibulkRemaining > 0) return this.readBulks()
+      if (this.pos >= this.end) return null
+      const result = this.buf[this.pos] === CHAR_STAR ? this.readMultibulkHeader()
+        : this.readInline()
+      if (result === SKIP) continue // '*0', '*-1', an empty or blank inline line
+      if (result === CONTINUE) return this.readBulks()
+      return result
+    }
+  }
+
+  private fail(message: string): ProtocolError {
+    this.error = new ProtocolError(message)
+    this.buf = EMPTY
+    this.pos = 0
+    this.end = 0
+    this.scratch = null
+    this.bigParts = null
+    this.bigBytes = 0
+    this.argv = []
+    this.argvCostBytes = 0
+    return this.error
+  }
+
+  /** Joins the pending bytes and `chunk` in scratch: copies them, growing scratch if needed. */
+  private appendCopy(chunk: Buffer): void {
+    const pending = this.end - this.pos
+    const needed = pending + chunk.length
+    const scratch = this.scratch
+    if (this.buf === scratch && scratch !== null && scratch.length - this.end >= chunk.length) {
+      chunk.copy(scratch, this.end)
+      this.end += chunk.length
+      return
+    }
+    let target = scratch
+    if (target === null || target.length < needed) {
+      target = Buffer.alloc(Math.max(SCRATCH_BYTES_MIN, needed + (needed >>> 1)))
+    }
+    // copyWithin semantics: Buffer#copy handles the overlap when target is buf itself.
+    this.buf.copy(target, 0, this.pos, this.end)
+    chunk.copy(target, pending)
+    this.scratch = target
+    this.buf = target
+    this.pos = 0
+    this.end = needed
+  }
+
+  /**
+   * Where the line starting at pos ends, as Redis finds it with strchr(querybuf+pos, byte):
+   * the index of `terminator`, LINE_INCOMPLETE while more bytes are needed (also forever after
+   * a NUL byte: strchr stops there), or LINE_TOO_BIG when more than PROTO_INLINE_MAX_BYTES
+   * bytes have no terminator (Redis's check, as if bytes arrived one at a time).
+   */
+  private findLineEnd(terminator: number): number {
+    const buf = this.buf
+    const limit = Math.min(this.end, this.pos + PROTO_INLINE_MAX_BYTES + 1)
+    for (let i = this.pos; i < limit; i++) {
+      const byte = buf[i]
+      if (byte === terminator) return i
+      if (byte === CHAR_NUL) {
+        return this.end - this.pos > PROTO_INLINE_MAX_BYTES ? LINE_TOO_BIG : LINE_INCOMPLETE
+      }
+    }
+    return limit === this.end && this.end - this.pos <= PROTO_INLINE_MAX_BYTES
+      ? LINE_INCOMPLETE : LINE_TOO_BIG
+  }
+
+  /** processMultibulkBuffer's '*N' line. */
+  private readMultibulkHeader(): ProtocolError | null | typeof SKIP | typeof CONTINUE {
+    const newline = this.findLineEnd(CHAR_CR)
+    if (newline === LINE_TOO_BIG) return this.fail(ERROR_TOO_BIG_MBULK)
+    if (newline === LINE_INCOMPLETE || newline + 1 >= this.end) return null
+    const count = parseRedisInteger(this.buf, this.pos + 1, newline)
+    if (!(count <= MULTIBULK_COUNT_MAX)) return this.fail(ERROR_INVALID_MBULK)
+    if (count > UNAUTHENTICATED_MULTIBULK_COUNT_MAX && this.authRequired) {
+      return this.fail(ERROR_UNAUTH_MBULK)
+    }
+    this.pos = newline + 2 // Redis skips the byte after '\r' without looking at it
+    if (count <= 0) return SKIP
+    this.multibulkRemaining = count
+    this.bulkLength = -1
+    return CONTINUE
+  }
+
+  /** processMultibulkBuffer's loop over '$N' headers and bulks. */
+  private readBulks(): ReadResult {
+    while (this.multibulkRemaining > 0) {
+      if (this.bulkLength < 0) {
+        const problem = this.readBulkHeader()
+        if (problem !== CONTINUE) return problem
+      }
+      const arg = this.readBulkData()
+      if (arg === null) return null
+      this.argv.push(arg)
+      this.argvCostBytes += arg.length + ARG_OVERHEAD_BYTES
+      this.bulkLength = -1
+      this.multibulkRemaining--
+    }
+    const argv = this.argv
+    this.argv = []
+    this.argvCostBytes = 0
+    this.lastRequestInline = false
+    return argv
+  }
+
+  private readBulkHeader(): ProtocolError | null | typeof CONTINUE {
+    const newline = this.findLineEnd(CHAR_CR)
+    if (newline === LINE_TOO_BIG) return this.fail(ERROR_TOO_BIG_BULK)
+    if (newline === LINE_INCOMPLETE || newline + 1 >= this.end) return null
+    const first = this.buf[this.pos] ?? CHAR_NUL
+    if (first !== CHAR_DOLLAR) {
+      // addReplyErrorFormat turns '\r' and '\n' into spaces; a NUL cannot be here (see above).
+      const shown = first === CHAR_CR || first === CHAR_LF ? ' ' : String.fromCharCode(first)
+      return this.fail(`Protocol error: expected '$', got '${shown}'`)
+    }
+    const length = parseRedisInteger(this.buf, this.pos + 1, newline)
+    if (!(length >= 0 && length <= this.limits.maxBulkBytes)) return this.fail(ERROR_INVALID_BULK)
+    if (length > UNAUTHENTICATED_BULK_BYTES_MAX && this.authRequired) {
+      return this.fail(ERROR_UNAUTH_BULK)
+    }
+    this.pos = newline + 2
+    this.bulkLength = length
+    if (length >= PROTO_MBULK_BIG_ARG_BYTES && this.end - this.pos < length) {
+      // Gather the big bulk from views; the bytes already here become its first part. Views of
+      // scratch may now be live, so scratch is never written again.
+      this.bigParts = this.pos < this.end ? [this.buf.subarray(this.pos, this.end)] : []
+      this.bigBytes = this.end - this.pos
+      if (this.buf === this.scratch) this.scratch = null
+      this.buf = EMPTY
+      this.pos = 0
+      this.end = 0
+    }
+    return CONTINUE
+  }
+
+  /** The current bulk's bytes (a fresh copy) once they and the 2 bytes after them are here. */
+  private readBulkData(): Buffer | null {
+    const length = this.bulkLength
+    const parts = this.bigParts
+    if (parts !== null) {
+      if (this.bigBytes < length || this.end - this.pos < 2) return null
+      this.bigParts = null
+      this.bigBytes = 0
+      this.pos += 2 // Redis skips the 2 bytes after a bulk without looking at them
+      return Buffer.concat(parts, length)
+    }
+    if (this.end - this.pos < length + 2) return null
+    const arg = Buffer.from(this.buf.subarray(this.pos, this.pos + length))
+    this.pos += length + 2
+    return arg
+  }
+
+  /** processInlineBuffer: one line, split by sdssplitargs. */
+  private readInline(): Buffer[] | ProtocolError | null | typeof SKIP {
+    const newline = this.findLineEnd(CHAR_LF)
+    if (newline === LINE_TOO_BIG) return this.fail(ERROR_TOO_BIG_INLINE)
+    if (newline === LINE_INCOMPLETE) return null
+    const start = this.pos
+    let stop = newline
+    if (stop > start && this.buf[stop - 1] === CHAR_CR) stop--
+    const argv = splitArgs(this.buf, start, stop)
+    if (argv === null) return this.fail(ERROR_UNBALANCED)
+    this.pos = newline + 1
+    if (argv.length === 0) return SKIP
+    this.lastRequestInline = true
+    return argv
+  }
+}
+
+/** next()'s internal signals: the request was skipped / its bulks follow. */
+const SKIP = Symbol('skip')
+const CONTINUE = Symbol('continue')
+
+/**
+ * sdssplitargs over line[start, stop), which holds no NUL byte: arguments separated by blanks,
+ * "double quotes" with \n \r \t \b \a \xHH and \<char> escapes, 'single quotes' with \' only.
+ * A closing quote must be followed by a blank or the end. Null when quotes are unbalanced.
+ */
+export function splitArgs(line: Buffer, start: number, stop: number): Buffer[] | null {
+  const argv: Buffer[] = []
+  let p = start
+  for (;;) {
+    while (p < stop && isSpace(line[p] ?? 0)) p++
+    if (p >= stop) return argv
+    const token = readToken(line, p, stop)
+    if (token === null) return null
+    argv.push(token.value)
+    p = token.next
+  }
+}
+
+/** Byte at i of line[.., stop), or NUL past the end (the C string's terminator). */
+function byteAt(line: Buffer, i: number, stop: number): number {
+  return i < stop ? line[i] ?? CHAR_NUL : CHAR_NUL
+}
+
+/** One sdssplitargs token starting at p (not a blank). */
+function readToken(
+  line: Buffer, p: number, stop: number,
+): { value: Buffer, next: number } | null {
+  // Fast path: a plain token, the common case (PING, SET key value).
+  let i = p
+  for (; i < stop; i++) {
+    const byte = line[i]
+    if (byte === CHAR_SPACE || byte === CHAR_LF || byte === CHAR_CR || byte === CHAR_TAB) break
+    if (byte === CHAR_DQUOTE || byte === CHAR_SQUOTE) break
+  }
+  const quoteAhead = i < stop && (line[i] === CHAR_DQUOTE || line[i] === CHAR_SQUOTE)
+  if (!quoteAhead) {
+    return { value: Buffer.from(line.subarray(p, i)), next: i < stop ? i + 1 : i }
+  }
+  return readQuotedToken(line, p, stop)
+}
+
+/** The general sdssplitargs token loop, kept as Redis wrote it. */
+function readQuotedToken(
+  line: Buffer, p: number, stop: number,
+): { value: Buffer, next: number } | null {
+  const out: number[] = []
+  let inDouble = false
+  let inSingle = false
+  let done = false
+  while (!done) {
+    const c = byteAt(line, p, stop)
+    if (inDouble) {
+      const h1 = hexValue(byteAt(line, p + 2, stop))
+      const h2 = hexValue(byteAt(line, p + 3, stop))
+      const escaped = byteAt(line, p + 1, stop)
+      if (c === CHAR_BACKSLASH && escaped === 120 && h1 >= 0 && h2 >= 0) { // \xHH
+        out.push(h1 * 16 + h2)
+        p += 3
+      } else if (c === CHAR_BACKSLASH && escaped !== CHAR_NUL) {
+        p++
+        out.push(unescape(escaped))
+      } else if (c === CHAR_DQUOTE) {
+        const after = byteAt(line, p + 1, stop)
+        if (after !== CHAR_NUL && !isSpace(after)) return null
+        done = true
+      } else if (c === CHAR_NUL) {
+        return null
+      } else {
+        out.push(c)
+      }
+    } else if (inSingle) {
+      if (c === CHAR_BACKSLASH && byteAt(line, p + 1, stop) === CHAR_SQUOTE) {
+        p++
+        out.push(CHAR_SQUOTE)
+      } else if (c === CHAR_SQUOTE) {
+        const after = byteAt(line, p + 1, stop)
+        if (after !== CHAR_NUL && !isSpace(after)) return null
+        done = true
+      } else if (c === CHAR_NUL) {
+        return null
+      } else {
+        out.push(c)
+      }
+    } else if (c === CHAR_SPACE || c === CHAR_LF || c === CHAR_CR || c === CHAR_TAB ||
+      c === CHAR_NUL) {
+      done = true
+    } else if (c === CHAR_DQUOTE) {
+      inDouble = true
+    } else if (c === CHAR_SQUOTE) {
+      inSingle = true
+    } else {
+      out.push(c)
+    }
+    if (p < stop) p++
+  }
+  return { value: Buffer.from(out), next: p }
+}
+
+/** The character a backslash escape stands for inside double quotes. */
+function unescape(c: number): number {
+  switch (c) {
+    case 110: return CHAR_LF // n
+    case 114: return CHAR_CR // r
+    case 116: return CHAR_TAB // t
+    case 98: return 8 // b
+    case 97: return 7 // a
+    default: return c
+  }
+}

@@ -1,0 +1,141 @@
+// The core events: whole-key writes, deletes, expiry and database-wide operations. Payload
+// layouts (after the u8 event code; db is u8 0..15, key is varuint length + latin1 bytes,
+// expireAtMs is an f64 absolute time in ms, 0 = none):
+//   1 PUT      db, key, value (varuint length + bytes), expireAtMs   — string value, any old type
+//   2 DEL      db, key
+//   3 EXPIRE   db, key, expireAtMs                                    — 0 removes the expiry
+//   4 FLUSHDB  db
+//   5 FLUSHALL (nothing)
+//   6 SWAPDB   db a, db b
+//   7 RESTORE  db, key, u8 type, expireAtMs, value (value-codec.ts layout of that type)
+// RESTORE carries a whole value of any type: checkpoint chunks, RENAME, COPY and MOVE use it, so
+// replay never depends on another key's state (fuzzy checkpoints rely on this; see event.ts).
+
+import { ByteReader, ByteWriter } from './bytes.js'
+import { registerEvent, type Event, type Undo } from './event.js'
+import { Entry, Keyspace, TYPE_STRING, DB_COUNT } from './keyspace.js'
+import { valueType } from './value-codec.js'
+
+export const EV_PUT = 1
+export const EV_DEL = 2
+export const EV_EXPIRE = 3
+export const EV_FLUSHDB = 4
+export const EV_FLUSHALL = 5
+export const EV_SWAPDB = 6
+export const EV_RESTORE = 7
+
+export interface PutEvent extends Event { db: number; key: string; value: Buffer; expireAtMs: number }
+export interface DelEvent extends Event { db: number; key: string }
+export interface ExpireEvent extends Event { db: number; key: string; expireAtMs: number }
+export interface FlushDbEvent extends Event { db: number }
+export interface SwapDbEvent extends Event { a: number; b: number }
+export interface RestoreEvent extends Event {
+  db: number; key: string; type: number; expireAtMs: number; value: unknown
+}
+
+function readDb(r: ByteReader): number {
+  const db = r.u8()
+  return db < DB_COUNT ? db : 0 // totality: an out-of-range db cannot pass the CRC unless a bug
+}
+
+/** Put an entry, returning the undo that restores the previous one. */
+export function putEntry(ks: Keyspace, db: number, key: string, entry: Entry): Undo {
+  const previous = ks.set(db, key, entry)
+  return previous === undefined ? () => { ks.delete(db, key) } : () => { ks.set(db, key, previous) }
+}
+
+export function deleteEntry(ks: Keyspace, db: number, key: string): Undo | null {
+  const previous = ks.delete(db, key)
+  return previous === undefined ? null : () => { ks.set(db, key, previous) }
+}
+
+export const putEvent = registerEvent<PutEvent>({
+  code: EV_PUT, name: 'put', shrinks: false,
+  encode(w: ByteWriter, e) {
+    w.u8(e.db); w.str(e.key); w.bytes(e.value); w.f64(e.expireAtMs)
+  },
+  decode: (r) => ({ code: EV_PUT, db: readDb(r), key: r.str(), value: r.bytes(), expireAtMs: r.f64() }),
+  apply: (ks, e) =>
+    putEntry(ks, e.db, e.key, new Entry(TYPE_STRING, e.value, e.expireAtMs, e.value.length + 2)),
+})
+
+export const delEvent = registerEvent<DelEvent>({
+  code: EV_DEL, name: 'del', shrinks: true,
+  encode(w, e) { w.u8(e.db); w.str(e.key) },
+  decode: (r) => ({ code: EV_DEL, db: readDb(r), key: r.str() }),
+  apply: (ks, e) => deleteEntry(ks, e.db, e.key),
+})
+
+export const expireEvent = registerEvent<ExpireEvent>({
+  code: EV_EXPIRE, name: 'expire', shrinks: false,
+  encode(w, e) { w.u8(e.db); w.str(e.key); w.f64(e.expireAtMs) },
+  decode: (r) => ({ code: EV_EXPIRE, db: readDb(r), key: r.str(), expireAtMs: r.f64() }),
+  apply(ks, e) {
+    const entry = ks.get(e.db, e.key)
+    if (entry === undefined || entry.expireAtMs === e.expireAtMs) return null
+    const previous = entry.expireAtMs
+    entry.expireAtMs = e.expireAtMs
+    ks.touch(e.db, e.key)
+    return () => { entry.expireAtMs = previous; ks.touch(e.db, e.key) }
+  },
+})
+
+export const flushDbEvent = registerEvent<FlushDbEvent>({
+  code: EV_FLUSHDB, name: 'flushdb', shrinks: true,
+  encode(w, e) { w.u8(e.db) },
+  decode: (r) => ({ code: EV_FLUSHDB, db: readDb(r) }),
+  apply(ks, e) {
+    if (ks.db(e.db).size === 0) return null
+    const old = ks.replaceDb(e.db, new Map())
+    return () => { ks.replaceDb(e.db, old) }
+  },
+})
+
+export const flushAllEvent = registerEvent<Event>({
+  code: EV_FLUSHALL, name: 'flushall', shrinks: true,
+  encode() {},
+  decode: () => ({ code: EV_FLUSHALL }),
+  apply(ks) {
+    const undos: Undo[] = []
+    for (let db = 0; db < DB_COUNT; db++) {
+      if (ks.db(db).size === 0) continue
+      const old = ks.replaceDb(db, new Map())
+      undos.push(() => { ks.replaceDb(db, old) })
+    }
+    return undos.length === 0 ? null : () => { for (const u of undos.reverse()) u() }
+  },
+})
+
+export const swapDbEvent = registerEvent<SwapDbEvent>({
+  code: EV_SWAPDB, name: 'swapdb', shrinks: false,
+  encode(w, e) { w.u8(e.a); w.u8(e.b) },
+  decode: (r) => ({ code: EV_SWAPDB, a: readDb(r), b: readDb(r) }),
+  apply(ks, e) {
+    ks.swapDbs(e.a, e.b)
+    return () => { ks.swapDbs(e.a, e.b) }
+  },
+})
+
+export const restoreEvent = registerEvent<RestoreEvent>({
+  code: EV_RESTORE, name: 'restore', shrinks: false,
+  encode(w, e) {
+    w.u8(e.db); w.str(e.key); w.u8(e.type); w.f64(e.expireAtMs)
+    valueType(e.type).encode(w, e.value)
+  },
+  decode(r) {
+    const db = readDb(r)
+    const key = r.str()
+    const type = r.u8()
+    const expireAtMs = r.f64()
+    return { code: EV_RESTORE, db, key, type, expireAtMs, value: valueType(type).decode(r) }
+  },
+  apply(ks, e) {
+    const vt = valueType(e.type)
+    return putEntry(ks, e.db, e.key, new Entry(e.type, e.value, e.expireAtMs, vt.bytes(e.value)))
+  },
+})
+
+/** A RESTORE event holding a copy of an entry's current value (RENAME, COPY, MOVE, checkpoints). */
+export function restoreOf(db: number, key: string, entry: Entry): RestoreEvent {
+  return { code: EV_RESTORE, db, key, type: entry.type, expireAtMs: entry.expireAtMs, value: entry.value }
+}

@@ -1,0 +1,75 @@
+// Events: the unit of the durable log (DESIGN rule 1). A transaction is a list of events; its log
+// record's payload is `varuint count, then count × (u8 code, the event's own layout)`. Each data
+// type registers its events here (code, encode, decode, apply), so new types never touch the
+// engine. Invariants every registered event keeps:
+// - apply is deterministic: a function of the keyspace and the event only (no clock, no random);
+// - apply is TOTAL: it never throws, whatever state it meets. Replay from a fuzzy checkpoint
+//   (storage/checkpoint.ts) may apply a delta to a key whose full value arrives later in a RESTORE
+//   event; the RESTORE overwrites whatever the delta produced, so totality is all it needs;
+// - apply returns an undo closure that restores the exact previous state (abort, out of space),
+//   or null when the event changed nothing.
+
+import { ByteReader, ByteWriter, DecodeError } from './bytes.js'
+import type { Keyspace } from './keyspace.js'
+
+export interface Event {
+  readonly code: number
+}
+
+export type Undo = () => void
+
+export interface EventType<E extends Event = Event> {
+  readonly code: number
+  readonly name: string
+  /** True when the event can only shrink live data (admitted into a full pool). */
+  readonly shrinks: boolean
+  encode(w: ByteWriter, e: E): void
+  decode(r: ByteReader): E
+  apply(ks: Keyspace, e: E): Undo | null
+}
+
+const registry: (EventType | undefined)[] = []
+
+export function registerEvent<E extends Event>(et: EventType<E>): EventType<E> {
+  if (et.code < 1 || et.code > 255) throw new Error(`event code ${et.code} out of range`)
+  if (registry[et.code] !== undefined) throw new Error(`event code ${et.code} registered twice`)
+  registry[et.code] = et as unknown as EventType
+  return et
+}
+
+export function eventType(code: number): EventType {
+  const et = registry[code]
+  if (et === undefined) throw new DecodeError(`unknown event code ${code}`)
+  return et
+}
+
+export function encodeEvents(w: ByteWriter, events: readonly Event[]): void {
+  w.varuint(events.length)
+  for (const e of events) {
+    w.u8(e.code)
+    eventType(e.code).encode(w, e)
+  }
+}
+
+export function decodeEvents(buf: Buffer, start: number, end: number): Event[] {
+  const r = new ByteReader(buf, start, end)
+  const count = r.varuint()
+  const events: Event[] = []
+  for (let i = 0; i < count; i++) events.push(eventType(r.u8()).decode(r))
+  if (r.pos !== end) throw new DecodeError(`${end - r.pos} stray bytes after ${count} events`)
+  return events
+}
+
+/** Apply events in order (replay); no undo kept. */
+export function applyEvents(ks: Keyspace, events: readonly Event[]): void {
+  for (const e of events) eventType(e.code).apply(ks, e)
+}
+
+export function applyEvent(ks: Keyspace, e: Event): Undo | null {
+  return eventType(e.code).apply(ks, e)
+}
+
+export function eventsShrinkOnly(events: readonly Event[]): boolean {
+  for (const e of events) if (!eventType(e.code).shrinks) return false
+  return true
+}

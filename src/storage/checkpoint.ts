@@ -1,0 +1,133 @@
+// Incremental ("fuzzy") checkpoints that compact the log while serving (DESIGN rule 6).
+// A checkpoint is: a CHECKPOINT_BEGIN record at lsn c0, then CHECKPOINT_CHUNK records holding a
+// RESTORE event (the whole current value) for every key, written a few hundred at a time between
+// client requests, then a CHECKPOINT_END record naming c0. Ordinary transactions interleave.
+// Once END is committed, the head word moves to c0 and the space before c0 is reused.
+// Why recovery from c0 (starting empty) rebuilds exactly the live state:
+// - a key that exists at the end was either visited by the iteration (a RESTORE after every
+//   earlier change of it, and later changes replay on top), or was created or wholly replaced
+//   after c0 (Map iteration visits keys added during iteration, so both are covered);
+// - deltas replayed before a key's RESTORE act on a missing or partial key; apply is total and
+//   the RESTORE overwrites whatever they made (state/event.ts);
+// - a key deleted before its visit is never restored and its DEL is in the log after c0.
+// Replacing a database map (FLUSHDB, FLUSHALL, SWAPDB) invalidates the iterators: the keyspace
+// epoch changes and the checkpoint is abandoned (its records are harmless) and started anew.
+// Chunk records change no recovered state, so they ride along with any group commit.
+
+import { assert } from '../assert.js'
+import { encodeEvents, type Event } from '../state/event.js'
+import { restoreOf } from '../state/core-events.js'
+import { DB_COUNT, entryBytes, type Entry, type Keyspace } from '../state/keyspace.js'
+import type { Log } from './log.js'
+import { REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END } from './record-codec.js'
+
+/** Aim for chunk records of about this size. */
+export const CHUNK_TARGET_BYTES = 64 * 1024
+/** Space kept free so deletes and FLUSH can always be logged, even in a full pool. */
+export const SMALL_RESERVE_BYTES = 4096
+
+export type StepResult = 'more' | 'done' | 'abandoned'
+
+interface Active {
+  beginLsn: number
+  epoch: number
+  db: number
+  iterator: Iterator<[string, Entry]>
+  keys: number
+  chunks: number
+}
+
+export class Checkpointer {
+  active: Active | null = null
+  completed = 0
+  abandoned = 0
+  lastCompletedBeginLsn = -1
+
+  constructor(private readonly log: Log, private readonly keyspace: () => Keyspace) {}
+
+  /** Append the BEGIN record; false when there is no room for it. */
+  start(): boolean {
+    assert(this.active === null, 'checkpoint already running')
+    const ks = this.keyspace()
+    const w = this.log.begin()
+    w.varuint(0)
+    w.varuint(ks.keyCount())
+    if (!this.log.fits(w.length - 16, SMALL_RESERVE_BYTES)) return false
+    const beginLsn = this.log.append(REC_CKPT_BEGIN)
+    this.active = { beginLsn, epoch: ks.epoch, db: 0, iterator: ks.db(0).entries(), keys: 0,
+      chunks: 0 }
+    return true
+  }
+
+  abandon(): void {
+    if (this.active === null) return
+    this.active = null
+    this.abandoned++
+  }
+
+  /**
+   * Write up to `maxBytes` of snapshot. 'done' means the END record is appended: the caller
+   * commits and then moves the head to `beginLsn` (finish()).
+   */
+  step(maxBytes: number): StepResult {
+    const a = this.active
+    assert(a !== null, 'no checkpoint running')
+    const ks = this.keyspace()
+    if (ks.epoch !== a.epoch) {
+      this.abandon()
+      return 'abandoned'
+    }
+    let budget = maxBytes
+    while (budget > 0) {
+      const events: Event[] = []
+      let bytes = 0
+      while (bytes < CHUNK_TARGET_BYTES) {
+        const next = a.iterator.next()
+        if (next.done === true) {
+          a.db++
+          if (a.db >= DB_COUNT) break
+          a.iterator = ks.db(a.db).entries()
+          continue
+        }
+        const [key, entry] = next.value
+        events.push(restoreOf(a.db, key, entry))
+        bytes += entryBytes(key, entry)
+      }
+      if (events.length > 0) {
+        const w = this.log.begin()
+        encodeEvents(w, events)
+        if (!this.log.fits(w.length - 16, SMALL_RESERVE_BYTES)) {
+          this.abandon()
+          return 'abandoned'
+        }
+        this.log.append(REC_CKPT_CHUNK)
+        a.keys += events.length
+        a.chunks++
+        budget -= bytes
+      }
+      if (a.db >= DB_COUNT) {
+        const w = this.log.begin()
+        w.varuint(a.beginLsn)
+        w.varuint(a.keys)
+        if (!this.log.fits(w.length - 16, 0)) {
+          this.abandon()
+          return 'abandoned'
+        }
+        this.log.append(REC_CKPT_END)
+        return 'done'
+      }
+    }
+    return 'more'
+  }
+
+  /** After the END record is committed: move the head, reclaiming the space before it. */
+  finish(): void {
+    const a = this.active
+    assert(a !== null, 'no checkpoint running')
+    assert(!this.log.hasUncommitted, 'END must be committed before the head moves')
+    this.log.moveHead(a.beginLsn)
+    this.lastCompletedBeginLsn = a.beginLsn
+    this.active = null
+    this.completed++
+  }
+}

@@ -1,0 +1,101 @@
+// The trust boundary between the engine and persistent memory: the only module that touches the
+// native pool. A PmRegion is a byte range with CapybaraKV's persistence model (DESIGN rule 4):
+// a write is durable only after a flush covering it; before that, any subset of its aligned
+// 8-byte chunks may survive a crash. store64 is the one atomic primitive: an aligned 8-byte store.
+// Every write names its permission (PoWER): 'blanket' writes must leave the recovered state
+// unchanged whatever subset survives; a 'commit' write is the transaction group's commit point.
+// The native region ignores permissions; the simulated region (test/sim) checks them.
+// Pools over 4 GiB: the mapping comes as segments of at most 1 GiB; read() of a range that
+// crosses a segment boundary returns a copy, write() splits.
+
+import { assert } from '../assert.js'
+import { createPool, openPool, type NativePool } from './native.js'
+
+export type Permission = 'blanket' | 'commit'
+
+export interface PmRegion {
+  readonly sizeBytes: number
+  /** Bytes as they are now (including unflushed writes). A view: do not keep it across writes. */
+  read(offset: number, length: number): Buffer
+  write(offset: number, data: Buffer, permission: Permission): void
+  /** One atomic, aligned 8-byte store of (lo | hi << 32). Not durable until flushed. */
+  store64(offset: number, lo: number, hi: number, permission: Permission): void
+  /** Make every write in [offset, offset+length) durable. */
+  flush(offset: number, length: number): void
+  readonly backend: string
+  readonly isPmem: boolean
+  close(): void
+}
+
+export const SEGMENT_BYTES = 2 ** 30
+
+export class NativeRegion implements PmRegion {
+  readonly sizeBytes: number
+  private readonly segments: Buffer[]
+  private closed = false
+  constructor(private readonly pool: NativePool) {
+    this.sizeBytes = pool.sizeBytes
+    this.segments = pool.segments
+    assert(this.segments.length === Math.ceil(this.sizeBytes / SEGMENT_BYTES), 'segment count')
+  }
+  get backend(): string {
+    return this.pool.backend
+  }
+  get isPmem(): boolean {
+    return this.pool.isPmem
+  }
+  private check(offset: number, length: number): void {
+    if (!(offset >= 0 && length >= 0 && offset + length <= this.sizeBytes)) {
+      throw new RangeError(`range [${offset}, +${length}) outside pool of ${this.sizeBytes}`)
+    }
+  }
+  read(offset: number, length: number): Buffer {
+    this.check(offset, length)
+    const index = Math.floor(offset / SEGMENT_BYTES)
+    const start = offset - index * SEGMENT_BYTES
+    const segment = this.segments[index] as Buffer
+    if (start + length <= segment.length) return segment.subarray(start, start + length)
+    const out = Buffer.allocUnsafe(length)
+    let done = 0
+    while (done < length) {
+      const at = offset + done
+      const seg = this.segments[Math.floor(at / SEGMENT_BYTES)] as Buffer
+      const from = at % SEGMENT_BYTES
+      const n = Math.min(length - done, seg.length - from)
+      seg.copy(out, done, from, from + n)
+      done += n
+    }
+    return out
+  }
+  write(offset: number, data: Buffer, _permission: Permission): void {
+    this.check(offset, data.length)
+    let done = 0
+    while (done < data.length) {
+      const at = offset + done
+      const seg = this.segments[Math.floor(at / SEGMENT_BYTES)] as Buffer
+      const from = at % SEGMENT_BYTES
+      const n = Math.min(data.length - done, seg.length - from)
+      data.copy(seg, from, done, done + n)
+      done += n
+    }
+  }
+  store64(offset: number, lo: number, hi: number, _permission: Permission): void {
+    this.pool.store64(offset, lo, hi)
+  }
+  flush(offset: number, length: number): void {
+    if (length > 0) this.pool.persist(offset, length)
+  }
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.pool.close()
+  }
+}
+
+export function createNativeRegion(path: string, sizeBytes: number): NativeRegion {
+  return new NativeRegion(createPool(path, sizeBytes))
+}
+
+export function openNativeRegion(path: string): NativeRegion {
+  return new NativeRegion(openPool(path))
+}

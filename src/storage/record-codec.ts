@@ -1,0 +1,99 @@
+// The log record's durable format (one encoder/decoder pair, here). A record sits at ring
+// offset lsn % ringBytes, never straddles the ring's end, and is 8-aligned:
+//    0  u32 kind: 1 TXN, 2 PAD, 3 CKPT_BEGIN, 4 CKPT_END, 5 CKPT_CHUNK
+//    4  u32 payload bytes (n)
+//    8  u64 lsn: the record's position in the unbounded log (bytes since the pool was made)
+//   16  payload (n bytes), then zeros to the next multiple of 8
+//   16 + pad8(n)  u64 CRC-64 of every byte before it, seeded with the pool seed
+// So the CRC covers content and identity: the pool (seed), the position (lsn, checked against
+// the position the reader expects) and the kind. A stale record from an earlier lap of the ring
+// or a record written to the wrong place fails the lsn check; a torn one fails the CRC.
+// Payloads: TXN and CKPT_CHUNK hold events (state/event.ts); CKPT_BEGIN and CKPT_END hold
+// `varuint key count` (informational). PAD has no payload and means "continue at the next lap".
+// A position closer than 24 bytes to the ring's end is skipped without a PAD (normalizeLsn).
+
+import { ByteWriter } from '../state/bytes.js'
+import { crc64Seal, crc64Verify } from './crc.js'
+
+export const REC_TXN = 1
+export const REC_PAD = 2
+export const REC_CKPT_BEGIN = 3
+export const REC_CKPT_END = 4
+export const REC_CKPT_CHUNK = 5
+export const RECORD_KIND_NAMES: Readonly<Record<number, string>> =
+  { 1: 'txn', 2: 'pad', 3: 'checkpoint-begin', 4: 'checkpoint-end', 5: 'checkpoint-chunk' }
+
+export const RECORD_HEADER_BYTES = 16
+export const RECORD_CRC_BYTES = 8
+export const MIN_RECORD_BYTES = RECORD_HEADER_BYTES + RECORD_CRC_BYTES
+
+export const pad8 = (n: number): number => (n + 7) & ~7
+
+export function recordBytes(payloadBytes: number): number {
+  return RECORD_HEADER_BYTES + pad8(payloadBytes) + RECORD_CRC_BYTES
+}
+
+/** The position a record at `lsn` really starts at: too close to the ring's end skips a lap. */
+export function normalizeLsn(lsn: number, ringBytes: number): number {
+  const left = ringBytes - (lsn % ringBytes)
+  return left < MIN_RECORD_BYTES ? lsn + left : lsn
+}
+
+/** Start a record in `w`: the caller then writes the payload and calls finishRecord. */
+export function beginRecord(w: ByteWriter): void {
+  w.reset()
+  w.ensure(RECORD_HEADER_BYTES)
+  w.buf.fill(0, 0, RECORD_HEADER_BYTES)
+  w.length = RECORD_HEADER_BYTES
+}
+
+/** Complete the record in `w` (header, padding, CRC); returns its bytes. */
+export function finishRecord(w: ByteWriter, kind: number, lsn: number, seed: bigint): Buffer {
+  const payloadBytes = w.length - RECORD_HEADER_BYTES
+  const total = recordBytes(payloadBytes)
+  w.ensure(total - w.length)
+  w.buf.fill(0, w.length, total - RECORD_CRC_BYTES)
+  w.buf.writeUInt32LE(kind, 0)
+  w.buf.writeUInt32LE(payloadBytes, 4)
+  w.buf.writeUInt32LE(lsn % 2 ** 32, 8)
+  w.buf.writeUInt32LE(Math.floor(lsn / 2 ** 32), 12)
+  crc64Seal(w.buf, 0, total - RECORD_CRC_BYTES, seed, total - RECORD_CRC_BYTES)
+  w.length = total
+  return w.buf.subarray(0, total)
+}
+
+export function padRecord(lsn: number, seed: bigint): Buffer {
+  const w = new ByteWriter(MIN_RECORD_BYTES)
+  beginRecord(w)
+  return Buffer.from(finishRecord(w, REC_PAD, lsn, seed))
+}
+
+export type RecordCheck =
+  | { ok: true; kind: number; payloadBytes: number; totalBytes: number }
+  | { ok: false; reason: string }
+
+/** The payload length a header claims, before any check (to know how much to read). */
+export function claimedPayloadBytes(head: Buffer): number {
+  return head.readUInt32LE(4)
+}
+
+/**
+ * Validate the record in `bytes` (which must hold recordBytes(claimed length) bytes) as the
+ * record expected at `lsn`. `spaceBytes` is the room left before the ring's end.
+ */
+export function checkRecord(bytes: Buffer, lsn: number, seed: bigint, spaceBytes: number): RecordCheck {
+  const payloadBytes = bytes.readUInt32LE(4)
+  const total = recordBytes(payloadBytes)
+  if (total > spaceBytes || total > bytes.length) {
+    return { ok: false, reason: `record length ${payloadBytes} runs past the ring's end` }
+  }
+  if (!crc64Verify(bytes, 0, total - RECORD_CRC_BYTES, seed, total - RECORD_CRC_BYTES)) {
+    return { ok: false, reason: 'record checksum mismatch' }
+  }
+  const kind = bytes.readUInt32LE(0)
+  const at = bytes.readUInt32LE(8) + bytes.readUInt32LE(12) * 2 ** 32
+  if (at !== lsn) return { ok: false, reason: `stale or misdirected record (lsn ${at})` }
+  if (RECORD_KIND_NAMES[kind] === undefined) return { ok: false, reason: `unknown record kind ${kind}` }
+  if (kind === REC_PAD && payloadBytes !== 0) return { ok: false, reason: 'pad record with payload' }
+  return { ok: true, kind, payloadBytes, totalBytes: total }
+}

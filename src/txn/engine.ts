@@ -1,0 +1,436 @@
+// The embedded transactional store (DESIGN rule 8): open / begin / tentative writes / commit /
+// abort / close, usable in-process without the server. One writer: between begin() and commit()
+// everything is synchronous; commit() applies the transaction at the call (serializable, in call
+// order) and returns a promise that resolves when it is durable.
+// Names: the keyspace is the TENTATIVE state (every applied transaction, durable or not);
+// the DURABLE state is what recover() of the pool yields: the log up to the committed tail.
+// Group commit: every transaction committed in one event-loop turn is appended to the log at
+// once; at the end of the turn (setImmediate) one flush, one commit store, one flush make the
+// whole group durable, and only then are its promises resolved and its callbacks run.
+// Error rules (CapybaraKV's): logical errors are the caller's (they never reach the engine);
+// out of space and I/O failure abort the whole transaction: every event undone, nothing logged.
+
+import { randomBytes } from 'node:crypto'
+import { existsSync, renameSync, rmSync } from 'node:fs'
+import { assert } from '../assert.js'
+import { nowMs } from '../clock.js'
+import { StoreError } from '../errors.js'
+import { recoverAsync, recover, type RecoveredLog, type RecoveryProgress } from '../recovery/recover.js'
+import { encodeEvents, eventsShrinkOnly, applyEvent, type Event, type Undo } from '../state/event.js'
+import '../state/core-events.js'
+import { Keyspace } from '../state/keyspace.js'
+import { Checkpointer, SMALL_RESERVE_BYTES } from '../storage/checkpoint.js'
+import { Log, type LogTestHooks } from '../storage/log.js'
+import {
+  createNativeRegion, openNativeRegion, type PmRegion,
+} from '../storage/pm-region.js'
+import { REC_TXN } from '../storage/record-codec.js'
+import { formatRegion } from '../storage/setup.js'
+
+export const DEFAULT_POOL_BYTES = 1024 * 1024 * 1024
+/** Extra room kept beyond a full checkpoint's size before admitting a write. */
+const WRITE_RESERVE_BYTES = 64 * 1024
+/** Snapshot bytes written per checkpoint slice (a slice runs between client requests). */
+const CHECKPOINT_SLICE_BYTES = 256 * 1024
+
+export interface StoreOptions {
+  /** Size of a pool created by open() when the file does not exist. */
+  sizeBytes?: number
+  create?: boolean
+  /** 'turn': commit at the end of each event-loop turn; 'manual': only on flush() (tests). */
+  groupCommit?: 'turn' | 'manual'
+  /** Run checkpoints in the background when the log grows (default true). */
+  autoCheckpoint?: boolean
+  hooks?: LogTestHooks
+  onProgress?: (p: RecoveryProgress) => void
+}
+
+export interface StoreStats {
+  backend: string
+  isPmem: boolean
+  poolBytes: number
+  ringBytes: number
+  logUsedBytes: number
+  liveBytesEstimate: number
+  recordsAppended: number
+  bytesAppended: number
+  groupCommits: number
+  transactionsCommitted: number
+  checkpointsCompleted: number
+  checkpointsAbandoned: number
+  checkpointRunning: boolean
+  lastCheckpointAtMs: number
+  longestCheckpointSliceMs: number
+  recoveryMs: number
+  recoveredRecords: number
+  recoveredKeys: number
+  outOfSpaceRefusals: number
+  failed: string | null
+}
+
+export class Transaction {
+  readonly events: Event[] = []
+  private undos: Undo[] = []
+  private open = true
+  constructor(private readonly store: Store) {}
+
+  get keyspace(): Keyspace {
+    return this.store.keyspace
+  }
+
+  /** Apply one event tentatively: later reads in this transaction see it. */
+  apply(e: Event): void {
+    assert(this.open, 'transaction is closed')
+    const undo = applyEvent(this.store.keyspace, e)
+    if (undo === null) return
+    this.undos.push(undo)
+    this.events.push(e)
+  }
+
+  /** Undo every tentative event; no PM I/O. */
+  abort(): void {
+    if (!this.open) return
+    for (let i = this.undos.length - 1; i >= 0; i--) (this.undos[i] as Undo)()
+    this.undos = []
+    this.events.length = 0
+    this.open = false
+    this.store.endTransaction(this)
+  }
+
+  /** Append to the log now; durable at the end of this turn. Throws StoreError (nothing applied). */
+  commitNoWait(): void {
+    assert(this.open, 'transaction is closed')
+    try {
+      if (this.events.length > 0) this.store.appendTransaction(this)
+    } catch (e) {
+      this.abort()
+      throw e
+    }
+    this.open = false
+    this.store.endTransaction(this)
+  }
+
+  /** Resolves when the transaction is durable. */
+  commit(): Promise<void> {
+    this.commitNoWait()
+    return this.events.length === 0 ? Promise.resolve() : this.store.whenDurable()
+  }
+
+  /** Re-apply after an undo (used when a checkpoint ran to make room). */
+  reapply(): void {
+    const events = this.events.slice()
+    this.undos = []
+    this.events.length = 0
+    for (const e of events) this.apply(e)
+  }
+
+  undoAll(): void {
+    for (let i = this.undos.length - 1; i >= 0; i--) (this.undos[i] as Undo)()
+    this.undos = []
+  }
+}
+
+export class Store {
+  keyspace: Keyspace
+  readonly log: Log
+  readonly checkpointer: Checkpointer
+  private current: Transaction | null = null
+  private waiters: (() => void)[] = []
+  private failures: ((e: Error) => void)[] = []
+  private callbacks: (() => void)[] = []
+  private scheduled = false
+  private checkpointScheduled = false
+  private checkpointWaiters: (() => void)[] = []
+  private closed = false
+  failed: StoreError | null = null
+  transactionsCommitted = 0
+  outOfSpaceRefusals = 0
+  lastCheckpointAtMs = 0
+  longestCheckpointSliceMs = 0
+  recoveryMs = 0
+  recoveredLog: RecoveredLog
+
+  private constructor(
+    readonly region: PmRegion,
+    keyspace: Keyspace,
+    recovered: RecoveredLog,
+    readonly options: StoreOptions,
+  ) {
+    this.keyspace = keyspace
+    this.recoveredLog = recovered
+    this.log = new Log(region, recovered.seed, recovered.header.ringBytes,
+      { headLsn: recovered.headLsn, tailLsn: recovered.tailLsn }, options.hooks)
+    this.checkpointer = new Checkpointer(this.log, () => this.keyspace)
+  }
+
+  /** Open the pool at `path`, creating it (blocks allocated) when missing and allowed. */
+  static async open(path: string, options: StoreOptions = {}): Promise<Store> {
+    if (!existsSync(path)) {
+      if (options.create === false) throw new StoreError('POOL_FORMAT', `no pool at ${path}`)
+      Store.create(path, options.sizeBytes ?? DEFAULT_POOL_BYTES)
+    }
+    const region = openNativeRegion(path)
+    try {
+      return await Store.openRegion(region, options)
+    } catch (e) {
+      region.close()
+      throw e
+    }
+  }
+
+  /** Create and format a pool file; crash-safe by formatting under a temporary name. */
+  static create(path: string, sizeBytes: number): void {
+    const temporary = `${path}.creating`
+    rmSync(temporary, { force: true })
+    const region = createNativeRegion(temporary, sizeBytes)
+    try {
+      formatRegion(region, randomBytes(16), nowMs())
+    } finally {
+      region.close()
+    }
+    renameSync(temporary, path)
+  }
+
+  static async openRegion(region: PmRegion, options: StoreOptions = {}): Promise<Store> {
+    const started = performance.now()
+    const result = await recoverAsync(region, {}, options.onProgress)
+    return Store.fromRecovery(region, result, options, performance.now() - started)
+  }
+
+  static openRegionSync(region: PmRegion, options: StoreOptions = {}): Store {
+    const started = performance.now()
+    return Store.fromRecovery(region, recover(region), options, performance.now() - started)
+  }
+
+  private static fromRecovery(
+    region: PmRegion, result: ReturnType<typeof recover>, options: StoreOptions, ms: number,
+  ): Store {
+    if (result.kind === 'format') throw new StoreError('POOL_FORMAT', result.reason)
+    if (result.kind === 'corrupt') {
+      throw new StoreError('CORRUPTION', `${result.what}: ${result.reason}`,
+        { offset: result.offset, lsn: result.lsn })
+    }
+    const store = new Store(region, result.keyspace, result.log, options)
+    store.recoveryMs = ms
+    return store
+  }
+
+  begin(): Transaction {
+    if (this.closed) throw new StoreError('CLOSED')
+    if (this.failed !== null) throw this.failed
+    assert(this.current === null, 'a transaction is already open (one writer)')
+    this.current = new Transaction(this)
+    return this.current
+  }
+
+  endTransaction(txn: Transaction): void {
+    assert(this.current === txn, 'not the open transaction')
+    this.current = null
+  }
+
+  get hasUncommitted(): boolean {
+    return this.log.hasUncommitted
+  }
+
+  /** Called by Transaction.commitNoWait: admission, then append. */
+  appendTransaction(txn: Transaction): void {
+    if (this.failed !== null) throw this.failed
+    if (!this.tryAppend(txn)) {
+      // Room may be held by history rather than live data: compact now, then try once more.
+      txn.undoAll()
+      this.checkpointNow()
+      txn.reapply()
+      if (!this.tryAppend(txn)) {
+        this.outOfSpaceRefusals++
+        throw new StoreError('OUT_OF_SPACE')
+      }
+    }
+    this.transactionsCommitted++
+    this.scheduleCommit()
+  }
+
+  private tryAppend(txn: Transaction): boolean {
+    const w = this.log.begin()
+    encodeEvents(w, txn.events)
+    const shrinkOnly = eventsShrinkOnly(txn.events)
+    const reserve = shrinkOnly ? SMALL_RESERVE_BYTES
+      : this.keyspace.liveBytes + WRITE_RESERVE_BYTES + SMALL_RESERVE_BYTES
+    if (!this.log.fits(w.length - 16, reserve)) return false
+    this.log.append(REC_TXN)
+    return true
+  }
+
+  private scheduleCommit(): void {
+    if (this.scheduled || this.options.groupCommit === 'manual') return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.flush()
+    })
+  }
+
+  /** Resolves once everything appended so far is durable. */
+  whenDurable(): Promise<void> {
+    if (!this.log.hasUncommitted) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      this.waiters.push(resolve)
+      this.failures.push(reject)
+    })
+  }
+
+  /** Run `cb` once everything appended so far is durable (at once when it already is). */
+  afterDurable(cb: () => void): void {
+    if (!this.log.hasUncommitted) cb()
+    else this.callbacks.push(cb)
+  }
+
+  /** The group commit: make every appended record durable, then release its waiters. */
+  flush(): void {
+    if (!this.log.hasUncommitted) return
+    try {
+      this.log.commit()
+    } catch (e) {
+      this.failed = new StoreError('IO_ERROR', (e as Error).message)
+      const failures = this.failures
+      this.waiters = []
+      this.failures = []
+      this.callbacks = []
+      for (const f of failures) f(this.failed)
+      return
+    }
+    const waiters = this.waiters
+    const callbacks = this.callbacks
+    this.waiters = []
+    this.failures = []
+    this.callbacks = []
+    for (const w of waiters) w()
+    for (const cb of callbacks) cb()
+    this.maybeCheckpoint()
+  }
+
+  private shouldCheckpoint(): boolean {
+    const used = this.log.usedBytes
+    const ring = this.log.ringBytes
+    return used > ring / 2 || (used > ring / 8 && used > 4 * this.keyspace.liveBytes + 65536)
+  }
+
+  private maybeCheckpoint(): void {
+    if (this.options.autoCheckpoint === false || this.closed) return
+    if (this.checkpointer.active === null && !this.shouldCheckpoint()) return
+    this.scheduleCheckpointSlice()
+  }
+
+  private scheduleCheckpointSlice(): void {
+    if (this.checkpointScheduled || this.closed) return
+    this.checkpointScheduled = true
+    setImmediate(() => {
+      this.checkpointScheduled = false
+      if (this.closed || this.failed !== null || this.current !== null) return
+      const wanted = this.checkpointWaiters.length > 0 || this.shouldCheckpoint()
+      if (this.checkpointer.active === null && !wanted) return
+      const t0 = performance.now()
+      const finished = this.checkpointSlice(CHECKPOINT_SLICE_BYTES)
+      this.longestCheckpointSliceMs = Math.max(this.longestCheckpointSliceMs, performance.now() - t0)
+      if (!finished) this.scheduleCheckpointSlice()
+    })
+  }
+
+  /** One slice of checkpoint work; true when no checkpoint is running afterwards. */
+  checkpointSlice(maxBytes: number): boolean {
+    if (this.checkpointer.active === null && !this.checkpointer.start()) return true
+    const result = this.checkpointer.step(maxBytes)
+    if (result === 'more') {
+      this.scheduleCommit()
+      return false
+    }
+    if (result === 'done') {
+      this.flush()
+      this.checkpointer.finish()
+      this.lastCheckpointAtMs = nowMs()
+      const waiters = this.checkpointWaiters
+      this.checkpointWaiters = []
+      for (const w of waiters) w()
+    }
+    // 'abandoned' (a database was replaced): start again if someone waits for a checkpoint.
+    this.scheduleCommit()
+    if (result === 'abandoned' && this.checkpointWaiters.length > 0) return false
+    return true
+  }
+
+  /** A whole checkpoint now, synchronously (SAVE; making room when the pool looks full). */
+  checkpointNow(): boolean {
+    this.checkpointer.abandon()
+    if (!this.checkpointer.start()) return false
+    const result = this.checkpointer.step(Number.MAX_SAFE_INTEGER)
+    if (result !== 'done') return false
+    this.flush()
+    this.checkpointer.finish()
+    this.lastCheckpointAtMs = nowMs()
+    const waiters = this.checkpointWaiters
+    this.checkpointWaiters = []
+    for (const w of waiters) w()
+    return true
+  }
+
+  /** A whole checkpoint, in slices between requests (BGSAVE); resolves when the head moved. */
+  checkpoint(): Promise<void> {
+    return new Promise((resolve) => {
+      this.checkpointWaiters.push(resolve)
+      if (this.checkpointer.active === null && !this.checkpointer.start()) {
+        this.checkpointWaiters = this.checkpointWaiters.filter((w) => w !== resolve)
+        resolve()
+        return
+      }
+      this.scheduleCheckpointSlice()
+    })
+  }
+
+  /** Rebuild the keyspace from the pool's bytes (DEBUG RELOAD): commits first. */
+  reload(): void {
+    this.flush()
+    const result = recover(this.region)
+    if (result.kind !== 'ok') {
+      throw new StoreError('CORRUPTION', result.kind === 'corrupt' ?
+        `${result.what}: ${result.reason}` : result.reason)
+    }
+    this.checkpointer.abandon()
+    const ks = result.keyspace
+    ks.onTouch = this.keyspace.onTouch
+    ks.onTouchDb = this.keyspace.onTouchDb
+    this.keyspace = ks
+  }
+
+  stats(): StoreStats {
+    return {
+      backend: this.region.backend,
+      isPmem: this.region.isPmem,
+      poolBytes: this.region.sizeBytes,
+      ringBytes: this.log.ringBytes,
+      logUsedBytes: this.log.usedBytes,
+      liveBytesEstimate: this.keyspace.liveBytes,
+      recordsAppended: this.log.appendedRecords,
+      bytesAppended: this.log.appendedBytes,
+      groupCommits: this.log.commits,
+      transactionsCommitted: this.transactionsCommitted,
+      checkpointsCompleted: this.checkpointer.completed,
+      checkpointsAbandoned: this.checkpointer.abandoned,
+      checkpointRunning: this.checkpointer.active !== null,
+      lastCheckpointAtMs: this.lastCheckpointAtMs,
+      longestCheckpointSliceMs: this.longestCheckpointSliceMs,
+      recoveryMs: this.recoveryMs,
+      recoveredRecords: this.recoveredLog.records,
+      recoveredKeys: this.keyspace.keyCount(),
+      outOfSpaceRefusals: this.outOfSpaceRefusals,
+      failed: this.failed === null ? null : this.failed.message,
+    }
+  }
+
+  /** Commit what is pending, then unmap. */
+  close(): void {
+    if (this.closed) return
+    if (this.current !== null) this.current.abort()
+    this.flush()
+    this.closed = true
+    this.region.close()
+  }
+}

@@ -1,0 +1,233 @@
+// Shared test helpers: start a capykv server (the built dist/src/main.js) or a reference
+// redis-server 7.0.15 on a free 127.0.0.1 port, wait until it answers PING, and stop it by its
+// own pid only (never by name). Temporary directories created here are removed on stop()/kill().
+// API (stable, used by every engineer's tests):
+//   startCapykv({ dir?, args?, env?, poolSize?, timeoutMs? }) → { port, pid, dir, log(), stop(), kill() }
+//   startRedis(args?) → { port, pid, stop() }
+//   hasBinary(name) / requireBinary(t, name): skip with a visible reason, FAIL when CI=true.
+// stop() sends SIGTERM and waits for exit (SIGKILL after a grace period); kill() is SIGKILL (a
+// crash); both remove the dir only when the helper created it (a caller's `dir` is kept so a
+// restart can reuse it — pass `keepDir: true` to keep a helper-made one too).
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+/** The project root: the nearest folder above this file that holds package.json. */
+function findRoot(start: string): string {
+  let d = start
+  while (!existsSync(join(d, 'package.json'))) {
+    const up = dirname(d)
+    if (up === d) throw new Error(`no package.json above ${start}`)
+    d = up
+  }
+  return d
+}
+export const PROJECT_ROOT = findRoot(here)
+export const SERVER_MAIN = join(PROJECT_ROOT, 'dist', 'src', 'main.js')
+
+export interface CapykvServer {
+  port: number
+  pid: number
+  dir: string
+  proc: ChildProcess
+  /** stdout + stderr collected so far. */
+  log(): string
+  /** SIGTERM, wait for exit (SIGKILL after graceMs); resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>
+  /** SIGKILL (a crash); waits for exit. */
+  kill(): Promise<void>
+}
+
+export interface RedisServer {
+  port: number
+  pid: number
+  proc: ChildProcess
+  log(): string
+  stop(): Promise<void>
+}
+
+export interface StartCapykvOptions {
+  /** Directory for the pool (kept after stop). Default: a fresh temp dir, removed on stop. */
+  dir?: string
+  /** Extra command-line args (after --port/--dir), e.g. ['--requirepass', 'x']. */
+  args?: string[]
+  env?: NodeJS.ProcessEnv
+  /** Pool size for a new pool (default 64mb: tests should not allocate 1 GiB each). */
+  poolSize?: string
+  /** Port to use (default: a free one). */
+  port?: number
+  /** Keep a helper-made dir on stop()/kill() (e.g. to restart on the same pool). */
+  keepDir?: boolean
+  /** How long to wait for PING (default 30 s). */
+  timeoutMs?: number
+  /** Resolve as soon as the port accepts connections (even if PING says -LOADING). */
+  waitFor?: 'pong' | 'listening'
+}
+
+/** A free TCP port on 127.0.0.1 (listen on 0, read the port, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+      srv.close(() => resolvePort(port))
+    })
+  })
+}
+
+/** One raw request over a fresh socket: resolves with the first reply chunk (or '' on close). */
+export function rawCommand(port: number, payload: string | Buffer, waitMs = 2000): Promise<string> {
+  return new Promise((resolveReply) => {
+    const sock = net.connect(port, '127.0.0.1')
+    let out = ''
+    let done = false
+    const finish = (): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      sock.destroy()
+      resolveReply(out)
+    }
+    const timer = setTimeout(finish, waitMs)
+    sock.on('connect', () => sock.write(payload))
+    sock.on('data', (d) => {
+      out += d.toString('latin1')
+      if (out.endsWith('\r\n')) finish()
+    })
+    sock.on('error', finish)
+    sock.on('close', finish)
+  })
+}
+
+async function waitReady(port: number, proc: ChildProcess, timeoutMs: number,
+  mode: 'pong' | 'listening', log: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before ready:\n${log()}`)
+    }
+    const reply = await rawCommand(port, '*1\r\n$4\r\nPING\r\n', 500)
+    if (reply.startsWith('+PONG')) return
+    if (mode === 'listening' && reply.length > 0) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`server on port ${port} not ready after ${timeoutMs} ms:\n${log()}`)
+}
+
+function waitExit(proc: ChildProcess): Promise<number | null> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode)
+  return new Promise((r) => proc.once('exit', (code) => r(code)))
+}
+
+function collect(proc: ChildProcess): () => string {
+  const chunks: string[] = []
+  let size = 0
+  const add = (d: Buffer): void => {
+    if (size > 1 << 20) return // keep at most ~1 MiB of log
+    chunks.push(d.toString())
+    size += d.length
+  }
+  proc.stdout?.on('data', add)
+  proc.stderr?.on('data', add)
+  return () => chunks.join('')
+}
+
+/** Start capykv from the built tree on a free port; resolves once PING answers. */
+export async function startCapykv(options: StartCapykvOptions = {}): Promise<CapykvServer> {
+  const ownDir = options.dir === undefined
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'capykv-test-'))
+  const port = options.port ?? await freePort()
+  const args = [SERVER_MAIN, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+    '--pool-size', options.poolSize ?? '64mb', ...(options.args ?? [])]
+  const proc = spawn(process.execPath, args, {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...(options.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const log = collect(proc)
+  const cleanup = (): void => {
+    if (ownDir && options.keepDir !== true) rmSync(dir, { recursive: true, force: true })
+  }
+  const pid = proc.pid ?? -1
+  try {
+    await waitReady(port, proc, options.timeoutMs ?? 30_000, options.waitFor ?? 'pong', log)
+  } catch (e) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+    await waitExit(proc)
+    cleanup()
+    throw e
+  }
+  return {
+    port, pid, dir, proc, log,
+    async stop(graceMs = 10_000): Promise<number | null> {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
+      const timer = setTimeout(() => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+      }, graceMs)
+      const code = await waitExit(proc)
+      clearTimeout(timer)
+      cleanup()
+      return code
+    },
+    async kill(): Promise<void> {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+      await waitExit(proc)
+      cleanup()
+    },
+  }
+}
+
+/** True when `name` is on PATH. */
+export function hasBinary(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0
+}
+
+/**
+ * For tap: returns true when the binary exists. Otherwise, under CI=true it fails the test; else
+ * it marks the test skipped with a visible reason. Use: `if (!requireBinary(t, 'redis-cli')) return`
+ */
+export function requireBinary(
+  t: { fail(msg: string): unknown; skip(msg: string): unknown }, name: string,
+): boolean {
+  if (hasBinary(name)) return true
+  const msg = `${name} not found on PATH`
+  if (process.env.CI === 'true') t.fail(`${msg} (required when CI=true)`)
+  else t.skip(`${msg}: skipped`)
+  return false
+}
+
+/** Start redis-server 7 on a free port without persistence; resolves once PING answers. */
+export async function startRedis(args: string[] = []): Promise<RedisServer> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'redis-test-'))
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1',
+    '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const log = collect(proc)
+  const pid = proc.pid ?? -1
+  try {
+    await waitReady(port, proc, 15_000, 'pong', log)
+  } catch (e) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+    await waitExit(proc)
+    rmSync(dir, { recursive: true, force: true })
+    throw e
+  }
+  return {
+    port, pid, proc, log,
+    async stop(): Promise<void> {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+      await waitExit(proc)
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
