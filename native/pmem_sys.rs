@@ -3,9 +3,9 @@
 // - The addon links nothing but libc (which std links anyway), so the same .node file loads where
 //   libpmem1 is not installed; the libc prototypes below are the glibc x86_64/aarch64 ones
 //   (off_t is 64-bit, mode_t is u32).
-// - `libpmem()` resolves every function it needs from "libpmem.so.1" or returns None; a partial
-//   symbol set counts as "not available". The handle is never dlclosed, so the function pointers
-//   stay valid for the life of the process.
+// - `libpmem()` resolves every function it needs from "libpmem.so.1" (or $CAPYKV_LIBPMEM) or
+//   returns an error; a partial symbol set counts as "not available". The handle is never
+//   dlclosed, so the function pointers stay valid for the life of the process.
 // - PMEM_IS_PMEM_FORCE is read by libpmem itself, once, at its first pmem_is_pmem/map call.
 
 #![allow(non_camel_case_types, dead_code)]
@@ -76,7 +76,10 @@ unsafe fn sym<T: Copy>(handle: *mut c_void, name: &CStr) -> Option<T> {
 }
 
 unsafe fn load() -> Result<Libpmem, String> {
-    let handle = dlopen(c"libpmem.so.1".as_ptr(), RTLD_NOW | RTLD_LOCAL);
+    // CAPYKV_LIBPMEM names another library file (a private build, or a missing one in tests).
+    let name = std::env::var("CAPYKV_LIBPMEM").unwrap_or_else(|_| "libpmem.so.1".to_string());
+    let cname = std::ffi::CString::new(name).map_err(|_| "CAPYKV_LIBPMEM has a NUL byte")?;
+    let handle = dlopen(cname.as_ptr(), RTLD_NOW | RTLD_LOCAL);
     if handle.is_null() {
         let e = dlerror();
         let msg = if e.is_null() {
@@ -86,7 +89,7 @@ unsafe fn load() -> Result<Libpmem, String> {
         };
         return Err(msg);
     }
-    let missing = |n: &CStr| format!("libpmem.so.1 lacks {}", n.to_string_lossy());
+    let missing = |n: &CStr| format!("{:?} lacks {}", cname, n.to_string_lossy());
     macro_rules! get {
         ($name:literal) => {
             sym(handle, $name).ok_or_else(|| missing($name))?

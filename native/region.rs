@@ -164,7 +164,7 @@ impl Region {
     /// Create `path` (must not exist), allocate `size` bytes of blocks, map it.
     pub fn create(path: &str, size: u64) -> Result<Region> {
         let backend = selected_backend()?;
-        if size < MIN_POOL || size % MIN_POOL != 0 || size > isize::MAX as u64 / 2 {
+        if size < MIN_POOL || !size.is_multiple_of(MIN_POOL) || size > isize::MAX as u64 / 2 {
             return Err(Error::new(
                 "ERR_INVALID_ARG",
                 format!("pool size {size} must be a multiple of 4096 and at least 4096"),
@@ -361,7 +361,7 @@ impl Region {
 
     /// One aligned atomic 8-byte store. Caller checked range and 8-byte alignment.
     pub fn store64(&self, offset: usize, value: u64) {
-        debug_assert!(offset % 8 == 0 && offset + 8 <= self.len);
+        debug_assert!(offset.is_multiple_of(8) && offset + 8 <= self.len);
         // SAFETY: in range, 8-aligned (the mapping is page-aligned), and mapped.
         unsafe { (*(self.base.add(offset) as *const AtomicU64)).store(value, Ordering::Release) }
     }

@@ -10,13 +10,26 @@ export function isExpired(entry: Entry, nowMs: number): boolean {
   return entry.expireAtMs !== 0 && entry.expireAtMs <= nowMs
 }
 
-/** The live entry for `key` in the client's database (deleting it first if it expired). */
-export function lookupKey(ctx: CommandContext, key: string, db = ctx.client.db): Entry | undefined {
+/**
+ * Last access time (ms) of an entry, for OBJECT IDLETIME: set by every lookup that is not
+ * NOTOUCH. Volatile, as Redis's LRU field is: not logged, lost on restart. An entry is replaced
+ * on every whole-value write, so a missing time means "not read since written".
+ */
+export const accessTimes = new WeakMap<Entry, number>()
+
+/**
+ * The live entry for `key` in the client's database (deleting it first if it expired).
+ * `touch` false is Redis's LOOKUP_NOTOUCH (TYPE, EXISTS, TTL, OBJECT): the access time stays.
+ */
+export function lookupKey(
+  ctx: CommandContext, key: string, db = ctx.client.db, touch = true,
+): Entry | undefined {
   const entry = ctx.keyspace.get(db, key)
   if (entry === undefined) return undefined
   if (isExpired(entry, ctx.nowMs)) {
     ctx.txn.apply({ code: EV_DEL, db, key } as import('../state/event.js').Event)
     return undefined
   }
+  if (touch) accessTimes.set(entry, ctx.nowMs)
   return entry
 }

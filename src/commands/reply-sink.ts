@@ -60,7 +60,7 @@ export class OutputSink implements ReplySink {
     this.target.writeError(msg)
   }
 
-  integer(n: number): void {
+  integer(n: number | bigint): void {
     this.target.writeInteger(n)
   }
 

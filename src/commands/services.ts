@@ -8,6 +8,7 @@
 
 import type { ServerConfig } from '../server-config.js'
 import type { Store } from '../txn/engine.js'
+import type { WatchIndex } from '../txn/watch.js'
 import type { ClientState, CommandContext, CommandSpec } from './spec.js'
 
 /** One connection as handlers see it (the server's Connection implements it). */
@@ -151,6 +152,7 @@ export interface ServerServices {
   readonly slowlog: SlowLog
   readonly clients: ReadonlyMap<number, ClientHandle>
   readonly table: CommandTable
+  readonly watch: WatchIndex
   readonly startedAtMs: number
   readonly runId: string
   readonly version: string

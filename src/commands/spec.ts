@@ -15,7 +15,7 @@ export interface ReplySink {
   simple(s: string): void
   /** -msg (msg includes its code, e.g. 'ERR syntax error', 'WRONGTYPE Operation …') */
   error(msg: string): void
-  integer(n: number): void
+  integer(n: number | bigint): void
   /** $len bulk; a string is written as UTF-8 unless it is a latin1 key (use Buffer then) */
   bulk(b: Buffer | string): void
   /** RESP2 $-1, RESP3 _ */
@@ -62,7 +62,22 @@ export interface CommandContext {
   readonly nowMs: number
   /** Server-wide services (config, clients, stats); typed by the server module. */
   readonly server: unknown
+  /**
+   * Block this client (src/txn/blocking.ts documents the protocol). Present only where a command
+   * may block: undefined inside MULTI/EXEC, scripts and replay, where blocking commands answer
+   * as on a timeout at once (as Redis's CLIENT_DENY_BLOCKING).
+   */
+  readonly block?: BlockFn
 }
+
+/**
+ * Park the client on `keys` (its current db) for `timeoutMs` (0 = forever). When one of the keys
+ * may have become servable, `serve(ctx, key)` runs in a fresh transaction of that client: it
+ * either serves (applies its events, writes the reply, returns true: the client is unblocked)
+ * or returns false (stay blocked). On timeout `onTimeout(reply)` writes the timeout reply.
+ */
+export type BlockFn = (keys: readonly string[], timeoutMs: number,
+  serve: (ctx: CommandContext, key: string) => boolean, onTimeout: (reply: ReplySink) => void) => void
 
 export type Handler = (ctx: CommandContext, argv: Buffer[]) => void
 
@@ -91,6 +106,8 @@ export interface CommandSpec {
     arguments?: unknown[] }
   /** COMMAND INFO tips, e.g. ['nondeterministic_output']. */
   readonly tips?: readonly string[]
+  /** Key positions in argv for 'movablekeys' commands (COMMAND GETKEYS, cluster-style checks). */
+  readonly keys?: (argv: readonly Buffer[]) => number[]
 }
 
 export const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'

@@ -18,6 +18,7 @@
 import { ByteReader, DecodeError } from '../state/bytes.js'
 import { applyEvents, decodeEvents } from '../state/event.js'
 import '../state/core-events.js'
+import '../state/collections.js'
 import { Keyspace } from '../state/keyspace.js'
 import { decodeWord, HEAD_TAG, TAIL_TAG } from '../storage/cdb.js'
 import {
@@ -49,6 +50,11 @@ export interface RecoveredLog {
   checkpointEnds: number
   /** LSN of the END record of the checkpoint the head names, -1 for the creation checkpoint. */
   headCheckpointEndLsn: number
+  /**
+   * BEGIN lsn of the newest checkpoint whose END is committed (the head's, or a later one when
+   * a crash came between its commit and the head move: Store.open then moves the head to it).
+   */
+  newestCheckpointLsn: number
 }
 
 export interface RecoveryProgress {
@@ -137,8 +143,9 @@ export function* recoverSteps(
   const headLsn = headBytes.readUInt32LE(8) + headBytes.readUInt32LE(12) * 2 ** 32
   const log: RecoveredLog = {
     header, seed, headLsn, tailLsn: headLsn + distance, records: 0, txns: 0, chunks: 0,
-    checkpointEnds: 0, headCheckpointEndLsn: -2,
+    checkpointEnds: 0, headCheckpointEndLsn: -2, newestCheckpointLsn: headLsn,
   }
+  let lastBeginLsn = -1
   const keyspace = new Keyspace()
   const fail = (what: string, reason: string, offset: number, lsn: number): RecoveryResult => {
     const consistent = log.headCheckpointEndLsn !== -2
@@ -181,6 +188,7 @@ export function* recoverSteps(
           else log.chunks++
           break
         case REC_CKPT_BEGIN: {
+          lastBeginLsn = lsn
           const flags = new ByteReader(bytes, RECORD_HEADER_BYTES, payloadEnd).varuint()
           if (lsn === headLsn && (flags & CKPT_FLAG_EMPTY) !== 0) log.headCheckpointEndLsn = -1
           break
@@ -189,6 +197,7 @@ export function* recoverSteps(
           const beginLsn = new ByteReader(bytes, RECORD_HEADER_BYTES, payloadEnd).varuint()
           log.checkpointEnds++
           if (beginLsn === headLsn && log.headCheckpointEndLsn === -2) log.headCheckpointEndLsn = lsn
+          if (beginLsn === lastBeginLsn) log.newestCheckpointLsn = beginLsn
           break
         }
         case REC_PAD:

@@ -16,10 +16,12 @@
 //   header costs nothing until the data comes). Memory held is reported by `bufferedBytes`; the
 //   caller closes the client when `queryBufferLimitReached` (client-query-buffer-limit).
 // - Every Buffer returned in an argv is a fresh copy that aliases neither the fed chunks nor the
-//   reader's scratch, so handlers may keep argv elements as stored values. Bulks of at least
-//   PROTO_MBULK_BIG_ARG_BYTES that span chunks are gathered as views of the fed chunks and copied
-//   exactly once when complete. The reader never writes into a fed chunk; the caller must not
-//   modify a chunk after feeding it.
+//   reader's scratch, so handlers may keep argv elements as stored values. Small arguments are
+//   copied into shared slabs (as Node's Buffer pool does). Bulks of at least
+//   PROTO_MBULK_BIG_ARG_BYTES that span chunks are gathered piece by piece: big pieces as views of
+//   the fed chunks, copied once when the bulk is complete; small pieces (a slow sender) copied into
+//   64 KiB tails first, so the bookkeeping stays bounded. The reader never writes into a fed
+//   chunk; the caller must not modify a chunk after feeding it.
 // - A protocol error is a value, not a throw, and it is sticky: once next() returned a
 //   ProtocolError it returns the same one forever and feed() discards input. The caller sends
 //   `reply` and closes the connection, as Redis does (CLIENT_CLOSE_AFTER_REPLY).
@@ -98,10 +100,24 @@ const CHAR_BACKSLASH = 92
 const LINE_INCOMPLETE = -1
 const LINE_TOO_BIG = -2
 
-/** Scratch buffers start this big and grow by half again when they must. */
+/** Scratch buffers start this big, and are twice what they must hold when they grow. */
 const SCRATCH_BYTES_MIN = 16 * 1024
 /** A scratch buffer grown past this is dropped once empty (Redis shrinks idle querybufs too). */
 const SCRATCH_BYTES_KEEP_MAX = 1024 * 1024
+/**
+ * Arguments up to ARG_SLAB_ARG_BYTES_MAX are copied into a shared slab of ARG_SLAB_BYTES (as
+ * Node's own Buffer pool does, minus one object per argument); larger ones get their own copy.
+ * A slab is never written again below its fill offset, so arguments carved from it stay intact.
+ */
+const ARG_SLAB_BYTES = 16 * 1024
+const ARG_SLAB_ARG_BYTES_MAX = 512
+/**
+ * Pieces of a big bulk at least this big are kept as views of the fed chunks (copied once, when
+ * the bulk is complete); smaller ones are copied into tail buffers of BIG_TAIL_BYTES, so a bulk
+ * arriving a byte at a time costs no more than a few parts per 64 KiB.
+ */
+const BIG_PART_VIEW_BYTES = 16 * 1024
+const BIG_TAIL_BYTES = 64 * 1024
 /** Redis's LONG_STR_SIZE: string2ll refuses strings this long or longer. */
 const LONG_STR_SIZE = 21
 
@@ -174,8 +190,6 @@ export class RequestReader {
    * or HELLO AUTH; it applies to every header parsed after the change.
    */
   authRequired = false
-  /** Whether the argv last returned by next() was an inline request. */
-  lastRequestInline = false
 
   private readonly limits: ReaderLimits
   // Unparsed input is buf[pos, end). buf is either a fed chunk (never written) or `scratch`.
@@ -191,10 +205,24 @@ export class RequestReader {
   private bulkLength = -1
   private argv: Buffer[] = []
   private argvCostBytes = 0
-  // A big bulk being gathered: views of its bytes, bigBytes of bulkLength so far.
+  // A big bulk being gathered: its parts in order, bigBytes of bulkLength so far. Pieces of at
+  // least BIG_PART_VIEW_BYTES are kept as views; smaller ones are copied into bigTail (filled to
+  // bigTailUsed), so that the number of parts, and their overhead, stays bounded.
   private bigParts: Buffer[] | null = null
   private bigBytes = 0
+  private bigTail: Buffer | null = null
+  private bigTailUsed = 0
   private error: ProtocolError | null = null
+  private lastInline = false
+  // The line starting at pos: its first lineCleanBytes bytes hold neither the terminator nor a
+  // NUL; lineHasNul once a NUL was found in it. pos only moves past a found line, which resets.
+  private lineCleanBytes = 0
+  private lineHasNul = false
+  // Where small arguments are copied to: argSlab[argSlabOffset..] is free.
+  private argSlab: Buffer = EMPTY
+  private argSlabOffset = 0
+  private readonly copier: CopyBytes = (source, start, length) =>
+    this.copyOut(source, start, length)
 
   constructor(limits: Partial<ReaderLimits> = {}) {
     this.limits = { ...READER_LIMITS_DEFAULT, ...limits }
@@ -223,6 +251,11 @@ export class RequestReader {
     return this.bufferedBytes > this.limits.queryBufferLimitBytes
   }
 
+  /** Whether the argv last returned by next() was an inline request. */
+  get lastRequestInline(): boolean {
+    return this.lastInline
+  }
+
   /** The sticky protocol error, once next() has returned it. */
   get protocolError(): ProtocolError | null {
     return this.error
@@ -235,8 +268,7 @@ export class RequestReader {
     if (this.bigParts !== null) {
       const wanted = Math.min(rest.length, this.bulkLength - this.bigBytes)
       if (wanted > 0) {
-        this.bigParts.push(rest.subarray(0, wanted))
-        this.bigBytes += wanted
+        this.gatherBig(rest.subarray(0, wanted))
         rest = rest.subarray(wanted)
       }
       if (rest.length === 0) return
@@ -273,6 +305,7 @@ export class RequestReader {
     this.scratch = null
     this.bigParts = null
     this.bigBytes = 0
+    this.bigTail = null
     this.argv = []
     this.argvCostBytes = 0
     return this.error
@@ -288,9 +321,11 @@ export class RequestReader {
       this.end += chunk.length
       return
     }
+    // Reuse scratch only if at least `needed` bytes stay free after the move: each byte is then
+    // moved O(1) times on average, even when a request arrives a byte at a time.
     let target = scratch
-    if (target === null || target.length < needed) {
-      target = Buffer.alloc(Math.max(SCRATCH_BYTES_MIN, needed + (needed >>> 1)))
+    if (target === null || target.length < 2 * needed) {
+      target = Buffer.alloc(Math.max(SCRATCH_BYTES_MIN, 2 * needed))
     }
     // copyWithin semantics: Buffer#copy handles the overlap when target is buf itself.
     this.buf.copy(target, 0, this.pos, this.end)
@@ -308,15 +343,25 @@ export class RequestReader {
    * bytes have no terminator (Redis's check, as if bytes arrived one at a time).
    */
   private findLineEnd(terminator: number): number {
+    if (this.lineHasNul) {
+      return this.end - this.pos > PROTO_INLINE_MAX_BYTES ? LINE_TOO_BIG : LINE_INCOMPLETE
+    }
     const buf = this.buf
     const limit = Math.min(this.end, this.pos + PROTO_INLINE_MAX_BYTES + 1)
-    for (let i = this.pos; i < limit; i++) {
+    // Resume where the last search from this pos stopped, so that a line arriving a byte at a
+    // time costs linear time, not quadratic.
+    for (let i = this.pos + this.lineCleanBytes; i < limit; i++) {
       const byte = buf[i]
-      if (byte === terminator) return i
+      if (byte === terminator) {
+        this.lineCleanBytes = 0
+        return i
+      }
       if (byte === CHAR_NUL) {
+        this.lineHasNul = true // pos can never move again: the request waits until too big
         return this.end - this.pos > PROTO_INLINE_MAX_BYTES ? LINE_TOO_BIG : LINE_INCOMPLETE
       }
     }
+    this.lineCleanBytes = limit - this.pos
     return limit === this.end && this.end - this.pos <= PROTO_INLINE_MAX_BYTES
       ? LINE_INCOMPLETE : LINE_TOO_BIG
   }
@@ -355,7 +400,7 @@ export class RequestReader {
     const argv = this.argv
     this.argv = []
     this.argvCostBytes = 0
-    this.lastRequestInline = false
+    this.lastInline = false
     return argv
   }
 
@@ -377,11 +422,13 @@ export class RequestReader {
     this.pos = newline + 2
     this.bulkLength = length
     if (length >= PROTO_MBULK_BIG_ARG_BYTES && this.end - this.pos < length) {
-      // Gather the big bulk from views; the bytes already here become its first part. Views of
-      // scratch may now be live, so scratch is never written again.
-      this.bigParts = this.pos < this.end ? [this.buf.subarray(this.pos, this.end)] : []
-      this.bigBytes = this.end - this.pos
-      if (this.buf === this.scratch) this.scratch = null
+      // Gather the big bulk apart from buf; the bytes already here are its first piece. If that
+      // piece is kept as a view of scratch, scratch must never be written again.
+      this.bigParts = []
+      this.bigBytes = 0
+      const piece = this.buf.subarray(this.pos, this.end)
+      if (piece.length > 0) this.gatherBig(piece)
+      if (this.buf === this.scratch && piece.length >= BIG_PART_VIEW_BYTES) this.scratch = null
       this.buf = EMPTY
       this.pos = 0
       this.end = 0
@@ -395,15 +442,69 @@ export class RequestReader {
     const parts = this.bigParts
     if (parts !== null) {
       if (this.bigBytes < length || this.end - this.pos < 2) return null
+      const tail = this.bigTail
+      const wholeInTail = parts.length === 0 && tail !== null && tail.length === length
+      this.sealBigTail()
       this.bigParts = null
       this.bigBytes = 0
       this.pos += 2 // Redis skips the 2 bytes after a bulk without looking at them
-      return Buffer.concat(parts, length)
+      // A tail we allocated for exactly this bulk and filled is already a fresh copy.
+      return wholeInTail && tail !== null ? tail : Buffer.concat(parts, length)
     }
     if (this.end - this.pos < length + 2) return null
-    const arg = Buffer.from(this.buf.subarray(this.pos, this.pos + length))
+    const arg = this.copyOut(this.buf, this.pos, length)
     this.pos += length + 2
     return arg
+  }
+
+  /** Adds the next piece of the big bulk: kept as a view if big, else copied into bigTail. */
+  private gatherBig(piece: Buffer): void {
+    const parts = this.bigParts
+    if (parts === null) return
+    this.bigBytes += piece.length
+    if (piece.length >= BIG_PART_VIEW_BYTES) {
+      this.sealBigTail()
+      parts.push(piece)
+      return
+    }
+    let tail = this.bigTail
+    if (tail === null || tail.length - this.bigTailUsed < piece.length) {
+      this.sealBigTail()
+      const remaining = this.bulkLength - this.bigBytes + piece.length
+      tail = Buffer.alloc(Math.min(remaining, BIG_TAIL_BYTES))
+      this.bigTail = tail
+      this.bigTailUsed = 0
+    }
+    piece.copy(tail, this.bigTailUsed)
+    this.bigTailUsed += piece.length
+  }
+
+  /** Ends the current tail buffer: what it holds becomes a part. */
+  private sealBigTail(): void {
+    const tail = this.bigTail
+    if (tail === null) return
+    const filled = this.bigTailUsed === tail.length ? tail : tail.subarray(0, this.bigTailUsed)
+    this.bigParts?.push(filled)
+    this.bigTail = null
+    this.bigTailUsed = 0
+  }
+
+  /** A fresh copy of source[start, start + length): carved from the slab when small. */
+  private copyOut(source: Buffer, start: number, length: number): Buffer {
+    if (length > ARG_SLAB_ARG_BYTES_MAX) return Buffer.from(source.subarray(start, start + length))
+    if (this.argSlab.length - this.argSlabOffset < length) {
+      this.argSlab = Buffer.alloc(ARG_SLAB_BYTES)
+      this.argSlabOffset = 0
+    }
+    const slab = this.argSlab
+    const offset = this.argSlabOffset
+    if (length <= 64) {
+      for (let i = 0; i < length; i++) slab[offset + i] = source[start + i] ?? 0
+    } else {
+      source.copy(slab, offset, start, start + length)
+    }
+    this.argSlabOffset = offset + length
+    return slab.subarray(offset, offset + length)
   }
 
   /** processInlineBuffer: one line, split by sdssplitargs. */
@@ -414,11 +515,11 @@ export class RequestReader {
     const start = this.pos
     let stop = newline
     if (stop > start && this.buf[stop - 1] === CHAR_CR) stop--
-    const argv = splitArgs(this.buf, start, stop)
+    const argv = splitArgs(this.buf, start, stop, this.copier)
     if (argv === null) return this.fail(ERROR_UNBALANCED)
     this.pos = newline + 1
     if (argv.length === 0) return SKIP
-    this.lastRequestInline = true
+    this.lastInline = true
     return argv
   }
 }
@@ -432,13 +533,15 @@ const CONTINUE = Symbol('continue')
  * "double quotes" with \n \r \t \b \a \xHH and \<char> escapes, 'single quotes' with \' only.
  * A closing quote must be followed by a blank or the end. Null when quotes are unbalanced.
  */
-export function splitArgs(line: Buffer, start: number, stop: number): Buffer[] | null {
+export function splitArgs(
+  line: Buffer, start: number, stop: number, copy: CopyBytes = copyBytes,
+): Buffer[] | null {
   const argv: Buffer[] = []
   let p = start
   for (;;) {
     while (p < stop && isSpace(line[p] ?? 0)) p++
     if (p >= stop) return argv
-    const token = readToken(line, p, stop)
+    const token = readToken(line, p, stop, copy)
     if (token === null) return null
     argv.push(token.value)
     p = token.next
@@ -450,9 +553,16 @@ function byteAt(line: Buffer, i: number, stop: number): number {
   return i < stop ? line[i] ?? CHAR_NUL : CHAR_NUL
 }
 
+/** Makes a fresh copy of source[start, start + length). */
+export type CopyBytes = (source: Buffer, start: number, length: number) => Buffer
+
+function copyBytes(source: Buffer, start: number, length: number): Buffer {
+  return Buffer.from(source.subarray(start, start + length))
+}
+
 /** One sdssplitargs token starting at p (not a blank). */
 function readToken(
-  line: Buffer, p: number, stop: number,
+  line: Buffer, p: number, stop: number, copy: CopyBytes,
 ): { value: Buffer, next: number } | null {
   // Fast path: a plain token, the common case (PING, SET key value).
   let i = p
@@ -463,7 +573,7 @@ function readToken(
   }
   const quoteAhead = i < stop && (line[i] === CHAR_DQUOTE || line[i] === CHAR_SQUOTE)
   if (!quoteAhead) {
-    return { value: Buffer.from(line.subarray(p, i)), next: i < stop ? i + 1 : i }
+    return { value: copy(line, p, i - p), next: i < stop ? i + 1 : i }
   }
   return readQuotedToken(line, p, stop)
 }

@@ -10,7 +10,8 @@
 // - No reply can break the framing: simple strings and errors have '\r' and '\n' replaced by
 //   spaces (as addReplyErrorFormat does); everything else is length-prefixed.
 // - Hot path without per-reply allocation: replies are appended into one growing Buffer; small
-//   replies that Redis shares (+OK, :0..:9999, $-1, headers) are precomputed bytes. take() hands
+//   replies that Redis shares (+OK, :0..:9999, $-1...) are precomputed bytes, and '*N' / '$N'
+//   headers are written digit by digit in place (as cheap as copying them). take() hands
 //   out what was written. A region handed out is never written again (the socket may still be
 //   sending it), so the buffer is rewound only when every take() since its last rewind copied.
 // - Buffers come from Buffer.alloc only, and only written bytes are handed out: no buffer bleed.
@@ -26,8 +27,6 @@ export const TAKE_COPY_MAX_BYTES = 4 * 1024
 const SLAB_BYTES_KEEP_MAX = 4 * OUTPUT_SLAB_BYTES
 /** Redis's OBJ_SHARED_INTEGERS: ':0' to ':9999' are precomputed. */
 export const SHARED_INTEGERS_COUNT = 10000
-/** Redis's OBJ_SHARED_BULKHDR_LEN: '*N' and '$N' headers below this are precomputed. */
-export const SHARED_HEADERS_COUNT = 32
 
 const CHAR_CR = 13
 const CHAR_LF = 10
@@ -229,11 +228,28 @@ interface Frame {
   index: number
 }
 
-/** Encodes a reply tree to fresh bytes (convenience; the hot path writes to an OutputBuffer). */
+/**
+ * Encodes a reply tree to bytes the caller owns (convenience; the hot path writes to its own
+ * OutputBuffer). One shared OutputBuffer serves every call: take() never gives out bytes that
+ * are written again, and a refused reply (e.g. a non-integer integer) is discarded whole.
+ */
 export function encodeReply(value: Reply, proto: Protocol): Buffer {
-  const out = new OutputBuffer(proto)
-  out.writeReply(value)
+  const out = sharedEncoder()
+  out.proto = proto
+  try {
+    out.writeReply(value)
+  } catch (error) {
+    out.take()
+    throw error
+  }
   return out.take()
+}
+
+let encoder: OutputBuffer | null = null
+
+function sharedEncoder(): OutputBuffer {
+  encoder ??= new OutputBuffer(2)
+  return encoder
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -557,7 +573,7 @@ function nextChild(frame: Frame): Reply | null {
     const entries = frame.children as ReadonlyArray<readonly [Reply, Reply]>
     const entry = entries[frame.index >>> 1]
     if (entry === undefined) return null
-    const child = entry[frame.index & 1]
+    const child = (frame.index & 1) === 0 ? entry[0] : entry[1]
     frame.index++
     return child
   }

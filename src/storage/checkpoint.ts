@@ -26,6 +26,38 @@ export const CHUNK_TARGET_BYTES = 64 * 1024
 /** Space kept free so deletes and FLUSH can always be logged, even in a full pool. */
 export const SMALL_RESERVE_BYTES = 4096
 
+// Space accounting (what keeps a full pool from being bricked):
+//   INV  free log space >= liveBytes + writeReserveBytes(ring)
+//                          + (a checkpoint running ? liveBytes : 0)
+// after every admitted transaction, shrinking ones included (engine.ts tryAppend). A checkpoint
+// of the live state costs at most liveBytes (the estimate exceeds each RESTORE's encoding) plus
+// BEGIN, END, chunk framing and one pad at the ring's end (at most a chunk record: the chunk
+// target plus one entry): writeReserveBytes covers that for entries up to about three chunk
+// targets. So a checkpoint started under INV completes without a reserve of its own; while one
+// runs, the second liveBytes keeps room for the NEXT checkpoint, which is what compacts the
+// transactions written during this one — and what must run when this one is lost to a crash or
+// abandoned (its records are then garbage until a later checkpoint completes). Non-shrinking
+// transactions also keep smallReserveBytes free, room only deletes and FLUSH may use. A
+// transaction refused while a checkpoint runs makes the engine finish it and take a fresh one
+// (checkpointNow), after which it fits again. So an incremental checkpoint (whose records are
+// committed with the transactions around it) starts only with room for two (incrementalReserve);
+// otherwise compaction runs synchronously in checkpointNow, whose records stay uncommitted,
+// hence no garbage after a crash, until its END commits. Small pools (a ring may be as small as
+// MIN_RING_BYTES): the sizes scale down with the ring, or the fixed ones would refuse every write.
+export function chunkTargetBytes(ringBytes: number): number {
+  return Math.min(CHUNK_TARGET_BYTES, Math.floor(ringBytes / 256) * 8)
+}
+export function writeReserveBytes(ringBytes: number): number {
+  return 4 * chunkTargetBytes(ringBytes)
+}
+/** Free space an incremental checkpoint needs at its start to keep INV (see above). */
+export function incrementalReserveBytes(ringBytes: number, liveBytes: number): number {
+  return 2 * liveBytes + writeReserveBytes(ringBytes)
+}
+export function smallReserveBytes(ringBytes: number): number {
+  return Math.min(SMALL_RESERVE_BYTES, Math.floor(ringBytes / 128) * 8)
+}
+
 export type StepResult = 'more' | 'done' | 'abandoned'
 
 interface Active {
@@ -45,14 +77,14 @@ export class Checkpointer {
 
   constructor(private readonly log: Log, private readonly keyspace: () => Keyspace) {}
 
-  /** Append the BEGIN record; false when there is no room for it. */
-  start(): boolean {
+  /** Append the BEGIN record; false unless `reserveBytes` stay free after it. */
+  start(reserveBytes = 0): boolean {
     assert(this.active === null, 'checkpoint already running')
     const ks = this.keyspace()
     const w = this.log.begin()
     w.varuint(0)
     w.varuint(ks.keyCount())
-    if (!this.log.fits(w.length - 16, SMALL_RESERVE_BYTES)) return false
+    if (!this.log.fits(w.length - 16, reserveBytes)) return false
     const beginLsn = this.log.append(REC_CKPT_BEGIN)
     this.active = { beginLsn, epoch: ks.epoch, db: 0, iterator: ks.db(0).entries(), keys: 0,
       chunks: 0 }
@@ -81,7 +113,7 @@ export class Checkpointer {
     while (budget > 0) {
       const events: Event[] = []
       let bytes = 0
-      while (bytes < CHUNK_TARGET_BYTES) {
+      while (bytes < chunkTargetBytes(this.log.ringBytes)) {
         const next = a.iterator.next()
         if (next.done === true) {
           a.db++
@@ -96,7 +128,7 @@ export class Checkpointer {
       if (events.length > 0) {
         const w = this.log.begin()
         encodeEvents(w, events)
-        if (!this.log.fits(w.length - 16, SMALL_RESERVE_BYTES)) {
+        if (!this.log.fits(w.length - 16, 0)) {
           this.abandon()
           return 'abandoned'
         }

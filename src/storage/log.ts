@@ -100,6 +100,12 @@ export class Log {
     return lsn
   }
 
+  /** Forget the appended, uncommitted records from `lsn` on (a checkpoint that ran out of room). */
+  truncate(lsn: number): void {
+    assert(lsn >= this.committedLsn && lsn <= this.tailLsn, 'truncate only uncommitted records')
+    this.tailLsn = lsn
+  }
+
   /** Start building a record: returns the writer to put the payload into. */
   begin(): ByteWriter {
     beginRecord(this.writer)

@@ -19,7 +19,9 @@ import { recoverAsync, recover, type RecoveredLog, type RecoveryProgress } from 
 import { encodeEvents, eventsShrinkOnly, applyEvent, type Event, type Undo } from '../state/event.js'
 import '../state/core-events.js'
 import { Keyspace } from '../state/keyspace.js'
-import { Checkpointer, SMALL_RESERVE_BYTES } from '../storage/checkpoint.js'
+import {
+  Checkpointer, incrementalReserveBytes, smallReserveBytes, writeReserveBytes,
+} from '../storage/checkpoint.js'
 import { Log, type LogTestHooks } from '../storage/log.js'
 import {
   createNativeRegion, openNativeRegion, type PmRegion,
@@ -28,8 +30,6 @@ import { REC_TXN } from '../storage/record-codec.js'
 import { formatRegion } from '../storage/setup.js'
 
 export const DEFAULT_POOL_BYTES = 1024 * 1024 * 1024
-/** Extra room kept beyond a full checkpoint's size before admitting a write. */
-const WRITE_RESERVE_BYTES = 64 * 1024
 /** Snapshot bytes written per checkpoint slice (a slice runs between client requests). */
 const CHECKPOINT_SLICE_BYTES = 256 * 1024
 
@@ -72,7 +72,15 @@ export class Transaction {
   readonly events: Event[] = []
   private undos: Undo[] = []
   private open = true
-  constructor(private readonly store: Store) {}
+  /**
+   * The keyspace epoch at begin. Undoing every event puts back the very same database maps, so
+   * abort and undoAll restore it: a running checkpoint's iterators stay valid, and it is not
+   * abandoned (its log space wasted) because a FLUSHDB or SWAPDB was applied and then undone.
+   */
+  private readonly epochAtBegin: number
+  constructor(private readonly store: Store) {
+    this.epochAtBegin = store.keyspace.epoch
+  }
 
   get keyspace(): Keyspace {
     return this.store.keyspace
@@ -92,6 +100,7 @@ export class Transaction {
     if (!this.open) return
     for (let i = this.undos.length - 1; i >= 0; i--) (this.undos[i] as Undo)()
     this.undos = []
+    this.store.keyspace.epoch = this.epochAtBegin
     this.events.length = 0
     this.open = false
     this.store.endTransaction(this)
@@ -127,6 +136,7 @@ export class Transaction {
   undoAll(): void {
     for (let i = this.undos.length - 1; i >= 0; i--) (this.undos[i] as Undo)()
     this.undos = []
+    this.store.keyspace.epoch = this.epochAtBegin
   }
 }
 
@@ -212,6 +222,11 @@ export class Store {
     }
     const store = new Store(region, result.keyspace, result.log, options)
     store.recoveryMs = ms
+    // A crash between a checkpoint's commit and its head move: move the head now (a blanket
+    // write: recovery from either head yields this state), or its space would stay garbage.
+    if (result.log.newestCheckpointLsn > result.log.headLsn) {
+      store.log.moveHead(result.log.newestCheckpointLsn)
+    }
     return store
   }
 
@@ -253,8 +268,12 @@ export class Store {
     const w = this.log.begin()
     encodeEvents(w, txn.events)
     const shrinkOnly = eventsShrinkOnly(txn.events)
-    const reserve = shrinkOnly ? SMALL_RESERVE_BYTES
-      : this.keyspace.liveBytes + WRITE_RESERVE_BYTES + SMALL_RESERVE_BYTES
+    // Keep room for a full checkpoint after every transaction, deletes included (INV in
+    // storage/checkpoint.ts): a full pool can always compact, so it is never bricked.
+    const ring = this.log.ringBytes
+    const live = this.keyspace.liveBytes
+    const reserve = live + writeReserveBytes(ring) + (shrinkOnly ? 0 : smallReserveBytes(ring)) +
+      (this.checkpointer.active !== null ? live : 0)
     if (!this.log.fits(w.length - 16, reserve)) return false
     this.log.append(REC_TXN)
     return true
@@ -335,9 +354,15 @@ export class Store {
     })
   }
 
+  /** Start an incremental checkpoint when there is room for two (INV, storage/checkpoint.ts). */
+  private startIncremental(): boolean {
+    return this.checkpointer.start(
+      incrementalReserveBytes(this.log.ringBytes, this.keyspace.liveBytes))
+  }
+
   /** One slice of checkpoint work; true when no checkpoint is running afterwards. */
   checkpointSlice(maxBytes: number): boolean {
-    if (this.checkpointer.active === null && !this.checkpointer.start()) return true
+    if (this.checkpointer.active === null && !this.startIncremental()) return true
     const result = this.checkpointer.step(maxBytes)
     if (result === 'more') {
       this.scheduleCommit()
@@ -359,8 +384,23 @@ export class Store {
 
   /** A whole checkpoint now, synchronously (SAVE; making room when the pool looks full). */
   checkpointNow(): boolean {
-    this.checkpointer.abandon()
+    // A running checkpoint is finished first rather than abandoned: abandoning it would waste
+    // the log space its records hold (INV in storage/checkpoint.ts lets it complete). Then a
+    // fresh one compacts what the first one could not.
+    if (this.checkpointer.active !== null) this.completeCheckpoint()
+    const from = this.log.tailLsn
     if (!this.checkpointer.start()) return false
+    if (!this.completeCheckpoint()) {
+      // No room (an entry too large for the reserve): drop its uncommitted records, so a failed
+      // attempt costs no log space and repeated attempts cannot fill the log.
+      this.log.truncate(from)
+      return false
+    }
+    return true
+  }
+
+  /** Run the active checkpoint to its end, commit it and move the head; false if abandoned. */
+  private completeCheckpoint(): boolean {
     const result = this.checkpointer.step(Number.MAX_SAFE_INTEGER)
     if (result !== 'done') return false
     this.flush()
@@ -376,7 +416,7 @@ export class Store {
   checkpoint(): Promise<void> {
     return new Promise((resolve) => {
       this.checkpointWaiters.push(resolve)
-      if (this.checkpointer.active === null && !this.checkpointer.start()) {
+      if (this.checkpointer.active === null && !this.startIncremental()) {
         this.checkpointWaiters = this.checkpointWaiters.filter((w) => w !== resolve)
         resolve()
         return

@@ -231,3 +231,118 @@ export async function startRedis(args: string[] = []): Promise<RedisServer> {
     },
   }
 }
+
+/**
+ * A raw TCP client for byte-exact tests: send bytes, then read what arrives. `readFor(ms)`
+ * collects until the socket has been quiet for `ms`; `closed` resolves when the server closes.
+ */
+export class RawClient {
+  readonly socket: net.Socket
+  private chunks: Buffer[] = []
+  private waiters: (() => void)[] = []
+  isClosed = false
+  readonly closed: Promise<void>
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket
+    socket.on('data', (d: Buffer) => {
+      this.chunks.push(d)
+      for (const w of this.waiters.splice(0)) w()
+    })
+    this.closed = new Promise((resolveClosed) => {
+      socket.on('close', () => {
+        this.isClosed = true
+        for (const w of this.waiters.splice(0)) w()
+        resolveClosed()
+      })
+    })
+    socket.on('error', () => { /* surfaced as close */ })
+  }
+
+  static connect(port: number): Promise<RawClient> {
+    return new Promise((resolveClient, reject) => {
+      const sock = net.connect(port, '127.0.0.1')
+      sock.once('connect', () => resolveClient(new RawClient(sock)))
+      sock.once('error', reject)
+    })
+  }
+
+  /** RESP-encode argv as a multibulk request. */
+  static encode(...argv: (string | Buffer)[]): Buffer {
+    const parts: Buffer[] = [Buffer.from(`*${argv.length}\r\n`)]
+    for (const a of argv) {
+      const b = typeof a === 'string' ? Buffer.from(a) : a
+      parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'))
+    }
+    return Buffer.concat(parts)
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(data)
+  }
+
+  /** Everything received so far (and forget it). */
+  take(): Buffer {
+    const b = Buffer.concat(this.chunks)
+    this.chunks = []
+    return b
+  }
+
+  /** Waits until `bytes` bytes arrived (or the socket closed, or timeoutMs), then take(). */
+  async readBytes(bytes: number, timeoutMs = 5000): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs
+    while (this.buffered() < bytes && !this.isClosed && Date.now() < deadline) {
+      await this.nextEvent(deadline - Date.now())
+    }
+    return this.take()
+  }
+
+  /** Waits until the received bytes end with `suffix` (or close/timeout), then take(). */
+  async readUntil(suffix: string, timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const text = Buffer.concat(this.chunks).toString('latin1')
+      if (text.endsWith(suffix) || this.isClosed || Date.now() >= deadline) break
+      await this.nextEvent(deadline - Date.now())
+    }
+    return this.take().toString('latin1')
+  }
+
+  /** Sends a command and returns the reply bytes received until `quietMs` of silence. */
+  async command(argv: (string | Buffer)[], quietMs = 100): Promise<string> {
+    this.send(RawClient.encode(...argv))
+    return (await this.readFor(quietMs)).toString('latin1')
+  }
+
+  /** Collects until the socket has been quiet for quietMs (at least one chunk awaited). */
+  async readFor(quietMs: number, timeoutMs = 5000): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs
+    if (this.buffered() === 0 && !this.isClosed) await this.nextEvent(timeoutMs)
+    for (;;) {
+      const before = this.buffered()
+      await new Promise((r) => setTimeout(r, quietMs))
+      if (this.buffered() === before || this.isClosed || Date.now() >= deadline) break
+    }
+    return this.take()
+  }
+
+  private buffered(): number {
+    let n = 0
+    for (const c of this.chunks) n += c.length
+    return n
+  }
+
+  private nextEvent(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const timer = setTimeout(r, Math.max(1, ms))
+      this.waiters.push(() => {
+        clearTimeout(timer)
+        r()
+      })
+    })
+  }
+
+  close(): void {
+    this.socket.destroy()
+  }
+}

@@ -47,7 +47,8 @@ function freePort(): Promise<number> {
 function waitForReady(child: ChildProcess, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = ''
-    const timer = setTimeout(() => reject(new Error(`redis-server not ready: ${output}`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`redis-server not ready: ${output}`)), timeoutMs)
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString('utf8')
       if (output.includes('Ready to accept connections')) {

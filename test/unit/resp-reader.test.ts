@@ -16,6 +16,25 @@ import {
 } from '../../src/resp/reader.js'
 import { OracleConnection, rawExchange, startOracle, type Oracle } from './resp-oracle.js'
 
+/** Every seeded test derives its PRNG from this; set RESP_FUZZ_SEED to replay another run. */
+const FUZZ_SEED = Number(process.env['RESP_FUZZ_SEED'] ?? 20240611)
+
+/** mulberry32: a small seeded PRNG, so that every failure can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let x = state
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function randomInt(random: () => number, below: number): number {
+  return Math.floor(random() * below)
+}
+
 /** One thing next() produced: an argv (as latin1 strings) or a protocol error's text. */
 type Outcome = string[] | { error: string }
 
@@ -166,7 +185,11 @@ const cases: Case[] = [
   },
   { name: 'a negative bulk length', input: bytes('*1\r\n$-1\r\n'), outcomes: [invalidBulk] },
   { name: 'a bulk length of -0', input: bytes('*1\r\n$-0\r\n'), outcomes: [invalidBulk] },
-  { name: 'a bulk length with a leading zero', input: bytes('*1\r\n$01\r\n'), outcomes: [invalidBulk] },
+  {
+    name: 'a bulk length with a leading zero',
+    input: bytes('*1\r\n$01\r\n'),
+    outcomes: [invalidBulk],
+  },
   { name: 'an empty bulk length', input: bytes('*1\r\n$\r\n'), outcomes: [invalidBulk] },
   {
     name: 'a bulk header without $',
@@ -198,14 +221,30 @@ const cases: Case[] = [
     input: bytes('ECHO "a\\x41\\n\\q\\r\\t\\b\\a\\\\\\""\r\n'),
     outcomes: [['ECHO', 'aA\nq\r\t\b\x07\\"']],
   },
-  { name: 'a \\x without two hex digits', input: bytes('ECHO "\\xZZ"\r\n'), outcomes: [['ECHO', 'xZZ']] },
-  { name: 'single quotes with \\\'', input: bytes("ECHO 'a\\'b'\r\n"), outcomes: [['ECHO', "a'b"]] },
-  { name: 'single quotes keep \\n', input: bytes("ECHO 'a\\nb'\r\n"), outcomes: [['ECHO', 'a\\nb']] },
+  {
+    name: 'a \\x without two hex digits',
+    input: bytes('ECHO "\\xZZ"\r\n'),
+    outcomes: [['ECHO', 'xZZ']],
+  },
+  {
+    name: 'single quotes with \\\'',
+    input: bytes("ECHO 'a\\'b'\r\n"),
+    outcomes: [['ECHO', "a'b"]],
+  },
+  {
+    name: 'single quotes keep \\n',
+    input: bytes("ECHO 'a\\nb'\r\n"),
+    outcomes: [['ECHO', 'a\\nb']],
+  },
   { name: 'an empty quoted argument', input: bytes('ECHO ""\r\n'), outcomes: [['ECHO', '']] },
   { name: 'quotes inside a token', input: bytes('ECHO a"b"\r\n'), outcomes: [['ECHO', 'ab']] },
   { name: 'a closing quote then \\v', input: bytes('ECHO "x"\x0b\r\n'), outcomes: [['ECHO', 'x']] },
   { name: 'a closing quote then \\f', input: bytes('ECHO "x"\x0c\r\n'), outcomes: [['ECHO', 'x']] },
-  { name: 'a closing quote then a letter', input: bytes('ECHO "abc"x\r\n'), outcomes: [unbalanced] },
+  {
+    name: 'a closing quote then a letter',
+    input: bytes('ECHO "abc"x\r\n'),
+    outcomes: [unbalanced],
+  },
   { name: 'an unterminated double quote', input: bytes('ECHO "abc\r\n'), outcomes: [unbalanced] },
   { name: 'an unterminated single quote', input: bytes("ECHO 'abc\r\n"), outcomes: [unbalanced] },
   { name: 'a trailing backslash in quotes', input: bytes('ECHO "a\\\r\n'), outcomes: [unbalanced] },
@@ -215,7 +254,11 @@ const cases: Case[] = [
     outcomes: [['ECHO\x0bx']],
   },
   { name: 'leading \\v is a blank', input: bytes('\x0bECHO  x\n'), outcomes: [['ECHO', 'x']] },
-  { name: 'a CR inside an inline line splits', input: bytes('PING\rPING\n'), outcomes: [['PING', 'PING']] },
+  {
+    name: 'a CR inside an inline line splits',
+    input: bytes('PING\rPING\n'),
+    outcomes: [['PING', 'PING']],
+  },
   {
     name: 'a CR inside an inline line with CRLF',
     input: bytes('ECHO a\rb\r\n'),
@@ -386,6 +429,64 @@ t.test('returned arguments never alias the fed chunks', async (t) => {
   t.same(argv?.map((arg) => arg.toString('latin1')), ['SET', 'k', big])
 })
 
+t.test('a long line arriving a byte at a time is scanned in linear time', async (t) => {
+  const lines = [['', 'too big inline request'], ['*', 'too big mbulk count string'],
+    ['*1\r\n$', 'too big bulk count string']] as const
+  for (const [prefix, error] of lines) {
+    const reader = new RequestReader()
+    reader.feed(bytes(prefix))
+    t.equal(reader.next(), null)
+    const started = process.hrtime.bigint()
+    let result: ReturnType<RequestReader['next']> = null
+    const one = bytes('1')
+    for (let i = 0; i <= PROTO_INLINE_MAX_BYTES && result === null; i++) {
+      reader.feed(one)
+      result = reader.next()
+    }
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
+    t.equal(result instanceof ProtocolError ? result.message : null, `Protocol error: ${error}`)
+    t.ok(elapsedMs < 2000, `64 KiB fed a byte at a time took ${elapsedMs.toFixed(0)} ms`)
+  }
+})
+
+t.test('big bulks arrive intact however they are cut', async (t) => {
+  const random = prng(FUZZ_SEED ^ 0x2545f491)
+  for (const size of [32 * 1024, 40_000, 65_536, 100_000, 300_000]) {
+    const data = Buffer.alloc(size)
+    for (let i = 0; i < size; i++) data[i] = randomInt(random, 256)
+    const header = bytes(`*2\r\n$3\r\nSET\r\n$${size}\r\n`)
+    const input = Buffer.concat([header, data, bytes('\r\nPING\r\n')])
+    const cuttings: Array<[string, number[]]> = [
+      ['a byte at a time', [1]], ['mixed small and big pieces', [1, 20_000, 3, 17_000, 700]],
+      ['4 KiB reads', [4096]], ['64 KiB reads', [65_536]],
+    ]
+    for (const [how, sizes] of cuttings) {
+      const chunks: Buffer[] = []
+      for (let at = 0, k = 0; at < input.length; k++) {
+        const length = sizes[k % sizes.length] ?? 1
+        chunks.push(Buffer.from(input.subarray(at, at + length)))
+        at += length
+      }
+      const reader = new RequestReader()
+      const results: Buffer[][] = []
+      const started = process.hrtime.bigint()
+      for (const chunk of chunks) {
+        reader.feed(chunk)
+        for (let r = reader.next(); r !== null; r = reader.next()) {
+          if (Array.isArray(r)) results.push(r)
+        }
+      }
+      const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6
+      for (const chunk of chunks) chunk.fill(0)
+      const where = `${size} bytes, ${how}`
+      t.equal(results.length, 2, `${where}: two requests`)
+      t.ok(results[0]?.[1]?.equals(data), `${where}: the bulk is intact and owned`)
+      t.same(results[1]?.map(String), ['PING'], `${where}: the next request follows`)
+      t.ok(elapsedMs < 3000, `${where}: took ${elapsedMs.toFixed(0)} ms`)
+    }
+  }
+})
+
 t.test('a request split across chunks survives the scratch buffer being reused', async (t) => {
   const reader = new RequestReader()
   const seen: string[] = []
@@ -403,22 +504,6 @@ t.test('a request split across chunks survives the scratch buffer being reused',
 // ---------------------------------------------------------------------------------------------
 // Seeded fuzzing
 
-/** mulberry32: a small seeded PRNG, so that every failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-function randomInt(random: () => number, below: number): number {
-  return Math.floor(random() * below)
-}
-
 function randomArg(random: () => number): Buffer {
   const roll = random()
   const length = roll < 0.01 ? 32 * 1024 + randomInt(random, 20000)
@@ -433,7 +518,8 @@ const PLAIN = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_
 /** A random valid request and the argv it must parse to (null: a skipped request). */
 function randomRequest(random: () => number): [Buffer, string[] | null] {
   const roll = random()
-  if (roll < 0.05) return [bytes(['*0\r\n', '*-1\r\n', '\r\n', '\n', '  \r\n'][randomInt(random, 5)] ?? ''), null]
+  const skipped = ['*0\r\n', '*-1\r\n', '\r\n', '\n', '  \r\n']
+  if (roll < 0.05) return [bytes(skipped[randomInt(random, skipped.length)] ?? ''), null]
   if (roll < 0.3) {
     const argv: string[] = []
     const count = 1 + randomInt(random, 5)
@@ -471,7 +557,6 @@ function randomSplit(random: () => number, input: Buffer, cuts: number): Buffer[
   return chunks
 }
 
-const FUZZ_SEED = Number(process.env['RESP_FUZZ_SEED'] ?? 20240611)
 const FUZZ_ITERATIONS = 300
 
 t.test(`random pipelines parse the same split or whole (seed ${FUZZ_SEED})`, async (t) => {
@@ -537,7 +622,8 @@ function predictReply(argv: readonly string[]): string | null {
   for (let i = 1; i < argv.length && args.length < 128; i++) {
     args += `'${(argv[i] ?? '').slice(0, 128 - args.length)}' `
   }
-  const text = `unknown command '${(argv[0] ?? '').slice(0, 128)}', with args beginning with: ${args}`
+  const name128 = (argv[0] ?? '').slice(0, 128)
+  const text = `unknown command '${name128}', with args beginning with: ${args}`
   return `-ERR ${text.replace(/[\r\n]/g, ' ')}\r\n`
 }
 
@@ -546,7 +632,9 @@ function predictExchange(input: Buffer): { bytes: string, closed: boolean } | nu
   const parsed = parseChunks([input])
   let answer = ''
   for (const outcome of parsed.outcomes) {
-    if (!Array.isArray(outcome)) return { bytes: answer + `-ERR ${outcome.error}\r\n`, closed: true }
+    if (!Array.isArray(outcome)) {
+      return { bytes: answer + `-ERR ${outcome.error}\r\n`, closed: true }
+    }
     const reply = predictReply(outcome)
     if (reply === null) return null
     answer += reply

@@ -119,6 +119,8 @@ t.test('refuses what cannot be encoded', async (t) => {
   out.proto = 3
   t.throws(() => out.writeVerbatim('x', 'text'), RangeError)
   t.equal(out.length, 0, 'nothing was written by a refused call')
+  t.throws(() => encodeReply(reply.array([reply.bulk('x'), reply.integer(0.5)]), 2), RangeError)
+  t.equal(encodeReply(reply.ok, 2).toString(), '+OK\r\n', 'a refused tree leaves nothing behind')
 })
 
 t.test('integers across the shared range and beyond', async (t) => {
@@ -291,7 +293,8 @@ async function debugProtocol(
   }
   for (const [type, write, frames] of expectations) {
     const theirs = await connection.send(multibulk(['DEBUG', 'PROTOCOL', type]), frames)
-    t.equal(written(proto, write), theirs.toString('latin1'), `DEBUG PROTOCOL ${type}, RESP${proto}`)
+    t.equal(written(proto, write), theirs.toString('latin1'),
+      `DEBUG PROTOCOL ${type}, RESP${proto}`)
   }
 }
 

@@ -1,0 +1,445 @@
+// Dispatch: one request (argv) from a client → lookup, checks, MULTI queueing, the handler in a
+// transaction, commit, reply. The checks run in Redis 7.0.15's processCommand order, each with
+// its exact error text: existence (unknown command / unknown subcommand), arity, protected
+// commands (enable-debug-command), authentication, no_multi inside MULTI, loading. A command
+// refused inside MULTI marks the transaction dirty (EXEC then answers EXECABORT); an EXEC that
+// is itself refused discards the transaction ("EXECABORT Transaction discarded because of: …").
+// Transactions (DESIGN rules 2 and 3): every command runs in a Transaction of its own, and EXEC
+// runs every queued command in ONE transaction: one commit, one log record. A write command's
+// replies are produced into a scratch buffer and reach the client only once its transaction was
+// admitted (commitNoWait); when the pool is full (StoreError OUT_OF_SPACE) the transaction is
+// undone and the client gets Redis's -OOM (for EXEC: EXECABORT … OOM …) instead. Replies still
+// leave the process only after the group commit (the server releases them in afterDurable).
+// Decisions read flags or spec identity, never names.
+
+import { StoreError } from '../errors.js'
+import { nowMs } from '../clock.js'
+import type { OutputBuffer } from '../resp/writer.js'
+import type { Store, Transaction } from '../txn/engine.js'
+import type { WatchIndex } from '../txn/watch.js'
+import type { OutputSink } from './reply-sink.js'
+import type { ClientHandle, CommandTable, ServerServices } from './services.js'
+import type { ClientState, CommandContext, CommandSpec } from './spec.js'
+import { EXEC_SPEC, IMMEDIATE_IN_MULTI, discardTransaction } from './transactions.js'
+
+export const OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
+export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
+export const NOAUTH_ERROR = 'NOAUTH Authentication required.'
+export const DEBUG_NOT_ALLOWED = 'ERR DEBUG command not allowed. If the enable-debug-command ' +
+  'option is set to "local", you can run it from a local connection, otherwise you need to set ' +
+  'this option in the configuration file, and then restart the server.'
+/** Redis's SLOWLOG_ENTRY_MAX_ARGC and SLOWLOG_ENTRY_MAX_STRING. */
+const SLOWLOG_MAX_ARGC = 32
+const SLOWLOG_MAX_STRING = 128
+
+/** What dispatch needs of one connection. */
+export interface Session {
+  readonly state: ClientState
+  readonly handle: ClientHandle
+  readonly sink: OutputSink
+  /** The connection's own output: sink.target whenever no scratch is in use. */
+  readonly out: OutputBuffer
+}
+
+/** Server-side hooks the dispatcher calls (MONITOR feed). */
+export interface DispatchHooks {
+  /** Called for every command that ran (not refused), after its reply. */
+  feedMonitors(session: Session, argv: Buffer[]): void
+  readonly hasMonitors: boolean
+}
+
+interface SpecInfo {
+  readonly write: boolean
+  readonly loading: boolean
+  readonly noAuth: boolean
+  readonly noMulti: boolean
+  readonly protectedCmd: boolean
+  readonly skipSlowlog: boolean
+  readonly skipMonitor: boolean
+}
+
+function infoOf(spec: CommandSpec): SpecInfo {
+  const f = spec.flags
+  return {
+    write: f.includes('write'),
+    loading: f.includes('loading'),
+    noAuth: f.includes('no_auth'),
+    noMulti: f.includes('no_multi'),
+    protectedCmd: f.includes('protected'),
+    skipSlowlog: f.includes('skip_slowlog'),
+    skipMonitor: f.includes('skip_monitor') || f.includes('admin'),
+  }
+}
+
+/** The bytes of a C string: up to the first NUL, at most `max` bytes. */
+function cstr(arg: Buffer, max: number): Buffer {
+  let end = arg.indexOf(0)
+  if (end < 0) end = arg.length
+  return arg.subarray(0, Math.min(end, Math.max(0, max)))
+}
+
+/** Redis 7.0.15's commandCheckExistence text for an unknown command. */
+export function unknownCommandError(argv: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [Buffer.from("ERR unknown command '"), cstr(argv[0] as Buffer, 128),
+    Buffer.from("', with args beginning with: ")]
+  let argsBytes = 0
+  for (let i = 1; i < argv.length && argsBytes < 128; i++) {
+    const piece = Buffer.concat([Buffer.from("'"), cstr(argv[i] as Buffer, 128 - argsBytes),
+      Buffer.from("' ")])
+    argsBytes += piece.length
+    parts.push(piece)
+  }
+  return Buffer.concat(parts)
+}
+
+function toUpperAscii(b: Buffer): Buffer {
+  const out = Buffer.from(b)
+  for (let i = 0; i < out.length; i++) {
+    const c = out[i] as number
+    if (c >= 97 && c <= 122) out[i] = c - 32
+  }
+  return out
+}
+
+export function unknownSubcommandError(argv: readonly Buffer[]): Buffer {
+  return Buffer.concat([Buffer.from("ERR unknown subcommand '"), cstr(argv[1] as Buffer, 128),
+    Buffer.from("'. Try "), cstr(toUpperAscii(argv[0] as Buffer), 1 << 30), Buffer.from(' HELP.')])
+}
+
+export type Lookup =
+  | { kind: 'ok'; spec: CommandSpec }
+  | { kind: 'unknown-command' }
+  | { kind: 'unknown-subcommand' }
+
+/** Redis's lookupCommand: a container with arguments resolves to its subcommand. */
+export function lookupCommand(table: CommandTable, argv: readonly Buffer[]): Lookup {
+  const name = (argv[0] as Buffer).toString('latin1').toLowerCase()
+  const spec = table.byName.get(name)
+  if (spec === undefined) return { kind: 'unknown-command' }
+  const subs = table.subcommands.get(name)
+  if (subs === undefined || argv.length < 2) return { kind: 'ok', spec }
+  const sub = subs.get((argv[1] as Buffer).toString('latin1').toLowerCase())
+  return sub === undefined ? { kind: 'unknown-subcommand' } : { kind: 'ok', spec: sub }
+}
+
+export function arityOk(spec: CommandSpec, argc: number): boolean {
+  return spec.arity > 0 ? argc === spec.arity : argc >= -spec.arity
+}
+
+/** sdscatrepr: the quoted, escaped form MONITOR shows. */
+export function reprArg(arg: Buffer): string {
+  let s = '"'
+  for (const c of arg) {
+    switch (c) {
+      case 0x5c: s += '\\\\'; break
+      case 0x22: s += '\\"'; break
+      case 0x0a: s += '\\n'; break
+      case 0x0d: s += '\\r'; break
+      case 0x09: s += '\\t'; break
+      case 0x07: s += '\\a'; break
+      case 0x08: s += '\\b'; break
+      default:
+        s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`
+    }
+  }
+  return s + '"'
+}
+
+export class Dispatcher {
+  private readonly infos = new Map<CommandSpec, SpecInfo>()
+  private deferred: (() => void)[] = []
+  private inExec = false
+
+  constructor(
+    private readonly services: ServerServices,
+    private readonly watch: WatchIndex,
+    /** Replies of a write command or EXEC wait here until its transaction is admitted. */
+    private readonly scratch: OutputBuffer,
+    private readonly hooks: DispatchHooks,
+  ) {}
+
+  private info(spec: CommandSpec): SpecInfo {
+    let i = this.infos.get(spec)
+    if (i === undefined) {
+      i = infoOf(spec)
+      this.infos.set(spec, i)
+    }
+    return i
+  }
+
+  /** Services.afterCommit: queued until the current transaction has committed. */
+  defer(fn: () => void): void {
+    this.deferred.push(fn)
+  }
+
+  private runDeferred(): void {
+    while (this.deferred.length > 0) {
+      const fns = this.deferred
+      this.deferred = []
+      for (const fn of fns) fn()
+    }
+  }
+
+  /** One request. */
+  execute(session: Session, argv: Buffer[]): void {
+    const found = lookupCommand(this.services.table, argv)
+    if (found.kind !== 'ok') {
+      this.reject(session, null, found.kind === 'unknown-command' ? unknownCommandError(argv)
+        : unknownSubcommandError(argv))
+      return
+    }
+    const spec = found.spec
+    const info = this.info(spec)
+    const client = session.state
+    if (!arityOk(spec, argv.length)) {
+      this.reject(session, spec, `ERR wrong number of arguments for '${spec.name}' command`)
+      return
+    }
+    if (info.protectedCmd && !this.protectedAllowed(session)) {
+      this.reject(session, spec, DEBUG_NOT_ALLOWED)
+      return
+    }
+    if (!client.authenticated && !info.noAuth && this.services.config.get('requirepass') !== '') {
+      this.reject(session, spec, NOAUTH_ERROR)
+      return
+    }
+    if (client.multi !== null && info.noMulti) {
+      this.reject(session, spec, 'ERR Command not allowed inside a transaction')
+      return
+    }
+    if (this.services.store === null && !info.loading) {
+      this.reject(session, spec, LOADING_ERROR)
+      return
+    }
+    if (client.multi !== null && !IMMEDIATE_IN_MULTI.has(spec.name)) {
+      client.multi.queue.push({ spec, argv })
+      session.sink.simple('QUEUED')
+      return
+    }
+    if (spec === EXEC_SPEC) this.exec(session, spec, argv)
+    else this.call(session, spec, argv)
+  }
+
+  private protectedAllowed(session: Session): boolean {
+    const mode = this.services.config.get('enable-debug-command')
+    return mode === 'yes' || (mode === 'local' && session.handle.isLocal)
+  }
+
+  private reject(session: Session, spec: CommandSpec | null, message: string | Buffer): void {
+    const client = session.state
+    if (client.multi !== null) client.multi.dirty = true
+    if (spec !== null) this.services.stats.commandStat(spec.name).rejectedCalls++
+    if (spec === EXEC_SPEC) {
+      discardTransaction(client, this.watch)
+      const text = typeof message === 'string' ? message : message.toString('latin1')
+      this.writeError(session, `EXECABORT Transaction discarded because of: ${text}`)
+      return
+    }
+    this.writeError(session, message)
+  }
+
+  private writeError(session: Session, message: string | Buffer): void {
+    const text = typeof message === 'string' ? message : message.toString('latin1')
+    this.services.stats.countError(text)
+    session.sink.errorCount++
+    session.sink.lastError = text
+    session.sink.target.writeError(message)
+  }
+
+  private context(session: Session, store: Store | null, txn: Transaction | null,
+    now: number): CommandContext {
+    return {
+      store: store as Store,
+      keyspace: (store === null ? null : store.keyspace) as Store['keyspace'],
+      txn: txn as Transaction,
+      client: session.state,
+      reply: session.sink,
+      nowMs: now,
+      server: this.services,
+    }
+  }
+
+  /** A command outside MULTI: its own transaction. */
+  private call(session: Session, spec: CommandSpec, argv: Buffer[]): void {
+    const info = this.info(spec)
+    const store = this.services.store
+    const sink = session.sink
+    const useScratch = info.write && !sink.muted && store !== null
+    const started = performance.now()
+    const txn = store === null ? null : store.begin()
+    const ctx = this.context(session, store, txn, nowMs())
+    const errorsBefore = sink.errorCount
+    if (useScratch) {
+      this.scratch.proto = session.state.proto
+      sink.target = this.scratch
+    }
+    let failed = false
+    try {
+      spec.handler(ctx, argv)
+    } catch (e) {
+      failed = true
+      txn?.abort()
+      this.handlerCrashed(session, spec, e, useScratch)
+    }
+    if (useScratch) sink.target = session.out
+    const handlerFailed = !failed && sink.errorCount > errorsBefore
+    if (!failed && txn !== null) {
+      if (!this.commit(txn)) {
+        this.scratch.take()
+        this.services.stats.commandStat(spec.name).rejectedCalls++
+        this.writeError(session, OOM_ERROR)
+        this.runDeferred()
+        return
+      } else if (useScratch) {
+        session.out.writeRaw(this.scratch.take())
+      }
+    }
+    this.runDeferred()
+    this.account(session, spec, argv, started, handlerFailed, info)
+    if (this.hooks.hasMonitors && !info.skipMonitor) this.hooks.feedMonitors(session, argv)
+  }
+
+  /** Admit the transaction; false when the pool is out of space (nothing applied). */
+  private commit(txn: Transaction): boolean {
+    try {
+      txn.commitNoWait()
+      return true
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'OUT_OF_SPACE') {
+        this.deferred = []
+        return false
+      }
+      throw e
+    }
+  }
+
+  private handlerCrashed(session: Session, spec: CommandSpec, e: unknown, scratch: boolean): void {
+    if (scratch) this.scratch.take()
+    this.deferred = []
+    const message = e instanceof Error ? e.message : String(e)
+    process.stderr.write(`${process.pid}:M internal error in '${spec.name}': ` +
+      `${e instanceof Error ? e.stack ?? message : message}\n`)
+    if (scratch) session.sink.target = session.out
+    this.writeError(session, `ERR internal error in '${spec.name}': ${message.split('\n')[0]}`)
+  }
+
+  private account(session: Session, spec: CommandSpec, argv: Buffer[], started: number,
+    failed: boolean, info: SpecInfo): void {
+    const usec = Math.round((performance.now() - started) * 1000)
+    const stats = this.services.stats
+    const stat = stats.commandStat(spec.name)
+    stat.calls++
+    stat.usec += usec
+    if (failed) {
+      stat.failedCalls++
+      stats.countError(session.sink.lastError)
+    }
+    stats.totalCommandsProcessed++
+    session.handle.lastCommand = spec.name
+    if (info.skipSlowlog) return
+    const threshold = this.services.config.getNumber('slowlog-log-slower-than')
+    if (threshold < 0 || usec < threshold) return
+    this.services.slowlog.add({
+      timestampS: Math.floor(nowMs() / 1000), durationUs: usec, argv: slowlogArgv(argv),
+      addr: session.handle.addr, name: session.state.name ?? '',
+    }, this.services.config.getNumber('slowlog-max-len'))
+  }
+
+  /** EXEC: every queued command in one transaction, one commit. */
+  private exec(session: Session, spec: CommandSpec, argv: Buffer[]): void {
+    const client = session.state
+    const multi = client.multi
+    const sink = session.sink
+    if (multi === null) {
+      this.writeError(session, 'ERR EXEC without MULTI')
+      return
+    }
+    const store = this.services.store
+    if (store !== null && this.watch.dirtyByExpiry(client, store.keyspace)) client.watchDirty = true
+    if (multi.dirty || client.watchDirty) {
+      if (multi.dirty) this.writeError(session, 'EXECABORT Transaction discarded because of previous errors.')
+      else sink.nullArray()
+      discardTransaction(client, this.watch)
+      return
+    }
+    const started = performance.now()
+    const queue = multi.queue
+    discardTransaction(client, this.watch) // leaves MULTI and unwatches, as Redis does first
+    const txn = store === null ? null : store.begin()
+    const now = nowMs()
+    const muted = sink.muted
+    if (!muted) {
+      this.scratch.proto = client.proto
+      sink.target = this.scratch
+    }
+    sink.arrayHeader(queue.length)
+    this.inExec = true
+    let crashed = false
+    for (const queued of queue) {
+      if (!this.runQueued(session, queued.spec, queued.argv, store, txn, now)) {
+        crashed = true
+        break
+      }
+      if (!muted) this.scratch.proto = client.proto
+    }
+    this.inExec = false
+    if (!muted) sink.target = session.out
+    if (crashed) {
+      txn?.abort()
+      if (!muted) this.scratch.take()
+      this.deferred = []
+      this.writeError(session, 'EXECABORT Transaction discarded because of: ERR internal error')
+    } else if (txn !== null && !this.commit(txn)) {
+      if (!muted) this.scratch.take()
+      this.writeError(session, `EXECABORT Transaction discarded because of: ${OOM_ERROR}`)
+    } else if (!muted) {
+      session.out.writeRaw(this.scratch.take())
+    }
+    this.runDeferred()
+    this.account(session, spec, argv, started, false, this.info(spec))
+    if (this.hooks.hasMonitors) this.hooks.feedMonitors(session, argv)
+  }
+
+  /** One command inside EXEC; false when its handler threw (the EXEC is then refused). */
+  private runQueued(session: Session, spec: CommandSpec, argv: Buffer[], store: Store | null,
+    txn: Transaction | null, now: number): boolean {
+    const info = this.info(spec)
+    const started = performance.now()
+    const errorsBefore = session.sink.errorCount
+    try {
+      spec.handler(this.context(session, store, txn, now), argv)
+    } catch (e) {
+      process.stderr.write(`${process.pid}:M internal error in '${spec.name}' inside EXEC: ` +
+        `${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
+      return false
+    }
+    const failed = session.sink.errorCount > errorsBefore
+    this.account(session, spec, argv, started, failed, info)
+    if (this.hooks.hasMonitors && !info.skipMonitor) this.hooks.feedMonitors(session, argv)
+    return true
+  }
+
+  get executing(): boolean {
+    return this.inExec
+  }
+}
+
+/** SLOWLOG keeps at most 32 arguments of at most 128 bytes each, as Redis does. */
+function slowlogArgv(argv: readonly Buffer[]): Buffer[] {
+  const count = Math.min(argv.length, SLOWLOG_MAX_ARGC)
+  const out: Buffer[] = []
+  for (let i = 0; i < count; i++) {
+    if (count !== argv.length && i === count - 1) {
+      out.push(Buffer.from(`... (${argv.length - count + 1} more arguments)`))
+      break
+    }
+    const a = argv[i] as Buffer
+    if (a.length > SLOWLOG_MAX_STRING) {
+      out.push(Buffer.concat([a.subarray(0, SLOWLOG_MAX_STRING),
+        Buffer.from(`... (${a.length - SLOWLOG_MAX_STRING} more bytes)`)]))
+    } else {
+      out.push(Buffer.from(a))
+    }
+  }
+  return out
+}

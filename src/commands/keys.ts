@@ -1,0 +1,606 @@
+// The keyspace commands (Redis 7.0.15 db.c, object.c): DEL UNLINK EXISTS TYPE RENAME RENAMENX
+// COPY MOVE KEYS SCAN RANDOMKEY DBSIZE TOUCH OBJECT SWAPDB FLUSHDB FLUSHALL.
+// Invariants, and why:
+// - RENAME, MOVE and COPY write whole values with RESTORE events (core-events.ts restoreOf), so
+//   replay never reads another key (fuzzy checkpoints rely on it). COPY deep-copies the value
+//   through the value-type registry (encode + decode): the two keys never share a mutable
+//   object. RENAME and MOVE hand the same object over, as Redis does: the source is deleted in
+//   the same transaction.
+// - SCAN cursors are positions in a fixed 32-bit hash space (FNV-1a of the key): a call returns
+//   every key of whole hash buckets from the cursor on, and the next cursor is the end of the
+//   last bucket returned. The keys come from a snapshot of the database taken when a scan
+//   starts (cursor 0), bucketed by hash; a later call uses the newest snapshot of that database,
+//   which was taken after the scan began, so every key present for the whole scan is in it and
+//   is returned exactly when the cursor passes its hash: complete, and the cursor means the same
+//   after a restart (a fresh snapshot is taken then). Deleted keys are skipped; keys added
+//   during a scan may or may not be returned (as Redis allows). Cost: O(N) when a scan starts,
+//   O(COUNT) per call after.
+// - Lookups that Redis does with LOOKUP_NOTOUCH (TYPE, EXISTS, OBJECT) do not move the access
+//   time that OBJECT IDLETIME reports.
+
+import { ByteReader, ByteWriter } from '../state/bytes.js'
+import {
+  EV_DEL, EV_FLUSHALL, EV_FLUSHDB, EV_SWAPDB, restoreOf,
+  type DelEvent, type FlushDbEvent, type SwapDbEvent,
+} from '../state/core-events.js'
+import type { Event } from '../state/event.js'
+import {
+  DB_COUNT, Entry, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
+} from '../state/keyspace.js'
+import { valueType } from '../state/value-codec.js'
+import { scanCursorOrReply } from './coll-util.js'
+import { encodingOf } from './encoding.js'
+import { noteExpiry } from './expire.js'
+import { globMatch } from './glob.js'
+import { accessTimes, isExpired, lookupKey } from './lookup.js'
+import { int32OrReply, int64OrReply, clampSafe, optionName } from './numeric.js'
+import { randomIndex } from './random.js'
+import { services } from './services.js'
+import {
+  ERR_SYNTAX, keyBuffer, keyOf, type CommandContext, type CommandSpec, type Handler,
+} from './spec.js'
+import { copyStringEncoding, stringEncoding, stringRefcount } from './string.js'
+
+const ERR_NO_SUCH_KEY = 'ERR no such key'
+const ERR_SAME_OBJECT = 'ERR source and destination objects are the same'
+const ERR_DB_RANGE = 'ERR DB index is out of range'
+
+const TYPE_NAMES: readonly string[] = ['string', 'list', 'hash', 'set', 'zset']
+
+export function typeName(entry: Entry | undefined): string {
+  if (entry === undefined) return 'none'
+  return TYPE_NAMES[entry.type] ?? 'none'
+}
+
+function del(ctx: CommandContext, db: number, key: string): void {
+  ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+}
+
+/** Apply a RESTORE of `entry`'s value at (db, key), and index its expiry. */
+function restore(ctx: CommandContext, db: number, key: string, entry: Entry): void {
+  ctx.txn.apply(restoreOf(db, key, entry) as Event)
+  if (entry.expireAtMs !== 0) noteExpiry(ctx.keyspace, db, key)
+}
+
+// ---------------------------------------------------------------------------------------------
+// DEL UNLINK EXISTS TOUCH TYPE DBSIZE
+
+/** delGenericCommand: the number of keys removed (an expired key counts as missing). */
+const delCommand: Handler = (ctx, argv) => {
+  let deleted = 0
+  const db = ctx.client.db
+  for (let j = 1; j < argv.length; j++) {
+    const key = keyOf(argv[j] as Buffer)
+    if (lookupKey(ctx, key, db, false) === undefined) continue
+    del(ctx, db, key)
+    deleted++
+  }
+  ctx.reply.integer(deleted)
+}
+
+const existsCommand: Handler = (ctx, argv) => {
+  let count = 0
+  for (let j = 1; j < argv.length; j++) {
+    if (lookupKey(ctx, keyOf(argv[j] as Buffer), ctx.client.db, false) !== undefined) count++
+  }
+  ctx.reply.integer(count)
+}
+
+const touchCommand: Handler = (ctx, argv) => {
+  let count = 0
+  for (let j = 1; j < argv.length; j++) {
+    if (lookupKey(ctx, keyOf(argv[j] as Buffer)) !== undefined) count++
+  }
+  ctx.reply.integer(count)
+}
+
+const typeCommand: Handler = (ctx, argv) => {
+  ctx.reply.simple(typeName(lookupKey(ctx, keyOf(argv[1] as Buffer), ctx.client.db, false)))
+}
+
+const dbsizeCommand: Handler = (ctx) => {
+  ctx.reply.integer(ctx.keyspace.db(ctx.client.db).size)
+}
+
+// ---------------------------------------------------------------------------------------------
+// RENAME RENAMENX MOVE COPY
+
+function renameGeneric(ctx: CommandContext, argv: Buffer[], nx: boolean): void {
+  const src = keyOf(argv[1] as Buffer)
+  const dst = keyOf(argv[2] as Buffer)
+  const db = ctx.client.db
+  const entry = lookupKey(ctx, src)
+  if (entry === undefined) {
+    ctx.reply.error(ERR_NO_SUCH_KEY)
+    return
+  }
+  if (src === dst) {
+    if (nx) ctx.reply.integer(0)
+    else ctx.reply.simple('OK')
+    return
+  }
+  if (lookupKey(ctx, dst) !== undefined && nx) {
+    ctx.reply.integer(0)
+    return
+  }
+  restore(ctx, db, dst, entry)
+  del(ctx, db, src)
+  if (nx) ctx.reply.integer(1)
+  else ctx.reply.simple('OK')
+}
+
+const renameCommand: Handler = (ctx, argv) => renameGeneric(ctx, argv, false)
+const renamenxCommand: Handler = (ctx, argv) => renameGeneric(ctx, argv, true)
+
+/** selectDb's check: a db index (int) or null after the error. */
+function dbIndexOrReply(ctx: CommandContext, arg: Buffer): number | null {
+  const db = int32OrReply(ctx, arg)
+  if (db === null) return null
+  if (db < 0 || db >= DB_COUNT) {
+    ctx.reply.error(ERR_DB_RANGE)
+    return null
+  }
+  return db
+}
+
+const moveCommand: Handler = (ctx, argv) => {
+  const src = ctx.client.db
+  const dst = dbIndexOrReply(ctx, argv[2] as Buffer)
+  if (dst === null) return
+  if (src === dst) {
+    ctx.reply.error(ERR_SAME_OBJECT)
+    return
+  }
+  const key = keyOf(argv[1] as Buffer)
+  const entry = lookupKey(ctx, key)
+  if (entry === undefined || lookupKey(ctx, key, dst) !== undefined) {
+    ctx.reply.integer(0)
+    return
+  }
+  restore(ctx, dst, key, entry)
+  del(ctx, src, key)
+  ctx.reply.integer(1)
+}
+
+/** A deep copy of a value through its durable encoding (the two never share an object). */
+export function copyValue(type: number, value: unknown): unknown {
+  const vt = valueType(type)
+  const w = new ByteWriter(256)
+  vt.encode(w, value)
+  const bytes = w.view()
+  const copy = vt.decode(new ByteReader(bytes, 0, bytes.length))
+  if (type === TYPE_STRING) copyStringEncoding(value as Buffer, copy as Buffer)
+  return copy
+}
+
+/** COPY source destination [DB destination-db] [REPLACE] */
+const copyCommand: Handler = (ctx, argv) => {
+  const srcDb = ctx.client.db
+  let dstDb = srcDb
+  let replace = false
+  for (let j = 3; j < argv.length; j++) {
+    const opt = optionName(argv[j] as Buffer)
+    const additional = argv.length - j - 1
+    if (opt === 'replace') {
+      replace = true
+    } else if (opt === 'db' && additional >= 1) {
+      const db = dbIndexOrReply(ctx, argv[j + 1] as Buffer)
+      if (db === null) return
+      dstDb = db
+      j++
+    } else {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    }
+  }
+  const src = keyOf(argv[1] as Buffer)
+  const dst = keyOf(argv[2] as Buffer)
+  if (srcDb === dstDb && src === dst) {
+    ctx.reply.error(ERR_SAME_OBJECT)
+    return
+  }
+  const entry = lookupKey(ctx, src)
+  if (entry === undefined) {
+    ctx.reply.integer(0)
+    return
+  }
+  if (lookupKey(ctx, dst, dstDb) !== undefined && !replace) {
+    ctx.reply.integer(0)
+    return
+  }
+  const copy = new Entry(entry.type, copyValue(entry.type, entry.value), entry.expireAtMs, 0)
+  restore(ctx, dstDb, dst, copy)
+  ctx.reply.integer(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// KEYS and SCAN
+
+const keysCommand: Handler = (ctx, argv) => {
+  const pattern = argv[1] as Buffer
+  const all = pattern.length === 1 && pattern[0] === 42
+  const out: string[] = []
+  for (const [key, entry] of ctx.keyspace.db(ctx.client.db)) {
+    if (!all && !globMatch(pattern, keyBuffer(key))) continue
+    if (isExpired(entry, ctx.nowMs)) continue // KEYS skips expired keys without deleting them
+    out.push(key)
+  }
+  ctx.reply.arrayHeader(out.length)
+  for (const key of out) ctx.reply.bulk(keyBuffer(key))
+}
+
+/** FNV-1a over the key's bytes (latin1 chars): the SCAN hash space. Never change it. */
+export function keyHash(key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+const HASH_SPACE = 2 ** 32
+
+/** The keys of one database map at one moment, grouped by the top `bits` bits of keyHash. */
+interface Snapshot {
+  readonly keys: string[]
+  /** Bucket b holds keys[starts[b] .. starts[b+1]). */
+  readonly starts: Uint32Array
+  readonly bits: number
+  readonly takenAtMs: number
+  lastUsedMs: number
+}
+
+const snapshots = new WeakMap<Map<string, Entry>, Snapshot>()
+/** Snapshots alive (for releasing idle ones); at most this many are kept. */
+const liveSnapshots: { map: WeakRef<Map<string, Entry>>; snapshot: Snapshot }[] = []
+const SNAPSHOTS_MAX = 16
+const SNAPSHOT_IDLE_MS = 60_000
+
+function takeSnapshot(map: Map<string, Entry>, nowMs: number): Snapshot {
+  const count = map.size
+  let bits = 4
+  while (bits < 24 && 2 ** bits < count) bits++
+  const shift = 32 - bits
+  const bucketCount = 2 ** bits
+  const hashes = new Uint32Array(count)
+  const starts = new Uint32Array(bucketCount + 1)
+  const unsorted: string[] = new Array<string>(count)
+  let i = 0
+  for (const key of map.keys()) {
+    const b = keyHash(key) >>> shift
+    hashes[i] = b
+    unsorted[i] = key
+    starts[b + 1] = (starts[b + 1] as number) + 1
+    i++
+  }
+  for (let b = 0; b < bucketCount; b++) {
+    starts[b + 1] = (starts[b + 1] as number) + (starts[b] as number)
+  }
+  const fill = starts.slice(0, bucketCount)
+  const keys: string[] = new Array<string>(count)
+  for (let k = 0; k < count; k++) {
+    const b = hashes[k] as number
+    keys[fill[b] as number] = unsorted[k] as string
+    fill[b] = (fill[b] as number) + 1
+  }
+  const snapshot: Snapshot = { keys, starts, bits, takenAtMs: nowMs, lastUsedMs: nowMs }
+  snapshots.set(map, snapshot)
+  releaseSnapshots(nowMs, map, snapshot)
+  return snapshot
+}
+
+/** Forget idle snapshots, and the oldest beyond SNAPSHOTS_MAX. */
+function releaseSnapshots(nowMs: number, map: Map<string, Entry>, snapshot: Snapshot): void {
+  for (let i = liveSnapshots.length - 1; i >= 0; i--) {
+    const item = liveSnapshots[i] as (typeof liveSnapshots)[number]
+    const m = item.map.deref()
+    if (m === map || m === undefined || snapshots.get(m) !== item.snapshot ||
+        nowMs - item.snapshot.lastUsedMs > SNAPSHOT_IDLE_MS) {
+      if (m !== undefined && m !== map && snapshots.get(m) === item.snapshot) snapshots.delete(m)
+      liveSnapshots.splice(i, 1)
+    }
+  }
+  liveSnapshots.push({ map: new WeakRef(map), snapshot })
+  while (liveSnapshots.length > SNAPSHOTS_MAX) {
+    const oldest = liveSnapshots.shift() as (typeof liveSnapshots)[number]
+    const m = oldest.map.deref()
+    if (m !== undefined && snapshots.get(m) === oldest.snapshot) snapshots.delete(m)
+  }
+}
+
+/** SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] */
+const scanCommand: Handler = (ctx, argv) => {
+  const cursor = scanCursorOrReply(ctx, argv[1] as Buffer)
+  if (cursor === null) return
+  let count = 10
+  let pattern: Buffer | null = null
+  let type: string | null = null
+  for (let i = 2; i < argv.length;) {
+    const left = argv.length - i
+    const opt = optionName(argv[i] as Buffer)
+    if (opt === 'count' && left >= 2) {
+      const v = int64OrReply(ctx, argv[i + 1] as Buffer)
+      if (v === null) return
+      if (v < 1) {
+        ctx.reply.error(ERR_SYNTAX)
+        return
+      }
+      count = clampSafe(v)
+      i += 2
+    } else if (opt === 'match' && left >= 2) {
+      const p = argv[i + 1] as Buffer
+      pattern = p.length === 1 && p[0] === 42 ? null : p
+      i += 2
+    } else if (opt === 'type' && left >= 2) {
+      type = optionName(argv[i + 1] as Buffer)
+      i += 2
+    } else {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    }
+  }
+  const { next, keys } = scanKeys(ctx, cursor, count, pattern, type)
+  ctx.reply.arrayHeader(2)
+  ctx.reply.bulk(String(next))
+  ctx.reply.arrayHeader(keys.length)
+  for (const key of keys) ctx.reply.bulk(keyBuffer(key))
+}
+
+/** One SCAN step: the next cursor and the keys (filtered; expired ones deleted as Redis does). */
+export function scanKeys(
+  ctx: CommandContext, cursor: number, count: number, pattern: Buffer | null, type: string | null,
+): { next: number; keys: string[] } {
+  const db = ctx.client.db
+  const map = ctx.keyspace.db(db)
+  if (cursor >= HASH_SPACE) return { next: 0, keys: [] }
+  let snapshot = cursor === 0 ? undefined : snapshots.get(map)
+  if (snapshot === undefined) snapshot = takeSnapshot(map, ctx.nowMs)
+  snapshot.lastUsedMs = ctx.nowMs
+  const shift = 32 - snapshot.bits
+  const bucketCount = 2 ** snapshot.bits
+  let bucket = Math.floor(cursor / 2 ** shift)
+  const candidates: string[] = []
+  let visited = 0
+  const maxVisits = count * 10
+  while (bucket < bucketCount) {
+    const start = snapshot.starts[bucket] as number
+    const end = snapshot.starts[bucket + 1] as number
+    for (let k = start; k < end; k++) candidates.push(snapshot.keys[k] as string)
+    bucket++
+    visited++
+    if (candidates.length >= count || visited >= maxVisits) break
+  }
+  const keys: string[] = []
+  for (const key of candidates) {
+    const entry = map.get(key)
+    if (entry === undefined) continue
+    if (pattern !== null && !globMatch(pattern, keyBuffer(key))) continue
+    if (type !== null && typeName(entry) !== type) continue
+    if (lookupKey(ctx, key, db, false) === undefined) continue // expired: deleted now
+    keys.push(key)
+  }
+  const next = bucket >= bucketCount ? 0 : bucket * 2 ** shift
+  return { next, keys }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RANDOMKEY
+
+const RANDOMKEY_TRIES = 100
+
+const randomkeyCommand: Handler = (ctx) => {
+  const db = ctx.client.db
+  const map = ctx.keyspace.db(db)
+  for (let round = 0; round < 2 && map.size > 0; round++) {
+    let snapshot = snapshots.get(map)
+    if (snapshot === undefined || round === 1 || snapshot.keys.length !== map.size) {
+      snapshot = takeSnapshot(map, ctx.nowMs)
+    }
+    for (let t = 0; t < RANDOMKEY_TRIES && map.size > 0; t++) {
+      const key = snapshot.keys[randomIndex(snapshot.keys.length)]
+      if (key === undefined || !map.has(key)) continue
+      if (lookupKey(ctx, key, db, false) === undefined) continue // expired: deleted, try again
+      ctx.reply.bulk(keyBuffer(key))
+      return
+    }
+  }
+  ctx.reply.nullBulk()
+}
+
+// ---------------------------------------------------------------------------------------------
+// OBJECT
+
+const OBJECT_HELP = [
+  'OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+  'ENCODING <key>',
+  '    Return the kind of internal representation used in order to store the value',
+  '    associated with a <key>.',
+  'FREQ <key>',
+  '    Return the access frequency index of the <key>. The returned integer is',
+  '    proportional to the logarithm of the recent access frequency of the key.',
+  'IDLETIME <key>',
+  '    Return the idle time of the <key>, that is the approximated number of',
+  '    seconds elapsed since the last access to the key.',
+  'REFCOUNT <key>',
+  '    Return the number of references of the value associated with the specified',
+  '    <key>.',
+  'HELP',
+  '    Prints this help.',
+]
+
+/** Redis's LFU_INIT_VAL: the counter of a new key under an LFU maxmemory-policy. */
+const LFU_INIT_VAL = 5
+const LFU_TAIL = ' Please note that when switching between policies at runtime LRU and LFU data' +
+  ' will take some time to adjust.'
+
+/** An LFU maxmemory-policy is configured (when the server is there to ask). */
+function lfuPolicy(ctx: CommandContext): boolean {
+  const server = services(ctx) as ReturnType<typeof services> | undefined
+  if (server === undefined || server === null || server.config === undefined) return false
+  return server.config.get('maxmemory-policy').includes('lfu')
+}
+
+function objectEntryOrReply(ctx: CommandContext, argv: Buffer[]): Entry | undefined {
+  const entry = lookupKey(ctx, keyOf(argv[2] as Buffer), ctx.client.db, false)
+  if (entry === undefined) ctx.reply.nullBulk()
+  return entry
+}
+
+const objectHelpCommand: Handler = (ctx) => {
+  ctx.reply.arrayHeader(OBJECT_HELP.length)
+  for (const line of OBJECT_HELP) ctx.reply.simple(line)
+}
+
+const objectEncodingCommand: Handler = (ctx, argv) => {
+  const entry = objectEntryOrReply(ctx, argv)
+  if (entry === undefined) return
+  ctx.reply.bulk(entry.type === TYPE_STRING
+    ? stringEncoding(entry.value as Buffer) : encodingOf(entry) ?? 'unknown')
+}
+
+const objectRefcountCommand: Handler = (ctx, argv) => {
+  const entry = objectEntryOrReply(ctx, argv)
+  if (entry === undefined) return
+  ctx.reply.integer(entry.type === TYPE_STRING ? stringRefcount(entry.value as Buffer) : 1)
+}
+
+const objectIdletimeCommand: Handler = (ctx, argv) => {
+  const entry = objectEntryOrReply(ctx, argv)
+  if (entry === undefined) return
+  if (lfuPolicy(ctx)) {
+    ctx.reply.error('ERR An LFU maxmemory policy is selected, idle time not tracked.' + LFU_TAIL)
+    return
+  }
+  let accessed = accessTimes.get(entry)
+  if (accessed === undefined) {
+    accessed = ctx.nowMs // written and not read since: idle from now on
+    accessTimes.set(entry, accessed)
+  }
+  ctx.reply.integer(Math.max(0, Math.floor((ctx.nowMs - accessed) / 1000)))
+}
+
+const objectFreqCommand: Handler = (ctx, argv) => {
+  const entry = objectEntryOrReply(ctx, argv)
+  if (entry === undefined) return
+  if (!lfuPolicy(ctx)) {
+    ctx.reply.error('ERR An LFU maxmemory policy is not selected, access frequency not tracked.' +
+      LFU_TAIL)
+    return
+  }
+  ctx.reply.integer(LFU_INIT_VAL) // not tracked (capykv never evicts): the initial counter
+}
+
+const objectCommand: Handler = (ctx, argv) => {
+  ctx.reply.error(`ERR unknown subcommand or wrong number of arguments for '${
+    (argv[1] as Buffer | undefined)?.toString('latin1') ?? ''}'. Try OBJECT HELP.`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SWAPDB FLUSHDB FLUSHALL
+
+const swapdbCommand: Handler = (ctx, argv) => {
+  const a = int32OrReply(ctx, argv[1] as Buffer, 'invalid first DB index')
+  if (a === null) return
+  const b = int32OrReply(ctx, argv[2] as Buffer, 'invalid second DB index')
+  if (b === null) return
+  if (a < 0 || a >= DB_COUNT || b < 0 || b >= DB_COUNT) {
+    ctx.reply.error(ERR_DB_RANGE)
+    return
+  }
+  if (a !== b) ctx.txn.apply({ code: EV_SWAPDB, a, b } as SwapDbEvent as Event)
+  ctx.reply.simple('OK')
+}
+
+/** getFlushCommandFlags: [ASYNC|SYNC] (both are synchronous here: a map is dropped whole). */
+function flushOptionsOk(ctx: CommandContext, argv: Buffer[]): boolean {
+  if (argv.length === 1) return true
+  if (argv.length === 2) {
+    const opt = optionName(argv[1] as Buffer)
+    if (opt === 'sync' || opt === 'async') return true
+  }
+  ctx.reply.error(ERR_SYNTAX)
+  return false
+}
+
+const flushdbCommand: Handler = (ctx, argv) => {
+  if (!flushOptionsOk(ctx, argv)) return
+  ctx.txn.apply({ code: EV_FLUSHDB, db: ctx.client.db } as FlushDbEvent as Event)
+  ctx.reply.simple('OK')
+}
+
+const flushallCommand: Handler = (ctx, argv) => {
+  if (!flushOptionsOk(ctx, argv)) return
+  ctx.txn.apply({ code: EV_FLUSHALL } as Event)
+  ctx.reply.simple('OK')
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table (from Redis 7.0.15 COMMAND INFO)
+
+type Flags = CommandSpec['flags']
+function spec(
+  name: string, arity: number, flags: Flags, keys: [number, number, number],
+  categories: string[], handler: Handler, tips?: string[], subcommands?: CommandSpec[],
+): CommandSpec {
+  return Object.freeze({
+    name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], categories, handler,
+    ...(tips === undefined ? {} : { tips }),
+    ...(subcommands === undefined ? {} : { subcommands }),
+  })
+}
+
+const K1: [number, number, number] = [1, 1, 1]
+const K12: [number, number, number] = [1, 2, 1]
+const KALL: [number, number, number] = [1, -1, 1]
+const K0: [number, number, number] = [0, 0, 0]
+const OBJ_KEY: [number, number, number] = [2, 2, 1]
+const MULTI_SUM = ['request_policy:multi_shard', 'response_policy:agg_sum']
+const ALL_SUCCEEDED = ['request_policy:all_shards', 'response_policy:all_succeeded']
+const ND = ['nondeterministic_output']
+
+export const keyCommands: CommandSpec[] = [
+  spec('del', -2, ['write'], KALL, ['keyspace', 'write', 'slow'], delCommand, MULTI_SUM),
+  spec('unlink', -2, ['write', 'fast'], KALL, ['keyspace', 'write', 'fast'], delCommand,
+    MULTI_SUM),
+  spec('exists', -2, ['readonly', 'fast'], KALL, ['keyspace', 'read', 'fast'], existsCommand,
+    MULTI_SUM),
+  spec('type', 2, ['readonly', 'fast'], K1, ['keyspace', 'read', 'fast'], typeCommand),
+  spec('rename', 3, ['write'], K12, ['keyspace', 'write', 'slow'], renameCommand),
+  spec('renamenx', 3, ['write', 'fast'], K12, ['keyspace', 'write', 'fast'], renamenxCommand),
+  spec('copy', -3, ['write', 'denyoom'], K12, ['keyspace', 'write', 'slow'], copyCommand),
+  spec('move', 3, ['write', 'fast'], K1, ['keyspace', 'write', 'fast'], moveCommand),
+  spec('keys', 2, ['readonly'], K0, ['keyspace', 'read', 'slow', 'dangerous'], keysCommand,
+    ['request_policy:all_shards', 'nondeterministic_output_order']),
+  spec('scan', -2, ['readonly'], K0, ['keyspace', 'read', 'slow'], scanCommand,
+    ['nondeterministic_output', 'request_policy:special']),
+  spec('randomkey', 1, ['readonly'], K0, ['keyspace', 'read', 'slow'], randomkeyCommand,
+    ['request_policy:all_shards', 'nondeterministic_output']),
+  spec('dbsize', 1, ['readonly', 'fast'], K0, ['keyspace', 'read', 'fast'], dbsizeCommand,
+    ['request_policy:all_shards', 'response_policy:agg_sum']),
+  spec('touch', -2, ['readonly', 'fast'], KALL, ['keyspace', 'read', 'fast'], touchCommand,
+    MULTI_SUM),
+  spec('object', -2, [], K0, ['slow'], objectCommand, undefined, [
+    spec('object|help', 2, ['loading', 'stale'], K0, ['keyspace', 'slow'], objectHelpCommand),
+    spec('object|freq', 3, ['readonly'], OBJ_KEY, ['keyspace', 'read', 'slow'],
+      objectFreqCommand, ND),
+    spec('object|idletime', 3, ['readonly'], OBJ_KEY, ['keyspace', 'read', 'slow'],
+      objectIdletimeCommand, ND),
+    spec('object|encoding', 3, ['readonly'], OBJ_KEY, ['keyspace', 'read', 'slow'],
+      objectEncodingCommand, ND),
+    spec('object|refcount', 3, ['readonly'], OBJ_KEY, ['keyspace', 'read', 'slow'],
+      objectRefcountCommand, ND),
+  ]),
+  spec('swapdb', 3, ['write', 'fast'], K0, ['keyspace', 'write', 'fast', 'dangerous'],
+    swapdbCommand),
+  spec('flushdb', -1, ['write'], K0, ['keyspace', 'write', 'slow', 'dangerous'], flushdbCommand,
+    ALL_SUCCEEDED),
+  spec('flushall', -1, ['write'], K0, ['keyspace', 'write', 'slow', 'dangerous'],
+    flushallCommand, ALL_SUCCEEDED),
+]
+
+/** Types by name, for callers that filter by TYPE. */
+export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
+  ['string', TYPE_STRING], ['list', TYPE_LIST], ['hash', TYPE_HASH], ['set', TYPE_SET],
+  ['zset', TYPE_ZSET],
+])

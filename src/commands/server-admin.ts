@@ -1,0 +1,911 @@
+// Server commands: INFO, CONFIG, DBSIZE, TIME, LASTSAVE, SAVE, BGSAVE, BGREWRITEAOF, SHUTDOWN,
+// WAIT, WAITAOF, SLOWLOG, MONITOR, COMMAND and DEBUG, with Redis 7.0.15's replies and errors.
+// Persistence maps onto the pool: SAVE is a whole checkpoint now, BGSAVE and BGREWRITEAOF start
+// an incremental one (served between requests). WAIT answers 0 at once (no replicas); WAITAOF
+// (Redis 7.2) answers [1, 0] at once, truthfully: a write is durable before it is acknowledged,
+// and this reply itself leaves only after every earlier commit is durable.
+// Store actions that must not see a transaction's tentative state (a checkpoint, a reload) run
+// through services.afterCommit, after the command's (or EXEC's) transaction has committed.
+
+import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { arch, cpus, release, type as osType } from 'node:os'
+import { nowMs } from '../clock.js'
+import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
+import { helpLines, services, type ServerServices } from './services.js'
+import { parseLongLong, writeHelp } from './connection.js'
+import { arityOk, lookupCommand } from './dispatch.js'
+import {
+  ERR_NOT_INTEGER, ERR_SYNTAX, type CommandContext, type CommandFlag, type CommandSpec,
+  type Handler,
+} from './spec.js'
+import { globMatch, quoteConfigArg, CONFIG_PARAMS, findParam } from '../server-config.js'
+
+export const CAPYKV_VERSION = '0.1.0'
+
+function lower(arg: Buffer | undefined): string {
+  return arg === undefined ? '' : arg.toString('latin1').toLowerCase()
+}
+
+/** Redis's bytesToHuman. */
+export function bytesToHuman(n: number): string {
+  if (n < 1024) return `${n}B`
+  const units = ['K', 'M', 'G', 'T', 'P']
+  let v = n / 1024
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${v.toFixed(2)}${units[i]}`
+}
+
+// ---- INFO -----------------------------------------------------------------------------------
+
+type Section = (sv: ServerServices, ctx: CommandContext) => string[]
+
+function sectionServer(sv: ServerServices, ctx: CommandContext): string[] {
+  const uptimeS = Math.floor((ctx.nowMs - sv.startedAtMs) / 1000)
+  return [
+    `redis_version:7.0.15`, `capykv_version:${CAPYKV_VERSION}`, 'redis_git_sha1:00000000',
+    'redis_git_dirty:0', 'redis_build_id:0', 'redis_mode:standalone',
+    `os:${osType()} ${release()} ${arch() === 'x64' ? 'x86_64' : arch()}`, 'arch_bits:64',
+    'monotonic_clock:POSIX clock_gettime', 'multiplexing_api:epoll',
+    `node_version:${process.versions.node}`, `process_id:${process.pid}`,
+    'process_supervised:no', `run_id:${sv.runId}`, `tcp_port:${sv.config.get('port')}`,
+    `server_time_usec:${Math.round(ctx.nowMs * 1000)}`, `uptime_in_seconds:${uptimeS}`,
+    `uptime_in_days:${Math.floor(uptimeS / 86400)}`, `hz:${sv.config.get('hz')}`,
+    `configured_hz:${sv.config.get('hz')}`, `lru_clock:${Math.floor(ctx.nowMs / 1000) % 16777216}`,
+    `executable:${sv.executable}`, `config_file:${sv.config.configFile ?? ''}`,
+    'io_threads_active:0',
+  ]
+}
+
+function sectionClients(sv: ServerServices): string[] {
+  let maxIn = 0
+  let maxOut = 0
+  for (const h of sv.clients.values()) {
+    maxIn = Math.max(maxIn, h.queryBufferBytes())
+    maxOut = Math.max(maxOut, h.outputBytes())
+  }
+  return [
+    `connected_clients:${sv.clients.size}`, 'cluster_connections:0',
+    `maxclients:${sv.config.get('maxclients')}`, `client_recent_max_input_buffer:${maxIn}`,
+    `client_recent_max_output_buffer:${maxOut}`, 'blocked_clients:0', 'tracking_clients:0',
+    'clients_in_timeout_table:0',
+  ]
+}
+
+function sectionMemory(sv: ServerServices): string[] {
+  const m = process.memoryUsage()
+  const used = m.heapUsed + m.external
+  sv.peakMemoryBytes = Math.max(sv.peakMemoryBytes, used)
+  const maxmemory = sv.config.getNumber('maxmemory')
+  const live = sv.store === null ? 0 : sv.store.keyspace.liveBytes
+  return [
+    `used_memory:${used}`, `used_memory_human:${bytesToHuman(used)}`,
+    `used_memory_rss:${m.rss}`, `used_memory_rss_human:${bytesToHuman(m.rss)}`,
+    `used_memory_peak:${sv.peakMemoryBytes}`,
+    `used_memory_peak_human:${bytesToHuman(sv.peakMemoryBytes)}`,
+    `used_memory_dataset:${live}`, `used_memory_heap_total:${m.heapTotal}`,
+    `used_memory_array_buffers:${m.arrayBuffers}`,
+    `maxmemory:${maxmemory}`, `maxmemory_human:${bytesToHuman(maxmemory)}`,
+    `maxmemory_policy:${sv.config.get('maxmemory-policy')}`,
+    `mem_fragmentation_ratio:${used === 0 ? '0.00' : (m.rss / used).toFixed(2)}`,
+    'mem_allocator:v8', 'lazyfree_pending_objects:0',
+  ]
+}
+
+function sectionPersistence(sv: ServerServices, ctx: CommandContext): string[] {
+  const lines: string[] = [`loading:${sv.loading === null ? 0 : 1}`, 'async_loading:0']
+  const ld = sv.loading
+  if (ld !== null) {
+    const perc = ld.bytesTotal === 0 ? 0 : (100 * ld.bytesDone) / ld.bytesTotal
+    const elapsedS = (ctx.nowMs - ld.startedAtMs) / 1000
+    const eta = ld.bytesDone === 0 ? 1 : Math.round(elapsedS * (ld.bytesTotal - ld.bytesDone) /
+      ld.bytesDone)
+    lines.push(`loading_start_time:${Math.floor(ld.startedAtMs / 1000)}`,
+      `loading_total_bytes:${ld.bytesTotal}`, `loading_loaded_bytes:${ld.bytesDone}`,
+      `loading_loaded_perc:${perc.toFixed(2)}`, `loading_eta_seconds:${eta}`,
+      `loading_records:${ld.records}`)
+  }
+  const st = sv.store === null ? null : sv.store.stats()
+  lines.push(
+    `rdb_changes_since_last_save:0`,
+    `rdb_bgsave_in_progress:${st !== null && st.checkpointRunning ? 1 : 0}`,
+    `rdb_last_save_time:${Math.floor(sv.lastSaveAtMs / 1000)}`, 'rdb_last_bgsave_status:ok',
+    `rdb_saves:${st === null ? 0 : st.checkpointsCompleted}`,
+    'aof_enabled:0', 'aof_rewrite_in_progress:0', 'aof_rewrite_scheduled:0',
+    'aof_last_bgrewrite_status:ok', 'aof_last_write_status:ok',
+    `pool_path:${sv.poolPath}`,
+  )
+  if (st === null) return lines
+  lines.push(
+    `pool_backend:${st.backend}`, `pool_is_pmem:${st.isPmem ? 1 : 0}`,
+    `pool_bytes:${st.poolBytes}`, `pool_log_ring_bytes:${st.ringBytes}`,
+    `pool_log_used_bytes:${st.logUsedBytes}`, `pool_live_bytes_estimate:${st.liveBytesEstimate}`,
+    `pool_records_appended:${st.recordsAppended}`, `pool_bytes_appended:${st.bytesAppended}`,
+    `pool_group_commits:${st.groupCommits}`,
+    `pool_transactions_committed:${st.transactionsCommitted}`,
+    `pool_checkpoints_completed:${st.checkpointsCompleted}`,
+    `pool_checkpoints_abandoned:${st.checkpointsAbandoned}`,
+    `pool_checkpoint_in_progress:${st.checkpointRunning ? 1 : 0}`,
+    `pool_last_checkpoint_time:${Math.floor(st.lastCheckpointAtMs / 1000)}`,
+    `pool_longest_checkpoint_slice_ms:${st.longestCheckpointSliceMs.toFixed(3)}`,
+    `pool_recovery_ms:${st.recoveryMs.toFixed(3)}`,
+    `pool_recovered_records:${st.recoveredRecords}`,
+    `pool_out_of_space_refusals:${st.outOfSpaceRefusals}`,
+    `pool_corruption_events:${sv.stats.corruptionEvents}`,
+    `pool_failed:${st.failed === null ? 'no' : st.failed.replace(/[\r\n]/g, ' ')}`,
+  )
+  return lines
+}
+
+function sectionStats(sv: ServerServices): string[] {
+  const s = sv.stats
+  return [
+    `total_connections_received:${s.totalConnectionsReceived}`,
+    `total_commands_processed:${s.totalCommandsProcessed}`,
+    `instantaneous_ops_per_sec:${s.instantaneousOps}`,
+    `total_net_input_bytes:${s.netInputBytes}`, `total_net_output_bytes:${s.netOutputBytes}`,
+    'instantaneous_input_kbps:0.00', 'instantaneous_output_kbps:0.00',
+    `rejected_connections:${s.rejectedConnections}`, 'sync_full:0', 'sync_partial_ok:0',
+    'sync_partial_err:0', `expired_keys:${s.expiredKeys}`, 'expired_stale_perc:0.00',
+    'expired_time_cap_reached_count:0', `expire_cycle_cpu_milliseconds:${Math.round(s.expireCycleMs)}`,
+    'evicted_keys:0', 'evicted_clients:0', `keyspace_hits:${s.keyspaceHits}`,
+    `keyspace_misses:${s.keyspaceMisses}`, 'pubsub_channels:0', 'pubsub_patterns:0',
+    'latest_fork_usec:0', 'total_forks:0', 'unexpected_error_replies:0',
+    `total_error_replies:${s.totalErrorReplies}`,
+  ]
+}
+
+function sectionReplication(sv: ServerServices): string[] {
+  return [
+    'role:master', 'connected_slaves:0', 'master_failover_state:no-failover',
+    `master_replid:${sv.runId}`, 'master_replid2:0000000000000000000000000000000000000000',
+    'master_repl_offset:0', 'second_repl_offset:-1', 'repl_backlog_active:0',
+    'repl_backlog_size:1048576', 'repl_backlog_first_byte_offset:0', 'repl_backlog_histlen:0',
+  ]
+}
+
+function sectionCpu(): string[] {
+  const u = process.cpuUsage()
+  const sys = (u.system / 1e6).toFixed(6)
+  const user = (u.user / 1e6).toFixed(6)
+  return [`used_cpu_sys:${sys}`, `used_cpu_user:${user}`, 'used_cpu_sys_children:0.000000',
+    'used_cpu_user_children:0.000000', `used_cpu_sys_main_thread:${sys}`,
+    `used_cpu_user_main_thread:${user}`, `cpu_count:${cpus().length}`]
+}
+
+function sectionCommandstats(sv: ServerServices): string[] {
+  const lines: string[] = []
+  for (const [name, s] of sv.stats.commands) {
+    if (s.calls === 0 && s.rejectedCalls === 0 && s.failedCalls === 0) continue
+    const per = s.calls === 0 ? 0 : s.usec / s.calls
+    lines.push(`cmdstat_${name}:calls=${s.calls},usec=${s.usec},usec_per_call=${per.toFixed(2)},` +
+      `rejected_calls=${s.rejectedCalls},failed_calls=${s.failedCalls}`)
+  }
+  return lines
+}
+
+function sectionErrorstats(sv: ServerServices): string[] {
+  return Array.from(sv.stats.errors, ([code, n]) => `errorstat_${code}:count=${n}`)
+}
+
+/** db lines: keys, keys with an expiry, and their average remaining TTL (ms). */
+export function keyspaceLines(ks: Keyspace, nowMs: number): string[] {
+  const lines: string[] = []
+  for (let db = 0; db < DB_COUNT; db++) {
+    const map = ks.db(db)
+    if (map.size === 0) continue
+    let expires = 0
+    let ttlSum = 0
+    for (const e of map.values()) {
+      if (e.expireAtMs === 0) continue
+      expires++
+      ttlSum += Math.max(0, e.expireAtMs - nowMs)
+    }
+    const avg = expires === 0 ? 0 : Math.round(ttlSum / expires)
+    lines.push(`db${db}:keys=${map.size},expires=${expires},avg_ttl=${avg}`)
+  }
+  return lines
+}
+
+const SECTIONS: Record<string, [string, Section]> = {
+  server: ['Server', sectionServer],
+  clients: ['Clients', (sv) => sectionClients(sv)],
+  memory: ['Memory', (sv) => sectionMemory(sv)],
+  persistence: ['Persistence', sectionPersistence],
+  stats: ['Stats', (sv) => sectionStats(sv)],
+  replication: ['Replication', (sv) => sectionReplication(sv)],
+  cpu: ['CPU', () => sectionCpu()],
+  modules: ['Modules', () => []],
+  commandstats: ['Commandstats', (sv) => sectionCommandstats(sv)],
+  errorstats: ['Errorstats', (sv) => sectionErrorstats(sv)],
+  cluster: ['Cluster', () => ['cluster_enabled:0']],
+  keyspace: ['Keyspace', (sv, ctx) => sv.store === null ? [] :
+    keyspaceLines(sv.store.keyspace, ctx.nowMs)],
+}
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication',
+  'cpu', 'modules', 'errorstats', 'cluster', 'keyspace']
+const ALL_SECTIONS = DEFAULT_SECTIONS.filter((s) => s !== 'modules')
+  .concat(['commandstats']).sort((a, b) => Object.keys(SECTIONS).indexOf(a) -
+    Object.keys(SECTIONS).indexOf(b))
+
+/** The INFO text for the requested section names (Redis's genRedisInfoString). */
+export function infoText(sv: ServerServices, ctx: CommandContext, names: readonly string[]): string {
+  const wanted = new Set<string>()
+  if (names.length === 0) for (const s of DEFAULT_SECTIONS) wanted.add(s)
+  for (const raw of names) {
+    const n = raw.toLowerCase()
+    if (n === 'default') for (const s of DEFAULT_SECTIONS) wanted.add(s)
+    else if (n === 'all') for (const s of ALL_SECTIONS) wanted.add(s)
+    else if (n === 'everything') for (const s of Object.keys(SECTIONS)) wanted.add(s)
+    else wanted.add(n)
+  }
+  let out = ''
+  let count = 0
+  for (const key of Object.keys(SECTIONS)) {
+    if (!wanted.has(key)) continue
+    const [title, fn] = SECTIONS[key] as [string, Section]
+    if (count++ > 0) out += '\r\n'
+    out += `# ${title}\r\n`
+    for (const line of fn(sv, ctx)) out += `${line}\r\n`
+  }
+  return out
+}
+
+const info: Handler = (ctx, argv) => {
+  const names = argv.slice(1).map((a) => a.toString('latin1'))
+  ctx.reply.verbatim(infoText(services(ctx), ctx, names))
+}
+
+// ---- CONFIG ---------------------------------------------------------------------------------
+
+const configGet: Handler = (ctx, argv) => {
+  const patterns = argv.slice(2).map((a) => a.toString('latin1'))
+  const pairs = services(ctx).config.match(patterns)
+  ctx.reply.mapHeader(pairs.length)
+  for (const [k, v] of pairs) {
+    ctx.reply.bulk(k)
+    ctx.reply.bulk(Buffer.from(v, 'latin1'))
+  }
+}
+
+const configSet: Handler = (ctx, argv) => {
+  if ((argv.length - 2) % 2 !== 0) {
+    ctx.reply.error(ERR_SYNTAX)
+    return
+  }
+  const pairs: [string, string][] = []
+  for (let i = 2; i < argv.length; i += 2) {
+    pairs.push([(argv[i] as Buffer).toString('latin1'), (argv[i + 1] as Buffer).toString('latin1')])
+  }
+  const err = services(ctx).config.setMany(pairs)
+  if (err === null) ctx.reply.simple('OK')
+  else ctx.reply.error(err)
+}
+
+const configResetstat: Handler = (ctx) => {
+  const sv = services(ctx)
+  sv.stats.reset()
+  sv.slowlog.reset()
+  ctx.reply.simple('OK')
+}
+
+/** CONFIG REWRITE: keep comments and unknown lines, rewrite every parameter we own. */
+export function rewriteConfigFile(path: string, lines: readonly string[]): void {
+  let old: string[] = []
+  try {
+    old = readFileSync(path, 'latin1').split('\n')
+  } catch {
+    old = []
+  }
+  const kept = old.filter((line) => {
+    const word = line.trim().split(/\s+/)[0] ?? ''
+    if (word === '' || word.startsWith('#')) return line.trim() !== '# Generated by CONFIG REWRITE'
+    return findParam(word) === undefined
+  })
+  while (kept.length > 0 && kept[kept.length - 1] === '') kept.pop()
+  const text = [...kept, '# Generated by CONFIG REWRITE', ...lines, ''].join('\n')
+  const temporary = `${path}.rewrite-${process.pid}`
+  writeFileSync(temporary, text, 'latin1')
+  renameSync(temporary, path)
+}
+
+const configRewrite: Handler = (ctx) => {
+  const config = services(ctx).config
+  if (config.configFile === null) {
+    ctx.reply.error('ERR The server is running without a config file')
+    return
+  }
+  try {
+    rewriteConfigFile(config.configFile, config.nonDefaultLines())
+    ctx.reply.simple('OK')
+  } catch (e) {
+    ctx.reply.error(`ERR Rewriting config file: ${(e as Error).message}`)
+  }
+}
+
+const CONFIG_HELP = helpLines('CONFIG', [
+  'GET <pattern>',
+  '    Return parameters matching the glob-like <pattern> and their values.',
+  'SET <directive> <value>',
+  '    Set the configuration <directive> to <value>.',
+  'RESETSTAT',
+  '    Reset statistics reported by the INFO command.',
+  'REWRITE',
+  '    Rewrite the configuration file.',
+])
+
+// ---- persistence ----------------------------------------------------------------------------
+
+const dbsize: Handler = (ctx) => {
+  ctx.reply.integer(ctx.keyspace.db(ctx.client.db).size)
+}
+
+const time: Handler = (ctx) => {
+  const us = Math.floor((performance.timeOrigin + performance.now()) * 1000)
+  ctx.reply.arrayHeader(2)
+  ctx.reply.bulk(String(Math.floor(us / 1e6)))
+  ctx.reply.bulk(String(us % 1e6))
+}
+
+const lastsave: Handler = (ctx) => {
+  ctx.reply.integer(Math.floor(services(ctx).lastSaveAtMs / 1000))
+}
+
+const save: Handler = (ctx) => {
+  const sv = services(ctx)
+  const store = ctx.store
+  if (ctx.txn.events.length > 0 || !store.checkpointNow()) {
+    ctx.reply.error('ERR')
+    return
+  }
+  sv.lastSaveAtMs = ctx.nowMs
+  ctx.reply.simple('OK')
+}
+
+/** Start a background checkpoint once the current transaction has committed. */
+function backgroundCheckpoint(ctx: CommandContext): void {
+  const sv = services(ctx)
+  const store = ctx.store
+  sv.afterCommit(() => {
+    void store.checkpoint().then(() => { sv.lastSaveAtMs = nowMs() })
+  })
+}
+
+const bgsave: Handler = (ctx, argv) => {
+  if (argv.length > 1 && lower(argv[1]) !== 'schedule') {
+    ctx.reply.error(ERR_SYNTAX)
+    return
+  }
+  const running = ctx.store.checkpointer.active !== null
+  if (running && argv.length === 1) {
+    ctx.reply.error('ERR Background save already in progress')
+    return
+  }
+  backgroundCheckpoint(ctx)
+  ctx.reply.simple(running ? 'Background saving scheduled' : 'Background saving started')
+}
+
+const bgrewriteaof: Handler = (ctx) => {
+  if (ctx.store.checkpointer.active !== null) {
+    ctx.reply.simple('Background append only file rewriting scheduled')
+  } else {
+    ctx.reply.simple('Background append only file rewriting started')
+  }
+  backgroundCheckpoint(ctx)
+}
+
+const shutdown: Handler = (ctx, argv) => {
+  const opts = { save: null as boolean | null, now: false, force: false }
+  let abort = false
+  for (let i = 1; i < argv.length; i++) {
+    const o = lower(argv[i])
+    if (o === 'nosave') opts.save = opts.save === true ? null : false
+    else if (o === 'save') opts.save = opts.save === false ? null : true
+    else if (o === 'now') opts.now = true
+    else if (o === 'force') opts.force = true
+    else if (o === 'abort') abort = true
+    else {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    }
+  }
+  const both = argv.slice(1).map(lower)
+  if (both.includes('save') && both.includes('nosave')) {
+    ctx.reply.error(ERR_SYNTAX)
+    return
+  }
+  if (abort) {
+    if (argv.length > 2) ctx.reply.error(ERR_SYNTAX)
+    else ctx.reply.error('ERR No shutdown in progress.')
+    return
+  }
+  const err = services(ctx).shutdown(opts)
+  if (err !== null) ctx.reply.error(err)
+}
+
+const wait: Handler = (ctx, argv) => {
+  const replicas = parseLongLong(argv[1] as Buffer)
+  const timeout = parseLongLong(argv[2] as Buffer)
+  if (replicas === null || timeout === null) {
+    ctx.reply.error(ERR_NOT_INTEGER)
+    return
+  }
+  if (timeout < 0) {
+    ctx.reply.error('ERR timeout is negative')
+    return
+  }
+  ctx.reply.integer(0)
+}
+
+const waitaof: Handler = (ctx, argv) => {
+  const local = parseLongLong(argv[1] as Buffer)
+  const replicas = parseLongLong(argv[2] as Buffer)
+  const timeout = parseLongLong(argv[3] as Buffer)
+  if (local === null || replicas === null || timeout === null) {
+    ctx.reply.error(ERR_NOT_INTEGER)
+    return
+  }
+  if (timeout < 0) {
+    ctx.reply.error('ERR timeout is negative')
+    return
+  }
+  ctx.reply.arrayHeader(2)
+  ctx.reply.integer(1)
+  ctx.reply.integer(0)
+}
+
+// ---- SLOWLOG, MONITOR -----------------------------------------------------------------------
+
+const slowlogGet: Handler = (ctx, argv) => {
+  let count = 10
+  if (argv.length === 3) {
+    const n = parseLongLong(argv[2] as Buffer)
+    if (n === null || n < -1) {
+      ctx.reply.error('ERR count should be greater than or equal to -1')
+      return
+    }
+    count = n === -1 ? Number.MAX_SAFE_INTEGER : n
+  } else if (argv.length > 3) {
+    ctx.reply.error(ERR_SYNTAX)
+    return
+  }
+  const entries = services(ctx).slowlog.entries.slice(0, count)
+  ctx.reply.arrayHeader(entries.length)
+  for (const e of entries) {
+    ctx.reply.arrayHeader(6)
+    ctx.reply.integer(e.id)
+    ctx.reply.integer(e.timestampS)
+    ctx.reply.integer(e.durationUs)
+    ctx.reply.arrayHeader(e.argv.length)
+    for (const a of e.argv) ctx.reply.bulk(a)
+    ctx.reply.bulk(e.addr)
+    ctx.reply.bulk(e.name)
+  }
+}
+
+const SLOWLOG_HELP = helpLines('SLOWLOG', [
+  'GET [<count>]',
+  '    Return top <count> entries from the slowlog (default: 10, -1 mean all).',
+  '    Entries are made of:',
+  '    id, timestamp, time in microseconds, arguments array, client IP and port,',
+  '    client name',
+  'LEN',
+  '    Return the length of the slowlog.',
+  'RESET',
+  '    Reset the slowlog.',
+])
+
+const monitor: Handler = (ctx) => {
+  const h = services(ctx).handleOf(ctx.client)
+  if (h.monitor) return
+  h.monitor = true
+  ctx.reply.simple('OK')
+}
+
+// ---- COMMAND --------------------------------------------------------------------------------
+
+const HIDDEN_FLAGS: ReadonlySet<CommandFlag> = new Set(['protected'])
+
+function writeKeySpecs(ctx: CommandContext, spec: CommandSpec): void {
+  const r = ctx.reply
+  if (spec.firstKey <= 0) {
+    r.arrayHeader(0)
+    return
+  }
+  const write = spec.flags.includes('write')
+  r.arrayHeader(1)
+  r.mapHeader(3)
+  r.bulk('flags')
+  r.setHeader(2)
+  r.simple(write ? 'RW' : 'RO')
+  r.simple(write ? 'update' : 'access')
+  r.bulk('begin_search')
+  r.mapHeader(2)
+  r.bulk('type'); r.bulk('index')
+  r.bulk('spec'); r.mapHeader(1); r.bulk('index'); r.integer(spec.firstKey)
+  r.bulk('find_keys')
+  r.mapHeader(2)
+  r.bulk('type'); r.bulk('range')
+  r.bulk('spec'); r.mapHeader(3)
+  r.bulk('lastkey'); r.integer(spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey)
+  r.bulk('keystep'); r.integer(spec.step)
+  r.bulk('limit'); r.integer(0)
+}
+
+function writeCommandInfo(ctx: CommandContext, spec: CommandSpec): void {
+  const r = ctx.reply
+  r.arrayHeader(10)
+  r.bulk(spec.name)
+  r.integer(spec.arity)
+  const flags = spec.flags.filter((f) => !HIDDEN_FLAGS.has(f))
+  r.setHeader(flags.length)
+  for (const f of flags) r.simple(f)
+  r.integer(spec.firstKey)
+  r.integer(spec.lastKey)
+  r.integer(spec.step)
+  r.setHeader(spec.categories.length)
+  for (const c of spec.categories) r.simple(`@${c}`)
+  const tips = spec.tips ?? []
+  r.setHeader(tips.length)
+  for (const t of tips) r.simple(t)
+  writeKeySpecs(ctx, spec)
+  const subs = spec.subcommands ?? []
+  r.arrayHeader(subs.length)
+  for (const s of subs) writeCommandInfo(ctx, s)
+}
+
+function findSpec(ctx: CommandContext, name: string): CommandSpec | undefined {
+  const table = services(ctx).table
+  const n = name.toLowerCase()
+  const bar = n.indexOf('|')
+  if (bar < 0) return table.byName.get(n)
+  return table.subcommands.get(n.slice(0, bar))?.get(n.slice(bar + 1))
+}
+
+const commandAll: Handler = (ctx) => {
+  const all = services(ctx).table.all
+  ctx.reply.arrayHeader(all.length)
+  for (const s of all) writeCommandInfo(ctx, s)
+}
+
+const commandInfo: Handler = (ctx, argv) => {
+  if (argv.length === 2) {
+    commandAll(ctx, argv)
+    return
+  }
+  ctx.reply.arrayHeader(argv.length - 2)
+  for (let i = 2; i < argv.length; i++) {
+    const spec = findSpec(ctx, (argv[i] as Buffer).toString('latin1'))
+    if (spec === undefined) ctx.reply.nullBulk()
+    else writeCommandInfo(ctx, spec)
+  }
+}
+
+function writeDocs(ctx: CommandContext, spec: CommandSpec): void {
+  const r = ctx.reply
+  const d = spec.docs ?? { summary: '', since: '', group: 'generic' }
+  const subs = spec.subcommands ?? []
+  const fields = 3 + (d.complexity === undefined ? 0 : 1) + (d.arguments === undefined ? 0 : 1) +
+    (subs.length > 0 ? 1 : 0)
+  r.mapHeader(fields)
+  r.bulk('summary'); r.bulk(d.summary)
+  r.bulk('since'); r.bulk(d.since)
+  r.bulk('group'); r.bulk(d.group)
+  if (d.complexity !== undefined) {
+    r.bulk('complexity')
+    r.bulk(d.complexity)
+  }
+  if (d.arguments !== undefined) {
+    r.bulk('arguments')
+    writeJsonish(ctx, d.arguments)
+  }
+  if (subs.length > 0) {
+    r.bulk('subcommands')
+    r.mapHeader(subs.length)
+    for (const s of subs) {
+      r.bulk(s.name)
+      writeDocs(ctx, s)
+    }
+  }
+}
+
+/** Argument docs are plain data (objects, arrays, strings, numbers): maps, arrays, bulks. */
+function writeJsonish(ctx: CommandContext, value: unknown): void {
+  const r = ctx.reply
+  if (Array.isArray(value)) {
+    r.arrayHeader(value.length)
+    for (const v of value) writeJsonish(ctx, v)
+  } else if (typeof value === 'number') {
+    r.integer(value)
+  } else if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+    r.mapHeader(entries.length)
+    for (const [k, v] of entries) {
+      r.bulk(k)
+      writeJsonish(ctx, v)
+    }
+  } else {
+    r.bulk(String(value))
+  }
+}
+
+const commandDocs: Handler = (ctx, argv) => {
+  const table = services(ctx).table
+  const specs: CommandSpec[] = []
+  if (argv.length === 2) specs.push(...table.all)
+  for (let i = 2; i < argv.length; i++) {
+    const s = findSpec(ctx, (argv[i] as Buffer).toString('latin1'))
+    if (s !== undefined) specs.push(s)
+  }
+  ctx.reply.mapHeader(specs.length)
+  for (const s of specs) {
+    ctx.reply.bulk(s.name)
+    writeDocs(ctx, s)
+  }
+}
+
+const commandCount: Handler = (ctx) => {
+  ctx.reply.integer(services(ctx).table.all.length)
+}
+
+/** COMMAND GETKEYS / GETKEYSANDFLAGS: keys by the spec's first/last/step. */
+function getKeysGeneric(ctx: CommandContext, argv: Buffer[], withFlags: boolean): void {
+  const table = services(ctx).table
+  const args = argv.slice(2)
+  const found = lookupCommand(table, args)
+  if (found.kind !== 'ok') {
+    ctx.reply.error('ERR Invalid command specified')
+    return
+  }
+  const spec = found.spec
+  if (!arityOk(spec, args.length)) {
+    ctx.reply.error('ERR Invalid number of arguments specified for command')
+    return
+  }
+  if (spec.firstKey <= 0) {
+    ctx.reply.error('ERR The command has no key arguments')
+    return
+  }
+  const last = spec.lastKey < 0 ? args.length + spec.lastKey : spec.lastKey
+  const keys: Buffer[] = []
+  for (let i = spec.firstKey; i <= last && i < args.length; i += Math.max(1, spec.step)) {
+    keys.push(args[i] as Buffer)
+  }
+  ctx.reply.arrayHeader(keys.length)
+  const write = spec.flags.includes('write')
+  for (const k of keys) {
+    if (!withFlags) {
+      ctx.reply.bulk(k)
+      continue
+    }
+    ctx.reply.arrayHeader(2)
+    ctx.reply.bulk(k)
+    ctx.reply.setHeader(2)
+    ctx.reply.simple(write ? 'RW' : 'RO')
+    ctx.reply.simple(write ? 'update' : 'access')
+  }
+}
+
+const commandGetkeys: Handler = (ctx, argv) => getKeysGeneric(ctx, argv, false)
+const commandGetkeysandflags: Handler = (ctx, argv) => getKeysGeneric(ctx, argv, true)
+
+const commandList: Handler = (ctx, argv) => {
+  const table = services(ctx).table
+  let filter: (s: CommandSpec) => boolean = () => true
+  if (argv.length === 5 && lower(argv[2]) === 'filterby') {
+    const kind = lower(argv[3])
+    const value = (argv[4] as Buffer).toString('latin1')
+    if (kind === 'module') filter = () => false
+    else if (kind === 'aclcat') filter = (s) => s.categories.includes(value.toLowerCase())
+    else if (kind === 'pattern') filter = (s) => globMatch(value, s.name, true)
+    else {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    }
+  } else if (argv.length !== 2) {
+    ctx.reply.error(ERR_SYNTAX)
+    return
+  }
+  const names: string[] = []
+  for (const s of table.all) {
+    if (filter(s)) names.push(s.name)
+    for (const sub of s.subcommands ?? []) if (filter(sub)) names.push(sub.name)
+  }
+  ctx.reply.arrayHeader(names.length)
+  for (const n of names) ctx.reply.bulk(n)
+}
+
+const COMMAND_HELP = helpLines('COMMAND', [
+  '(no subcommand)',
+  '    Return details about all Redis commands.',
+  'COUNT',
+  '    Return the total number of commands in this Redis server.',
+  'LIST',
+  '    Return a list of all commands in this Redis server.',
+  'INFO [<command-name> ...]',
+  '    Return details about multiple Redis commands.',
+  '    If no command names are given, documentation details for all',
+  '    commands are returned.',
+  'DOCS [<command-name> ...]',
+  '    Return documentation details about multiple Redis commands.',
+  '    If no command names are given, documentation details for all',
+  '    commands are returned.',
+  'GETKEYS <full-command>',
+  '    Return the keys from a full Redis command.',
+  'GETKEYSANDFLAGS <full-command>',
+  '    Return the keys and the access flags from a full Redis command.',
+])
+
+// ---- DEBUG ----------------------------------------------------------------------------------
+
+/** Blocks the event loop, as DEBUG SLEEP blocks Redis. */
+function sleepBlocking(ms: number): void {
+  if (!(ms > 0)) return
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+const DEBUG_HELP = helpLines('DEBUG', [
+  'RELOAD [option ...]',
+  '    Save the pool (a checkpoint) and reload the dataset from it. Options:',
+  '    * NOSAVE: skip the checkpoint.',
+  'SET-ACTIVE-EXPIRE <0|1>',
+  '    Setting it to 0 disables expiring keys in background when they are not',
+  '    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the',
+  '    default.',
+  'SLEEP <seconds>',
+  '    Stop the server for <seconds>. Decimals allowed.',
+])
+
+/** DEBUG SET-ACTIVE-EXPIRE state, read by the server's active expiry cycle. */
+export const debugFlags = { activeExpire: true }
+
+const debug: Handler = (ctx, argv) => {
+  const sub = lower(argv[1])
+  const n = argv.length
+  if (sub === 'help' && n === 2) {
+    writeHelp(ctx, DEBUG_HELP)
+  } else if (sub === 'sleep' && n === 3) {
+    const seconds = Number((argv[2] as Buffer).toString('latin1'))
+    sleepBlocking(Number.isFinite(seconds) ? seconds * 1000 : 0)
+    ctx.reply.simple('OK')
+  } else if (sub === 'set-active-expire' && n === 3) {
+    debugFlags.activeExpire = (argv[2] as Buffer).toString('latin1') !== '0'
+    ctx.reply.simple('OK')
+  } else if (sub === 'reload') {
+    if (ctx.store === null) {
+      ctx.reply.error('LOADING Redis is loading the dataset in memory')
+      return
+    }
+    let saveFirst = true
+    for (let i = 2; i < n; i++) {
+      const o = lower(argv[i])
+      if (o === 'nosave') saveFirst = false
+      else if (o !== 'merge' && o !== 'noflush') {
+        ctx.reply.error('ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.')
+        return
+      }
+    }
+    const sv = services(ctx)
+    const store = ctx.store
+    sv.afterCommit(() => {
+      if (saveFirst) store.checkpointNow()
+      store.reload()
+    })
+    ctx.reply.simple('OK')
+  } else {
+    ctx.reply.error(`ERR unknown subcommand or wrong number of arguments for '${
+      (argv[1] as Buffer).toString('latin1')}'. Try DEBUG HELP.`)
+  }
+}
+
+// ---- the table entries ----------------------------------------------------------------------
+
+const ADMIN = ['admin', 'noscript', 'loading', 'stale'] as const
+const ADMIN_CATS = ['admin', 'slow', 'dangerous']
+
+function spec(name: string, arity: number, flags: readonly CommandFlag[], categories: string[],
+  handler: Handler, summary: string, since: string, group: string,
+  extra: Partial<CommandSpec> = {}): CommandSpec {
+  return {
+    name, arity, flags, firstKey: 0, lastKey: 0, step: 0, categories, handler,
+    docs: { summary, since, group, complexity: 'O(1)' }, ...extra,
+  }
+}
+
+const parent: Handler = (ctx) => ctx.reply.error(ERR_SYNTAX)
+
+function container(name: string, summary: string, since: string, group: string,
+  subs: CommandSpec[], flags: readonly CommandFlag[] = [], categories = ['slow']): CommandSpec {
+  return spec(name, -2, flags, categories, parent, summary, since, group,
+    { subcommands: subs, docs: { summary, since, group, complexity: 'Depends on subcommand.' } })
+}
+
+const help = (lines: string[]): Handler => (ctx) => writeHelp(ctx, lines)
+
+export const serverAdminCommands: readonly CommandSpec[] = Object.freeze([
+  spec('info', -1, ['loading', 'stale'], ['slow', 'dangerous'], info,
+    'Get information and statistics about the server', '1.0.0', 'server',
+    { tips: ['nondeterministic_output', 'request_policy:all_shards', 'response_policy:special'] }),
+  container('config', 'A container for server configuration commands', '2.0.0', 'server', [
+    spec('config|get', -3, ADMIN, ADMIN_CATS, configGet,
+      'Get the values of configuration parameters', '2.0.0', 'server'),
+    spec('config|set', -4, ADMIN, ADMIN_CATS, configSet,
+      'Set configuration parameters to the given values', '2.0.0', 'server',
+      { tips: ['request_policy:all_nodes', 'response_policy:all_succeeded'] }),
+    spec('config|resetstat', 2, ADMIN, ADMIN_CATS, configResetstat,
+      'Reset the stats returned by INFO', '2.0.0', 'server'),
+    spec('config|rewrite', 2, ADMIN, ADMIN_CATS, configRewrite,
+      'Rewrite the configuration file with the in memory configuration', '2.8.0', 'server'),
+    spec('config|help', 2, ['loading', 'stale'], ['slow'], help(CONFIG_HELP),
+      'Show helpful text about the different subcommands', '5.0.0', 'server'),
+  ]),
+  spec('dbsize', 1, ['readonly', 'fast'], ['keyspace', 'read', 'fast'], dbsize,
+    'Return the number of keys in the selected database', '1.0.0', 'server'),
+  spec('time', 1, ['loading', 'stale', 'fast'], ['fast'], time, 'Return the current server time',
+    '2.6.0', 'server', { tips: ['nondeterministic_output'] }),
+  spec('lastsave', 1, ['loading', 'stale', 'fast'], ['admin', 'fast', 'dangerous'], lastsave,
+    'Get the UNIX time stamp of the last successful save to disk', '1.0.0', 'server'),
+  spec('save', 1, ['admin', 'noscript', 'no_async_loading', 'no_multi'], ADMIN_CATS, save,
+    'Synchronously save the dataset to disk', '1.0.0', 'server'),
+  spec('bgsave', -1, ['admin', 'noscript', 'no_async_loading'], ADMIN_CATS, bgsave,
+    'Asynchronously save the dataset to disk', '1.0.0', 'server'),
+  spec('bgrewriteaof', 1, ['admin', 'noscript', 'no_async_loading'], ADMIN_CATS, bgrewriteaof,
+    'Asynchronously rewrite the append-only file', '1.0.0', 'server'),
+  spec('shutdown', -1, ['admin', 'noscript', 'loading', 'stale', 'no_multi', 'allow_busy'],
+    ADMIN_CATS, shutdown, 'Synchronously save the dataset to disk and then shut down the server',
+    '1.0.0', 'server'),
+  spec('wait', 3, ['noscript'], ['slow', 'connection'], wait,
+    'Wait for the synchronous replication of all the write commands sent in the context of ' +
+    'the current connection', '3.0.0', 'generic'),
+  spec('waitaof', 4, ['noscript'], ['slow', 'connection'], waitaof,
+    'Wait for all write commands sent by the client to be appended to the AOF of the local ' +
+    'host and/or replicas', '7.2.0', 'generic'),
+  container('slowlog', 'A container for slow log commands', '2.2.12', 'server', [
+    spec('slowlog|get', -2, ['admin', 'loading', 'stale'], ADMIN_CATS, slowlogGet,
+      'Get the slow log\'s entries', '2.2.12', 'server'),
+    spec('slowlog|len', 2, ['admin', 'loading', 'stale'], ADMIN_CATS,
+      (ctx) => ctx.reply.integer(services(ctx).slowlog.entries.length),
+      'Get the slow log\'s length', '2.2.12', 'server'),
+    spec('slowlog|reset', 2, ['admin', 'loading', 'stale'], ADMIN_CATS,
+      (ctx) => { services(ctx).slowlog.reset(); ctx.reply.simple('OK') },
+      'Clear all entries from the slow log', '2.2.12', 'server'),
+    spec('slowlog|help', 2, ['loading', 'stale'], ['slow'], help(SLOWLOG_HELP),
+      'Show helpful text about the different subcommands', '6.2.0', 'server'),
+  ]),
+  spec('monitor', 1, ADMIN, ADMIN_CATS, monitor,
+    'Listen for all requests received by the server in real time', '1.0.0', 'server'),
+  spec('command', -1, ['loading', 'stale'], ['slow', 'connection'], commandAll,
+    'Get array of Redis command details', '2.8.13', 'server', {
+      tips: ['nondeterministic_output_order'],
+      subcommands: [
+        spec('command|count', 2, ['loading', 'stale'], ['slow', 'connection'], commandCount,
+          'Get total number of Redis commands', '2.8.13', 'server'),
+        spec('command|info', -2, ['loading', 'stale'], ['slow', 'connection'], commandInfo,
+          'Get array of specific Redis command details, or all when no argument is given.',
+          '2.8.13', 'server', { tips: ['nondeterministic_output_order'] }),
+        spec('command|docs', -2, ['loading', 'stale'], ['slow', 'connection'], commandDocs,
+          'Get array of specific Redis command documentation', '7.0.0', 'server',
+          { tips: ['nondeterministic_output_order'] }),
+        spec('command|getkeys', -4, ['loading', 'stale'], ['slow', 'connection'],
+          commandGetkeys, 'Extract keys given a full Redis command', '2.8.13', 'server'),
+        spec('command|getkeysandflags', -4, ['loading', 'stale'], ['slow', 'connection'],
+          commandGetkeysandflags, 'Extract keys and access flags given a full Redis command',
+          '7.0.0', 'server'),
+        spec('command|list', -2, ['loading', 'stale'], ['slow', 'connection'], commandList,
+          'Get an array of Redis command names', '7.0.0', 'server',
+          { tips: ['nondeterministic_output_order'] }),
+        spec('command|help', 2, ['loading', 'stale'], ['slow', 'connection'],
+          help(COMMAND_HELP), 'Show helpful text about the different subcommands', '5.0.0',
+          'server'),
+      ],
+    }),
+  spec('debug', -2, ['admin', 'noscript', 'loading', 'stale', 'protected'], ADMIN_CATS, debug,
+    'A container for debugging commands', '1.0.0', 'server'),
+] as CommandSpec[])
+
+/** Names of every CONFIG parameter (for tests and docs). */
+export const CONFIG_NAMES = CONFIG_PARAMS.map((p) => p.name)
+export { quoteConfigArg }

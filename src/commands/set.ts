@@ -1,0 +1,395 @@
+// Set commands (Redis 7.0.15 t_set.c): SADD SREM SCARD SISMEMBER SMISMEMBER SMEMBERS SPOP
+// SRANDMEMBER SMOVE SINTER SINTERCARD SUNION SDIFF SINTERSTORE SUNIONSTORE SDIFFSTORE SSCAN.
+// Handlers validate in Redis's order, then log set events (state/set-events.ts): SPOP logs the
+// members it removed (SREM), SMOVE logs SREM + SADD, the STORE forms log the whole result as a
+// core RESTORE (a fresh Set, never shared) or a DEL when it is empty. Replies: SMEMBERS and the
+// set algebra answer RESP3 sets (~), SPOP with a count too; SRANDMEMBER answers arrays.
+// Random picks read randomness here, never inside an event.
+
+import { EV_DEL, EV_RESTORE, type DelEvent, type RestoreEvent } from '../state/core-events.js'
+import type { Event } from '../state/event.js'
+import { TYPE_SET, type Entry } from '../state/keyspace.js'
+import { EV_SADD, EV_SREM, type SetMembersEvent } from '../state/set-events.js'
+import {
+  LONG_MAX, bulkLatin1, lookupOfType, positiveLongOrReply, rangeLongOrReply, scanCursorOrReply,
+  scanOptionsOrReply, scanStep,
+} from './coll-util.js'
+import { noteSetWrite, setIsIntset } from './encoding.js'
+import { commandSpec, numkeysKeys } from './list.js'
+import { lookupKey } from './lookup.js'
+import { optionName } from './numeric.js'
+import { randomIndex } from './random.js'
+import {
+  ERR_SYNTAX, WRONGTYPE, keyOf, type CommandContext, type CommandSpec, type Handler,
+} from './spec.js'
+
+type SetValue = Set<string>
+
+function sadd(ctx: CommandContext, db: number, key: string, members: string[]): void {
+  ctx.txn.apply({ code: EV_SADD, db, key, members } as SetMembersEvent)
+  const entry = ctx.keyspace.get(db, key)
+  if (entry !== undefined && entry.type === TYPE_SET) noteSetWrite(entry.value as SetValue, members)
+}
+
+function srem(ctx: CommandContext, db: number, key: string, members: string[]): void {
+  ctx.txn.apply({ code: EV_SREM, db, key, members } as SetMembersEvent)
+}
+
+/** Store a computed set at (db, key): RESTORE of a fresh value, or DEL when empty. */
+export function storeSet(ctx: CommandContext, db: number, key: string, members: SetValue): void {
+  if (members.size === 0) {
+    ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+    return
+  }
+  ctx.txn.apply({ code: EV_RESTORE, db, key, type: TYPE_SET, expireAtMs: 0, value: members } as
+    RestoreEvent as Event)
+  noteSetWrite(members, [...members])
+}
+
+function setReply(ctx: CommandContext, members: Iterable<string>, size: number): void {
+  ctx.reply.setHeader(size)
+  for (const m of members) bulkLatin1(ctx.reply, m)
+}
+
+const saddCmd: Handler = (ctx, argv) => {
+  const key = keyOf(argv[1] as Buffer)
+  const entry = lookupOfType(ctx, key, TYPE_SET)
+  if (entry === false) return
+  const set = entry === null ? null : entry.value as SetValue
+  const members: string[] = []
+  const seen = new Set<string>()
+  for (let i = 2; i < argv.length; i++) {
+    const m = keyOf(argv[i] as Buffer)
+    if (seen.has(m) || (set !== null && set.has(m))) continue
+    seen.add(m)
+    members.push(m)
+  }
+  if (members.length > 0) sadd(ctx, ctx.client.db, key, members)
+  ctx.reply.integer(members.length)
+}
+
+const sremCmd: Handler = (ctx, argv) => {
+  const key = keyOf(argv[1] as Buffer)
+  const entry = lookupOfType(ctx, key, TYPE_SET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.integer(0)
+    return
+  }
+  const set = entry.value as SetValue
+  const members: string[] = []
+  const seen = new Set<string>()
+  for (let i = 2; i < argv.length; i++) {
+    const m = keyOf(argv[i] as Buffer)
+    if (seen.has(m) || !set.has(m)) continue
+    seen.add(m)
+    members.push(m)
+  }
+  if (members.length > 0) srem(ctx, ctx.client.db, key, members)
+  ctx.reply.integer(members.length)
+}
+
+const scard: Handler = (ctx, argv) => {
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_SET)
+  if (entry === false) return
+  ctx.reply.integer(entry === null ? 0 : (entry.value as SetValue).size)
+}
+
+const sismember: Handler = (ctx, argv) => {
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_SET)
+  if (entry === false) return
+  ctx.reply.integer(entry !== null && (entry.value as SetValue).has(keyOf(argv[2] as Buffer)) ? 1 : 0)
+}
+
+const smismember: Handler = (ctx, argv) => {
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_SET)
+  if (entry === false) return
+  const set = entry === null ? null : entry.value as SetValue
+  ctx.reply.arrayHeader(argv.length - 2)
+  for (let i = 2; i < argv.length; i++) {
+    ctx.reply.integer(set !== null && set.has(keyOf(argv[i] as Buffer)) ? 1 : 0)
+  }
+}
+
+/** `count` distinct random members (count < size), by a partial Fisher–Yates. */
+function distinctRandom(set: SetValue, count: number): string[] {
+  const all = [...set]
+  for (let i = 0; i < count; i++) {
+    const j = i + randomIndex(all.length - i)
+    const t = all[i] as string
+    all[i] = all[j] as string
+    all[j] = t
+  }
+  all.length = count
+  return all
+}
+
+/** One random member: O(position) walk, no copy. */
+function oneRandom(set: SetValue): string {
+  let k = randomIndex(set.size)
+  for (const m of set) if (k-- === 0) return m
+  return set.values().next().value as string
+}
+
+const spop: Handler = (ctx, argv) => {
+  if (argv.length > 3) {
+    ctx.reply.error(ERR_SYNTAX)
+    return
+  }
+  const key = keyOf(argv[1] as Buffer)
+  const db = ctx.client.db
+  if (argv.length === 3) {
+    const count = positiveLongOrReply(ctx, argv[2] as Buffer, 'value is out of range, must be positive')
+    if (count === null) return
+    const entry = lookupOfType(ctx, key, TYPE_SET)
+    if (entry === false) return
+    if (entry === null || count === 0) {
+      ctx.reply.setHeader(0)
+      return
+    }
+    const set = entry.value as SetValue
+    const popped = count >= set.size ? [...set] : distinctRandom(set, count)
+    srem(ctx, db, key, popped)
+    setReply(ctx, popped, popped.length)
+    return
+  }
+  const entry = lookupOfType(ctx, key, TYPE_SET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.nullBulk()
+    return
+  }
+  const member = oneRandom(entry.value as SetValue)
+  srem(ctx, db, key, [member])
+  bulkLatin1(ctx.reply, member)
+}
+
+const srandmember: Handler = (ctx, argv) => {
+  if (argv.length > 3) {
+    ctx.reply.error(ERR_SYNTAX)
+    return
+  }
+  const key = keyOf(argv[1] as Buffer)
+  if (argv.length === 3) {
+    const l = rangeLongOrReply(ctx, argv[2] as Buffer, -LONG_MAX, LONG_MAX)
+    if (l === null) return
+    const entry = lookupOfType(ctx, key, TYPE_SET)
+    if (entry === false) return
+    if (entry === null || l === 0) {
+      ctx.reply.arrayHeader(0)
+      return
+    }
+    const set = entry.value as SetValue
+    const count = Math.abs(l)
+    if (l < 0 || count === 1) {
+      const all = [...set]
+      ctx.reply.arrayHeader(count)
+      for (let i = 0; i < count; i++) bulkLatin1(ctx.reply, all[randomIndex(all.length)] as string)
+      return
+    }
+    const picked = count >= set.size ? [...set] : distinctRandom(set, count)
+    ctx.reply.arrayHeader(picked.length)
+    for (const m of picked) bulkLatin1(ctx.reply, m)
+    return
+  }
+  const entry = lookupOfType(ctx, key, TYPE_SET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.nullBulk()
+    return
+  }
+  bulkLatin1(ctx.reply, oneRandom(entry.value as SetValue))
+}
+
+const smove: Handler = (ctx, argv) => {
+  const src = keyOf(argv[1] as Buffer)
+  const dst = keyOf(argv[2] as Buffer)
+  const member = keyOf(argv[3] as Buffer)
+  const db = ctx.client.db
+  const source = lookupKey(ctx, src)
+  const dest = lookupKey(ctx, dst)
+  if (source === undefined) {
+    ctx.reply.integer(0)
+    return
+  }
+  if (source.type !== TYPE_SET || (dest !== undefined && dest.type !== TYPE_SET)) {
+    ctx.reply.error(WRONGTYPE)
+    return
+  }
+  if (src === dst) {
+    ctx.reply.integer((source.value as SetValue).has(member) ? 1 : 0)
+    return
+  }
+  if (!(source.value as SetValue).has(member)) {
+    ctx.reply.integer(0)
+    return
+  }
+  srem(ctx, db, src, [member])
+  sadd(ctx, db, dst, [member])
+  ctx.reply.integer(1)
+}
+
+/** The sets under `keys` (null for missing ones); false after WRONGTYPE. */
+function setsOf(ctx: CommandContext, keys: string[]): (SetValue | null)[] | false {
+  const out: (SetValue | null)[] = []
+  for (const key of keys) {
+    const entry: Entry | undefined = lookupKey(ctx, key)
+    if (entry === undefined) {
+      out.push(null)
+      continue
+    }
+    if (entry.type !== TYPE_SET) {
+      ctx.reply.error(WRONGTYPE)
+      return false
+    }
+    out.push(entry.value as SetValue)
+  }
+  return out
+}
+
+/** The intersection, smallest set first (as Redis); stops at `limit` members when > 0. */
+function intersect(sets: SetValue[], limit = 0): SetValue {
+  const sorted = [...sets].sort((a, b) => a.size - b.size)
+  const out = new Set<string>()
+  const [first, ...rest] = sorted
+  if (first === undefined) return out
+  for (const m of first) {
+    if (rest.every((s) => s.has(m))) {
+      out.add(m)
+      if (limit > 0 && out.size >= limit) break
+    }
+  }
+  return out
+}
+
+function unionOrDiff(sets: (SetValue | null)[], diff: boolean): SetValue {
+  const out = new Set<string>()
+  if (!diff) {
+    for (const s of sets) if (s !== null) for (const m of s) out.add(m)
+    return out
+  }
+  const [first, ...rest] = sets
+  if (first === null || first === undefined) return out
+  for (const m of first) if (!rest.some((s) => s !== null && s.has(m))) out.add(m)
+  return out
+}
+
+type SetOp = 'inter' | 'union' | 'diff'
+
+function setOpGeneric(op: SetOp, store: boolean): Handler {
+  return (ctx, argv) => {
+    const first = store ? 2 : 1
+    const keys = argv.slice(first).map((k) => keyOf(k))
+    const sets = setsOf(ctx, keys)
+    if (sets === false) return
+    let result: SetValue
+    if (op === 'inter') {
+      result = sets.some((s) => s === null) ? new Set() : intersect(sets as SetValue[])
+    } else {
+      result = unionOrDiff(sets, op === 'diff')
+    }
+    if (store) {
+      storeSet(ctx, ctx.client.db, keyOf(argv[1] as Buffer), result)
+      ctx.reply.integer(result.size)
+      return
+    }
+    setReply(ctx, result, result.size)
+  }
+}
+
+const sintercard: Handler = (ctx, argv) => {
+  const numkeys = rangeLongOrReply(ctx, argv[1] as Buffer, 1n, LONG_MAX,
+    'numkeys should be greater than 0')
+  if (numkeys === null) return
+  if (numkeys > argv.length - 2) {
+    ctx.reply.error("ERR Number of keys can't be greater than number of args")
+    return
+  }
+  let limit = 0
+  for (let j = 2 + numkeys; j < argv.length; j++) {
+    const more = argv.length - 1 - j
+    if (optionName(argv[j] as Buffer) === 'limit' && more > 0) {
+      j++
+      const l = positiveLongOrReply(ctx, argv[j] as Buffer, "LIMIT can't be negative")
+      if (l === null) return
+      limit = l
+    } else {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    }
+  }
+  const sets = setsOf(ctx, argv.slice(2, 2 + numkeys).map((k) => keyOf(k)))
+  if (sets === false) return
+  if (sets.some((s) => s === null)) {
+    ctx.reply.integer(0)
+    return
+  }
+  ctx.reply.integer(intersect(sets as SetValue[], limit).size)
+}
+
+const sscan: Handler = (ctx, argv) => {
+  const cursor = scanCursorOrReply(ctx, argv[2] as Buffer)
+  if (cursor === null) return
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_SET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.arrayHeader(2)
+    ctx.reply.bulk('0')
+    ctx.reply.arrayHeader(0)
+    return
+  }
+  const opts = scanOptionsOrReply(ctx, argv, 3, cursor)
+  if (opts === null) return
+  const set = entry.value as SetValue
+  const { next, out } = scanStep(set, () => set.values(), set.size, opts, setIsIntset(set),
+    (m) => m)
+  ctx.reply.arrayHeader(2)
+  ctx.reply.bulk(String(next))
+  ctx.reply.arrayHeader(out.length)
+  for (const m of out) bulkLatin1(ctx.reply, m)
+}
+
+const smembers: Handler = (ctx, argv) => {
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_SET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.setHeader(0)
+    return
+  }
+  const set = entry.value as SetValue
+  setReply(ctx, set, set.size)
+}
+
+const W = ['write', 'set']
+const R = ['read', 'set']
+const unordered = { tips: ['nondeterministic_output_order'] }
+
+export const setCommands: CommandSpec[] = [
+  commandSpec('sadd', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], saddCmd),
+  commandSpec('srem', -3, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], sremCmd),
+  commandSpec('scard', 2, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], scard),
+  commandSpec('sismember', 3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], sismember),
+  commandSpec('smismember', -3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], smismember),
+  commandSpec('smembers', 2, ['readonly'], 1, 1, 1, [...R, 'slow'], smembers, unordered),
+  commandSpec('spop', -2, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], spop,
+    { tips: ['nondeterministic_output'] }),
+  commandSpec('srandmember', -2, ['readonly'], 1, 1, 1, [...R, 'slow'], srandmember,
+    { tips: ['nondeterministic_output'] }),
+  commandSpec('smove', 4, ['write', 'fast'], 1, 2, 1, [...W, 'fast'], smove),
+  commandSpec('sinter', -2, ['readonly'], 1, -1, 1, [...R, 'slow'], setOpGeneric('inter', false),
+    unordered),
+  commandSpec('sintercard', -3, ['readonly', 'movablekeys'], 0, 0, 0, [...R, 'slow'], sintercard,
+    { keys: numkeysKeys(1) }),
+  commandSpec('sunion', -2, ['readonly'], 1, -1, 1, [...R, 'slow'], setOpGeneric('union', false),
+    unordered),
+  commandSpec('sdiff', -2, ['readonly'], 1, -1, 1, [...R, 'slow'], setOpGeneric('diff', false),
+    unordered),
+  commandSpec('sinterstore', -3, ['write', 'denyoom'], 1, -1, 1, [...W, 'slow'],
+    setOpGeneric('inter', true)),
+  commandSpec('sunionstore', -3, ['write', 'denyoom'], 1, -1, 1, [...W, 'slow'],
+    setOpGeneric('union', true)),
+  commandSpec('sdiffstore', -3, ['write', 'denyoom'], 1, -1, 1, [...W, 'slow'],
+    setOpGeneric('diff', true)),
+  commandSpec('sscan', -3, ['readonly'], 1, 1, 1, [...R, 'slow'], sscan,
+    { tips: ['nondeterministic_output'] }),
+]

@@ -1,0 +1,736 @@
+// The string commands (Redis 7.0.15 t_string.c): one generic function per family, as Valkey's
+// setGenericCommand / incrDecrCommand.
+//   setGeneric      SET [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL], SETNX, SETEX, PSETEX
+//                   replies +OK / nil (NX/XX refused) / :1 :0 (SETNX) / the old value (GET)
+//   getGeneric      GET, GETSET, GETDEL, GETEX — the old value or nil; WRONGTYPE on other types
+//   msetGeneric     MSET (+OK), MSETNX (:1 when every key was new, else :0 and nothing set)
+//   incrDecrGeneric INCR DECR INCRBY DECRBY — the new value (int64, overflow refused)
+//   INCRBYFLOAT (80-bit long double, long-double.ts), APPEND, STRLEN, GETRANGE/SUBSTR, SETRANGE,
+//   LCS, MGET.
+// Invariants, and why:
+// - Every write is ONE whole-value PUT event per key with an absolute expireAtMs (relative TTLs
+//   become absolute at ctx.nowMs), so replay needs no clock (DESIGN rule 1). INCR and
+//   INCRBYFLOAT log their result, APPEND/SETRANGE the whole new value. KEEPTTL, INCR*, APPEND
+//   and SETRANGE carry the key's current expiry into the PUT, as Redis keeps it.
+// - A handler validates everything first, then applies: an error reply means no event (rule 3).
+//   Lazy expiry in lookupKey may delete an expired key first; that is a correct event anyway.
+// - Stored string Buffers are never modified in place (undo and checkpoints share them).
+// - OBJECT ENCODING/REFCOUNT need Redis's object encoding, which depends on how the value was
+//   made, not only on its bytes: `encodingHints` remembers it per Buffer (volatile, like Redis's
+//   encoding, which a restart recomputes).
+
+import {
+  EV_DEL, EV_EXPIRE, EV_PUT, type DelEvent, type ExpireEvent, type PutEvent,
+} from '../state/core-events.js'
+import type { Event } from '../state/event.js'
+import { TYPE_STRING, type Entry } from '../state/keyspace.js'
+import { noteExpiry } from './expire.js'
+import {
+  addLongDouble, formatHuman, longDoubleFromInt, parseLongDouble, type LongDouble,
+} from './long-double.js'
+import { lookupKey } from './lookup.js'
+import {
+  INT64_MAX, INT64_MIN, big, clampSafe, int64OrReply, isInt64Canonical, optionName, parseInt64,
+} from './numeric.js'
+import {
+  ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_SYNTAX, WRONGTYPE, keyOf,
+  type CommandContext, type CommandSpec, type Handler,
+} from './spec.js'
+
+/** proto-max-bulk-len default: the largest string a command may build. */
+export const STRING_MAX_BYTES = 512 * 1024 * 1024
+/** OBJ_ENCODING_EMBSTR_SIZE_LIMIT. */
+export const EMBSTR_MAX_BYTES = 44
+/** OBJ_SHARED_INTEGERS: int values 0..9999 are shared objects (REFCOUNT 2147483647). */
+export const SHARED_INTEGERS = 10000
+/** LCS refuses a DP table bigger than this (proto-max-bulk-len, as Redis 7.0.15). */
+const LCS_TABLE_MAX_BYTES = 512 * 1024 * 1024
+
+const ERR_STRING_TOO_LONG = 'ERR string exceeds maximum allowed size (proto-max-bulk-len)'
+
+// ---------------------------------------------------------------------------------------------
+// Object encodings (OBJECT ENCODING / REFCOUNT)
+
+/**
+ * How Redis made the object holding a stored Buffer: absent = tryObjectEncoding (int / embstr /
+ * raw by content), 'raw' = forced raw (APPEND, SETRANGE), 'str' = createStringObject (embstr or
+ * raw by length, never int: INCRBYFLOAT), 'int1' = an int that is not shared (COPY of an int).
+ */
+export type EncodingHint = 'raw' | 'str' | 'int1'
+const encodingHints = new WeakMap<Buffer, EncodingHint>()
+
+export function stringEncoding(value: Buffer): 'int' | 'embstr' | 'raw' {
+  const hint = encodingHints.get(value)
+  if (hint === 'raw') return 'raw'
+  if (hint === 'int1') return 'int'
+  if (hint === undefined && isInt64Canonical(value)) return 'int'
+  return value.length <= EMBSTR_MAX_BYTES ? 'embstr' : 'raw'
+}
+
+/** OBJECT REFCOUNT of a string: shared integers report INT_MAX, as Redis's OBJ_SHARED_REFCOUNT. */
+export function stringRefcount(value: Buffer): number {
+  if (encodingHints.has(value) || !isInt64Canonical(value)) return 1
+  const n = parseInt64(value)
+  return typeof n === 'number' && n >= 0 && n < SHARED_INTEGERS ? 2147483647 : 1
+}
+
+/** COPY: Redis's dupStringObject keeps the encoding; a copied int is never shared. */
+export function copyStringEncoding(from: Buffer, to: Buffer): void {
+  const hint = encodingHints.get(from)
+  const encoding = stringEncoding(from)
+  if (encoding === 'int') encodingHints.set(to, 'int1')
+  else if (hint !== undefined) encodingHints.set(to, hint)
+  else if (encoding === 'embstr') encodingHints.set(to, 'str')
+  else encodingHints.set(to, 'raw')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+
+function putEvent(db: number, key: string, value: Buffer, expireAtMs: number): PutEvent {
+  return { code: EV_PUT, db, key, value, expireAtMs } as PutEvent
+}
+
+/** Apply a PUT (and index its expiry for the active expire cycle). */
+export function putString(
+  ctx: CommandContext, db: number, key: string, value: Buffer, expireAtMs: number,
+): void {
+  ctx.txn.apply(putEvent(db, key, value, expireAtMs))
+  if (expireAtMs !== 0) noteExpiry(ctx.keyspace, db, key)
+}
+
+function deleteKey(ctx: CommandContext, db: number, key: string): void {
+  ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+}
+
+/** The live string entry, undefined when missing; null after replying WRONGTYPE. */
+function stringEntryOrReply(ctx: CommandContext, key: string): Entry | undefined | null {
+  const entry = lookupKey(ctx, key)
+  if (entry === undefined) return undefined
+  if (entry.type !== TYPE_STRING) {
+    ctx.reply.error(WRONGTYPE)
+    return null
+  }
+  return entry
+}
+
+function checkStringLength(ctx: CommandContext, size: number): boolean {
+  if (size > STRING_MAX_BYTES) {
+    ctx.reply.error(ERR_STRING_TOO_LONG)
+    return false
+  }
+  return true
+}
+
+function expireTimeError(ctx: CommandContext, command: string): void {
+  ctx.reply.error(`ERR invalid expire time in '${command}' command`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET family
+
+/** getGenericCommand: replies the value or nil; false after WRONGTYPE. */
+function getGeneric(ctx: CommandContext, key: string): boolean {
+  const entry = stringEntryOrReply(ctx, key)
+  if (entry === null) return false
+  if (entry === undefined) ctx.reply.nullBulk()
+  else ctx.reply.bulk(entry.value as Buffer)
+  return true
+}
+
+const getCommand: Handler = (ctx, argv) => {
+  getGeneric(ctx, keyOf(argv[1] as Buffer))
+}
+
+const getdelCommand: Handler = (ctx, argv) => {
+  const key = keyOf(argv[1] as Buffer)
+  const entry = stringEntryOrReply(ctx, key)
+  if (entry === null) return
+  if (entry === undefined) {
+    ctx.reply.nullBulk()
+    return
+  }
+  ctx.reply.bulk(entry.value as Buffer)
+  deleteKey(ctx, ctx.client.db, key)
+}
+
+const getsetCommand: Handler = (ctx, argv) => {
+  const key = keyOf(argv[1] as Buffer)
+  if (!getGeneric(ctx, key)) return
+  putString(ctx, ctx.client.db, key, argv[2] as Buffer, 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SET family
+
+const F_NX = 1 << 0
+const F_XX = 1 << 1
+const F_EX = 1 << 2
+const F_PX = 1 << 3
+const F_KEEPTTL = 1 << 4
+const F_GET = 1 << 5
+const F_EXAT = 1 << 6
+const F_PXAT = 1 << 7
+const F_PERSIST = 1 << 8
+const F_ANY_EXPIRE = F_EX | F_PX | F_EXAT | F_PXAT
+
+interface ExtendedArgs {
+  flags: number
+  /** The expire argument, when EX/PX/EXAT/PXAT was given. */
+  expire: Buffer | null
+}
+
+/**
+ * parseExtendedStringArgumentsOrReply: SET (from argv[3]) or GETEX (from argv[2]) options.
+ * Conflicting options are a syntax error, except a repeated one (EX 1 EX 2: the last wins).
+ */
+function parseExtendedArgs(
+  ctx: CommandContext, argv: Buffer[], command: 'set' | 'get',
+): ExtendedArgs | null {
+  let flags = 0
+  let expire: Buffer | null = null
+  const isSet = command === 'set'
+  for (let j = isSet ? 3 : 2; j < argv.length; j++) {
+    const opt = optionName(argv[j] as Buffer)
+    const next = j === argv.length - 1 ? null : (argv[j + 1] as Buffer)
+    const noOtherExpire = (own: number): boolean =>
+      (flags & (F_KEEPTTL | F_PERSIST | (F_ANY_EXPIRE & ~own))) === 0 && next !== null
+    if (opt === 'nx' && (flags & F_XX) === 0 && isSet) {
+      flags |= F_NX
+    } else if (opt === 'xx' && (flags & F_NX) === 0 && isSet) {
+      flags |= F_XX
+    } else if (opt === 'get' && isSet) {
+      flags |= F_GET
+    } else if (opt === 'keepttl' && (flags & (F_PERSIST | F_ANY_EXPIRE)) === 0 && isSet) {
+      flags |= F_KEEPTTL
+    } else if (opt === 'persist' && !isSet && (flags & (F_ANY_EXPIRE | F_KEEPTTL)) === 0) {
+      flags |= F_PERSIST
+    } else if (opt === 'ex' && noOtherExpire(F_EX)) {
+      flags |= F_EX
+      expire = next
+      j++
+    } else if (opt === 'px' && noOtherExpire(F_PX)) {
+      flags |= F_PX
+      expire = next
+      j++
+    } else if (opt === 'exat' && noOtherExpire(F_EXAT)) {
+      flags |= F_EXAT
+      expire = next
+      j++
+    } else if (opt === 'pxat' && noOtherExpire(F_PXAT)) {
+      flags |= F_PXAT
+      expire = next
+      j++
+    } else {
+      ctx.reply.error(ERR_SYNTAX)
+      return null
+    }
+  }
+  return { flags, expire }
+}
+
+/**
+ * getExpireMillisecondsOrReply: the absolute expiry time in ms, or null after the error.
+ * Seconds are checked for overflow before ×1000; EX/PX add the command's time.
+ */
+function expireAtOrReply(
+  ctx: CommandContext, arg: Buffer, flags: number, command: string,
+): number | null {
+  const parsed = int64OrReply(ctx, arg)
+  if (parsed === null) return null
+  let ms = big(parsed)
+  const seconds = (flags & (F_EX | F_EXAT)) !== 0
+  if (ms <= 0n || (seconds && ms > INT64_MAX / 1000n)) {
+    expireTimeError(ctx, command)
+    return null
+  }
+  if (seconds) ms *= 1000n
+  if ((flags & (F_EX | F_PX)) !== 0) ms += BigInt(ctx.nowMs)
+  if (ms > INT64_MAX) {
+    expireTimeError(ctx, command) // the C addition overflows to a negative number
+    return null
+  }
+  return Number(ms)
+}
+
+/**
+ * setGenericCommand. `okReply`/`abortReply` replace +OK and nil (SETNX answers :1 / :0).
+ */
+function setGeneric(
+  ctx: CommandContext, command: string, flags: number, key: string, value: Buffer,
+  expire: Buffer | null, okReply: (() => void) | null, abortReply: (() => void) | null,
+): void {
+  let expireAtMs = 0
+  if (expire !== null) {
+    const at = expireAtOrReply(ctx, expire, flags, command)
+    if (at === null) return
+    expireAtMs = at
+  }
+  if ((flags & F_GET) !== 0 && !getGeneric(ctx, key)) return
+  const existing = lookupKey(ctx, key)
+  const found = existing !== undefined
+  if (((flags & F_NX) !== 0 && found) || ((flags & F_XX) !== 0 && !found)) {
+    if ((flags & F_GET) === 0) {
+      if (abortReply !== null) abortReply()
+      else ctx.reply.nullBulk()
+    }
+    return
+  }
+  if (expire === null && (flags & F_KEEPTTL) !== 0 && existing !== undefined) {
+    expireAtMs = existing.expireAtMs
+  }
+  putString(ctx, ctx.client.db, key, value, expireAtMs)
+  if ((flags & F_GET) === 0) {
+    if (okReply !== null) okReply()
+    else ctx.reply.simple('OK')
+  }
+}
+
+const setCommand: Handler = (ctx, argv) => {
+  const args = parseExtendedArgs(ctx, argv, 'set')
+  if (args === null) return
+  setGeneric(ctx, 'set', args.flags, keyOf(argv[1] as Buffer), argv[2] as Buffer, args.expire,
+    null, null)
+}
+
+const setnxCommand: Handler = (ctx, argv) => {
+  setGeneric(ctx, 'setnx', F_NX, keyOf(argv[1] as Buffer), argv[2] as Buffer, null,
+    () => ctx.reply.integer(1), () => ctx.reply.integer(0))
+}
+
+const setexCommand: Handler = (ctx, argv) => {
+  setGeneric(ctx, 'setex', F_EX, keyOf(argv[1] as Buffer), argv[3] as Buffer, argv[2] as Buffer,
+    null, null)
+}
+
+const psetexCommand: Handler = (ctx, argv) => {
+  setGeneric(ctx, 'psetex', F_PX, keyOf(argv[1] as Buffer), argv[3] as Buffer, argv[2] as Buffer,
+    null, null)
+}
+
+/** GETEX key [EX|PX|EXAT|PXAT t | PERSIST]: the value; EXAT/PXAT in the past delete the key. */
+const getexCommand: Handler = (ctx, argv) => {
+  const args = parseExtendedArgs(ctx, argv, 'get')
+  if (args === null) return
+  const key = keyOf(argv[1] as Buffer)
+  const entry = stringEntryOrReply(ctx, key)
+  if (entry === null) return
+  if (entry === undefined) {
+    ctx.reply.nullBulk()
+    return
+  }
+  let expireAtMs = 0
+  if (args.expire !== null) {
+    const at = expireAtOrReply(ctx, args.expire, args.flags, 'getex')
+    if (at === null) return
+    expireAtMs = at
+  }
+  ctx.reply.bulk(entry.value as Buffer)
+  const db = ctx.client.db
+  if ((args.flags & (F_EXAT | F_PXAT)) !== 0 && expireAtMs <= ctx.nowMs) {
+    deleteKey(ctx, db, key)
+  } else if (args.expire !== null) {
+    applyExpire(ctx, db, key, expireAtMs)
+  } else if ((args.flags & F_PERSIST) !== 0 && entry.expireAtMs !== 0) {
+    applyExpire(ctx, db, key, 0)
+  }
+}
+
+function applyExpire(ctx: CommandContext, db: number, key: string, expireAtMs: number): void {
+  ctx.txn.apply({ code: EV_EXPIRE, db, key, expireAtMs } as ExpireEvent as Event)
+  if (expireAtMs !== 0) noteExpiry(ctx.keyspace, db, key)
+}
+
+// ---------------------------------------------------------------------------------------------
+// MGET / MSET family
+
+const mgetCommand: Handler = (ctx, argv) => {
+  ctx.reply.arrayHeader(argv.length - 1)
+  for (let j = 1; j < argv.length; j++) {
+    const entry = lookupKey(ctx, keyOf(argv[j] as Buffer))
+    if (entry === undefined || entry.type !== TYPE_STRING) ctx.reply.nullBulk()
+    else ctx.reply.bulk(entry.value as Buffer)
+  }
+}
+
+function msetGeneric(ctx: CommandContext, argv: Buffer[], nx: boolean): void {
+  if (argv.length % 2 === 0) {
+    ctx.reply.error(`ERR wrong number of arguments for '${nx ? 'msetnx' : 'mset'}' command`)
+    return
+  }
+  if (nx) {
+    for (let j = 1; j < argv.length; j += 2) {
+      if (lookupKey(ctx, keyOf(argv[j] as Buffer)) !== undefined) {
+        ctx.reply.integer(0)
+        return
+      }
+    }
+  }
+  const db = ctx.client.db
+  for (let j = 1; j < argv.length; j += 2) {
+    putString(ctx, db, keyOf(argv[j] as Buffer), argv[j + 1] as Buffer, 0)
+  }
+  if (nx) ctx.reply.integer(1)
+  else ctx.reply.simple('OK')
+}
+
+const msetCommand: Handler = (ctx, argv) => msetGeneric(ctx, argv, false)
+const msetnxCommand: Handler = (ctx, argv) => msetGeneric(ctx, argv, true)
+
+// ---------------------------------------------------------------------------------------------
+// INCR family
+
+/** incrDecrCommand: add `incr` to the int64 at key (0 when missing); the result is logged. */
+function incrDecrGeneric(ctx: CommandContext, key: string, incr: number | bigint): void {
+  const entry = stringEntryOrReply(ctx, key)
+  if (entry === null) return
+  let value: number | bigint = 0
+  if (entry !== undefined) {
+    const parsed = parseInt64(entry.value as Buffer)
+    if (parsed === null) {
+      ctx.reply.error(ERR_NOT_INTEGER)
+      return
+    }
+    value = parsed
+  }
+  let result: number | bigint
+  if (typeof value === 'number' && typeof incr === 'number' &&
+      Number.isSafeInteger(value + incr)) {
+    result = value + incr
+  } else {
+    const sum = big(value) + big(incr)
+    if (sum < INT64_MIN || sum > INT64_MAX) {
+      ctx.reply.error('ERR increment or decrement would overflow')
+      return
+    }
+    result = sum
+  }
+  const text = Buffer.from(String(result), 'latin1')
+  putString(ctx, ctx.client.db, key, text, entry === undefined ? 0 : entry.expireAtMs)
+  ctx.reply.integer(result)
+}
+
+const incrCommand: Handler = (ctx, argv) => incrDecrGeneric(ctx, keyOf(argv[1] as Buffer), 1)
+const decrCommand: Handler = (ctx, argv) => incrDecrGeneric(ctx, keyOf(argv[1] as Buffer), -1)
+
+const incrbyCommand: Handler = (ctx, argv) => {
+  const incr = int64OrReply(ctx, argv[2] as Buffer)
+  if (incr === null) return
+  incrDecrGeneric(ctx, keyOf(argv[1] as Buffer), incr)
+}
+
+const decrbyCommand: Handler = (ctx, argv) => {
+  const incr = int64OrReply(ctx, argv[2] as Buffer)
+  if (incr === null) return
+  if (typeof incr === 'bigint' && incr === INT64_MIN) {
+    ctx.reply.error('ERR decrement would overflow')
+    return
+  }
+  incrDecrGeneric(ctx, keyOf(argv[1] as Buffer), -incr)
+}
+
+/** INCRBYFLOAT: long double arithmetic; the formatted result is the new value and the reply. */
+const incrbyfloatCommand: Handler = (ctx, argv) => {
+  const key = keyOf(argv[1] as Buffer)
+  const entry = stringEntryOrReply(ctx, key)
+  if (entry === null) return
+  let value: LongDouble | null = longDoubleFromInt(0n)
+  if (entry !== undefined) value = parseLongDouble(entry.value as Buffer)
+  const incr = value === null ? null : parseLongDouble(argv[2] as Buffer)
+  if (value === null || incr === null) {
+    ctx.reply.error(ERR_NOT_FLOAT)
+    return
+  }
+  const sum = addLongDouble(value, incr)
+  if (sum === null || sum.kind === 'inf') {
+    ctx.reply.error('ERR increment would produce NaN or Infinity')
+    return
+  }
+  const text = Buffer.from(formatHuman(sum), 'latin1')
+  encodingHints.set(text, 'str')
+  putString(ctx, ctx.client.db, key, text, entry === undefined ? 0 : entry.expireAtMs)
+  ctx.reply.bulk(text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// APPEND, STRLEN, GETRANGE, SETRANGE
+
+const appendCommand: Handler = (ctx, argv) => {
+  const key = keyOf(argv[1] as Buffer)
+  const suffix = argv[2] as Buffer
+  const entry = stringEntryOrReply(ctx, key)
+  if (entry === null) return
+  if (entry === undefined) {
+    putString(ctx, ctx.client.db, key, suffix, 0)
+    ctx.reply.integer(suffix.length)
+    return
+  }
+  const current = entry.value as Buffer
+  if (!checkStringLength(ctx, current.length + suffix.length)) return
+  const value = Buffer.concat([current, suffix], current.length + suffix.length)
+  encodingHints.set(value, 'raw')
+  putString(ctx, ctx.client.db, key, value, entry.expireAtMs)
+  ctx.reply.integer(value.length)
+}
+
+const strlenCommand: Handler = (ctx, argv) => {
+  const entry = stringEntryOrReply(ctx, keyOf(argv[1] as Buffer))
+  if (entry === null) return
+  ctx.reply.integer(entry === undefined ? 0 : (entry.value as Buffer).length)
+}
+
+const getrangeCommand: Handler = (ctx, argv) => {
+  const startArg = int64OrReply(ctx, argv[2] as Buffer)
+  if (startArg === null) return
+  const endArg = int64OrReply(ctx, argv[3] as Buffer)
+  if (endArg === null) return
+  const entry = stringEntryOrReply(ctx, keyOf(argv[1] as Buffer))
+  if (entry === null) return
+  if (entry === undefined) {
+    ctx.reply.bulk(EMPTY)
+    return
+  }
+  const value = entry.value as Buffer
+  const length = value.length
+  let start = clampSafe(startArg)
+  let end = clampSafe(endArg)
+  if (start < 0 && end < 0 && start > end) {
+    ctx.reply.bulk(EMPTY)
+    return
+  }
+  if (start < 0) start = length + start
+  if (end < 0) end = length + end
+  if (start < 0) start = 0
+  if (end < 0) end = 0
+  if (end >= length) end = length - 1
+  if (start > end || length === 0) ctx.reply.bulk(EMPTY)
+  else ctx.reply.bulk(value.subarray(start, end + 1))
+}
+
+const EMPTY = Buffer.alloc(0)
+
+const setrangeCommand: Handler = (ctx, argv) => {
+  const offsetArg = int64OrReply(ctx, argv[2] as Buffer)
+  if (offsetArg === null) return
+  const patch = argv[3] as Buffer
+  if (offsetArg < 0) {
+    ctx.reply.error('ERR offset is out of range')
+    return
+  }
+  const offset = clampSafe(offsetArg)
+  const key = keyOf(argv[1] as Buffer)
+  const entry = stringEntryOrReply(ctx, key)
+  if (entry === null) return
+  const current = entry === undefined ? EMPTY : (entry.value as Buffer)
+  if (patch.length === 0) {
+    ctx.reply.integer(current.length)
+    return
+  }
+  if (!checkStringLength(ctx, offset + patch.length)) return
+  const length = Math.max(current.length, offset + patch.length)
+  const value = Buffer.alloc(length)
+  current.copy(value, 0)
+  patch.copy(value, offset)
+  encodingHints.set(value, 'raw')
+  putString(ctx, ctx.client.db, key, value, entry === undefined ? 0 : entry.expireAtMs)
+  ctx.reply.integer(value.length)
+}
+
+// ---------------------------------------------------------------------------------------------
+// LCS
+
+/** LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN] */
+const lcsCommand: Handler = (ctx, argv) => {
+  const ea = lookupKey(ctx, keyOf(argv[1] as Buffer))
+  const eb = lookupKey(ctx, keyOf(argv[2] as Buffer))
+  const notString = (e: Entry | undefined): boolean => e !== undefined && e.type !== TYPE_STRING
+  if (notString(ea) || notString(eb)) {
+    ctx.reply.error('ERR The specified keys must contain string values')
+    return
+  }
+  const a = ea === undefined ? EMPTY : (ea.value as Buffer)
+  const b = eb === undefined ? EMPTY : (eb.value as Buffer)
+  let getLen = false
+  let getIdx = false
+  let withMatchLen = false
+  let minMatchLen = 0
+  for (let j = 3; j < argv.length; j++) {
+    const opt = optionName(argv[j] as Buffer)
+    const moreArgs = argv.length - 1 - j
+    if (opt === 'idx') getIdx = true
+    else if (opt === 'len') getLen = true
+    else if (opt === 'withmatchlen') withMatchLen = true
+    else if (opt === 'minmatchlen' && moreArgs > 0) {
+      const v = int64OrReply(ctx, argv[j + 1] as Buffer)
+      if (v === null) return
+      minMatchLen = v < 0 ? 0 : clampSafe(v)
+      j++
+    } else {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    }
+  }
+  if (getLen && getIdx) {
+    ctx.reply.error('ERR If you want both the length and indexes, please just use IDX.')
+    return
+  }
+  const cells = (a.length + 1) * (b.length + 1)
+  if (cells * 4 > LCS_TABLE_MAX_BYTES) {
+    ctx.reply.error('ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len')
+    return
+  }
+  lcsReply(ctx, a, b, { getLen, getIdx, withMatchLen, minMatchLen })
+}
+
+interface LcsOptions {
+  getLen: boolean; getIdx: boolean; withMatchLen: boolean; minMatchLen: number
+}
+
+/** LCS[i, j] = length of the LCS of a[0..i) and b[0..j), at lcs[i * (blen + 1) + j]. */
+function lcsTable(a: Buffer, b: Buffer): Uint32Array {
+  const width = b.length + 1
+  const lcs = new Uint32Array((a.length + 1) * width)
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      if (a[i - 1] === b[j - 1]) {
+        lcs[i * width + j] = (lcs[(i - 1) * width + j - 1] as number) + 1
+      } else {
+        const l1 = lcs[(i - 1) * width + j] as number
+        const l2 = lcs[i * width + j - 1] as number
+        lcs[i * width + j] = l1 > l2 ? l1 : l2
+      }
+    }
+  }
+  return lcs
+}
+
+/** The walk back over the table, as Redis's lcsCommand (same ranges, same order). */
+function lcsReply(ctx: CommandContext, a: Buffer, b: Buffer, o: LcsOptions): void {
+  const alen = a.length
+  const blen = b.length
+  const width = blen + 1
+  const lcs = lcsTable(a, b)
+  const total = lcs[alen * width + blen] as number
+  if (o.getLen) {
+    ctx.reply.integer(total)
+    return
+  }
+  const result = Buffer.alloc(total)
+  const ranges: number[][] = []
+  let idx = total
+  let arangeStart = alen
+  let arangeEnd = 0
+  let brangeStart = 0
+  let brangeEnd = 0
+  let i = alen
+  let j = blen
+  while (i > 0 && j > 0) {
+    let emitRange = false
+    if (a[i - 1] === b[j - 1]) {
+      result[idx - 1] = a[i - 1] as number
+      if (arangeStart === alen) {
+        arangeStart = i - 1
+        arangeEnd = i - 1
+        brangeStart = j - 1
+        brangeEnd = j - 1
+      } else if (arangeStart === i && brangeStart === j) {
+        arangeStart--
+        brangeStart--
+      } else {
+        emitRange = true
+      }
+      if (arangeStart === 0 || brangeStart === 0) emitRange = true
+      idx--
+      i--
+      j--
+    } else {
+      const l1 = lcs[(i - 1) * width + j] as number
+      const l2 = lcs[i * width + j - 1] as number
+      if (l1 > l2) i--
+      else j--
+      if (arangeStart !== alen) emitRange = true
+    }
+    const matchLen = arangeEnd - arangeStart + 1
+    if (emitRange) {
+      if (o.minMatchLen === 0 || matchLen >= o.minMatchLen) {
+        ranges.push([arangeStart, arangeEnd, brangeStart, brangeEnd, matchLen])
+      }
+      arangeStart = alen
+    }
+  }
+  if (!o.getIdx) {
+    ctx.reply.bulk(result)
+    return
+  }
+  lcsIdxReply(ctx, ranges, total, o.withMatchLen)
+}
+
+/** LCS IDX: a map of "matches" (ranges, last first) and "len". */
+function lcsIdxReply(
+  ctx: CommandContext, ranges: number[][], total: number, withMatchLen: boolean,
+): void {
+  ctx.reply.mapHeader(2)
+  ctx.reply.bulk('matches')
+  ctx.reply.arrayHeader(ranges.length)
+  for (const r of ranges) {
+    ctx.reply.arrayHeader(withMatchLen ? 3 : 2)
+    ctx.reply.arrayHeader(2)
+    ctx.reply.integer(r[0] as number)
+    ctx.reply.integer(r[1] as number)
+    ctx.reply.arrayHeader(2)
+    ctx.reply.integer(r[2] as number)
+    ctx.reply.integer(r[3] as number)
+    if (withMatchLen) ctx.reply.integer(r[4] as number)
+  }
+  ctx.reply.bulk('len')
+  ctx.reply.integer(total)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table (arity, flags, key positions, ACL categories and tips from Redis 7.0.15 COMMAND INFO)
+
+type Flags = CommandSpec['flags']
+function spec(
+  name: string, arity: number, flags: Flags, keys: [number, number, number],
+  categories: string[], handler: Handler, tips?: string[],
+): CommandSpec {
+  const s: CommandSpec = {
+    name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], categories, handler,
+    ...(tips === undefined ? {} : { tips }),
+  }
+  return Object.freeze(s)
+}
+
+const K1: [number, number, number] = [1, 1, 1]
+const R_FAST = ['read', 'string', 'fast']
+const R_SLOW = ['read', 'string', 'slow']
+const W_FAST = ['write', 'string', 'fast']
+const W_SLOW = ['write', 'string', 'slow']
+
+export const stringCommands: CommandSpec[] = [
+  spec('get', 2, ['readonly', 'fast'], K1, R_FAST, getCommand),
+  spec('set', -3, ['write', 'denyoom'], K1, W_SLOW, setCommand),
+  spec('setnx', 3, ['write', 'denyoom', 'fast'], K1, W_FAST, setnxCommand),
+  spec('setex', 4, ['write', 'denyoom'], K1, W_SLOW, setexCommand),
+  spec('psetex', 4, ['write', 'denyoom'], K1, W_SLOW, psetexCommand),
+  spec('getset', 3, ['write', 'denyoom', 'fast'], K1, W_FAST, getsetCommand),
+  spec('getdel', 2, ['write', 'fast'], K1, W_FAST, getdelCommand),
+  spec('getex', -2, ['write', 'fast'], K1, W_FAST, getexCommand),
+  spec('mget', -2, ['readonly', 'fast'], [1, -1, 1], R_FAST, mgetCommand,
+    ['request_policy:multi_shard']),
+  spec('mset', -3, ['write', 'denyoom'], [1, -1, 2], W_SLOW, msetCommand,
+    ['request_policy:multi_shard', 'response_policy:all_succeeded']),
+  spec('msetnx', -3, ['write', 'denyoom'], [1, -1, 2], W_SLOW, msetnxCommand,
+    ['request_policy:multi_shard', 'response_policy:agg_min']),
+  spec('incr', 2, ['write', 'denyoom', 'fast'], K1, W_FAST, incrCommand),
+  spec('decr', 2, ['write', 'denyoom', 'fast'], K1, W_FAST, decrCommand),
+  spec('incrby', 3, ['write', 'denyoom', 'fast'], K1, W_FAST, incrbyCommand),
+  spec('decrby', 3, ['write', 'denyoom', 'fast'], K1, W_FAST, decrbyCommand),
+  spec('incrbyfloat', 3, ['write', 'denyoom', 'fast'], K1, W_FAST, incrbyfloatCommand),
+  spec('append', 3, ['write', 'denyoom', 'fast'], K1, W_FAST, appendCommand),
+  spec('strlen', 2, ['readonly', 'fast'], K1, R_FAST, strlenCommand),
+  spec('getrange', 4, ['readonly'], K1, R_SLOW, getrangeCommand),
+  spec('setrange', 4, ['write', 'denyoom'], K1, W_SLOW, setrangeCommand),
+  spec('substr', 4, ['readonly'], K1, R_SLOW, getrangeCommand),
+  spec('lcs', -3, ['readonly'], [1, 2, 1], R_SLOW, lcsCommand),
+]

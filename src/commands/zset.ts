@@ -1,0 +1,1056 @@
+// Sorted-set commands (Redis 7.0.15 t_zset.c): ZADD ZINCRBY ZREM ZCARD ZSCORE ZMSCORE ZRANK
+// ZREVRANK ZCOUNT ZLEXCOUNT ZRANGE ZRANGESTORE ZREVRANGE ZRANGEBYSCORE ZREVRANGEBYSCORE
+// ZRANGEBYLEX ZREVRANGEBYLEX ZPOPMIN ZPOPMAX BZPOPMIN BZPOPMAX ZMPOP BZMPOP ZRANDMEMBER ZUNION
+// ZINTER ZDIFF ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZINTERCARD ZREMRANGEBYRANK ZREMRANGEBYSCORE
+// ZREMRANGEBYLEX ZSCAN.
+// Handlers validate in Redis's order, then log zset events (state/zset-events.ts) with absolute
+// scores (ZINCRBY logs the result) and the members actually removed (pops, ZREMRANGEBY*), or a
+// whole fresh value (core RESTORE) for the STORE forms; then reply. Scores are doubles: RESP3 ','
+// and RESP2 a bulk in %.17g (ReplySink.double). WITHSCORES replies are flat in RESP2 and
+// [member, score] pairs in RESP3, as Redis 7.0. Ranges: rank (negative indexes), score
+// ('(' exclusive, inf/-inf, strtod syntax), lex ('[' '(' '-' '+').
+// Blocking pops park through ctx.block (txn/blocking.ts); inside MULTI they answer null.
+
+import { EV_DEL, EV_RESTORE, type DelEvent, type RestoreEvent } from '../state/core-events.js'
+import type { Event } from '../state/event.js'
+import { TYPE_SET, TYPE_ZSET, type Entry } from '../state/keyspace.js'
+import {
+  ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE, ZSet, lexGteMin, lexLteMax, scoreGteMin, scoreLteMax, type LexRange, type ScoreRange, type ZNode,
+} from '../state/zset.js'
+import { EV_ZADD, EV_ZREM, type ZAddEvent, type ZRemEvent } from '../state/zset-events.js'
+import {
+  LONG_MAX, bulkLatin1, doubleOrReply, longOrReply, lookupOfType, parseDouble, parseScoreBound,
+  positiveLongOrReply, rangeLongOrReply, scanCursorOrReply, scanOptionsOrReply, scanStep,
+  timeoutOrReply, withinHalfLong,
+} from './coll-util.js'
+import { zsetIsListpack } from './encoding.js'
+import { commandSpec, numkeysKeys } from './list.js'
+import { lookupKey } from './lookup.js'
+import { optionName } from './numeric.js'
+import { randomIndex } from './random.js'
+import {
+  ERR_NOT_FLOAT, ERR_SYNTAX, WRONGTYPE, keyOf, type CommandContext, type CommandSpec, type Handler,
+  type ReplySink,
+} from './spec.js'
+import { formatDouble } from '../resp/writer.js'
+
+const ERR_SCORE_RANGE = 'ERR min or max is not a float'
+const ERR_LEX_RANGE = 'ERR min or max not valid string range item'
+
+function zadd(ctx: CommandContext, db: number, key: string, entries: [number, string][]): void {
+  if (entries.length === 0) return
+  ctx.txn.apply({ code: EV_ZADD, db, key, entries } as ZAddEvent)
+}
+
+function zrem(ctx: CommandContext, db: number, key: string, members: string[]): void {
+  if (members.length === 0) return
+  ctx.txn.apply({ code: EV_ZREM, db, key, members } as ZRemEvent)
+}
+
+/** Store a computed sorted set at (db, key): RESTORE of a fresh value, or DEL when empty. */
+function storeZSet(ctx: CommandContext, db: number, key: string, z: ZSet): void {
+  if (z.length === 0) {
+    ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+    return
+  }
+  // A STORE result is built afresh: Redis converts it back to listpack when small enough,
+  // and a listpack keeps integral scores as integers (-0 becomes 0).
+  z.everBig = false
+  for (const m of z.map.keys()) z.noteSize(m)
+  if (!z.everBig) {
+    for (const [m, s] of [...z]) {
+      if (Object.is(s, -0)) {
+        z.delete(m)
+        z.add(m, 0)
+      }
+    }
+  }
+  ctx.txn.apply({ code: EV_RESTORE, db, key, type: TYPE_ZSET, expireAtMs: 0, value: z } as
+    RestoreEvent as Event)
+}
+
+function member(reply: ReplySink, m: string): void {
+  reply.bulk(Buffer.from(m, 'latin1'))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZADD / ZINCRBY
+
+const NAN_ERROR = 'ERR resulting score is not a number (NaN)'
+
+function zaddGeneric(ctx: CommandContext, argv: Buffer[], incrFlag: boolean): void {
+  let nx = false
+  let xx = false
+  let gt = false
+  let lt = false
+  let ch = false
+  let incr = incrFlag
+  let scoreIdx = 2
+  for (; scoreIdx < argv.length; scoreIdx++) {
+    const opt = optionName(argv[scoreIdx] as Buffer)
+    if (opt === 'nx') nx = true
+    else if (opt === 'xx') xx = true
+    else if (opt === 'ch') ch = true
+    else if (opt === 'incr') incr = true
+    else if (opt === 'gt') gt = true
+    else if (opt === 'lt') lt = true
+    else break
+  }
+  const pairsArgs = argv.length - scoreIdx
+  if (pairsArgs % 2 !== 0 || pairsArgs === 0) {
+    ctx.reply.error(ERR_SYNTAX)
+    return
+  }
+  const elements = pairsArgs / 2
+  if (nx && xx) {
+    ctx.reply.error('ERR XX and NX options at the same time are not compatible')
+    return
+  }
+  if ((gt && nx) || (lt && nx) || (gt && lt)) {
+    ctx.reply.error('ERR GT, LT, and/or NX options at the same time are not compatible')
+    return
+  }
+  if (incr && elements > 1) {
+    ctx.reply.error('ERR INCR option supports a single increment-element pair')
+    return
+  }
+  const scores: number[] = []
+  for (let j = 0; j < elements; j++) {
+    const s = doubleOrReply(ctx, argv[scoreIdx + j * 2] as Buffer)
+    if (s === null) return
+    scores.push(s)
+  }
+  const key = keyOf(argv[1] as Buffer)
+  const entry = lookupOfType(ctx, key, TYPE_ZSET)
+  if (entry === false) return
+  let added = 0
+  let updated = 0
+  let processed = 0
+  let lastScore = 0
+  if (entry !== null || !xx) {
+    const z = entry === null ? null : entry.value as ZSet
+    // Scores as they will be after each pair (later pairs see earlier ones in the same call).
+    const pending = new Map<string, number>()
+    const current = (m: string): number | undefined =>
+      pending.has(m) ? pending.get(m) : z === null ? undefined : z.score(m)
+    const writes: [number, string][] = []
+    // Listpack-encoded sets store an integral score as an integer, so -0 comes back as 0 there
+    // (zzlInsertAt's double2ll); follow the encoding Redis would have while adding.
+    const firstMember = argv[scoreIdx + 1] as Buffer
+    let listpack = z === null ? firstMember.length <= ZSET_MAX_LISTPACK_VALUE : zsetIsListpack(z)
+    let size = z === null ? 0 : z.length
+    const stored = (score: number): number => (listpack && Object.is(score, -0) ? 0 : score)
+    for (let j = 0; j < elements; j++) {
+      let score = scores[j] as number
+      const m = keyOf(argv[scoreIdx + 1 + j * 2] as Buffer)
+      const cur = current(m)
+      if (cur !== undefined) {
+        if (nx) continue
+        if (incr) {
+          score += cur
+          if (Number.isNaN(score)) {
+            ctx.reply.error(NAN_ERROR)
+            return
+          }
+        }
+        if ((lt && score >= cur) || (gt && score <= cur)) continue
+        lastScore = score
+        processed++
+        if (score !== cur) {
+          updated++
+          pending.set(m, stored(score))
+          writes.push([stored(score), m])
+        }
+      } else if (!xx) {
+        if (listpack && (size + 1 > ZSET_MAX_LISTPACK_ENTRIES || m.length > ZSET_MAX_LISTPACK_VALUE)) {
+          listpack = false
+        }
+        size++
+        added++
+        processed++
+        lastScore = score
+        pending.set(m, stored(score))
+        writes.push([stored(score), m])
+      }
+    }
+    zadd(ctx, ctx.client.db, key, writes)
+  }
+  if (incr) {
+    if (processed > 0) ctx.reply.double(lastScore)
+    else ctx.reply.nullBulk()
+  } else {
+    ctx.reply.integer(ch ? added + updated : added)
+  }
+}
+
+const zaddCmd: Handler = (ctx, argv) => zaddGeneric(ctx, argv, false)
+const zincrby: Handler = (ctx, argv) => zaddGeneric(ctx, argv, true)
+
+const zremCmd: Handler = (ctx, argv) => {
+  const key = keyOf(argv[1] as Buffer)
+  const entry = lookupOfType(ctx, key, TYPE_ZSET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.integer(0)
+    return
+  }
+  const z = entry.value as ZSet
+  const members: string[] = []
+  const seen = new Set<string>()
+  for (let i = 2; i < argv.length; i++) {
+    const m = keyOf(argv[i] as Buffer)
+    if (seen.has(m) || !z.has(m)) continue
+    seen.add(m)
+    members.push(m)
+  }
+  zrem(ctx, ctx.client.db, key, members)
+  ctx.reply.integer(members.length)
+}
+
+const zcard: Handler = (ctx, argv) => {
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_ZSET)
+  if (entry === false) return
+  ctx.reply.integer(entry === null ? 0 : (entry.value as ZSet).length)
+}
+
+const zscore: Handler = (ctx, argv) => {
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_ZSET)
+  if (entry === false) return
+  const s = entry === null ? undefined : (entry.value as ZSet).score(keyOf(argv[2] as Buffer))
+  if (s === undefined) ctx.reply.nullBulk()
+  else ctx.reply.double(s)
+}
+
+const zmscore: Handler = (ctx, argv) => {
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_ZSET)
+  if (entry === false) return
+  const z = entry === null ? null : entry.value as ZSet
+  ctx.reply.arrayHeader(argv.length - 2)
+  for (let i = 2; i < argv.length; i++) {
+    const s = z === null ? undefined : z.score(keyOf(argv[i] as Buffer))
+    if (s === undefined) ctx.reply.nullBulk()
+    else ctx.reply.double(s)
+  }
+}
+
+function zrankGeneric(reverse: boolean): Handler {
+  return (ctx, argv) => {
+    const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_ZSET)
+    if (entry === false) return
+    if (entry === null) {
+      ctx.reply.nullBulk()
+      return
+    }
+    const z = entry.value as ZSet
+    const r = z.rank(keyOf(argv[2] as Buffer))
+    if (r < 0) ctx.reply.nullBulk()
+    else ctx.reply.integer(reverse ? z.length - 1 - r : r)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ranges
+
+function parseScoreRange(min: Buffer, max: Buffer): ScoreRange | null {
+  const a = parseScoreBound(min)
+  const b = parseScoreBound(max)
+  if (a === null || b === null) return null
+  return { min: a.value, minex: a.exclusive, max: b.value, maxex: b.exclusive }
+}
+
+/** zslParseLexRangeItem for one bound; `isMin` picks which infinity '+'/'-' mean. */
+function parseLexItem(arg: Buffer): { s: string | null; ex: boolean; inf: '+' | '-' | null } | null {
+  if (arg.length === 0) return null
+  const c = arg[0] as number
+  if (c === 43 || c === 45) { // '+' '-'
+    if (arg.length > 1 && arg[1] !== 0) return null
+    return { s: null, ex: true, inf: c === 43 ? '+' : '-' }
+  }
+  if (c === 40 || c === 91) { // '(' '['
+    return { s: arg.subarray(1).toString('latin1'), ex: c === 40, inf: null }
+  }
+  return null
+}
+
+function parseLexRange(min: Buffer, max: Buffer): LexRange | null {
+  const a = parseLexItem(min)
+  const b = parseLexItem(max)
+  if (a === null || b === null) return null
+  return {
+    min: a.s, minex: a.ex, max: b.s, maxex: b.ex,
+    minPlusInf: a.inf === '+', maxMinusInf: b.inf === '-',
+  }
+}
+
+/** Where range results go: a client reply, or a new sorted set (ZRANGESTORE). */
+interface RangeSink {
+  begin(length: number): void
+  emit(m: string, score: number): void
+  end(count: number): void
+}
+
+function clientSink(ctx: CommandContext, withScores: boolean): RangeSink {
+  const r = ctx.reply
+  const nested = withScores && r.proto === 3
+  let buffered: [string, number][] | null = null
+  const write = (m: string, s: number): void => {
+    if (nested) r.arrayHeader(2)
+    member(r, m)
+    if (withScores) r.double(s)
+  }
+  return {
+    begin(length) {
+      if (length > 0) r.arrayHeader(withScores && r.proto === 2 ? length * 2 : length)
+      else buffered = []
+    },
+    emit(m, s) {
+      if (buffered !== null) buffered.push([m, s])
+      else write(m, s)
+    },
+    end() {
+      if (buffered === null) return
+      r.arrayHeader(withScores && r.proto === 2 ? buffered.length * 2 : buffered.length)
+      for (const [m, s] of buffered) write(m, s)
+    },
+  }
+}
+
+function storeSink(ctx: CommandContext, dst: string): RangeSink {
+  const z = new ZSet()
+  return {
+    begin() {},
+    emit(m, s) { z.add(m, s) },
+    end() {
+      storeZSet(ctx, ctx.client.db, dst, z)
+      ctx.reply.integer(z.length)
+    },
+  }
+}
+
+function rangeByRank(out: RangeSink, z: ZSet, start0: number, end0: number, reverse: boolean): void {
+  const llen = z.length
+  let start = start0 < 0 ? llen + start0 : start0
+  let end = end0 < 0 ? llen + end0 : end0
+  if (start < 0) start = 0
+  if (start > end || start >= llen) {
+    out.begin(0)
+    out.end(0)
+    return
+  }
+  if (end >= llen) end = llen - 1
+  const n = end - start + 1
+  out.begin(n)
+  let node = reverse ? z.byRank(llen - 1 - start) : z.byRank(start)
+  for (let i = 0; i < n && node !== null; i++) {
+    out.emit(node.member, node.score)
+    node = reverse ? node.prev : node.next[0] as ZNode | null
+  }
+  out.end(n)
+}
+
+/** Skip `offset` nodes (a negative offset walks off the end, as Redis's `while (offset--)`). */
+function skip(node: ZNode | null, offset: number, reverse: boolean): ZNode | null {
+  if (offset < 0) return null
+  let n = node
+  for (let i = 0; i < offset && n !== null; i++) n = reverse ? n.prev : n.next[0] as ZNode | null
+  return n
+}
+
+function rangeByScore(out: RangeSink, z: ZSet, range: ScoreRange, offset: number, limit: number,
+  reverse: boolean): void {
+  out.begin(0)
+  if (offset > 0 && offset >= z.length) {
+    out.end(0)
+    return
+  }
+  let node = skip(reverse ? z.lastInScoreRange(range) : z.firstInScoreRange(range), offset, reverse)
+  let count = 0
+  while (node !== null && (limit < 0 || count < limit)) {
+    if (reverse ? !scoreGteMin(node.score, range) : !scoreLteMax(node.score, range)) break
+    out.emit(node.member, node.score)
+    count++
+    node = reverse ? node.prev : node.next[0] as ZNode | null
+  }
+  out.end(count)
+}
+
+function rangeByLex(out: RangeSink, z: ZSet, range: LexRange, offset: number, limit: number,
+  reverse: boolean): void {
+  out.begin(0)
+  if (offset > 0 && offset >= z.length) {
+    out.end(0)
+    return
+  }
+  let node = skip(reverse ? z.lastInLexRange(range) : z.firstInLexRange(range), offset, reverse)
+  let count = 0
+  while (node !== null && (limit < 0 || count < limit)) {
+    if (reverse ? !lexGteMin(node.member, range) : !lexLteMax(node.member, range)) break
+    out.emit(node.member, node.score)
+    count++
+    node = reverse ? node.prev : node.next[0] as ZNode | null
+  }
+  out.end(count)
+}
+
+type RangeType = 'auto' | 'rank' | 'score' | 'lex'
+type Direction = 'auto' | 'forward' | 'reverse'
+
+/** zrangeGenericCommand: argv[argStart] is the source key; `store` = ZRANGESTORE. */
+function zrangeGeneric(ctx: CommandContext, argv: Buffer[], argStart: number, store: boolean,
+  type0: RangeType, dir0: Direction): void {
+  let type = type0
+  let dir = dir0
+  let withScores = false
+  let offset = 0
+  let limit = -1
+  for (let j = argStart + 3; j < argv.length; j++) {
+    const left = argv.length - j - 1
+    const opt = optionName(argv[j] as Buffer)
+    if (!store && opt === 'withscores') {
+      withScores = true
+    } else if (opt === 'limit' && left >= 2) {
+      const o = longOrReply(ctx, argv[j + 1] as Buffer)
+      if (o === null) return
+      const l = longOrReply(ctx, argv[j + 2] as Buffer)
+      if (l === null) return
+      offset = o
+      limit = l
+      j += 2
+    } else if (dir === 'auto' && opt === 'rev') {
+      dir = 'reverse'
+    } else if (type === 'auto' && opt === 'bylex') {
+      type = 'lex'
+    } else if (type === 'auto' && opt === 'byscore') {
+      type = 'score'
+    } else {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    }
+  }
+  if (dir === 'auto') dir = 'forward'
+  if (type === 'auto') type = 'rank'
+  if (limit !== -1 && type === 'rank') {
+    ctx.reply.error('ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX')
+    return
+  }
+  if (withScores && type === 'lex') {
+    ctx.reply.error('ERR syntax error, WITHSCORES not supported in combination with BYLEX')
+    return
+  }
+  const reverse = dir === 'reverse'
+  let minIdx = argStart + 1
+  let maxIdx = argStart + 2
+  if (reverse && (type === 'score' || type === 'lex')) [minIdx, maxIdx] = [maxIdx, minIdx]
+  let start = 0
+  let end = 0
+  let scoreRange: ScoreRange | null = null
+  let lexRange: LexRange | null = null
+  if (type === 'rank') {
+    const s = longOrReply(ctx, argv[minIdx] as Buffer)
+    if (s === null) return
+    const e = longOrReply(ctx, argv[maxIdx] as Buffer)
+    if (e === null) return
+    start = s
+    end = e
+  } else if (type === 'score') {
+    scoreRange = parseScoreRange(argv[minIdx] as Buffer, argv[maxIdx] as Buffer)
+    if (scoreRange === null) {
+      ctx.reply.error(ERR_SCORE_RANGE)
+      return
+    }
+  } else {
+    lexRange = parseLexRange(argv[minIdx] as Buffer, argv[maxIdx] as Buffer)
+    if (lexRange === null) {
+      ctx.reply.error(ERR_LEX_RANGE)
+      return
+    }
+  }
+  const out = store ? storeSink(ctx, keyOf(argv[1] as Buffer)) : clientSink(ctx, withScores)
+  const entry = lookupKey(ctx, keyOf(argv[argStart] as Buffer))
+  if (entry === undefined) {
+    if (store) {
+      out.begin(0)
+      out.end(0)
+    } else {
+      ctx.reply.arrayHeader(0)
+    }
+    return
+  }
+  if (entry.type !== TYPE_ZSET) {
+    ctx.reply.error(WRONGTYPE)
+    return
+  }
+  const z = entry.value as ZSet
+  if (type === 'rank') rangeByRank(out, z, start, end, reverse)
+  else if (type === 'score') rangeByScore(out, z, scoreRange as ScoreRange, offset, limit, reverse)
+  else rangeByLex(out, z, lexRange as LexRange, offset, limit, reverse)
+}
+
+function zrangeCmd(argStart: number, store: boolean, type: RangeType, dir: Direction): Handler {
+  return (ctx, argv) => zrangeGeneric(ctx, argv, argStart, store, type, dir)
+}
+
+const zcount: Handler = (ctx, argv) => {
+  const range = parseScoreRange(argv[2] as Buffer, argv[3] as Buffer)
+  if (range === null) {
+    ctx.reply.error(ERR_SCORE_RANGE)
+    return
+  }
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_ZSET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.integer(0)
+    return
+  }
+  const z = entry.value as ZSet
+  const first = z.firstInScoreRange(range)
+  const last = z.lastInScoreRange(range)
+  ctx.reply.integer(first === null || last === null ? 0 : z.rankOf(last) - z.rankOf(first) + 1)
+}
+
+const zlexcount: Handler = (ctx, argv) => {
+  const range = parseLexRange(argv[2] as Buffer, argv[3] as Buffer)
+  if (range === null) {
+    ctx.reply.error(ERR_LEX_RANGE)
+    return
+  }
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_ZSET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.integer(0)
+    return
+  }
+  const z = entry.value as ZSet
+  const first = z.firstInLexRange(range)
+  const last = z.lastInLexRange(range)
+  ctx.reply.integer(first === null || last === null ? 0 : z.rankOf(last) - z.rankOf(first) + 1)
+}
+
+function zremrangeGeneric(type: 'rank' | 'score' | 'lex'): Handler {
+  return (ctx, argv) => {
+    let start = 0
+    let end = 0
+    let scoreRange: ScoreRange | null = null
+    let lexRange: LexRange | null = null
+    if (type === 'rank') {
+      const s = longOrReply(ctx, argv[2] as Buffer)
+      if (s === null) return
+      const e = longOrReply(ctx, argv[3] as Buffer)
+      if (e === null) return
+      start = s
+      end = e
+    } else if (type === 'score') {
+      scoreRange = parseScoreRange(argv[2] as Buffer, argv[3] as Buffer)
+      if (scoreRange === null) {
+        ctx.reply.error(ERR_SCORE_RANGE)
+        return
+      }
+    } else {
+      lexRange = parseLexRange(argv[2] as Buffer, argv[3] as Buffer)
+      if (lexRange === null) {
+        ctx.reply.error(ERR_LEX_RANGE)
+        return
+      }
+    }
+    const key = keyOf(argv[1] as Buffer)
+    const entry = lookupOfType(ctx, key, TYPE_ZSET)
+    if (entry === false) return
+    if (entry === null) {
+      ctx.reply.integer(0)
+      return
+    }
+    const z = entry.value as ZSet
+    const removed: string[] = []
+    const collect: RangeSink = { begin() {}, emit(m) { removed.push(m) }, end() {} }
+    if (type === 'rank') rangeByRank(collect, z, start, end, false)
+    else if (type === 'score') rangeByScore(collect, z, scoreRange as ScoreRange, 0, -1, false)
+    else rangeByLex(collect, z, lexRange as LexRange, 0, -1, false)
+    zrem(ctx, ctx.client.db, key, removed)
+    ctx.reply.integer(removed.length)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// pops
+
+type Where = 'min' | 'max'
+
+/**
+ * genericZpopCommand on one non-empty sorted set: pop min(count, length) members and reply in
+ * one of Redis's four shapes (emitKey: BZPOP*, ZMPOP; nested: RESP3 counts, ZMPOP).
+ */
+function zpopReply(ctx: CommandContext, key: string, entry: Entry, where: Where, count: number,
+  emitKey: boolean, nested: boolean): void {
+  const z = entry.value as ZSet
+  const n = Math.min(count, z.length)
+  const popped: [string, number][] = []
+  let node = where === 'min' ? z.first() : z.last()
+  for (let i = 0; i < n && node !== null; i++) {
+    popped.push([node.member, node.score])
+    node = where === 'min' ? node.next[0] as ZNode | null : node.prev
+  }
+  const r = ctx.reply
+  if (!nested && !emitKey) {
+    r.arrayHeader(n * 2)
+  } else if (nested && !emitKey) {
+    r.arrayHeader(n)
+  } else if (!nested && emitKey) {
+    r.arrayHeader(n * 2 + 1)
+    member(r, key)
+  } else {
+    r.arrayHeader(2)
+    member(r, key)
+    r.arrayHeader(n)
+  }
+  for (const [m, s] of popped) {
+    if (nested) r.arrayHeader(2)
+    member(r, m)
+    r.double(s)
+  }
+  zrem(ctx, ctx.client.db, key, popped.map(([m]) => m))
+}
+
+function zpopGeneric(where: Where): Handler {
+  return (ctx, argv) => {
+    if (argv.length > 3) {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    }
+    let count = -1
+    if (argv.length === 3) {
+      const c = positiveLongOrReply(ctx, argv[2] as Buffer, 'value is out of range, must be positive')
+      if (c === null) return
+      count = c
+    }
+    const nested = ctx.reply.proto === 3 && count !== -1
+    const key = keyOf(argv[1] as Buffer)
+    const entry = lookupOfType(ctx, key, TYPE_ZSET)
+    if (entry === false) return
+    if (entry === null || count === 0) {
+      ctx.reply.arrayHeader(0)
+      return
+    }
+    zpopReply(ctx, key, entry, where, count === -1 ? 1 : count, false, nested)
+  }
+}
+
+interface MpopArgs { keys: string[]; where: Where; count: number }
+
+function zmpopArgsOrReply(ctx: CommandContext, argv: Buffer[], numkeysIndex: number): MpopArgs | null {
+  const numkeys = rangeLongOrReply(ctx, argv[numkeysIndex] as Buffer, 1n, LONG_MAX,
+    'numkeys should be greater than 0')
+  if (numkeys === null) return null
+  const whereIndex = numkeysIndex + numkeys + 1
+  if (whereIndex >= argv.length) {
+    ctx.reply.error(ERR_SYNTAX)
+    return null
+  }
+  const w = optionName(argv[whereIndex] as Buffer)
+  if (w !== 'min' && w !== 'max') {
+    ctx.reply.error(ERR_SYNTAX)
+    return null
+  }
+  let count = -1
+  for (let j = whereIndex + 1; j < argv.length; j++) {
+    const more = argv.length - 1 - j
+    if (count === -1 && optionName(argv[j] as Buffer) === 'count' && more > 0) {
+      j++
+      const c = rangeLongOrReply(ctx, argv[j] as Buffer, 1n, LONG_MAX, 'count should be greater than 0')
+      if (c === null) return null
+      count = c
+    } else {
+      ctx.reply.error(ERR_SYNTAX)
+      return null
+    }
+  }
+  const keys = argv.slice(numkeysIndex + 1, whereIndex).map((k) => keyOf(k))
+  return { keys, where: w, count: count === -1 ? 1 : count }
+}
+
+/** The first existing key among `keys`: its entry, null if none, false after WRONGTYPE. */
+function firstZSet(ctx: CommandContext, keys: string[]): [string, Entry] | null | false {
+  for (const key of keys) {
+    const entry = lookupOfType(ctx, key, TYPE_ZSET)
+    if (entry === false) return false
+    if (entry !== null) return [key, entry]
+  }
+  return null
+}
+
+const zmpop: Handler = (ctx, argv) => {
+  const args = zmpopArgsOrReply(ctx, argv, 1)
+  if (args === null) return
+  const found = firstZSet(ctx, args.keys)
+  if (found === false) return
+  if (found === null) {
+    ctx.reply.nullArray()
+    return
+  }
+  zpopReply(ctx, found[0], found[1], args.where, args.count, true, true)
+}
+
+function blockingZpop(ctx: CommandContext, keys: string[], where: Where, timeoutMs: number,
+  count: number, nested: boolean): void {
+  const found = firstZSet(ctx, keys)
+  if (found === false) return
+  if (found !== null) {
+    zpopReply(ctx, found[0], found[1], where, count, true, nested)
+    return
+  }
+  if (ctx.block === undefined) {
+    ctx.reply.nullArray()
+    return
+  }
+  ctx.block(keys, timeoutMs, (c, key) => {
+    const entry = lookupKey(c, key)
+    if (entry === undefined || entry.type !== TYPE_ZSET) return false
+    zpopReply(c, key, entry, where, count, true, nested)
+    return true
+  }, (reply) => reply.nullArray())
+}
+
+function bzpopGeneric(where: Where): Handler {
+  return (ctx, argv) => {
+    const timeout = timeoutOrReply(ctx, argv[argv.length - 1] as Buffer)
+    if (timeout === null) return
+    blockingZpop(ctx, argv.slice(1, -1).map((k) => keyOf(k)), where, timeout, 1, false)
+  }
+}
+
+const bzmpop: Handler = (ctx, argv) => {
+  const timeout = timeoutOrReply(ctx, argv[1] as Buffer)
+  if (timeout === null) return
+  const args = zmpopArgsOrReply(ctx, argv, 2)
+  if (args === null) return
+  blockingZpop(ctx, args.keys, args.where, timeout, args.count, true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZRANDMEMBER, ZSCAN
+
+const zrandmember: Handler = (ctx, argv) => {
+  const key = keyOf(argv[1] as Buffer)
+  if (argv.length >= 3) {
+    const l = longOrReply(ctx, argv[2] as Buffer)
+    if (l === null) return
+    let withScores = false
+    if (argv.length > 4 || (argv.length === 4 && optionName(argv[3] as Buffer) !== 'withscores')) {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    } else if (argv.length === 4) {
+      withScores = true
+      if (!withinHalfLong(argv[2] as Buffer)) {
+        ctx.reply.error('ERR value is out of range')
+        return
+      }
+    }
+    randomMembersWithCount(ctx, key, l, withScores)
+    return
+  }
+  const entry = lookupOfType(ctx, key, TYPE_ZSET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.nullBulk()
+    return
+  }
+  const z = entry.value as ZSet
+  member(ctx.reply, (z.byRank(randomIndex(z.length)) as ZNode).member)
+}
+
+function randomMembersWithCount(ctx: CommandContext, key: string, l: number,
+  withScores: boolean): void {
+  const entry = lookupOfType(ctx, key, TYPE_ZSET)
+  if (entry === false) return
+  if (entry === null || l === 0) {
+    ctx.reply.arrayHeader(0)
+    return
+  }
+  const z = entry.value as ZSet
+  const count = Math.abs(l)
+  const chosen: ZNode[] = []
+  if (l < 0 || count === 1) {
+    for (let i = 0; i < count; i++) chosen.push(z.byRank(randomIndex(z.length)) as ZNode)
+  } else if (count >= z.length) {
+    for (let n = z.first(); n !== null; n = n.next[0] as ZNode | null) chosen.push(n)
+  } else {
+    const ranks = Array.from({ length: z.length }, (_, i) => i)
+    for (let i = 0; i < count; i++) {
+      const j = i + randomIndex(ranks.length - i)
+      const t = ranks[i] as number
+      ranks[i] = ranks[j] as number
+      ranks[j] = t
+      chosen.push(z.byRank(ranks[i] as number) as ZNode)
+    }
+  }
+  const r = ctx.reply
+  const proto3 = r.proto === 3
+  r.arrayHeader(withScores && !proto3 ? chosen.length * 2 : chosen.length)
+  for (const n of chosen) {
+    if (withScores && proto3) r.arrayHeader(2)
+    member(r, n.member)
+    if (withScores) r.double(n.score)
+  }
+}
+
+const zscan: Handler = (ctx, argv) => {
+  const cursor = scanCursorOrReply(ctx, argv[2] as Buffer)
+  if (cursor === null) return
+  const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_ZSET)
+  if (entry === false) return
+  if (entry === null) {
+    ctx.reply.arrayHeader(2)
+    ctx.reply.bulk('0')
+    ctx.reply.arrayHeader(0)
+    return
+  }
+  const opts = scanOptionsOrReply(ctx, argv, 3, cursor)
+  if (opts === null) return
+  const z = entry.value as ZSet
+  const compact = zsetIsListpack(z)
+  const { next, out } = compact
+    ? scanStep(z, () => z[Symbol.iterator](), z.length, opts, true, (p: [string, number]) => p[0])
+    : scanStep(z.map, () => z.map.entries(), z.length, opts, false, (p: [string, number]) => p[0])
+  ctx.reply.arrayHeader(2)
+  ctx.reply.bulk(String(next))
+  ctx.reply.arrayHeader(out.length * 2)
+  for (const [m, s] of out) {
+    member(ctx.reply, m)
+    ctx.reply.bulk(formatDouble(s))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZUNION ZINTER ZDIFF (+STORE) ZINTERCARD
+
+type Op = 'union' | 'inter' | 'diff'
+type Aggregate = 'sum' | 'min' | 'max'
+
+interface Source { z: ZSet | null; set: Set<string> | null; weight: number; size: number }
+
+function sourceScore(src: Source, m: string): number | undefined {
+  if (src.z !== null) return src.z.score(m)
+  if (src.set !== null) return src.set.has(m) ? 1 : undefined
+  return undefined
+}
+
+function* sourceItems(src: Source): Generator<[string, number]> {
+  if (src.z !== null) yield* src.z
+  else if (src.set !== null) for (const m of src.set) yield [m, 1]
+}
+
+function aggregate(target: number, value: number, how: Aggregate): number {
+  if (how === 'sum') {
+    const s = target + value
+    return Number.isNaN(s) ? 0 : s
+  }
+  if (how === 'min') return value < target ? value : target
+  return value > target ? value : target
+}
+
+function zsetOpGeneric(ctx: CommandContext, argv: Buffer[], dst: string | null, numkeysIndex: number,
+  op: Op, cardinalityOnly: boolean, fullname: string): void {
+  const setnum0 = longOrReply(ctx, argv[numkeysIndex] as Buffer)
+  if (setnum0 === null) return
+  if (setnum0 < 1) {
+    ctx.reply.error(`ERR at least 1 input key is needed for '${fullname}' command`)
+    return
+  }
+  if (setnum0 > argv.length - (numkeysIndex + 1)) {
+    ctx.reply.error(ERR_SYNTAX)
+    return
+  }
+  const setnum = setnum0
+  const srcs: Source[] = []
+  let j = numkeysIndex + 1
+  for (let i = 0; i < setnum; i++, j++) {
+    const entry = lookupKey(ctx, keyOf(argv[j] as Buffer))
+    if (entry === undefined) {
+      srcs.push({ z: null, set: null, weight: 1, size: 0 })
+      continue
+    }
+    if (entry.type === TYPE_ZSET) {
+      const z = entry.value as ZSet
+      srcs.push({ z, set: null, weight: 1, size: z.length })
+    } else if (entry.type === TYPE_SET) {
+      const s = entry.value as Set<string>
+      srcs.push({ z: null, set: s, weight: 1, size: s.size })
+    } else {
+      ctx.reply.error(WRONGTYPE)
+      return
+    }
+  }
+  let how: Aggregate = 'sum'
+  let withScores = false
+  let limit = 0
+  let remaining = argv.length - j
+  while (remaining > 0) {
+    const opt = optionName(argv[j] as Buffer)
+    if (op !== 'diff' && !cardinalityOnly && remaining >= setnum + 1 && opt === 'weights') {
+      j++; remaining--
+      for (let i = 0; i < setnum; i++, j++, remaining--) {
+        const w = parseDouble(argv[j] as Buffer)
+        if (w === null) {
+          ctx.reply.error('ERR weight value is not a float')
+          return
+        }
+        (srcs[i] as Source).weight = w
+      }
+    } else if (op !== 'diff' && !cardinalityOnly && remaining >= 2 && opt === 'aggregate') {
+      j++; remaining--
+      const a = optionName(argv[j] as Buffer)
+      if (a !== 'sum' && a !== 'min' && a !== 'max') {
+        ctx.reply.error(ERR_SYNTAX)
+        return
+      }
+      how = a
+      j++; remaining--
+    } else if (remaining >= 1 && dst === null && !cardinalityOnly && opt === 'withscores') {
+      j++; remaining--
+      withScores = true
+    } else if (cardinalityOnly && remaining >= 2 && opt === 'limit') {
+      j++; remaining--
+      const l = positiveLongOrReply(ctx, argv[j] as Buffer, "LIMIT can't be negative")
+      if (l === null) return
+      limit = l
+      j++; remaining--
+    } else {
+      ctx.reply.error(ERR_SYNTAX)
+      return
+    }
+  }
+  // Stable sort by cardinality (glibc's qsort is a merge sort here), as Redis for UNION/INTER.
+  const ordered = op === 'diff' ? srcs : [...srcs].sort((a, b) => a.size - b.size)
+  const result = new ZSet()
+  let cardinality = 0
+  if (op === 'inter') {
+    const first = ordered[0] as Source
+    if (first.size > 0) {
+      for (const [m, s0] of sourceItems(first)) {
+        let score = first.weight * s0
+        if (Number.isNaN(score)) score = 0
+        let k = 1
+        for (; k < ordered.length; k++) {
+          const src = ordered[k] as Source
+          const v = sourceScore(src, m)
+          if (v === undefined) break
+          score = aggregate(score, v * src.weight, how)
+        }
+        if (k !== ordered.length) continue
+        if (cardinalityOnly) {
+          cardinality++
+          if (limit > 0 && cardinality >= limit) break
+        } else {
+          result.add(m, score)
+        }
+      }
+    }
+  } else if (op === 'union') {
+    const acc = new Map<string, number>()
+    for (const src of ordered) {
+      for (const [m, s0] of sourceItems(src)) {
+        let score = src.weight * s0
+        if (Number.isNaN(score)) score = 0
+        const existing = acc.get(m)
+        acc.set(m, existing === undefined ? score : aggregate(existing, score, how))
+      }
+    }
+    for (const [m, s] of acc) result.add(m, s)
+  } else {
+    const [first, ...rest] = ordered
+    if (first !== undefined) {
+      for (const [m, s] of sourceItems(first)) {
+        if (rest.some((src) => sourceScore(src, m) !== undefined)) continue
+        result.add(m, s)
+      }
+    }
+  }
+  if (dst !== null) {
+    storeZSet(ctx, ctx.client.db, dst, result)
+    ctx.reply.integer(result.length)
+  } else if (cardinalityOnly) {
+    ctx.reply.integer(cardinality)
+  } else {
+    const r = ctx.reply
+    r.arrayHeader(withScores && r.proto === 2 ? result.length * 2 : result.length)
+    for (const [m, s] of result) {
+      if (withScores && r.proto === 3) r.arrayHeader(2)
+      member(r, m)
+      if (withScores) r.double(s)
+    }
+  }
+}
+
+function zsetOpCmd(op: Op, store: boolean, cardinalityOnly: boolean, fullname: string): Handler {
+  return (ctx, argv) => zsetOpGeneric(ctx, argv, store ? keyOf(argv[1] as Buffer) : null,
+    store ? 2 : 1, op, cardinalityOnly, fullname)
+}
+
+/** Keys of ZUNION-style commands: numkeys at `index`, then the keys; a STORE's dst first. */
+function zopKeys(index: number, withDst: boolean): (argv: readonly Buffer[]) => number[] {
+  const inner = numkeysKeys(index)
+  return (argv) => (withDst ? [1, ...inner(argv)] : inner(argv))
+}
+
+// Unused-import guard for ERR_NOT_FLOAT (ZADD's error comes from doubleOrReply's default).
+void ERR_NOT_FLOAT
+
+const W = ['write', 'sortedset']
+const R = ['read', 'sortedset']
+
+export const zsetCommands: CommandSpec[] = [
+  commandSpec('zadd', -4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], zaddCmd),
+  commandSpec('zincrby', 4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], zincrby),
+  commandSpec('zrem', -3, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], zremCmd),
+  commandSpec('zcard', 2, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], zcard),
+  commandSpec('zscore', 3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], zscore),
+  commandSpec('zmscore', -3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], zmscore),
+  commandSpec('zrank', 3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], zrankGeneric(false)),
+  commandSpec('zrevrank', 3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], zrankGeneric(true)),
+  commandSpec('zcount', 4, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], zcount),
+  commandSpec('zlexcount', 4, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], zlexcount),
+  commandSpec('zrange', -4, ['readonly'], 1, 1, 1, [...R, 'slow'],
+    zrangeCmd(1, false, 'auto', 'auto')),
+  commandSpec('zrangestore', -5, ['write', 'denyoom'], 1, 2, 1, [...W, 'slow'],
+    zrangeCmd(2, true, 'auto', 'auto')),
+  commandSpec('zrevrange', -4, ['readonly'], 1, 1, 1, [...R, 'slow'],
+    zrangeCmd(1, false, 'rank', 'reverse')),
+  commandSpec('zrangebyscore', -4, ['readonly'], 1, 1, 1, [...R, 'slow'],
+    zrangeCmd(1, false, 'score', 'forward')),
+  commandSpec('zrevrangebyscore', -4, ['readonly'], 1, 1, 1, [...R, 'slow'],
+    zrangeCmd(1, false, 'score', 'reverse')),
+  commandSpec('zrangebylex', -4, ['readonly'], 1, 1, 1, [...R, 'slow'],
+    zrangeCmd(1, false, 'lex', 'forward')),
+  commandSpec('zrevrangebylex', -4, ['readonly'], 1, 1, 1, [...R, 'slow'],
+    zrangeCmd(1, false, 'lex', 'reverse')),
+  commandSpec('zpopmin', -2, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], zpopGeneric('min')),
+  commandSpec('zpopmax', -2, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], zpopGeneric('max')),
+  commandSpec('bzpopmin', -3, ['write', 'noscript', 'blocking', 'fast'], 1, -2, 1,
+    [...W, 'fast', 'blocking'], bzpopGeneric('min')),
+  commandSpec('bzpopmax', -3, ['write', 'noscript', 'blocking', 'fast'], 1, -2, 1,
+    [...W, 'fast', 'blocking'], bzpopGeneric('max')),
+  commandSpec('zmpop', -4, ['write', 'movablekeys'], 0, 0, 0, [...W, 'slow'], zmpop,
+    { keys: numkeysKeys(1) }),
+  commandSpec('bzmpop', -5, ['write', 'blocking', 'movablekeys'], 0, 0, 0,
+    [...W, 'slow', 'blocking'], bzmpop, { keys: numkeysKeys(2) }),
+  commandSpec('zrandmember', -2, ['readonly'], 1, 1, 1, [...R, 'slow'], zrandmember,
+    { tips: ['nondeterministic_output'] }),
+  commandSpec('zunion', -3, ['readonly', 'movablekeys'], 0, 0, 0, [...R, 'slow'],
+    zsetOpCmd('union', false, false, 'zunion'), { keys: zopKeys(1, false) }),
+  commandSpec('zinter', -3, ['readonly', 'movablekeys'], 0, 0, 0, [...R, 'slow'],
+    zsetOpCmd('inter', false, false, 'zinter'), { keys: zopKeys(1, false) }),
+  commandSpec('zdiff', -3, ['readonly', 'movablekeys'], 0, 0, 0, [...R, 'slow'],
+    zsetOpCmd('diff', false, false, 'zdiff'), { keys: zopKeys(1, false) }),
+  commandSpec('zunionstore', -4, ['write', 'denyoom', 'movablekeys'], 1, 1, 1, [...W, 'slow'],
+    zsetOpCmd('union', true, false, 'zunionstore'), { keys: zopKeys(2, true) }),
+  commandSpec('zinterstore', -4, ['write', 'denyoom', 'movablekeys'], 1, 1, 1, [...W, 'slow'],
+    zsetOpCmd('inter', true, false, 'zinterstore'), { keys: zopKeys(2, true) }),
+  commandSpec('zdiffstore', -4, ['write', 'denyoom', 'movablekeys'], 1, 1, 1, [...W, 'slow'],
+    zsetOpCmd('diff', true, false, 'zdiffstore'), { keys: zopKeys(2, true) }),
+  commandSpec('zintercard', -3, ['readonly', 'movablekeys'], 0, 0, 0, [...R, 'slow'],
+    zsetOpCmd('inter', false, true, 'zintercard'), { keys: zopKeys(1, false) }),
+  commandSpec('zremrangebyrank', 4, ['write'], 1, 1, 1, [...W, 'slow'], zremrangeGeneric('rank')),
+  commandSpec('zremrangebyscore', 4, ['write'], 1, 1, 1, [...W, 'slow'], zremrangeGeneric('score')),
+  commandSpec('zremrangebylex', 4, ['write'], 1, 1, 1, [...W, 'slow'], zremrangeGeneric('lex')),
+  commandSpec('zscan', -3, ['readonly'], 1, 1, 1, [...R, 'slow'], zscan,
+    { tips: ['nondeterministic_output'] }),
+]

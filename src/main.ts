@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// capykv-server: wiring only (STYLE §3 L5). Reads the configuration like redis-server
+// (`capykv-server [config-file] [--name value ...]`: the file's lines, then each --option as one
+// more line, in redis.conf syntax), refuses unknown directives with Redis's FATAL CONFIG FILE
+// ERROR text and exit code 1, creates the pool on first start (<dir>/capykv.pool, default dir
+// ./data), listens at once and serves -LOADING while the pool is recovered, then serves.
+// SIGTERM/SIGINT/SHUTDOWN: stop accepting, finish in-flight commits, close the pool, exit 0.
+
+import { existsSync, mkdirSync, realpathSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { nowMs } from './clock.js'
+import { StoreError } from './errors.js'
+import { CAPYKV_VERSION } from './commands/server-admin.js'
+import { loadCommandTable } from './commands/table.js'
+import { CapykvServer } from './server.js'
+import { configText, FatalConfigError, loadConfig } from './config-file.js'
+import { ServerConfig } from './server-config.js'
+import { logger, type LogLevel } from './server-log.js'
+import { openNativeRegion } from './storage/pm-region.js'
+import { Store } from './txn/engine.js'
+
+const USAGE = `Usage: capykv-server [/path/to/capykv.conf] [options] [-]
+       capykv-server - (read config from stdin)
+       capykv-server -v or --version
+       capykv-server -h or --help
+
+Examples:
+       capykv-server (run the server with default config: port 6379, pool under ./data)
+       capykv-server /etc/capykv/6379.conf
+       capykv-server --port 7777
+       capykv-server --port 7777 --dir /mnt/pmem --pool-size 4gb
+       capykv-server /etc/mycapykv.conf --loglevel verbose --requirepass secret
+`
+
+function fatalConfig(e: FatalConfigError): never {
+  process.stderr.write(`\n*** FATAL CONFIG FILE ERROR (capykv ${CAPYKV_VERSION}) ***\n` +
+    `Reading the configuration file, at line ${e.lineNumber}\n>>> '${e.line}'\n${e.message}\n`)
+  process.exit(1)
+}
+
+function poolSizeBytes(config: ServerConfig): number {
+  const size = config.getNumber('pool-size')
+  return Math.ceil(size / 4096) * 4096
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === '-v' || argv[0] === '--version') {
+    process.stdout.write(`capykv server v=${CAPYKV_VERSION} redis_compat=7.0.15 ` +
+      `node=${process.versions.node}\n`)
+    return
+  }
+  if (argv[0] === '-h' || argv[0] === '--help') {
+    process.stdout.write(USAGE)
+    return
+  }
+  const config = new ServerConfig()
+  let loaded: { text: string; file: string | null }
+  try {
+    loaded = configText(argv)
+  } catch (e) {
+    process.stderr.write(`Fatal error, can't open config file '${argv[0]}': ` +
+      `${(e as Error).message}\n`)
+    process.exit(1)
+  }
+  try {
+    loadConfig(config, loaded.text)
+  } catch (e) {
+    if (e instanceof FatalConfigError) fatalConfig(e)
+    throw e
+  }
+  if (loaded.file !== null && loaded.file !== '-') config.configFile = realpathSync(loaded.file)
+  logger.level = config.get('loglevel') as LogLevel
+  logger.file = config.get('logfile')
+  logger.warning('oO0OoO0OoO0Oo capykv is starting oO0OoO0OoO0Oo')
+  logger.warning(`capykv version=${CAPYKV_VERSION}, redis_compat=7.0.15, bits=64, ` +
+    `pid=${process.pid}, just started`)
+  if (loaded.file === null) {
+    logger.warning('Warning: no config file specified, using the default config. In order to ' +
+      'specify a config file use capykv-server /path/to/capykv.conf')
+  } else {
+    logger.warning('Configuration loaded')
+  }
+  logger.role = 'M'
+  await run(config)
+}
+
+async function run(config: ServerConfig): Promise<void> {
+  const dir = resolve(config.get('dir'))
+  mkdirSync(dir, { recursive: true })
+  const poolPath = join(dir, config.get('pool-file'))
+  // CAPYKV_COMMAND_MODULES=string,keys limits the data files loaded (development and tests).
+  const only = process.env.CAPYKV_COMMAND_MODULES
+  const table = await loadCommandTable(only === undefined ? undefined : only.split(','))
+  if (!existsSync(poolPath)) {
+    const size = poolSizeBytes(config)
+    logger.notice(`Creating pool ${poolPath} (${size} bytes)`)
+    Store.create(poolPath, size)
+  }
+  let region
+  try {
+    region = openNativeRegion(poolPath)
+  } catch (e) {
+    logger.warning(`Can't open the pool ${poolPath}: ${(e as Error).message}`)
+    process.exit(1)
+  }
+  const server = new CapykvServer({ config, table, poolPath, executable: process.argv[1] })
+  try {
+    await server.listen()
+  } catch (e) {
+    logger.warning((e as Error).message)
+    process.exit(1)
+  }
+  logger.notice(`Running mode=standalone, port=${server.boundPort}.`)
+  logger.notice(`Pool ${poolPath}: backend=${region.backend} is_pmem=${region.isPmem ? 1 : 0} ` +
+    `size=${region.sizeBytes}`)
+  installSignals(server)
+  logger.warning('Server initialized')
+  const loading = { startedAtMs: nowMs(), bytesTotal: 0, bytesDone: 0, records: 0 }
+  server.setLoading(loading)
+  let store: Store
+  try {
+    store = await Store.openRegion(region, {
+      onProgress: (p) => {
+        loading.bytesDone = p.bytesDone
+        loading.bytesTotal = p.bytesTotal
+        loading.records = p.records
+      },
+    })
+  } catch (e) {
+    if (e instanceof StoreError) {
+      server.services.stats.corruptionEvents++
+      logger.warning(`Refusing to start: ${e.message}. The pool is not served; inspect it with ` +
+        `capykv-check ${poolPath} (and --repair to salvage the prefix before the damage).`)
+    } else {
+      logger.warning(`Error loading the pool: ${(e as Error).stack ?? String(e)}`)
+    }
+    process.exit(1)
+  }
+  if (server.stopping) {
+    store.close()
+    return
+  }
+  server.attachStore(store)
+  logger.notice(`DB loaded from disk: ${(store.recoveryMs / 1000).toFixed(3)} seconds ` +
+    `(${store.keyspace.keyCount()} keys, ${store.recoveredLog.records} records)`)
+  logger.notice('Ready to accept connections tcp')
+}
+
+function installSignals(server: CapykvServer): void {
+  const onSignal = (name: string): void => {
+    if (server.stopping) {
+      logger.warning(`You insist... exiting now.`)
+      process.exit(1)
+    }
+    logger.warning(`Received ${name} scheduling shutdown...`)
+    if (server.store === null) {
+      logger.warning('capykv is now ready to exit, bye bye...')
+      process.exit(0)
+    }
+    server.requestShutdown(server.services.config.get('save') !== '', 'User requested shutdown...')
+  }
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+  process.on('SIGINT', () => onSignal('SIGINT'))
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  logger.warning(`Fatal: ${(e as Error).stack ?? String(e)}`)
+  process.exit(1)
+})

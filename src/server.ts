@@ -1,0 +1,613 @@
+// The network server: a net.Server per bind address, one Connection per client socket, and the
+// loop parse → dispatch → reply for each of them.
+// Invariants, and why:
+// - DURABILITY (DESIGN rule 2): a reply never reaches a socket before every commit it may depend
+//   on is durable. After each batch of requests a connection takes its replies from its
+//   OutputBuffer; if the store holds appended but uncommitted records (hasUncommitted) they are
+//   held and released by store.afterDurable — once per group commit for all waiting
+//   connections — else they are written at once. A read that saw a tentative value is covered
+//   too: the value's record is uncommitted when the read's batch ends. Held replies keep their
+//   order: a connection with held replies never writes around them.
+// - Order: requests of one connection are executed in arrival order and their replies appended
+//   in that order (pipelining); the reader is fed and drained synchronously.
+// - Backpressure: a connection stops reading (socket.pause) while more than
+//   OUTPUT_PAUSE_BYTES of its replies are unsent (held + kernel-bound), and resumes on drain, so a
+//   client that never reads costs bounded memory. client-output-buffer-limit (normal class) is
+//   enforced on top, with Redis's syntax; its default 0 0 0 means no limit.
+// - Protocol errors are answered with Redis's text and the connection is closed after the
+//   reply; a query buffer over client-query-buffer-limit closes it without a reply.
+// - While the pool is being recovered `store` is null: dispatch answers -LOADING for commands
+//   without the `loading` flag, and INFO reports progress.
+
+import { randomBytes } from 'node:crypto'
+import net from 'node:net'
+import { nowMs } from './clock.js'
+import { Dispatcher, reprArg, type Session } from './commands/dispatch.js'
+import { activeExpireCycle } from './commands/expire.js'
+import { OutputSink } from './commands/reply-sink.js'
+import { debugFlags, CAPYKV_VERSION } from './commands/server-admin.js'
+import {
+  ServerStats, SlowLog, type ClientHandle, type CommandTable, type LoadingState,
+  type ServerServices, type ShutdownOptions,
+} from './commands/services.js'
+import { newClientState } from './commands/connection.js'
+import type { ClientState } from './commands/spec.js'
+import { ProtocolError, RequestReader } from './resp/reader.js'
+import { OutputBuffer } from './resp/writer.js'
+import { parseOutputBufferLimits, type ServerConfig } from './server-config.js'
+import { logger } from './server-log.js'
+import type { Store } from './txn/engine.js'
+import { WatchIndex } from './txn/watch.js'
+
+/** Stop reading a client once this many of its reply bytes are unsent. */
+export const OUTPUT_PAUSE_BYTES = 1024 * 1024
+/** Requests executed per connection before yielding to other connections. */
+export const REQUESTS_PER_TURN_MAX = 1024
+/** Active expiry: keys sampled per call, and the time budget per cycle when many expire. */
+const EXPIRE_SAMPLE_KEYS = 200
+const EXPIRE_SLOW_CYCLE_MS_MAX = 25
+
+function peerAddress(host: string | undefined, port: number | undefined): string {
+  const h = (host ?? '?').replace(/^::ffff:/, '')
+  return `${h}:${port ?? 0}`
+}
+
+function isLoopback(host: string | undefined): boolean {
+  const h = (host ?? '').replace(/^::ffff:/, '')
+  return h.startsWith('127.') || h === '::1'
+}
+
+export class Connection implements ClientHandle, Session {
+  readonly state: ClientState
+  readonly reader: RequestReader
+  readonly out: OutputBuffer
+  readonly sink: OutputSink
+  readonly addr: string
+  readonly laddr: string
+  readonly fd: number
+  readonly createdAtMs: number
+  readonly isLocal: boolean
+  lastInteractionMs: number
+  lastCommand = ''
+  replyMode: 'on' | 'off' | 'skip' = 'on'
+  noEvict = false
+  noTouch = false
+  libName = ''
+  libVersion = ''
+  private isMonitor = false
+  /** Replies waiting for a group commit, in order. */
+  private held: Buffer[] = []
+  private heldBytes = 0
+  /** Registered with the server for the next durable point. */
+  waiting = false
+  private closing = false
+  private closed = false
+  private pausedForOutput = false
+  private draining = false
+  private softLimitSinceMs = 0
+
+  constructor(readonly server: CapykvServer, readonly socket: net.Socket, id: number) {
+    const sv = server.services
+    this.state = newClientState(id, sv.config.get('requirepass') === '')
+    this.reader = new RequestReader({
+      maxBulkBytes: sv.config.getNumber('proto-max-bulk-len'),
+      queryBufferLimitBytes: sv.config.getNumber('client-query-buffer-limit'),
+    })
+    this.out = new OutputBuffer(2)
+    this.sink = new OutputSink(this.out)
+    this.addr = peerAddress(socket.remoteAddress, socket.remotePort)
+    this.laddr = peerAddress(socket.localAddress, socket.localPort)
+    const handle = (socket as unknown as { _handle?: { fd?: number } })._handle
+    this.fd = handle?.fd ?? -1
+    this.createdAtMs = nowMs()
+    this.lastInteractionMs = this.createdAtMs
+    this.isLocal = isLoopback(socket.remoteAddress)
+    socket.setNoDelay(true)
+    const keepalive = sv.config.getNumber('tcp-keepalive')
+    if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('drain', () => this.onDrain())
+    socket.on('error', () => this.kill())
+    socket.on('close', () => this.onClose())
+  }
+
+  get handle(): ClientHandle {
+    return this
+  }
+
+  get monitor(): boolean {
+    return this.isMonitor
+  }
+
+  set monitor(on: boolean) {
+    this.isMonitor = on
+    this.server.setMonitor(this, on)
+  }
+
+  queryBufferBytes(): number {
+    return this.reader.bufferedBytes
+  }
+
+  outputBytes(): number {
+    return this.out.length + this.heldBytes + (this.closed ? 0 : this.socket.writableLength)
+  }
+
+  closeAfterReply(): void {
+    this.closing = true
+  }
+
+  kill(): void {
+    if (this.closed) return
+    this.closed = true
+    this.socket.destroy()
+  }
+
+  monitorFeed(bytes: Buffer): void {
+    if (this.closed) return
+    this.out.writeRaw(bytes)
+    this.server.markOutputPending(this)
+  }
+
+  private onData(chunk: Buffer): void {
+    this.server.services.stats.netInputBytes += chunk.length
+    if (this.closing || this.closed) return
+    this.reader.feed(chunk)
+    if (this.reader.queryBufferLimitReached) {
+      logger.warning(`Closing client that reached max query buffer length: id=${this.state.id} ` +
+        `addr=${this.addr} qbuf=${this.reader.bufferedBytes} (qbuf initial bytes: "")`)
+      this.kill()
+      return
+    }
+    this.processInput()
+  }
+
+  /** Execute buffered requests until none is complete, the output is full, or the turn is up. */
+  processInput(): void {
+    const server = this.server
+    const requirepass = server.services.config.get('requirepass')
+    let executed = 0
+    while (!this.closing && !this.closed && !server.stopping) {
+      if (this.outputBytes() > OUTPUT_PAUSE_BYTES) {
+        this.pauseForOutput()
+        break
+      }
+      if (executed >= REQUESTS_PER_TURN_MAX) {
+        setImmediate(() => this.processInput())
+        break
+      }
+      this.reader.authRequired = requirepass !== '' && !this.state.authenticated
+      const request = this.reader.next()
+      if (request === null) break
+      if (request instanceof ProtocolError) {
+        this.protocolError(request)
+        break
+      }
+      executed++
+      this.lastInteractionMs = nowMs()
+      const skipping = this.replyMode === 'skip'
+      if (skipping) this.replyMode = 'on'
+      server.dispatcher.execute(this, request)
+      if (skipping && this.replyMode === 'on') this.sink.unmute()
+      this.out.proto = this.state.proto
+    }
+    this.flushOutput()
+    server.flushPendingOutputs()
+  }
+
+  private protocolError(error: ProtocolError): void {
+    logger.verbose(`Protocol error (${error.message.replace(/^Protocol error: /, '')}) from ` +
+      `client: id=${this.state.id} addr=${this.addr}`)
+    this.server.services.stats.countError(`ERR ${error.message}`)
+    this.out.writeRaw(error.reply)
+    this.closing = true
+  }
+
+  /** Hand the replies produced so far to the socket, or hold them until durable. */
+  flushOutput(): void {
+    if (this.closed) return
+    const bytes = this.out.take()
+    if (bytes.length > 0) {
+      const store = this.server.services.store
+      if (this.waiting || (store !== null && store.hasUncommitted)) {
+        this.held.push(bytes)
+        this.heldBytes += bytes.length
+        this.server.waitForDurable(this)
+      } else {
+        this.write(bytes)
+      }
+    }
+    if (this.closing && !this.waiting) this.endSocket()
+    this.checkOutputLimits()
+  }
+
+  /** The group commit covering this connection's held replies is durable. */
+  releaseHeld(): void {
+    this.waiting = false
+    if (this.closed) return
+    const held = this.held
+    this.held = []
+    this.heldBytes = 0
+    for (const b of held) this.write(b)
+    if (this.closing) this.endSocket()
+  }
+
+  private write(bytes: Buffer): void {
+    this.server.services.stats.netOutputBytes += bytes.length
+    this.socket.write(bytes)
+  }
+
+  private endSocket(): void {
+    if (this.closed || this.draining) return
+    this.draining = true
+    this.socket.end()
+    // A peer that never reads must not keep the socket open forever.
+    setTimeout(() => this.kill(), 10_000).unref()
+  }
+
+  private pauseForOutput(): void {
+    if (this.pausedForOutput) return
+    this.pausedForOutput = true
+    this.socket.pause()
+  }
+
+  private onDrain(): void {
+    if (!this.pausedForOutput || this.closed) return
+    if (this.outputBytes() > OUTPUT_PAUSE_BYTES) return
+    this.pausedForOutput = false
+    this.socket.resume()
+    this.processInput()
+  }
+
+  /** client-output-buffer-limit, normal class (Redis's checkClientOutputBufferLimits). */
+  checkOutputLimits(): void {
+    const limit = this.server.outputLimit
+    if (limit === null || this.closed) return
+    const pending = this.outputBytes()
+    let over = limit.hardBytes > 0 && pending >= limit.hardBytes
+    if (!over && limit.softBytes > 0 && pending >= limit.softBytes) {
+      const now = nowMs()
+      if (this.softLimitSinceMs === 0) this.softLimitSinceMs = now
+      else over = now - this.softLimitSinceMs >= limit.softSeconds * 1000
+    } else if (!over) {
+      this.softLimitSinceMs = 0
+    }
+    if (over) {
+      logger.warning(`Client id=${this.state.id} addr=${this.addr} closed for overcoming of ` +
+        'output buffer limits.')
+      this.kill()
+    }
+  }
+
+  private onClose(): void {
+    this.closed = true
+    this.server.removeConnection(this)
+  }
+}
+
+export interface ServerOptions {
+  config: ServerConfig
+  table: CommandTable
+  poolPath: string
+  executable?: string
+}
+
+/** ServerServices over a CapykvServer (what handlers see). */
+class Services implements ServerServices {
+  readonly stats = new ServerStats()
+  readonly slowlog = new SlowLog()
+  readonly startedAtMs = nowMs()
+  readonly runId = randomBytes(20).toString('hex')
+  readonly version = CAPYKV_VERSION
+  store: Store | null = null
+  loading: LoadingState | null = null
+  lastSaveAtMs = nowMs()
+  peakMemoryBytes = 0
+  constructor(private readonly server: CapykvServer, readonly config: ServerConfig,
+    readonly table: CommandTable, readonly watch: WatchIndex, readonly poolPath: string,
+    readonly executable: string) {}
+  get clients(): ReadonlyMap<number, ClientHandle> {
+    return this.server.connections
+  }
+  handleOf(client: ClientState): ClientHandle {
+    const c = this.server.connections.get(client.id)
+    if (c === undefined) throw new Error(`no connection for client ${client.id}`)
+    return c
+  }
+  afterCommit(fn: () => void): void {
+    this.server.dispatcher.defer(fn)
+  }
+  shutdown(options: ShutdownOptions): string | null {
+    this.server.requestShutdown(options.save !== false && this.config.get('save') !== '' ||
+      options.save === true, 'User requested shutdown...')
+    return null
+  }
+}
+
+export class CapykvServer {
+  readonly connections = new Map<number, Connection>()
+  readonly services: Services
+  readonly dispatcher: Dispatcher
+  readonly watch: WatchIndex
+  private readonly listeners: net.Server[] = []
+  private readonly monitors = new Set<Connection>()
+  private readonly pendingOutput = new Set<Connection>()
+  private waitingDurable: Connection[] = []
+  private durableRegistered = false
+  private nextClientId = 1
+  private timers: NodeJS.Timeout[] = []
+  private opsSamples: number[] = []
+  stopping = false
+  outputLimit: { hardBytes: number; softBytes: number; softSeconds: number } | null = null
+  /** Called when the process should exit (after shutdown); main sets process.exit. */
+  onExit: (code: number) => void = (code) => process.exit(code)
+
+  constructor(readonly options: ServerOptions) {
+    this.watch = new WatchIndex(nowMs)
+    this.services = new Services(this, options.config, options.table, this.watch,
+      options.poolPath, options.executable ?? process.argv[1] ?? '')
+    const server = this
+    this.dispatcher = new Dispatcher(this.services, this.watch, new OutputBuffer(2), {
+      get hasMonitors() { return server.monitors.size > 0 },
+      feedMonitors: (session, argv) => this.feedMonitors(session, argv),
+    })
+    this.applyOutputLimit(options.config.get('client-output-buffer-limit'))
+    options.config.onChange((name, value) => {
+      if (name === 'client-output-buffer-limit') this.applyOutputLimit(value)
+      if (name === 'hz') this.startCron()
+      if (name === 'loglevel') logger.level = value as typeof logger.level
+    })
+  }
+
+  private applyOutputLimit(value: string): void {
+    const normal = parseOutputBufferLimits(value).get('normal')
+    this.outputLimit = normal === undefined || (normal.hardBytes === 0 && normal.softBytes === 0)
+      ? null : normal
+  }
+
+  get store(): Store | null {
+    return this.services.store
+  }
+
+  /** Listen on every bind address; resolves with the addresses bound. */
+  async listen(): Promise<string[]> {
+    const port = this.services.config.getNumber('port')
+    const backlog = this.services.config.getNumber('tcp-backlog')
+    const words = this.services.config.get('bind').split(' ').filter((w) => w !== '')
+    const bound: string[] = []
+    for (const word of words) {
+      const optional = word.startsWith('-')
+      let host = optional ? word.slice(1) : word
+      if (host === '*') host = '0.0.0.0'
+      if (host === '::*') host = '::'
+      const srv = net.createServer({ noDelay: true }, (socket) => this.accept(socket))
+      srv.maxConnections = 1 << 30
+      try {
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', reject)
+          srv.listen({ port, host, backlog }, () => {
+            srv.off('error', reject)
+            resolve()
+          })
+        })
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException
+        if (optional && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) continue
+        logger.warning(`Warning: Could not create server TCP listening socket ${host}:${port}: ` +
+          `bind: ${err.code === 'EADDRINUSE' ? 'Address already in use' : err.message}`)
+        for (const l of this.listeners) l.close()
+        throw new Error(`Failed listening on port ${port} (TCP), aborting.`)
+      }
+      this.listeners.push(srv)
+      bound.push(`${host}:${port}`)
+    }
+    this.startCron()
+    return bound
+  }
+
+  /** The port actually bound (when port 0 was asked). */
+  get boundPort(): number {
+    const a = this.listeners[0]?.address()
+    return typeof a === 'object' && a !== null ? a.port : 0
+  }
+
+  private accept(socket: net.Socket): void {
+    const stats = this.services.stats
+    if (this.stopping) {
+      socket.destroy()
+      return
+    }
+    const max = this.services.config.getNumber('maxclients')
+    if (this.connections.size >= max) {
+      stats.rejectedConnections++
+      socket.on('error', () => socket.destroy())
+      socket.end('-ERR max number of clients reached\r\n')
+      setTimeout(() => socket.destroy(), 5000).unref()
+      return
+    }
+    stats.totalConnectionsReceived++
+    const id = this.nextClientId++
+    const conn = new Connection(this, socket, id)
+    this.connections.set(id, conn)
+  }
+
+  /** The pool is recovered: start serving data commands. */
+  attachStore(store: Store): void {
+    this.watch.install(store.keyspace)
+    this.services.store = store
+    this.services.loading = null
+    this.services.lastSaveAtMs = nowMs()
+  }
+
+  setLoading(state: LoadingState): void {
+    this.services.loading = state
+  }
+
+  removeConnection(conn: Connection): void {
+    this.connections.delete(conn.state.id)
+    this.monitors.delete(conn)
+    this.pendingOutput.delete(conn)
+    this.watch.unwatchAll(conn.state)
+  }
+
+  markOutputPending(conn: Connection): void {
+    this.pendingOutput.add(conn)
+  }
+
+  /** Flush connections that received output from elsewhere (MONITOR feeds). */
+  flushPendingOutputs(): void {
+    if (this.pendingOutput.size === 0) return
+    const conns = Array.from(this.pendingOutput)
+    this.pendingOutput.clear()
+    for (const c of conns) c.flushOutput()
+  }
+
+  setMonitor(conn: Connection, on: boolean): void {
+    if (on) this.monitors.add(conn)
+    else this.monitors.delete(conn)
+  }
+
+  private feedMonitors(session: Session, argv: Buffer[]): void {
+    const us = Math.floor((performance.timeOrigin + performance.now()) * 1000)
+    const ts = `${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}`
+    const line = `+${ts} [${session.state.db} ${session.handle.addr}] ` +
+      `${argv.map(reprArg).join(' ')}\r\n`
+    const bytes = Buffer.from(line, 'latin1')
+    for (const m of this.monitors) m.monitorFeed(bytes)
+  }
+
+  /** Hold `conn`'s replies until the current group commit is durable. */
+  waitForDurable(conn: Connection): void {
+    if (!conn.waiting) {
+      conn.waiting = true
+      this.waitingDurable.push(conn)
+    }
+    if (this.durableRegistered) return
+    const store = this.services.store
+    if (store === null) {
+      this.releaseWaiting()
+      return
+    }
+    this.durableRegistered = true
+    store.afterDurable(() => this.releaseWaiting())
+    store.whenDurable().catch((e: unknown) => this.storeFailed(e))
+  }
+
+  private releaseWaiting(): void {
+    this.durableRegistered = false
+    const conns = this.waitingDurable
+    this.waitingDurable = []
+    for (const c of conns) c.releaseHeld()
+  }
+
+  private storeFailed(e: unknown): void {
+    logger.warning(`Pool flush failed: ${(e as Error).message}. Unacknowledged writes are ` +
+      'not durable; exiting.')
+    for (const c of this.connections.values()) c.kill()
+    this.onExit(1)
+  }
+
+  // ---- periodic work (Redis's serverCron at hz) --------------------------------------------
+
+  private startCron(): void {
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    if (this.stopping) return
+    const hz = Math.max(1, this.services.config.getNumber('hz'))
+    this.timers.push(setInterval(() => this.cron(), Math.floor(1000 / hz)))
+    this.timers.push(setInterval(() => this.clientsCron(), 1000))
+    for (const t of this.timers) t.unref()
+  }
+
+  private cron(): void {
+    const stats = this.services.stats
+    this.opsSamples.push(stats.totalCommandsProcessed)
+    const hz = Math.max(1, this.services.config.getNumber('hz'))
+    if (this.opsSamples.length > hz + 1) this.opsSamples.shift()
+    const first = this.opsSamples[0] ?? 0
+    const last = this.opsSamples[this.opsSamples.length - 1] ?? 0
+    const spanS = (this.opsSamples.length - 1) / hz
+    stats.instantaneousOps = spanS > 0 ? Math.round((last - first) / spanS) : 0
+    this.activeExpire()
+  }
+
+  /** Delete expired keys in the background (DEL events, one transaction per call). */
+  activeExpire(): void {
+    const store = this.services.store
+    if (store === null || this.stopping || !debugFlags.activeExpire) return
+    const started = performance.now()
+    let expired = 0
+    for (;;) {
+      const n = activeExpireCycle(store, nowMs(), EXPIRE_SAMPLE_KEYS)
+      expired += n
+      // Redis repeats while more than 10% of the sample was expired, within its time budget.
+      if (n * 10 <= EXPIRE_SAMPLE_KEYS) break
+      if (performance.now() - started > EXPIRE_SLOW_CYCLE_MS_MAX) break
+    }
+    this.services.stats.expiredKeys += expired
+    this.services.stats.expireCycleMs += performance.now() - started
+  }
+
+  private clientsCron(): void {
+    const timeoutS = this.services.config.getNumber('timeout')
+    const now = nowMs()
+    for (const c of Array.from(this.connections.values())) {
+      c.checkOutputLimits()
+      if (timeoutS > 0 && !c.monitor && now - c.lastInteractionMs > timeoutS * 1000) {
+        logger.verbose(`Closing idle client id=${c.state.id}`)
+        c.kill()
+      }
+    }
+  }
+
+  // ---- shutdown ----------------------------------------------------------------------------
+
+  /** Stop accepting, finish in-flight commits, close the pool, exit 0. Idempotent. */
+  requestShutdown(checkpoint: boolean, reason: string): void {
+    if (this.stopping) return
+    this.stopping = true
+    logger.warning(reason)
+    for (const c of this.connections.values()) c.socket.pause()
+    // Run after the current command (whose transaction is still open) has finished.
+    setImmediate(() => { void this.finishShutdown(checkpoint) })
+  }
+
+  private async finishShutdown(checkpoint: boolean): Promise<void> {
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    // close() stops accepting now; its callback would wait for every client, so not awaited.
+    for (const l of this.listeners) l.close()
+    const store = this.services.store
+    let code = 0
+    if (store !== null) {
+      try {
+        store.flush()
+        if (checkpoint) {
+          logger.notice('Saving the final checkpoint before exiting.')
+          if (store.checkpointNow()) logger.notice('Checkpoint saved on the pool')
+        }
+        store.close()
+        logger.notice('Pool closed cleanly.')
+      } catch (e) {
+        logger.warning(`Error closing the pool: ${(e as Error).message}`)
+        code = 1
+      }
+    }
+    for (const c of this.connections.values()) c.flushOutput()
+    for (const c of this.connections.values()) c.socket.end()
+    await new Promise<void>((resolve) => {
+      const deadline = setTimeout(resolve, 1000)
+      const check = (): void => {
+        if (this.connections.size === 0) {
+          clearTimeout(deadline)
+          resolve()
+        } else {
+          setTimeout(check, 10)
+        }
+      }
+      check()
+    })
+    for (const c of this.connections.values()) c.kill()
+    logger.warning('capykv is now ready to exit, bye bye...')
+    this.onExit(code)
+  }
+}

@@ -1,0 +1,176 @@
+// Drives the real engine (Store, manual group commit, no automatic checkpoints) over a SimRegion
+// beside a sequential model, and checks the engine against it. Invariants the harness asserts:
+// - the model is a second Keyspace fed a codec copy of every transaction the store accepted,
+//   with no storage: its canonical form is the tentative state T the sim may commit;
+// - a refused transaction (OUT_OF_SPACE) leaves the store's keyspace equal to the model;
+// - after each group commit the sim's durable state D equals the model (every commit landed);
+// - opening a store is recovery only: it writes and flushes nothing, and recovering the same
+//   image twice yields the same state;
+// - in PoWER mode every write the engine issues was checked by the sim (sim-region.ts); the
+//   first violation is rethrown here even when the engine swallowed it (Store.flush turns
+//   errors into IO_ERROR).
+
+import { assert } from '../../src/assert.js'
+import { StoreError } from '../../src/errors.js'
+import { recover } from '../../src/recovery/recover.js'
+import { canonical, canonicalDiff } from '../../src/state/canonical.js'
+import {
+  applyEvents, decodeEvents, encodeEvents, eventsShrinkOnly, type Event,
+} from '../../src/state/event.js'
+import { ByteWriter } from '../../src/state/bytes.js'
+import type { Keyspace } from '../../src/state/keyspace.js'
+import type { LogTestHooks } from '../../src/storage/log.js'
+import { formatRegion } from '../../src/storage/setup.js'
+import { Store } from '../../src/txn/engine.js'
+import type { Prng } from './prng.js'
+import { DEFAULT_POLICY, SimRegion, type CrashPolicy, type Verifier } from './sim-region.js'
+
+export interface HarnessOptions {
+  poolBytes: number
+  poolId: Buffer
+  rng: Prng
+  /** null: no PoWER checks (the engine runs over the sim, unchecked). */
+  verifier: Verifier | null
+  policy?: CrashPolicy
+  hooks?: LogTestHooks
+  context?: () => string
+}
+
+export class HarnessError extends Error {
+  override name = 'HarnessError'
+}
+
+/** A deep copy of events through the durable codec (the model never shares values). */
+export function copyEvents(events: readonly Event[]): Event[] {
+  const w = new ByteWriter(256)
+  encodeEvents(w, events)
+  const bytes = Buffer.from(w.view())
+  return decodeEvents(bytes, 0, bytes.length)
+}
+
+export class Harness {
+  readonly sim: SimRegion
+  readonly store: Store
+  readonly model: Keyspace
+  accepted = 0
+  refused = 0
+  /** Refused transactions that only delete (must stay 0: a full pool is never bricked). */
+  refusedShrinking = 0
+  /** Opens that moved the head to a checkpoint the crash left unadopted. */
+  headMovesAtOpen = 0
+
+  /** A freshly formatted pool (formatting is not checked: pools are made under a temp name). */
+  static fresh(options: HarnessOptions): Harness {
+    const sim = new SimRegion(options.poolBytes, options.policy ?? DEFAULT_POLICY, options.rng)
+    formatRegion(sim, options.poolId, 0)
+    assert(sim.outstandingChunks === 0, 'formatRegion left writes unflushed')
+    return new Harness(sim, options)
+  }
+
+  /** Reopen from a crash image: the durable bytes are the image, nothing outstanding. */
+  static fromImage(image: Buffer, options: HarnessOptions): Harness {
+    return new Harness(new SimRegion(image, options.policy ?? DEFAULT_POLICY, options.rng), options)
+  }
+
+  private constructor(sim: SimRegion, readonly options: HarnessOptions) {
+    this.sim = sim
+    sim.context = options.context ?? (() => '')
+    const first = recover(sim)
+    if (first.kind !== 'ok') {
+      throw new HarnessError(`recovery failed: ${first.kind === 'corrupt' ?
+        `${first.what}: ${first.reason} at ${first.offset}` : first.reason} [${sim.context()}]`)
+    }
+    const second = recover(sim)
+    assert(second.kind === 'ok', 'second recovery of the same image failed')
+    this.model = first.keyspace
+    const state = canonical(this.model)
+    if (canonical(second.keyspace) !== state || second.log.tailLsn !== first.log.tailLsn ||
+        second.log.headLsn !== first.log.headLsn) {
+      throw new HarnessError(`recovering the same image twice differs [${sim.context()}]`)
+    }
+    if (options.verifier !== null) sim.enablePower(options.verifier, state)
+    const writes = sim.stats.writes
+    const flushes = sim.stats.flushes
+    this.store = Store.openRegionSync(sim, {
+      groupCommit: 'manual', autoCheckpoint: false, hooks: options.hooks,
+    })
+    // Recovery wrote nothing (recover() ran twice above on the same bytes; so does open). The
+    // store may then move the head to a checkpoint completed just before the crash: one
+    // blanket store of the head word and its flush, checked by PoWER like any other write.
+    const moved = first.log.newestCheckpointLsn !== first.log.headLsn
+    if (sim.stats.writes - writes !== (moved ? 1 : 0) ||
+        sim.stats.flushes - flushes !== (moved ? 1 : 0)) {
+      throw new HarnessError(`opening the store wrote more than a head move [${sim.context()}]`)
+    }
+    if (moved) this.headMovesAtOpen++
+    this.expectEqual(canonical(this.store.keyspace), state, 'store opened on')
+  }
+
+  get state(): string {
+    return canonical(this.model)
+  }
+
+  /** Run one transaction: true when accepted, false when refused for space (nothing applied). */
+  txn(events: readonly Event[]): boolean {
+    const txn = this.store.begin()
+    for (const e of events) txn.apply(e)
+    try {
+      txn.commitNoWait()
+    } catch (e) {
+      this.raise()
+      if (!(e instanceof StoreError) || e.code !== 'OUT_OF_SPACE') throw e
+      this.refused++
+      if (eventsShrinkOnly(events)) this.refusedShrinking++
+      this.expectEqual(canonical(this.store.keyspace), this.state, 'refused transaction left')
+      return false
+    }
+    this.raise()
+    applyEvents(this.model, copyEvents(events))
+    this.accepted++
+    if (this.sim.powerEnabled) this.sim.expect(this.state)
+    return true
+  }
+
+  /** The group commit. */
+  flush(): void {
+    this.store.flush()
+    this.raise()
+    this.afterCommit()
+  }
+
+  checkpointSlice(maxBytes: number): boolean {
+    const finished = this.store.checkpointSlice(maxBytes)
+    this.raise()
+    this.afterCommit()
+    return finished
+  }
+
+  checkpointNow(): boolean {
+    const ok = this.store.checkpointNow()
+    this.raise()
+    this.afterCommit()
+    return ok
+  }
+
+  /** A random crash image now (between operations: only the durable state may come back). */
+  crashImage(rng: Prng): Buffer {
+    return this.sim.randomImage(rng)
+  }
+
+  /** Throw the sim's first PoWER violation, or the store's failure. */
+  raise(): void {
+    if (this.sim.violation !== null) throw this.sim.violation
+    if (this.store.failed !== null) throw this.store.failed
+  }
+
+  private afterCommit(): void {
+    if (!this.sim.powerEnabled || this.store.hasUncommitted) return
+    this.expectEqual(this.sim.durableState, this.state, 'after the group commit, durable state')
+  }
+
+  expectEqual(actual: string, expected: string, what: string): void {
+    if (actual === expected) return
+    throw new HarnessError(`${what} differs from the model: ${canonicalDiff(expected, actual)} ` +
+      `[${this.sim.context()}]`)
+  }
+}
