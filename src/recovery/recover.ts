@@ -78,7 +78,17 @@ export interface RecoverOptions {
   prefix?: boolean
   /** Yield progress after this many records (generator form). */
   yieldEveryRecords?: number
+  /**
+   * ...or after this many bytes of records, whichever comes first (generator form; default
+   * YIELD_EVERY_BYTES when yieldEveryRecords is set). A record's replay costs about its size:
+   * counting records alone let 256 checkpoint chunks of 64 KiB (~130k keys, hundreds of ms)
+   * run between two yields, and startup must yield at least every 10 ms.
+   */
+  yieldEveryBytes?: number
 }
+
+/** Default byte budget between two yields of recoverSteps (about 0.1-0.5 ms of replay). */
+export const YIELD_EVERY_BYTES = 16 * 1024
 
 export function recover(region: RegionReader, options: RecoverOptions = {}): RecoveryResult {
   const steps = recoverSteps(region, options)
@@ -160,6 +170,8 @@ export function* recoverSteps(
       headLsn)
   }
   const every = options.yieldEveryRecords ?? 0
+  const everyBytes = every > 0 ? options.yieldEveryBytes ?? YIELD_EVERY_BYTES : 0
+  let yieldedAtLsn = headLsn
   let lsn = headLsn
   while (lsn < log.tailLsn) {
     const phys = lsn % ring
@@ -209,7 +221,8 @@ export function* recoverSteps(
     }
     log.records++
     lsn = check.kind === REC_PAD ? lsn + space : normalizeLsn(lsn + total, ring)
-    if (every > 0 && log.records % every === 0) {
+    if (every > 0 && (log.records % every === 0 || lsn - yieldedAtLsn >= everyBytes)) {
+      yieldedAtLsn = lsn
       yield { records: log.records, bytesDone: lsn - headLsn, bytesTotal: distance }
     }
   }

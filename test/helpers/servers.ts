@@ -109,8 +109,8 @@ export function rawCommand(port: number, payload: string | Buffer, waitMs = 2000
 
 async function waitReady(port: number, proc: ChildProcess, timeoutMs: number,
   mode: 'pong' | 'listening', log: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before ready:\n${log()}`)
     }
@@ -290,20 +290,20 @@ export class RawClient {
 
   /** Waits until `bytes` bytes arrived (or the socket closed, or timeoutMs), then take(). */
   async readBytes(bytes: number, timeoutMs = 5000): Promise<Buffer> {
-    const deadline = Date.now() + timeoutMs
-    while (this.buffered() < bytes && !this.isClosed && Date.now() < deadline) {
-      await this.nextEvent(deadline - Date.now())
+    const deadline = performance.now() + timeoutMs
+    while (this.buffered() < bytes && !this.isClosed && performance.now() < deadline) {
+      await this.nextEvent(deadline - performance.now())
     }
     return this.take()
   }
 
   /** Waits until the received bytes end with `suffix` (or close/timeout), then take(). */
   async readUntil(suffix: string, timeoutMs = 5000): Promise<string> {
-    const deadline = Date.now() + timeoutMs
+    const deadline = performance.now() + timeoutMs
     for (;;) {
       const text = Buffer.concat(this.chunks).toString('latin1')
-      if (text.endsWith(suffix) || this.isClosed || Date.now() >= deadline) break
-      await this.nextEvent(deadline - Date.now())
+      if (text.endsWith(suffix) || this.isClosed || performance.now() >= deadline) break
+      await this.nextEvent(deadline - performance.now())
     }
     return this.take().toString('latin1')
   }
@@ -316,12 +316,12 @@ export class RawClient {
 
   /** Collects until the socket has been quiet for quietMs (at least one chunk awaited). */
   async readFor(quietMs: number, timeoutMs = 5000): Promise<Buffer> {
-    const deadline = Date.now() + timeoutMs
+    const deadline = performance.now() + timeoutMs
     if (this.buffered() === 0 && !this.isClosed) await this.nextEvent(timeoutMs)
     for (;;) {
       const before = this.buffered()
       await new Promise((r) => setTimeout(r, quietMs))
-      if (this.buffered() === before || this.isClosed || Date.now() >= deadline) break
+      if (this.buffered() === before || this.isClosed || performance.now() >= deadline) break
     }
     return this.take()
   }
