@@ -19,6 +19,7 @@
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { PerformanceObserver } from 'node:perf_hooks'
 import { EV_PUT } from '../src/state/core-events.js'
 import type { Event } from '../src/state/event.js'
 import { Store } from '../src/txn/engine.js'
@@ -61,18 +62,58 @@ async function build(dir: string): Promise<Record<string, number>> {
   return { buildMs, logBytes, checkpointMs, afterCheckpointBytes, liveBytes: live }
 }
 
+/** The longest gap between two turns of a setImmediate loop, and the longest GC pause. */
+function lagMonitor(): { stop(): { maxGapMs: number; maxGcMs: number; gcMs: number; turns: number } } {
+  let last = performance.now()
+  let maxGapMs = 0
+  let turns = 0
+  let on = true
+  const tick = (): void => {
+    const now = performance.now()
+    maxGapMs = Math.max(maxGapMs, now - last)
+    last = now
+    turns++
+    if (on) setImmediate(tick)
+  }
+  setImmediate(tick)
+  let maxGcMs = 0
+  let gcMs = 0
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      maxGcMs = Math.max(maxGcMs, e.duration)
+      gcMs += e.duration
+    }
+  })
+  obs.observe({ entryTypes: ['gc'] })
+  return {
+    stop() {
+      on = false
+      obs.disconnect()
+      return { maxGapMs, maxGcMs, gcMs, turns }
+    },
+  }
+}
+
 async function open(pool: string): Promise<Record<string, number>> {
   global.gc?.()
   const rss0 = process.memoryUsage().rss
+  const lag = lagMonitor()
+  const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const store = await Store.open(pool, { create: false, autoCheckpoint: false })
   const ms = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  const seen = lag.stop()
   const keys = store.keyspace.keyCount()
   global.gc?.()
   const rss1 = process.memoryUsage().rss
   const records = store.stats().recoveredRecords
   store.close()
-  return { ms, keys, records, keysPerSec: keys / (ms / 1000), rssBytesPerKey: (rss1 - rss0) / keys }
+  return {
+    ms, cpuMs: (cpu.user + cpu.system) / 1000, keys, records, keysPerSec: keys / (ms / 1000),
+    rssBytesPerKey: (rss1 - rss0) / keys, maxLoopBlockMs: seen.maxGapMs, maxGcPauseMs: seen.maxGcMs,
+    gcMs: seen.gcMs, turns: seen.turns,
+  }
 }
 
 async function pause(pool: string): Promise<Record<string, number>> {
@@ -123,10 +164,13 @@ async function pause(pool: string): Promise<Record<string, number>> {
   await measure(500, async () => {}) // warm up
   const base = await measure(2000, async () => {})
   let checkpointMs = 0
+  let gc = { maxGcMs: 0, gcMs: 0 }
   const during = await measure(0, async () => {
+    const watch = lagMonitor()
     const t0 = performance.now()
     await store.checkpoint()
     checkpointMs = performance.now() - t0
+    gc = watch.stop()
   })
   stop = true
   ticking = false
@@ -135,6 +179,7 @@ async function pause(pool: string): Promise<Record<string, number>> {
   store.close()
   return {
     checkpointMs, longestCheckpointSliceMs: stats.longestCheckpointSliceMs,
+    maxGcPauseDuringMs: gc.maxGcMs, gcMsDuring: gc.gcMs,
     lagMaxDuringMs: during.max, lagP99DuringMs: during.p99, writesPerSecDuring: during.writesPerSec,
     lagMaxBaselineMs: base.max, lagP99BaselineMs: base.p99, writesPerSecBaseline: base.writesPerSec,
   }
@@ -231,17 +276,21 @@ function main(): void {
     const m = data.machine
     console.log(`\ncapykv recovery, ${KEYS} keys of ${VALUE.length} B, ${MODES.pm.label}; ` +
       `${m.cpu} (${m.cores} cores), ${m.os}, node ${m.node}, load average ${m.loadAverage.join(' ')}\n`)
-    console.log(table(['pool shape', 'Store.open ms (median of 3)', 'keys/s', 'records', 'RSS bytes/key'],
-      shapes.map((s) => {
-        const o = opens[s] as Record<string, number>
-        return [s === 'log' ? 'log: N puts in 1000-put transactions' : 'checkpoint: head names a checkpoint of N keys',
-          (o.ms as number).toFixed(0), fmtRate(o.keysPerSec as number), String(o.records),
-          (o.rssBytesPerKey as number).toFixed(0)]
-      })))
+    console.log(table(['pool shape', 'Store.open ms (median of 3)', 'CPU ms', 'keys/s', 'records',
+      'longest loop block ms', 'longest GC pause ms', 'GC ms', 'RSS bytes/key'],
+    shapes.map((s) => {
+      const o = opens[s] as Record<string, number>
+      return [s === 'log' ? 'log: N puts in 1000-put transactions' : 'checkpoint: head names a checkpoint of N keys',
+        (o.ms as number).toFixed(0), (o.cpuMs as number).toFixed(0), fmtRate(o.keysPerSec as number),
+        String(o.records), (o.maxLoopBlockMs as number).toFixed(1), (o.maxGcPauseMs as number).toFixed(1),
+        (o.gcMs as number).toFixed(0), (o.rssBytesPerKey as number).toFixed(0)]
+    })))
     console.log('')
     console.log(table(['checkpoint of N keys during writes', 'value'], [
       ['checkpoint duration (ms)', paused.checkpointMs!.toFixed(0)],
       ['longest checkpoint slice, stats().longestCheckpointSliceMs', paused.longestCheckpointSliceMs!.toFixed(2)],
+      ['longest GC pause during the checkpoint / GC total (ms)',
+        `${paused.maxGcPauseDuringMs!.toFixed(2)} / ${paused.gcMsDuring!.toFixed(0)}`],
       ['event-loop lag during the checkpoint: max / p99 (ms)',
         `${paused.lagMaxDuringMs!.toFixed(2)} / ${paused.lagP99DuringMs!.toFixed(2)}`],
       ['event-loop lag, same writes, no checkpoint: max / p99 (ms)',

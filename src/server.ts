@@ -43,6 +43,8 @@ import { WatchIndex } from './txn/watch.js'
 export const OUTPUT_PAUSE_BYTES = 1024 * 1024
 /** Requests executed per connection before yielding to other connections. */
 export const REQUESTS_PER_TURN_MAX = 1024
+/** A new connection's reply buffer (it grows on demand). */
+const OUTPUT_INITIAL_BYTES = 256
 /** Active expiry: keys sampled per call, and the time budget per cycle when many expire. */
 const EXPIRE_SAMPLE_KEYS = 200
 const EXPIRE_SLOW_CYCLE_MS_MAX = 25
@@ -83,6 +85,7 @@ export class Connection implements ClientHandle, Session {
   private closing = false
   private closed = false
   private pausedForOutput = false
+  private resumeScheduled = false
   private draining = false
   private softLimitSinceMs = 0
 
@@ -93,7 +96,8 @@ export class Connection implements ClientHandle, Session {
       maxBulkBytes: sv.config.getNumber('proto-max-bulk-len'),
       queryBufferLimitBytes: sv.config.getNumber('client-query-buffer-limit'),
     })
-    this.out = new OutputBuffer(2)
+    // Small at first: an idle connection should cost little; the buffer grows on demand.
+    this.out = new OutputBuffer(2, OUTPUT_INITIAL_BYTES)
     this.sink = new OutputSink(this.out)
     this.addr = peerAddress(socket.remoteAddress, socket.remotePort)
     this.laddr = peerAddress(socket.localAddress, socket.localPort)
@@ -218,6 +222,7 @@ export class Connection implements ClientHandle, Session {
     }
     if (this.closing && !this.waiting) this.endSocket()
     this.checkOutputLimits()
+    this.maybeResume()
   }
 
   /** The group commit covering this connection's held replies is durable. */
@@ -229,6 +234,7 @@ export class Connection implements ClientHandle, Session {
     this.heldBytes = 0
     for (const b of held) this.write(b)
     if (this.closing) this.endSocket()
+    this.maybeResume()
   }
 
   private write(bytes: Buffer): void {
@@ -251,11 +257,25 @@ export class Connection implements ClientHandle, Session {
   }
 
   private onDrain(): void {
-    if (!this.pausedForOutput || this.closed) return
+    this.maybeResume()
+  }
+
+  /**
+   * Resume reading once the unsent output is under the threshold again. Called on 'drain' and
+   * after every write: a write that the kernel took whole emits no 'drain'.
+   */
+  private maybeResume(): void {
+    if (!this.pausedForOutput || this.closed || this.resumeScheduled) return
     if (this.outputBytes() > OUTPUT_PAUSE_BYTES) return
-    this.pausedForOutput = false
-    this.socket.resume()
-    this.processInput()
+    this.resumeScheduled = true
+    setImmediate(() => {
+      this.resumeScheduled = false
+      if (!this.pausedForOutput || this.closed) return
+      if (this.outputBytes() > OUTPUT_PAUSE_BYTES) return
+      this.pausedForOutput = false
+      this.socket.resume()
+      this.processInput()
+    })
   }
 
   /** client-output-buffer-limit, normal class (Redis's checkClientOutputBufferLimits). */

@@ -202,9 +202,10 @@ export function timeoutOrReply(ctx: CommandContext, arg: Buffer): number | null 
   if (ld.kind === 'inf') {
     ms = -1
   } else {
-    const seconds = Number(ld.mant) * 2 ** ld.exp
-    const scaled = Math.trunc(seconds * 1000)
-    ms = scaled >= 9223372036854775807 ? -1 : ld.negative ? -scaled : scaled
+    // Exact: seconds × 1000 truncated toward zero, as (long long)(ftval * 1000.0).
+    const times = ld.mant * 1000n
+    const scaled = ld.exp >= 0 ? times << BigInt(ld.exp) : times >> BigInt(-ld.exp)
+    ms = scaled >= 2n ** 63n ? -1 : ld.negative ? -Number(scaled) : Number(scaled)
   }
   if (ms < 0) {
     ctx.reply.error('ERR timeout is negative')

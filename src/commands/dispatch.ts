@@ -191,6 +191,7 @@ export class Dispatcher {
     const spec = found.spec
     const info = this.info(spec)
     const client = session.state
+    session.handle.lastCommand = spec.name
     if (!arityOk(spec, argv.length)) {
       this.reject(session, spec, `ERR wrong number of arguments for '${spec.name}' command`)
       return
@@ -335,7 +336,6 @@ export class Dispatcher {
       stats.countError(session.sink.lastError)
     }
     stats.totalCommandsProcessed++
-    session.handle.lastCommand = spec.name
     if (info.skipSlowlog) return
     const threshold = this.services.config.getNumber('slowlog-log-slower-than')
     if (threshold < 0 || usec < threshold) return

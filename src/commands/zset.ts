@@ -15,7 +15,7 @@ import { EV_DEL, EV_RESTORE, type DelEvent, type RestoreEvent } from '../state/c
 import type { Event } from '../state/event.js'
 import { TYPE_SET, TYPE_ZSET, type Entry } from '../state/keyspace.js'
 import {
-  ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE, ZSet, lexGteMin, lexLteMax, scoreGteMin, scoreLteMax, type LexRange, type ScoreRange, type ZNode,
+  ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE, ZSet, lexGteMin, lexRangeEmpty, lexLteMax, scoreGteMin, scoreLteMax, type LexRange, type ScoreRange, type ZNode,
 } from '../state/zset.js'
 import { EV_ZADD, EV_ZREM, type ZAddEvent, type ZRemEvent } from '../state/zset-events.js'
 import {
@@ -374,6 +374,32 @@ function rangeByScore(out: RangeSink, z: ZSet, range: ScoreRange, offset: number
   out.end(count)
 }
 
+/**
+ * The first (or last) node in a lex range. Lex ranges assume equal scores; when they are not,
+ * Redis's answer depends on the encoding: a listpack is scanned linearly from its head (tail)
+ * to the first member >= min (<= max), and that member must also be <= max (>= min). We answer
+ * as the listpack does whenever Redis would hold a listpack, and with the skiplist search
+ * otherwise (where Redis's own answer depends on its random node levels).
+ */
+function lexEdge(z: ZSet, range: LexRange, last: boolean): ZNode | null {
+  if (!zsetIsListpack(z)) return last ? z.lastInLexRange(range) : z.firstInLexRange(range)
+  if (lexRangeEmpty(range)) return null
+  const head = z.first()
+  const tail = z.last()
+  if (head === null || tail === null) return null
+  if (!lexGteMin(tail.member, range) || !lexLteMax(head.member, range)) return null
+  if (!last) {
+    for (let n: ZNode | null = head; n !== null; n = n.next[0] as ZNode | null) {
+      if (lexGteMin(n.member, range)) return lexLteMax(n.member, range) ? n : null
+    }
+  } else {
+    for (let n: ZNode | null = tail; n !== null; n = n.prev) {
+      if (lexLteMax(n.member, range)) return lexGteMin(n.member, range) ? n : null
+    }
+  }
+  return null
+}
+
 function rangeByLex(out: RangeSink, z: ZSet, range: LexRange, offset: number, limit: number,
   reverse: boolean): void {
   out.begin(0)
@@ -381,7 +407,7 @@ function rangeByLex(out: RangeSink, z: ZSet, range: LexRange, offset: number, li
     out.end(0)
     return
   }
-  let node = skip(reverse ? z.lastInLexRange(range) : z.firstInLexRange(range), offset, reverse)
+  let node = skip(lexEdge(z, range, reverse), offset, reverse)
   let count = 0
   while (node !== null && (limit < 0 || count < limit)) {
     if (reverse ? !lexGteMin(node.member, range) : !lexLteMax(node.member, range)) break
@@ -521,6 +547,13 @@ const zlexcount: Handler = (ctx, argv) => {
     return
   }
   const z = entry.value as ZSet
+  if (zsetIsListpack(z)) {
+    let count = 0
+    for (let n = lexEdge(z, range, false); n !== null && lexLteMax(n.member, range);
+      n = n.next[0] as ZNode | null) count++
+    ctx.reply.integer(count)
+    return
+  }
   const first = z.firstInLexRange(range)
   const last = z.lastInLexRange(range)
   ctx.reply.integer(first === null || last === null ? 0 : z.rankOf(last) - z.rankOf(first) + 1)

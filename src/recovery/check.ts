@@ -490,8 +490,10 @@ function parseArgs(argv: readonly string[]): CliOptions | { help: true } | { err
       if (v === undefined || v === '') return { error: `${a} needs a path` }
       o.output = v
     } else if (a.startsWith('--output=')) o.output = a.slice('--output='.length)
-    else if (a === '--') positional.push(...argv.slice(i + 1).map(String)), (i = argv.length)
-    else if (a.startsWith('-') && a !== '-') return { error: `unknown option ${a}` }
+    else if (a === '--') {
+      positional.push(...argv.slice(i + 1))
+      break
+    } else if (a.startsWith('-') && a !== '-') return { error: `unknown option ${a}` }
     else positional.push(a)
   }
   if (positional.length !== 1) {

@@ -127,13 +127,32 @@ export const restoreEvent = registerEvent<RestoreEvent>({
     const key = r.str()
     const type = r.u8()
     const expireAtMs = r.f64()
-    return { code: EV_RESTORE, db, key, type, expireAtMs, value: valueType(type).decode(r) }
+    const event: RestoreEvent = { code: EV_RESTORE, db, key, type, expireAtMs, value: valueType(type).decode(r) }
+    decodedRestores.add(event)
+    return event
   },
   apply(ks, e) {
     const vt = valueType(e.type)
-    return putEntry(ks, e.db, e.key, new Entry(e.type, e.value, e.expireAtMs, vt.bytes(e.value)))
+    // The keyspace must not share a mutable value with an event still to be encoded: a later
+    // event of the same transaction (RENAME then RPUSH, COPY then SADD…) would change what this
+    // RESTORE encodes at commit, and replay would apply that change twice. A decoded event
+    // (replay) owns its fresh value and needs no copy; strings are never changed in place.
+    const value = decodedRestores.has(e) || e.type === TYPE_STRING ? e.value : copyValue(e.type, e.value)
+    return putEntry(ks, e.db, e.key, new Entry(e.type, value, e.expireAtMs, vt.bytes(value)))
   },
 })
+
+/** RESTORE events produced by decode (their values are fresh, owned by nobody else). */
+const decodedRestores = new WeakSet<RestoreEvent>()
+
+/** A deep copy of a value through its codec. */
+function copyValue(type: number, value: unknown): unknown {
+  const vt = valueType(type)
+  const w = new ByteWriter(256)
+  vt.encode(w, value)
+  const bytes = w.view()
+  return vt.decode(new ByteReader(bytes, 0, bytes.length))
+}
 
 /** A RESTORE event holding a copy of an entry's current value (RENAME, COPY, MOVE, checkpoints). */
 export function restoreOf(db: number, key: string, entry: Entry): RestoreEvent {

@@ -74,8 +74,13 @@ export function decodeHeader(bytes: Buffer, regionBytes: number): HeaderResult {
   if (bytes.length < HEADER_BYTES) return { kind: 'bad', reason: 'file too small', corrupt: false }
   const crcOk = crc64(bytes, 0, HEADER_CRC_OFFSET, 0n) === bytes.readBigUInt64LE(HEADER_CRC_OFFSET)
   if (!bytes.subarray(0, 8).equals(MAGIC)) {
-    // A flipped magic with a matching CRC cannot happen; a foreign file has neither.
-    return crcOk ? { kind: 'bad', reason: 'bad magic', corrupt: true }
+    // A damaged magic in an otherwise intact header (its CRC verifies once the magic is put
+    // back) is corruption, reported as such; a foreign file has neither.
+    const repaired = Buffer.from(bytes.subarray(0, HEADER_BYTES))
+    MAGIC.copy(repaired, 0)
+    const ours = crc64(repaired, 0, HEADER_CRC_OFFSET, 0n) ===
+      repaired.readBigUInt64LE(HEADER_CRC_OFFSET)
+    return crcOk || ours ? { kind: 'bad', reason: 'bad magic', corrupt: true }
       : { kind: 'bad', reason: 'not a capykv pool (no magic)', corrupt: false }
   }
   if (!crcOk) return { kind: 'bad', reason: 'header checksum mismatch', corrupt: true }

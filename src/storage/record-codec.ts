@@ -27,7 +27,8 @@ export const RECORD_HEADER_BYTES = 16
 export const RECORD_CRC_BYTES = 8
 export const MIN_RECORD_BYTES = RECORD_HEADER_BYTES + RECORD_CRC_BYTES
 
-export const pad8 = (n: number): number => (n + 7) & ~7
+/** Arithmetic, not bit operations: a corrupt u32 length must not wrap to a negative size. */
+export const pad8 = (n: number): number => Math.ceil(n / 8) * 8
 
 export function recordBytes(payloadBytes: number): number {
   return RECORD_HEADER_BYTES + pad8(payloadBytes) + RECORD_CRC_BYTES

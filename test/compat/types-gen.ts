@@ -19,6 +19,10 @@ const HASH_KEYS = ['h0', 'h1', 'h2']
 const SET_KEYS = ['s0', 's1', 's2', 's3']
 const ZSET_KEYS = ['z0', 'z1', 'z2', 'z3']
 const ALL_KEYS = [...LIST_KEYS, ...HASH_KEYS, ...SET_KEYS, ...ZSET_KEYS, 'str', 'none']
+/** Big collections cross Redis's encoding thresholds (listpack/intset → hashtable/skiplist). */
+const BIG_INTS = Array.from({ length: 800 }, (_, i) => String(i))
+const BIG_FIELDS = Array.from({ length: 700 }, (_, i) => `f${i}`)
+const BIG_MEMBERS = Array.from({ length: 300 }, (_, i) => `m${i}`)
 const ELEMS = ['a', 'b', 'c', 'd', 'e', 'f', '1', '2', '3', '10', '-5', '', 'x y', '\u00ff\u0000']
 const INT_ELEMS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '-1', '100']
 const SCORES = ['0', '1', '2', '-1', '2.5', '0.1', '-0', '1e3', 'inf', '-inf', '3', '3', '1', '0.5']
@@ -27,7 +31,8 @@ const RANGE_BOUNDS = ['-inf', '+inf', '0', '1', '(1', '2', '(2.5', '3', '-1', '(
 const LEX_BOUNDS = ['-', '+', '[a', '(a', '[c', '(d', '[1', '[x y', '(', '[']
 
 export class CommandGen {
-  constructor(private readonly r: Prng) {}
+  /** withBlocking false: blocking commands are replaced by a push (same random draws). */
+  constructor(private readonly r: Prng, private readonly withBlocking = true) {}
 
   private pick<T>(xs: readonly T[]): T {
     return xs[this.r.int(xs.length)] as T
@@ -65,10 +70,11 @@ export class CommandGen {
   private misc(): GenCommand {
     const k = this.pick(ALL_KEYS)
     switch (this.r.int(5)) {
-      case 0: return { argv: ['DEL', k], compare: 'exact' }
+      case 0: return { argv: ['DEL', this.chance(0.05) ? this.pick(['hbig', 'sbig', 'zbig']) : k], compare: 'exact' }
       case 1: return { argv: ['TYPE', k], compare: 'exact' }
       case 2: return { argv: ['SET', 'str', 'v'], compare: 'exact' }
-      case 3: return { argv: ['OBJECT', 'ENCODING', k], compare: 'exact' }
+      case 3: return { argv: ['OBJECT', 'ENCODING', this.chance(0.5) ? this.pick(['hbig', 'sbig', 'zbig']) : k],
+        compare: 'exact' }
       default: return { argv: ['EXISTS', k, this.pick(ALL_KEYS)], compare: 'exact' }
     }
   }
@@ -106,8 +112,11 @@ export class CommandGen {
         if (this.chance(0.5)) argv.push('COUNT', this.num(1, 4))
         return exact(...argv)
       }
-      case 17: case 18: case 19: if (!this.chance(0.1)) return exact('RPUSH', k, e())
-        return this.blockingList(k, side)
+      case 17: case 18: case 19: {
+        if (!this.chance(0.1)) return exact('RPUSH', k, e())
+        const b = this.blockingList(k, side)
+        return this.withBlocking ? b : exact('RPUSH', k, e())
+      }
       default: return exact('RPUSH', k, ...this.elems(2))
     }
   }
@@ -124,9 +133,13 @@ export class CommandGen {
   }
 
   private hash(): GenCommand {
-    const k = this.key(HASH_KEYS)
-    const f = (): string => this.pick(ELEMS)
+    const big = this.chance(0.04)
+    const k = big ? 'hbig' : this.key(HASH_KEYS)
+    const f = (): string => this.pick(big ? BIG_FIELDS : ELEMS)
     const exact = (...argv: string[]): GenCommand => ({ argv, compare: 'exact' })
+    if (big && this.chance(0.5)) {
+      return exact('HSET', k, ...Array.from({ length: 20 }, () => [f(), this.pick(ELEMS)]).flat())
+    }
     switch (this.r.int(18)) {
       case 0: case 1: {
         const n = 1 + this.r.int(3)
@@ -159,8 +172,13 @@ export class CommandGen {
   }
 
   private set(): GenCommand {
-    const k = this.key(SET_KEYS)
-    const domain = k === 's0' || k === 's1' ? INT_ELEMS : ELEMS
+    const big = this.chance(0.04)
+    const k = big ? 'sbig' : this.key(SET_KEYS)
+    const domain = big ? BIG_INTS : k === 's0' || k === 's1' ? INT_ELEMS : ELEMS
+    if (big && this.chance(0.5)) {
+      return { argv: ['SADD', k, ...this.elems(20, domain), ...(this.chance(0.05) ? ['x'] : [])],
+        compare: 'exact' }
+    }
     const m = (): string => this.pick(domain)
     const exact = (...argv: string[]): GenCommand => ({ argv, compare: 'exact' })
     const keys = (n: number): string[] => Array.from({ length: n }, () => this.key(SET_KEYS))
@@ -195,8 +213,15 @@ export class CommandGen {
   }
 
   private zset(): GenCommand {
-    const k = this.key(ZSET_KEYS)
-    const m = (): string => this.pick(ELEMS)
+    const big = this.chance(0.04)
+    const k = big ? 'zbig' : this.key(ZSET_KEYS)
+    const m = (): string => this.pick(big ? BIG_MEMBERS : ELEMS)
+    if (big && this.chance(0.5)) {
+      return { argv: ['ZADD', k, ...Array.from({ length: 20 }, () => [this.pick(SCORES), m()]).flat()],
+        compare: 'exact' }
+    }
+    // Lex ranges over unequal scores in a skiplist are not deterministic in Redis itself.
+    const lexKey = big ? this.pick(ZSET_KEYS) : k
     const s = (): string => (this.chance(0.02) ? this.pick(['x', 'nan', '']) : this.pick(SCORES))
     const exact = (...argv: string[]): GenCommand => ({ argv, compare: 'exact' })
     const keys = (n: number): string[] => Array.from({ length: n }, () =>
@@ -220,16 +245,16 @@ export class CommandGen {
       case 8: return exact('ZMSCORE', k, m(), m())
       case 9: return exact(this.pick(['ZRANK', 'ZREVRANK']), k, m())
       case 10: return exact('ZCOUNT', k, bound(), bound())
-      case 11: return exact('ZLEXCOUNT', k, lex(), lex())
+      case 11: return exact('ZLEXCOUNT', lexKey, lex(), lex())
       case 12: return exact('ZRANGE', k, this.num(-5, 5), this.num(-5, 5), ...ws(),
         ...(this.chance(0.3) ? ['REV'] : []))
       case 13: return exact('ZRANGE', k, bound(), bound(), 'BYSCORE', ...ws(), ...limit(),
         ...(this.chance(0.3) ? ['REV'] : []))
-      case 14: return exact('ZRANGE', k, lex(), lex(), 'BYLEX', ...limit(), ...(this.chance(0.3) ? ['REV'] : []))
+      case 14: return exact('ZRANGE', lexKey, lex(), lex(), 'BYLEX', ...limit(), ...(this.chance(0.3) ? ['REV'] : []))
       case 15: return exact('ZRANGESTORE', this.key(ZSET_KEYS), k, this.num(-3, 3), this.num(-3, 3))
       case 16: return exact('ZREVRANGE', k, this.num(-4, 4), this.num(-4, 4), ...ws())
       case 17: return exact(this.pick(['ZRANGEBYSCORE', 'ZREVRANGEBYSCORE']), k, bound(), bound(), ...ws(), ...limit())
-      case 18: return exact(this.pick(['ZRANGEBYLEX', 'ZREVRANGEBYLEX']), k, lex(), lex(), ...limit())
+      case 18: return exact(this.pick(['ZRANGEBYLEX', 'ZREVRANGEBYLEX']), lexKey, lex(), lex(), ...limit())
       case 19: return exact(this.pick(['ZPOPMIN', 'ZPOPMAX']), k, ...(this.chance(0.5) ? [this.num(0, 3)] : []))
       case 20: {
         const n = 1 + this.r.int(2)
@@ -261,16 +286,16 @@ export class CommandGen {
       case 25: return exact('ZINTERCARD', '2', ...keys(2), ...(this.chance(0.5) ? ['LIMIT', this.int(0, 2)] : []))
       case 26: return exact('ZREMRANGEBYRANK', k, this.num(-3, 3), this.num(-3, 3))
       case 27: return exact('ZREMRANGEBYSCORE', k, bound(), bound())
-      case 28: return exact('ZREMRANGEBYLEX', k, lex(), lex())
+      case 28: return exact('ZREMRANGEBYLEX', lexKey, lex(), lex())
       case 29: {
         const argv = ['ZSCAN', k, '0', 'COUNT', '1000']
         if (this.chance(0.3)) argv.push('MATCH', this.pick(['a*', '*', '[a-c]']))
         return { argv, compare: 'scanpairs' }
       }
-      case 30: return this.chance(0.1)
+      case 30: return this.chance(0.1) && this.withBlocking
         ? exact(this.pick(['BZPOPMIN', 'BZPOPMAX']), k, this.key(ZSET_KEYS), '0.01')
         : exact('ZADD', k, s(), m())
-      case 31: return this.chance(0.1)
+      case 31: return this.chance(0.1) && this.withBlocking
         ? exact('BZMPOP', '0.01', '1', k, this.pick(['MIN', 'MAX']), 'COUNT', '2')
         : exact('ZADD', k, s(), m())
       default: return exact('ZADD', k, s(), m(), s(), m())

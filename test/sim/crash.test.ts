@@ -58,7 +58,8 @@ t.test('every sequence of up to 3 operations, crash images at every write and fl
     }
   }
   t.ok(sequences >= total / stride, `${sequences} sequences ran`)
-  t.comment(`sequences: ${sequences} of ${ops.length} ops, ${(performance.now() - started) / 1000} s`)
+  t.comment(`sequences: ${sequences} of ${ops.length} ops, ` +
+    `${(performance.now() - started) / 1000} s`)
   t.end()
 })
 
@@ -76,7 +77,8 @@ t.test('the PoWER checker catches a flush that skips part of the log', (t) => {
   // Mutations of the region rather than the engine: the store's flushes of the ring lose their
   // last chunk, or are dropped entirely.
   const mutations: [string, (off: number, len: number) => [number, number] | null][] = [
-    ['last chunk of each log flush skipped', (off, len) => off >= LOG_OFFSET ? [off, len - 8] : [off, len]],
+    ['last chunk of each log flush skipped',
+      (off, len) => off >= LOG_OFFSET ? [off, len - 8] : [off, len]],
     ['log flushes dropped', (off, len) => off >= LOG_OFFSET ? null : [off, len]],
   ]
   for (const [name, mutate] of mutations) {

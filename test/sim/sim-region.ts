@@ -186,7 +186,9 @@ export class OverlayImage implements RegionReader {
 
   describe(): string {
     const parts: string[] = []
-    for (let i = 0; i < Math.min(this.count, 12); i++) parts.push(String((this.index[i] as number) * 8))
+    for (let i = 0; i < Math.min(this.count, 12); i++) {
+      parts.push(String((this.index[i] as number) * 8))
+    }
     return `${this.count} chunk(s) landed at [${parts.join(', ')}${this.count > 12 ? ', …' : ''}]`
   }
 }
@@ -288,8 +290,10 @@ export class SimRegion implements PmRegion {
   private eventValues: number[] = []
   private durableA = 0
   private durableB = 0
-  readonly stats: SimStats =
-    { writes: 0, bytesWritten: 0, flushes: 0, commitWrites: 0, partialChunkWrites: 0, crashPoints: 0 }
+  readonly stats: SimStats = {
+    writes: 0, bytesWritten: 0, flushes: 0, commitWrites: 0, partialChunkWrites: 0,
+    crashPoints: 0,
+  }
   // PoWER state.
   private verifier: Verifier | null = null
   private durableId = -1
@@ -400,8 +404,10 @@ export class SimRegion implements PmRegion {
     const at = c * CHUNK_BYTES
     let st = this.outstanding.get(c)
     if (st === undefined) {
-      st = { index: c, durableLo: this.durable.readUInt32LE(at), durableHi: this.durable.readUInt32LE(at + 4),
-        values: [], deltas: [], latest: 0, pos: 0 }
+      st = {
+        index: c, durableLo: this.durable.readUInt32LE(at),
+        durableHi: this.durable.readUInt32LE(at + 4), values: [], deltas: [], latest: 0, pos: 0,
+      }
       this.outstanding.set(c, st)
     }
     const lo = this.current.readUInt32LE(at)
@@ -533,7 +539,9 @@ export class SimRegion implements PmRegion {
     policy: CrashPolicy): void {
     const n = list.length
     const rng = this.rng
-    const latest = (): void => { for (let i = 0; i < n; i++) choice[i] = (list[i] as ChunkState).latest }
+    const latest = (): void => {
+      for (let i = 0; i < n; i++) choice[i] = (list[i] as ChunkState).latest
+    }
     choice.fill(0)
     emit() // none
     latest()

@@ -54,7 +54,9 @@ export function alphabet(): Op[] {
   const ops: Op[] = []
   for (const db of [0, 1]) {
     for (const key of ['a', 'b']) {
-      for (const value of ['x', 'yy']) ops.push({ name: `put ${db} ${key} ${value}`, events: [put(db, key, value)] })
+      for (const value of ['x', 'yy']) {
+        ops.push({ name: `put ${db} ${key} ${value}`, events: [put(db, key, value)] })
+      }
       ops.push({ name: `del ${db} ${key}`, events: [del(db, key)] })
       ops.push({ name: `expire ${db} ${key}`, events: [expire(db, key, 1_700_000_000_000 + db)] })
     }
@@ -64,7 +66,8 @@ export function alphabet(): Op[] {
   ops.push({ name: 'flushall', events: [flushall()] })
   ops.push({ name: 'txn put a, del b, put 1 b', events: [put(0, 'a', 'yy', 1_800_000_000_000),
     del(0, 'b'), put(1, 'b', 'x')] })
-  ops.push({ name: 'txn del a, swapdb, put a', events: [del(0, 'a'), swapdb(0, 1), put(0, 'a', 'x')] })
+  ops.push({ name: 'txn del a, swapdb, put a',
+    events: [del(0, 'a'), swapdb(0, 1), put(0, 'a', 'x')] })
   ops.push({ name: 'checkpoint', checkpoint: true })
   return ops
 }
@@ -168,8 +171,11 @@ export function randomRun(options: RunOptions): RunStats {
   const simRng = rng.fork()
   const poolId = poolIdFrom(rng)
   let step = 0
+  const extra = `${options.pressure === undefined ? '' : ` --pressure ${options.pressure}`}` +
+    `${options.crashRate === undefined ? '' : ` --crash-rate ${options.crashRate}`}` +
+    `${options.captureRate === undefined ? '' : ` --capture-rate ${options.captureRate}`}`
   const context = (): string => `seed ${options.seed} step ${step} (npm run sim -- --seed ` +
-    `${options.seed} --steps ${options.steps} --ring ${options.ringBytes})`
+    `${options.seed} --steps ${options.steps} --ring ${options.ringBytes}${extra})`
   const harnessOptions = {
     poolBytes: poolBytesFor(options.ringBytes), poolId, rng: simRng, verifier: options.verifier,
     policy: options.policy ?? DEFAULT_POLICY, context,
@@ -227,6 +233,8 @@ function reopen(
   }
   const expected = h.sim.powerEnabled ? h.sim.durableState : null
   const next = Harness.fromImage(h.crashImage(rng), options)
-  if (expected !== null) next.expectEqual(next.state, expected, 'state after a crash between operations')
+  if (expected !== null) {
+    next.expectEqual(next.state, expected, 'state after a crash between operations')
+  }
   return next
 }
