@@ -12,7 +12,31 @@
 import net from 'node:net'
 import { ProtocolError, RequestReader } from '../src/resp/reader.js'
 
-type Value = Buffer | Buffer[] | Set<string> | Map<string, Buffer>
+/** A list: `front` holds the head reversed (LPUSH appends to it), `back` the tail from `start`. */
+class List {
+  front: Buffer[] = []
+  back: Buffer[] = []
+  start = 0
+  get length(): number {
+    return this.front.length + this.back.length - this.start
+  }
+  at(i: number): Buffer {
+    const f = this.front.length
+    return (i < f ? this.front[f - 1 - i] : this.back[this.start + i - f]) as Buffer
+  }
+  shift(): Buffer | undefined {
+    if (this.front.length > 0) return this.front.pop()
+    if (this.start >= this.back.length) return undefined
+    const item = this.back[this.start++]
+    if (this.start > 1024 && this.start * 2 > this.back.length) {
+      this.back = this.back.slice(this.start)
+      this.start = 0
+    }
+    return item
+  }
+}
+
+type Value = Buffer | List | Set<string> | Map<string, Buffer>
 
 const OK = Buffer.from('+OK\r\n')
 const NIL = Buffer.from('$-1\r\n')
@@ -39,10 +63,10 @@ function int(out: Buffer[], n: number): void {
   out.push(Buffer.from(`:${n}\r\n`))
 }
 
-function list(key: string): Buffer[] {
+function list(key: string): List {
   let v = db.get(key)
-  if (!Array.isArray(v)) {
-    v = []
+  if (!(v instanceof List)) {
+    v = new List()
     db.set(key, v)
   }
   return v
@@ -78,31 +102,31 @@ function execute(argv: Buffer[], out: Buffer[]): void {
     case 'lpush': case 'rpush': {
       const l = list(key)
       for (let i = 2; i < argv.length; i++) {
-        if (name === 'lpush') l.unshift(argv[i] as Buffer)
-        else l.push(argv[i] as Buffer)
+        if (name === 'lpush') l.front.push(argv[i] as Buffer)
+        else l.back.push(argv[i] as Buffer)
       }
       int(out, l.length)
       return
     }
     case 'lpop': {
       const v = db.get(key)
-      const item = Array.isArray(v) ? v.shift() : undefined
+      const item = v instanceof List ? v.shift() : undefined
       if (item === undefined) out.push(NIL)
       else bulk(out, item)
       return
     }
     case 'lrange': {
       const v = db.get(key)
-      if (!Array.isArray(v)) {
+      if (!(v instanceof List)) {
         out.push(EMPTY_ARRAY)
         return
       }
-      const start = Number((argv[2] as Buffer).toString('latin1'))
+      const start = Math.max(0, Number((argv[2] as Buffer).toString('latin1')))
       const stopArg = Number((argv[3] as Buffer).toString('latin1'))
       const stop = stopArg < 0 ? v.length + stopArg : Math.min(stopArg, v.length - 1)
-      const items = v.slice(Math.max(0, start), stop + 1)
-      out.push(Buffer.from(`*${items.length}\r\n`))
-      for (const item of items) bulk(out, item)
+      const count = Math.max(0, stop - start + 1)
+      out.push(Buffer.from(`*${count}\r\n`))
+      for (let i = start; i <= stop; i++) bulk(out, v.at(i))
       return
     }
     case 'sadd': {

@@ -30,7 +30,7 @@ export function configText(argv: readonly string[]): { text: string; file: strin
   for (; i < argv.length; i++) {
     const a = argv[i] as string
     if (a.startsWith('--')) {
-      options += `\n${a.slice(2)}`
+      options += `${options === '' ? '' : '\n'}${a.slice(2)}`
     } else {
       options += ` ${reprConfigValue(a)}`
     }
@@ -53,7 +53,9 @@ export function loadConfig(config: ServerConfig, text: string): void {
     if (line === '' || line.startsWith('#')) continue
     const buf = Buffer.from(line, 'latin1')
     const words = splitArgs(buf, 0, buf.length)
-    if (words === null) throw new FatalConfigError(n + 1, line, 'Unbalanced quotes in configuration line')
+    if (words === null) {
+      throw new FatalConfigError(n + 1, line, 'Unbalanced quotes in configuration line')
+    }
     const [first, ...rest] = words.map((w) => w.toString('latin1'))
     if (first === undefined) continue
     const name = first.toLowerCase()
@@ -66,8 +68,10 @@ export function loadConfig(config: ServerConfig, text: string): void {
       throw new FatalConfigError(n + 1, line, 'wrong number of arguments')
     }
     let args = rest
-    // Repeated lines accumulate (save points, output buffer classes), as in redis.conf.
-    if (seen.has(param.name) && (param.name === 'save' || param.name === 'bind')) {
+    // Repeated lines accumulate (save points, output buffer classes), as in redis.conf;
+    // `save ""` clears the save points.
+    const clears = rest.length === 1 && rest[0] === ''
+    if (seen.has(param.name) && !clears && (param.name === 'save' || param.name === 'bind')) {
       args = [config.get(param.name), ...rest]
     }
     if (param.name === 'client-output-buffer-limit') args = [config.get(param.name), ...rest]

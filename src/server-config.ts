@@ -84,7 +84,9 @@ export function parseOutputBufferLimits(
   const limits = new Map<string, OutputBufferLimit>()
   const apply = (t: string): void => {
     const words = t.split(' ').filter((w) => w !== '')
-    if (words.length % 4 !== 0) throw new ConfigValueError('Wrong number of arguments in buffer limit configuration.')
+    if (words.length % 4 !== 0) {
+      throw new ConfigValueError('Wrong number of arguments in buffer limit configuration.')
+    }
     for (let i = 0; i < words.length; i += 4) {
       let cls = (words[i] ?? '').toLowerCase()
       if (cls === 'replica') cls = 'slave'
@@ -96,7 +98,8 @@ export function parseOutputBufferLimits(
       const seconds = parseIntStrict(words[i + 3] ?? '')
       if (hard === null || soft === null || seconds === null || hard < 0 || soft < 0 ||
         seconds < 0) {
-        throw new ConfigValueError('Error in hard, soft or soft_seconds setting in buffer limit configuration.')
+        throw new ConfigValueError(
+          'Error in hard, soft or soft_seconds setting in buffer limit configuration.')
       }
       limits.set(cls, { hardBytes: hard, softBytes: soft, softSeconds: seconds })
     }
@@ -274,7 +277,9 @@ export class ServerConfig {
     const seen = new Set<string>()
     for (const [name, value] of pairs) {
       const p = findParam(name)
-      if (p === undefined) return `ERR Unknown option or number of arguments for CONFIG SET - '${name}'`
+      if (p === undefined) {
+        return `ERR Unknown option or number of arguments for CONFIG SET - '${name}'`
+      }
       const fail = (reason: string): string =>
         `ERR CONFIG SET failed (possibly related to argument '${name}') - ${reason}`
       if (seen.has(p.name)) return fail('duplicate parameter')

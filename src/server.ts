@@ -82,6 +82,8 @@ export class Connection implements ClientHandle, Session {
   private heldBytes = 0
   /** Registered with the server for the next durable point. */
   waiting = false
+  /** Parked by a blocking command (BLPOP…): later requests wait. */
+  blocked = false
   private closing = false
   private closed = false
   private pausedForOutput = false
@@ -146,6 +148,12 @@ export class Connection implements ClientHandle, Session {
     this.socket.destroy()
   }
 
+  /** Served or timed out: hand out the reply now, run pipelined requests on the next turn. */
+  resumeAfterBlock(): void {
+    this.server.markOutputPending(this)
+    setImmediate(() => this.processInput())
+  }
+
   monitorFeed(bytes: Buffer): void {
     if (this.closed) return
     this.out.writeRaw(bytes)
@@ -167,10 +175,21 @@ export class Connection implements ClientHandle, Session {
 
   /** Execute buffered requests until none is complete, the output is full, or the turn is up. */
   processInput(): void {
+    try {
+      this.processInputUnsafe()
+    } catch (e) {
+      // A bug must cost one connection, not the server and every other client.
+      logger.warning(`Closing client id=${this.state.id} addr=${this.addr} after an internal ` +
+        `error: ${(e as Error).stack ?? String(e)}`)
+      this.kill()
+    }
+  }
+
+  private processInputUnsafe(): void {
     const server = this.server
     const requirepass = server.services.config.get('requirepass')
     let executed = 0
-    while (!this.closing && !this.closed && !server.stopping) {
+    while (!this.closing && !this.closed && !server.stopping && !this.blocked) {
       if (this.outputBytes() > OUTPUT_PAUSE_BYTES) {
         this.pauseForOutput()
         break
@@ -336,6 +355,12 @@ class Services implements ServerServices {
   afterCommit(fn: () => void): void {
     this.server.dispatcher.defer(fn)
   }
+  blockedClientCount(): number {
+    return this.server.dispatcher.blocking.size
+  }
+  unblockClient(clientId: number, withError: boolean): boolean {
+    return this.server.dispatcher.unblockClient(clientId, withError)
+  }
   shutdown(options: ShutdownOptions): string | null {
     this.server.requestShutdown(options.save !== false && this.config.get('save') !== '' ||
       options.save === true, 'User requested shutdown...')
@@ -369,6 +394,8 @@ export class CapykvServer {
     this.dispatcher = new Dispatcher(this.services, this.watch, new OutputBuffer(2), {
       get hasMonitors() { return server.monitors.size > 0 },
       feedMonitors: (session, argv) => this.feedMonitors(session, argv),
+      sessionOf: (id) => this.connections.get(id),
+      resume: (session) => (session as Connection).resumeAfterBlock(),
     })
     this.applyOutputLimit(options.config.get('client-output-buffer-limit'))
     options.config.onChange((name, value) => {
@@ -417,6 +444,7 @@ export class CapykvServer {
         for (const l of this.listeners) l.close()
         throw new Error(`Failed listening on port ${port} (TCP), aborting.`)
       }
+      srv.on('error', (e) => logger.warning(`Listening socket ${host}:${port}: ${e.message}`))
       this.listeners.push(srv)
       bound.push(`${host}:${port}`)
     }
@@ -463,6 +491,7 @@ export class CapykvServer {
   }
 
   removeConnection(conn: Connection): void {
+    this.dispatcher.blocking.unblock(conn.state.id)
     this.connections.delete(conn.state.id)
     this.monitors.delete(conn)
     this.pendingOutput.delete(conn)
@@ -533,8 +562,15 @@ export class CapykvServer {
     this.timers = []
     if (this.stopping) return
     const hz = Math.max(1, this.services.config.getNumber('hz'))
-    this.timers.push(setInterval(() => this.cron(), Math.floor(1000 / hz)))
-    this.timers.push(setInterval(() => this.clientsCron(), 1000))
+    const guarded = (fn: () => void) => () => {
+      try {
+        fn()
+      } catch (e) {
+        logger.warning(`Error in periodic work: ${(e as Error).stack ?? String(e)}`)
+      }
+    }
+    this.timers.push(setInterval(guarded(() => this.cron()), Math.floor(1000 / hz)))
+    this.timers.push(setInterval(guarded(() => this.clientsCron()), 1000))
     for (const t of this.timers) t.unref()
   }
 

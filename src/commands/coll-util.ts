@@ -44,7 +44,8 @@ export function lookupOfType(ctx: CommandContext, key: string, type: number,
 
 const SPACE = /^[ \t\n\v\f\r]*/
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/
-const HEX = /^([+-]?)0[xX](?:([0-9a-fA-F]+)(?:\.([0-9a-fA-F]*))?|\.([0-9a-fA-F]+))(?:[pP]([+-]?\d+))?/
+const HEX =
+  /^([+-]?)0[xX](?:([0-9a-fA-F]+)(?:\.([0-9a-fA-F]*))?|\.([0-9a-fA-F]+))(?:[pP]([+-]?\d+))?/
 const SPECIAL = /^([+-]?)(?:(inf(?:inity)?)|nan(?:\([0-9A-Za-z_]*\))?)/i
 
 export interface Strtod {
@@ -63,7 +64,8 @@ export function strtod(text: string): Strtod {
   if (m !== null) {
     const digits = (m[2] ?? '') + (m[3] ?? m[4] ?? '')
     const fracLength = (m[3] ?? m[4] ?? '').length
-    let exp = (m[5] === undefined ? 0 : Math.max(-1e6, Math.min(1e6, Number(m[5])))) - 4 * fracLength
+    const binaryExp = m[5] === undefined ? 0 : Math.max(-1e6, Math.min(1e6, Number(m[5])))
+    let exp = binaryExp - 4 * fracLength
     let mant = BigInt('0x' + digits)
     let value: number
     if (mant === 0n) {
@@ -77,8 +79,16 @@ export function strtod(text: string): Strtod {
         exp += shift
       }
       value = Number(mant)
-      while (exp > 0 && Number.isFinite(value)) { const s = Math.min(exp, 1000); value *= 2 ** s; exp -= s }
-      while (exp < 0 && value !== 0) { const s = Math.min(-exp, 1000); value /= 2 ** s; exp += s }
+      while (exp > 0 && Number.isFinite(value)) {
+        const s = Math.min(exp, 1000)
+        value *= 2 ** s
+        exp -= s
+      }
+      while (exp < 0 && value !== 0) {
+        const s = Math.min(-exp, 1000)
+        value /= 2 ** s
+        exp += s
+      }
     }
     if (m[1] === '-') value = -value
     const rangeError = !Number.isFinite(value) || (value === 0 && mant !== 0n)
@@ -116,7 +126,8 @@ export function parseDouble(arg: Buffer): number | null {
   return r.value
 }
 
-export function doubleOrReply(ctx: CommandContext, arg: Buffer, msg = ERR_NOT_FLOAT): number | null {
+export function doubleOrReply(ctx: CommandContext, arg: Buffer,
+  msg = ERR_NOT_FLOAT): number | null {
   const v = parseDouble(arg)
   if (v === null) ctx.reply.error(msg)
   return v

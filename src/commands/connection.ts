@@ -75,6 +75,7 @@ const reset: Handler = (ctx) => {
   handle.noTouch = false
   handle.noEvict = false
   handle.replyMode = 'on'
+  ;(ctx.reply as { unmute?: () => void }).unmute?.()
   ctx.reply.simple('RESET')
 }
 
@@ -151,7 +152,8 @@ const hello: Handler = (ctx, argv) => {
       name = argv[j + 1] as Buffer
       j++
     } else {
-      ctx.reply.error(`ERR Syntax error in HELLO option '${(argv[j] as Buffer).toString('latin1')}'`)
+      const opt = (argv[j] as Buffer).toString('latin1')
+      ctx.reply.error(`ERR Syntax error in HELLO option '${opt}'`)
       return
     }
   }
@@ -163,7 +165,7 @@ const hello: Handler = (ctx, argv) => {
   }
   if (!ctx.client.authenticated) {
     ctx.reply.error('NOAUTH HELLO must be called with the client already authenticated, ' +
-      'otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the ' +
+      'otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the ' +
       'client and select the RESP protocol version at the same time')
     return
   }
@@ -177,8 +179,12 @@ const hello: Handler = (ctx, argv) => {
 
 const select: Handler = (ctx, argv) => {
   const id = parseLongLong(argv[1] as Buffer)
-  if (id === null || id < -2147483648 || id > 2147483647) {
+  if (id === null) {
     ctx.reply.error(ERR_NOT_INTEGER)
+    return
+  }
+  if (id < -2147483648 || id > 2147483647) {
+    ctx.reply.error('ERR value is out of range, value must between -2147483648 and 2147483647')
     return
   }
   if (id < 0 || id >= DB_COUNT) {
@@ -208,6 +214,7 @@ function clientFlags(h: ClientHandle): string {
   let f = ''
   const s = h.state
   if (h.monitor) f += 'O'
+  if (h.blocked) f += 'b'
   if (s.multi !== null) f += 'x'
   if (s.watchDirty) f += 'd'
   if (h.noEvict) f += 'e'
@@ -393,6 +400,8 @@ const CLIENT_HELP = helpLines('CLIENT', [
   '    * LIB-VER: the client lib version.',
   'GETREDIR',
   '    Return the client ID we are redirecting to when tracking is enabled.',
+  'UNBLOCK <clientid> [TIMEOUT|ERROR]',
+  '    Unblock the specified blocked client.',
   'NO-EVICT (ON|OFF)',
   '    Protect current client connection from eviction.',
   'NO-TOUCH (ON|OFF)',
@@ -454,6 +463,28 @@ const clientHandlers: Record<string, Handler> = {
     }
   },
   getredir: (ctx) => ctx.reply.integer(-1),
+  unblock: (ctx, argv) => {
+    if (argv.length > 4) {
+      ctx.reply.error("ERR unknown subcommand or wrong number of arguments for 'unblock'. " +
+        'Try CLIENT HELP.')
+      return
+    }
+    let withError = false
+    if (argv.length === 4) {
+      const reason = lower(argv[3])
+      if (reason === 'error') withError = true
+      else if (reason !== 'timeout') {
+        ctx.reply.error('ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR')
+        return
+      }
+    }
+    const id = parseLongLong(argv[2] as Buffer)
+    if (id === null) {
+      ctx.reply.error(ERR_NOT_INTEGER)
+      return
+    }
+    ctx.reply.integer(services(ctx).unblockClient(id, withError) ? 1 : 0)
+  },
   help: (ctx) => writeHelp(ctx, CLIENT_HELP),
 }
 
@@ -512,6 +543,8 @@ export const connectionCommands: readonly CommandSpec[] = Object.freeze([
       sub('reply', 3, CONN, 'Instruct the server whether to reply to commands', '3.2.0'),
       sub('getredir', 2, CONN, 'Get tracking notifications redirection client ID if any',
         '6.0.0'),
+      sub('unblock', -3, CONN_ADMIN, 'Unblock a client blocked in a blocking command from a ' +
+        'different connection', '5.0.0'),
       sub('help', 2, ['loading', 'stale'], 'Show helpful text about the different subcommands',
         '5.0.0'),
     ],

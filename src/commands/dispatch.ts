@@ -15,16 +15,18 @@
 import { StoreError } from '../errors.js'
 import { nowMs } from '../clock.js'
 import type { OutputBuffer } from '../resp/writer.js'
+import { BlockingRegistry, type BlockedClient, type Waiter } from '../txn/blocking.js'
 import type { Store, Transaction } from '../txn/engine.js'
 import type { WatchIndex } from '../txn/watch.js'
 import type { OutputSink } from './reply-sink.js'
 import type { ClientHandle, CommandTable, ServerServices } from './services.js'
-import type { ClientState, CommandContext, CommandSpec } from './spec.js'
+import type { BlockFn, ClientState, CommandContext, CommandSpec, ReplySink } from './spec.js'
 import { EXEC_SPEC, IMMEDIATE_IN_MULTI, discardTransaction } from './transactions.js'
 
 export const OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
 export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
 export const NOAUTH_ERROR = 'NOAUTH Authentication required.'
+const EXECABORT_PREVIOUS = 'EXECABORT Transaction discarded because of previous errors.'
 export const DEBUG_NOT_ALLOWED = 'ERR DEBUG command not allowed. If the enable-debug-command ' +
   'option is set to "local", you can run it from a local connection, otherwise you need to set ' +
   'this option in the configuration file, and then restart the server.'
@@ -39,6 +41,8 @@ export interface Session {
   readonly sink: OutputSink
   /** The connection's own output: sink.target whenever no scratch is in use. */
   readonly out: OutputBuffer
+  /** Parked by a blocking command: its later requests wait until it is served or times out. */
+  blocked: boolean
 }
 
 /** Server-side hooks the dispatcher calls (MONITOR feed). */
@@ -46,7 +50,13 @@ export interface DispatchHooks {
   /** Called for every command that ran (not refused), after its reply. */
   feedMonitors(session: Session, argv: Buffer[]): void
   readonly hasMonitors: boolean
+  /** The session of a client id (blocked clients are served by id). */
+  sessionOf(clientId: number): Session | undefined
+  /** A blocked session was served or timed out: hand out its replies, run its next requests. */
+  resume(session: Session): void
 }
+
+export type Blocking = BlockingRegistry<CommandContext, ReplySink>
 
 interface SpecInfo {
   readonly write: boolean
@@ -139,7 +149,8 @@ export function reprArg(arg: Buffer): string {
       case 0x07: s += '\\a'; break
       case 0x08: s += '\\b'; break
       default:
-        s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`
+        s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c)
+          : `\\x${c.toString(16).padStart(2, '0')}`
     }
   }
   return s + '"'
@@ -149,6 +160,8 @@ export class Dispatcher {
   private readonly infos = new Map<CommandSpec, SpecInfo>()
   private deferred: (() => void)[] = []
   private inExec = false
+  /** Clients parked by blocking commands (src/txn/blocking.ts). */
+  readonly blocking: Blocking
 
   constructor(
     private readonly services: ServerServices,
@@ -156,7 +169,12 @@ export class Dispatcher {
     /** Replies of a write command or EXEC wait here until its transaction is admitted. */
     private readonly scratch: OutputBuffer,
     private readonly hooks: DispatchHooks,
-  ) {}
+  ) {
+    this.blocking = new BlockingRegistry<CommandContext, ReplySink>({
+      run: (client, fn) => this.runForBlocked(client, fn),
+      timedOut: (waiter) => this.blockedTimedOut(waiter),
+    })
+  }
 
   private info(spec: CommandSpec): SpecInfo {
     let i = this.infos.get(spec)
@@ -217,6 +235,11 @@ export class Dispatcher {
       session.sink.simple('QUEUED')
       return
     }
+    const store = this.services.store
+    if (store !== null && store.failed !== null) {
+      this.reject(session, spec, `MISCONF Errors writing to the pool: ${store.failed.message}`)
+      return
+    }
     if (spec === EXEC_SPEC) this.exec(session, spec, argv)
     else this.call(session, spec, argv)
   }
@@ -248,7 +271,7 @@ export class Dispatcher {
   }
 
   private context(session: Session, store: Store | null, txn: Transaction | null,
-    now: number): CommandContext {
+    now: number, block?: BlockFn): CommandContext {
     return {
       store: store as Store,
       keyspace: (store === null ? null : store.keyspace) as Store['keyspace'],
@@ -257,7 +280,85 @@ export class Dispatcher {
       reply: session.sink,
       nowMs: now,
       server: this.services,
+      block,
     }
+  }
+
+  /** ctx.block for a command outside MULTI/EXEC: park the session. */
+  private blockFor(session: Session, now: number): BlockFn {
+    return (keys, timeoutMs, serve, onTimeout) => {
+      session.blocked = true
+      this.blocking.block(session.state, session.state.db, keys, timeoutMs, now, serve, onTimeout)
+    }
+  }
+
+  /** BlockingHost.run: serve a parked client in a transaction of its own. */
+  private runForBlocked(client: BlockedClient, fn: (ctx: CommandContext) => boolean):
+    { served: boolean; events: readonly import('../state/event.js').Event[] } {
+    const session = this.hooks.sessionOf(client.id)
+    const store = this.services.store
+    if (session === undefined || store === null || store.failed !== null) {
+      return { served: false, events: [] }
+    }
+    const sink = session.sink
+    const useScratch = !sink.muted
+    const txn = store.begin()
+    if (useScratch) {
+      this.scratch.proto = session.state.proto
+      sink.target = this.scratch
+    }
+    let served = false
+    try {
+      served = fn(this.context(session, store, txn, nowMs()))
+    } catch (e) {
+      if (useScratch) sink.target = session.out
+      txn.abort()
+      this.scratch.take()
+      process.stderr.write(`${process.pid}:M internal error serving a blocked client: ` +
+        `${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
+      return { served: false, events: [] }
+    }
+    if (useScratch) sink.target = session.out
+    const events = txn.events.slice()
+    if (!this.commit(txn)) {
+      this.refusal = null
+      this.scratch.take()
+      return { served: false, events: [] }
+    }
+    const replies = useScratch ? this.scratch.take() : null
+    if (served) {
+      if (replies !== null) session.out.writeRaw(replies)
+      session.blocked = false
+      this.hooks.resume(session)
+    }
+    return { served, events }
+  }
+
+  /** BlockingHost.timedOut: the timeout reply, then the client runs its next requests. */
+  private blockedTimedOut(waiter: Waiter<CommandContext, ReplySink>): void {
+    const session = this.hooks.sessionOf(waiter.client.id)
+    if (session === undefined) return
+    waiter.onTimeout(session.sink)
+    session.blocked = false
+    this.hooks.resume(session)
+  }
+
+  /** CLIENT UNBLOCK: true when the client was blocked. */
+  unblockClient(clientId: number, withError: boolean): boolean {
+    const session = this.hooks.sessionOf(clientId)
+    if (session === undefined || !this.blocking.isBlocked(clientId)) return false
+    if (!withError) return this.blocking.unblockWithTimeout(clientId)
+    this.blocking.unblock(clientId)
+    this.writeError(session, 'UNBLOCKED client unblocked via CLIENT UNBLOCK')
+    session.blocked = false
+    this.hooks.resume(session)
+    return true
+  }
+
+  /** Serve clients blocked on keys the committed events touched. */
+  private serveBlocked(txn: Transaction | null): void {
+    if (txn === null || this.blocking.size === 0 || txn.events.length === 0) return
+    this.blocking.serveBlocked(txn.events)
   }
 
   /** A command outside MULTI: its own transaction. */
@@ -268,7 +369,9 @@ export class Dispatcher {
     const useScratch = info.write && !sink.muted && store !== null
     const started = performance.now()
     const txn = store === null ? null : store.begin()
-    const ctx = this.context(session, store, txn, nowMs())
+    const now = nowMs()
+    const ctx = this.context(session, store, txn, now,
+      store === null ? undefined : this.blockFor(session, now))
     const errorsBefore = sink.errorCount
     if (useScratch) {
       this.scratch.proto = session.state.proto
@@ -288,7 +391,7 @@ export class Dispatcher {
       if (!this.commit(txn)) {
         this.scratch.take()
         this.services.stats.commandStat(spec.name).rejectedCalls++
-        this.writeError(session, OOM_ERROR)
+        this.writeError(session, this.refusalText())
         this.runDeferred()
         return
       } else if (useScratch) {
@@ -297,21 +400,37 @@ export class Dispatcher {
     }
     this.runDeferred()
     this.account(session, spec, argv, started, handlerFailed, info)
+    if (!failed) this.serveBlocked(txn)
     if (this.hooks.hasMonitors && !info.skipMonitor) this.hooks.feedMonitors(session, argv)
   }
 
-  /** Admit the transaction; false when the pool is out of space (nothing applied). */
+  /**
+   * Admit the transaction; false when the pool refused it (nothing applied): out of space, or
+   * the store failed (an I/O error; the server then exits, see CapykvServer.storeFailed).
+   */
   private commit(txn: Transaction): boolean {
     try {
       txn.commitNoWait()
       return true
     } catch (e) {
-      if (e instanceof StoreError && e.code === 'OUT_OF_SPACE') {
+      if (e instanceof StoreError) {
         this.deferred = []
+        if (e.code !== 'OUT_OF_SPACE') {
+          this.refusal = `MISCONF Errors writing to the pool: ${e.message}`
+        }
         return false
       }
       throw e
     }
+  }
+
+  /** Why the last commit() was refused, when it was not out of space. */
+  private refusal: string | null = null
+
+  private refusalText(): string {
+    const text = this.refusal ?? OOM_ERROR
+    this.refusal = null
+    return text
   }
 
   private handlerCrashed(session: Session, spec: CommandSpec, e: unknown, scratch: boolean): void {
@@ -357,7 +476,7 @@ export class Dispatcher {
     const store = this.services.store
     if (store !== null && this.watch.dirtyByExpiry(client, store.keyspace)) client.watchDirty = true
     if (multi.dirty || client.watchDirty) {
-      if (multi.dirty) this.writeError(session, 'EXECABORT Transaction discarded because of previous errors.')
+      if (multi.dirty) this.writeError(session, EXECABORT_PREVIOUS)
       else sink.nullArray()
       discardTransaction(client, this.watch)
       return
@@ -391,9 +510,11 @@ export class Dispatcher {
       this.writeError(session, 'EXECABORT Transaction discarded because of: ERR internal error')
     } else if (txn !== null && !this.commit(txn)) {
       if (!muted) this.scratch.take()
-      this.writeError(session, `EXECABORT Transaction discarded because of: ${OOM_ERROR}`)
-    } else if (!muted) {
-      session.out.writeRaw(this.scratch.take())
+      this.writeError(session, `EXECABORT Transaction discarded because of: ${this.refusalText()}`)
+    } else {
+      if (!muted) session.out.writeRaw(this.scratch.take())
+      this.runDeferred()
+      this.serveBlocked(txn)
     }
     this.runDeferred()
     this.account(session, spec, argv, started, false, this.info(spec))

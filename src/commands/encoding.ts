@@ -1,8 +1,9 @@
 // OBJECT ENCODING for the collection types, with Redis 7.0.15's default thresholds: what
 // encoding Redis would be using for the same value built by the same commands.
 // - list: always "quicklist" (7.0 has no listpack lists; they came in 7.2).
-// - hash: "listpack" while ≤ 512 fields (hash-max-listpack-entries, 512 in 7.0.15's defaults) and every field and value
-//   ≤ 64 bytes (hash-max-listpack-value), else "hashtable"; Redis never converts back.
+// - hash: "listpack" while ≤ 512 fields (hash-max-listpack-entries: 512 in this 7.0.15 build's
+//   defaults) and every field and value ≤ 64 bytes (hash-max-listpack-value), else
+//   "hashtable"; Redis never converts back.
 // - set: "intset" while every member is an integer string2ll accepts and ≤ 512 members
 //   (set-max-intset-entries), else "hashtable" (7.0 has no listpack sets); never back.
 // - zset: "listpack" while ≤ 128 members (zset-max-listpack-entries) and every member ≤ 64 bytes
@@ -13,7 +14,9 @@
 // as Redis's does after loading an RDB. Commands call note*() after they grew a value.
 // Documented difference: CONFIG SET of these thresholds is not followed (defaults only).
 
-import { TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, type Entry } from '../state/keyspace.js'
+import {
+  TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, type Entry,
+} from '../state/keyspace.js'
 import { ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE, type ZSet } from '../state/zset.js'
 import { parseInt64 } from './numeric.js'
 
@@ -24,7 +27,8 @@ export const SET_MAX_INTSET_ENTRIES = 512
 const converted = new WeakSet<object>()
 
 /** After HSET-like writes: mark the hash when it outgrew listpack. */
-export function noteHashWrite(hash: Map<string, Buffer>, fields: readonly [string, Buffer][]): void {
+export function noteHashWrite(hash: Map<string, Buffer>,
+  fields: readonly [string, Buffer][]): void {
   if (converted.has(hash)) return
   if (hash.size > HASH_MAX_LISTPACK_ENTRIES) {
     converted.add(hash)
@@ -88,7 +92,8 @@ export function zsetIsListpack(z: ZSet): boolean {
 export function encodingOf(entry: Entry): string | null {
   switch (entry.type) {
     case TYPE_LIST: return 'quicklist'
-    case TYPE_HASH: return hashIsListpack(entry.value as Map<string, Buffer>) ? 'listpack' : 'hashtable'
+    case TYPE_HASH:
+      return hashIsListpack(entry.value as Map<string, Buffer>) ? 'listpack' : 'hashtable'
     case TYPE_SET: return setIsIntset(entry.value as Set<string>) ? 'intset' : 'hashtable'
     case TYPE_ZSET: return zsetIsListpack(entry.value as ZSet) ? 'listpack' : 'skiplist'
     case TYPE_STRING: return null

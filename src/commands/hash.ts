@@ -260,7 +260,9 @@ function randomFieldsWithCount(ctx: CommandContext, key: string, l: number,
   const count = Math.abs(l)
   const chosen: [string, Buffer][] = []
   if (!unique || count === 1) {
-    for (let i = 0; i < count; i++) chosen.push(pairs[randomIndex(pairs.length)] as [string, Buffer])
+    for (let i = 0; i < count; i++) {
+      chosen.push(pairs[randomIndex(pairs.length)] as [string, Buffer])
+    }
   } else if (count >= pairs.length) {
     chosen.push(...pairs)
   } else {
@@ -311,11 +313,13 @@ const W = ['write', 'hash']
 const R = ['read', 'hash']
 
 export const hashCommands: CommandSpec[] = [
-  commandSpec('hset', -4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], hsetGeneric(false)),
+  commandSpec('hset', -4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'],
+    hsetGeneric(false)),
   commandSpec('hsetnx', 4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], hsetnx),
   commandSpec('hget', 3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], hget),
   commandSpec('hmget', -3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], hmget),
-  commandSpec('hmset', -4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], hsetGeneric(true)),
+  commandSpec('hmset', -4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'],
+    hsetGeneric(true)),
   commandSpec('hdel', -3, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], hdel),
   commandSpec('hlen', 2, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], hlen),
   commandSpec('hstrlen', 3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], hstrlen),
@@ -327,7 +331,8 @@ export const hashCommands: CommandSpec[] = [
   commandSpec('hgetall', 2, ['readonly'], 1, 1, 1, [...R, 'slow'], hgetallGeneric(true, true),
     { tips: ['nondeterministic_output_order'] }),
   commandSpec('hincrby', 4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], hincrby),
-  commandSpec('hincrbyfloat', 4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], hincrbyfloat),
+  commandSpec('hincrbyfloat', 4, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'],
+    hincrbyfloat),
   commandSpec('hrandfield', -2, ['readonly'], 1, 1, 1, [...R, 'slow'], hrandfield,
     { tips: ['nondeterministic_output'] }),
   commandSpec('hscan', -3, ['readonly'], 1, 1, 1, [...R, 'slow'], hscan,

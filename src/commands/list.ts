@@ -33,7 +33,9 @@ type Side = 'left' | 'right'
 export function commandSpec(name: string, arity: number, flags: CommandFlag[], firstKey: number,
   lastKey: number, step: number, categories: string[], handler: Handler,
   extra: Partial<Pick<CommandSpec, 'keys' | 'tips'>> = {}): CommandSpec {
-  return Object.freeze({ name, arity, flags, firstKey, lastKey, step, categories, handler, ...extra })
+  return Object.freeze({
+    name, arity, flags, firstKey, lastKey, step, categories, handler, ...extra,
+  })
 }
 
 function push(ctx: CommandContext, db: number, key: string, items: Buffer[], side: Side): void {
@@ -84,7 +86,7 @@ function popGeneric(side: Side): Handler {
     const hasCount = argv.length === 3
     let count = 1
     if (hasCount) {
-      const c = positiveLongOrReply(ctx, argv[2] as Buffer, 'value is out of range, must be positive')
+      const c = positiveLongOrReply(ctx, argv[2] as Buffer)
       if (c === null) return
       count = c
     }
@@ -396,7 +398,8 @@ function popRangeWithKey(ctx: CommandContext, key: string, entry: Entry, count: 
 interface MpopArgs { keys: string[]; side: Side; count: number }
 
 /** lmpopGenericCommand's parsing from argv[numkeysIndex]; null after an error. */
-function mpopArgsOrReply(ctx: CommandContext, argv: Buffer[], numkeysIndex: number): MpopArgs | null {
+function mpopArgsOrReply(ctx: CommandContext, argv: Buffer[],
+  numkeysIndex: number): MpopArgs | null {
   const numkeys = rangeLongOrReply(ctx, argv[numkeysIndex] as Buffer, 1n, LONG_MAX,
     'numkeys should be greater than 0')
   if (numkeys === null) return null
@@ -412,7 +415,8 @@ function mpopArgsOrReply(ctx: CommandContext, argv: Buffer[], numkeysIndex: numb
     const more = argv.length - 1 - j
     if (count === -1 && optionName(argv[j] as Buffer) === 'count' && more > 0) {
       j++
-      const c = rangeLongOrReply(ctx, argv[j] as Buffer, 1n, LONG_MAX, 'count should be greater than 0')
+      const c = rangeLongOrReply(ctx, argv[j] as Buffer, 1n, LONG_MAX,
+        'count should be greater than 0')
       if (c === null) return null
       count = c
     } else {
@@ -552,10 +556,14 @@ const W = ['write', 'list']
 const R = ['read', 'list']
 
 export const listCommands: CommandSpec[] = [
-  commandSpec('lpush', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], pushGeneric('left', false)),
-  commandSpec('rpush', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], pushGeneric('right', false)),
-  commandSpec('lpushx', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], pushGeneric('left', true)),
-  commandSpec('rpushx', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], pushGeneric('right', true)),
+  commandSpec('lpush', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'],
+    pushGeneric('left', false)),
+  commandSpec('rpush', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'],
+    pushGeneric('right', false)),
+  commandSpec('lpushx', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'],
+    pushGeneric('left', true)),
+  commandSpec('rpushx', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'],
+    pushGeneric('right', true)),
   commandSpec('lpop', -2, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], popGeneric('left')),
   commandSpec('rpop', -2, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], popGeneric('right')),
   commandSpec('llen', 2, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], llen),

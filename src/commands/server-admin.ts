@@ -70,7 +70,8 @@ function sectionClients(sv: ServerServices): string[] {
   return [
     `connected_clients:${sv.clients.size}`, 'cluster_connections:0',
     `maxclients:${sv.config.get('maxclients')}`, `client_recent_max_input_buffer:${maxIn}`,
-    `client_recent_max_output_buffer:${maxOut}`, 'blocked_clients:0', 'tracking_clients:0',
+    `client_recent_max_output_buffer:${maxOut}`,
+    `blocked_clients:${sv.blockedClientCount()}`, 'tracking_clients:0',
     'clients_in_timeout_table:0',
   ]
 }
@@ -150,7 +151,8 @@ function sectionStats(sv: ServerServices): string[] {
     'instantaneous_input_kbps:0.00', 'instantaneous_output_kbps:0.00',
     `rejected_connections:${s.rejectedConnections}`, 'sync_full:0', 'sync_partial_ok:0',
     'sync_partial_err:0', `expired_keys:${s.expiredKeys}`, 'expired_stale_perc:0.00',
-    'expired_time_cap_reached_count:0', `expire_cycle_cpu_milliseconds:${Math.round(s.expireCycleMs)}`,
+    'expired_time_cap_reached_count:0',
+    `expire_cycle_cpu_milliseconds:${Math.round(s.expireCycleMs)}`,
     'evicted_keys:0', 'evicted_clients:0', `keyspace_hits:${s.keyspaceHits}`,
     `keyspace_misses:${s.keyspaceMisses}`, 'pubsub_channels:0', 'pubsub_patterns:0',
     'latest_fork_usec:0', 'total_forks:0', 'unexpected_error_replies:0',
@@ -232,7 +234,8 @@ const ALL_SECTIONS = DEFAULT_SECTIONS.filter((s) => s !== 'modules')
     Object.keys(SECTIONS).indexOf(b))
 
 /** The INFO text for the requested section names (Redis's genRedisInfoString). */
-export function infoText(sv: ServerServices, ctx: CommandContext, names: readonly string[]): string {
+export function infoText(sv: ServerServices, ctx: CommandContext,
+  names: readonly string[]): string {
   const wanted = new Set<string>()
   if (names.length === 0) for (const s of DEFAULT_SECTIONS) wanted.add(s)
   for (const raw of names) {

@@ -31,6 +31,8 @@ export interface ClientHandle {
   libVersion: string
   /** Set once the client became a MONITOR. */
   monitor: boolean
+  /** Parked by a blocking command. */
+  readonly blocked: boolean
   /** The peer is on a loopback address (enable-debug-command local). */
   readonly isLocal: boolean
   /** Close once the replies so far are written (QUIT, protocol errors, CLIENT KILL of self). */
@@ -167,6 +169,10 @@ export interface ServerServices {
   handleOf(client: ClientState): ClientHandle
   /** Run `fn` once the current command's (or EXEC's) transaction has committed. */
   afterCommit(fn: () => void): void
+  /** Clients parked by blocking commands (INFO blocked_clients). */
+  blockedClientCount(): number
+  /** CLIENT UNBLOCK: true when the client was blocked (and is now unblocked). */
+  unblockClient(clientId: number, withError: boolean): boolean
   /** Begin an orderly shutdown; returns an error text instead when it cannot. */
   shutdown(options: ShutdownOptions): string | null
   /** Extra INFO lines for a section, provided by the server (e.g. persistence). */

@@ -14,7 +14,7 @@ import {
   LONG_MAX, bulkLatin1, lookupOfType, positiveLongOrReply, rangeLongOrReply, scanCursorOrReply,
   scanOptionsOrReply, scanStep,
 } from './coll-util.js'
-import { noteSetWrite, setIsIntset } from './encoding.js'
+import { SET_MAX_INTSET_ENTRIES, isIntegerMember, noteSetWrite, setIsIntset } from './encoding.js'
 import { commandSpec, numkeysKeys } from './list.js'
 import { lookupKey } from './lookup.js'
 import { optionName } from './numeric.js'
@@ -46,9 +46,23 @@ export function storeSet(ctx: CommandContext, db: number, key: string, members: 
   noteSetWrite(members, [...members])
 }
 
+/**
+ * Members in the order Redis would give them where that order is knowable: an intset (every
+ * member an integer, at most 512) iterates in ascending numeric order; otherwise (a hashtable,
+ * whose order is its own) insertion order.
+ */
+function inRedisOrder(members: Iterable<string>, size: number): Iterable<string> {
+  if (size > SET_MAX_INTSET_ENTRIES || size < 2) return members
+  const all = [...members]
+  if (!all.every(isIntegerMember)) return all
+  const keyed = all.map((m) => [BigInt(m), m] as const)
+  keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  return keyed.map(([, m]) => m)
+}
+
 function setReply(ctx: CommandContext, members: Iterable<string>, size: number): void {
   ctx.reply.setHeader(size)
-  for (const m of members) bulkLatin1(ctx.reply, m)
+  for (const m of inRedisOrder(members, size)) bulkLatin1(ctx.reply, m)
 }
 
 const saddCmd: Handler = (ctx, argv) => {
@@ -98,7 +112,8 @@ const scard: Handler = (ctx, argv) => {
 const sismember: Handler = (ctx, argv) => {
   const entry = lookupOfType(ctx, keyOf(argv[1] as Buffer), TYPE_SET)
   if (entry === false) return
-  ctx.reply.integer(entry !== null && (entry.value as SetValue).has(keyOf(argv[2] as Buffer)) ? 1 : 0)
+  const member = keyOf(argv[2] as Buffer)
+  ctx.reply.integer(entry !== null && (entry.value as SetValue).has(member) ? 1 : 0)
 }
 
 const smismember: Handler = (ctx, argv) => {
@@ -139,7 +154,7 @@ const spop: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
   const db = ctx.client.db
   if (argv.length === 3) {
-    const count = positiveLongOrReply(ctx, argv[2] as Buffer, 'value is out of range, must be positive')
+    const count = positiveLongOrReply(ctx, argv[2] as Buffer)
     if (count === null) return
     const entry = lookupOfType(ctx, key, TYPE_SET)
     if (entry === false) return
@@ -187,7 +202,7 @@ const srandmember: Handler = (ctx, argv) => {
       for (let i = 0; i < count; i++) bulkLatin1(ctx.reply, all[randomIndex(all.length)] as string)
       return
     }
-    const picked = count >= set.size ? [...set] : distinctRandom(set, count)
+    const picked = count >= set.size ? [...inRedisOrder(set, set.size)] : distinctRandom(set, count)
     ctx.reply.arrayHeader(picked.length)
     for (const m of picked) bulkLatin1(ctx.reply, m)
     return
@@ -341,8 +356,10 @@ const sscan: Handler = (ctx, argv) => {
   const opts = scanOptionsOrReply(ctx, argv, 3, cursor)
   if (opts === null) return
   const set = entry.value as SetValue
-  const { next, out } = scanStep(set, () => set.values(), set.size, opts, setIsIntset(set),
-    (m) => m)
+  const intset = setIsIntset(set)
+  const members = (): Iterator<string> =>
+    (intset ? inRedisOrder(set, set.size) : set)[Symbol.iterator]()
+  const { next, out } = scanStep(set, members, set.size, opts, intset, (m) => m)
   ctx.reply.arrayHeader(2)
   ctx.reply.bulk(String(next))
   ctx.reply.arrayHeader(out.length)

@@ -15,7 +15,8 @@ import { EV_DEL, EV_RESTORE, type DelEvent, type RestoreEvent } from '../state/c
 import type { Event } from '../state/event.js'
 import { TYPE_SET, TYPE_ZSET, type Entry } from '../state/keyspace.js'
 import {
-  ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE, ZSet, lexGteMin, lexRangeEmpty, lexLteMax, scoreGteMin, scoreLteMax, type LexRange, type ScoreRange, type ZNode,
+  ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE, ZSet, lexGteMin, lexRangeEmpty, lexLteMax,
+  scoreGteMin, scoreLteMax, type LexRange, type ScoreRange, type ZNode,
 } from '../state/zset.js'
 import { EV_ZADD, EV_ZREM, type ZAddEvent, type ZRemEvent } from '../state/zset-events.js'
 import {
@@ -78,108 +79,118 @@ function member(reply: ReplySink, m: string): void {
 
 const NAN_ERROR = 'ERR resulting score is not a number (NaN)'
 
-function zaddGeneric(ctx: CommandContext, argv: Buffer[], incrFlag: boolean): void {
-  let nx = false
-  let xx = false
-  let gt = false
-  let lt = false
-  let ch = false
-  let incr = incrFlag
-  let scoreIdx = 2
-  for (; scoreIdx < argv.length; scoreIdx++) {
-    const opt = optionName(argv[scoreIdx] as Buffer)
-    if (opt === 'nx') nx = true
-    else if (opt === 'xx') xx = true
-    else if (opt === 'ch') ch = true
-    else if (opt === 'incr') incr = true
-    else if (opt === 'gt') gt = true
-    else if (opt === 'lt') lt = true
+interface ZaddArgs {
+  nx: boolean; xx: boolean; gt: boolean; lt: boolean; ch: boolean; incr: boolean
+  /** argv index of the first score. */
+  scoreIdx: number
+  scores: number[]
+}
+
+/** zaddGenericCommand's parsing and checks, in Redis's order; null after the error. */
+function zaddArgsOrReply(ctx: CommandContext, argv: Buffer[], incr: boolean): ZaddArgs | null {
+  const a: ZaddArgs = { nx: false, xx: false, gt: false, lt: false, ch: false, incr, scoreIdx: 2,
+    scores: [] }
+  for (; a.scoreIdx < argv.length; a.scoreIdx++) {
+    const opt = optionName(argv[a.scoreIdx] as Buffer)
+    if (opt === 'nx' || opt === 'xx' || opt === 'ch' || opt === 'incr' || opt === 'gt' ||
+      opt === 'lt') a[opt] = true
     else break
   }
-  const pairsArgs = argv.length - scoreIdx
+  const pairsArgs = argv.length - a.scoreIdx
   if (pairsArgs % 2 !== 0 || pairsArgs === 0) {
     ctx.reply.error(ERR_SYNTAX)
-    return
+    return null
   }
   const elements = pairsArgs / 2
-  if (nx && xx) {
-    ctx.reply.error('ERR XX and NX options at the same time are not compatible')
-    return
+  let error: string | null = null
+  if (a.nx && a.xx) error = 'ERR XX and NX options at the same time are not compatible'
+  else if ((a.gt && a.nx) || (a.lt && a.nx) || (a.gt && a.lt)) {
+    error = 'ERR GT, LT, and/or NX options at the same time are not compatible'
+  } else if (a.incr && elements > 1) {
+    error = 'ERR INCR option supports a single increment-element pair'
   }
-  if ((gt && nx) || (lt && nx) || (gt && lt)) {
-    ctx.reply.error('ERR GT, LT, and/or NX options at the same time are not compatible')
-    return
+  if (error !== null) {
+    ctx.reply.error(error)
+    return null
   }
-  if (incr && elements > 1) {
-    ctx.reply.error('ERR INCR option supports a single increment-element pair')
-    return
-  }
-  const scores: number[] = []
   for (let j = 0; j < elements; j++) {
-    const s = doubleOrReply(ctx, argv[scoreIdx + j * 2] as Buffer)
-    if (s === null) return
-    scores.push(s)
+    const s = doubleOrReply(ctx, argv[a.scoreIdx + j * 2] as Buffer)
+    if (s === null) return null
+    a.scores.push(s)
   }
+  return a
+}
+
+interface ZaddOutcome { added: number; updated: number; processed: number; lastScore: number }
+
+/**
+ * zsetAdd for every pair, on a copy of the scores (later pairs see earlier ones): logs one ZADD
+ * event of the resulting absolute scores. null after a NaN result (nothing applied).
+ */
+function zaddApply(ctx: CommandContext, argv: Buffer[], a: ZaddArgs, key: string,
+  z: ZSet | null): ZaddOutcome | null {
+  const out: ZaddOutcome = { added: 0, updated: 0, processed: 0, lastScore: 0 }
+  const pending = new Map<string, number>()
+  const current = (m: string): number | undefined =>
+    pending.has(m) ? pending.get(m) : z === null ? undefined : z.score(m)
+  const writes: [number, string][] = []
+  // Listpack-encoded sets store an integral score as an integer, so -0 comes back as 0 there
+  // (zzlInsertAt's double2ll); follow the encoding Redis would have while adding.
+  const firstMember = argv[a.scoreIdx + 1] as Buffer
+  let listpack = z === null ? firstMember.length <= ZSET_MAX_LISTPACK_VALUE : zsetIsListpack(z)
+  let size = z === null ? 0 : z.length
+  const write = (m: string, score: number): void => {
+    const stored = listpack && Object.is(score, -0) ? 0 : score
+    pending.set(m, stored)
+    writes.push([stored, m])
+  }
+  for (let j = 0; j < a.scores.length; j++) {
+    let score = a.scores[j] as number
+    const m = keyOf(argv[a.scoreIdx + 1 + j * 2] as Buffer)
+    const cur = current(m)
+    if (cur !== undefined) {
+      if (a.nx) continue
+      if (a.incr) score += cur
+      if (Number.isNaN(score)) {
+        ctx.reply.error(NAN_ERROR)
+        return null
+      }
+      if ((a.lt && score >= cur) || (a.gt && score <= cur)) continue
+      out.lastScore = score
+      out.processed++
+      if (score !== cur) {
+        out.updated++
+        write(m, score)
+      }
+    } else if (!a.xx) {
+      if (size + 1 > ZSET_MAX_LISTPACK_ENTRIES || m.length > ZSET_MAX_LISTPACK_VALUE) listpack = false
+      size++
+      out.added++
+      out.processed++
+      out.lastScore = score
+      write(m, score)
+    }
+  }
+  zadd(ctx, ctx.client.db, key, writes)
+  return out
+}
+
+function zaddGeneric(ctx: CommandContext, argv: Buffer[], incrFlag: boolean): void {
+  const a = zaddArgsOrReply(ctx, argv, incrFlag)
+  if (a === null) return
   const key = keyOf(argv[1] as Buffer)
   const entry = lookupOfType(ctx, key, TYPE_ZSET)
   if (entry === false) return
-  let added = 0
-  let updated = 0
-  let processed = 0
-  let lastScore = 0
-  if (entry !== null || !xx) {
-    const z = entry === null ? null : entry.value as ZSet
-    // Scores as they will be after each pair (later pairs see earlier ones in the same call).
-    const pending = new Map<string, number>()
-    const current = (m: string): number | undefined =>
-      pending.has(m) ? pending.get(m) : z === null ? undefined : z.score(m)
-    const writes: [number, string][] = []
-    // Listpack-encoded sets store an integral score as an integer, so -0 comes back as 0 there
-    // (zzlInsertAt's double2ll); follow the encoding Redis would have while adding.
-    const firstMember = argv[scoreIdx + 1] as Buffer
-    let listpack = z === null ? firstMember.length <= ZSET_MAX_LISTPACK_VALUE : zsetIsListpack(z)
-    let size = z === null ? 0 : z.length
-    const stored = (score: number): number => (listpack && Object.is(score, -0) ? 0 : score)
-    for (let j = 0; j < elements; j++) {
-      let score = scores[j] as number
-      const m = keyOf(argv[scoreIdx + 1 + j * 2] as Buffer)
-      const cur = current(m)
-      if (cur !== undefined) {
-        if (nx) continue
-        if (incr) {
-          score += cur
-          if (Number.isNaN(score)) {
-            ctx.reply.error(NAN_ERROR)
-            return
-          }
-        }
-        if ((lt && score >= cur) || (gt && score <= cur)) continue
-        lastScore = score
-        processed++
-        if (score !== cur) {
-          updated++
-          pending.set(m, stored(score))
-          writes.push([stored(score), m])
-        }
-      } else if (!xx) {
-        if (listpack && (size + 1 > ZSET_MAX_LISTPACK_ENTRIES || m.length > ZSET_MAX_LISTPACK_VALUE)) {
-          listpack = false
-        }
-        size++
-        added++
-        processed++
-        lastScore = score
-        pending.set(m, stored(score))
-        writes.push([stored(score), m])
-      }
-    }
-    zadd(ctx, ctx.client.db, key, writes)
+  let out: ZaddOutcome | null = { added: 0, updated: 0, processed: 0, lastScore: 0 }
+  if (entry !== null || !a.xx) {
+    out = zaddApply(ctx, argv, a, key, entry === null ? null : entry.value as ZSet)
+    if (out === null) return
   }
-  if (incr) {
-    if (processed > 0) ctx.reply.double(lastScore)
+  if (a.incr) {
+    if (out.processed > 0) ctx.reply.double(out.lastScore)
     else ctx.reply.nullBulk()
   } else {
-    ctx.reply.integer(ch ? added + updated : added)
+    ctx.reply.integer(a.ch ? out.added + out.updated : out.added)
   }
 }
 
@@ -259,7 +270,9 @@ function parseScoreRange(min: Buffer, max: Buffer): ScoreRange | null {
 }
 
 /** zslParseLexRangeItem for one bound; `isMin` picks which infinity '+'/'-' mean. */
-function parseLexItem(arg: Buffer): { s: string | null; ex: boolean; inf: '+' | '-' | null } | null {
+interface LexItem { s: string | null; ex: boolean; inf: '+' | '-' | null }
+
+function parseLexItem(arg: Buffer): LexItem | null {
   if (arg.length === 0) return null
   const c = arg[0] as number
   if (c === 43 || c === 45) { // '+' '-'
@@ -327,7 +340,8 @@ function storeSink(ctx: CommandContext, dst: string): RangeSink {
   }
 }
 
-function rangeByRank(out: RangeSink, z: ZSet, start0: number, end0: number, reverse: boolean): void {
+function rangeByRank(out: RangeSink, z: ZSet, start0: number, end0: number,
+  reverse: boolean): void {
   const llen = z.length
   let start = start0 < 0 ? llen + start0 : start0
   let end = end0 < 0 ? llen + end0 : end0
@@ -456,7 +470,8 @@ function zrangeGeneric(ctx: CommandContext, argv: Buffer[], argStart: number, st
   if (dir === 'auto') dir = 'forward'
   if (type === 'auto') type = 'rank'
   if (limit !== -1 && type === 'rank') {
-    ctx.reply.error('ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX')
+    ctx.reply.error('ERR syntax error, LIMIT is only supported in combination with either ' +
+      'BYSCORE or BYLEX')
     return
   }
   if (withScores && type === 'lex') {
@@ -651,7 +666,7 @@ function zpopGeneric(where: Where): Handler {
     }
     let count = -1
     if (argv.length === 3) {
-      const c = positiveLongOrReply(ctx, argv[2] as Buffer, 'value is out of range, must be positive')
+      const c = positiveLongOrReply(ctx, argv[2] as Buffer)
       if (c === null) return
       count = c
     }
@@ -669,7 +684,8 @@ function zpopGeneric(where: Where): Handler {
 
 interface MpopArgs { keys: string[]; where: Where; count: number }
 
-function zmpopArgsOrReply(ctx: CommandContext, argv: Buffer[], numkeysIndex: number): MpopArgs | null {
+function zmpopArgsOrReply(ctx: CommandContext, argv: Buffer[],
+  numkeysIndex: number): MpopArgs | null {
   const numkeys = rangeLongOrReply(ctx, argv[numkeysIndex] as Buffer, 1n, LONG_MAX,
     'numkeys should be greater than 0')
   if (numkeys === null) return null
@@ -688,7 +704,8 @@ function zmpopArgsOrReply(ctx: CommandContext, argv: Buffer[], numkeysIndex: num
     const more = argv.length - 1 - j
     if (count === -1 && optionName(argv[j] as Buffer) === 'count' && more > 0) {
       j++
-      const c = rangeLongOrReply(ctx, argv[j] as Buffer, 1n, LONG_MAX, 'count should be greater than 0')
+      const c = rangeLongOrReply(ctx, argv[j] as Buffer, 1n, LONG_MAX,
+        'count should be greater than 0')
       if (c === null) return null
       count = c
     } else {
@@ -880,8 +897,8 @@ function aggregate(target: number, value: number, how: Aggregate): number {
   return value > target ? value : target
 }
 
-function zsetOpGeneric(ctx: CommandContext, argv: Buffer[], dst: string | null, numkeysIndex: number,
-  op: Op, cardinalityOnly: boolean, fullname: string): void {
+function zsetOpGeneric(ctx: CommandContext, argv: Buffer[], dst: string | null,
+  numkeysIndex: number, op: Op, cardinalityOnly: boolean, fullname: string): void {
   const setnum0 = longOrReply(ctx, argv[numkeysIndex] as Buffer)
   if (setnum0 === null) return
   if (setnum0 < 1) {

@@ -10,7 +10,8 @@ import { DB_COUNT, Entry, type Keyspace } from './keyspace.js'
 export const COLLECTION_BASE_BYTES = 4
 
 export const listItemBytes = (item: Buffer): number => item.length + 2
-export const hashFieldBytes = (field: string, value: Buffer): number => field.length + value.length + 4
+export const hashFieldBytes = (field: string, value: Buffer): number =>
+  field.length + value.length + 4
 export const setMemberBytes = (member: string): number => member.length + 2
 
 export function writeDbKey(w: ByteWriter, db: number, key: string): void {
@@ -25,7 +26,8 @@ export function readDb(r: ByteReader): number {
 }
 
 /** The entry at (db, key) when it holds `type`; undefined when missing or of another type. */
-export function entryOfType(ks: Keyspace, db: number, key: string, type: number): Entry | undefined {
+export function entryOfType(ks: Keyspace, db: number, key: string,
+  type: number): Entry | undefined {
   const entry = ks.get(db, key)
   return entry !== undefined && entry.type === type ? entry : undefined
 }

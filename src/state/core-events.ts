@@ -127,7 +127,8 @@ export const restoreEvent = registerEvent<RestoreEvent>({
     const key = r.str()
     const type = r.u8()
     const expireAtMs = r.f64()
-    const event: RestoreEvent = { code: EV_RESTORE, db, key, type, expireAtMs, value: valueType(type).decode(r) }
+    const value = valueType(type).decode(r)
+    const event: RestoreEvent = { code: EV_RESTORE, db, key, type, expireAtMs, value }
     decodedRestores.add(event)
     return event
   },
@@ -137,7 +138,8 @@ export const restoreEvent = registerEvent<RestoreEvent>({
     // event of the same transaction (RENAME then RPUSH, COPY then SADD…) would change what this
     // RESTORE encodes at commit, and replay would apply that change twice. A decoded event
     // (replay) owns its fresh value and needs no copy; strings are never changed in place.
-    const value = decodedRestores.has(e) || e.type === TYPE_STRING ? e.value : copyValue(e.type, e.value)
+    const owned = decodedRestores.has(e) || e.type === TYPE_STRING
+    const value = owned ? e.value : copyValue(e.type, e.value)
     return putEntry(ks, e.db, e.key, new Entry(e.type, value, e.expireAtMs, vt.bytes(value)))
   },
 })

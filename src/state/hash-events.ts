@@ -79,7 +79,8 @@ export const hdelEvent = registerEvent<HashDelEvent>({
     w.varuint(e.fields.length)
     for (const field of e.fields) w.str(field)
   },
-  decode: (r) => ({ code: EV_HDEL, db: readDb(r), key: r.str(), fields: readArray(r, (x) => x.str()) }),
+  decode: (r) =>
+    ({ code: EV_HDEL, db: readDb(r), key: r.str(), fields: readArray(r, (x) => x.str()) }),
   apply(ks, e) {
     const { db, key } = e
     const entry = entryOfType(ks, db, key, TYPE_HASH)

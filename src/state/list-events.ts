@@ -38,7 +38,9 @@ export interface ListPushEvent extends Event { db: number; key: string; items: B
 export interface ListPopEvent extends Event { db: number; key: string; count: number }
 export interface ListSetEvent extends Event { db: number; key: string; index: number; item: Buffer }
 export interface ListRemEvent extends Event { db: number; key: string; count: number; item: Buffer }
-export interface ListTrimEvent extends Event { db: number; key: string; left: number; right: number }
+export interface ListTrimEvent extends Event {
+  db: number; key: string; left: number; right: number
+}
 
 type List = Deque<Buffer>
 
@@ -148,7 +150,8 @@ export const lsetEvent = registerEvent<ListSetEvent>({
     w.varuint(e.index)
     w.bytes(e.item)
   },
-  decode: (r) => ({ code: EV_LSET, db: readDb(r), key: r.str(), index: r.varuint(), item: r.bytes() }),
+  decode: (r) =>
+    ({ code: EV_LSET, db: readDb(r), key: r.str(), index: r.varuint(), item: r.bytes() }),
   apply(ks, e) {
     const entry = entryOfType(ks, e.db, e.key, TYPE_LIST)
     if (entry === undefined) return null

@@ -79,7 +79,8 @@ export const zremEvent = registerEvent<ZRemEvent>({
     w.varuint(e.members.length)
     for (const m of e.members) w.str(m)
   },
-  decode: (r) => ({ code: EV_ZREM, db: readDb(r), key: r.str(), members: readArray(r, (x) => x.str()) }),
+  decode: (r) =>
+    ({ code: EV_ZREM, db: readDb(r), key: r.str(), members: readArray(r, (x) => x.str()) }),
   apply(ks, e) {
     const { db, key } = e
     const entry = entryOfType(ks, db, key, TYPE_ZSET)

@@ -151,6 +151,11 @@ export const setCases: Case[] = [
     'SMEMBERS n #set', 'OBJECT ENCODING n', 'SADD n x', 'OBJECT ENCODING n', 'SREM n x',
     'OBJECT ENCODING n',
   ] },
+  { name: 'intsets answer in ascending order', lines: [
+    'SADD s 5 3 -2 10 1 9223372036854775807 -9223372036854775808', 'SMEMBERS s', 'SSCAN s 0',
+    'SRANDMEMBER s 100', 'SUNION s', 'SINTER s s', 'SDIFF s nope', 'SPOP s 100', 'SADD t 3 1 x',
+    'SREM t x', 'SMEMBERS t #set',
+  ] },
   { name: 'SPOP SRANDMEMBER shapes', lines: [
     'SPOP nope', 'SPOP nope 3', 'SRANDMEMBER nope', 'SRANDMEMBER nope 3', 'SRANDMEMBER nope -3',
     'SADD s a b c', 'SRANDMEMBER s 0', 'SRANDMEMBER s 3 #set', 'SRANDMEMBER s 10 #set',

@@ -2,7 +2,8 @@
 // redis-server 7.0.15 on a free 127.0.0.1 port, wait until it answers PING, and stop it by its
 // own pid only (never by name). Temporary directories created here are removed on stop()/kill().
 // API (stable, used by every engineer's tests):
-//   startCapykv({ dir?, args?, env?, poolSize?, timeoutMs? }) → { port, pid, dir, log(), stop(), kill() }
+//   startCapykv({ dir?, args?, env?, poolSize?, port?, keepDir?, timeoutMs?, waitFor? })
+//     → { port, pid, dir, proc, log(), stop(), kill() }
 //   startRedis(args?) → { port, pid, stop() }
 //   hasBinary(name) / requireBinary(t, name): skip with a visible reason, FAIL when CI=true.
 // stop() sends SIGTERM and waits for exit (SIGKILL after a grace period); kill() is SIGKILL (a
@@ -54,7 +55,10 @@ export interface RedisServer {
 export interface StartCapykvOptions {
   /** Directory for the pool (kept after stop). Default: a fresh temp dir, removed on stop. */
   dir?: string
-  /** Extra command-line args (after --port/--dir), e.g. ['--requirepass', 'x']. */
+  /**
+   * Extra command-line args (after --port/--dir), e.g. ['--requirepass', 'x']. A first element
+   * not starting with '-' is a config file and is passed first, as capykv-server expects.
+   */
   args?: string[]
   env?: NodeJS.ProcessEnv
   /** Pool size for a new pool (default 64mb: tests should not allocate 1 GiB each). */
@@ -145,8 +149,11 @@ export async function startCapykv(options: StartCapykvOptions = {}): Promise<Cap
   const ownDir = options.dir === undefined
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'capykv-test-'))
   const port = options.port ?? await freePort()
-  const args = [SERVER_MAIN, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-    '--pool-size', options.poolSize ?? '64mb', ...(options.args ?? [])]
+  // A config file (a first argument not starting with '-') must come before the options.
+  const extra = options.args ?? []
+  const file = extra.length > 0 && !(extra[0] as string).startsWith('-') ? [extra[0] as string] : []
+  const args = [SERVER_MAIN, ...file, '--port', String(port), '--bind', '127.0.0.1',
+    '--dir', dir, '--pool-size', options.poolSize ?? '64mb', ...extra.slice(file.length)]
   const proc = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...(options.env ?? {}) },
@@ -192,7 +199,8 @@ export function hasBinary(name: string): boolean {
 
 /**
  * For tap: returns true when the binary exists. Otherwise, under CI=true it fails the test; else
- * it marks the test skipped with a visible reason. Use: `if (!requireBinary(t, 'redis-cli')) return`
+ * it marks the test skipped with a visible reason.
+ * Use: `if (!requireBinary(t, 'redis-cli')) return`
  */
 export function requireBinary(t: object, name: string): boolean {
   if (hasBinary(name)) return true
@@ -308,9 +316,9 @@ export class RawClient {
   }
 
   /** Sends a command and returns the reply bytes received until `quietMs` of silence. */
-  async command(argv: (string | Buffer)[], quietMs = 100): Promise<string> {
+  async command(argv: (string | Buffer)[], quietMs = 100, timeoutMs = 5000): Promise<string> {
     this.send(RawClient.encode(...argv))
-    return (await this.readFor(quietMs)).toString('latin1')
+    return (await this.readFor(quietMs, timeoutMs)).toString('latin1')
   }
 
   /** Collects until the socket has been quiet for quietMs (at least one chunk awaited). */

@@ -3,6 +3,7 @@
 // from the same pool. Byte-exact replies are checked against Redis 7.0.15's texts.
 
 import t from 'tap'
+import { rmSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import { RawClient, startCapykv, type CapykvServer } from '../helpers/servers.js'
 
@@ -30,6 +31,14 @@ t.test('ioredis: commands, pipelines and replies in order', async (t) => {
   t.same(results?.slice(2000).map(([, v]) => v), Array.from({ length: 2000 }, (_, i) => i + 1))
   t.equal(await r.dbsize(), 2001)
   t.equal(await r.get('key:1999'), '2000')
+  const seen = new Set<string>()
+  await new Promise<void>((resolve, reject) => {
+    const stream = r.scanStream({ match: 'key:*', count: 100 })
+    stream.on('data', (keys: string[]) => { for (const k of keys) seen.add(k) })
+    stream.on('end', () => resolve())
+    stream.on('error', reject)
+  })
+  t.equal(seen.size, 2000, 'scanStream visits every key')
 })
 
 t.test('ioredis multi(): one EXEC, per-command run-time errors, EXECABORT', async (t) => {
@@ -106,11 +115,13 @@ t.test('RESP3 after HELLO 3; HELLO errors as Redis', async (t) => {
     '-ERR Protocol version is not an integer or out of range\r\n')
   t.equal(await raw.command(['HELLO', '3', 'FOO']), "-ERR Syntax error in HELLO option 'FOO'\r\n")
   const hello = await raw.command(['HELLO', '3'])
-  t.match(hello, /^%7\r\n\$6\r\nserver\r\n\$5\r\nredis\r\n\$7\r\nversion\r\n\$6\r\n7\.0\.15\r\n\$5\r\nproto\r\n:3\r\n/)
+  t.ok(hello.startsWith('%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n' +
+    '$5\r\nproto\r\n:3\r\n'), 'HELLO 3 answers a RESP3 map')
   t.equal(await raw.command(['GET', 'nosuch']), '_\r\n')
   t.equal(await raw.command(['CONFIG', 'GET', 'maxclients']),
     '%1\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n')
-  t.match(await raw.command(['INFO', 'cluster']), /^=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n$/)
+  t.equal(await raw.command(['INFO', 'cluster']),
+    '=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n', 'INFO is a verbatim string')
   t.equal(await raw.command(['RESET']), '+RESET\r\n')
   t.equal(await raw.command(['GET', 'nosuch']), '$-1\r\n', 'RESET goes back to RESP2')
 })
@@ -171,7 +182,7 @@ t.test('SHUTDOWN and SIGTERM exit 0; the pool is reopened; ioredis reconnects', 
   const first = await startCapykv({ keepDir: true })
   const dir = first.dir
   const port = first.port
-  t.teardown(async () => { (await import('node:fs')).rmSync(dir, { recursive: true, force: true }) })
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const r = client(port, { retryStrategy: () => 100, maxRetriesPerRequest: 50 })
   t.teardown(() => r.disconnect())
   await r.set('persist', 'yes')

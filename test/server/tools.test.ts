@@ -40,7 +40,8 @@ t.test('redis-cli one-shot commands', async (t) => {
   t.equal(cli(p, 'GET', 'greeting').trim(), 'hello world')
   t.equal(cli(p, 'INCRBY', 'n', '41').trim(), '41')
   t.equal(cli(p, 'DBSIZE').trim(), '2')
-  t.match(cli(p, 'NOSUCHCMD', 'x'), /ERR unknown command 'NOSUCHCMD', with args beginning with: 'x'/)
+  t.match(cli(p, 'NOSUCHCMD', 'x'),
+    /ERR unknown command 'NOSUCHCMD', with args beginning with: 'x'/)
   t.match(cli(p, 'INFO', 'server'), /redis_version:7\.0\.15/)
   t.equal(cli(p, '-n', '3', 'SET', 'in3', 'x').trim(), 'OK')
   t.equal(cli(p, '-n', '3', 'DBSIZE').trim(), '1')
