@@ -22,7 +22,8 @@ import { EV_DEL, EV_PUT } from '../src/state/core-events.js'
 import type { Event } from '../src/state/event.js'
 import { Store } from '../src/txn/engine.js'
 import {
-  fmtRate, fmtUs, machine, MODES, modeEnv, poolDir, table, writeResults, type Mode,
+  fmtRate, fmtUs, machine, mainThreadSchedule, MODES, modeEnv, poolDir, table, waitingPct,
+  writeResults, type Mode,
 } from './report.js'
 
 const POOL_BYTES = 1024 * 1024 * 1024
@@ -53,6 +54,8 @@ interface ModeResult {
   isPmem: boolean
   ops: OpRow[]
   commits: CommitRow[]
+  /** Share of the child's runnable time spent waiting for a CPU (machine contention), %. */
+  cpuWaitPct: number | null
 }
 
 const keys = Array.from({ length: KEYS }, (_, i) => `key:${i}`)
@@ -196,11 +199,16 @@ async function child(mode: Mode): Promise<ModeResult> {
     }
     const stats = store.stats()
     process.stderr.write(`mode ${mode}: backend ${stats.backend}, isPmem ${stats.isPmem}\n`)
+    const sched0 = mainThreadSchedule()
     const ops = await runSuite(store)
     const commits: CommitRow[] = []
     for (const n of [1, 50]) commits.push(await committers(store, n, quick ? 500 : 3000))
+    const cpuWaitPct = waitingPct(sched0, mainThreadSchedule())
     store.close()
-    return { mode, label: MODES[mode].label, backend: stats.backend, isPmem: stats.isPmem, ops, commits }
+    return {
+      mode, label: MODES[mode].label, backend: stats.backend, isPmem: stats.isPmem, ops, commits,
+      cpuWaitPct,
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -260,7 +268,8 @@ function main(): void {
       fmtUs(c.meanLatencyUs),
     ]))))
   console.log(`\nmodes: ${results.map((r) => `${r.mode} = ${r.label} [backend ${r.backend}, ` +
-    `isPmem ${r.isPmem}]`).join('; ')}\nresults: ${path}`)
+    `isPmem ${r.isPmem}; waited for a CPU ${r.cpuWaitPct === null ? '?' : r.cpuWaitPct.toFixed(0)}% ` +
+    'of its runnable time]').join('; ')}\nresults: ${path}`)
 }
 
 main()

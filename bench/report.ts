@@ -5,7 +5,7 @@
 // caller; a "disk" directory is never tmpfs (os.tmpdir() when it is on a disk, else
 // bench/results/tmp inside the project, which .gitignore excludes).
 
-import { mkdirSync, mkdtempSync, statfsSync, writeFileSync, existsSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statfsSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem, type } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -98,3 +98,24 @@ export const fmtUs = (us: number): string =>
 export const fmtRate = (perSec: number): string =>
   perSec >= 1e6 ? `${(perSec / 1e6).toFixed(2)}M` : perSec >= 1e3 ? `${(perSec / 1e3).toFixed(1)}k`
     : perSec.toFixed(0)
+
+/**
+ * The main thread's scheduling so far (Linux schedstat): ms on a CPU, and ms runnable but
+ * waiting for one. The waiting share says how contended the machine was during a measurement.
+ */
+export function mainThreadSchedule(): { runMs: number; waitMs: number } | null {
+  const path = `/proc/self/task/${process.pid}/schedstat`
+  if (!existsSync(path)) return null
+  const [run, wait] = readFileSync(path, 'latin1').split(' ').map(Number)
+  return { runMs: (run ?? 0) / 1e6, waitMs: (wait ?? 0) / 1e6 }
+}
+
+/** Percentage of runnable time spent waiting for a CPU between two schedule samples. */
+export function waitingPct(
+  a: { runMs: number; waitMs: number } | null, b: { runMs: number; waitMs: number } | null,
+): number | null {
+  if (a === null || b === null) return null
+  const run = b.runMs - a.runMs
+  const wait = b.waitMs - a.waitMs
+  return run + wait > 0 ? (100 * wait) / (run + wait) : 0
+}

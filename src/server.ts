@@ -608,7 +608,8 @@ export class CapykvServer {
     const now = nowMs()
     for (const c of Array.from(this.connections.values())) {
       c.checkOutputLimits()
-      if (timeoutS > 0 && !c.monitor && now - c.lastInteractionMs > timeoutS * 1000) {
+      if (timeoutS > 0 && !c.monitor && !c.blocked &&
+        now - c.lastInteractionMs > timeoutS * 1000) {
         logger.verbose(`Closing idle client id=${c.state.id}`)
         c.kill()
       }

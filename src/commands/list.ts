@@ -264,8 +264,10 @@ const LONG_MIN_RANK = -Infinity
 const RANK_ZERO = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the " +
   'second ... or use negative to start from the end of the list'
 
-const lpos: Handler = (ctx, argv) => {
-  const element = argv[2] as Buffer
+interface LposOptions { rank: number; fromTail: boolean; count: number; maxlen: number }
+
+/** LPOS's options (RANK, COUNT, MAXLEN) in Redis's order; null after the error. */
+function lposOptionsOrReply(ctx: CommandContext, argv: Buffer[]): LposOptions | null {
   let rank = 1
   let count = -1
   let maxlen = 0
@@ -275,34 +277,38 @@ const lpos: Handler = (ctx, argv) => {
     if (opt === 'rank' && more > 0) {
       j++
       const r = longOrReply(ctx, argv[j] as Buffer)
-      if (r === null) return
+      if (r === null) return null
       if (r === 0) {
         ctx.reply.error(RANK_ZERO)
-        return
+        return null
       }
       // 7.0.15 negates LONG_MIN into itself: it stays negative and every match qualifies.
       rank = parseInt64(argv[j] as Buffer) === -(2n ** 63n) ? LONG_MIN_RANK : r
     } else if (opt === 'count' && more > 0) {
       j++
       const c = positiveLongOrReply(ctx, argv[j] as Buffer, "COUNT can't be negative")
-      if (c === null) return
+      if (c === null) return null
       count = c
     } else if (opt === 'maxlen' && more > 0) {
       j++
       const m = positiveLongOrReply(ctx, argv[j] as Buffer, "MAXLEN can't be negative")
-      if (m === null) return
+      if (m === null) return null
       maxlen = m
     } else {
       ctx.reply.error(ERR_SYNTAX)
-      return
+      return null
     }
   }
   const fromTail = rank < 0
-  if (rank === LONG_MIN_RANK) rank = 1
-  else if (fromTail) rank = -rank
+  return { rank: rank === LONG_MIN_RANK ? 1 : Math.abs(rank), fromTail, count, maxlen }
+}
+
+const lpos: Handler = (ctx, argv) => {
+  const o = lposOptionsOrReply(ctx, argv)
+  if (o === null) return
   const entry = lookupKey(ctx, keyOf(argv[1] as Buffer))
   if (entry === undefined) {
-    if (count !== -1) ctx.reply.arrayHeader(0)
+    if (o.count !== -1) ctx.reply.arrayHeader(0)
     else ctx.reply.nullBulk()
     return
   }
@@ -310,31 +316,22 @@ const lpos: Handler = (ctx, argv) => {
     ctx.reply.error(WRONGTYPE)
     return
   }
+  const element = argv[2] as Buffer
   const list = entry.value as List
   const llen = list.length
   const found: number[] = []
   let matches = 0
-  let matchIndex = -1
-  for (let index = 0; index < llen && (maxlen === 0 || index < maxlen); index++) {
-    const pos = fromTail ? llen - index - 1 : index
-    if ((list.get(pos) as Buffer).equals(element)) {
-      matches++
-      if (matches >= rank) {
-        if (count !== -1) {
-          found.push(pos)
-          if (count !== 0 && matches - rank + 1 >= count) break
-        } else {
-          matchIndex = pos
-          break
-        }
-      }
-    }
+  for (let index = 0; index < llen && (o.maxlen === 0 || index < o.maxlen); index++) {
+    const pos = o.fromTail ? llen - index - 1 : index
+    if (!(list.get(pos) as Buffer).equals(element) || ++matches < o.rank) continue
+    found.push(pos)
+    if (o.count === -1 || (o.count !== 0 && matches - o.rank + 1 >= o.count)) break
   }
-  if (count !== -1) {
+  if (o.count !== -1) {
     ctx.reply.arrayHeader(found.length)
     for (const p of found) ctx.reply.integer(p)
-  } else if (matchIndex !== -1) {
-    ctx.reply.integer(matchIndex)
+  } else if (found.length > 0) {
+    ctx.reply.integer(found[0] as number)
   } else {
     ctx.reply.nullBulk()
   }

@@ -30,7 +30,7 @@ import { lookupKey } from './lookup.js'
 import { optionName } from './numeric.js'
 import { randomIndex } from './random.js'
 import {
-  ERR_NOT_FLOAT, ERR_SYNTAX, WRONGTYPE, keyOf, type CommandContext, type CommandSpec, type Handler,
+  ERR_SYNTAX, WRONGTYPE, keyOf, type CommandContext, type CommandSpec, type Handler,
   type ReplySink,
 } from './spec.js'
 import { formatDouble } from '../resp/writer.js'
@@ -436,77 +436,91 @@ type RangeType = 'auto' | 'rank' | 'score' | 'lex'
 type Direction = 'auto' | 'forward' | 'reverse'
 
 /** zrangeGenericCommand: argv[argStart] is the source key; `store` = ZRANGESTORE. */
-function zrangeGeneric(ctx: CommandContext, argv: Buffer[], argStart: number, store: boolean,
-  type0: RangeType, dir0: Direction): void {
+interface ZrangeOptions {
+  type: 'rank' | 'score' | 'lex'
+  reverse: boolean
+  withScores: boolean
+  offset: number
+  limit: number
+}
+
+/** zrangeGenericCommand step 1: the options after <src> <min> <max>; null after an error. */
+function zrangeOptionsOrReply(ctx: CommandContext, argv: Buffer[], argStart: number, store: boolean,
+  type0: RangeType, dir0: Direction): ZrangeOptions | null {
   let type = type0
   let dir = dir0
-  let withScores = false
-  let offset = 0
-  let limit = -1
+  const o = { withScores: false, offset: 0, limit: -1 }
   for (let j = argStart + 3; j < argv.length; j++) {
     const left = argv.length - j - 1
     const opt = optionName(argv[j] as Buffer)
     if (!store && opt === 'withscores') {
-      withScores = true
+      o.withScores = true
     } else if (opt === 'limit' && left >= 2) {
-      const o = longOrReply(ctx, argv[j + 1] as Buffer)
-      if (o === null) return
-      const l = longOrReply(ctx, argv[j + 2] as Buffer)
-      if (l === null) return
-      offset = o
-      limit = l
+      const offset = longOrReply(ctx, argv[j + 1] as Buffer)
+      if (offset === null) return null
+      const limit = longOrReply(ctx, argv[j + 2] as Buffer)
+      if (limit === null) return null
+      o.offset = offset
+      o.limit = limit
       j += 2
     } else if (dir === 'auto' && opt === 'rev') {
       dir = 'reverse'
-    } else if (type === 'auto' && opt === 'bylex') {
-      type = 'lex'
-    } else if (type === 'auto' && opt === 'byscore') {
-      type = 'score'
+    } else if (type === 'auto' && (opt === 'bylex' || opt === 'byscore')) {
+      type = opt === 'bylex' ? 'lex' : 'score'
     } else {
       ctx.reply.error(ERR_SYNTAX)
-      return
+      return null
     }
   }
-  if (dir === 'auto') dir = 'forward'
-  if (type === 'auto') type = 'rank'
-  if (limit !== -1 && type === 'rank') {
+  const resolved = type === 'auto' ? 'rank' : type
+  if (o.limit !== -1 && resolved === 'rank') {
     ctx.reply.error('ERR syntax error, LIMIT is only supported in combination with either ' +
       'BYSCORE or BYLEX')
-    return
+    return null
   }
-  if (withScores && type === 'lex') {
+  if (o.withScores && resolved === 'lex') {
     ctx.reply.error('ERR syntax error, WITHSCORES not supported in combination with BYLEX')
-    return
+    return null
   }
-  const reverse = dir === 'reverse'
-  let minIdx = argStart + 1
-  let maxIdx = argStart + 2
-  if (reverse && (type === 'score' || type === 'lex')) [minIdx, maxIdx] = [maxIdx, minIdx]
-  let start = 0
-  let end = 0
-  let scoreRange: ScoreRange | null = null
-  let lexRange: LexRange | null = null
-  if (type === 'rank') {
-    const s = longOrReply(ctx, argv[minIdx] as Buffer)
-    if (s === null) return
-    const e = longOrReply(ctx, argv[maxIdx] as Buffer)
-    if (e === null) return
-    start = s
-    end = e
-  } else if (type === 'score') {
-    scoreRange = parseScoreRange(argv[minIdx] as Buffer, argv[maxIdx] as Buffer)
-    if (scoreRange === null) {
-      ctx.reply.error(ERR_SCORE_RANGE)
-      return
-    }
-  } else {
-    lexRange = parseLexRange(argv[minIdx] as Buffer, argv[maxIdx] as Buffer)
-    if (lexRange === null) {
-      ctx.reply.error(ERR_LEX_RANGE)
-      return
-    }
+  return { ...o, type: resolved, reverse: dir === 'reverse' }
+}
+
+type ParsedRange =
+  | { type: 'rank'; start: number; end: number }
+  | { type: 'score'; range: ScoreRange }
+  | { type: 'lex'; range: LexRange }
+
+/** zrangeGenericCommand step 2 (a reverse score/lex range is given as max, min). */
+function zrangeRangeOrReply(ctx: CommandContext, argv: Buffer[], argStart: number,
+  o: ZrangeOptions): ParsedRange | null {
+  let min = argv[argStart + 1] as Buffer
+  let max = argv[argStart + 2] as Buffer
+  if (o.reverse && o.type !== 'rank') [min, max] = [max, min]
+  if (o.type === 'rank') {
+    const start = longOrReply(ctx, min)
+    if (start === null) return null
+    const end = longOrReply(ctx, max)
+    if (end === null) return null
+    return { type: 'rank', start, end }
   }
-  const out = store ? storeSink(ctx, keyOf(argv[1] as Buffer)) : clientSink(ctx, withScores)
+  if (o.type === 'score') {
+    const range = parseScoreRange(min, max)
+    if (range === null) ctx.reply.error(ERR_SCORE_RANGE)
+    return range === null ? null : { type: 'score', range }
+  }
+  const range = parseLexRange(min, max)
+  if (range === null) ctx.reply.error(ERR_LEX_RANGE)
+  return range === null ? null : { type: 'lex', range }
+}
+
+/** zrangeGenericCommand: argv[argStart] is the source key; `store` = ZRANGESTORE. */
+function zrangeGeneric(ctx: CommandContext, argv: Buffer[], argStart: number, store: boolean,
+  type0: RangeType, dir0: Direction): void {
+  const o = zrangeOptionsOrReply(ctx, argv, argStart, store, type0, dir0)
+  if (o === null) return
+  const range = zrangeRangeOrReply(ctx, argv, argStart, o)
+  if (range === null) return
+  const out = store ? storeSink(ctx, keyOf(argv[1] as Buffer)) : clientSink(ctx, o.withScores)
   const entry = lookupKey(ctx, keyOf(argv[argStart] as Buffer))
   if (entry === undefined) {
     if (store) {
@@ -522,9 +536,9 @@ function zrangeGeneric(ctx: CommandContext, argv: Buffer[], argStart: number, st
     return
   }
   const z = entry.value as ZSet
-  if (type === 'rank') rangeByRank(out, z, start, end, reverse)
-  else if (type === 'score') rangeByScore(out, z, scoreRange as ScoreRange, offset, limit, reverse)
-  else rangeByLex(out, z, lexRange as LexRange, offset, limit, reverse)
+  if (range.type === 'rank') rangeByRank(out, z, range.start, range.end, o.reverse)
+  else if (range.type === 'score') rangeByScore(out, z, range.range, o.offset, o.limit, o.reverse)
+  else rangeByLex(out, z, range.range, o.offset, o.limit, o.reverse)
 }
 
 function zrangeCmd(argStart: number, store: boolean, type: RangeType, dir: Direction): Handler {
@@ -897,142 +911,157 @@ function aggregate(target: number, value: number, how: Aggregate): number {
   return value > target ? value : target
 }
 
-function zsetOpGeneric(ctx: CommandContext, argv: Buffer[], dst: string | null,
-  numkeysIndex: number, op: Op, cardinalityOnly: boolean, fullname: string): void {
-  const setnum0 = longOrReply(ctx, argv[numkeysIndex] as Buffer)
-  if (setnum0 === null) return
-  if (setnum0 < 1) {
-    ctx.reply.error(`ERR at least 1 input key is needed for '${fullname}' command`)
-    return
+/** The kind of a ZUNION-family call. */
+interface ZopKind { dst: string | null; op: Op; cardinalityOnly: boolean; fullname: string }
+
+/** numkeys, then the sources (sets count with score 1); null after an error or WRONGTYPE. */
+function zopSourcesOrReply(ctx: CommandContext, argv: Buffer[], numkeysIndex: number,
+  k: ZopKind): Source[] | null {
+  const setnum = longOrReply(ctx, argv[numkeysIndex] as Buffer)
+  if (setnum === null) return null
+  if (setnum < 1) {
+    ctx.reply.error(`ERR at least 1 input key is needed for '${k.fullname}' command`)
+    return null
   }
-  if (setnum0 > argv.length - (numkeysIndex + 1)) {
+  if (setnum > argv.length - (numkeysIndex + 1)) {
     ctx.reply.error(ERR_SYNTAX)
-    return
+    return null
   }
-  const setnum = setnum0
   const srcs: Source[] = []
-  let j = numkeysIndex + 1
-  for (let i = 0; i < setnum; i++, j++) {
-    const entry = lookupKey(ctx, keyOf(argv[j] as Buffer))
+  for (let i = 0; i < setnum; i++) {
+    const entry = lookupKey(ctx, keyOf(argv[numkeysIndex + 1 + i] as Buffer))
     if (entry === undefined) {
       srcs.push({ z: null, set: null, weight: 1, size: 0 })
-      continue
-    }
-    if (entry.type === TYPE_ZSET) {
+    } else if (entry.type === TYPE_ZSET) {
       const z = entry.value as ZSet
       srcs.push({ z, set: null, weight: 1, size: z.length })
     } else if (entry.type === TYPE_SET) {
-      const s = entry.value as Set<string>
-      srcs.push({ z: null, set: s, weight: 1, size: s.size })
+      const set = entry.value as Set<string>
+      srcs.push({ z: null, set, weight: 1, size: set.size })
     } else {
       ctx.reply.error(WRONGTYPE)
-      return
+      return null
     }
   }
-  let how: Aggregate = 'sum'
-  let withScores = false
-  let limit = 0
-  let remaining = argv.length - j
-  while (remaining > 0) {
+  return srcs
+}
+
+interface ZopOptions { how: Aggregate; withScores: boolean; limit: number }
+
+/** WEIGHTS / AGGREGATE / WITHSCORES / LIMIT after the keys; weights land in `srcs`. */
+function zopOptionsOrReply(ctx: CommandContext, argv: Buffer[], from: number, srcs: Source[],
+  k: ZopKind): ZopOptions | null {
+  const o: ZopOptions = { how: 'sum', withScores: false, limit: 0 }
+  const full = k.op !== 'diff' && !k.cardinalityOnly
+  let j = from
+  while (j < argv.length) {
+    const remaining = argv.length - j
     const opt = optionName(argv[j] as Buffer)
-    if (op !== 'diff' && !cardinalityOnly && remaining >= setnum + 1 && opt === 'weights') {
-      j++; remaining--
-      for (let i = 0; i < setnum; i++, j++, remaining--) {
-        const w = parseDouble(argv[j] as Buffer)
+    if (full && remaining >= srcs.length + 1 && opt === 'weights') {
+      j++
+      for (const src of srcs) {
+        const w = parseDouble(argv[j++] as Buffer)
         if (w === null) {
           ctx.reply.error('ERR weight value is not a float')
-          return
+          return null
         }
-        (srcs[i] as Source).weight = w
+        src.weight = w
       }
-    } else if (op !== 'diff' && !cardinalityOnly && remaining >= 2 && opt === 'aggregate') {
-      j++; remaining--
-      const a = optionName(argv[j] as Buffer)
+    } else if (full && remaining >= 2 && opt === 'aggregate') {
+      const a = optionName(argv[j + 1] as Buffer)
       if (a !== 'sum' && a !== 'min' && a !== 'max') {
         ctx.reply.error(ERR_SYNTAX)
-        return
+        return null
       }
-      how = a
-      j++; remaining--
-    } else if (remaining >= 1 && dst === null && !cardinalityOnly && opt === 'withscores') {
-      j++; remaining--
-      withScores = true
-    } else if (cardinalityOnly && remaining >= 2 && opt === 'limit') {
-      j++; remaining--
-      const l = positiveLongOrReply(ctx, argv[j] as Buffer, "LIMIT can't be negative")
-      if (l === null) return
-      limit = l
-      j++; remaining--
+      o.how = a
+      j += 2
+    } else if (k.dst === null && !k.cardinalityOnly && opt === 'withscores') {
+      o.withScores = true
+      j++
+    } else if (k.cardinalityOnly && remaining >= 2 && opt === 'limit') {
+      const l = positiveLongOrReply(ctx, argv[j + 1] as Buffer, "LIMIT can't be negative")
+      if (l === null) return null
+      o.limit = l
+      j += 2
     } else {
       ctx.reply.error(ERR_SYNTAX)
-      return
+      return null
     }
   }
+  return o
+}
+
+/** The result set (or, for ZINTERCARD, just its cardinality up to LIMIT). */
+function zopCompute(srcs: Source[], op: Op, o: ZopOptions,
+  cardinalityOnly: boolean): { result: ZSet; cardinality: number } {
   // Stable sort by cardinality (glibc's qsort is a merge sort here), as Redis for UNION/INTER.
   const ordered = op === 'diff' ? srcs : [...srcs].sort((a, b) => a.size - b.size)
   const result = new ZSet()
   let cardinality = 0
+  const weighted = (src: Source, s: number): number => {
+    const v = src.weight * s
+    return Number.isNaN(v) ? 0 : v
+  }
+  const [first, ...rest] = ordered
+  if (first === undefined) return { result, cardinality }
   if (op === 'inter') {
-    const first = ordered[0] as Source
-    if (first.size > 0) {
-      for (const [m, s0] of sourceItems(first)) {
-        let score = first.weight * s0
-        if (Number.isNaN(score)) score = 0
-        let k = 1
-        for (; k < ordered.length; k++) {
-          const src = ordered[k] as Source
-          const v = sourceScore(src, m)
-          if (v === undefined) break
-          score = aggregate(score, v * src.weight, how)
-        }
-        if (k !== ordered.length) continue
-        if (cardinalityOnly) {
-          cardinality++
-          if (limit > 0 && cardinality >= limit) break
-        } else {
-          result.add(m, score)
-        }
+    for (const [m, s0] of first.size > 0 ? sourceItems(first) : []) {
+      let score = weighted(first, s0)
+      let all = true
+      for (const src of rest) {
+        const v = sourceScore(src, m)
+        if (v === undefined) { all = false; break }
+        score = aggregate(score, v * src.weight, o.how)
       }
+      if (!all) continue
+      if (!cardinalityOnly) result.add(m, score)
+      else if (++cardinality === o.limit) break
     }
   } else if (op === 'union') {
     const acc = new Map<string, number>()
     for (const src of ordered) {
       for (const [m, s0] of sourceItems(src)) {
-        let score = src.weight * s0
-        if (Number.isNaN(score)) score = 0
+        const score = weighted(src, s0)
         const existing = acc.get(m)
-        acc.set(m, existing === undefined ? score : aggregate(existing, score, how))
+        acc.set(m, existing === undefined ? score : aggregate(existing, score, o.how))
       }
     }
     for (const [m, s] of acc) result.add(m, s)
   } else {
-    const [first, ...rest] = ordered
-    if (first !== undefined) {
-      for (const [m, s] of sourceItems(first)) {
-        if (rest.some((src) => sourceScore(src, m) !== undefined)) continue
-        result.add(m, s)
-      }
+    for (const [m, s] of sourceItems(first)) {
+      if (!rest.some((src) => sourceScore(src, m) !== undefined)) result.add(m, s)
     }
   }
-  if (dst !== null) {
-    storeZSet(ctx, ctx.client.db, dst, result)
+  return { result, cardinality }
+}
+
+/** zunionInterDiffGenericCommand. */
+function zsetOpGeneric(ctx: CommandContext, argv: Buffer[], numkeysIndex: number,
+  k: ZopKind): void {
+  const srcs = zopSourcesOrReply(ctx, argv, numkeysIndex, k)
+  if (srcs === null) return
+  const o = zopOptionsOrReply(ctx, argv, numkeysIndex + 1 + srcs.length, srcs, k)
+  if (o === null) return
+  const { result, cardinality } = zopCompute(srcs, k.op, o, k.cardinalityOnly)
+  if (k.dst !== null) {
+    storeZSet(ctx, ctx.client.db, k.dst, result)
     ctx.reply.integer(result.length)
-  } else if (cardinalityOnly) {
+  } else if (k.cardinalityOnly) {
     ctx.reply.integer(cardinality)
   } else {
     const r = ctx.reply
-    r.arrayHeader(withScores && r.proto === 2 ? result.length * 2 : result.length)
+    r.arrayHeader(o.withScores && r.proto === 2 ? result.length * 2 : result.length)
     for (const [m, s] of result) {
-      if (withScores && r.proto === 3) r.arrayHeader(2)
+      if (o.withScores && r.proto === 3) r.arrayHeader(2)
       member(r, m)
-      if (withScores) r.double(s)
+      if (o.withScores) r.double(s)
     }
   }
 }
 
 function zsetOpCmd(op: Op, store: boolean, cardinalityOnly: boolean, fullname: string): Handler {
-  return (ctx, argv) => zsetOpGeneric(ctx, argv, store ? keyOf(argv[1] as Buffer) : null,
-    store ? 2 : 1, op, cardinalityOnly, fullname)
+  return (ctx, argv) => zsetOpGeneric(ctx, argv, store ? 2 : 1,
+    { dst: store ? keyOf(argv[1] as Buffer) : null, op, cardinalityOnly, fullname })
 }
 
 /** Keys of ZUNION-style commands: numkeys at `index`, then the keys; a STORE's dst first. */
@@ -1041,8 +1070,6 @@ function zopKeys(index: number, withDst: boolean): (argv: readonly Buffer[]) => 
   return (argv) => (withDst ? [1, ...inner(argv)] : inner(argv))
 }
 
-// Unused-import guard for ERR_NOT_FLOAT (ZADD's error comes from doubleOrReply's default).
-void ERR_NOT_FLOAT
 
 const W = ['write', 'sortedset']
 const R = ['read', 'sortedset']
