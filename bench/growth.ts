@@ -30,7 +30,7 @@ const arg = (name: string, dflt: string): string => {
 const SIZES = arg('--sizes', '1000,10000,100000,1000000').split(',').map(Number)
 const OPS = Number(arg('--ops', '20000'))
 const GROUP = 100
-const REPS = 5
+const REPS = Number(arg('--reps', '5'))
 const BUILD_BATCH = 1000
 
 const byName = new Map<string, CommandSpec>()

@@ -137,6 +137,8 @@ export interface StartOptions {
   nodeFlags?: string[]
   /** Extra environment. */
   env?: NodeJS.ProcessEnv
+  /** capykv's main.js (default: this tree's dist/src/main.js), e.g. another build to compare. */
+  mainPath?: string
 }
 
 /** Directory where `kind` keeps its data: same filesystem rules as DESIGN.md asks. */
@@ -173,7 +175,8 @@ export function commandFor(kind: ServerKind, port: number, dir: string, options:
     case 'capykv-pm': case 'capykv-disk':
       return {
         cmd: process.execPath,
-        args: [...(options.nodeFlags ?? []), join(projectRoot, 'dist', 'src', 'main.js'),
+        args: [...(options.nodeFlags ?? []),
+          options.mainPath ?? join(projectRoot, 'dist', 'src', 'main.js'),
           '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
           '--pool-size', options.poolSize ?? '1gb', ...extra],
         env: { ...modeEnv(kind === 'capykv-pm' ? 'pm' : 'disk'), ...options.env },

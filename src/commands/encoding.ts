@@ -9,8 +9,8 @@
 // - zset: "listpack" while ≤ 128 members (zset-max-listpack-entries) and every member ≤ 64 bytes
 //   (zset-max-listpack-value), else "skiplist"; never back, except that the STORE commands build
 //   their result afresh (zsetConvertToListpackIfNeeded).
-// The "never back" half is a sticky mark kept beside the value (a WeakSet here; ZSet has its own
-// `everBig`). It lives in memory only: after a restart the encoding is derived from the size,
+// The "never back" half is a sticky mark kept beside the value (state/encoding-hints.ts; ZSet
+// has its own `everBig`). It lives in memory only: after a restart the encoding is derived from the size,
 // as Redis's does after loading an RDB. Commands call note*() after they grew a value.
 // Documented difference: CONFIG SET of these thresholds is not followed (defaults only).
 
@@ -18,25 +18,25 @@ import {
   TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, type Entry,
 } from '../state/keyspace.js'
 import { ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE, type ZSet } from '../state/zset.js'
+import { isConverted, markConverted } from '../state/encoding-hints.js'
 import { parseInt64 } from './numeric.js'
 
 export const HASH_MAX_LISTPACK_ENTRIES = 512
 export const HASH_MAX_LISTPACK_VALUE = 64
 export const SET_MAX_INTSET_ENTRIES = 512
 
-const converted = new WeakSet<object>()
 
 /** After HSET-like writes: mark the hash when it outgrew listpack. */
 export function noteHashWrite(hash: Map<string, Buffer>,
   fields: readonly [string, Buffer][]): void {
-  if (converted.has(hash)) return
+  if (isConverted(hash)) return
   if (hash.size > HASH_MAX_LISTPACK_ENTRIES) {
-    converted.add(hash)
+    markConverted(hash)
     return
   }
   for (const [f, v] of fields) {
     if (f.length > HASH_MAX_LISTPACK_VALUE || v.length > HASH_MAX_LISTPACK_VALUE) {
-      converted.add(hash)
+      markConverted(hash)
       return
     }
   }
@@ -50,21 +50,21 @@ export function isIntegerMember(member: string): boolean {
 
 /** After SADD-like writes: mark the set when it left intset. */
 export function noteSetWrite(set: Set<string>, added: readonly string[]): void {
-  if (converted.has(set)) return
+  if (isConverted(set)) return
   if (set.size > SET_MAX_INTSET_ENTRIES) {
-    converted.add(set)
+    markConverted(set)
     return
   }
   for (const m of added) {
     if (!isIntegerMember(m)) {
-      converted.add(set)
+      markConverted(set)
       return
     }
   }
 }
 
 export function hashIsListpack(hash: Map<string, Buffer>): boolean {
-  if (converted.has(hash)) return false
+  if (isConverted(hash)) return false
   if (hash.size > HASH_MAX_LISTPACK_ENTRIES) return false
   for (const [f, v] of hash) {
     if (f.length > HASH_MAX_LISTPACK_VALUE || v.length > HASH_MAX_LISTPACK_VALUE) return false
@@ -73,7 +73,7 @@ export function hashIsListpack(hash: Map<string, Buffer>): boolean {
 }
 
 export function setIsIntset(set: Set<string>): boolean {
-  if (converted.has(set)) return false
+  if (isConverted(set)) return false
   if (set.size > SET_MAX_INTSET_ENTRIES) return false
   for (const m of set) if (!isIntegerMember(m)) return false
   return true

@@ -32,7 +32,7 @@ import { scanCursorOrReply } from './coll-util.js'
 import { encodingOf } from './encoding.js'
 import { noteExpiry } from './expire.js'
 import { globMatch } from './glob.js'
-import { accessTimes, isExpired, lookupKey } from './lookup.js'
+import { isExpired, lookupKey } from './lookup.js'
 import { int32OrReply, int64OrReply, clampSafe, optionName } from './numeric.js'
 import { randomIndex } from './random.js'
 import { services } from './services.js'
@@ -472,10 +472,10 @@ const objectIdletimeCommand: Handler = (ctx, argv) => {
     ctx.reply.error('ERR An LFU maxmemory policy is selected, idle time not tracked.' + LFU_TAIL)
     return
   }
-  let accessed = accessTimes.get(entry)
-  if (accessed === undefined) {
+  let accessed = entry.accessMs
+  if (accessed === 0) {
     accessed = ctx.nowMs // written and not read since: idle from now on
-    accessTimes.set(entry, accessed)
+    entry.accessMs = accessed
   }
   ctx.reply.integer(Math.max(0, Math.floor((ctx.nowMs - accessed) / 1000)))
 }

@@ -11,13 +11,6 @@ export function isExpired(entry: Entry, nowMs: number): boolean {
 }
 
 /**
- * Last access time (ms) of an entry, for OBJECT IDLETIME: set by every lookup that is not
- * NOTOUCH. Volatile, as Redis's LRU field is: not logged, lost on restart. An entry is replaced
- * on every whole-value write, so a missing time means "not read since written".
- */
-export const accessTimes = new WeakMap<Entry, number>()
-
-/**
  * The live entry for `key` in the client's database (deleting it first if it expired).
  * `touch` false is Redis's LOOKUP_NOTOUCH (TYPE, EXISTS, TTL, OBJECT): the access time stays.
  */
@@ -30,6 +23,6 @@ export function lookupKey(
     ctx.txn.apply({ code: EV_DEL, db, key } as import('../state/event.js').Event)
     return undefined
   }
-  if (touch) accessTimes.set(entry, ctx.nowMs)
+  if (touch) entry.accessMs = ctx.nowMs // OBJECT IDLETIME (Entry.accessMs)
   return entry
 }

@@ -41,9 +41,9 @@ export function storeSet(ctx: CommandContext, db: number, key: string, members: 
     ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
     return
   }
+  noteSetWrite(members, [...members])
   ctx.txn.apply({ code: EV_RESTORE, db, key, type: TYPE_SET, expireAtMs: 0, value: members } as
     RestoreEvent as Event)
-  noteSetWrite(members, [...members])
 }
 
 /**

@@ -180,6 +180,8 @@ interface ExtendedArgs {
   expire: Buffer | null
 }
 
+const NO_EXTENDED_ARGS: ExtendedArgs = Object.freeze({ flags: 0, expire: null })
+
 /**
  * parseExtendedStringArgumentsOrReply: SET (from argv[3]) or GETEX (from argv[2]) options.
  * Conflicting options are a syntax error, except a repeated one (EX 1 EX 2: the last wins).
@@ -187,9 +189,10 @@ interface ExtendedArgs {
 function parseExtendedArgs(
   ctx: CommandContext, argv: Buffer[], command: 'set' | 'get',
 ): ExtendedArgs | null {
+  const isSet = command === 'set'
+  if (argv.length === (isSet ? 3 : 2)) return NO_EXTENDED_ARGS // the common case: no options
   let flags = 0
   let expire: Buffer | null = null
-  const isSet = command === 'set'
   for (let j = isSet ? 3 : 2; j < argv.length; j++) {
     const opt = optionName(argv[j] as Buffer)
     const next = j === argv.length - 1 ? null : (argv[j + 1] as Buffer)

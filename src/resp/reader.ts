@@ -118,6 +118,8 @@ const ARG_SLAB_ARG_BYTES_MAX = 512
  */
 const BIG_PART_VIEW_BYTES = 16 * 1024
 const BIG_TAIL_BYTES = 64 * 1024
+/** The argv scratch is dropped once a request grew it past this many arguments. */
+const ARGV_SCRATCH_KEEP_MAX = 1024
 /** Redis's LONG_STR_SIZE: string2ll refuses strings this long or longer. */
 const LONG_STR_SIZE = 21
 
@@ -203,7 +205,11 @@ export class RequestReader {
   // of the current bulk (-1: its '$' header is not read yet), and the arguments read so far.
   private multibulkRemaining = 0
   private bulkLength = -1
-  private argv: Buffer[] = []
+  // The arguments read so far sit in argvScratch[0, argc): a scratch array reused from request to
+  // request; a complete request gets an exact-size copy (pushing onto a fresh [] would allocate
+  // seventeen slots for SET's three). Slots past argc hold EMPTY, never a stale argument.
+  private argvScratch: Buffer[] = []
+  private argc = 0
   private argvCostBytes = 0
   // A big bulk being gathered: its parts in order, bigBytes of bulkLength so far. Pieces of at
   // least BIG_PART_VIEW_BYTES are kept as views; smaller ones are copied into bigTail (filled to
@@ -306,7 +312,8 @@ export class RequestReader {
     this.bigParts = null
     this.bigBytes = 0
     this.bigTail = null
-    this.argv = []
+    this.argvScratch = []
+    this.argc = 0
     this.argvCostBytes = 0
     return this.error
   }
@@ -392,13 +399,25 @@ export class RequestReader {
       }
       const arg = this.readBulkData()
       if (arg === null) return null
-      this.argv.push(arg)
+      this.argvScratch[this.argc++] = arg
       this.argvCostBytes += arg.length + ARG_OVERHEAD_BYTES
       this.bulkLength = -1
       this.multibulkRemaining--
     }
-    const argv = this.argv
-    this.argv = []
+    return this.takeArgv()
+  }
+
+  /** The arguments read, as an array of their own; the scratch forgets them. */
+  private takeArgv(): Buffer[] {
+    const scratch = this.argvScratch
+    const argc = this.argc
+    const argv = scratch.slice(0, argc)
+    if (scratch.length > ARGV_SCRATCH_KEEP_MAX) {
+      this.argvScratch = []
+    } else {
+      for (let i = 0; i < argc; i++) scratch[i] = EMPTY
+    }
+    this.argc = 0
     this.argvCostBytes = 0
     this.lastInline = false
     return argv

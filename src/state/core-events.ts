@@ -12,6 +12,7 @@
 // replay never depends on another key's state (fuzzy checkpoints rely on this; see event.ts).
 
 import { ByteReader, ByteWriter } from './bytes.js'
+import { carryEncodingHints } from './encoding-hints.js'
 import { registerEvent, type Event, type Undo } from './event.js'
 import { Entry, Keyspace, TYPE_STRING, DB_COUNT } from './keyspace.js'
 import { valueType } from './value-codec.js'
@@ -153,7 +154,9 @@ function copyValue(type: number, value: unknown): unknown {
   const w = new ByteWriter(256)
   vt.encode(w, value)
   const bytes = w.view()
-  return vt.decode(new ByteReader(bytes, 0, bytes.length))
+  const copy = vt.decode(new ByteReader(bytes, 0, bytes.length))
+  carryEncodingHints(value, copy)
+  return copy
 }
 
 /** A RESTORE event holding a copy of an entry's current value (RENAME, COPY, MOVE, checkpoints). */

@@ -19,6 +19,12 @@ export const TYPE_ZSET = 4
 export const ENTRY_OVERHEAD_BYTES = 24
 
 export class Entry {
+  /**
+   * Last access time (ms) for OBJECT IDLETIME, set by every lookup that is not NOTOUCH; 0 = not
+   * read since written. Volatile, as Redis's LRU field is: never logged, lost on restart. A field
+   * rather than a WeakMap beside the keyspace: a lookup then costs a store, not a hash-table insert.
+   */
+  accessMs = 0
   constructor(
     public type: number,
     public value: unknown,

@@ -69,6 +69,15 @@ export class NativeRegion implements PmRegion {
   }
   write(offset: number, data: Buffer, _permission: Permission): void {
     this.check(offset, data.length)
+    const index = Math.floor(offset / SEGMENT_BYTES)
+    const start = offset - index * SEGMENT_BYTES
+    const segment = this.segments[index] as Buffer
+    if (start + data.length <= segment.length) {
+      // One segment (always, for pools up to 1 GiB): TypedArray.set is a plain memmove, without
+      // Buffer.copy's argument handling, which costs more than the copy for a small record.
+      segment.set(data, start)
+      return
+    }
     let done = 0
     while (done < data.length) {
       const at = offset + done

@@ -68,9 +68,18 @@ export interface StoreStats {
   failed: string | null
 }
 
+/**
+ * A transaction with no events yet shares these (frozen, so a stray push fails loudly). The first
+ * event makes an array of its own: `[e]` holds one slot, where pushing onto `[]` would allocate
+ * seventeen, and most transactions hold one event (garbage per command is the server's GC cost).
+ */
+const NO_EVENTS: Event[] = Object.freeze([]) as unknown as Event[]
+const NO_UNDOS: Undo[] = Object.freeze([]) as unknown as Undo[]
+
 export class Transaction {
-  readonly events: Event[] = []
-  private undos: Undo[] = []
+  /** The events applied so far, in order (read-only outside this class). */
+  events: Event[] = NO_EVENTS
+  private undos: Undo[] = NO_UNDOS
   private open = true
   /**
    * The keyspace epoch at begin. Undoing every event puts back the very same database maps, so
@@ -91,17 +100,22 @@ export class Transaction {
     assert(this.open, 'transaction is closed')
     const undo = applyEvent(this.store.keyspace, e)
     if (undo === null) return
-    this.undos.push(undo)
-    this.events.push(e)
+    if (this.events === NO_EVENTS) {
+      this.undos = [undo]
+      this.events = [e]
+    } else {
+      this.undos.push(undo)
+      this.events.push(e)
+    }
   }
 
   /** Undo every tentative event; no PM I/O. */
   abort(): void {
     if (!this.open) return
     for (let i = this.undos.length - 1; i >= 0; i--) (this.undos[i] as Undo)()
-    this.undos = []
+    this.undos = NO_UNDOS
     this.store.keyspace.epoch = this.epochAtBegin
-    this.events.length = 0
+    this.events = NO_EVENTS
     this.open = false
     this.store.endTransaction(this)
   }
@@ -127,15 +141,15 @@ export class Transaction {
 
   /** Re-apply after an undo (used when a checkpoint ran to make room). */
   reapply(): void {
-    const events = this.events.slice()
-    this.undos = []
-    this.events.length = 0
+    const events = this.events
+    this.undos = NO_UNDOS
+    this.events = NO_EVENTS
     for (const e of events) this.apply(e)
   }
 
   undoAll(): void {
     for (let i = this.undos.length - 1; i >= 0; i--) (this.undos[i] as Undo)()
-    this.undos = []
+    this.undos = NO_UNDOS
     this.store.keyspace.epoch = this.epochAtBegin
   }
 }

@@ -110,7 +110,7 @@ async function runScenario(target: Target, s: BlockingScenario, resp3: boolean):
     }
     for (const cmd of s.wake) out.push(`wake ${show((await a.send([cmd]))[0])}`)
     for (const p of pending) {
-      const r = await within(p, 2000)
+      const r = await within(p, 800)
       out.push(`waiter: ${r === null ? 'still blocked' : show(r)}`)
     }
     for (const cmd of s.after) out.push(`after ${show((await a.send([cmd]))[0])}`)
@@ -178,7 +178,8 @@ t.test('types differential: capykv answers as redis-server 7.0.15', async (t) =>
       t.same(result.failures, [], `${result.compared} replies compared`)
     })
   }
-  t.comment(`types differential: ${passed} of ${compared} replies identical (${variants.length} cases)`)
+  t.comment(`differential (lists, hashes, sets, sorted sets): ${passed} of ${compared} replies ` +
+    `identical (${variants.length} cases, RESP2 and RESP3)`)
 
   if (!subject.fullServer) {
     t.test('blocking commands', { skip: 'needs the whole server' }, () => {})

@@ -229,7 +229,8 @@ t.test(`lockstep: ${TOTAL} random collection commands agree with redis-server (s
     done += cmds.length
   }
   const seconds = (performance.now() - started) / 1000
-  t.comment(`${stats.exact} exact, ${stats.unordered} unordered, ${stats.random} random picks ` +
-    `in ${seconds.toFixed(1)} s`)
+  t.comment(`lockstep: ${stats.exact + stats.unordered + stats.random} commands (${stats.exact} ` +
+    `exact, ${stats.unordered} unordered, ${stats.random} random picks) in ${seconds.toFixed(1)} s, ` +
+    `seed ${SEED}${blocks ? '' : ', blocking commands left out'}`)
   t.equal(divergence, null, divergence ?? `no divergence in ${TOTAL} commands (seed ${SEED})`)
 })

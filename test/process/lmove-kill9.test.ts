@@ -116,5 +116,5 @@ t.test(`LMOVE / SMOVE / MULTI transfers survive kill -9 (seed ${seed})`, async (
     t.equal(why, null, `after kill ${kill + 1}: ${why ?? 'every token, member and point accounted for'}`)
     if (why !== null) break
   }
-  t.comment(`${moved} commands acknowledged across ${KILLS} kills`)
+  t.comment(`kills: ${KILLS} (LMOVE/SMOVE/MULTI transfers, ${moved} commands acknowledged)`)
 })
