@@ -5,6 +5,10 @@
 // with PMEM_IS_PMEM_FORCE=1 (libpmem, emulated PM), /dev/shm without it (msync on tmpfs), and a
 // disk file (msync). Then commits/s with 1 and with 50 concurrent committers (50 transactions
 // per turn). Run: `npm run bench:engine` (= node dist/bench/engine.js) [--quick] [--modes a,b].
+// Beside benchmark.js's wall-clock mean, each op is also run in a plain loop and timed in the
+// main thread's CPU time (Linux schedstat): on a shared machine the wall figure includes the
+// time the process waited for a CPU (reported per mode as "waited for a CPU N%"), the CPU figure
+// does not; in the disk mode it also leaves out the time blocked in msync.
 // Results: bench/results/engine.json (with the machine) and a markdown table on stdout.
 // Invariants and why:
 // - each mode runs in its own child process (this script with --child MODE): libpmem reads
@@ -22,7 +26,7 @@ import { EV_DEL, EV_PUT } from '../src/state/core-events.js'
 import type { Event } from '../src/state/event.js'
 import { Store } from '../src/txn/engine.js'
 import {
-  fmtRate, fmtUs, machine, mainThreadSchedule, MODES, modeEnv, poolDir, table, waitingPct,
+  fmtRate, fmtUs, machine, mainThreadCpuMs, mainThreadSchedule, MODES, modeEnv, poolDir, table, waitingPct,
   writeResults, type Mode,
 } from './report.js'
 
@@ -34,7 +38,13 @@ const quick = process.argv.includes('--quick')
 
 interface OpRow {
   op: string
+  /** Wall time (benchmark.js mean). */
   usPerOp: number
+  /**
+   * Main-thread CPU time per op in a plain loop (Linux schedstat): what the op costs when the
+   * process is not waiting for a CPU. Excludes time blocked in msync (the disk mode).
+   */
+  cpuUsPerOp: number | null
   opsPerSec: number
   rmePct: number
   samples: number
@@ -61,6 +71,83 @@ interface ModeResult {
 const keys = Array.from({ length: KEYS }, (_, i) => `key:${i}`)
 const put = (key: string): Event => ({ code: EV_PUT, db: 0, key, value: VALUE, expireAtMs: 0 } as Event)
 const del = (key: string): Event => ({ code: EV_DEL, db: 0, key } as Event)
+
+const OP_PUT = 'put (durable: commit + flush per op)'
+const OP_GROUP = `put (group commit: ${GROUP} awaited commits per turn)`
+const OP_GET = 'get'
+const OP_DEL = 'delete (durable: commit + flush per op)'
+const OP_TXN10 = '10-op transaction (10 puts, durable)'
+
+function durablePut(store: Store, key: string): void {
+  const txn = store.begin()
+  txn.apply(put(key))
+  txn.commitNoWait()
+  store.flush()
+}
+
+function durableDelete(store: Store, key: string): void {
+  const txn = store.begin()
+  txn.apply(del(key))
+  txn.commitNoWait()
+  store.flush()
+}
+
+function durableTxn10(store: Store, at: number): void {
+  const txn = store.begin()
+  for (let k = 0; k < 10; k++) txn.apply(put(keys[(at + k) % KEYS] as string))
+  txn.commitNoWait()
+  store.flush()
+}
+
+function groupOfPuts(store: Store, at: number): Promise<void[]> {
+  const waits: Promise<void>[] = []
+  for (let k = 0; k < GROUP; k++) {
+    const txn = store.begin()
+    txn.apply(put(keys[(at + k) % KEYS] as string))
+    waits.push(txn.commit())
+  }
+  return Promise.all(waits)
+}
+
+/** Main-thread CPU µs per op of each operation, in plain loops (after the suite). */
+async function cpuPerOp(store: Store, slow: boolean): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  const n = slow ? 300 : quick ? 20_000 : 200_000
+  let c = mainThreadCpuMs()
+  const lap = (name: string, ops: number): void => {
+    const now = mainThreadCpuMs()
+    out[name] = ((now - c) * 1000) / ops
+    c = now
+  }
+  for (let i = 0; i < n; i++) durablePut(store, keys[i % KEYS] as string)
+  lap(OP_PUT, n)
+  const groups = Math.max(10, n / GROUP)
+  for (let g = 0; g < groups; g++) await groupOfPuts(store, g * GROUP)
+  lap(OP_GROUP, groups * GROUP)
+  let sink = 0
+  const gets = slow ? 2_000_000 : n * 10
+  c = mainThreadCpuMs()
+  for (let i = 0; i < gets; i++) {
+    const e = store.keyspace.get(0, keys[i % KEYS] as string)
+    if (e !== undefined) sink += (e.value as Buffer).length
+  }
+  lap(OP_GET, gets)
+  if (sink === -1) console.log(sink)
+  const victims = Array.from({ length: n }, (_, i) => `cpu-del:${i}`)
+  for (let start = 0; start < n; start += 10_000) {
+    const txn = store.begin()
+    for (const key of victims.slice(start, start + 10_000)) txn.apply(put(key))
+    txn.commitNoWait()
+    store.flush()
+  }
+  c = mainThreadCpuMs()
+  for (const key of victims) durableDelete(store, key)
+  lap(OP_DEL, n)
+  const txns = Math.max(10, n / 10)
+  for (let i = 0; i < txns; i++) durableTxn10(store, i * 10)
+  lap(OP_TXN10, txns)
+  return out
+}
 
 function runSuite(store: Store): Promise<OpRow[]> {
   let i = 0
@@ -89,40 +176,27 @@ function runSuite(store: Store): Promise<OpRow[]> {
   const options = { maxTime: quick ? 0.5 : 3, minSamples: 5 }
   return new Promise((resolve, reject) => {
     const suite = new Benchmark.Suite()
-    suite.add('put (durable: commit + flush per op)', () => {
-      const txn = store.begin()
-      txn.apply(put(keys[i++ % KEYS] as string))
-      txn.commitNoWait()
-      store.flush()
-    }, options)
-    suite.add(`put (group commit: ${GROUP} awaited commits per turn)`, {
+    suite.add(OP_PUT, () => durablePut(store, keys[i++ % KEYS] as string), options)
+    suite.add(OP_GROUP, {
       ...options,
       defer: true,
       fn: (deferred: Benchmark.Deferred) => {
-        const waits: Promise<void>[] = []
-        for (let k = 0; k < GROUP; k++) {
-          const txn = store.begin()
-          txn.apply(put(keys[i++ % KEYS] as string))
-          waits.push(txn.commit())
-        }
-        void Promise.all(waits).then(() => deferred.resolve(), reject)
+        void groupOfPuts(store, i).then(() => deferred.resolve(), reject)
+        i += GROUP
       },
     })
-    suite.add('get', () => {
+    suite.add(OP_GET, () => {
       const e = store.keyspace.get(0, keys[i++ % KEYS] as string)
       if (e !== undefined) sink += (e.value as Buffer).length
     }, options)
-    suite.add('delete (durable: commit + flush per op)', {
+    suite.add(OP_DEL, {
       ...options,
       fn: () => {
         if (delAt >= delKeys.length) {
           inlineRefills++
           refill(10_000)
         }
-        const txn = store.begin()
-        txn.apply(del(delKeys[delAt++] as string))
-        txn.commitNoWait()
-        store.flush()
+        durableDelete(store, delKeys[delAt++] as string)
       },
       onCycle(ev: Benchmark.Event) {
         const count = (ev.target as unknown as Benchmark).count
@@ -131,11 +205,9 @@ function runSuite(store: Store): Promise<OpRow[]> {
         }
       },
     })
-    suite.add('10-op transaction (10 puts, durable)', () => {
-      const txn = store.begin()
-      for (let k = 0; k < 10; k++) txn.apply(put(keys[i++ % KEYS] as string))
-      txn.commitNoWait()
-      store.flush()
+    suite.add(OP_TXN10, () => {
+      durableTxn10(store, i)
+      i += 10
     }, options)
     suite.on('cycle', (ev: Benchmark.Event) => {
       const b = ev.target as unknown as Benchmark
@@ -146,7 +218,8 @@ function runSuite(store: Store): Promise<OpRow[]> {
       const perGroup = (b as Benchmark & { defer?: boolean }).defer === true ? GROUP : 1
       const us = (b.stats.mean * 1e6) / perGroup
       rows.push({
-        op: b.name ?? '?', usPerOp: us, opsPerSec: (b.hz ?? 0) * perGroup, rmePct: b.stats.rme,
+        op: b.name ?? '?', usPerOp: us, cpuUsPerOp: null, opsPerSec: (b.hz ?? 0) * perGroup,
+        rmePct: b.stats.rme,
         samples: b.stats.sample.length,
       })
       process.stderr.write(`  ${String(b)}\n`)
@@ -201,6 +274,8 @@ async function child(mode: Mode): Promise<ModeResult> {
     process.stderr.write(`mode ${mode}: backend ${stats.backend}, isPmem ${stats.isPmem}\n`)
     const sched0 = mainThreadSchedule()
     const ops = await runSuite(store)
+    const cpu = await cpuPerOp(store, mode === 'disk')
+    for (const row of ops) row.cpuUsPerOp = cpu[row.op] ?? null
     const commits: CommitRow[] = []
     for (const n of [1, 50]) commits.push(await committers(store, n, quick ? 500 : 3000))
     const cpuWaitPct = waitingPct(sched0, mainThreadSchedule())
@@ -250,11 +325,16 @@ function main(): void {
     `load average ${mach.loadAverage.join(' ')}${quick ? ' (--quick)' : ''}\n`)
   const opNames = results[0]?.ops.map((o) => o.op) ?? []
   console.log(table(['operation', ...results.map((r) => `${r.mode}: µs/op`),
+    ...results.map((r) => `${r.mode}: CPU µs/op`),
     ...results.map((r) => `${r.mode}: ops/s`)], opNames.map((op) => [
     op,
     ...results.map((r) => {
       const row = r.ops.find((o) => o.op === op)
       return row === undefined ? '-' : `${fmtUs(row.usPerOp)} ±${row.rmePct.toFixed(0)}%`
+    }),
+    ...results.map((r) => {
+      const row = r.ops.find((o) => o.op === op)
+      return row?.cpuUsPerOp == null ? '-' : fmtUs(row.cpuUsPerOp)
     }),
     ...results.map((r) => {
       const row = r.ops.find((o) => o.op === op)

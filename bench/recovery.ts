@@ -17,14 +17,15 @@
 // Results: bench/results/recovery.json (with the machine) and markdown tables on stdout.
 
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { EV_PUT } from '../src/state/core-events.js'
 import type { Event } from '../src/state/event.js'
 import { Store } from '../src/txn/engine.js'
 import {
-  fmtRate, machine, mainThreadSchedule, MODES, modeEnv, poolDir, table, waitingPct, writeResults,
+  fmtRate, machine, mainThreadCpuMs, mainThreadSchedule, MODES, modeEnv, poolDir, table, waitingPct,
+  writeResults,
 } from './report.js'
 
 const POOL_BYTES = 1024 * 1024 * 1024
@@ -65,16 +66,6 @@ async function build(dir: string): Promise<Record<string, number>> {
 }
 
 interface Lag { maxGapMs: number; maxGapCpuMs: number; maxGcMs: number; gcMs: number; turns: number }
-
-const schedstat = `/proc/self/task/${process.pid}/schedstat`
-const haveSchedstat = existsSync(schedstat)
-
-/** CPU time of the main thread in ms (Linux schedstat, ns resolution), else of the process. */
-function mainThreadCpuMs(): number {
-  if (haveSchedstat) return Number(readFileSync(schedstat, 'latin1').split(' ')[0]) / 1e6
-  const c = process.cpuUsage()
-  return (c.user + c.system) / 1000
-}
 
 /**
  * The longest gap between two turns of a setImmediate loop, in wall time and in the main

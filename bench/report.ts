@@ -119,3 +119,11 @@ export function waitingPct(
   const wait = b.waitMs - a.waitMs
   return run + wait > 0 ? (100 * wait) / (run + wait) : 0
 }
+
+/** CPU time of the main thread in ms (Linux schedstat, ns resolution), else of the process. */
+export function mainThreadCpuMs(): number {
+  const s = mainThreadSchedule()
+  if (s !== null) return s.runMs
+  const c = process.cpuUsage()
+  return (c.user + c.system) / 1000
+}

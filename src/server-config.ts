@@ -239,6 +239,8 @@ export type ConfigListener = (name: string, value: string) => void
 
 export class ServerConfig {
   private readonly values = new Map<string, string>()
+  /** getNumber's parses, by the name asked; emptied by every change of a value. */
+  private readonly numbers = new Map<string, number>()
   private readonly listeners: ConfigListener[] = []
   /** Path of the config file given at startup (CONFIG REWRITE target), or null. */
   configFile: string | null = null
@@ -248,13 +250,22 @@ export class ServerConfig {
   }
 
   get(name: string): string {
+    // The server reads some parameters on every request: a canonical name skips findParam
+    // (whose lowercasing allocates a string per call). An alias or odd case takes the long way.
+    const direct = this.values.get(name)
+    if (direct !== undefined) return direct
     const p = findParam(name)
     if (p === undefined) throw new Error(`no config parameter ${name}`)
     return this.values.get(p.name) as string
   }
 
   getNumber(name: string): number {
-    return Number(this.get(name))
+    let n = this.numbers.get(name)
+    if (n === undefined) {
+      n = Number(this.get(name))
+      this.numbers.set(name, n)
+    }
+    return n
   }
 
   onChange(listener: ConfigListener): void {
@@ -266,6 +277,7 @@ export class ServerConfig {
     const p = findParam(name)
     if (p === undefined) throw new ConfigValueError('Bad directive or wrong number of arguments')
     this.values.set(p.name, canonicalValue(p, args))
+    this.numbers.clear()
   }
 
   /**
@@ -293,6 +305,7 @@ export class ServerConfig {
       }
     }
     for (const [name, value] of staged) this.values.set(name, value)
+    this.numbers.clear()
     for (const [name, value] of staged) for (const l of this.listeners) l(name, value)
     return null
   }

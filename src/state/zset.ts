@@ -73,6 +73,10 @@ export function lexRangeEmpty(r: LexRange): boolean {
   return r.min > r.max || (r.min === r.max && (r.minex || r.maxex))
 }
 
+/** Scratch for insert/unlink (single-threaded, never re-entered): no allocation per update. */
+const UPDATE: ZNode[] = new Array<ZNode>(ZSKIPLIST_MAXLEVEL)
+const RANK: number[] = new Array<number>(ZSKIPLIST_MAXLEVEL).fill(0)
+
 export class ZSet {
   readonly map = new Map<string, number>()
   private readonly header = new ZNode('', 0, ZSKIPLIST_MAXLEVEL)
@@ -137,8 +141,8 @@ export class ZSet {
   }
 
   private insert(member: string, score: number): void {
-    const update: ZNode[] = new Array<ZNode>(ZSKIPLIST_MAXLEVEL)
-    const rank: number[] = new Array<number>(ZSKIPLIST_MAXLEVEL)
+    const update = UPDATE
+    const rank = RANK
     let x = this.header
     for (let i = this.level - 1; i >= 0; i--) {
       rank[i] = i === this.level - 1 ? 0 : (rank[i + 1] as number)
@@ -180,7 +184,7 @@ export class ZSet {
   }
 
   private unlink(member: string, score: number): void {
-    const update: ZNode[] = new Array<ZNode>(ZSKIPLIST_MAXLEVEL)
+    const update = UPDATE
     let x = this.header
     for (let i = this.level - 1; i >= 0; i--) {
       for (;;) {
