@@ -207,16 +207,12 @@ async function memory(v: Variant, proc: Proc): Promise<Memory> {
   return { rss, poolResident, dram: rss - poolResident, usedMemory }
 }
 
-/** Log lines where Redis states its own load time. */
+/** Where Redis states its own load time: the whole AOF (base + incr files), else the RDB. */
 function redisLoadSeconds(log: string): number {
-  const m = /(?:DB loaded from (?:append only file|base file|incr file)[^:]*|Done loading RDB)[^0-9]*([0-9.]+) seconds/g
-  let total = 0
-  let found = false
-  for (const x of log.matchAll(m)) {
-    total += Number(x[1])
-    found = true
-  }
-  return found ? total : NaN
+  const total = /DB loaded from append only file: ([0-9.]+) seconds/.exec(log)
+  if (total !== null) return Number(total[1])
+  const rdb = /DB loaded from disk: ([0-9.]+) seconds/.exec(log)
+  return rdb === null ? NaN : Number(rdb[1])
 }
 
 interface VariantResult {

@@ -205,8 +205,9 @@ export class Connection implements ClientHandle, Session {
         this.protocolError(request)
         break
       }
+      // Redis stamps lastinteraction per read, not per command: one clock read per batch.
+      if (executed === 0) this.lastInteractionMs = nowMs()
       executed++
-      this.lastInteractionMs = nowMs()
       const skipping = this.replyMode === 'skip'
       if (skipping) this.replyMode = 'on'
       server.dispatcher.execute(this, request)
@@ -537,9 +538,13 @@ export class CapykvServer {
       return
     }
     this.durableRegistered = true
-    store.afterDurable(() => this.releaseWaiting())
-    store.whenDurable().catch((e: unknown) => this.storeFailed(e))
+    store.afterDurable(this.releaseWaitingFn)
+    store.whenDurable().catch(this.storeFailedFn)
   }
+
+  /** The callbacks of every group commit, made once rather than once per commit. */
+  private readonly releaseWaitingFn = (): void => this.releaseWaiting()
+  private readonly storeFailedFn = (e: unknown): void => this.storeFailed(e)
 
   private releaseWaiting(): void {
     this.durableRegistered = false

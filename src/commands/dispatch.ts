@@ -12,6 +12,7 @@
 // leave the process only after the group commit (the server releases them in afterDurable).
 // Decisions read flags or spec identity, never names.
 
+import { assert } from '../assert.js'
 import { StoreError } from '../errors.js'
 import { nowMs } from '../clock.js'
 import type { OutputBuffer } from '../resp/writer.js'
@@ -121,15 +122,50 @@ export type Lookup =
   | { kind: 'unknown-command' }
   | { kind: 'unknown-subcommand' }
 
+const UNKNOWN_COMMAND: Lookup = Object.freeze({ kind: 'unknown-command' })
+const UNKNOWN_SUBCOMMAND: Lookup = Object.freeze({ kind: 'unknown-subcommand' })
+/** One 'ok' result per spec, made once: a lookup on the request path allocates nothing. */
+const OK_LOOKUPS = new WeakMap<CommandSpec, Lookup>()
+function okLookup(spec: CommandSpec): Lookup {
+  let found = OK_LOOKUPS.get(spec)
+  if (found === undefined) {
+    found = Object.freeze({ kind: 'ok', spec })
+    OK_LOOKUPS.set(spec, found)
+  }
+  return found
+}
+/**
+ * Command names as clients spell them ("SET", "set", "Set") → the table's name, so that a known
+ * spelling costs one map lookup and no lowercased copy. Bounded: only names of the table enter,
+ * at most SPELLINGS_MAX spellings per table (a client cycling through every case of every name
+ * just takes the slow path).
+ */
+const SPELLINGS = new WeakMap<CommandTable, Map<string, string>>()
+const SPELLINGS_MAX = 4096
+
+function canonicalName(table: CommandTable, arg: Buffer): string {
+  let spellings = SPELLINGS.get(table)
+  if (spellings === undefined) {
+    spellings = new Map()
+    SPELLINGS.set(table, spellings)
+  }
+  const raw = arg.toString('latin1')
+  const known = spellings.get(raw)
+  if (known !== undefined) return known
+  const name = raw.toLowerCase()
+  if (table.byName.has(name) && spellings.size < SPELLINGS_MAX) spellings.set(raw, name)
+  return name
+}
+
 /** Redis's lookupCommand: a container with arguments resolves to its subcommand. */
 export function lookupCommand(table: CommandTable, argv: readonly Buffer[]): Lookup {
-  const name = (argv[0] as Buffer).toString('latin1').toLowerCase()
+  const name = canonicalName(table, argv[0] as Buffer)
   const spec = table.byName.get(name)
-  if (spec === undefined) return { kind: 'unknown-command' }
+  if (spec === undefined) return UNKNOWN_COMMAND
   const subs = table.subcommands.get(name)
-  if (subs === undefined || argv.length < 2) return { kind: 'ok', spec }
+  if (subs === undefined || argv.length < 2) return okLookup(spec)
   const sub = subs.get((argv[1] as Buffer).toString('latin1').toLowerCase())
-  return sub === undefined ? { kind: 'unknown-subcommand' } : { kind: 'ok', spec: sub }
+  return sub === undefined ? UNKNOWN_SUBCOMMAND : okLookup(sub)
 }
 
 export function arityOk(spec: CommandSpec, argc: number): boolean {
@@ -284,12 +320,20 @@ export class Dispatcher {
     }
   }
 
-  /** ctx.block for a command outside MULTI/EXEC: park the session. */
-  private blockFor(session: Session, now: number): BlockFn {
-    return (keys, timeoutMs, serve, onTimeout) => {
-      session.blocked = true
-      this.blocking.block(session.state, session.state.db, keys, timeoutMs, now, serve, onTimeout)
-    }
+  /** The command call() is running (its session and time), for blockCurrent. */
+  private calling: Session | null = null
+  private callingNowMs = 0
+
+  /**
+   * ctx.block of a command outside MULTI/EXEC: park the session of the command running. One
+   * function for every call (handlers call it synchronously), not a closure per command.
+   */
+  private readonly blockCurrent: BlockFn = (keys, timeoutMs, serve, onTimeout) => {
+    const session = this.calling
+    assert(session !== null, 'ctx.block called outside its command')
+    session.blocked = true
+    this.blocking.block(session.state, session.state.db, keys, timeoutMs, this.callingNowMs,
+      serve, onTimeout)
   }
 
   /** BlockingHost.run: serve a parked client in a transaction of its own. */
@@ -361,42 +405,48 @@ export class Dispatcher {
     this.blocking.serveBlocked(txn.events)
   }
 
-  /** A command outside MULTI: its own transaction. */
+  /**
+   * A command outside MULTI: its own transaction. A write command's replies go straight into
+   * the session's output; `mark` remembers where they start, so that a transaction the pool
+   * refuses (or a handler that throws) leaves none of them, as the scratch buffer used to do
+   * at the cost of a copy per command.
+   */
   private call(session: Session, spec: CommandSpec, argv: Buffer[]): void {
     const info = this.info(spec)
     const store = this.services.store
     const sink = session.sink
-    const useScratch = info.write && !sink.muted && store !== null
+    const out = session.out
+    const undoable = info.write && !sink.muted && store !== null
+    assert(!undoable || sink.target === out, 'an unmuted sink writes to its session')
+    const mark = undoable ? out.length : 0
     const started = performance.now()
     const txn = store === null ? null : store.begin()
     const now = nowMs()
     const ctx = this.context(session, store, txn, now,
-      store === null ? undefined : this.blockFor(session, now))
+      store === null ? undefined : this.blockCurrent)
     const errorsBefore = sink.errorCount
-    if (useScratch) {
-      this.scratch.proto = session.state.proto
-      sink.target = this.scratch
-    }
     let failed = false
+    const outerCalling = this.calling
+    const outerNowMs = this.callingNowMs
+    this.calling = session
+    this.callingNowMs = now
     try {
       spec.handler(ctx, argv)
     } catch (e) {
       failed = true
       txn?.abort()
-      this.handlerCrashed(session, spec, e, useScratch)
+      this.handlerCrashed(session, spec, e, undoable ? mark : -1)
+    } finally {
+      this.calling = outerCalling
+      this.callingNowMs = outerNowMs
     }
-    if (useScratch) sink.target = session.out
     const handlerFailed = !failed && sink.errorCount > errorsBefore
-    if (!failed && txn !== null) {
-      if (!this.commit(txn)) {
-        this.scratch.take()
-        this.services.stats.commandStat(spec.name).rejectedCalls++
-        this.writeError(session, this.refusalText())
-        this.runDeferred()
-        return
-      } else if (useScratch) {
-        session.out.writeRaw(this.scratch.take())
-      }
+    if (!failed && txn !== null && !this.commit(txn)) {
+      if (undoable) out.truncate(mark)
+      this.services.stats.commandStat(spec.name).rejectedCalls++
+      this.writeError(session, this.refusalText())
+      this.runDeferred()
+      return
     }
     this.runDeferred()
     this.account(session, spec, argv, started, handlerFailed, info)
@@ -433,13 +483,13 @@ export class Dispatcher {
     return text
   }
 
-  private handlerCrashed(session: Session, spec: CommandSpec, e: unknown, scratch: boolean): void {
-    if (scratch) this.scratch.take()
+  /** `mark`: where the command's replies start in session.out, to drop them; -1 keeps them. */
+  private handlerCrashed(session: Session, spec: CommandSpec, e: unknown, mark: number): void {
+    if (mark >= 0) session.out.truncate(mark)
     this.deferred = []
     const message = e instanceof Error ? e.message : String(e)
     process.stderr.write(`${process.pid}:M internal error in '${spec.name}': ` +
       `${e instanceof Error ? e.stack ?? message : message}\n`)
-    if (scratch) session.sink.target = session.out
     this.writeError(session, `ERR internal error in '${spec.name}': ${message.split('\n')[0]}`)
   }
 

@@ -298,6 +298,17 @@ export class OutputBuffer {
     return view
   }
 
+  /**
+   * Replies since `mark` are forgotten: `mark` is a `length` read earlier, with no take() since
+   * (dispatch drops the replies of a transaction the pool refused, without a scratch buffer).
+   */
+  truncate(mark: number): void {
+    if (!(mark >= 0 && mark <= this.pos - this.start)) {
+      throw new RangeError(`truncate to ${mark} of ${this.pos - this.start} bytes`)
+    }
+    this.pos = this.start + mark
+  }
+
   /** Makes room for `bytes` more bytes at pos. */
   private reserve(bytes: number): void {
     if (this.buf.length - this.pos >= bytes) return
