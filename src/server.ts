@@ -232,7 +232,8 @@ export class Connection implements ClientHandle, Session {
     const bytes = this.out.take()
     if (bytes.length > 0) {
       const store = this.server.services.store
-      if (this.waiting || (store !== null && store.hasUncommitted)) {
+      if ((this.waiting || (store !== null && store.hasUncommitted)) &&
+          this.server.options.unsafeReplyBeforeDurable !== true) {
         this.held.push(bytes)
         this.heldBytes += bytes.length
         this.server.waitForDurable(this)
@@ -329,6 +330,12 @@ export interface ServerOptions {
   table: CommandTable
   poolPath: string
   executable?: string
+  /**
+   * MUTATION, for test/sim/server-crash.test.ts only (the test of the test): hand replies to
+   * the socket at once, before the group commit they depend on is durable — a deliberately
+   * broken rule 2 that the crash test must catch. Never settable from config or the CLI.
+   */
+  unsafeReplyBeforeDurable?: boolean
 }
 
 /** ServerServices over a CapykvServer (what handlers see). */

@@ -164,6 +164,25 @@ t.test('bytes handed out by take() are never written again', async (t) => {
   t.equal(out.take().length, 0, 'take() of nothing is empty')
 })
 
+
+t.test('truncate(mark) drops exactly the replies written since the mark', async (t) => {
+  // Dispatch marks the output before a write command and truncates it when the pool refuses
+  // the transaction: earlier replies (pipelined, or in a buffer that grew in between) stay.
+  const out = new OutputBuffer(2, 64)
+  out.writeOk()
+  const lent = out.take() // a lent view: truncate must never reach before it
+  out.writeInteger(7)
+  const mark = out.length
+  for (let i = 0; i < 50; i++) out.writeBulk(Buffer.alloc(100, 120)) // grows the buffer
+  out.truncate(mark)
+  out.writeError('OOM refused')
+  t.equal(out.take().toString('latin1'), ':7\r\n-OOM refused\r\n')
+  t.equal(lent.toString('latin1'), '+OK\r\n', 'bytes taken before are untouched')
+  out.writeOk()
+  t.throws(() => out.truncate(out.length + 1), RangeError, 'a mark past the end is a bug')
+  out.truncate(0)
+  t.equal(out.length, 0)
+})
 t.test('deeply nested replies are encoded without recursion', async (t) => {
   let tree: Reply = reply.integer(7)
   const depth = 100_000
