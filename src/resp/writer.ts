@@ -289,7 +289,7 @@ export class OutputBuffer {
     const view = this.buf.subarray(this.start, this.pos)
     this.lent = true
     if (this.buf.length > SLAB_BYTES_KEEP_MAX) {
-      this.buf = Buffer.alloc(OUTPUT_SLAB_BYTES)
+      this.buf = Buffer.allocUnsafe(OUTPUT_SLAB_BYTES) // only written bytes are ever handed out
       this.start = this.pos = 0
       this.lent = false
     } else {
@@ -317,7 +317,9 @@ export class OutputBuffer {
     if (!this.lent && this.buf.length >= needed) {
       this.buf.copy(this.buf, 0, this.start, this.pos)
     } else {
-      const grown = Buffer.alloc(Math.max(OUTPUT_SLAB_BYTES, needed + (needed >>> 1)))
+      // Not zero-filled: only bytes written are ever handed out, and a big reply (LRANGE)
+      // grows the buffer on every batch, where zero-filling cost more than the copies.
+      const grown = Buffer.allocUnsafe(Math.max(OUTPUT_SLAB_BYTES, needed + (needed >>> 1)))
       this.buf.copy(grown, 0, this.start, this.pos)
       this.buf = grown
       this.lent = false
@@ -334,7 +336,8 @@ export class OutputBuffer {
     if (bytes.length <= 16) {
       for (let i = 0; i < bytes.length; i++) buf[pos++] = bytes[i] ?? 0
     } else {
-      pos += bytes.copy(buf, pos)
+      buf.set(bytes, pos) // TypedArray.set: a memmove without Buffer.copy's argument handling
+      pos += bytes.length
     }
     this.pos = pos
   }
@@ -424,7 +427,8 @@ export class OutputBuffer {
       if (length <= 16) {
         for (let i = 0; i < length; i++) buf[pos++] = value[i] ?? 0
       } else {
-        pos += value.copy(buf, pos)
+        buf.set(value, pos)
+        pos += length
       }
       this.pos = pos
     }
