@@ -90,3 +90,23 @@ t.test('redis-benchmark -t ping,set,get,incr,mset -n 10000 runs with no error', 
   t.equal(cli(server.port, 'GET', 'counter:__rand_int__').trim(), '10000',
     'every INCR was applied once')
 })
+
+// Issue 5, "must show" 3: redis-benchmark's whole default test set (no -t), which covers the
+// list, set, hash and sorted-set commands (LPUSH RPUSH LPOP RPOP SADD HSET SPOP ZADD ZPOPMIN
+// LPUSH+LRANGE_100/300/500/600 MSET), completes with no error reply.
+t.test('redis-benchmark -n 10000 with its full default test set runs with no error', async (t) => {
+  if (!requireBinary(t, 'redis-benchmark')) return
+  const server = await startCapykv({ poolSize: '256mb' })
+  t.teardown(() => server.stop())
+  const r = await run('redis-benchmark', ['-p', String(server.port), '-n', '10000', '-q'], null,
+    600_000)
+  const lines = r.out.split(/[\r\n]+/).filter((l) => /requests per second/.test(l))
+  t.equal(r.code, 0, 'exit code')
+  t.notMatch(r.out, /error|ERR/i, 'no error reply')
+  for (const test of ['PING_INLINE', 'SET', 'GET', 'INCR', 'LPUSH', 'RPUSH', 'LPOP', 'RPOP',
+    'SADD', 'HSET', 'SPOP', 'ZADD', 'ZPOPMIN', 'LPUSH (needed to benchmark LRANGE)',
+    'LRANGE_100 (first 100 elements)', 'LRANGE_600 (first 600 elements)', 'MSET (10 keys)']) {
+    t.ok(lines.some((l) => l.startsWith(`${test}:`)), `${test} ran`)
+  }
+  t.comment(lines.join('\n'))
+})
