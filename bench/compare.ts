@@ -33,10 +33,11 @@
 // bench/results/latest.md (tables, printed too) and bench/results/latest.svg (the chart).
 //
 // Options: --smoke --rounds N (3) --seconds S (1.5) --servers a,b --tests x,y --configs
-// c50-P1,c50-P16,c1 --pool-size 1gb
+// c50-P1,c50-P16,c1 --pool-size 1gb; --report bench/results/<timestamp>.json re-renders an
+// earlier run's latest.md and latest.svg (and prints the tables) without measuring.
 
 import { spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fmtRate, machine, resultsDir, table } from './report.js'
 import { renderSvg } from './chart.js'
@@ -289,8 +290,26 @@ interface Target {
   met: boolean | null
 }
 
+/** A results file written by an earlier run (--report re-renders its tables and chart). */
+interface ResultsFile {
+  startedAt: string
+  smoke: boolean
+  argv: string[]
+  machine: ReturnType<typeof machine> & { redis: { server: string; benchmark: string } }
+  settings: { rounds: number; seconds: number; poolSize: string; configs: Config[]; servers: ServerKind[] }
+  summaries: Record<string, Summary>
+}
+
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2))
+  const argv = process.argv.slice(2)
+  const reportAt = argv.indexOf('--report')
+  if (reportAt >= 0) {
+    const file = argv[reportAt + 1]
+    if (file === undefined) throw new BenchError('--report needs a results .json file')
+    await report(JSON.parse(readFileSync(file, 'utf8')) as ResultsFile)
+    return
+  }
+  const options = parseOptions(argv)
   const versions = redisVersions()
   if (versions === null) {
     const reason = 'redis-server or redis-benchmark not found on PATH (Debian: apt-get install ' +
@@ -333,7 +352,27 @@ async function main(): Promise<void> {
     }
   }
 
-  // ---- summaries, ratios, tables -------------------------------------------------------------
+  await render(options, versions, machine(), startedAt, samples, true)
+}
+
+/** --report: the tables and chart of an earlier run, from its results file. */
+async function report(results: ResultsFile): Promise<void> {
+  const options = parseOptions(results.argv)
+  options.rounds = results.settings.rounds
+  options.servers = results.settings.servers
+  options.configs = results.settings.configs
+  const samples = new Map<Key, Sample[]>()
+  for (const [k, summary] of Object.entries(results.summaries)) samples.set(k as Key, summary.samples)
+  await render(options, results.machine.redis, results.machine, new Date(results.startedAt), samples,
+    false)
+}
+
+/** Summaries, ratios, targets; the markdown (printed), the chart, and the JSON when `save`. */
+async function render(options: Options, versions: { server: string; benchmark: string },
+  m: ReturnType<typeof machine>, startedAt: Date, samples: Map<Key, Sample[]>, save: boolean):
+  Promise<void> {
+  const log = (line: string): void => { process.stdout.write(`${line}\n`) }
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
   const summaries: Record<string, Summary> = {}
   for (const [k, list] of samples) summaries[k] = summarize(list)
   const sum = (server: string, config: string, test: string): Summary | undefined =>
@@ -449,7 +488,6 @@ async function main(): Promise<void> {
     'capykv-pm': 'capykv-pm', 'capykv-disk': 'capykv-disk',
   }
   const names = options.servers.map((s) => shortName[s])
-  const m = machine()
   const roundsText = options.smoke ? 'smoke run (1 round, tiny n: not a measurement)'
     : `median of ${options.rounds} interleaved rounds; ±: half the spread (max − min) / median`
   const md: string[] = [
@@ -479,7 +517,8 @@ async function main(): Promise<void> {
         [t.target, t.measured, t.met === null ? '–' : t.met ? 'yes' : '**no**'])), '')
   }
   md.push(`Command: \`npm run bench${options.smoke ? ' -- --smoke' : ''}\`` +
-    (options.smoke ? '' : ` (${process.argv.slice(2).join(' ') || 'defaults'})`), '')
+    (options.smoke ? '' : ` (${process.argv.slice(2).filter((a) => a !== '--report' &&
+      !a.endsWith('.json')).join(' ') || 'defaults'})`), '')
   const markdown = md.join('\n')
   process.stdout.write(`\n${markdown}\n`)
 
@@ -496,7 +535,7 @@ async function main(): Promise<void> {
     },
     summaries, ratios, targets,
   }
-  writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(json, null, 2)}\n`)
+  if (save) writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(json, null, 2)}\n`)
   const latest = options.smoke ? 'smoke' : 'latest'
   writeFileSync(join(outDir, `${latest}.md`), `${markdown}\n`)
   if (chartRows.length > 0) {

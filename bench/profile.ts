@@ -24,7 +24,7 @@ interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
 interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
 
 export type Stage = 'parse' | 'dispatch' | 'execute' | 'commit' | 'reply' | 'checkpoint' | 'node' |
-  'gc' | 'idle' | 'other'
+  'gc' | 'idle' | 'startup' | 'other'
 
 const COMMIT_FUNCTIONS = new Set(['commitNoWait', 'commit', 'appendTransaction', 'tryAppend', 'flush',
   'scheduleCommit', 'afterDurable', 'whenDurable'])
@@ -70,13 +70,15 @@ export function summarize(profile: Profile): Summary {
     if (cached !== undefined) return cached
     let stage: Stage | null = null
     let sawNode = false
+    let startup = false
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const frame = (byId.get(cur) as ProfileNode).callFrame
-      stage = stageOf(frame)
-      if (stage !== null) break
+      // Under main.js: creating / recovering the pool before serving, not the request path.
+      if (frame.url.includes('/src/main.')) startup = true
+      if (stage === null) stage = stageOf(frame)
       if (frame.url.startsWith('node:')) sawNode = true
     }
-    const result: Stage = stage ?? (sawNode ? 'node' : 'other')
+    const result: Stage = startup ? 'startup' : stage ?? (sawNode ? 'node' : 'other')
     stageCache.set(id, result)
     return result
   }
@@ -92,9 +94,10 @@ export function summarize(profile: Profile): Summary {
     const f = (byId.get(id) as ProfileNode).callFrame
     const file = f.url.replace(/^.*\/(dist\/)?/, '')
     const name = `${f.functionName || '(anonymous)'} ${file}${f.url === '' ? '' : `:${f.lineNumber + 1}`}`
-    const entry = selfByFunction.get(name) ?? { ms: 0, stage }
+    const key = stage === 'startup' ? `${name} [startup]` : name
+    const entry = selfByFunction.get(key) ?? { ms: 0, stage }
     entry.ms += ms
-    selfByFunction.set(name, entry)
+    selfByFunction.set(key, entry)
   }
   return { totalMs, stages, selfByFunction }
 }
@@ -136,17 +139,19 @@ async function main(): Promise<void> {
   const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as Profile
   const requests = n * tests.split(',').length
   const s = summarize(profile)
-  const busyMs = s.totalMs - (s.stages.get('idle') ?? 0)
+  const busyMs = s.totalMs - (s.stages.get('idle') ?? 0) - (s.stages.get('startup') ?? 0)
   process.stdout.write(`${kind}: redis-benchmark -c ${clients} -P ${pipeline} -n ${n} -t ${tests}\n` +
     `${out.trim()}\nserver CPU ${cpu.toFixed(2)} s = ${(cpu * 1e6 / requests).toFixed(2)} µs/request ` +
-    `(profiled process, profiler overhead included); profile busy ${busyMs.toFixed(0)} ms\n\n`)
+    `(profiled process, profiler overhead included); profile busy ${busyMs.toFixed(0)} ms ` +
+    `(startup ${(s.stages.get('startup') ?? 0).toFixed(0)} ms not counted)\n\n`)
   const order: Stage[] = ['parse', 'dispatch', 'execute', 'commit', 'reply', 'checkpoint', 'node',
     'gc', 'other']
   process.stdout.write(`${table(['stage', 'ms', '% of busy', 'µs/request'], order.map((st) => {
     const ms = s.stages.get(st) ?? 0
     return [st, ms.toFixed(0), `${(100 * ms / busyMs).toFixed(1)}%`, (ms * 1000 / requests).toFixed(3)]
   }))}\n\n`)
-  const fns = [...s.selfByFunction.entries()].filter(([, v]) => v.stage !== 'idle')
+  const fns = [...s.selfByFunction.entries()]
+    .filter(([, v]) => v.stage !== 'idle' && v.stage !== 'startup')
     .sort((a, b) => b[1].ms - a[1].ms)
   process.stdout.write(`top ${top} functions by self time:\n${table(['function', 'stage', 'self ms', '%'],
     fns.slice(0, top).map(([name, v]) => [name, v.stage, v.ms.toFixed(0),

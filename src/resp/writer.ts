@@ -348,6 +348,10 @@ export class OutputBuffer {
 
   /** '+value'; '\r' and '\n' become spaces. */
   writeSimple(value: string | Buffer): void {
+    if (value === 'OK') {
+      this.writeRaw(SHARED.ok) // every SET's reply: no string encoding
+      return
+    }
     this.writeLine(0x2b, value)
   }
 
