@@ -207,6 +207,20 @@ async function memory(v: Variant, proc: Proc): Promise<Memory> {
   return { rss, poolResident, dram: rss - poolResident, usedMemory }
 }
 
+/**
+ * capykv serves as soon as its log is walked and indexes keys in the background (the deferred
+ * index): the ms until INFO says nothing is left to index. Memory is read only after this.
+ */
+async function waitIndexed(port: number): Promise<number> {
+  const t0 = performance.now()
+  const deadline = t0 + 600_000
+  while (infoField(await commands(port, [['INFO', 'persistence']]), 'pool_index_pending_events') > 0) {
+    if (performance.now() > deadline) throw new Error('capykv: keys not indexed after 600 s')
+    await new Promise((r) => setTimeout(r, 2))
+  }
+  return performance.now() - t0
+}
+
 /** Where Redis states its own load time: the whole AOF (base + incr files), else the RDB. */
 function redisLoadSeconds(log: string): number {
   const total = /DB loaded from append only file: ([0-9.]+) seconds/.exec(log)
@@ -223,6 +237,8 @@ interface VariantResult {
   afterLoad: Memory
   afterRestart: Memory | null
   restartMs: number[]
+  /** capykv: spawn → every key indexed (INFO pool_index_pending_events:0); Redis: = restartMs. */
+  indexedMs: number[]
   crashRestartMs: number[]
   redisReportedLoadSeconds: number[]
 }
@@ -269,7 +285,7 @@ async function main(): Promise<void> {
           const afterLoad = await memory(v, proc)
           byVariant.set(v, {
             variant: v, keys, loadSeconds, emptyDram: empty.dram, afterLoad, afterRestart: null,
-            restartMs: [], crashRestartMs: [], redisReportedLoadSeconds: [],
+            restartMs: [], indexedMs: [], crashRestartMs: [], redisReportedLoadSeconds: [],
           })
           log(`  ${keys} keys: ${v} loaded in ${loadSeconds.toFixed(1)} s`)
         } finally {
@@ -282,6 +298,7 @@ async function main(): Promise<void> {
           const dir = dirs.get(v) as string
           const { proc, readyMs } = await launch(v, dir, poolSize)
           r.restartMs.push(readyMs)
+          r.indexedMs.push(v === 'capykv-pm' ? readyMs + await waitIndexed(proc.port) : readyMs)
           if (v !== 'capykv-pm') r.redisReportedLoadSeconds.push(redisLoadSeconds(proc.log()))
           if (round === rounds - 1) {
             await new Promise((res) => setTimeout(res, 500))
@@ -310,12 +327,13 @@ async function main(): Promise<void> {
   const m = machine()
   const perKey = (bytes: number, keys: number): string => (bytes / keys).toFixed(0)
   const restartRows = results.map((r) => [
-    String(r.keys), r.variant, median(r.restartMs).toFixed(0),
+    String(r.keys), r.variant, median(r.restartMs).toFixed(0), median(r.indexedMs).toFixed(0),
     r.variant === 'capykv-pm' ? median(r.crashRestartMs).toFixed(0) : '',
     r.variant === 'capykv-pm' ? '' : `${(median(r.redisReportedLoadSeconds) * 1000).toFixed(0)}`,
     (() => {
       const best = results.find((x) => x.keys === r.keys && x.variant === 'redis-rdb-aof')
-      return best === undefined ? '–' : `${(median(r.restartMs) / median(best.restartMs)).toFixed(2)}×`
+      return best === undefined ? '–' : `${(median(r.restartMs) / median(best.restartMs)).toFixed(2)}× / ` +
+        `${(median(r.indexedMs) / median(best.restartMs)).toFixed(2)}×`
     })(),
   ])
   const memRows = results.map((r) => {
@@ -336,9 +354,11 @@ async function main(): Promise<void> {
     const rr = results.find((x) => x.keys === keys && x.variant === 'redis-rdb-aof')
     if (c === undefined || rr === undefined || smoke) continue
     const ratio = median(c.restartMs) / median(rr.restartMs)
+    const indexedRatio = median(c.indexedMs) / median(rr.restartMs)
     if (keys === 1_000_000) {
       targets.push([`restart with 1M keys ≤ Redis RDB-preamble AOF load (stretch ≤ 0.5×)`,
-        `${ratio.toFixed(2)}×`, ratio <= 0.5 ? 'yes (stretch too)' : ratio <= 1 ? 'yes' : '**no**'])
+        `${ratio.toFixed(2)}× to serving; ${indexedRatio.toFixed(2)}× to every key indexed`,
+        ratio <= 0.5 ? 'yes (stretch too)' : ratio <= 1 ? 'yes' : '**no**'])
     }
     const cd = (c.afterRestart ?? c.afterLoad).dram
     const rd = (rr.afterRestart ?? rr.afterLoad).dram
@@ -353,8 +373,10 @@ async function main(): Promise<void> {
     `values; restart = spawn → first +PONG, median of ${rounds}. capykv: pool on /dev/shm, ` +
     `PMEM_IS_PMEM_FORCE=1; Redis: AOF on /dev/shm.`, '',
     '### Restart time (ms)', '',
-    table(['keys', 'server', 'restart', 'after crash', 'Redis says it loaded in', '÷ Redis RDB-AOF'],
-      restartRows), '',
+    table(['keys', 'server', 'restart (serving)', 'all keys indexed', 'after crash (serving)',
+      'Redis says it loaded in', '÷ Redis RDB-AOF (serving / indexed)'], restartRows), '',
+    'capykv serves once its log is walked and checked; string keys are then indexed in the ' +
+    'background (and on first access). "all keys indexed": spawn → INFO pool_index_pending_events:0.', '',
     '### Memory per key (bytes)', '',
     table(['keys', 'server', 'DRAM', 'DRAM above empty', 'DRAM after load', 'pool resident',
       'pool log used / used_memory', 'DRAM ÷ Redis RDB-AOF'], memRows), '',

@@ -5,15 +5,18 @@
 //               a copy of it then gets a checkpoint, so there are two shapes to recover:
 //               "log" (replay N put events from TXN records) and "checkpoint" (the head names a
 //               checkpoint holding the N keys as RESTORE events in CHUNK records);
-//   open        Store.open of each shape, 3 times (a fresh process each), median: keys/s, and
-//               the resident memory the keys took (RSS delta per key);
+//   open        Store.open of each shape, 3 times (a fresh process each), with the deferred
+//               index (default: open returns, i.e. the server serves, after the log walk; keys
+//               are indexed in the background) and eagerly (--eager child: every key built
+//               before open returns); median by time until every key is indexed: keys/s to
+//               serving and to indexed, and the resident memory the keys took (RSS delta/key);
 //   pause       the checkpoint of N keys running during writes (100 awaited puts per turn):
 //               store.stats().longestCheckpointSliceMs, and our own event-loop lag (the longest
 //               gap between two turns of a setImmediate loop) during the checkpoint and during
 //               the same writes without one;
 //   pool bytes per key: committed log bytes (head..tail) right after the checkpoint / N.
-// With --profile, (or when recovery is slower than the 2M keys/s target) the open of the
-// checkpoint shape also runs under `node --cpu-prof` and the top self-time entries are printed.
+// With --profile, (or when full indexing is slower than the 2M keys/s target) the eager open of
+// the checkpoint shape also runs under `node --cpu-prof` and the top self-time entries are printed.
 // Results: bench/results/recovery.json (with the machine) and markdown tables on stdout.
 
 import { spawnSync } from 'node:child_process'
@@ -108,7 +111,7 @@ function lagMonitor(): { stop(): Lag } {
   }
 }
 
-async function open(pool: string): Promise<Record<string, number>> {
+async function open(pool: string, deferIndex: boolean): Promise<Record<string, number>> {
   global.gc?.()
   const rss0 = process.memoryUsage().rss
   const lag = lagMonitor()
@@ -116,8 +119,12 @@ async function open(pool: string): Promise<Record<string, number>> {
   const main0 = mainThreadCpuMs()
   const sched0 = mainThreadSchedule()
   const t0 = performance.now()
-  const store = await Store.open(pool, { create: false, autoCheckpoint: false })
+  const store = await Store.open(pool, { create: false, autoCheckpoint: false, deferIndex })
   const ms = performance.now() - t0
+  const openMainCpuMs = mainThreadCpuMs() - main0
+  // Serving from here; the deferred index is still being built in the background.
+  while (store.stats().indexPendingEvents > 0) await new Promise((r) => setImmediate(r))
+  const indexedMs = store.stats().indexedMs
   const mainCpuMs = mainThreadCpuMs() - main0
   const cpuWaitPct = waitingPct(sched0, mainThreadSchedule()) ?? NaN
   const cpu = process.cpuUsage(cpu0)
@@ -128,8 +135,9 @@ async function open(pool: string): Promise<Record<string, number>> {
   const records = store.stats().recoveredRecords
   store.close()
   return {
-    ms, cpuMs: (cpu.user + cpu.system) / 1000, mainCpuMs, cpuWaitPct, keys, records,
-    keysPerSec: keys / (ms / 1000), keysPerMainCpuSec: keys / (mainCpuMs / 1000),
+    ms, indexedMs, openMainCpuMs, cpuMs: (cpu.user + cpu.system) / 1000, mainCpuMs, cpuWaitPct,
+    keys, records, keysPerSec: keys / (ms / 1000), keysPerSecIndexed: keys / (indexedMs / 1000),
+    keysPerMainCpuSec: keys / (mainCpuMs / 1000),
     rssBytesPerKey: (rss1 - rss0) / keys, maxLoopBlockMs: seen.maxGapMs,
     maxLoopBlockCpuMs: seen.maxGapCpuMs, maxGcPauseMs: seen.maxGcMs,
     gcMs: seen.gcMs, turns: seen.turns,
@@ -207,9 +215,9 @@ async function pause(pool: string): Promise<Record<string, number>> {
 
 // ---- parent ------------------------------------------------------------------------------------
 
-function runChild(step: string, arg: string, nodeFlags: string[] = []): Record<string, number> {
+function runChild(step: string, arg: string, nodeFlags: string[] = [], extra: string[] = []): Record<string, number> {
   const r = spawnSync(process.execPath, [...nodeFlags, '--expose-gc', process.argv[1] as string,
-    '--child', step, arg, '--keys', String(KEYS)], {
+    '--child', step, arg, '--keys', String(KEYS), ...extra], {
     env: modeEnv('pm'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24,
   })
   if (r.status !== 0) throw new Error(`child ${step} failed (exit ${r.status})`)
@@ -251,7 +259,7 @@ function main(): void {
   if (at >= 0) {
     const step = process.argv[at + 1]
     const arg = process.argv[at + 2] as string
-    const work = step === 'build' ? build(arg) : step === 'open' ? open(arg) : pause(arg)
+    const work = step === 'build' ? build(arg) : step === 'open' ? open(arg, !process.argv.includes('--eager')) : pause(arg)
     work.then((r) => { process.stdout.write(`${JSON.stringify(r)}\n`) }, (e: unknown) => {
       process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`)
       process.exitCode = 1
@@ -262,23 +270,32 @@ function main(): void {
   try {
     process.stderr.write(`building a pool with ${KEYS} keys in ${dir} (${MODES.pm.label})\n`)
     const built = runChild('build', dir)
+    // Each pool shape opened with the deferred index (the default: serving starts after the
+    // log walk, keys are indexed in the background) and eagerly (every key built before open
+    // returns); the eager and deferred opens alternate.
     const shapes = ['log', 'checkpoint'] as const
+    const variants = ['deferred', 'eager'] as const
+    const rows = shapes.flatMap((shape) => variants.map((variant) => ({ shape, variant })))
     const opens: Record<string, Record<string, number>> = {}
-    for (const shape of shapes) {
-      const runs = [0, 1, 2].map(() => runChild('open', join(dir, `${shape}.pool`)))
-      const ms = median(runs.map((r) => r.ms as number))
-      const chosen = runs.find((r) => r.ms === ms) as Record<string, number>
-      opens[shape] = { ...chosen, runsMs: NaN }
-      ;(opens[shape] as Record<string, unknown>).allRunsMs = runs.map((r) => r.ms)
-      process.stderr.write(`open (${shape}): ${runs.map((r) => (r.ms as number).toFixed(0)).join(', ')} ms\n`)
+    for (const { shape, variant } of rows) {
+      const runs = [0, 1, 2].map(() => runChild('open', join(dir, `${shape}.pool`), [],
+        variant === 'eager' ? ['--eager'] : []))
+      const ms = median(runs.map((r) => r.indexedMs as number))
+      const chosen = runs.find((r) => r.indexedMs === ms) as Record<string, number>
+      const name = `${shape}-${variant}`
+      opens[name] = { ...chosen }
+      ;(opens[name] as Record<string, unknown>).allRunsIndexedMs = runs.map((r) => r.indexedMs)
+      process.stderr.write(`open (${name}): serving after ${runs.map((r) => (r.ms as number).toFixed(0)).join(', ')} ms, ` +
+        `indexed after ${runs.map((r) => (r.indexedMs as number).toFixed(0)).join(', ')} ms\n`)
     }
     process.stderr.write('checkpoint of all keys during writes...\n')
     const paused = runChild('pause', join(dir, 'log.pool'))
     let profile: ProfileEntry[] = []
-    const slow = shapes.some((s) => (opens[s]?.keysPerSec ?? 0) < TARGET_KEYS_PER_SEC)
+    const slow = Object.values(opens).some((o) => (o.keysPerSecIndexed ?? 0) < TARGET_KEYS_PER_SEC)
     if (process.argv.includes('--profile') || slow) {
       const profDir = mkdtempSync(join(dir, 'prof-'))
-      runChild('open', join(dir, 'checkpoint.pool'), ['--cpu-prof', `--cpu-prof-dir=${profDir}`])
+      runChild('open', join(dir, 'checkpoint.pool'), ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+        ['--eager'])
       profile = topOfProfile(profDir)
     }
     const data = {
@@ -296,13 +313,16 @@ function main(): void {
     const m = data.machine
     console.log(`\ncapykv recovery, ${KEYS} keys of ${VALUE.length} B, ${MODES.pm.label}; ` +
       `${m.cpu} (${m.cores} cores), ${m.os}, node ${m.node}, load average ${m.loadAverage.join(' ')}\n`)
-    console.log(table(['pool shape', 'Store.open ms (median of 3)', 'main-thread CPU ms',
-      'keys/s (wall)', 'keys/s (main-thread CPU)', 'waited for CPU %', 'records',
+    console.log(table(['pool shape', 'index', 'Store.open ms: serving', 'keys/s to serving',
+      'all keys indexed ms (median of 3)', 'keys/s to indexed (wall)', 'main-thread CPU ms to indexed',
+      'keys/s to indexed (main-thread CPU)', 'waited for CPU %', 'records',
       'longest loop block ms (wall / CPU)', 'longest GC pause ms', 'GC ms', 'RSS bytes/key'],
-    shapes.map((s) => {
-      const o = opens[s] as Record<string, number>
+    rows.map(({ shape: s, variant }) => {
+      const o = opens[`${s}-${variant}`] as Record<string, number>
       return [s === 'log' ? 'log: N puts in 1000-put transactions' : 'checkpoint: head names a checkpoint of N keys',
-        (o.ms as number).toFixed(0), (o.mainCpuMs as number).toFixed(0), fmtRate(o.keysPerSec as number),
+        variant, (o.ms as number).toFixed(0), fmtRate(o.keysPerSec as number),
+        (o.indexedMs as number).toFixed(0), fmtRate(o.keysPerSecIndexed as number),
+        (o.mainCpuMs as number).toFixed(0),
         fmtRate(o.keysPerMainCpuSec as number), (o.cpuWaitPct as number).toFixed(0),
         String(o.records), `${(o.maxLoopBlockMs as number).toFixed(1)} / ${(o.maxLoopBlockCpuMs as number).toFixed(1)}`,
         (o.maxGcPauseMs as number).toFixed(1),
@@ -326,7 +346,7 @@ function main(): void {
       ['pool bytes per key as put transactions', data.poolBytesPerKey.asTransactions.toFixed(1)],
     ]))
     if (profile.length > 0) {
-      console.log('\nopen of the checkpoint shape under --cpu-prof, top self time:\n')
+      console.log('\neager open of the checkpoint shape under --cpu-prof, top self time:\n')
       console.log(table(['function', 'where', 'self ms', '%'],
         profile.map((p) => [p.fn, p.where, p.selfMs.toFixed(1), p.pct.toFixed(1)])))
     }

@@ -141,8 +141,10 @@ async function run(config: ServerConfig): Promise<void> {
     return
   }
   server.attachStore(store)
+  const pending = store.keyspace.pendingEvents
   logger.notice(`DB loaded from disk: ${(store.recoveryMs / 1000).toFixed(3)} seconds ` +
-    `(${store.keyspace.keyCount()} keys, ${store.recoveredLog.records} records)`)
+    `(${store.recoveredLog.records} records` +
+    `${pending > 0 ? `; ${pending} keys being indexed in the background` : ''})`)
   logger.notice('Ready to accept connections tcp')
 }
 

@@ -85,6 +85,9 @@ export function activeExpireCycle(store: Store, nowMs: number, budgetKeys = 200)
   let buildBudget = budgetKeys * BUILD_ENTRIES_PER_SAMPLE
   for (let n = 0; n < DB_COUNT && budget > 0; n++) {
     const db = (nextDb + n) % DB_COUNT
+    // A database still being indexed after startup waits (ks.db would build it all now); its
+    // expired keys are still deleted when accessed.
+    if (ks.pendingIn(db) > 0) continue
     const map = ks.db(db)
     if (map.size === 0) continue
     const index = indexOf(map)

@@ -25,7 +25,7 @@ import {
 } from '../state/core-events.js'
 import type { Event } from '../state/event.js'
 import {
-  DB_COUNT, Entry, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
+  DB_COUNT, Entry, keyHash, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../state/keyspace.js'
 import { valueType } from '../state/value-codec.js'
 import { scanCursorOrReply } from './coll-util.js'
@@ -229,16 +229,7 @@ const keysCommand: Handler = (ctx, argv) => {
   for (const key of out) ctx.reply.bulk(keyBuffer(key))
 }
 
-/** FNV-1a over the key's bytes (latin1 chars): the SCAN hash space. Never change it. */
-export function keyHash(key: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
-
+/** SCAN's hash space: keyHash (state/keyspace.ts, FNV-1a over the key's bytes). Never change it. */
 const HASH_SPACE = 2 ** 32
 
 /** The keys of one database map at one moment, grouped by the top `bits` bits of keyHash. */

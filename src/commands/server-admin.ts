@@ -134,6 +134,8 @@ function sectionPersistence(sv: ServerServices, ctx: CommandContext): string[] {
     `pool_longest_checkpoint_slice_ms:${st.longestCheckpointSliceMs.toFixed(3)}`,
     `pool_recovery_ms:${st.recoveryMs.toFixed(3)}`,
     `pool_recovered_records:${st.recoveredRecords}`,
+    `pool_index_pending_events:${st.indexPendingEvents}`,
+    `pool_indexed_ms:${st.indexedMs.toFixed(3)}`,
     `pool_out_of_space_refusals:${st.outOfSpaceRefusals}`,
     `pool_corruption_events:${sv.stats.corruptionEvents}`,
     `pool_failed:${st.failed === null ? 'no' : st.failed.replace(/[\r\n]/g, ' ')}`,

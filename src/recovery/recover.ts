@@ -16,7 +16,7 @@
 // the END of the checkpoint the head names, so every live key of that snapshot was loaded.
 
 import { ByteReader, DecodeError } from '../state/bytes.js'
-import { applyEvents, decodeEvents } from '../state/event.js'
+import { applyEvents, decodeEvents, replayEventsDeferred } from '../state/event.js'
 import '../state/core-events.js'
 import '../state/collections.js'
 import { Keyspace } from '../state/keyspace.js'
@@ -85,6 +85,15 @@ export interface RecoverOptions {
    * run between two yields, and startup must yield at least every 10 ms.
    */
   yieldEveryBytes?: number
+  /**
+   * Build the keyspace with the deferred index (state/keyspace.ts): whole-key string writes
+   * are checked and filed by key hash, not applied, so startup costs a walk of the log rather
+   * than a Map insert, a key string and a value copy per key. The keyspace then points into
+   * the region's bytes: only for a caller that keeps the region open and unchanged under them
+   * until it has applied them (Store). Ignored with `prefix` (a prefix must not hold a partly
+   * applied record).
+   */
+  deferIndex?: boolean
 }
 
 /** Default byte budget between two yields of recoverSteps (about 0.1-0.5 ms of replay). */
@@ -169,6 +178,7 @@ export function* recoverSteps(
     return fail('checkpoint record at head', 'stale or misdirected record', LOG_OFFSET + headPhys,
       headLsn)
   }
+  const deferIndex = options.deferIndex === true && options.prefix !== true
   const every = options.yieldEveryRecords ?? 0
   const everyBytes = every > 0 ? options.yieldEveryBytes ?? YIELD_EVERY_BYTES : 0
   let yieldedAtLsn = headLsn
@@ -195,7 +205,8 @@ export function* recoverSteps(
       switch (check.kind) {
         case REC_TXN:
         case REC_CKPT_CHUNK:
-          applyEvents(keyspace, decodeEvents(bytes, RECORD_HEADER_BYTES, payloadEnd))
+          if (deferIndex) replayEventsDeferred(keyspace, bytes, RECORD_HEADER_BYTES, payloadEnd)
+          else applyEvents(keyspace, decodeEvents(bytes, RECORD_HEADER_BYTES, payloadEnd))
           if (check.kind === REC_TXN) log.txns++
           else log.chunks++
           break

@@ -111,6 +111,13 @@ export class ByteReader {
   i53(): number {
     return this.f64()
   }
+  /** Step over n bytes (checked like a read); returns where they start. */
+  skip(n: number): number {
+    this.need(n)
+    const at = this.pos
+    this.pos += n
+    return at
+  }
   /** A copy: decoded values outlive the pool mapping they were read from. */
   bytes(): Buffer {
     const n = this.varuint()

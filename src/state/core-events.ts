@@ -14,7 +14,7 @@
 import { ByteReader, ByteWriter } from './bytes.js'
 import { carryEncodingHints } from './encoding-hints.js'
 import { registerEvent, type Event, type Undo } from './event.js'
-import { Entry, Keyspace, TYPE_STRING, DB_COUNT } from './keyspace.js'
+import { Entry, Keyspace, TYPE_STRING, DB_COUNT, ENTRY_OVERHEAD_BYTES, keyHashBytes } from './keyspace.js'
 import { valueType } from './value-codec.js'
 
 export const EV_PUT = 1
@@ -58,6 +58,24 @@ export const putEvent = registerEvent<PutEvent>({
   decode: (r) => ({ code: EV_PUT, db: readDb(r), key: r.str(), value: r.bytes(), expireAtMs: r.f64() }),
   apply: (ks, e) =>
     putEntry(ks, e.db, e.key, new Entry(TYPE_STRING, e.value, e.expireAtMs, e.value.length + 2)),
+  deferInto(ks, r) {
+    const at = r.pos
+    const db = readDb(r)
+    const keyBytes = r.varuint()
+    const keyAt = r.skip(keyBytes)
+    const valueBytes = r.varuint()
+    r.skip(valueBytes)
+    r.skip(8)
+    ks.defer(db, keyHashBytes(r.buf, keyAt, keyAt + keyBytes), r.buf, at, EV_PUT,
+      keyBytes + valueBytes + 2 + ENTRY_OVERHEAD_BYTES)
+    return true
+  },
+  applyDeferred(ks, db, buf, offset) {
+    const r = new ByteReader(buf, offset + 1) // past the db byte: SWAPDB may have moved it
+    const key = r.str()
+    const value = r.bytes()
+    ks.setMaterialized(db, key, new Entry(TYPE_STRING, value, r.f64(), value.length + 2))
+  },
 })
 
 export const delEvent = registerEvent<DelEvent>({
@@ -117,6 +135,9 @@ export const swapDbEvent = registerEvent<SwapDbEvent>({
   },
 })
 
+// A checkpoint is RESTOREs: string ones (the bulk of most pools) join the deferred index.
+// Their layout is `db, key, u8 type, f64 expireAtMs, varuint length + bytes` (value-codec.ts's
+// string layout), read here directly so a deferred one costs no event, key or value object.
 export const restoreEvent = registerEvent<RestoreEvent>({
   code: EV_RESTORE, name: 'restore', shrinks: false,
   encode(w, e) {
@@ -144,6 +165,27 @@ export const restoreEvent = registerEvent<RestoreEvent>({
     const owned = e.type === TYPE_STRING || decodedRestores.has(e)
     const value = owned ? e.value : copyValue(e.type, e.value)
     return putEntry(ks, e.db, e.key, new Entry(e.type, value, e.expireAtMs, vt.bytes(value)))
+  },
+  deferInto(ks, r) {
+    const at = r.pos
+    const db = readDb(r)
+    const keyBytes = r.varuint()
+    const keyAt = r.skip(keyBytes)
+    if (r.u8() !== TYPE_STRING) return false
+    r.skip(8)
+    const valueBytes = r.varuint()
+    r.skip(valueBytes)
+    ks.defer(db, keyHashBytes(r.buf, keyAt, keyAt + keyBytes), r.buf, at, EV_RESTORE,
+      keyBytes + valueBytes + 2 + ENTRY_OVERHEAD_BYTES)
+    return true
+  },
+  applyDeferred(ks, db, buf, offset) {
+    const r = new ByteReader(buf, offset + 1) // past the db byte: SWAPDB may have moved it
+    const key = r.str()
+    r.u8() // TYPE_STRING: only string RESTOREs are deferred
+    const expireAtMs = r.f64()
+    const value = r.bytes()
+    ks.setMaterialized(db, key, new Entry(TYPE_STRING, value, expireAtMs, value.length + 2))
   },
 })
 

@@ -26,6 +26,18 @@ export interface EventType<E extends Event = Event> {
   encode(w: ByteWriter, e: E): void
   decode(r: ByteReader): E
   apply(ks: Keyspace, e: E): Undo | null
+  /**
+   * Optional, for whole-key writes (the deferred index, keyspace.ts): read the event's fields
+   * from `r` (positioned just after the code byte) and either hand it to ks.defer and return
+   * true, or return false to have it decoded and applied now. Must throw DecodeError on exactly
+   * the payloads decode() rejects, so startup still refuses an undecodable record.
+   */
+  deferInto?(ks: Keyspace, r: ByteReader): boolean
+  /**
+   * Apply a deferred event whose fields start at buf[offset] (through ks.setMaterialized) to
+   * database `db`: the one now holding its pending list, which SWAPDB may have moved since.
+   */
+  applyDeferred?(ks: Keyspace, db: number, buf: Buffer, offset: number): void
 }
 
 const registry: (EventType | undefined)[] = []
@@ -58,6 +70,25 @@ export function decodeEvents(buf: Buffer, start: number, end: number): Event[] {
   for (let i = 0; i < count; i++) events.push(eventType(r.u8()).decode(r))
   if (r.pos !== end) throw new DecodeError(`${end - r.pos} stray bytes after ${count} events`)
   return events
+}
+
+/**
+ * Replay one record's events into `ks` (the layout of decodeEvents), deferring the whole-key
+ * writes whose event type can defer (recovery with the deferred index).
+ */
+export function replayEventsDeferred(ks: Keyspace, buf: Buffer, start: number, end: number): void {
+  const r = new ByteReader(buf, start, end)
+  const count = r.varuint()
+  for (let i = 0; i < count; i++) {
+    const et = eventType(r.u8())
+    if (et.deferInto !== undefined) {
+      const at = r.pos
+      if (et.deferInto(ks, r)) continue
+      r.pos = at
+    }
+    et.apply(ks, et.decode(r))
+  }
+  if (r.pos !== end) throw new DecodeError(`${end - r.pos} stray bytes after ${count} events`)
 }
 
 /** Apply events in order (replay); no undo kept. */

@@ -7,6 +7,23 @@
 // - epoch changes whenever a database map object is replaced (FLUSHDB, FLUSHALL, SWAPDB), so an
 //   incremental checkpoint iterating the maps knows its iterators are stale;
 // - onTouch/onTouchDb are called for every key or database an applied event changes (WATCH).
+//
+// Deferred index (startup): recovery may hand a database whole-key writes (PUT, string RESTORE)
+// WITHOUT building their keys, Entries and value copies: each is kept as (record bytes, offset,
+// event code) in the pending list of its shard, shard = keyHash(key) mod PENDING_SHARDS. The
+// true state of a database is its map with every pending event applied in list order. So:
+// - every access by key (get/set/delete) first applies the pending list of the key's shard
+//   (`materializeShard`): a later event then sees exactly the state replay would have built;
+// - every access to a whole database (db(), dbs, replaceDb, keyCount) applies all its shards;
+// - pending events are only added at the END of a shard's list, and only by replay, so the
+//   order of events on any one key is the log's order;
+// - liveBytes counts each pending event's estimate (entryBytes of what it would insert) until
+//   it is applied; an overwritten key's estimate is corrected when its shard is applied;
+// - the record bytes must stay valid until applied: Store applies every pending event before
+//   it closes the pool or lets the log head move past them (storage/checkpoint.ts, engine.ts).
+// Materialization is not a change: it touches no WATCH version and does not bump the epoch.
+
+import { eventType } from './event.js'
 
 export const DB_COUNT = 16
 export const TYPE_STRING = 0
@@ -39,8 +56,89 @@ export function entryBytes(key: string, entry: Entry): number {
   return key.length + entry.bytes + ENTRY_OVERHEAD_BYTES
 }
 
+/** FNV-1a (32-bit) of a key's bytes: the deferred index's shards and SCAN's buckets. */
+export function keyHash(key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+/** keyHash of the latin1 string of buf[start, end) — the same key, without building it. */
+export function keyHashBytes(buf: Buffer, start: number, end: number): number {
+  let h = 0x811c9dc5
+  for (let i = start; i < end; i++) {
+    h ^= buf[i] as number
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+export const PENDING_SHARDS = 2048
+
+/**
+ * One database's deferred events, as typed arrays (a million of them cost no GC): event i is
+ * (bufs[record[i]], offset[i], code[i]); each shard is a singly linked list through next[], in
+ * log order, from head[shard] to tail[shard] (-1: empty).
+ */
+class PendingDb {
+  bufs: Buffer[] = []
+  record = new Int32Array(1024)
+  offset = new Int32Array(1024)
+  code = new Uint8Array(1024)
+  next = new Int32Array(1024)
+  used = 0
+  readonly head = new Int32Array(PENDING_SHARDS).fill(-1)
+  readonly tail = new Int32Array(PENDING_SHARDS)
+  readonly count = new Int32Array(PENDING_SHARDS)
+  /** Per shard: the sum of the estimates its events added to liveBytes. */
+  readonly estimate = new Float64Array(PENDING_SHARDS)
+  /** Events still pending in this database. */
+  events = 0
+  /** Where background materialization goes on (a shard index). */
+  cursor = 0
+
+  add(shard: number, buf: Buffer, offset: number, code: number, estimate: number): void {
+    if (this.used === this.record.length) this.grow()
+    const i = this.used++
+    if (this.bufs[this.bufs.length - 1] !== buf) this.bufs.push(buf)
+    this.record[i] = this.bufs.length - 1
+    this.offset[i] = offset
+    this.code[i] = code
+    this.next[i] = -1
+    if (this.head[shard] === -1) this.head[shard] = i
+    else this.next[this.tail[shard] as number] = i
+    this.tail[shard] = i
+    this.count[shard] = (this.count[shard] as number) + 1
+    this.estimate[shard] = (this.estimate[shard] as number) + estimate
+    this.events++
+  }
+
+  private grow(): void {
+    const n = this.record.length * 2
+    const record = new Int32Array(n)
+    record.set(this.record)
+    this.record = record
+    const offset = new Int32Array(n)
+    offset.set(this.offset)
+    this.offset = offset
+    const code = new Uint8Array(n)
+    code.set(this.code)
+    this.code = code
+    const next = new Int32Array(n)
+    next.set(this.next)
+    this.next = next
+  }
+}
+
 export class Keyspace {
-  dbs: Map<string, Entry>[] = []
+  private maps: Map<string, Entry>[] = []
+  /** Per database: its deferred events, or null when none are pending (the usual case). */
+  private pending: (PendingDb | null)[] = []
+  /** Deferred events not yet applied, all databases. */
+  pendingEvents = 0
   liveBytes = 0
   epoch = 0
   onTouch: ((db: number, key: string) => void) | null = null
@@ -48,22 +146,45 @@ export class Keyspace {
   onTouchDb: ((db: number, previous?: Map<string, Entry>) => void) | null = null
 
   constructor() {
-    for (let i = 0; i < DB_COUNT; i++) this.dbs.push(new Map())
+    for (let i = 0; i < DB_COUNT; i++) {
+      this.maps.push(new Map())
+      this.pending.push(null)
+    }
   }
 
+  /** Every database's map, fully materialized (tests, tools). */
+  get dbs(): readonly Map<string, Entry>[] {
+    this.materializeAll()
+    return this.maps
+  }
+
+  /** A database's map, with every deferred event applied. */
   db(index: number): Map<string, Entry> {
-    const map = this.dbs[index]
+    const map = this.maps[index]
     if (map === undefined) throw new RangeError(`no database ${index}`)
+    if (this.pending[index] !== null) this.materializeDb(index)
+    return map
+  }
+
+  /** The map of `db`, ready for an access to `key` (its shard materialized). */
+  private mapFor(db: number, key: string): Map<string, Entry> {
+    const map = this.maps[db]
+    if (map === undefined) throw new RangeError(`no database ${db}`)
+    const p = this.pending[db]
+    if (p !== null && p !== undefined) {
+      const shard = keyHash(key) % PENDING_SHARDS
+      if (p.head[shard] !== -1) this.materializeShard(db, p, shard)
+    }
     return map
   }
 
   get(db: number, key: string): Entry | undefined {
-    return this.db(db).get(key)
+    return this.mapFor(db, key).get(key)
   }
 
   /** Insert or replace; returns the previous entry. */
   set(db: number, key: string, entry: Entry): Entry | undefined {
-    const map = this.db(db)
+    const map = this.mapFor(db, key)
     const previous = map.get(key)
     if (previous !== undefined) this.liveBytes -= entryBytes(key, previous)
     map.set(key, entry)
@@ -73,7 +194,7 @@ export class Keyspace {
   }
 
   delete(db: number, key: string): Entry | undefined {
-    const map = this.db(db)
+    const map = this.mapFor(db, key)
     const previous = map.get(key)
     if (previous === undefined) return undefined
     map.delete(key)
@@ -101,17 +222,22 @@ export class Keyspace {
     const old = this.db(db)
     for (const [key, entry] of old) this.liveBytes -= entryBytes(key, entry)
     for (const [key, entry] of map) this.liveBytes += entryBytes(key, entry)
-    this.dbs[db] = map
+    this.maps[db] = map
     this.epoch++
     this.touchDb(db, old)
     return old
   }
 
   swapDbs(a: number, b: number): void {
-    const ma = this.db(a)
-    const mb = this.db(b)
-    this.dbs[a] = mb
-    this.dbs[b] = ma
+    // Deferred events travel with their maps: they are per database, not per index.
+    const ma = this.maps[a]
+    const mb = this.maps[b]
+    if (ma === undefined || mb === undefined) throw new RangeError(`no database ${ma === undefined ? a : b}`)
+    const pa = this.pending[a] as PendingDb | null
+    this.pending[a] = this.pending[b] as PendingDb | null
+    this.pending[b] = pa
+    this.maps[a] = mb
+    this.maps[b] = ma
     this.epoch++
     this.touchDb(a, ma)
     this.touchDb(b, mb)
@@ -121,5 +247,97 @@ export class Keyspace {
     let n = 0
     for (const map of this.dbs) n += map.size
     return n
+  }
+
+  /** keyCount without applying deferred events: each pending event counted as a key (≥ exact). */
+  keyCountEstimate(): number {
+    let n = this.pendingEvents
+    for (const map of this.maps) n += map.size
+    return n
+  }
+
+  // ---- the deferred index -------------------------------------------------------------------
+
+  /**
+   * Defer a whole-key write found by replay: event `code` whose fields start at buf[offset],
+   * writing the key with hash `hash` in `db`, estimated at `estimate` liveBytes. The event
+   * type's applyDeferred(ks, db, buf, offset) applies it later (through setMaterialized), to the
+   * database then holding the list (SWAPDB moves pending lists with their maps).
+   */
+  defer(db: number, hash: number, buf: Buffer, offset: number, code: number, estimate: number): void {
+    let p = this.pending[db]
+    if (p === null || p === undefined) {
+      p = new PendingDb()
+      this.pending[db] = p
+    }
+    p.add(hash % PENDING_SHARDS, buf, offset, code, estimate)
+    this.pendingEvents++
+    this.liveBytes += estimate
+  }
+
+  /** Insert or replace while applying a deferred event: no WATCH touch, no epoch change. */
+  setMaterialized(db: number, key: string, entry: Entry): void {
+    const map = this.maps[db] as Map<string, Entry>
+    const previous = map.get(key)
+    if (previous !== undefined) this.liveBytes -= entryBytes(key, previous)
+    map.set(key, entry)
+    this.liveBytes += entryBytes(key, entry)
+  }
+
+  private materializeShard(db: number, p: PendingDb, shard: number): void {
+    let i = p.head[shard] as number
+    const n = p.count[shard] as number
+    // First: applying must not find this shard pending again.
+    p.head[shard] = -1
+    p.count[shard] = 0
+    this.liveBytes -= p.estimate[shard] as number
+    p.estimate[shard] = 0
+    while (i !== -1) {
+      eventType(p.code[i] as number).applyDeferred?.(this, db, p.bufs[p.record[i] as number] as Buffer,
+        p.offset[i] as number)
+      i = p.next[i] as number
+    }
+    p.events -= n
+    this.pendingEvents -= n
+    if (p.events === 0) this.pending[db] = null
+  }
+
+  private materializeDb(db: number): void {
+    const p = this.pending[db]
+    if (p === null || p === undefined) return
+    for (let i = 0; i < PENDING_SHARDS && this.pending[db] === p; i++) {
+      if (p.head[i] !== -1) this.materializeShard(db, p, i)
+    }
+  }
+
+  /** Apply every deferred event (before the pool's bytes they point at go away). */
+  materializeAll(): void {
+    for (let db = 0; db < DB_COUNT; db++) this.materializeDb(db)
+  }
+
+  /** Deferred events pending in one database. */
+  pendingIn(db: number): number {
+    return this.pending[db]?.events ?? 0
+  }
+
+  /**
+   * Background materialization: apply pending shards, database by database (or of `onlyDb`),
+   * until about `maxEvents` events are applied; returns the number still pending, all databases.
+   */
+  materializeSome(maxEvents: number, onlyDb = -1): number {
+    let budget = maxEvents
+    for (let db = Math.max(0, onlyDb); db < (onlyDb < 0 ? DB_COUNT : onlyDb + 1) && budget > 0; db++) {
+      const p = this.pending[db]
+      if (p === null || p === undefined) continue
+      while (budget > 0 && this.pending[db] === p && p.cursor < PENDING_SHARDS) {
+        if (p.head[p.cursor] !== -1) {
+          budget -= p.count[p.cursor] as number
+          this.materializeShard(db, p, p.cursor)
+        }
+        p.cursor++
+      }
+      if (this.pending[db] === p && p.cursor >= PENDING_SHARDS) p.cursor = 0
+    }
+    return this.pendingEvents
   }
 }

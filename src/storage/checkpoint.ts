@@ -21,6 +21,8 @@ import { DB_COUNT, entryBytes, type Entry, type Keyspace } from '../state/keyspa
 import type { Log } from './log.js'
 import { REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END } from './record-codec.js'
 
+/** Budget a checkpoint slice counts per deferred event it applies (about a RESTORE's cost). */
+const DEFERRED_EVENT_BYTES = 128
 /** Aim for chunk records of about this size. */
 export const CHUNK_TARGET_BYTES = 64 * 1024
 /** Space kept free so deletes and FLUSH can always be logged, even in a full pool. */
@@ -64,7 +66,8 @@ interface Active {
   beginLsn: number
   epoch: number
   db: number
-  iterator: Iterator<[string, Entry]>
+  /** Over the current database; null until its deferred events are all applied. */
+  iterator: Iterator<[string, Entry]> | null
   keys: number
   chunks: number
 }
@@ -83,11 +86,10 @@ export class Checkpointer {
     const ks = this.keyspace()
     const w = this.log.begin()
     w.varuint(0)
-    w.varuint(ks.keyCount())
+    w.varuint(ks.keyCountEstimate())
     if (!this.log.fits(w.length - 16, reserveBytes)) return false
     const beginLsn = this.log.append(REC_CKPT_BEGIN)
-    this.active = { beginLsn, epoch: ks.epoch, db: 0, iterator: ks.db(0).entries(), keys: 0,
-      chunks: 0 }
+    this.active = { beginLsn, epoch: ks.epoch, db: 0, iterator: null, keys: 0, chunks: 0 }
     return true
   }
 
@@ -110,15 +112,30 @@ export class Checkpointer {
       return 'abandoned'
     }
     let budget = maxBytes
-    while (budget > 0) {
+    let waiting = false // for deferred events of the next database to be applied
+    while (budget > 0 && !waiting) {
       const events: Event[] = []
       let bytes = 0
       while (bytes < chunkTargetBytes(this.log.ringBytes)) {
+        if (a.iterator === null) {
+          // A database still holding deferred events (just after startup) is applied first, a
+          // budget at a time: its iteration must see every key (keyspace.ts, deferred index).
+          if (ks.pendingIn(a.db) > 0) {
+            const before = ks.pendingIn(a.db)
+            ks.materializeSome(Math.max(1, Math.floor(budget / DEFERRED_EVENT_BYTES)), a.db)
+            budget -= (before - ks.pendingIn(a.db)) * DEFERRED_EVENT_BYTES
+            if (ks.pendingIn(a.db) > 0) {
+              waiting = true
+              break
+            }
+          }
+          a.iterator = ks.db(a.db).entries()
+        }
         const next = a.iterator.next()
         if (next.done === true) {
           a.db++
+          a.iterator = null
           if (a.db >= DB_COUNT) break
-          a.iterator = ks.db(a.db).entries()
           continue
         }
         const [key, entry] = next.value

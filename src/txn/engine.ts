@@ -30,6 +30,8 @@ import { REC_TXN } from '../storage/record-codec.js'
 import { formatRegion } from '../storage/setup.js'
 
 export const DEFAULT_POOL_BYTES = 1024 * 1024 * 1024
+/** Deferred events indexed per background slice after open (~1 ms; state/keyspace.ts). */
+const INDEX_SLICE_EVENTS = 1500
 /** Snapshot bytes written per checkpoint slice (a slice runs between client requests). */
 const CHECKPOINT_SLICE_BYTES = 256 * 1024
 
@@ -41,6 +43,11 @@ export interface StoreOptions {
   groupCommit?: 'turn' | 'manual'
   /** Run checkpoints in the background when the log grows (default true). */
   autoCheckpoint?: boolean
+  /**
+   * Open with the deferred index (state/keyspace.ts): string keys are indexed by a background
+   * task after open returns (and on first access), not key by key before it. Default true.
+   */
+  deferIndex?: boolean
   hooks?: LogTestHooks
   onProgress?: (p: RecoveryProgress) => void
 }
@@ -63,6 +70,10 @@ export interface StoreStats {
   longestCheckpointSliceMs: number
   recoveryMs: number
   recoveredRecords: number
+  /** Deferred events not yet indexed (0 once the keyspace is fully built after open). */
+  indexPendingEvents: number
+  /** ms from the start of open until the keyspace was fully built (recoveryMs when nothing was deferred). */
+  indexedMs: number
   recoveredKeys: number
   outOfSpaceRefusals: number
   failed: string | null
@@ -172,6 +183,7 @@ export class Store {
   lastCheckpointAtMs = 0
   longestCheckpointSliceMs = 0
   recoveryMs = 0
+  indexedMs = 0
   recoveredLog: RecoveredLog
 
   private constructor(
@@ -217,17 +229,19 @@ export class Store {
 
   static async openRegion(region: PmRegion, options: StoreOptions = {}): Promise<Store> {
     const started = performance.now()
-    const result = await recoverAsync(region, {}, options.onProgress)
-    return Store.fromRecovery(region, result, options, performance.now() - started)
+    const result = await recoverAsync(region, { deferIndex: options.deferIndex !== false },
+      options.onProgress)
+    return Store.fromRecovery(region, result, options, started)
   }
 
   static openRegionSync(region: PmRegion, options: StoreOptions = {}): Store {
     const started = performance.now()
-    return Store.fromRecovery(region, recover(region), options, performance.now() - started)
+    return Store.fromRecovery(region, recover(region, { deferIndex: options.deferIndex !== false }),
+      options, started)
   }
 
   private static fromRecovery(
-    region: PmRegion, result: ReturnType<typeof recover>, options: StoreOptions, ms: number,
+    region: PmRegion, result: ReturnType<typeof recover>, options: StoreOptions, started: number,
   ): Store {
     if (result.kind === 'format') throw new StoreError('POOL_FORMAT', result.reason)
     if (result.kind === 'corrupt') {
@@ -235,12 +249,16 @@ export class Store {
         { offset: result.offset, lsn: result.lsn })
     }
     const store = new Store(region, result.keyspace, result.log, options)
-    store.recoveryMs = ms
+    store.recoveryMs = performance.now() - started
     // A crash between a checkpoint's commit and its head move: move the head now (a blanket
     // write: recovery from either head yields this state), or its space would stay garbage.
+    // Deferred events point into that space: they are applied first.
     if (result.log.newestCheckpointLsn > result.log.headLsn) {
+      store.keyspace.materializeAll()
       store.log.moveHead(result.log.newestCheckpointLsn)
     }
+    store.indexedMs = store.recoveryMs
+    if (store.keyspace.pendingEvents > 0) store.scheduleIndexing(started)
     return store
   }
 
@@ -473,10 +491,28 @@ export class Store {
       longestCheckpointSliceMs: this.longestCheckpointSliceMs,
       recoveryMs: this.recoveryMs,
       recoveredRecords: this.recoveredLog.records,
-      recoveredKeys: this.keyspace.keyCount(),
+      recoveredKeys: this.keyspace.keyCountEstimate(),
+      indexPendingEvents: this.keyspace.pendingEvents,
+      indexedMs: this.keyspace.pendingEvents > 0 ? 0 : this.indexedMs,
       outOfSpaceRefusals: this.outOfSpaceRefusals,
       failed: this.failed === null ? null : this.failed.message,
     }
+  }
+
+  /**
+   * Build the deferred index in the background: slices of INDEX_SLICE_EVENTS between turns of
+   * the event loop (about a millisecond each), so requests keep being served meanwhile.
+   */
+  private scheduleIndexing(started: number): void {
+    const slice = (): void => {
+      if (this.closed) return
+      if (this.keyspace.materializeSome(INDEX_SLICE_EVENTS) > 0) {
+        setImmediate(slice)
+      } else {
+        this.indexedMs = performance.now() - started
+      }
+    }
+    setImmediate(slice)
   }
 
   /** Commit what is pending, then unmap. */
@@ -485,6 +521,8 @@ export class Store {
     if (this.current !== null) this.current.abort()
     this.flush()
     this.closed = true
+    // Deferred events point into the mapping that is about to go away.
+    this.keyspace.materializeAll()
     this.region.close()
   }
 }

@@ -151,7 +151,9 @@ class Injector {
 
   /** Recover the damaged pool, judge the outcome, undo the fault. */
   judge(kind: string, describe: () => string, allowed?: Set<string>): Outcome | 'wrong' {
-    const r = recover(this.reader)
+    // Every other fault is judged by a recovery with the deferred index (what Store.open does):
+    // it must detect exactly the same damage.
+    const r = recover(this.reader, { deferIndex: this.total % 2 === 1 })
     let outcome: Outcome | 'wrong'
     if (r.kind === 'ok') {
       const state = canonical(r.keyspace)
