@@ -80,8 +80,13 @@ export const PENDING_SHARDS = 2048
 
 /**
  * One database's deferred events, as typed arrays (a million of them cost no GC): event i is
- * (bufs[record[i]], offset[i], code[i]); each shard is a singly linked list through next[], in
- * log order, from head[shard] to tail[shard] (-1: empty).
+ * (bufs[record[i]], offset[i], code[i]) in shard shard[i], having added estimate[i] to
+ * liveBytes. Each shard is a singly linked list through next[], in log order, from head[shard]
+ * to tail[shard] (head -1: nothing pending). Every event below `applied` has been applied; an
+ * event at or above it is pending exactly when it is its shard's head or behind it — and, as
+ * all earlier events of its shard are applied first, a pending event at `applied` is its
+ * shard's head. So the background pass can apply in log order (sequential memory) while a key's
+ * access applies just its shard's list.
  */
 class PendingDb {
   bufs: Buffer[] = []
@@ -89,16 +94,15 @@ class PendingDb {
   offset = new Int32Array(1024)
   code = new Uint8Array(1024)
   next = new Int32Array(1024)
+  shard = new Uint16Array(1024)
+  estimate = new Int32Array(1024)
   used = 0
+  applied = 0
   readonly head = new Int32Array(PENDING_SHARDS).fill(-1)
   readonly tail = new Int32Array(PENDING_SHARDS)
   readonly count = new Int32Array(PENDING_SHARDS)
-  /** Per shard: the sum of the estimates its events added to liveBytes. */
-  readonly estimate = new Float64Array(PENDING_SHARDS)
   /** Events still pending in this database. */
   events = 0
-  /** Where background materialization goes on (a shard index). */
-  cursor = 0
 
   add(shard: number, buf: Buffer, offset: number, code: number, estimate: number): void {
     if (this.used === this.record.length) this.grow()
@@ -108,28 +112,28 @@ class PendingDb {
     this.offset[i] = offset
     this.code[i] = code
     this.next[i] = -1
+    this.shard[i] = shard
+    this.estimate[i] = estimate
     if (this.head[shard] === -1) this.head[shard] = i
     else this.next[this.tail[shard] as number] = i
     this.tail[shard] = i
     this.count[shard] = (this.count[shard] as number) + 1
-    this.estimate[shard] = (this.estimate[shard] as number) + estimate
     this.events++
   }
 
   private grow(): void {
     const n = this.record.length * 2
-    const record = new Int32Array(n)
-    record.set(this.record)
-    this.record = record
-    const offset = new Int32Array(n)
-    offset.set(this.offset)
-    this.offset = offset
-    const code = new Uint8Array(n)
-    code.set(this.code)
-    this.code = code
-    const next = new Int32Array(n)
-    next.set(this.next)
-    this.next = next
+    const widen = <T extends Int32Array | Uint8Array | Uint16Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n)
+      b.set(a)
+      return b
+    }
+    this.record = widen(this.record, (k) => new Int32Array(k))
+    this.offset = widen(this.offset, (k) => new Int32Array(k))
+    this.code = widen(this.code, (k) => new Uint8Array(k))
+    this.next = widen(this.next, (k) => new Int32Array(k))
+    this.shard = widen(this.shard, (k) => new Uint16Array(k))
+    this.estimate = widen(this.estimate, (k) => new Int32Array(k))
   }
 }
 
@@ -284,30 +288,52 @@ export class Keyspace {
     this.liveBytes += entryBytes(key, entry)
   }
 
+  /** Apply pending event i of database db (its estimate leaves liveBytes, its entry enters). */
+  private applyPending(db: number, p: PendingDb, i: number): void {
+    this.liveBytes -= p.estimate[i] as number
+    eventType(p.code[i] as number).applyDeferred?.(this, db, p.bufs[p.record[i] as number] as Buffer,
+      p.offset[i] as number)
+  }
+
   private materializeShard(db: number, p: PendingDb, shard: number): void {
     let i = p.head[shard] as number
     const n = p.count[shard] as number
     // First: applying must not find this shard pending again.
     p.head[shard] = -1
     p.count[shard] = 0
-    this.liveBytes -= p.estimate[shard] as number
-    p.estimate[shard] = 0
     while (i !== -1) {
-      eventType(p.code[i] as number).applyDeferred?.(this, db, p.bufs[p.record[i] as number] as Buffer,
-        p.offset[i] as number)
+      this.applyPending(db, p, i)
       i = p.next[i] as number
     }
-    p.events -= n
-    this.pendingEvents -= n
-    if (p.events === 0) this.pending[db] = null
+    this.settle(db, p, n)
+  }
+
+  /** Apply up to `budget` pending events of `db` in log order; returns how many. */
+  private materializeInOrder(db: number, p: PendingDb, budget: number): number {
+    let n = 0
+    let i = p.applied
+    for (; i < p.used && n < budget; i++) {
+      const shard = p.shard[i] as number
+      if (p.head[shard] !== i) continue // applied with its shard already
+      p.head[shard] = p.next[i] as number
+      p.count[shard] = (p.count[shard] as number) - 1
+      this.applyPending(db, p, i)
+      n++
+    }
+    p.applied = i
+    this.settle(db, p, n)
+    return n
+  }
+
+  private settle(db: number, p: PendingDb, applied: number): void {
+    p.events -= applied
+    this.pendingEvents -= applied
+    if (p.events === 0 && this.pending[db] === p) this.pending[db] = null
   }
 
   private materializeDb(db: number): void {
     const p = this.pending[db]
-    if (p === null || p === undefined) return
-    for (let i = 0; i < PENDING_SHARDS && this.pending[db] === p; i++) {
-      if (p.head[i] !== -1) this.materializeShard(db, p, i)
-    }
+    if (p !== null && p !== undefined) this.materializeInOrder(db, p, Number.MAX_SAFE_INTEGER)
   }
 
   /** Apply every deferred event (before the pool's bytes they point at go away). */
@@ -321,22 +347,14 @@ export class Keyspace {
   }
 
   /**
-   * Background materialization: apply pending shards, database by database (or of `onlyDb`),
-   * until about `maxEvents` events are applied; returns the number still pending, all databases.
+   * Background materialization: apply pending events in log order, database by database (or
+   * of `onlyDb`), about `maxEvents` of them; returns the number still pending, all databases.
    */
   materializeSome(maxEvents: number, onlyDb = -1): number {
     let budget = maxEvents
     for (let db = Math.max(0, onlyDb); db < (onlyDb < 0 ? DB_COUNT : onlyDb + 1) && budget > 0; db++) {
       const p = this.pending[db]
-      if (p === null || p === undefined) continue
-      while (budget > 0 && this.pending[db] === p && p.cursor < PENDING_SHARDS) {
-        if (p.head[p.cursor] !== -1) {
-          budget -= p.count[p.cursor] as number
-          this.materializeShard(db, p, p.cursor)
-        }
-        p.cursor++
-      }
-      if (this.pending[db] === p && p.cursor >= PENDING_SHARDS) p.cursor = 0
+      if (p !== null && p !== undefined) budget -= this.materializeInOrder(db, p, budget)
     }
     return this.pendingEvents
   }
