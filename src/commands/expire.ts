@@ -39,6 +39,8 @@ const indexes = new WeakMap<Map<string, Entry>, ExpiryIndex>()
 
 /** Tell the index that (db, key) now has an expiry. Cheap; call after applying the event. */
 export function noteExpiry(ks: Keyspace, db: number, key: string): void {
+  // A database with deferred events has no index yet (the cycle waits for it): don't build it.
+  if (ks.pendingIn(db) > 0) return
   const index = indexes.get(ks.db(db))
   if (index !== undefined) index.keys.add(key)
 }

@@ -104,7 +104,7 @@ export const flushDbEvent = registerEvent<FlushDbEvent>({
   encode(w, e) { w.u8(e.db) },
   decode: (r) => ({ code: EV_FLUSHDB, db: readDb(r) }),
   apply(ks, e) {
-    if (ks.db(e.db).size === 0) return null
+    if (ks.isEmpty(e.db)) return null
     const old = ks.replaceDb(e.db, new Map())
     return () => { ks.replaceDb(e.db, old) }
   },
@@ -117,7 +117,7 @@ export const flushAllEvent = registerEvent<Event>({
   apply(ks) {
     const undos: Undo[] = []
     for (let db = 0; db < DB_COUNT; db++) {
-      if (ks.db(db).size === 0) continue
+      if (ks.isEmpty(db)) continue
       const old = ks.replaceDb(db, new Map())
       undos.push(() => { ks.replaceDb(db, old) })
     }

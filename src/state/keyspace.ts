@@ -341,6 +341,13 @@ export class Keyspace {
     for (let db = 0; db < DB_COUNT; db++) this.materializeDb(db)
   }
 
+  /** No keys and nothing deferred (without applying anything). */
+  isEmpty(db: number): boolean {
+    const map = this.maps[db]
+    if (map === undefined) throw new RangeError(`no database ${db}`)
+    return map.size === 0 && this.pendingIn(db) === 0
+  }
+
   /** Deferred events pending in one database. */
   pendingIn(db: number): number {
     return this.pending[db]?.events ?? 0
