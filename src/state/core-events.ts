@@ -58,24 +58,9 @@ export const putEvent = registerEvent<PutEvent>({
   decode: (r) => ({ code: EV_PUT, db: readDb(r), key: r.str(), value: r.bytes(), expireAtMs: r.f64() }),
   apply: (ks, e) =>
     putEntry(ks, e.db, e.key, new Entry(TYPE_STRING, e.value, e.expireAtMs, e.value.length + 2)),
-  deferInto(ks, r) {
-    const at = r.pos
-    const db = readDb(r)
-    const keyBytes = r.varuint()
-    const keyAt = r.skip(keyBytes)
-    const valueBytes = r.varuint()
-    r.skip(valueBytes)
-    r.skip(8)
-    ks.defer(db, keyHashBytes(r.buf, keyAt, keyAt + keyBytes), r.buf, at, EV_PUT,
-      keyBytes + valueBytes + 2 + ENTRY_OVERHEAD_BYTES)
-    return true
-  },
-  applyDeferred(ks, db, buf, offset) {
-    const r = new ByteReader(buf, offset + 1) // past the db byte: SWAPDB may have moved it
-    const key = r.str()
-    const value = r.bytes()
-    ks.setMaterialized(db, key, new Entry(TYPE_STRING, value, r.f64(), value.length + 2))
-  },
+  deferInto: (ks, r) => deferStringWrite(ks, r, EV_PUT),
+  applyDeferred: (ks, db, buf, offset) => applyDeferredStringWrite(ks, db, buf, offset, EV_PUT),
+
 })
 
 export const delEvent = registerEvent<DelEvent>({
@@ -166,28 +151,47 @@ export const restoreEvent = registerEvent<RestoreEvent>({
     const value = owned ? e.value : copyValue(e.type, e.value)
     return putEntry(ks, e.db, e.key, new Entry(e.type, value, e.expireAtMs, vt.bytes(value)))
   },
-  deferInto(ks, r) {
-    const at = r.pos
-    const db = readDb(r)
-    const keyBytes = r.varuint()
-    const keyAt = r.skip(keyBytes)
+  deferInto: (ks, r) => deferStringWrite(ks, r, EV_RESTORE),
+  applyDeferred: (ks, db, buf, offset) => applyDeferredStringWrite(ks, db, buf, offset, EV_RESTORE),
+
+})
+
+/**
+ * deferInto of the two whole-key string writes (the deferred index, keyspace.ts). Their fields:
+ *   PUT      db, key, value, f64 expireAtMs
+ *   RESTORE  db, key, u8 type, f64 expireAtMs, value    — deferred only when type is string
+ * Bounds are checked as decode() checks them; the estimate is entryBytes of the entry it makes.
+ */
+function deferStringWrite(ks: Keyspace, r: ByteReader, code: number): boolean {
+  const at = r.pos
+  const db = readDb(r)
+  const keyBytes = r.varuint()
+  const keyAt = r.skip(keyBytes)
+  if (code === EV_RESTORE) {
     if (r.u8() !== TYPE_STRING) return false
     r.skip(8)
-    const valueBytes = r.varuint()
-    r.skip(valueBytes)
-    ks.defer(db, keyHashBytes(r.buf, keyAt, keyAt + keyBytes), r.buf, at, EV_RESTORE,
-      keyBytes + valueBytes + 2 + ENTRY_OVERHEAD_BYTES)
-    return true
-  },
-  applyDeferred(ks, db, buf, offset) {
-    const r = new ByteReader(buf, offset + 1) // past the db byte: SWAPDB may have moved it
-    const key = r.str()
-    r.u8() // TYPE_STRING: only string RESTOREs are deferred
-    const expireAtMs = r.f64()
-    const value = r.bytes()
-    ks.setMaterialized(db, key, new Entry(TYPE_STRING, value, expireAtMs, value.length + 2))
-  },
-})
+  }
+  const valueBytes = r.varuint()
+  r.skip(valueBytes)
+  if (code === EV_PUT) r.skip(8)
+  ks.defer(db, keyHashBytes(r.buf, keyAt, keyAt + keyBytes), r.buf, at, code,
+    keyBytes + valueBytes + 2 + ENTRY_OVERHEAD_BYTES)
+  return true
+}
+
+/** applyDeferred of both: into `db`, the database now holding the event (SWAPDB may move it). */
+function applyDeferredStringWrite(ks: Keyspace, db: number, buf: Buffer, offset: number, code: number): void {
+  const r = new ByteReader(buf, offset + 1) // past the event's own db byte
+  const key = r.str()
+  let expireAtMs = 0
+  if (code === EV_RESTORE) {
+    r.u8()
+    expireAtMs = r.f64()
+  }
+  const value = r.bytes()
+  if (code === EV_PUT) expireAtMs = r.f64()
+  ks.setMaterialized(db, key, new Entry(TYPE_STRING, value, expireAtMs, value.length + 2))
+}
 
 /** RESTORE events produced by decode (their values are fresh, owned by nobody else). */
 const decodedRestores = new WeakSet<RestoreEvent>()
