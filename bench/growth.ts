@@ -1,6 +1,6 @@
 // Growth benchmark of the collection types (issue 5): the cost of one command, in µs, as the
 // collection grows from 1k to 1M elements — it must stay flat where Redis's is O(1) (LPUSH/LPOP,
-// HSET/HGET, SADD/SISMEMBER) and grow like log n where Redis's is O(log n) (ZADD, ZRANK, ZRANGE
+// HSET/HGET/HRANDFIELD, SADD/SISMEMBER/SRANDMEMBER/SPOP) and grow like log n where Redis's is O(log n) (ZADD, ZRANK, ZRANGE
 // of 10). LINDEX is O(1) here (a ring-buffer deque) where Redis's quicklist is O(n).
 // In-process: each command runs through its real handler in its own transaction on a real
 // store, committed in groups of GROUP (the server's group commit), on a pool in /dev/shm with
@@ -101,9 +101,13 @@ const benches: Bench[] = [
   { name: 'LINDEX', drop: 'l', build: () => {}, op: (_i, n) => [b('LINDEX'), b('l'), b(rand(n))] },
   { name: 'HSET', build: (r, n) => buildBatches(r, n, (f, t) => [b('HSET'), b('h'), ...range(f, t, (i) => [b(`f${i}`), b('v')])]),
     op: (_i, n) => [b('HSET'), b('h'), b(`f${rand(n)}`), b('w')] },
+  { name: 'HRANDFIELD', build: () => {}, op: () => [b('HRANDFIELD'), b('h')] },
   { name: 'HGET', drop: 'h', build: () => {}, op: (_i, n) => [b('HGET'), b('h'), b(`f${rand(n)}`)] },
   { name: 'SADD', build: (r, n) => buildBatches(r, n, (f, t) => [b('SADD'), b('s'), ...range(f, t, (i) => [b(`m${i}`)])]),
     op: (i, n) => [b('SADD'), b('s'), b(`m${n + i}`)] },
+  { name: 'SRANDMEMBER', build: () => {}, op: () => [b('SRANDMEMBER'), b('s')] },
+  { name: 'SPOP+SADD', build: () => {},
+    op: (i, n) => (i % 2 === 0 ? [b('SPOP'), b('s')] : [b('SADD'), b('s'), b(`p${n + i}`)]) },
   { name: 'SISMEMBER', drop: 's', build: () => {}, op: (_i, n) => [b('SISMEMBER'), b('s'), b(`m${rand(n)}`)] },
   { name: 'ZADD', build: (r, n) => buildBatches(r, n, (f, t) => [b('ZADD'), b('z'), ...range(f, t, (i) => [b(rand(1_000_000)), b(`m${i}`)])]),
     op: (_i, n) => [b('ZADD'), b('z'), b(rand(1_000_000)), b(`m${rand(n)}`)] },

@@ -19,7 +19,7 @@ import {
   addLongDouble, formatHuman, longDoubleFromInt, parseLongDouble, type LongDouble,
 } from './long-double.js'
 import { INT64_MAX, INT64_MIN, optionName, parseInt64 } from './numeric.js'
-import { randomIndex } from './random.js'
+import { distinctRandom, randomHashField } from './random.js'
 import { ERR_SYNTAX, keyOf, type CommandContext, type CommandSpec, type Handler } from './spec.js'
 
 type Hash = Map<string, Buffer>
@@ -242,8 +242,7 @@ const hrandfield: Handler = (ctx, argv) => {
     ctx.reply.nullBulk()
     return
   }
-  const fields = [...(entry.value as Hash).keys()]
-  bulkLatin1(ctx.reply, fields[randomIndex(fields.length)] as string)
+  bulkLatin1(ctx.reply, randomHashField(entry.value as Hash))
 }
 
 function randomFieldsWithCount(ctx: CommandContext, key: string, l: number,
@@ -255,32 +254,22 @@ function randomFieldsWithCount(ctx: CommandContext, key: string, l: number,
     return
   }
   const hash = entry.value as Hash
-  const pairs = [...hash]
-  const unique = l > 0
   const count = Math.abs(l)
-  const chosen: [string, Buffer][] = []
-  if (!unique || count === 1) {
-    for (let i = 0; i < count; i++) {
-      chosen.push(pairs[randomIndex(pairs.length)] as [string, Buffer])
-    }
-  } else if (count >= pairs.length) {
-    chosen.push(...pairs)
+  let chosen: string[]
+  if (l < 0 || count === 1) {
+    chosen = []
+    for (let i = 0; i < count; i++) chosen.push(randomHashField(hash))
+  } else if (count >= hash.size) {
+    chosen = [...hash.keys()]
   } else {
-    // Partial Fisher–Yates: `count` distinct picks.
-    for (let i = 0; i < count; i++) {
-      const j = i + randomIndex(pairs.length - i)
-      const t = pairs[i] as [string, Buffer]
-      pairs[i] = pairs[j] as [string, Buffer]
-      pairs[j] = t
-      chosen.push(pairs[i] as [string, Buffer])
-    }
+    chosen = distinctRandom(hash.size, count, () => randomHashField(hash), () => [...hash.keys()])
   }
   const proto3 = ctx.reply.proto === 3
   ctx.reply.arrayHeader(withValues && !proto3 ? chosen.length * 2 : chosen.length)
-  for (const [f, v] of chosen) {
+  for (const f of chosen) {
     if (withValues && proto3) ctx.reply.arrayHeader(2)
     bulkLatin1(ctx.reply, f)
-    if (withValues) ctx.reply.bulk(v)
+    if (withValues) ctx.reply.bulk(hash.get(f) as Buffer)
   }
 }
 

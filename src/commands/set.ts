@@ -18,7 +18,7 @@ import { SET_MAX_INTSET_ENTRIES, isIntegerMember, noteSetWrite, setIsIntset } fr
 import { commandSpec, numkeysKeys } from './list.js'
 import { lookupKey } from './lookup.js'
 import { optionName } from './numeric.js'
-import { randomIndex } from './random.js'
+import { distinctRandom, randomSetMember } from './random.js'
 import {
   ERR_SYNTAX, WRONGTYPE, keyOf, type CommandContext, type CommandSpec, type Handler,
 } from './spec.js'
@@ -126,24 +126,9 @@ const smismember: Handler = (ctx, argv) => {
   }
 }
 
-/** `count` distinct random members (count < size), by a partial Fisher–Yates. */
-function distinctRandom(set: SetValue, count: number): string[] {
-  const all = [...set]
-  for (let i = 0; i < count; i++) {
-    const j = i + randomIndex(all.length - i)
-    const t = all[i] as string
-    all[i] = all[j] as string
-    all[j] = t
-  }
-  all.length = count
-  return all
-}
-
-/** One random member: O(position) walk, no copy. */
-function oneRandom(set: SetValue): string {
-  let k = randomIndex(set.size)
-  for (const m of set) if (k-- === 0) return m
-  return set.values().next().value as string
+/** `count` distinct random members (count < size). */
+function distinctMembers(set: SetValue, count: number): string[] {
+  return distinctRandom(set.size, count, () => randomSetMember(set), () => [...set])
 }
 
 const spop: Handler = (ctx, argv) => {
@@ -163,7 +148,7 @@ const spop: Handler = (ctx, argv) => {
       return
     }
     const set = entry.value as SetValue
-    const popped = count >= set.size ? [...set] : distinctRandom(set, count)
+    const popped = count >= set.size ? [...set] : distinctMembers(set, count)
     srem(ctx, db, key, popped)
     setReply(ctx, popped, popped.length)
     return
@@ -174,7 +159,7 @@ const spop: Handler = (ctx, argv) => {
     ctx.reply.nullBulk()
     return
   }
-  const member = oneRandom(entry.value as SetValue)
+  const member = randomSetMember(entry.value as SetValue)
   srem(ctx, db, key, [member])
   bulkLatin1(ctx.reply, member)
 }
@@ -197,12 +182,11 @@ const srandmember: Handler = (ctx, argv) => {
     const set = entry.value as SetValue
     const count = Math.abs(l)
     if (l < 0 || count === 1) {
-      const all = [...set]
       ctx.reply.arrayHeader(count)
-      for (let i = 0; i < count; i++) bulkLatin1(ctx.reply, all[randomIndex(all.length)] as string)
+      for (let i = 0; i < count; i++) bulkLatin1(ctx.reply, randomSetMember(set))
       return
     }
-    const picked = count >= set.size ? [...inRedisOrder(set, set.size)] : distinctRandom(set, count)
+    const picked = count >= set.size ? [...inRedisOrder(set, set.size)] : distinctMembers(set, count)
     ctx.reply.arrayHeader(picked.length)
     for (const m of picked) bulkLatin1(ctx.reply, m)
     return
@@ -213,7 +197,7 @@ const srandmember: Handler = (ctx, argv) => {
     ctx.reply.nullBulk()
     return
   }
-  bulkLatin1(ctx.reply, oneRandom(entry.value as SetValue))
+  bulkLatin1(ctx.reply, randomSetMember(entry.value as SetValue))
 }
 
 const smove: Handler = (ctx, argv) => {

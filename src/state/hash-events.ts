@@ -15,6 +15,7 @@ import {
 } from './coll-common.js'
 import { registerEvent, type Event } from './event.js'
 import { Entry, TYPE_HASH } from './keyspace.js'
+import { RandomMap } from './random-access.js'
 
 export const EV_HSET = 40
 export const EV_HDEL = 41
@@ -43,7 +44,7 @@ export const hsetEvent = registerEvent<HashSetEvent>({
     const { db, key } = e
     const existing = ks.get(db, key)
     if (existing !== undefined && existing.type !== TYPE_HASH) return null
-    const hash: Hash = existing === undefined ? new Map() : existing.value as Hash
+    const hash: Hash = existing === undefined ? new RandomMap<Buffer>() : existing.value as Hash
     // Previous values in application order, so undo restores them in reverse.
     const previous: (Buffer | undefined)[] = []
     let delta = 0

@@ -14,6 +14,7 @@ import {
 } from './coll-common.js'
 import { registerEvent, type Event } from './event.js'
 import { Entry, TYPE_SET } from './keyspace.js'
+import { RandomSet } from './random-access.js'
 
 export const EV_SADD = 50
 export const EV_SREM = 51
@@ -35,7 +36,7 @@ export const saddEvent = registerEvent<SetMembersEvent>({
     const { db, key } = e
     const existing = ks.get(db, key)
     if (existing !== undefined && existing.type !== TYPE_SET) return null
-    const set: Set<string> = existing === undefined ? new Set() : existing.value as Set<string>
+    const set: Set<string> = existing === undefined ? new RandomSet() : existing.value as Set<string>
     const added: string[] = []
     let bytes = 0
     for (const m of e.members) {

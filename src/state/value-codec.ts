@@ -13,6 +13,7 @@
 import { ByteReader, ByteWriter, DecodeError } from './bytes.js'
 import { Deque } from './deque.js'
 import { TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING } from './keyspace.js'
+import { RandomMap, RandomSet } from './random-access.js'
 
 export interface ValueType {
   readonly type: number
@@ -84,7 +85,7 @@ registerValueType({
   },
   decode: (r) => {
     const n = r.varuint()
-    const hash = new Map<string, Buffer>()
+    const hash = new RandomMap<Buffer>()
     for (let i = 0; i < n; i++) hash.set(r.str(), r.bytes())
     return hash
   },
@@ -107,7 +108,7 @@ registerValueType({
   },
   decode: (r) => {
     const n = r.varuint()
-    const set = new Set<string>()
+    const set = new RandomSet()
     for (let i = 0; i < n; i++) set.add(r.str())
     return set
   },
