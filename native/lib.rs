@@ -1,5 +1,6 @@
 // capykv-pmem: the Node-API exports (createPool, openPool, crc64, crc64Seal, crc64Verify,
-// nativeInfo). The types and the loader are in src/storage/native.ts.
+// nativeInfo; a pool's methods: persist, flush, drain, store64, writeSealed, commit, close). The
+// types and the loader are in src/storage/native.ts.
 // Invariants and why:
 // - Never abort the process on bad input: every argument is checked here and every failure is
 //   thrown as a JS Error whose `code` names it (ERR_INVALID_ARG, ERR_OUT_OF_RANGE,
@@ -329,6 +330,60 @@ unsafe extern "C" fn pool_store64(env: napi_env, info: napi_callback_info) -> na
     })())
 }
 
+/// writeSealed(src, length, seed, dstOffset): seal src[0, length) — its last 8 bytes become the
+/// little-endian CRC-64 of the bytes before them, continuing from `seed` — then copy it into the
+/// pool at dstOffset (not yet durable: a write). One call instead of crc64Seal + a JS copy, and
+/// no view of the record per append: a Node-API call costs more than sealing a small record.
+unsafe extern "C" fn pool_write_sealed(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, (|| {
+        let (argv, data) = cb_args::<4>(env, info)?;
+        let p = open_pool(data)?;
+        let src = arg_bytes(env, argv[0], "src")?;
+        let length = arg_index(env, argv[1], "length")?;
+        let seed = arg_u64_bigint(env, argv[2], "seed")?;
+        let dst = arg_index(env, argv[3], "dstOffset")?;
+        if length < 8 {
+            return Err(invalid(format!("a sealed block needs at least 8 bytes, got {length}")));
+        }
+        let (_, end) = byte_range(src, 0, length, "sealed block")?;
+        p.region.check_range(dst, length)?;
+        let body = end - 8;
+        let crc = crc64::crc64(seed, &src[..body]);
+        src[body..end].copy_from_slice(&crc.to_le_bytes());
+        // src may be a view of the pool itself: copy_in is a memmove.
+        p.region.copy_in(dst as usize, src.as_ptr(), end);
+        Ok(ptr::null_mut())
+    })())
+}
+
+/// commit(flushOffset, flushLength, wordOffset, lo, hi): the commit protocol's three steps in
+/// order, as one call: make [flushOffset, +flushLength) durable, then ONE aligned 8-byte store
+/// of lo | hi << 32 at wordOffset, then make that word durable. Every argument is checked before
+/// anything is written, so a bad call changes nothing.
+unsafe extern "C" fn pool_commit(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, (|| {
+        let (argv, data) = cb_args::<5>(env, info)?;
+        let p = open_pool(data)?;
+        let offset = arg_index(env, argv[0], "flushOffset")?;
+        let length = arg_index(env, argv[1], "flushLength")?;
+        let word = arg_index(env, argv[2], "wordOffset")?;
+        let lo = arg_u32(env, argv[3], "lo")?;
+        let hi = arg_u32(env, argv[4], "hi")?;
+        if word % 8 != 0 {
+            return Err(invalid(format!("commit word offset {word} is not 8-byte aligned")));
+        }
+        p.region.check_range(offset, length)?;
+        p.region.check_range(word, 8)?;
+        // flush + drain is persist's split form; the drain is the fence that orders the records'
+        // write-back before the commit store.
+        p.region.flush(offset as usize, length as usize)?;
+        p.region.drain();
+        p.region.store64(word as usize, lo as u64 | (hi as u64) << 32);
+        p.region.persist(word as usize, 8)?;
+        Ok(ptr::null_mut())
+    })())
+}
+
 unsafe extern "C" fn pool_close(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, (|| {
         let (_, data) = cb_args::<0>(env, info)?;
@@ -437,11 +492,13 @@ unsafe fn build_pool_object(
         names.push(cstring_lossy(name));
         values.push(v);
     }
-    let methods: [(&str, napi_callback); 5] = [
+    let methods: [(&str, napi_callback); 7] = [
         ("persist", Some(pool_persist)),
         ("flush", Some(pool_flush)),
         ("drain", Some(pool_drain)),
         ("store64", Some(pool_store64)),
+        ("writeSealed", Some(pool_write_sealed)),
+        ("commit", Some(pool_commit)),
         ("close", Some(pool_close)),
     ];
     for (name, cb) in methods {

@@ -359,6 +359,12 @@ impl Region {
         }
     }
 
+    /// Copy `length` bytes from `src` to [offset, offset+length) (memmove: `src` may lie in the
+    /// mapping). Caller checked the range; `src` is valid for `length` bytes.
+    pub unsafe fn copy_in(&self, offset: usize, src: *const u8, length: usize) {
+        std::ptr::copy(src, self.base.add(offset), length)
+    }
+
     /// One aligned atomic 8-byte store. Caller checked range and 8-byte alignment.
     pub fn store64(&self, offset: usize, value: u64) {
         debug_assert!(offset.is_multiple_of(8) && offset + 8 <= self.len);

@@ -8,17 +8,53 @@
 // reported as corruption, never read as a torn or shorter log.
 // The tail word is the commit point: storing it makes every record before it durable state.
 
-import { crc64 } from './crc.js'
+// The check is computed here with 32-bit numbers (the CRC of 8 bytes, table-driven) rather than
+// with crc.ts: it runs at every commit, where a native call returning a BigInt costs ten times
+// the CRC itself. test/unit/cdb.test.ts checks it against crc.ts.
 
 export const TAIL_TAG = 0x6c696174 // 'tail'
 export const HEAD_TAG = 0x64616568 // 'head'
 
-const scratch = Buffer.alloc(8)
+// CRC-64/XZ's byte table (reflected polynomial 0xc96c5795d7870f42), as low and high halves.
+const TABLE_LO = new Int32Array(256)
+const TABLE_HI = new Int32Array(256)
+for (let i = 0; i < 256; i++) {
+  let lo = i
+  let hi = 0
+  for (let k = 0; k < 8; k++) {
+    const carry = lo & 1
+    lo = (lo >>> 1) | (hi << 31)
+    hi >>>= 1
+    if (carry !== 0) {
+      lo ^= 0xd7870f42
+      hi ^= 0xc96c5795
+    }
+  }
+  TABLE_LO[i] = lo
+  TABLE_HI[i] = hi
+}
 
+// The pool seed as halves, for the seed seen last (a process uses one pool, or a few in tests).
+let halvesOf = -1n
+let seedLo = 0
+let seedHi = 0
+
+/** Low 32 bits of CRC-64/XZ(tag u32 LE || value u32 LE), continuing from `seed`. */
 function checkOf(tag: number, value: number, seed: bigint): number {
-  scratch.writeUInt32LE(tag, 0)
-  scratch.writeUInt32LE(value, 4)
-  return Number(crc64(scratch, 0, 8, seed) & 0xffffffffn)
+  if (seed !== halvesOf) {
+    seedLo = Number(seed & 0xffffffffn)
+    seedHi = Number((seed >> 32n) & 0xffffffffn)
+    halvesOf = seed
+  }
+  let lo = ~seedLo
+  let hi = ~seedHi
+  for (let i = 0; i < 8; i++) {
+    const byte = (i < 4 ? tag >>> (8 * i) : value >>> (8 * (i - 4))) & 0xff
+    const at = (lo ^ byte) & 0xff
+    lo = ((lo >>> 8) | (hi << 24)) ^ (TABLE_LO[at] as number)
+    hi = (hi >>> 8) ^ (TABLE_HI[at] as number)
+  }
+  return ~lo >>> 0
 }
 
 export function encodeWord(tag: number, ringOffset: number, seed: bigint): { lo: number; hi: number } {

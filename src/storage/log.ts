@@ -5,9 +5,10 @@
 //   [committedLsn, tailLsn)  appended, not yet durable state: written into the ring with blanket
 //                            permission (recovery never reads past the committed tail)
 // commit(): flush the appended range, then ONE aligned store of the tail word (the commit point,
-// commit permission), then flush it. moveHead(): one store of the head word after the checkpoint
-// it names is committed (blanket: recovery from either head yields the same state), then flush;
-// only after that may the ring reuse the space before the new head.
+// commit permission), then flush it (PmRegion.commit: the three in order, one native call).
+// moveHead(): one store of the head word after the checkpoint it names is committed (blanket:
+// recovery from either head yields the same state), then flush; only after that may the ring
+// reuse the space before the new head.
 
 import { assert } from '../assert.js'
 import { ByteWriter } from '../state/bytes.js'
@@ -15,7 +16,7 @@ import { encodeWord, HEAD_TAG, TAIL_TAG } from './cdb.js'
 import { HEAD_WORD_OFFSET, LOG_OFFSET, TAIL_WORD_OFFSET } from './layout.js'
 import type { PmRegion } from './pm-region.js'
 import {
-  beginRecord, finishRecord, MIN_RECORD_BYTES, normalizeLsn, padRecord, recordBytes,
+  beginRecord, frameRecord, MIN_RECORD_BYTES, padRecord, RECORD_HEADER_BYTES, recordBytes,
 } from './record-codec.js'
 
 export interface LogPosition {
@@ -62,19 +63,26 @@ export class Log {
     return this.tailLsn !== this.committedLsn
   }
 
-  /** The bytes a record of this payload would consume at the current tail (with any pad). */
-  costOf(payloadBytes: number): number {
-    const total = recordBytes(payloadBytes)
-    const left = this.ringBytes - (this.tailLsn % this.ringBytes)
-    const padding = total > left ? left : 0
-    return padding + normalizeLsn(this.tailLsn + padding + total, this.ringBytes) -
-      (this.tailLsn + padding)
+  /**
+   * The log bytes a record of `total` (<= ringBytes) bytes consumes when the tail is at ring
+   * offset `at`: a pad to the ring's end if it does not fit before it, the record, and the gap
+   * after it when that is too small for a record (normalizeLsn). Takes the offset so that a
+   * caller computes the tail's `%` once: lsns are doubles, and a double `%` is a call to fmod.
+   */
+  private costAt(total: number, at: number): number {
+    const left = this.ringBytes - at
+    if (total > left) {
+      return left + (this.ringBytes - total < MIN_RECORD_BYTES ? this.ringBytes : total)
+    }
+    return left - total < MIN_RECORD_BYTES ? left : total
   }
 
   /** True when a record of this payload fits with `reserveBytes` left over. */
   fits(payloadBytes: number, reserveBytes: number): boolean {
-    if (recordBytes(payloadBytes) > this.ringBytes - MIN_RECORD_BYTES) return false
-    return this.usedBytes + this.costOf(payloadBytes) + reserveBytes < this.ringBytes
+    const total = recordBytes(payloadBytes)
+    if (total > this.ringBytes - MIN_RECORD_BYTES) return false
+    return this.usedBytes + this.costAt(total, this.tailLsn % this.ringBytes) + reserveBytes <
+      this.ringBytes
   }
 
   /**
@@ -82,19 +90,33 @@ export class Log {
    * The caller checked fits(); this asserts it.
    */
   append(kind: number): number {
-    const payloadBytes = this.writer.length - 16
-    assert(this.fits(payloadBytes, 0), 'append without room')
-    const total = recordBytes(payloadBytes)
-    const left = this.ringBytes - (this.tailLsn % this.ringBytes)
-    if (total > left) {
-      this.region.write(LOG_OFFSET + (this.tailLsn % this.ringBytes),
-        padRecord(this.tailLsn, this.seed), 'blanket')
+    assert(this.fits(this.writer.length - RECORD_HEADER_BYTES, 0), 'append without room')
+    return this.appendFitting(kind)
+  }
+
+  /**
+   * append() when the record fits with `reserveBytes` left over, as one check (the engine's
+   * admission of a transaction); returns its lsn, or -1 (nothing written) when it does not fit.
+   */
+  tryAppend(kind: number, reserveBytes: number): number {
+    if (!this.fits(this.writer.length - RECORD_HEADER_BYTES, reserveBytes)) return -1
+    return this.appendFitting(kind)
+  }
+
+  private appendFitting(kind: number): number {
+    let at = this.tailLsn % this.ringBytes
+    const left = this.ringBytes - at
+    if (recordBytes(this.writer.length - RECORD_HEADER_BYTES) > left) {
+      this.region.write(LOG_OFFSET + at, padRecord(this.tailLsn, this.seed), 'blanket')
       this.tailLsn += left
+      at = 0
     }
     const lsn = this.tailLsn
-    const bytes = finishRecord(this.writer, kind, lsn, this.seed)
-    this.region.write(LOG_OFFSET + (lsn % this.ringBytes), bytes, 'blanket')
-    this.tailLsn = normalizeLsn(lsn + total, this.ringBytes)
+    const total = frameRecord(this.writer, kind, lsn)
+    this.region.writeSealed(LOG_OFFSET + at, this.writer.buf, total, this.seed, 'blanket')
+    // = normalizeLsn(lsn + total): the record fits before the ring's end, so costAt is the
+    // record and the gap after it.
+    this.tailLsn = lsn + this.costAt(total, at)
     this.appendedRecords++
     this.appendedBytes += total
     return lsn
@@ -119,20 +141,30 @@ export class Log {
     const to = this.tailLsn % this.ringBytes
     const word = encodeWord(TAIL_TAG, to, this.seed)
     if (this.hooks.commitBeforeFlush === true) {
-      this.region.store64(TAIL_WORD_OFFSET, word.lo, word.hi, 'commit')
+      this.commitBeforeFlush(from, to, word.lo, word.hi)
+    } else if (from < to) {
+      // The usual case, one range: region.commit flushes it, stores the word, flushes the word.
+      this.region.commit(LOG_OFFSET + from, to - from, TAIL_WORD_OFFSET, word.lo, word.hi)
+    } else {
+      // The appended range wraps: flush its second part first, then commit with the first.
+      if (to > 0) this.region.flush(LOG_OFFSET, to)
+      this.region.commit(LOG_OFFSET + from, this.ringBytes - from, TAIL_WORD_OFFSET, word.lo,
+        word.hi)
     }
+    this.committedLsn = this.tailLsn
+    this.commits++
+  }
+
+  /** The broken protocol the PoWER checker must catch (hooks.commitBeforeFlush). */
+  private commitBeforeFlush(from: number, to: number, lo: number, hi: number): void {
+    this.region.store64(TAIL_WORD_OFFSET, lo, hi, 'commit')
     if (from < to) {
       this.region.flush(LOG_OFFSET + from, to - from)
     } else {
       this.region.flush(LOG_OFFSET + from, this.ringBytes - from)
       if (to > 0) this.region.flush(LOG_OFFSET, to)
     }
-    if (this.hooks.commitBeforeFlush !== true) {
-      this.region.store64(TAIL_WORD_OFFSET, word.lo, word.hi, 'commit')
-    }
     this.region.flush(TAIL_WORD_OFFSET, 8)
-    this.committedLsn = this.tailLsn
-    this.commits++
   }
 
   /** Point the head at a committed checkpoint's BEGIN record; frees the space before it. */

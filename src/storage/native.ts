@@ -7,7 +7,8 @@
 //   frame to calls that cost ~40 ns (crc64 of a record, persist, store64).
 // - Every bad argument throws an Error with a `code` (never a crash):
 //     ERR_INVALID_ARG   wrong type; NaN, negative, fractional or unsafe integer; unaligned
-//                       store64 offset; lo/hi outside [0, 2^32); seed outside [0, 2^64);
+//                       store64 / commit word offset; lo/hi outside [0, 2^32); seed outside
+//                       [0, 2^64); a writeSealed length under 8;
 //                       pool size not a positive multiple of 4096; NUL in a path
 //     ERR_OUT_OF_RANGE  offset + length beyond the buffer or the pool
 //     ERR_POOL_CLOSED   any method of a closed pool (close() included)
@@ -47,6 +48,16 @@ export interface NativePool {
   drain(): void
   /** One aligned atomic 8-byte store of lo | hi << 32 (lo, hi in [0, 2^32)); not yet durable. */
   store64(offset: number, lo: number, hi: number): void
+  /**
+   * Seal src[0, length) (its last 8 bytes become the little-endian crc64 of the bytes before
+   * them, from `seed`; length >= 8), then copy it to the pool at dstOffset; not yet durable.
+   */
+  writeSealed(src: Uint8Array, length: number, seed: bigint, dstOffset: number): void
+  /**
+   * persist(flushOffset, flushLength), then store64(wordOffset, lo, hi), then persist(wordOffset,
+   * 8), in that order, as one call; every argument is checked before anything is written.
+   */
+  commit(flushOffset: number, flushLength: number, wordOffset: number, lo: number, hi: number): void
   /** Detach the segments and unmap now. Later calls of any method throw ERR_POOL_CLOSED. */
   close(): void
 }

@@ -2,6 +2,9 @@
 // native pool. A PmRegion is a byte range with CapybaraKV's persistence model (DESIGN rule 4):
 // a write is durable only after a flush covering it; before that, any subset of its aligned
 // 8-byte chunks may survive a crash. store64 is the one atomic primitive: an aligned 8-byte store.
+// writeSealed (CRC, then write) and commit (flush, store64, flush) are defined as compositions
+// of the primitives, and the simulated region implements them so; the native region does each
+// in one call into the addon, whose cost per call is the put path's largest fixed cost.
 // Every write names its permission (PoWER): 'blanket' writes must leave the recovered state
 // unchanged whatever subset survives; a 'commit' write is the transaction group's commit point.
 // The native region ignores permissions; the simulated region (test/sim) checks them.
@@ -18,10 +21,23 @@ export interface PmRegion {
   /** Bytes as they are now (including unflushed writes). A view: do not keep it across writes. */
   read(offset: number, length: number): Buffer
   write(offset: number, data: Buffer, permission: Permission): void
+  /**
+   * Seal data[0, length) — its last 8 bytes become the little-endian CRC-64 (crc.ts) of the bytes
+   * before them, continuing from `seed` — and write it at `offset`, as write() does. The log's
+   * append: one native call for the CRC and the copy.
+   */
+  writeSealed(
+    offset: number, data: Buffer, length: number, seed: bigint, permission: Permission,
+  ): void
   /** One atomic, aligned 8-byte store of (lo | hi << 32). Not durable until flushed. */
   store64(offset: number, lo: number, hi: number, permission: Permission): void
   /** Make every write in [offset, offset+length) durable. */
   flush(offset: number, length: number): void
+  /**
+   * The commit protocol as one call, exactly: flush(flushOffset, flushLength), then
+   * store64(wordOffset, lo, hi, 'commit'), then flush(wordOffset, 8).
+   */
+  commit(flushOffset: number, flushLength: number, wordOffset: number, lo: number, hi: number): void
   readonly backend: string
   readonly isPmem: boolean
   close(): void
@@ -88,11 +104,23 @@ export class NativeRegion implements PmRegion {
       done += n
     }
   }
+  writeSealed(
+    offset: number, data: Buffer, length: number, seed: bigint, _permission: Permission,
+  ): void {
+    // The native pool takes absolute offsets (its mapping is contiguous); it checks the ranges.
+    this.pool.writeSealed(data, length, seed, offset)
+  }
   store64(offset: number, lo: number, hi: number, _permission: Permission): void {
     this.pool.store64(offset, lo, hi)
   }
   flush(offset: number, length: number): void {
     if (length > 0) this.pool.persist(offset, length)
+  }
+  commit(
+    flushOffset: number, flushLength: number, wordOffset: number, lo: number, hi: number,
+  ): void {
+    // One native call for the three steps: each Node-API call costs ~40 ns, as much as a flush.
+    this.pool.commit(flushOffset, flushLength, wordOffset, lo, hi)
   }
   close(): void {
     if (this.closed) return

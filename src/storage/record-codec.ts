@@ -40,26 +40,39 @@ export function normalizeLsn(lsn: number, ringBytes: number): number {
   return left < MIN_RECORD_BYTES ? lsn + left : lsn
 }
 
-/** Start a record in `w`: the caller then writes the payload and calls finishRecord. */
+/** Start a record in `w`: the caller then writes the payload and calls frameRecord. */
 export function beginRecord(w: ByteWriter): void {
+  // No zeroing: frameRecord writes every header byte.
   w.reset()
   w.ensure(RECORD_HEADER_BYTES)
-  w.buf.fill(0, 0, RECORD_HEADER_BYTES)
   w.length = RECORD_HEADER_BYTES
 }
 
-/** Complete the record in `w` (header, padding, CRC); returns its bytes. */
-export function finishRecord(w: ByteWriter, kind: number, lsn: number, seed: bigint): Buffer {
+/**
+ * Complete the record in `w` except its CRC: header, zero padding, and room for the CRC; returns
+ * its total bytes. The record is then SEALED — the CRC of every byte before the last 8 written
+ * as those 8 bytes — by PmRegion.writeSealed as it is written (the log's append), or by
+ * finishRecord.
+ */
+export function frameRecord(w: ByteWriter, kind: number, lsn: number): number {
   const payloadBytes = w.length - RECORD_HEADER_BYTES
   const total = recordBytes(payloadBytes)
   w.ensure(total - w.length)
-  w.buf.fill(0, w.length, total - RECORD_CRC_BYTES)
-  w.buf.writeUInt32LE(kind, 0)
-  w.buf.writeUInt32LE(payloadBytes, 4)
-  w.buf.writeUInt32LE(lsn % 2 ** 32, 8)
-  w.buf.writeUInt32LE(Math.floor(lsn / 2 ** 32), 12)
-  crc64Seal(w.buf, 0, total - RECORD_CRC_BYTES, seed, total - RECORD_CRC_BYTES)
+  const buf = w.buf
+  // At most 7 bytes of padding: a loop, where fill() would be a call into C++.
+  for (let i = w.length; i < total - RECORD_CRC_BYTES; i++) buf[i] = 0
+  buf.writeUInt32LE(kind, 0)
+  buf.writeUInt32LE(payloadBytes, 4)
+  buf.writeUInt32LE(lsn >>> 0, 8) // ToUint32: lsn mod 2^32, exact for integers below 2^53
+  buf.writeUInt32LE(Math.floor(lsn / 2 ** 32), 12)
   w.length = total
+  return total
+}
+
+/** Complete and seal the record in `w`; returns its bytes (a view of w's buffer). */
+export function finishRecord(w: ByteWriter, kind: number, lsn: number, seed: bigint): Buffer {
+  const total = frameRecord(w, kind, lsn)
+  crc64Seal(w.buf, 0, total - RECORD_CRC_BYTES, seed, total - RECORD_CRC_BYTES)
   return w.buf.subarray(0, total)
 }
 

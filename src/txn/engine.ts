@@ -6,7 +6,8 @@
 // the DURABLE state is what recover() of the pool yields: the log up to the committed tail.
 // Group commit: every transaction committed in one event-loop turn is appended to the log at
 // once; at the end of the turn (setImmediate) one flush, one commit store, one flush make the
-// whole group durable, and only then are its promises resolved and its callbacks run.
+// whole group durable, and only then is its promise (one, shared by the group's commit() calls)
+// resolved and are its callbacks run.
 // Error rules (CapybaraKV's): logical errors are the caller's (they never reach the engine);
 // out of space and I/O failure abort the whole transaction: every event undone, nothing logged.
 
@@ -165,13 +166,20 @@ export class Transaction {
   }
 }
 
+const noop = (): void => {}
+
 export class Store {
   keyspace: Keyspace
   readonly log: Log
   readonly checkpointer: Checkpointer
   private current: Transaction | null = null
-  private waiters: (() => void)[] = []
-  private failures: ((e: Error) => void)[] = []
+  /**
+   * The promise every whenDurable() of the group being gathered shares (made by its first
+   * caller; settled by the group's flush): one promise per group commit, not per transaction.
+   */
+  private groupDurable: Promise<void> | null = null
+  private resolveGroup: () => void = noop
+  private rejectGroup: (e: Error) => void = noop
   private callbacks: (() => void)[] = []
   private scheduled = false
   private checkpointScheduled = false
@@ -306,9 +314,7 @@ export class Store {
     const live = this.keyspace.liveBytes
     const reserve = live + writeReserveBytes(ring) + (shrinkOnly ? 0 : smallReserveBytes(ring)) +
       (this.checkpointer.active !== null ? live : 0)
-    if (!this.log.fits(w.length - 16, reserve)) return false
-    this.log.append(REC_TXN)
-    return true
+    return this.log.tryAppend(REC_TXN, reserve) >= 0
   }
 
   private scheduleCommit(): void {
@@ -323,10 +329,13 @@ export class Store {
   /** Resolves once everything appended so far is durable. */
   whenDurable(): Promise<void> {
     if (!this.log.hasUncommitted) return Promise.resolve()
-    return new Promise((resolve, reject) => {
-      this.waiters.push(resolve)
-      this.failures.push(reject)
-    })
+    if (this.groupDurable === null) {
+      this.groupDurable = new Promise((resolve, reject) => {
+        this.resolveGroup = resolve
+        this.rejectGroup = reject
+      })
+    }
+    return this.groupDurable
   }
 
   /** Run `cb` once everything appended so far is durable (at once when it already is). */
@@ -342,21 +351,29 @@ export class Store {
       this.log.commit()
     } catch (e) {
       this.failed = new StoreError('IO_ERROR', (e as Error).message)
-      const failures = this.failures
-      this.waiters = []
-      this.failures = []
+      const reject = this.rejectGroup
+      this.endGroup()
       this.callbacks = []
-      for (const f of failures) f(this.failed)
+      reject(this.failed)
       return
     }
-    const waiters = this.waiters
+    const resolve = this.resolveGroup
+    this.endGroup()
+    // A fresh list only when there was something to release: a group commit nobody waits on,
+    // like a durable put's flush(), allocates nothing.
     const callbacks = this.callbacks
-    this.waiters = []
-    this.failures = []
-    this.callbacks = []
-    for (const w of waiters) w()
+    if (callbacks.length > 0) this.callbacks = []
+    resolve()
     for (const cb of callbacks) cb()
     this.maybeCheckpoint()
+  }
+
+  /** The next whenDurable() starts a new group's promise. */
+  private endGroup(): void {
+    if (this.groupDurable === null) return
+    this.groupDurable = null
+    this.resolveGroup = noop
+    this.rejectGroup = noop
   }
 
   private shouldCheckpoint(): boolean {

@@ -26,6 +26,7 @@
 import { assert } from '../../src/assert.js'
 import { canonical, canonicalDiff } from '../../src/state/canonical.js'
 import { recover, type RegionReader } from '../../src/recovery/recover.js'
+import { crc64Seal } from '../../src/storage/crc.js'
 import type { Permission, PmRegion } from '../../src/storage/pm-region.js'
 import type { Prng } from './prng.js'
 
@@ -352,6 +353,23 @@ export class SimRegion implements PmRegion {
     for (let c = first; c <= last; c++) this.recordChunkWrite(c, offset, offset + data.length)
     if (permission === 'commit') this.noteCommit(first, last)
     this.checkPoint(permission, `write [${offset}, +${data.length}) ${permission}`)
+  }
+
+  writeSealed(
+    offset: number, data: Buffer, length: number, seed: bigint, permission: Permission,
+  ): void {
+    assert(length >= 8, 'a sealed block holds its 8-byte CRC')
+    crc64Seal(data, 0, length - 8, seed, length - 8)
+    this.write(offset, data.subarray(0, length), permission)
+  }
+
+  /** PmRegion's definition, step by step: each step is a crash point of its own here. */
+  commit(
+    flushOffset: number, flushLength: number, wordOffset: number, lo: number, hi: number,
+  ): void {
+    this.flush(flushOffset, flushLength)
+    this.store64(wordOffset, lo, hi, 'commit')
+    this.flush(wordOffset, CHUNK_BYTES)
   }
 
   store64(offset: number, lo: number, hi: number, permission: Permission): void {

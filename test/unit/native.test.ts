@@ -317,6 +317,71 @@ t.test('create, write, store64, persist, close, reopen', async (t) => {
   t.equal(statSync(file).size, size, 'size unchanged after close')
 })
 
+t.test('writeSealed seals and copies; commit flushes, stores, flushes', async (t) => {
+  const file = tmpFile()
+  const size = 1 << 16
+  const pool = createPool(file, size)
+  const seg = pool.segments[0] as Buffer
+  const src = Buffer.alloc(200, 0xaa)
+  for (let i = 0; i < 152; i++) src[i] = (i * 7) & 0xff
+  const seed = 0xfeedfacecafebeefn
+  pool.writeSealed(src, 160, seed, 4096 + 8)
+  t.equal(src.readBigUInt64LE(152), crcRef(src.subarray(0, 152), seed), 'the source is sealed')
+  t.equal(src[160], 0xaa, 'nothing past length is touched')
+  t.same(seg.subarray(4104, 4104 + 160), src.subarray(0, 160), 'and copied to the pool')
+  t.equal(seg[4104 + 160], 0, 'nothing past length is copied')
+  t.ok(crc64Verify(seg, 4104, 152, seed, 4104 + 152), 'the copy verifies in place')
+  pool.writeSealed(Buffer.alloc(8, 1), 8, 0n, 0)
+  t.equal(seg.readBigUInt64LE(0), crc64(Buffer.alloc(0), 0, 0, 0n), '8 bytes: the CRC of nothing')
+  // A source inside the pool itself, overlapping its destination (a memmove).
+  seg.fill(3, 8192, 8192 + 64)
+  pool.writeSealed(seg.subarray(8192, 8192 + 64), 64, 5n, 8192 + 8)
+  t.equal(seg[8192 + 8], 3, 'overlapping copy moved the bytes')
+  pool.commit(4104, 160, 64, 0x01020304, 0xa0b0c0d0)
+  t.equal(seg.readBigUInt64LE(64), 0xa0b0c0d001020304n, 'commit stored lo | hi << 32')
+  pool.commit(0, 0, size - 8, 1, 2)
+  t.equal(seg.readBigUInt64LE(size - 8), 0x0000000200000001n, 'empty flush range, last slot')
+  pool.close()
+  const r = openPool(file)
+  const again = r.segments[0] as Buffer
+  t.same(again.subarray(4104, 4104 + 160), src.subarray(0, 160), 'the record survives reopen')
+  t.equal(again.readBigUInt64LE(64), 0xa0b0c0d001020304n, 'and the committed word')
+  r.close()
+  const closed = createPool(tmpFile(), 8192)
+  closed.close()
+  t.equal(codeOf(() => closed.writeSealed(src, 16, 0n, 0)), 'ERR_POOL_CLOSED', 'writeSealed closed')
+  t.equal(codeOf(() => closed.commit(0, 8, 0, 1, 2)), 'ERR_POOL_CLOSED', 'commit closed')
+})
+
+t.test('writeSealed and commit: bad arguments change nothing', async (t) => {
+  const size = 16384
+  const pool = createPool(tmpFile(), size)
+  t.teardown(() => pool.close())
+  const seg = pool.segments[0] as Buffer
+  const src = Buffer.alloc(64, 9)
+  const INV = 'ERR_INVALID_ARG'
+  const OOR = 'ERR_OUT_OF_RANGE'
+  const cases: [string, () => unknown, string][] = [
+    ['sealed length 7', () => pool.writeSealed(src, 7, 0n, 0), INV],
+    ['sealed length past src', () => pool.writeSealed(src, 72, 0n, 0), OOR],
+    ['sealed src not bytes', () => pool.writeSealed([1, 2] as unknown as Buffer, 8, 0n, 0), INV],
+    ['sealed seed number', () => pool.writeSealed(src, 16, 0 as unknown as bigint, 0), INV],
+    ['sealed seed 2^64', () => pool.writeSealed(src, 16, 2n ** 64n, 0), INV],
+    ['sealed dst past end', () => pool.writeSealed(src, 16, 0n, size - 8), OOR],
+    ['sealed dst -1', () => pool.writeSealed(src, 16, 0n, -1), INV],
+    ['sealed dst missing', () => (pool.writeSealed as any)(src, 16, 0n), INV],
+    ['commit word unaligned', () => pool.commit(0, 8, 4, 1, 1), INV],
+    ['commit word at end', () => pool.commit(0, 8, size, 1, 1), OOR],
+    ['commit flush past end', () => pool.commit(size - 8, 16, 0, 1, 1), OOR],
+    ['commit lo 2^32', () => pool.commit(0, 8, 0, 2 ** 32, 1), INV],
+    ['commit hi -1', () => pool.commit(0, 8, 0, 1, -1), INV],
+    ['commit hi missing', () => (pool.commit as any)(0, 8, 0, 1), INV],
+  ]
+  for (const [name, fn, code] of cases) t.equal(codeOf(fn), code, name)
+  t.equal(seg.readBigUInt64LE(0), 0n, 'no bad call wrote anything')
+  t.equal(src.readBigUInt64LE(8), 0x0909090909090909n, 'nor sealed its source')
+})
+
 t.test('closed pool throws ERR_POOL_CLOSED', async (t) => {
   const pool = createPool(tmpFile(), 8192)
   pool.close()
