@@ -1,9 +1,14 @@
 // A/B of two capykv builds under redis-benchmark: `node dist/bench/ab.js --a DIST_A --b DIST_B`
 // [--tests set,get,incr,lpush] [--pipeline 16] [--clients 50] [-n 300000] [--rounds 5]
-// [--server capykv-pm|capykv-disk]. DIST_x is a build's dist folder (holding src/main.js), e.g.
-// a copy of dist/ taken before a change. Rounds alternate A B A B on fresh pools; per test it
-// prints the median server CPU per request and requests/s of each, and B ÷ A (median of the
-// per-round ratios): CPU per request is the figure that stays steady on a shared machine.
+// [--server capykv-pm|capykv-disk] [--redis] [--node-flags-a '...'] [--node-flags-b '...'].
+// --node-flags-x: space-separated node flags for build x (e.g. the same dist twice, once with
+// --single-threaded-gc). DIST_x is a build's dist folder (holding
+// src/main.js), e.g. a copy of dist/ taken before a change (it must sit under a folder whose
+// package.json is capykv's, beside native/pmem.node, for the addon to load). Rounds alternate
+// A B A B on fresh pools; per test it prints the median server CPU per request and requests/s of
+// each, and B ÷ A (median of the per-round ratios): CPU per request is the figure that stays
+// steady on a shared machine. --redis adds redis-server (no persistence) to every round and
+// prints A and B as ratios to it (medians of per-round ratios), the way issue 6 states targets.
 
 import { join } from 'node:path'
 import { table } from './report.js'
@@ -29,7 +34,12 @@ async function main(): Promise<void> {
     if (v === undefined) throw new Error(`${name} is required`)
     return v
   }
-  const builds = { A: value('--a'), B: value('--b') }
+  const builds: Record<string, string | null> = { A: value('--a'), B: value('--b') }
+  if (argv.includes('--redis')) builds.R = null
+  const nodeFlags: Record<string, string[]> = {
+    A: value('--node-flags-a', '').split(' ').filter((f) => f !== ''),
+    B: value('--node-flags-b', '').split(' ').filter((f) => f !== ''),
+  }
   const tests = value('--tests', 'set,get,incr,lpush').split(',')
   const pipeline = value('--pipeline', '16')
   const clients = value('--clients', '50')
@@ -40,7 +50,9 @@ async function main(): Promise<void> {
   const samples: Record<string, Sample[]> = {}
   for (let round = 0; round < rounds; round++) {
     for (const [label, dist] of Object.entries(builds)) {
-      const server = await startServer(kind, { mainPath: join(dist, 'src', 'main.js') })
+      const server = dist === null ? await startServer('redis')
+        : await startServer(kind, { mainPath: join(dist, 'src', 'main.js'),
+          nodeFlags: nodeFlags[label] ?? [] })
       try {
         // Warm the JIT before measuring.
         await run(['-p', String(server.port), '-c', clients, '-P', pipeline, '-n', '100000',
@@ -73,6 +85,21 @@ async function main(): Promise<void> {
   })
   process.stdout.write(`\n${kind}, -c ${clients} -P ${pipeline} -n ${n}, ${rounds} rounds\n` +
     `${table(['test', 'A µs/req', 'B µs/req', 'B÷A cpu', 'A rps', 'B rps', 'B÷A rps'], rows)}\n`)
+  if (builds.R === undefined) return
+  const toRedis = (label: string, t: string, field: keyof Sample): number => {
+    const r = samples[`R ${t}`] as Sample[]
+    return median((samples[`${label} ${t}`] as Sample[]).map((x, i) => x[field] /
+      (r[i] as Sample)[field]))
+  }
+  const redisRows = tests.map((t) => {
+    const r = samples[`R ${t}`] as Sample[]
+    return [t, median(r.map((x) => x.cpu)).toFixed(2), median(r.map((x) => x.rps)).toFixed(0),
+      toRedis('A', t, 'cpu').toFixed(2), toRedis('B', t, 'cpu').toFixed(2),
+      toRedis('A', t, 'rps').toFixed(2), toRedis('B', t, 'rps').toFixed(2)]
+  })
+  process.stdout.write(`\nagainst redis-server (no persistence), same rounds\n` +
+    `${table(['test', 'Redis µs/req', 'Redis rps', 'A÷R cpu', 'B÷R cpu', 'A÷R rps', 'B÷R rps'],
+      redisRows)}\n`)
 }
 
 main().catch((e: unknown) => {

@@ -10,6 +10,10 @@
 //   order: a connection with held replies never writes around them.
 // - Order: requests of one connection are executed in arrival order and their replies appended
 //   in that order (pipelining); the reader is fed and drained synchronously.
+// - Reads bypass the Readable stream: every socket reads into one static buffer (net.Socket's
+//   `onread`), which the reader copies from before the callback returns (RequestReader with
+//   reusedChunks), so the next read of any socket may overwrite it. No Buffer is allocated per
+//   read.
 // - Backpressure: a connection stops reading (socket.pause) while more than
 //   OUTPUT_PAUSE_BYTES of its replies are unsent (held + kernel-bound), and resumes on drain, so a
 //   client that never reads costs bounded memory. client-output-buffer-limit (normal class) is
@@ -45,6 +49,8 @@ export const OUTPUT_PAUSE_BYTES = 1024 * 1024
 export const REQUESTS_PER_TURN_MAX = 1024
 /** A new connection's reply buffer (it grows on demand). */
 const OUTPUT_INITIAL_BYTES = 256
+/** The static read buffer shared by every socket (one read delivers at most this much). */
+const READ_BUFFER_BYTES = 64 * 1024
 /** Active expiry: keys sampled per call, and the time budget per cycle when many expire. */
 const EXPIRE_SAMPLE_KEYS = 200
 const EXPIRE_SLOW_CYCLE_MS_MAX = 25
@@ -59,6 +65,37 @@ function isLoopback(host: string | undefined): boolean {
   return h.startsWith('127.') || h === '::1'
 }
 
+/** Read into by every socket; the reader copies each read before the next one. */
+const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES)
+
+/**
+ * A socket that reads into `readBuffer` and calls `onRead(chunk)` for each read, without the
+ * Readable machinery (a Buffer, a push and a 'data' emit per read). `onread` is a net.Socket
+ * constructor option only, so the accepted socket's handle (the server pauses new sockets
+ * before their first read) moves to a new net.Socket made with it; the emptied original is
+ * destroyed, which closes nothing. Falls back to 'data' events if the handle is not there.
+ */
+function adoptSocket(accepted: net.Socket, onRead: (chunk: Buffer) => void): net.Socket {
+  const internal = accepted as unknown as { _handle: object | null }
+  const handle = internal._handle
+  if (handle === null || accepted.destroyed) {
+    accepted.on('data', onRead)
+    accepted.resume()
+    return accepted
+  }
+  internal._handle = null
+  accepted.destroy()
+  return new net.Socket({
+    handle, readable: true, writable: true,
+    onread: {
+      buffer: readBuffer,
+      callback: (bytes: number) => {
+        onRead(readBuffer.subarray(0, bytes))
+      },
+    },
+  } as net.SocketConstructorOpts)
+}
+
 export class Connection implements ClientHandle, Session {
   readonly state: ClientState
   readonly reader: RequestReader
@@ -69,6 +106,7 @@ export class Connection implements ClientHandle, Session {
   readonly fd: number
   readonly createdAtMs: number
   readonly isLocal: boolean
+  readonly socket: net.Socket
   lastInteractionMs: number
   lastCommand = ''
   replyMode: 'on' | 'off' | 'skip' = 'on'
@@ -91,13 +129,16 @@ export class Connection implements ClientHandle, Session {
   private draining = false
   private softLimitSinceMs = 0
 
-  constructor(readonly server: CapykvServer, readonly socket: net.Socket, id: number) {
+  /** `accepted`: a socket the server accepted paused (it is adopted, see adoptSocket). */
+  constructor(readonly server: CapykvServer, accepted: net.Socket, id: number) {
     const sv = server.services
     this.state = newClientState(id, sv.config.get('requirepass') === '')
     this.reader = new RequestReader({
       maxBulkBytes: sv.config.getNumber('proto-max-bulk-len'),
       queryBufferLimitBytes: sv.config.getNumber('client-query-buffer-limit'),
-    })
+    }, { reusedChunks: true })
+    const socket = adoptSocket(accepted, (chunk) => this.onData(chunk))
+    this.socket = socket
     // Small at first: an idle connection should cost little; the buffer grows on demand.
     this.out = new OutputBuffer(2, OUTPUT_INITIAL_BYTES)
     this.sink = new OutputSink(this.out)
@@ -111,7 +152,6 @@ export class Connection implements ClientHandle, Session {
     socket.setNoDelay(true)
     const keepalive = sv.config.getNumber('tcp-keepalive')
     if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000)
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('drain', () => this.onDrain())
     socket.on('error', () => this.kill())
     socket.on('close', () => this.onClose())
@@ -160,6 +200,7 @@ export class Connection implements ClientHandle, Session {
     this.server.markOutputPending(this)
   }
 
+  /** One socket read; `chunk` is overwritten by the next read of any socket. */
   private onData(chunk: Buffer): void {
     this.server.services.stats.netInputBytes += chunk.length
     if (this.closing || this.closed) return
@@ -187,10 +228,26 @@ export class Connection implements ClientHandle, Session {
 
   private processInputUnsafe(): void {
     const server = this.server
+    const dispatcher = server.dispatcher
     const requirepass = server.services.config.get('requirepass')
+    // Nothing reaches the socket during a batch (replies are handed over after it), so what is
+    // unsent besides this.out is read once.
+    const unsentBytes = this.heldBytes + (this.closed ? 0 : this.socket.writableLength)
+    dispatcher.beginBatch()
+    try {
+      this.runBatch(requirepass, unsentBytes)
+    } finally {
+      dispatcher.endBatch()
+    }
+    this.flushOutput()
+    server.flushPendingOutputs()
+  }
+
+  private runBatch(requirepass: string, unsentBytes: number): void {
+    const server = this.server
     let executed = 0
     while (!this.closing && !this.closed && !server.stopping && !this.blocked) {
-      if (this.outputBytes() > OUTPUT_PAUSE_BYTES) {
+      if (this.out.length + unsentBytes > OUTPUT_PAUSE_BYTES) {
         this.pauseForOutput()
         break
       }
@@ -214,8 +271,6 @@ export class Connection implements ClientHandle, Session {
       if (skipping && this.replyMode === 'on') this.sink.unmute()
       this.out.proto = this.state.proto
     }
-    this.flushOutput()
-    server.flushPendingOutputs()
   }
 
   private protocolError(error: ProtocolError): void {
@@ -253,7 +308,11 @@ export class Connection implements ClientHandle, Session {
     const held = this.held
     this.held = []
     this.heldBytes = 0
+    // Several batches held for one commit leave in one writev.
+    const corked = held.length > 1
+    if (corked) this.socket.cork()
     for (const b of held) this.write(b)
+    if (corked) this.socket.uncork()
     if (this.closing) this.endSocket()
     this.maybeResume()
   }
@@ -434,7 +493,9 @@ export class CapykvServer {
       let host = optional ? word.slice(1) : word
       if (host === '*') host = '0.0.0.0'
       if (host === '::*') host = '::'
-      const srv = net.createServer({ noDelay: true }, (socket) => this.accept(socket))
+      // Paused: nothing is read before the socket is adopted (see adoptSocket).
+      const srv = net.createServer({ noDelay: true, pauseOnConnect: true },
+        (socket) => this.accept(socket))
       srv.maxConnections = 1 << 30
       try {
         await new Promise<void>((resolve, reject) => {
@@ -476,6 +537,7 @@ export class CapykvServer {
     if (this.connections.size >= max) {
       stats.rejectedConnections++
       socket.on('error', () => socket.destroy())
+      socket.resume() // read (and drop) until the peer's FIN, which closes the socket
       socket.end('-ERR max number of clients reached\r\n')
       setTimeout(() => socket.destroy(), 5000).unref()
       return

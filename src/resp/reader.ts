@@ -15,13 +15,18 @@
 //   allocated for it, and nothing is ever allocated ahead of the bytes that fill it (a '$512MB'
 //   header costs nothing until the data comes). Memory held is reported by `bufferedBytes`; the
 //   caller closes the client when `queryBufferLimitReached` (client-query-buffer-limit).
-// - Every Buffer returned in an argv is a fresh copy that aliases neither the fed chunks nor the
-//   reader's scratch, so handlers may keep argv elements as stored values. Small arguments are
-//   copied into shared slabs (as Node's Buffer pool does). Bulks of at least
-//   PROTO_MBULK_BIG_ARG_BYTES that span chunks are gathered piece by piece: big pieces as views of
-//   the fed chunks, copied once when the bulk is complete; small pieces (a slow sender) copied into
-//   64 KiB tails first, so the bookkeeping stays bounded. The reader never writes into a fed
-//   chunk; the caller must not modify a chunk after feeding it.
+// - Every Buffer returned in an argv aliases neither the fed chunks nor the reader's scratch, so
+//   handlers may keep argv elements as stored values. A chunk of up to 8 KiB fed while nothing
+//   is pending is copied whole (one memcpy) into a shared 16 KiB input slab that is never
+//   written again below its fill offset, and its arguments are views of that copy (a stored
+//   argument pins at most 16 KiB, as before); bigger chunks and bytes joined with a pending partial
+//   request go to the reader's own scratch, and arguments parsed from there are copied into
+//   shared slabs (as Node's Buffer pool does). Bulks of at least PROTO_MBULK_BIG_ARG_BYTES that
+//   span chunks are gathered piece by piece: big pieces as views of the fed chunks, copied once
+//   when the bulk is complete; small pieces (a slow sender) copied into 64 KiB tails first, so
+//   the bookkeeping stays bounded. The reader never writes into a fed chunk, and keeps no view of
+//   one except those big pieces: a caller that reuses its chunks (a socket's static read buffer)
+//   makes the reader with `reusedChunks`, and may then overwrite a chunk once feed() returned.
 // - A protocol error is a value, not a throw, and it is sticky: once next() returned a
 //   ProtocolError it returns the same one forever and feed() discards input. The caller sends
 //   `reply` and closes the connection, as Redis does (CLIENT_CLOSE_AFTER_REPLY).
@@ -53,6 +58,14 @@ export interface ReaderLimits {
   readonly maxBulkBytes: number
   /** client-query-buffer-limit: see RequestReader.queryBufferLimitReached. */
   readonly queryBufferLimitBytes: number
+}
+
+export interface ReaderOptions {
+  /**
+   * The caller overwrites each fed chunk once feed() returned (one static read buffer for every
+   * socket): big bulks are then gathered by copying every piece, never as views of a chunk.
+   */
+  readonly reusedChunks?: boolean
 }
 
 export const READER_LIMITS_DEFAULT: ReaderLimits = Object.freeze({
@@ -111,6 +124,13 @@ const SCRATCH_BYTES_KEEP_MAX = 1024 * 1024
  */
 const ARG_SLAB_BYTES = 16 * 1024
 const ARG_SLAB_ARG_BYTES_MAX = 512
+/**
+ * Chunks up to INPUT_SLAB_CHUNK_BYTES_MAX are copied into a shared input slab of
+ * INPUT_SLAB_BYTES (a stored argument keeps at most one slab alive, as with ARG_SLAB_BYTES);
+ * larger ones into scratch, whose arguments are copied out (into ARG_SLAB_BYTES slabs).
+ */
+const INPUT_SLAB_BYTES = 16 * 1024
+const INPUT_SLAB_CHUNK_BYTES_MAX = 8 * 1024
 /**
  * Pieces of a big bulk at least this big are kept as views of the fed chunks (copied once, when
  * the bulk is complete); smaller ones are copied into tail buffers of BIG_TAIL_BYTES, so a bulk
@@ -179,6 +199,13 @@ function parseRedisIntegerWide(buf: Buffer, p: number, stop: number, negative: b
   return negative ? -Number(value) : Number(value)
 }
 
+/**
+ * The input slab shared by every reader: inputSlab[inputSlabUsed..] is free, and bytes below
+ * inputSlabUsed are never written again (arguments handed out are views of them).
+ */
+let inputSlab: Buffer = EMPTY
+let inputSlabUsed = 0
+
 export type ReadResult = Buffer[] | null | ProtocolError
 
 /**
@@ -194,10 +221,12 @@ export class RequestReader {
   authRequired = false
 
   private readonly limits: ReaderLimits
-  // Unparsed input is buf[pos, end). buf is either a fed chunk (never written) or `scratch`.
+  // Unparsed input is buf[pos, end). buf is an input slab or a copy of a big chunk (never
+  // written again: arguments are views of it), or `scratch` (arguments are copied out).
   private buf: Buffer = EMPTY
   private pos = 0
   private end = 0
+  private bufImmutable = false
   // Our own buffer for joining a partial request with the next chunk; null when we must not
   // write into the last one because views of it were handed to bigParts.
   private scratch: Buffer | null = null
@@ -229,9 +258,12 @@ export class RequestReader {
   private argSlabOffset = 0
   private readonly copier: CopyBytes = (source, start, length) =>
     this.copyOut(source, start, length)
+  // Pieces of a big bulk at least this big are kept as views (Infinity: never, with reusedChunks).
+  private readonly bigPartViewBytes: number
 
-  constructor(limits: Partial<ReaderLimits> = {}) {
+  constructor(limits: Partial<ReaderLimits> = {}, options: ReaderOptions = {}) {
     this.limits = { ...READER_LIMITS_DEFAULT, ...limits }
+    this.bigPartViewBytes = options.reusedChunks === true ? Infinity : BIG_PART_VIEW_BYTES
     if (!(this.limits.maxBulkBytes >= 0)) throw new RangeError('maxBulkBytes must be >= 0')
     if (!(this.limits.queryBufferLimitBytes > 0)) {
       throw new RangeError('queryBufferLimitBytes must be > 0')
@@ -281,12 +313,34 @@ export class RequestReader {
     }
     if (this.pos === this.end) {
       if (this.scratch !== null && this.scratch.length > SCRATCH_BYTES_KEEP_MAX) this.scratch = null
-      this.buf = rest // borrow: nothing pending, so no copy
-      this.pos = 0
-      this.end = rest.length
+      this.copyToInputSlab(rest)
       return
     }
     this.appendCopy(rest)
+  }
+
+  /**
+   * Nothing is pending: a small `chunk` is copied whole where it is never written again. A big
+   * one goes to scratch, whose arguments are copied out one by one: as views, its arguments
+   * would each keep the whole read alive once stored as values (a 100-byte value pinning 64 KiB).
+   */
+  private copyToInputSlab(chunk: Buffer): void {
+    const length = chunk.length
+    if (length > INPUT_SLAB_CHUNK_BYTES_MAX) {
+      this.appendCopy(chunk)
+      return
+    }
+    if (inputSlab.length - inputSlabUsed < length) {
+      inputSlab = Buffer.allocUnsafe(INPUT_SLAB_BYTES)
+      inputSlabUsed = 0
+    }
+    const offset = inputSlabUsed
+    inputSlabUsed += length
+    inputSlab.set(chunk, offset)
+    this.buf = inputSlab
+    this.pos = offset
+    this.end = offset + length
+    this.bufImmutable = true
   }
 
   /** The next complete request's argv, null if more bytes are needed, or the protocol error. */
@@ -308,6 +362,7 @@ export class RequestReader {
     this.buf = EMPTY
     this.pos = 0
     this.end = 0
+    this.bufImmutable = false
     this.scratch = null
     this.bigParts = null
     this.bigBytes = 0
@@ -341,6 +396,7 @@ export class RequestReader {
     this.buf = target
     this.pos = 0
     this.end = needed
+    this.bufImmutable = false
   }
 
   /**
@@ -447,10 +503,11 @@ export class RequestReader {
       this.bigBytes = 0
       const piece = this.buf.subarray(this.pos, this.end)
       if (piece.length > 0) this.gatherBig(piece)
-      if (this.buf === this.scratch && piece.length >= BIG_PART_VIEW_BYTES) this.scratch = null
+      if (this.buf === this.scratch && piece.length >= this.bigPartViewBytes) this.scratch = null
       this.buf = EMPTY
       this.pos = 0
       this.end = 0
+      this.bufImmutable = false
     }
     return CONTINUE
   }
@@ -471,8 +528,10 @@ export class RequestReader {
       return wholeInTail && tail !== null ? tail : Buffer.concat(parts, length)
     }
     if (this.end - this.pos < length + 2) return null
-    const arg = this.copyOut(this.buf, this.pos, length)
-    this.pos += length + 2
+    const start = this.pos
+    const arg = this.bufImmutable ? this.buf.subarray(start, start + length)
+      : this.copyOut(this.buf, start, length)
+    this.pos = start + length + 2
     return arg
   }
 
@@ -481,7 +540,7 @@ export class RequestReader {
     const parts = this.bigParts
     if (parts === null) return
     this.bigBytes += piece.length
-    if (piece.length >= BIG_PART_VIEW_BYTES) {
+    if (piece.length >= this.bigPartViewBytes) {
       this.sealBigTail()
       parts.push(piece)
       return
