@@ -13,7 +13,7 @@
 //   iterator, which sees every key present for the whole walk. The cycle drops keys that lost
 //   their expiry when it meets them, so the index never has to be told about deletes.
 
-import { DB_COUNT, type Entry, type Keyspace } from '../state/keyspace.js'
+import { DB_COUNT, type Entry, type KeyMap, type Keyspace } from '../state/keyspace.js'
 import {
   EV_DEL, EV_EXPIRE, type DelEvent, type ExpireEvent,
 } from '../state/core-events.js'
@@ -35,7 +35,7 @@ interface ExpiryIndex {
   sampling: Iterator<string> | null
 }
 
-const indexes = new WeakMap<Map<string, Entry>, ExpiryIndex>()
+const indexes = new WeakMap<KeyMap, ExpiryIndex>()
 
 /** Tell the index that (db, key) now has an expiry. Cheap; call after applying the event. */
 export function noteExpiry(ks: Keyspace, db: number, key: string): void {
@@ -45,7 +45,7 @@ export function noteExpiry(ks: Keyspace, db: number, key: string): void {
   if (index !== undefined) index.keys.add(key)
 }
 
-function indexOf(map: Map<string, Entry>): ExpiryIndex {
+function indexOf(map: KeyMap): ExpiryIndex {
   let index = indexes.get(map)
   if (index === undefined) {
     index = { keys: new Set(), building: map.entries(), sampling: null }
@@ -114,7 +114,7 @@ export function activeExpireCycle(store: Store, nowMs: number, budgetKeys = 200)
 }
 
 function sampleIndex(
-  map: Map<string, Entry>, index: ExpiryIndex, db: number, nowMs: number, budget: number,
+  map: KeyMap, index: ExpiryIndex, db: number, nowMs: number, budget: number,
   expired: DelEvent[],
 ): number {
   const size = index.keys.size

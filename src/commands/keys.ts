@@ -25,7 +25,7 @@ import {
 } from '../state/core-events.js'
 import type { Event } from '../state/event.js'
 import {
-  DB_COUNT, Entry, keyHash, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
+  DB_COUNT, Entry, keyHash, type KeyMap, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../state/keyspace.js'
 import { valueType } from '../state/value-codec.js'
 import { scanCursorOrReply } from './coll-util.js'
@@ -242,13 +242,13 @@ interface Snapshot {
   lastUsedMs: number
 }
 
-const snapshots = new WeakMap<Map<string, Entry>, Snapshot>()
+const snapshots = new WeakMap<KeyMap, Snapshot>()
 /** Snapshots alive (for releasing idle ones); at most this many are kept. */
-const liveSnapshots: { map: WeakRef<Map<string, Entry>>; snapshot: Snapshot }[] = []
+const liveSnapshots: { map: WeakRef<KeyMap>; snapshot: Snapshot }[] = []
 const SNAPSHOTS_MAX = 16
 const SNAPSHOT_IDLE_MS = 60_000
 
-function takeSnapshot(map: Map<string, Entry>, nowMs: number): Snapshot {
+function takeSnapshot(map: KeyMap, nowMs: number): Snapshot {
   const count = map.size
   let bits = 4
   while (bits < 24 && 2 ** bits < count) bits++
@@ -282,7 +282,7 @@ function takeSnapshot(map: Map<string, Entry>, nowMs: number): Snapshot {
 }
 
 /** Forget idle snapshots, and the oldest beyond SNAPSHOTS_MAX. */
-function releaseSnapshots(nowMs: number, map: Map<string, Entry>, snapshot: Snapshot): void {
+function releaseSnapshots(nowMs: number, map: KeyMap, snapshot: Snapshot): void {
   for (let i = liveSnapshots.length - 1; i >= 0; i--) {
     const item = liveSnapshots[i] as (typeof liveSnapshots)[number]
     const m = item.map.deref()

@@ -14,7 +14,7 @@
 import { ByteReader, ByteWriter } from './bytes.js'
 import { carryEncodingHints } from './encoding-hints.js'
 import { registerEvent, type Event, type Undo } from './event.js'
-import { Entry, Keyspace, TYPE_STRING, DB_COUNT, ENTRY_OVERHEAD_BYTES, keyHashBytes } from './keyspace.js'
+import { Entry, KeyMap, Keyspace, TYPE_STRING, DB_COUNT, ENTRY_OVERHEAD_BYTES, keyHashBytes } from './keyspace.js'
 import { valueType } from './value-codec.js'
 
 export const EV_PUT = 1
@@ -90,7 +90,7 @@ export const flushDbEvent = registerEvent<FlushDbEvent>({
   decode: (r) => ({ code: EV_FLUSHDB, db: readDb(r) }),
   apply(ks, e) {
     if (ks.isEmpty(e.db)) return null
-    const old = ks.replaceDb(e.db, new Map())
+    const old = ks.replaceDb(e.db, new KeyMap())
     return () => { ks.replaceDb(e.db, old) }
   },
 })
@@ -103,7 +103,7 @@ export const flushAllEvent = registerEvent<Event>({
     const undos: Undo[] = []
     for (let db = 0; db < DB_COUNT; db++) {
       if (ks.isEmpty(db)) continue
-      const old = ks.replaceDb(db, new Map())
+      const old = ks.replaceDb(db, new KeyMap())
       undos.push(() => { ks.replaceDb(db, old) })
     }
     return undos.length === 0 ? null : () => { for (const u of undos.reverse()) u() }

@@ -5,8 +5,9 @@
 // Once END is committed, the head word moves to c0 and the space before c0 is reused.
 // Why recovery from c0 (starting empty) rebuilds exactly the live state:
 // - a key that exists at the end was either visited by the iteration (a RESTORE after every
-//   earlier change of it, and later changes replay on top), or was created or wholly replaced
-//   after c0 (Map iteration visits keys added during iteration, so both are covered);
+//   earlier change of it, and later changes replay on top), or was created after c0 — added to
+//   a part of its database's KeyMap the iteration had passed — and then every event that made
+//   it, from absent on, is in the log after c0;
 // - deltas replayed before a key's RESTORE act on a missing or partial key; apply is total and
 //   the RESTORE overwrites whatever they made (state/event.ts);
 // - a key deleted before its visit is never restored and its DEL is in the log after c0.

@@ -15,7 +15,7 @@
 // Invariants: byKey and each watcher's `watched` map describe the same pairs; a dirty watcher
 // watches nothing (unwatchAll as Redis does), so marking it again is a no-op.
 
-import type { Entry, Keyspace } from '../state/keyspace.js'
+import type { Entry, KeyMap, Keyspace } from '../state/keyspace.js'
 
 export interface WatchedKey {
   db: number
@@ -105,7 +105,7 @@ export class WatchIndex {
   }
 
   /** A database was replaced (FLUSHDB, FLUSHALL) or swapped (SWAPDB). */
-  touchDb(keyspace: Keyspace, db: number, previous?: Map<string, Entry>): void {
+  touchDb(keyspace: Keyspace, db: number, previous?: KeyMap): void {
     if ((this.countByDb.get(db) ?? 0) === 0) return
     const now = this.now()
     const current = keyspace.db(db)

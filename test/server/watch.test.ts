@@ -3,7 +3,7 @@
 // clients replayed against a real redis-server and capykv, replies compared byte for byte.
 
 import t from 'tap'
-import { Entry, Keyspace, TYPE_STRING } from '../../src/state/keyspace.js'
+import { Entry, KeyMap, Keyspace, TYPE_STRING } from '../../src/state/keyspace.js'
 import { WatchIndex, type Watcher } from '../../src/txn/watch.js'
 import { RawClient, requireBinary, startCapykv, startRedis } from '../helpers/servers.js'
 
@@ -68,7 +68,7 @@ t.test('WatchIndex: FLUSHDB and SWAPDB', async (t) => {
   const b = watcher()
   index.watch(a, ks, 0, 'x')
   index.watch(b, ks, 0, 'missing')
-  ks.replaceDb(0, new Map())
+  ks.replaceDb(0, new KeyMap())
   t.ok(a.watchDirty, 'FLUSHDB of a db holding the key')
   t.notOk(b.watchDirty, 'a key in neither the old nor the new db is untouched')
   const c = watcher()

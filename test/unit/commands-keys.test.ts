@@ -9,7 +9,7 @@ import {
   EV_DEL, EV_EXPIRE, EV_FLUSHALL, EV_RESTORE, EV_SWAPDB, restoreOf,
 } from '../../src/state/core-events.js'
 import { Deque } from '../../src/state/deque.js'
-import { Entry, TYPE_LIST } from '../../src/state/keyspace.js'
+import { Entry, KeyMap, TYPE_LIST } from '../../src/state/keyspace.js'
 import { valueType } from '../../src/state/value-codec.js'
 import { T0, openHarness, type Harness } from './commands-helpers.js'
 
@@ -101,7 +101,7 @@ t.test('SCAN returns every key present for the whole scan, across changes and re
         // A "restart": the database rebuilt in another order (a new map, no snapshot).
         const ks = h.store.keyspace
         const entries = [...ks.db(0)].reverse()
-        ks.replaceDb(0, new Map(entries))
+        ks.replaceDb(0, new KeyMap(entries))
       }
       round++
     } while (cursor !== '0' && round < 10_000)

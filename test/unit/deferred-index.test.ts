@@ -16,7 +16,7 @@ import { ByteWriter, DecodeError } from '../../src/state/bytes.js'
 import { canonical, canonicalDiff } from '../../src/state/canonical.js'
 import { EV_PUT } from '../../src/state/core-events.js'
 import { applyEvent, encodeEvents, replayEventsDeferred, type Event } from '../../src/state/event.js'
-import { Keyspace } from '../../src/state/keyspace.js'
+import { Entry, KeyMap, Keyspace } from '../../src/state/keyspace.js'
 import { openNativeRegion } from '../../src/storage/pm-region.js'
 import { Store } from '../../src/txn/engine.js'
 import { Prng } from '../sim/prng.js'
@@ -188,4 +188,25 @@ t.test('an undecodable deferred event is refused at replay, not later', async (t
   for (let cut = 1; cut < whole.length; cut++) {
     t.throws(() => replayEventsDeferred(new Keyspace(), whole, 0, cut), DecodeError, `cut at ${cut}`)
   }
+})
+
+t.test('KeyMap (a database map in 64 parts) behaves as a Map', async (t) => {
+  const rng = new Prng(99)
+  const km = new KeyMap()
+  const model = new Map<string, Entry>()
+  let mismatches = 0
+  for (let step = 0; step < 20_000; step++) {
+    const key = rng.bool(0.5) ? `k${rng.int(500)}` : `user:${rng.int(50)}:profile`
+    if (rng.bool(0.6)) {
+      const e = new Entry(0, Buffer.from('v'), 0, 3)
+      km.set(key, e)
+      model.set(key, e)
+    } else if (km.delete(key) !== model.delete(key)) mismatches++
+    if (km.size !== model.size || km.get(key) !== model.get(key) || km.has(key) !== model.has(key)) mismatches++
+  }
+  t.equal(mismatches, 0, 'same size, get, has and delete results at every step')
+  t.same([...km.keys()].sort(), [...model.keys()].sort(), 'keys() visits every key once')
+  t.same(new Map(km.entries()), model, 'entries() = the model')
+  t.equal([...km.values()].length, model.size)
+  t.same(new Map(new KeyMap(model)), model, 'built from entries')
 })
