@@ -16,6 +16,10 @@ class Order {
   readonly members: string[] = []
   readonly index = new Map<string, number>()
 
+  constructor(members: Iterable<string>) {
+    for (const m of members) this.push(m)
+  }
+
   push(m: string): void {
     this.index.set(m, this.members.length)
     this.members.push(m)
@@ -61,11 +65,7 @@ export class RandomSet extends Set<string> {
 
   /** A uniformly random member (the set must not be empty). */
   randomMember(pick: Pick): string {
-    if (this.order === null) {
-      const order = new Order()
-      for (const m of this) order.push(m)
-      this.order = order
-    }
+    this.order ??= new Order(this)
     return this.order.random(pick)
   }
 }
@@ -94,11 +94,7 @@ export class RandomMap<V> extends Map<string, V> {
 
   /** A uniformly random key (the map must not be empty). */
   randomKey(pick: Pick): string {
-    if (this.order === null) {
-      const order = new Order()
-      for (const k of this.keys()) order.push(k)
-      this.order = order
-    }
+    this.order ??= new Order(this.keys())
     return this.order.random(pick)
   }
 }
