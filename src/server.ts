@@ -16,8 +16,13 @@
 //   read.
 // - Backpressure: a connection stops reading (socket.pause) while more than
 //   OUTPUT_PAUSE_BYTES of its replies are unsent (held + kernel-bound), and resumes on drain, so a
-//   client that never reads costs bounded memory. client-output-buffer-limit (normal class) is
-//   enforced on top, with Redis's syntax; its default 0 0 0 means no limit.
+//   client that never reads costs bounded memory. client-output-buffer-limit is enforced on top,
+//   with Redis's syntax: the normal class (default 0 0 0: no limit), and the pubsub class for
+//   subscribed clients (default 32mb 8mb 60), which pub/sub messages alone can fill, since a
+//   publisher never waits for its subscribers.
+// - Pub/sub messages (commands/pubsub.ts) are appended to the subscriber's output and leave
+//   through flushOutput like replies: held while any appended transaction is not yet durable,
+//   so a PUBLISH issued after a write never overtakes the write's group commit.
 // - Protocol errors are answered with Redis's text and the connection is closed after the
 //   reply; a query buffer over client-query-buffer-limit closes it without a reply.
 // - While the pool is being recovered `store` is null: dispatch answers -LOADING for commands
@@ -35,6 +40,7 @@ import {
   type ServerServices, type ShutdownOptions,
 } from './commands/services.js'
 import { newClientState } from './commands/connection.js'
+import { PubSub } from './commands/pubsub.js'
 import type { ClientState } from './commands/spec.js'
 import { ProtocolError, RequestReader } from './resp/reader.js'
 import { OutputBuffer } from './resp/writer.js'
@@ -200,6 +206,16 @@ export class Connection implements ClientHandle, Session {
     this.server.markOutputPending(this)
   }
 
+  pubsubFeed(bytes: Buffer): void {
+    if (this.closed) return
+    if (this.server.options.unsafePublishBeforeDurable === true) {
+      this.write(bytes) // the MUTATION (see ServerOptions): around held replies, at once
+      return
+    }
+    this.out.writeRaw(bytes)
+    this.server.markOutputPending(this)
+  }
+
   /** One socket read; `chunk` is overwritten by the next read of any socket. */
   private onData(chunk: Buffer): void {
     this.server.services.stats.netInputBytes += chunk.length
@@ -358,10 +374,16 @@ export class Connection implements ClientHandle, Session {
     })
   }
 
-  /** client-output-buffer-limit, normal class (Redis's checkClientOutputBufferLimits). */
+  /**
+   * client-output-buffer-limit (Redis's checkClientOutputBufferLimits): the pubsub class while
+   * the client is subscribed, else the normal class.
+   */
   checkOutputLimits(): void {
-    const limit = this.server.outputLimit
-    if (limit === null || this.closed) return
+    if (this.closed) return
+    const server = this.server
+    const limit = server.services.pubsub.isSubscribed(this.state.id) ? server.outputLimitPubsub
+      : server.outputLimit
+    if (limit === null) return
     const pending = this.outputBytes()
     let over = limit.hardBytes > 0 && pending >= limit.hardBytes
     if (!over && limit.softBytes > 0 && pending >= limit.softBytes) {
@@ -395,6 +417,12 @@ export interface ServerOptions {
    * broken rule 2 that the crash test must catch. Never settable from config or the CLI.
    */
   unsafeReplyBeforeDurable?: boolean
+  /**
+   * MUTATION, for test/sim/pubsub-durable.test.ts only (the test of the test): write pub/sub
+   * messages to subscribers' sockets at once, before the group commit of a write published
+   * after — a deliberately broken rule 2. Never settable from config or the CLI.
+   */
+  unsafePublishBeforeDurable?: boolean
 }
 
 /** ServerServices over a CapykvServer (what handlers see). */
@@ -404,6 +432,7 @@ class Services implements ServerServices {
   readonly startedAtMs = nowMs()
   readonly runId = randomBytes(20).toString('hex')
   readonly version = CAPYKV_VERSION
+  readonly pubsub = new PubSub()
   store: Store | null = null
   loading: LoadingState | null = null
   lastSaveAtMs = nowMs()
@@ -435,6 +464,8 @@ class Services implements ServerServices {
   }
 }
 
+interface OutputLimit { hardBytes: number; softBytes: number; softSeconds: number }
+
 export class CapykvServer {
   readonly connections = new Map<number, Connection>()
   readonly services: Services
@@ -449,7 +480,8 @@ export class CapykvServer {
   private timers: NodeJS.Timeout[] = []
   private opsSamples: number[] = []
   stopping = false
-  outputLimit: { hardBytes: number; softBytes: number; softSeconds: number } | null = null
+  outputLimit: OutputLimit | null = null
+  outputLimitPubsub: OutputLimit | null = null
   /** Called when the process should exit (after shutdown); main sets process.exit. */
   onExit: (code: number) => void = (code) => process.exit(code)
 
@@ -473,9 +505,11 @@ export class CapykvServer {
   }
 
   private applyOutputLimit(value: string): void {
-    const normal = parseOutputBufferLimits(value).get('normal')
-    this.outputLimit = normal === undefined || (normal.hardBytes === 0 && normal.softBytes === 0)
-      ? null : normal
+    const limits = parseOutputBufferLimits(value)
+    const effective = (l: OutputLimit | undefined): OutputLimit | null =>
+      l === undefined || (l.hardBytes === 0 && l.softBytes === 0) ? null : l
+    this.outputLimit = effective(limits.get('normal'))
+    this.outputLimitPubsub = effective(limits.get('pubsub'))
   }
 
   get store(): Store | null {
@@ -566,6 +600,7 @@ export class CapykvServer {
     this.monitors.delete(conn)
     this.pendingOutput.delete(conn)
     this.watch.unwatchAll(conn.state)
+    this.services.pubsub.removeClient(conn.state.id)
   }
 
   markOutputPending(conn: Connection): void {
@@ -682,7 +717,9 @@ export class CapykvServer {
     const now = nowMs()
     for (const c of Array.from(this.connections.values())) {
       c.checkOutputLimits()
+      // No idle timeout for subscribers (Redis's clientsCronHandleTimeout).
       if (timeoutS > 0 && !c.monitor && !c.blocked &&
+        !this.services.pubsub.isSubscribed(c.state.id) &&
         now - c.lastInteractionMs > timeoutS * 1000) {
         logger.verbose(`Closing idle client id=${c.state.id}`)
         c.kill()

@@ -43,6 +43,13 @@ const ping: Handler = (ctx, argv) => {
     ctx.reply.error("ERR wrong number of arguments for 'ping' command")
     return
   }
+  if (ctx.client.proto === 2 && services(ctx).pubsub.isSubscribed(ctx.client.id)) {
+    // RESP2 subscribed mode: a two-element array, so it reads like the pushes around it.
+    ctx.reply.arrayHeader(2)
+    ctx.reply.bulk('pong')
+    ctx.reply.bulk(argv.length === 2 ? argv[1] as Buffer : '')
+    return
+  }
   if (argv.length === 2) ctx.reply.bulk(argv[1] as Buffer)
   else ctx.reply.simple('PONG')
 }
@@ -71,6 +78,7 @@ const reset: Handler = (ctx) => {
   ctx.reply.switchProto?.(2)
   client.authenticated = defaultAuthenticated(sv)
   discardTransaction(client, sv.watch)
+  sv.pubsub.removeClient(client.id)
   client.name = null
   handle.noTouch = false
   handle.noEvict = false
@@ -210,10 +218,16 @@ function setName(ctx: CommandContext, name: Buffer): boolean {
   return true
 }
 
-function clientFlags(h: ClientHandle): string {
+/** Redis's getClientType: 'pubsub' while subscribed, else 'normal' (MONITOR included). */
+export function clientType(sv: ServerServices, h: ClientHandle): 'normal' | 'pubsub' {
+  return sv.pubsub.isSubscribed(h.state.id) ? 'pubsub' : 'normal'
+}
+
+function clientFlags(sv: ServerServices, h: ClientHandle): string {
   let f = ''
   const s = h.state
   if (h.monitor) f += 'O'
+  if (sv.pubsub.isSubscribed(s.id)) f += 'P'
   if (h.blocked) f += 'b'
   if (s.multi !== null) f += 'x'
   if (s.watchDirty) f += 'd'
@@ -223,14 +237,15 @@ function clientFlags(h: ClientHandle): string {
 }
 
 /** One CLIENT LIST line (Redis 7.0.15's fields, plus 7.2's lib-name and lib-ver). */
-export function clientInfoLine(h: ClientHandle, now: number): string {
+export function clientInfoLine(sv: ServerServices, h: ClientHandle, now: number): string {
   const s = h.state
   const qbuf = h.queryBufferBytes()
   const omem = h.outputBytes()
+  const subs = sv.pubsub.counts(s.id)
   return `id=${s.id} addr=${h.addr} laddr=${h.laddr} fd=${h.fd} name=${s.name ?? ''} ` +
     `age=${Math.floor((now - h.createdAtMs) / 1000)} ` +
-    `idle=${Math.floor((now - h.lastInteractionMs) / 1000)} flags=${clientFlags(h)} db=${s.db} ` +
-    `sub=0 psub=0 ssub=0 multi=${s.multi === null ? -1 : s.multi.queue.length} qbuf=${qbuf} ` +
+    `idle=${Math.floor((now - h.lastInteractionMs) / 1000)} flags=${clientFlags(sv, h)} ` +
+    `db=${s.db} sub=${subs.channels} psub=${subs.patterns} ssub=${subs.shardChannels} multi=${s.multi === null ? -1 : s.multi.queue.length} qbuf=${qbuf} ` +
     `qbuf-free=${qbuf === 0 ? 0 : Math.max(0, 16384 - qbuf)} argv-mem=0 multi-mem=0 ` +
     `rbs=16384 rbp=${qbuf} obl=0 oll=0 omem=${omem} tot-mem=${qbuf + omem + 22000} events=r ` +
     `cmd=${h.lastCommand === '' ? 'NULL' : h.lastCommand} user=default redir=-1 resp=${s.proto} ` +
@@ -248,7 +263,7 @@ function clientList(ctx: CommandContext, argv: Buffer[]): void {
       ctx.reply.error(`ERR Unknown client type '${(argv[3] as Buffer).toString('latin1')}'`)
       return
     }
-    if (type !== 'normal') handles = []
+    handles = handles.filter((h) => clientType(sv, h) === type)
   } else if (argv.length > 3 && lower(argv[2]) === 'id') {
     const picked: ClientHandle[] = []
     for (let j = 3; j < argv.length; j++) {
@@ -266,7 +281,7 @@ function clientList(ctx: CommandContext, argv: Buffer[]): void {
     return
   }
   const now = ctx.nowMs
-  ctx.reply.verbatim(handles.map((h) => clientInfoLine(h, now) + '\n').join(''))
+  ctx.reply.verbatim(handles.map((h) => clientInfoLine(sv, h, now) + '\n').join(''))
 }
 
 interface KillFilter {
@@ -339,7 +354,7 @@ function clientKill(ctx: CommandContext, argv: Buffer[]): void {
   for (const h of Array.from(sv.clients.values())) {
     if (f.addr !== null && h.addr !== f.addr) continue
     if (f.laddr !== null && h.laddr !== f.laddr) continue
-    if (f.type !== null && f.type !== 'normal') continue
+    if (f.type !== null && f.type !== clientType(sv, h)) continue
     if (f.id !== null && h.state.id !== f.id) continue
     if (h === self && f.skipme) continue
     if (h === self) closeSelf = true
@@ -423,7 +438,8 @@ const clientHandlers: Record<string, Handler> = {
     if (setName(ctx, argv[2] as Buffer)) ctx.reply.simple('OK')
   },
   list: clientList,
-  info: (ctx) => ctx.reply.verbatim(clientInfoLine(handleOf(ctx), ctx.nowMs) + '\n'),
+  info: (ctx) => ctx.reply.verbatim(clientInfoLine(services(ctx), handleOf(ctx), ctx.nowMs) +
+    '\n'),
   kill: clientKill,
   setinfo: (ctx, argv) => {
     const attr = lower(argv[2])
@@ -515,10 +531,13 @@ const clientParent: Handler = (ctx) => {
 
 export const connectionCommands: readonly CommandSpec[] = Object.freeze([
   conn('ping', -1, ['fast'], ping, 'Ping the server', '1.0.0',
-    { tips: ['request_policy:all_shards', 'response_policy:all_succeeded'] }),
+    { tips: ['request_policy:all_shards', 'response_policy:all_succeeded'],
+      subscribedContext: true }),
   conn('echo', 2, ['loading', 'stale', 'fast'], echo, 'Echo the given string', '1.0.0'),
-  conn('quit', -1, AUTHLESS, quit, 'Close the connection', '1.0.0'),
-  conn('reset', 1, AUTHLESS, reset, 'Reset the connection', '6.2.0'),
+  conn('quit', -1, AUTHLESS, quit, 'Close the connection', '1.0.0',
+    { subscribedContext: true }),
+  conn('reset', 1, AUTHLESS, reset, 'Reset the connection', '6.2.0',
+    { subscribedContext: true }),
   conn('hello', -1, AUTHLESS, hello, 'Handshake with Redis', '6.0.0'),
   conn('auth', -2, AUTHLESS, auth, 'Authenticate to the server', '1.0.0'),
   conn('select', 2, ['loading', 'stale', 'fast'], select,

@@ -1,7 +1,8 @@
 // Dispatch: one request (argv) from a client → lookup, checks, MULTI queueing, the handler in a
 // transaction, commit, reply. The checks run in Redis 7.0.15's processCommand order, each with
 // its exact error text: existence (unknown command / unknown subcommand), arity, protected
-// commands (enable-debug-command), authentication, no_multi inside MULTI, loading. A command
+// commands (enable-debug-command), authentication, no_multi inside MULTI, RESP2 subscribed mode
+// (only the specs marked subscribedContext), loading. A command
 // refused inside MULTI marks the transaction dirty (EXEC then answers EXECABORT); an EXEC that
 // is itself refused discards the transaction ("EXECABORT Transaction discarded because of: …").
 // Transactions (DESIGN rules 2 and 3): every command runs in a Transaction of its own, and EXEC
@@ -67,6 +68,7 @@ interface SpecInfo {
   readonly protectedCmd: boolean
   readonly skipSlowlog: boolean
   readonly skipMonitor: boolean
+  readonly subscribedContext: boolean
 }
 
 function infoOf(spec: CommandSpec): SpecInfo {
@@ -79,6 +81,7 @@ function infoOf(spec: CommandSpec): SpecInfo {
     protectedCmd: f.includes('protected'),
     skipSlowlog: f.includes('skip_slowlog'),
     skipMonitor: f.includes('skip_monitor') || f.includes('admin'),
+    subscribedContext: spec.subscribedContext === true,
   }
 }
 
@@ -354,6 +357,12 @@ export class Dispatcher {
     }
     if (client.multi !== null && info.noMulti) {
       this.reject(session, spec, 'ERR Command not allowed inside a transaction')
+      return
+    }
+    if (!info.subscribedContext && client.proto === 2 &&
+        this.services.pubsub.isSubscribed(client.id)) {
+      this.reject(session, spec, `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / ` +
+        '(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context')
       return
     }
     if (this.services.store === null && !info.loading) {

@@ -46,6 +46,11 @@ export class OutputSink implements ReplySink {
     DISCARD.take()
   }
 
+  /** Where pushes go even while muted (Redis 7.0's CLIENT_PUSHING bypasses CLIENT REPLY). */
+  get unmutedTarget(): OutputBuffer {
+    return this.saved ?? this.target
+  }
+
   get muted(): boolean {
     return this.saved !== null
   }

@@ -156,7 +156,9 @@ function sectionStats(sv: ServerServices): string[] {
     'expired_time_cap_reached_count:0',
     `expire_cycle_cpu_milliseconds:${Math.round(s.expireCycleMs)}`,
     'evicted_keys:0', 'evicted_clients:0', `keyspace_hits:${s.keyspaceHits}`,
-    `keyspace_misses:${s.keyspaceMisses}`, 'pubsub_channels:0', 'pubsub_patterns:0',
+    `keyspace_misses:${s.keyspaceMisses}`, `pubsub_channels:${sv.pubsub.channelCount}`,
+    `pubsub_patterns:${sv.pubsub.patternCount}`,
+    `pubsubshard_channels:${sv.pubsub.shardChannelCount}`,
     'latest_fork_usec:0', 'total_forks:0', 'unexpected_error_replies:0',
     `total_error_replies:${s.totalErrorReplies}`,
   ]
@@ -524,9 +526,9 @@ function writeKeySpecs(ctx: CommandContext, spec: CommandSpec): void {
   r.arrayHeader(1)
   r.mapHeader(3)
   r.bulk('flags')
-  r.setHeader(2)
-  r.simple(write ? 'RW' : 'RO')
-  r.simple(write ? 'update' : 'access')
+  const flags = spec.keySpecFlags ?? (write ? ['RW', 'update'] : ['RO', 'access'])
+  r.setHeader(flags.length)
+  for (const f of flags) r.simple(f)
   r.bulk('begin_search')
   r.mapHeader(2)
   r.bulk('type'); r.bulk('index')
@@ -670,7 +672,7 @@ function getKeysGeneric(ctx: CommandContext, argv: Buffer[], withFlags: boolean)
     ctx.reply.error('ERR Invalid number of arguments specified for command')
     return
   }
-  if (spec.firstKey <= 0) {
+  if (spec.firstKey <= 0 || spec.keySpecFlags?.includes('not_key') === true) {
     ctx.reply.error('ERR The command has no key arguments')
     return
   }

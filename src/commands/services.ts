@@ -9,6 +9,7 @@
 import type { ServerConfig } from '../server-config.js'
 import type { Store } from '../txn/engine.js'
 import type { WatchIndex } from '../txn/watch.js'
+import type { PubSub } from './pubsub.js'
 import type { ClientState, CommandContext, CommandSpec } from './spec.js'
 
 /** One connection as handlers see it (the server's Connection implements it). */
@@ -44,6 +45,11 @@ export interface ClientHandle {
   outputBytes(): number
   /** Append a line to this client's output as a MONITOR feed (already RESP-encoded). */
   monitorFeed(bytes: Buffer): void
+  /**
+   * Append a pub/sub push (already encoded in this client's protocol) to its output. It leaves
+   * with the client's next release of output: after the pending group commit (DESIGN rule 2).
+   */
+  pubsubFeed(bytes: Buffer): void
 }
 
 export interface CommandStat {
@@ -155,6 +161,8 @@ export interface ServerServices {
   readonly clients: ReadonlyMap<number, ClientHandle>
   readonly table: CommandTable
   readonly watch: WatchIndex
+  /** Channels, patterns and their subscribers (commands/pubsub.ts). */
+  readonly pubsub: PubSub
   readonly startedAtMs: number
   readonly runId: string
   readonly version: string

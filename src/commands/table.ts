@@ -1,6 +1,6 @@
 // The command table: one frozen record per command (STYLE §6), built from every per-type file's
-// exported CommandSpec arrays. The server's own commands (connection, transactions, server)
-// are built in; the data-type files (string, keys, expire, list, hash, set, zset) are loaded by
+// exported CommandSpec arrays. The server's own commands (connection, transactions, server,
+// pub/sub) are built in; the data-type files (string, keys, expire, list, hash, set, zset) are loaded by
 // name when they exist, so each team member's file joins the table without editing this one.
 // A data file may replace a built-in command of the same name (e.g. DBSIZE or SELECT written
 // next to the keyspace commands); two data files defining one name is an error.
@@ -8,11 +8,12 @@
 import type { CommandTable } from './services.js'
 import type { CommandSpec } from './spec.js'
 import { connectionCommands } from './connection.js'
+import { pubsubCommands } from './pubsub.js'
 import { serverAdminCommands } from './server-admin.js'
 import { transactionCommands } from './transactions.js'
 
 export const BUILTIN_COMMANDS: readonly CommandSpec[] = Object.freeze([
-  ...connectionCommands, ...transactionCommands, ...serverAdminCommands,
+  ...connectionCommands, ...transactionCommands, ...serverAdminCommands, ...pubsubCommands,
 ])
 
 /** The per-type command files, loaded when present (src/commands/<name>.ts). */

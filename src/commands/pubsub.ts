@@ -1,0 +1,456 @@
+// Pub/Sub: SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH, the sharded SSUBSCRIBE
+// SUNSUBSCRIBE SPUBLISH, and PUBSUB CHANNELS/NUMSUB/NUMPAT/SHARDCHANNELS/SHARDNUMSUB/HELP, with
+// Redis 7.0.15's replies and error texts (pubsub.c), and the registry they share (PubSub, one per
+// server, reached through ServerServices.pubsub).
+// Invariants, and why:
+// - The registry is two-sided, as Redis's: channel → subscribers (in subscription order, which
+//   is the order PUBLISH delivers in) and client → its channels, patterns and shard channels.
+//   Both sides change together in subscribe/unsubscribe; a client with no subscription left has
+//   no entry, a channel or pattern with no subscriber has none either (PUBSUB CHANNELS, NUMPAT
+//   and INFO count entries).
+// - A client is "subscribed" (Redis's CLIENT_PUBSUB: RESP2 subscribed mode, flag P, client type
+//   pubsub, no idle timeout) exactly while it has at least one subscription of any kind.
+// - Channels, patterns and messages are bytes: kept as latin1 strings (one char per byte) in
+//   the maps, written back as the same bytes.
+// - DURABILITY (DESIGN rule 2): a message is appended to each subscriber's output buffer
+//   (ClientHandle.pubsubFeed) and leaves with that connection's next release of output, which
+//   the server holds while any appended transaction is not yet durable — so a PUBLISH issued
+//   after a write never reaches a subscriber before the write's group commit, and messages keep
+//   their order. Inside EXEC (or a script: wherever ctx.block is absent) delivery waits for the
+//   transaction's commit (services.afterCommit), so a transaction the pool refuses publishes
+//   nothing. PUBLISH itself is not durable: a message is delivered to whoever is subscribed now
+//   and never logged (Redis's fire-and-forget).
+// - Pushes (subscribe confirmations, messages) bypass CLIENT REPLY OFF/SKIP, as Redis 7.0's
+//   CLIENT_PUSHING does.
+
+import { globMatch } from './glob.js'
+import { OutputSink } from './reply-sink.js'
+import { writeHelp } from './connection.js'
+import { helpLines, services, type ClientHandle } from './services.js'
+import type { CommandContext, CommandFlag, CommandSpec, Handler } from './spec.js'
+import { OutputBuffer } from '../resp/writer.js'
+
+type Kind = 'channel' | 'pattern' | 'shard'
+
+/** One client's subscriptions (Sets keep subscription order, as Redis's pattern list does). */
+interface ClientSubscriptions {
+  readonly handle: ClientHandle
+  readonly channels: Set<string>
+  readonly patterns: Set<string>
+  readonly shard: Set<string>
+}
+
+/** Subscribers of one channel or pattern, in subscription order. */
+type Subscribers = Set<ClientHandle>
+
+export interface SubscriptionCounts {
+  channels: number
+  patterns: number
+  shardChannels: number
+}
+
+const NO_SUBSCRIPTIONS: SubscriptionCounts = Object.freeze({
+  channels: 0, patterns: 0, shardChannels: 0,
+})
+
+const CRLF = '\r\n'
+
+function bulkHeader(length: number): string {
+  return `$${length}${CRLF}`
+}
+
+/** A message push (RESP2 array or RESP3 push) of `kind`, then the given byte strings. */
+function encodeMessage(proto: 2 | 3, parts: readonly Buffer[]): Buffer {
+  const chunks: Buffer[] = [Buffer.from(`${proto === 3 ? '>' : '*'}${parts.length}${CRLF}`)]
+  for (const p of parts) {
+    chunks.push(Buffer.from(bulkHeader(p.length), 'latin1'), p, Buffer.from(CRLF))
+  }
+  return Buffer.concat(chunks)
+}
+
+const WORD = {
+  message: Buffer.from('message'),
+  pmessage: Buffer.from('pmessage'),
+  smessage: Buffer.from('smessage'),
+}
+
+/** The encodings of one message, made on first use per protocol. */
+class Encoded {
+  private resp2: Buffer | null = null
+  private resp3: Buffer | null = null
+  constructor(private readonly parts: readonly Buffer[]) {}
+  for(proto: 2 | 3): Buffer {
+    if (proto === 3) return (this.resp3 ??= encodeMessage(3, this.parts))
+    return (this.resp2 ??= encodeMessage(2, this.parts))
+  }
+}
+
+/** A delivery list built by publish(): each subscriber with its message. */
+export interface Delivery {
+  readonly handle: ClientHandle
+  readonly message: Encoded
+}
+
+export class PubSub {
+  private readonly channels = new Map<string, Subscribers>()
+  private readonly patterns = new Map<string, Subscribers>()
+  private readonly shardChannels = new Map<string, Subscribers>()
+  private readonly clients = new Map<number, ClientSubscriptions>()
+
+  /** INFO pubsub_channels. */
+  get channelCount(): number {
+    return this.channels.size
+  }
+
+  /** INFO pubsub_patterns, PUBSUB NUMPAT. */
+  get patternCount(): number {
+    return this.patterns.size
+  }
+
+  /** INFO pubsubshard_channels. */
+  get shardChannelCount(): number {
+    return this.shardChannels.size
+  }
+
+  /** Clients with at least one subscription. */
+  get subscribedClientCount(): number {
+    return this.clients.size
+  }
+
+  /** Redis's CLIENT_PUBSUB: at least one subscription of any kind. */
+  isSubscribed(clientId: number): boolean {
+    return this.clients.size > 0 && this.clients.has(clientId)
+  }
+
+  counts(clientId: number): SubscriptionCounts {
+    const c = this.clients.get(clientId)
+    if (c === undefined) return NO_SUBSCRIPTIONS
+    return { channels: c.channels.size, patterns: c.patterns.size, shardChannels: c.shard.size }
+  }
+
+  /** Redis's clientSubscriptionsCount (channels + patterns) or the shard count. */
+  subscriptionCount(clientId: number, kind: Kind): number {
+    const c = this.clients.get(clientId)
+    if (c === undefined) return 0
+    return kind === 'shard' ? c.shard.size : c.channels.size + c.patterns.size
+  }
+
+  private serverMap(kind: Kind): Map<string, Subscribers> {
+    return kind === 'channel' ? this.channels : kind === 'pattern' ? this.patterns
+      : this.shardChannels
+  }
+
+  private static clientSet(c: ClientSubscriptions, kind: Kind): Set<string> {
+    return kind === 'channel' ? c.channels : kind === 'pattern' ? c.patterns : c.shard
+  }
+
+  /** True when newly subscribed (false: it already was). */
+  subscribe(handle: ClientHandle, kind: Kind, name: string): boolean {
+    const id = handle.state.id
+    let c = this.clients.get(id)
+    if (c === undefined) {
+      c = { handle, channels: new Set(), patterns: new Set(), shard: new Set() }
+      this.clients.set(id, c)
+    }
+    const mine = PubSub.clientSet(c, kind)
+    if (mine.has(name)) return false
+    mine.add(name)
+    const map = this.serverMap(kind)
+    let subs = map.get(name)
+    if (subs === undefined) {
+      subs = new Set()
+      map.set(name, subs)
+    }
+    subs.add(handle)
+    return true
+  }
+
+  /** True when it was subscribed (and no longer is). */
+  unsubscribe(clientId: number, kind: Kind, name: string): boolean {
+    const c = this.clients.get(clientId)
+    if (c === undefined) return false
+    const mine = PubSub.clientSet(c, kind)
+    if (!mine.delete(name)) return false
+    const map = this.serverMap(kind)
+    const subs = map.get(name)
+    if (subs === undefined) throw new Error(`pubsub: ${kind} '${name}' has no subscriber set`)
+    subs.delete(c.handle)
+    if (subs.size === 0) map.delete(name)
+    if (c.channels.size + c.patterns.size + c.shard.size === 0) this.clients.delete(clientId)
+    return true
+  }
+
+  /** The client's subscriptions of `kind`, in subscription order. */
+  subscriptionsOf(clientId: number, kind: Kind): string[] {
+    const c = this.clients.get(clientId)
+    return c === undefined ? [] : Array.from(PubSub.clientSet(c, kind))
+  }
+
+  /** Disconnect and RESET: every subscription of the client goes, without notification. */
+  removeClient(clientId: number): void {
+    const c = this.clients.get(clientId)
+    if (c === undefined) return
+    for (const kind of ['channel', 'pattern', 'shard'] as const) {
+      for (const name of Array.from(PubSub.clientSet(c, kind))) {
+        this.unsubscribe(clientId, kind, name)
+      }
+    }
+  }
+
+  /**
+   * Who receives `message` on `channel`, and with which push: channel subscribers first, then
+   * (not for shard channels) the subscribers of every matching pattern. Nothing is delivered
+   * here (see deliver).
+   */
+  recipients(channel: Buffer, message: Buffer, shard: boolean): Delivery[] {
+    const name = channel.toString('latin1')
+    const out: Delivery[] = []
+    const subs = (shard ? this.shardChannels : this.channels).get(name)
+    if (subs !== undefined) {
+      const encoded = new Encoded([shard ? WORD.smessage : WORD.message, channel, message])
+      for (const handle of subs) out.push({ handle, message: encoded })
+    }
+    if (shard || this.patterns.size === 0) return out
+    for (const [pattern, patternSubs] of this.patterns) {
+      const patternBytes = Buffer.from(pattern, 'latin1')
+      if (!globMatch(patternBytes, channel)) continue
+      const encoded = new Encoded([WORD.pmessage, patternBytes, channel, message])
+      for (const handle of patternSubs) out.push({ handle, message: encoded })
+    }
+    return out
+  }
+
+  /** Channels (or shard channels) matching `pattern` (all when null), in no particular order. */
+  channelNames(pattern: Buffer | null, shard: boolean): Buffer[] {
+    const out: Buffer[] = []
+    for (const name of (shard ? this.shardChannels : this.channels).keys()) {
+      const bytes = Buffer.from(name, 'latin1')
+      if (pattern === null || globMatch(pattern, bytes)) out.push(bytes)
+    }
+    return out
+  }
+
+  subscriberCount(channel: Buffer, shard: boolean): number {
+    return (shard ? this.shardChannels : this.channels).get(channel.toString('latin1'))?.size ?? 0
+  }
+}
+
+/** Hand each message to its subscriber's output (see the durability invariant above). */
+export function deliver(deliveries: readonly Delivery[]): void {
+  for (const d of deliveries) d.handle.pubsubFeed(d.message.for(d.handle.state.proto))
+}
+
+// ---- the commands ---------------------------------------------------------------------------
+
+/**
+ * Where a client's own pushes go: its output even under CLIENT REPLY OFF/SKIP (CLIENT_PUSHING),
+ * or inside EXEC the transaction's reply (as in Redis, the push sits in EXEC's array).
+ */
+function pushTarget(ctx: CommandContext): OutputBuffer | null {
+  return ctx.reply instanceof OutputSink ? ctx.reply.unmutedTarget : null
+}
+
+/** `[word, name or null, count]`: a subscribe or unsubscribe confirmation. */
+function confirm(ctx: CommandContext, word: string, name: Buffer | null, count: number): void {
+  const target = pushTarget(ctx)
+  if (target !== null) {
+    target.writePushHeader(3)
+    target.writeBulk(word)
+    if (name === null) target.writeNull()
+    else target.writeBulk(name)
+    target.writeInteger(count)
+    return
+  }
+  const r = ctx.reply
+  r.arrayHeader(3)
+  r.bulk(word)
+  if (name === null) r.nullBulk()
+  else r.bulk(name)
+  r.integer(count)
+}
+
+const SUBSCRIBE_WORDS: Record<Kind, [string, string]> = {
+  channel: ['subscribe', 'unsubscribe'],
+  pattern: ['psubscribe', 'punsubscribe'],
+  shard: ['ssubscribe', 'sunsubscribe'],
+}
+
+function subscribeGeneric(ctx: CommandContext, argv: Buffer[], kind: Kind): void {
+  const sv = services(ctx)
+  const handle = sv.handleOf(ctx.client)
+  const id = ctx.client.id
+  for (let j = 1; j < argv.length; j++) {
+    const name = argv[j] as Buffer
+    sv.pubsub.subscribe(handle, kind, name.toString('latin1'))
+    confirm(ctx, (SUBSCRIBE_WORDS[kind])[0], name, sv.pubsub.subscriptionCount(id, kind))
+  }
+}
+
+function unsubscribeGeneric(ctx: CommandContext, argv: Buffer[], kind: Kind): void {
+  const ps = services(ctx).pubsub
+  const id = ctx.client.id
+  const word = (SUBSCRIBE_WORDS[kind])[1]
+  if (argv.length > 1) {
+    for (let j = 1; j < argv.length; j++) {
+      const name = argv[j] as Buffer
+      ps.unsubscribe(id, kind, name.toString('latin1'))
+      confirm(ctx, word, name, ps.subscriptionCount(id, kind))
+    }
+    return
+  }
+  const names = ps.subscriptionsOf(id, kind)
+  for (const name of names) {
+    ps.unsubscribe(id, kind, name)
+    confirm(ctx, word, Buffer.from(name, 'latin1'), ps.subscriptionCount(id, kind))
+  }
+  // Subscribed to nothing: Redis still confirms, with a null name.
+  if (names.length === 0) confirm(ctx, word, null, ps.subscriptionCount(id, kind))
+}
+
+/** Inside EXEC, scripts and replay (no ctx.block): Redis's CLIENT_DENY_BLOCKING. */
+function denyBlocking(ctx: CommandContext): boolean {
+  return ctx.block === undefined && (ctx.store as unknown) !== null
+}
+
+function publishGeneric(ctx: CommandContext, argv: Buffer[], shard: boolean): void {
+  const ps = services(ctx).pubsub
+  const deliveries = ps.recipients(argv[1] as Buffer, argv[2] as Buffer, shard)
+  if (deliveries.length > 0) {
+    if (denyBlocking(ctx)) services(ctx).afterCommit(() => deliver(deliveries))
+    else deliver(deliveries)
+  }
+  ctx.reply.integer(deliveries.length)
+}
+
+function subcommandSyntaxError(ctx: CommandContext, argv: Buffer[]): void {
+  const sub = (argv[1] as Buffer)
+  let end = sub.indexOf(0)
+  if (end < 0) end = sub.length
+  const text = sub.subarray(0, Math.min(end, 128)).toString('latin1').replace(/[\r\n]/g, ' ')
+  ctx.reply.error(`ERR unknown subcommand or wrong number of arguments for '${text}'. ` +
+    `Try ${(argv[0] as Buffer).toString('latin1').toUpperCase()} HELP.`)
+}
+
+function channelList(ctx: CommandContext, argv: Buffer[], shard: boolean): void {
+  if (argv.length > 3) {
+    subcommandSyntaxError(ctx, argv)
+    return
+  }
+  const names = services(ctx).pubsub.channelNames(argv.length === 3 ? argv[2] as Buffer : null,
+    shard)
+  ctx.reply.arrayHeader(names.length)
+  for (const n of names) ctx.reply.bulk(n)
+}
+
+function numsub(ctx: CommandContext, argv: Buffer[], shard: boolean): void {
+  const ps = services(ctx).pubsub
+  ctx.reply.arrayHeader((argv.length - 2) * 2)
+  for (let j = 2; j < argv.length; j++) {
+    ctx.reply.bulk(argv[j] as Buffer)
+    ctx.reply.integer(ps.subscriberCount(argv[j] as Buffer, shard))
+  }
+}
+
+const PUBSUB_HELP = helpLines('PUBSUB', [
+  'CHANNELS [<pattern>]',
+  "    Return the currently active channels matching a <pattern> (default: '*').",
+  'NUMPAT',
+  '    Return number of subscriptions to patterns.',
+  'NUMSUB [<channel> ...]',
+  '    Return the number of subscribers for the specified channels, excluding',
+  '    pattern subscriptions(default: no channels).',
+  'SHARDCHANNELS [<pattern>]',
+  "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+  'SHARDNUMSUB [<shardchannel> ...]',
+  '    Return the number of subscribers for the specified shard level channel(s)',
+])
+
+const SUBSCRIBE_FLAGS: readonly CommandFlag[] = ['pubsub', 'noscript', 'loading', 'stale']
+const PUBLISH_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale', 'fast', 'may_replicate']
+const INTROSPECTION_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale']
+/** Key specs of the sharded commands: the channel is at the key position, but not a key. */
+const NOT_KEY = ['not_key']
+
+function cmd(name: string, arity: number, flags: readonly CommandFlag[], handler: Handler,
+  summary: string, since: string, complexity: string,
+  extra: Partial<CommandSpec> = {}): CommandSpec {
+  const fast = flags.includes('fast')
+  return {
+    name, arity, flags, firstKey: 0, lastKey: 0, step: 0,
+    categories: flags.includes('pubsub') ? ['pubsub', fast ? 'fast' : 'slow'] : ['slow'],
+    handler, docs: { summary, since, group: 'pubsub', complexity }, ...extra,
+  }
+}
+
+const pubsubParent: Handler = (ctx) => {
+  ctx.reply.error("ERR wrong number of arguments for 'pubsub' command")
+}
+
+export const pubsubCommands: readonly CommandSpec[] = Object.freeze([
+  cmd('subscribe', -2, SUBSCRIBE_FLAGS, (ctx, argv) => subscribeGeneric(ctx, argv, 'channel'),
+    'Listen for messages published to the given channels', '2.0.0',
+    'O(N) where N is the number of channels to subscribe to.', { subscribedContext: true }),
+  cmd('unsubscribe', -1, SUBSCRIBE_FLAGS,
+    (ctx, argv) => unsubscribeGeneric(ctx, argv, 'channel'),
+    'Stop listening for messages posted to the given channels', '2.0.0',
+    'O(N) where N is the number of clients already subscribed to a channel.',
+    { subscribedContext: true }),
+  cmd('psubscribe', -2, SUBSCRIBE_FLAGS, (ctx, argv) => subscribeGeneric(ctx, argv, 'pattern'),
+    'Listen for messages published to channels matching the given patterns', '2.0.0',
+    'O(N) where N is the number of patterns the client is already subscribed to.',
+    { subscribedContext: true }),
+  cmd('punsubscribe', -1, SUBSCRIBE_FLAGS,
+    (ctx, argv) => unsubscribeGeneric(ctx, argv, 'pattern'),
+    'Stop listening for messages posted to channels matching the given patterns', '2.0.0',
+    'O(N+M) where N is the number of patterns the client is already subscribed and M is the ' +
+    'number of total patterns subscribed in the system (by any client).',
+    { subscribedContext: true }),
+  cmd('publish', 3, PUBLISH_FLAGS, (ctx, argv) => publishGeneric(ctx, argv, false),
+    'Post a message to a channel', '2.0.0',
+    'O(N+M) where N is the number of clients subscribed to the receiving channel and M is the ' +
+    'total number of subscribed patterns (by any client).'),
+  cmd('ssubscribe', -2, SUBSCRIBE_FLAGS, (ctx, argv) => {
+    if (denyBlocking(ctx)) {
+      ctx.reply.error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+      return
+    }
+    subscribeGeneric(ctx, argv, 'shard')
+  }, 'Listen for messages published to the given shard channels', '7.0.0',
+  'O(N) where N is the number of shard channels to subscribe to.',
+  { firstKey: 1, lastKey: -1, step: 1, keySpecFlags: NOT_KEY, subscribedContext: true }),
+  cmd('sunsubscribe', -1, SUBSCRIBE_FLAGS, (ctx, argv) => unsubscribeGeneric(ctx, argv, 'shard'),
+    'Stop listening for messages posted to the given shard channels', '7.0.0',
+    'O(N) where N is the number of clients already subscribed to a shard channel.',
+    { firstKey: 1, lastKey: -1, step: 1, keySpecFlags: NOT_KEY, subscribedContext: true }),
+  cmd('spublish', 3, PUBLISH_FLAGS, (ctx, argv) => publishGeneric(ctx, argv, true),
+    'Post a message to a shard channel', '7.0.0',
+    'O(N) where N is the number of clients subscribed to the receiving shard channel.',
+    { firstKey: 1, lastKey: 1, step: 1, keySpecFlags: NOT_KEY }),
+  {
+    name: 'pubsub', arity: -2, flags: [], firstKey: 0, lastKey: 0, step: 0,
+    categories: ['slow'], handler: pubsubParent,
+    docs: { summary: 'A container for Pub/Sub commands', since: '2.8.0', group: 'pubsub',
+      complexity: 'Depends on subcommand.' },
+    subcommands: [
+      cmd('pubsub|channels', -2, INTROSPECTION_FLAGS,
+        (ctx, argv) => channelList(ctx, argv, false), 'List active channels', '2.8.0',
+        'O(N) where N is the number of active channels, and assuming constant time pattern ' +
+        'matching (relatively short channels and patterns)'),
+      cmd('pubsub|numsub', -2, INTROSPECTION_FLAGS, (ctx, argv) => numsub(ctx, argv, false),
+        'Get the count of subscribers for channels', '2.8.0',
+        'O(N) for the NUMSUB subcommand, where N is the number of requested channels'),
+      cmd('pubsub|numpat', 2, INTROSPECTION_FLAGS,
+        (ctx) => ctx.reply.integer(services(ctx).pubsub.patternCount),
+        'Get the count of unique patterns pattern subscriptions', '2.8.0', 'O(1)'),
+      cmd('pubsub|shardchannels', -2, INTROSPECTION_FLAGS,
+        (ctx, argv) => channelList(ctx, argv, true), 'List active shard channels', '7.0.0',
+        'O(N) where N is the number of active shard channels, and assuming constant time ' +
+        'pattern matching (relatively short shard channels).'),
+      cmd('pubsub|shardnumsub', -2, INTROSPECTION_FLAGS, (ctx, argv) => numsub(ctx, argv, true),
+        'Get the count of subscribers for shard channels', '7.0.0',
+        'O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels'),
+      cmd('pubsub|help', 2, ['loading', 'stale'], (ctx) => writeHelp(ctx, PUBSUB_HELP),
+        'Show helpful text about the different subcommands', '6.2.0', 'O(1)'),
+    ],
+  },
+] as CommandSpec[])
