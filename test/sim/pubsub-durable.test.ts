@@ -1,0 +1,198 @@
+// Durability of what pub/sub observers see (DESIGN rule 2, issue 16 "Must show" 4): the real
+// CapykvServer runs in-process on a Store over the SIMULATED PM with MANUAL group commits
+// (nothing is durable until the test calls store.flush()). A writer connection pipelines seeded
+// rounds of `SET k <i>` followed by `PUBLISH c <i>` / `SPUBLISH c <i>` (also inside MULTI/EXEC,
+// and bare PUBLISHes of the last value), and subscribers — RESP2 SUBSCRIBE, RESP3 SUBSCRIBE +
+// PSUBSCRIBE, RESP2 SSUBSCRIBE — check EVERY message the moment it arrives: the crash image of
+// the durable bytes alone (sim.durable: what any crash keeps) is recovered, and its `k` must be
+// at least the message's <i>. So no subscriber ever holds a message about a write a crash
+// could undo. Liveness is checked too: after the last commit every published message has
+// arrived, and a PUBLISH with no write pending is delivered with no commit at all.
+// The test of the test: the same run over a server built with the unsafePublishBeforeDurable
+// mutation (messages written to sockets at once) must report violations.
+// CAPYKV_SIM_SEED reproduces the seed printed.
+
+import t from 'tap'
+import type { CommandTable } from '../../src/commands/services.js'
+import { loadCommandTable } from '../../src/commands/table.js'
+import { recover, type RegionReader } from '../../src/recovery/recover.js'
+import { CapykvServer } from '../../src/server.js'
+import { ServerConfig } from '../../src/server-config.js'
+import { logger } from '../../src/server-log.js'
+import { formatRegion } from '../../src/storage/setup.js'
+import { Store } from '../../src/txn/engine.js'
+import { ReplyFramer, parseReply, type Value } from '../compat/resp.js'
+import { RawClient } from '../helpers/servers.js'
+import { Prng, seedFromEnv } from './prng.js'
+import { DEFAULT_POLICY, SimRegion } from './sim-region.js'
+import { poolBytesFor } from './workload.js'
+
+const RING_BYTES = 64 * 1024
+const ROUNDS = 60
+/** Time for the in-process server to run what was sent (no assertion depends on it). */
+const SETTLE_MS = 20
+
+function reader(buf: Buffer): RegionReader {
+  return { sizeBytes: buf.length, read: (offset, length) => buf.subarray(offset, offset + length) }
+}
+
+interface RunResult {
+  violations: string[]
+  messagesChecked: number
+  messagesExpected: number
+  bareDeliveredWithoutCommit: boolean
+  commits: number
+}
+
+let tableCache: CommandTable | null = null
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, SETTLE_MS))
+
+async function run(seed: number, mutation: boolean): Promise<RunResult> {
+  const rng = new Prng(seed)
+  const sim = new SimRegion(poolBytesFor(RING_BYTES), DEFAULT_POLICY, rng.fork())
+  formatRegion(sim, rng.bytes(16), 0)
+  const store = Store.openRegionSync(sim, { groupCommit: 'manual', autoCheckpoint: false })
+  const config = new ServerConfig()
+  config.setAtStartup('port', ['0'])
+  logger.level = 'warning'
+  tableCache ??= await loadCommandTable()
+  const server = new CapykvServer({ config, table: tableCache, poolPath: '(simulated)',
+    unsafePublishBeforeDurable: mutation })
+  server.onExit = () => {}
+  await server.listen()
+  server.attachStore(store)
+  const result: RunResult = { violations: [], messagesChecked: 0, messagesExpected: 0,
+    bareDeliveredWithoutCommit: false, commits: 0 }
+
+  /** k in the image a crash right now would certainly keep. */
+  const durableK = (): number => {
+    const r = recover(reader(sim.durable))
+    if (r.kind !== 'ok') throw new Error(`recovery of the durable image: ${r.kind}`)
+    const v = r.keyspace.get(0, 'k')?.value
+    return Buffer.isBuffer(v) ? Number(v.toString()) : 0
+  }
+
+  const writer = await RawClient.connect(server.boundPort)
+  const subscribers: { name: string; client: RawClient; received: number }[] = []
+  const subscribe = async (name: string, setup: string[][]): Promise<void> => {
+    const client = await RawClient.connect(server.boundPort)
+    for (const argv of setup) await client.command(argv, 10)
+    const sub = { name, client, received: 0 }
+    const framer = new ReplyFramer()
+    // Checked synchronously on arrival: the server (same process) cannot commit meanwhile.
+    client.socket.on('data', (chunk: Buffer) => {
+      framer.feed(chunk)
+      for (let f = framer.next(); f !== null; f = framer.next()) {
+        const v = parseReply(f) as Value[]
+        const payload = v[v.length - 1]
+        if (!Buffer.isBuffer(payload)) continue
+        const i = Number(payload.toString())
+        sub.received++
+        result.messagesChecked++
+        const durable = durableK()
+        if (durable < i) {
+          if (result.violations.length < 20) {
+            result.violations.push(`seed ${seed}: ${name} received message ${i} while the ` +
+              `durable image holds k=${durable}`)
+          }
+        }
+      }
+      client.take()
+    })
+    subscribers.push(sub)
+  }
+  await subscribe('RESP2 SUBSCRIBE', [['SUBSCRIBE', 'c']])
+  await subscribe('RESP3 SUBSCRIBE+PSUBSCRIBE', [['HELLO', '3'], ['SUBSCRIBE', 'c'],
+    ['PSUBSCRIBE', 'c*']])
+  await subscribe('RESP2 SSUBSCRIBE', [['SSUBSCRIBE', 'c']])
+  const perPublish = 3 // RESP2 + RESP3 channel + RESP3 pattern
+  const perSpublish = 1
+
+  // A PUBLISH with no write pending needs no commit to be delivered (the test is not vacuous).
+  writer.send(RawClient.encode('PUBLISH', 'c', '0'))
+  await settle()
+  result.messagesExpected += perPublish
+  result.bareDeliveredWithoutCommit = (subscribers[0] as { received: number }).received === 1
+
+  let written = 0
+  for (let round = 0; round < ROUNDS; round++) {
+    const parts: Buffer[] = []
+    const ops = 1 + rng.int(4)
+    for (let o = 0; o < ops; o++) {
+      const shape = rng.int(5)
+      written++
+      const i = String(written)
+      if (shape === 0) {
+        parts.push(RawClient.encode('SET', 'k', i), RawClient.encode('PUBLISH', 'c', i))
+        result.messagesExpected += perPublish
+      } else if (shape === 1) {
+        parts.push(RawClient.encode('SET', 'k', i), RawClient.encode('SPUBLISH', 'c', i))
+        result.messagesExpected += perSpublish
+      } else if (shape === 2) {
+        parts.push(RawClient.encode('MULTI'), RawClient.encode('SET', 'k', i),
+          RawClient.encode('PUBLISH', 'c', i), RawClient.encode('EXEC'))
+        result.messagesExpected += perPublish
+      } else if (shape === 3) {
+        // Publish first, write after: this message announces the previous value.
+        parts.push(RawClient.encode('PUBLISH', 'c', String(written - 1)),
+          RawClient.encode('SET', 'k', i))
+        result.messagesExpected += perPublish
+      } else {
+        parts.push(RawClient.encode('SET', 'k', i), RawClient.encode('INCR', 'other'),
+          RawClient.encode('PUBLISH', 'c', i), RawClient.encode('PUBLISH', 'c', i))
+        result.messagesExpected += 2 * perPublish
+      }
+    }
+    // Sometimes split the pipeline across two reads (two batches before one commit).
+    if (rng.bool(0.3) && parts.length > 1) {
+      const cut = 1 + rng.int(parts.length - 1)
+      writer.send(Buffer.concat(parts.slice(0, cut)))
+      await settle()
+      writer.send(Buffer.concat(parts.slice(cut)))
+    } else {
+      writer.send(Buffer.concat(parts))
+    }
+    await settle()
+    if (rng.bool(0.6)) {
+      store.flush()
+      result.commits++
+      await settle()
+    }
+  }
+  store.flush()
+  result.commits++
+  for (let w = 0; w < 100; w++) {
+    const got = subscribers.reduce((n, s) => n + s.received, 0)
+    if (got >= result.messagesExpected) break
+    await settle()
+  }
+  writer.close()
+  for (const s of subscribers) s.client.close()
+  server.requestShutdown(false, 'test over')
+  await new Promise((r) => setTimeout(r, 50))
+  return result
+}
+
+/** One seed for both runs: the mutation is caught on the very workload the real build passes. */
+const SEED = seedFromEnv()
+
+t.test('no subscriber receives a PUBLISH issued after a write before the write is durable',
+  async (t) => {
+    const seed = SEED
+    t.comment(`seed ${seed} (CAPYKV_SIM_SEED=${seed} reproduces it)`)
+    const r = await run(seed, false)
+    t.same(r.violations, [], 'every message arrived after its write was durable')
+    t.ok(r.bareDeliveredWithoutCommit, 'a PUBLISH with no write pending needs no commit')
+    t.equal(r.messagesChecked, r.messagesExpected,
+      'after the last commit every published message has arrived')
+    t.ok(r.commits > 10, `${r.commits} manual group commits`)
+    t.comment(`pubsub durability: ${r.messagesChecked} messages checked against the durable ` +
+      `image, ${r.commits} commits`)
+  })
+
+t.test('test of the test: a server that publishes before the commit is caught', async (t) => {
+  const r = await run(SEED, true)
+  t.ok(r.violations.length > 0,
+    `the premature build is detected (${r.violations.length} violations, e.g. ` +
+    `${r.violations[0] ?? 'none'})`)
+})
