@@ -410,7 +410,7 @@ export interface ServerOptions {
   config: ServerConfig
   table: CommandTable
   poolPath: string
-  executable?: string
+  executable?: string | undefined
   /**
    * MUTATION, for test/sim/server-crash.test.ts only (the test of the test): hand replies to
    * the socket at once, before the group commit they depend on is durable — a deliberately

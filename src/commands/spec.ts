@@ -67,7 +67,7 @@ export interface CommandContext {
    * may block: undefined inside MULTI/EXEC, scripts and replay, where blocking commands answer
    * as on a timeout at once (as Redis's CLIENT_DENY_BLOCKING).
    */
-  readonly block?: BlockFn
+  readonly block?: BlockFn | undefined
 }
 
 /**

@@ -68,7 +68,7 @@ export type RecoveryResult =
   | {
     kind: 'corrupt'; what: string; reason: string; offset: number; lsn?: number
     /** Longest consistent committed prefix (only with options.prefix). */
-    prefix?: { keyspace: Keyspace; log: RecoveredLog } | null
+    prefix?: { keyspace: Keyspace; log: RecoveredLog } | null | undefined
     /** Log facts known before the damage (for reports). */
     partial?: Partial<RecoveredLog>
   }

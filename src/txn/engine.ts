@@ -49,7 +49,7 @@ export interface StoreOptions {
    * task after open returns (and on first access), not key by key before it. Default true.
    */
   deferIndex?: boolean
-  hooks?: LogTestHooks
+  hooks?: LogTestHooks | undefined
   onProgress?: (p: RecoveryProgress) => void
 }
 

@@ -142,11 +142,11 @@ export interface RunOptions {
   verifier: Verifier | null
   policy?: CrashPolicy
   /** Probability per step of a crash and reopen. */
-  crashRate?: number
+  crashRate?: number | undefined
   /** Probability per crash point of keeping an image to reopen from. */
-  captureRate?: number
+  captureRate?: number | undefined
   /** Large values (up to this many bytes) that fill the pool: refusals, deletes, reclaim. */
-  pressure?: number
+  pressure?: number | undefined
 }
 
 export interface RunStats {
