@@ -321,7 +321,6 @@ async function main(): Promise<void> {
     throw new BenchError(reason)
   }
   const startedAt = new Date()
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
   const samples = new Map<Key, Sample[]>()
   const calibrated = new Map<Key, number>()
   const nFor = (server: ServerKind) => (config: Config, test: Test): number => {

@@ -18,6 +18,7 @@ import { StoreError } from '../errors.js'
 import { nowMs } from '../clock.js'
 import type { OutputBuffer } from '../resp/writer.js'
 import { BlockingRegistry, type BlockedClient, type Waiter } from '../txn/blocking.js'
+import type { Event } from '../state/event.js'
 import type { Store, Transaction } from '../txn/engine.js'
 import type { WatchIndex } from '../txn/watch.js'
 import type { OutputSink } from './reply-sink.js'
@@ -441,7 +442,7 @@ export class Dispatcher {
 
   /** BlockingHost.run: serve a parked client in a transaction of its own. */
   private runForBlocked(client: BlockedClient, fn: (ctx: CommandContext) => boolean):
-    { served: boolean; events: readonly import('../state/event.js').Event[] } {
+    { served: boolean; events: readonly Event[] } {
     const session = this.hooks.sessionOf(client.id)
     const store = this.services.store
     if (session === undefined || store === null || store.failed !== null) {

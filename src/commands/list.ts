@@ -9,7 +9,7 @@
 // exactly as the non-blocking path would; inside MULTI (no ctx.block) they answer as a timeout.
 // Timeouts answer a null array (RESP2 *-1) for every blocking list command, as Redis 7.0 does.
 
-import { Deque } from '../state/deque.js'
+import { type Deque } from '../state/deque.js'
 import {
   EV_LINSERT, EV_LPOP, EV_LPUSH, EV_LREM, EV_LSET, EV_LTRIM, EV_RPOP, EV_RPUSH,
   type ListPopEvent, type ListPushEvent, type ListRemEvent, type ListSetEvent, type ListTrimEvent,

@@ -3,6 +3,7 @@
 // it is durable and replays (DESIGN rule 1: a key that expires is logged as a delete).
 
 import { EV_DEL } from '../state/core-events.js'
+import type { Event } from '../state/event.js'
 import type { Entry } from '../state/keyspace.js'
 import type { CommandContext } from './spec.js'
 
@@ -20,7 +21,7 @@ export function lookupKey(
   const entry = ctx.keyspace.get(db, key)
   if (entry === undefined) return undefined
   if (isExpired(entry, ctx.nowMs)) {
-    ctx.txn.apply({ code: EV_DEL, db, key } as import('../state/event.js').Event)
+    ctx.txn.apply({ code: EV_DEL, db, key } as Event)
     return undefined
   }
   if (touch) entry.accessMs = ctx.nowMs // OBJECT IDLETIME (Entry.accessMs)

@@ -20,7 +20,7 @@ import {
 } from '../state/zset.js'
 import { EV_ZADD, EV_ZREM, type ZAddEvent, type ZRemEvent } from '../state/zset-events.js'
 import {
-  LONG_MAX, bulkLatin1, doubleOrReply, longOrReply, lookupOfType, parseDouble, parseScoreBound,
+  LONG_MAX, doubleOrReply, longOrReply, lookupOfType, parseDouble, parseScoreBound,
   positiveLongOrReply, rangeLongOrReply, scanCursorOrReply, scanOptionsOrReply, scanStep,
   timeoutOrReply, withinHalfLong,
 } from './coll-util.js'

@@ -4,7 +4,7 @@
 // in-place changes (ks.adjustBytes) and whole-value RESTOREs agree exactly.
 
 import type { ByteReader, ByteWriter } from './bytes.js'
-import { DB_COUNT, Entry, type Keyspace } from './keyspace.js'
+import { DB_COUNT, type Entry, type Keyspace } from './keyspace.js'
 
 /** Size estimate of an empty collection (the count field). */
 export const COLLECTION_BASE_BYTES = 4

@@ -14,7 +14,7 @@
 import { ByteReader, ByteWriter } from './bytes.js'
 import { carryEncodingHints } from './encoding-hints.js'
 import { registerEvent, type Event, type Undo } from './event.js'
-import { Entry, KeyMap, Keyspace, TYPE_STRING, DB_COUNT, ENTRY_OVERHEAD_BYTES, keyHashBytes } from './keyspace.js'
+import { Entry, KeyMap, type Keyspace, TYPE_STRING, DB_COUNT, ENTRY_OVERHEAD_BYTES, keyHashBytes } from './keyspace.js'
 import { valueType } from './value-codec.js'
 
 export const EV_PUT = 1

@@ -9,7 +9,7 @@
 // - apply returns an undo closure that restores the exact previous state (abort, out of space),
 //   or null when the event changed nothing.
 
-import { ByteReader, ByteWriter, DecodeError } from './bytes.js'
+import { ByteReader, type ByteWriter, DecodeError } from './bytes.js'
 import type { Keyspace } from './keyspace.js'
 
 export interface Event {

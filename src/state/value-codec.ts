@@ -10,7 +10,7 @@
 // `canonical` must not depend on insertion order (hash/set members sorted), so two keyspaces
 // holding equal values compare equal whatever history built them.
 
-import { ByteReader, ByteWriter, DecodeError } from './bytes.js'
+import { type ByteReader, type ByteWriter, DecodeError } from './bytes.js'
 import { Deque } from './deque.js'
 import { TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING } from './keyspace.js'
 import { RandomMap, RandomSet } from './random-access.js'

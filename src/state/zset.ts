@@ -14,7 +14,7 @@
 //   thresholds it is reported as a skiplist until rebuilt (as Redis never converts back).
 // Codec layout (value-codec.ts): count, then count × (f64 score, member bytes), in zset order.
 
-import { ByteReader, ByteWriter } from './bytes.js'
+import { type ByteReader, type ByteWriter } from './bytes.js'
 import { TYPE_ZSET } from './keyspace.js'
 import { registerValueType } from './value-codec.js'
 

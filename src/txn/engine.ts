@@ -19,7 +19,7 @@ import { StoreError } from '../errors.js'
 import { recoverAsync, recover, type RecoveredLog, type RecoveryProgress } from '../recovery/recover.js'
 import { encodeEvents, eventsShrinkOnly, applyEvent, type Event, type Undo } from '../state/event.js'
 import '../state/core-events.js'
-import { Keyspace } from '../state/keyspace.js'
+import { type Keyspace } from '../state/keyspace.js'
 import {
   Checkpointer, incrementalReserveBytes, smallReserveBytes, writeReserveBytes,
 } from '../storage/checkpoint.js'

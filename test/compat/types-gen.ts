@@ -5,7 +5,7 @@
 // Each command says how its reply compares: 'exact' bytes, 'multiset' (unordered aggregate),
 // 'pairs' (an unordered aggregate of field/value pairs, e.g. HGETALL), or 'random' (a random
 // pick: validated against Redis's state, and its effect replayed into Redis).
-import { Prng } from '../sim/prng.js'
+import { type Prng } from '../sim/prng.js'
 
 export type Compare = 'exact' | 'multiset' | 'pairs' | 'scan' | 'scanpairs' | 'random'
 

@@ -9,7 +9,7 @@
 // Fixed seeds plus one fresh seed (printed; CAPYKV_SIM_SEED reproduces it).
 
 import t from 'tap'
-import { Deque } from '../../src/state/deque.js'
+import { type Deque } from '../../src/state/deque.js'
 import type { Event } from '../../src/state/event.js'
 import { TYPE_LIST, TYPE_ZSET, type Keyspace } from '../../src/state/keyspace.js'
 import { EV_HDEL, EV_HSET } from '../../src/state/hash-events.js'
