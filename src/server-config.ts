@@ -126,6 +126,41 @@ function parseBind(args: readonly string[]): string {
   return words.join(' ')
 }
 
+/** notify-keyspace-events classes in Redis's canonical order (notify.c), and 'A'. */
+const NOTIFY_TYPE_CLASSES = 'g$lshzxetdn'
+const NOTIFY_ALL_CLASSES = 'g$lshzxet'
+
+/**
+ * notify-keyspace-events: Redis's flags, normalised as keyspaceEventsFlagsToString does. capykv
+ * emits no keyspace notifications yet, so a value that would make Redis emit some (K or E with
+ * an event class) is refused rather than accepted to do nothing; a value that makes Redis emit
+ * nothing either (no K/E, or no event class) is accepted.
+ */
+function parseNotifyKeyspaceEvents(args: readonly string[]): string {
+  const text = args.join(' ')
+  const flags = new Set<string>()
+  for (const c of text) {
+    if (!'Ag$lshzxeKEtmdn'.includes(c)) {
+      throw new ConfigValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+    }
+    if (c === 'A') for (const a of NOTIFY_ALL_CLASSES) flags.add(a)
+    else flags.add(c)
+  }
+  const all = [...NOTIFY_ALL_CLASSES].every((c) => flags.has(c))
+  let out = all ? 'A' : ''
+  for (const c of NOTIFY_TYPE_CLASSES) {
+    if (flags.has(c) && !(all && NOTIFY_ALL_CLASSES.includes(c))) out += c
+  }
+  for (const c of 'KEm') if (flags.has(c)) out += c
+  const emits = (flags.has('K') || flags.has('E')) &&
+    [...NOTIFY_TYPE_CLASSES, 'm'].some((c) => flags.has(c))
+  if (emits) {
+    throw new ConfigValueError(`keyspace notifications are not implemented in capykv: '${out}' ` +
+      'would have no effect')
+  }
+  return out
+}
+
 export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   { name: 'port', kind: 'int', defaultValue: '6379', mutable: false, min: 0, max: 65535 },
   { name: 'bind', kind: 'special', defaultValue: '127.0.0.1', mutable: false, parse: parseBind,
@@ -175,7 +210,8 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   { name: 'daemonize', kind: 'bool', defaultValue: 'no', mutable: false },
   { name: 'pidfile', kind: 'string', defaultValue: '', mutable: false },
   { name: 'protected-mode', kind: 'bool', defaultValue: 'yes', mutable: true },
-  { name: 'notify-keyspace-events', kind: 'string', defaultValue: '', mutable: true },
+  { name: 'notify-keyspace-events', kind: 'special', defaultValue: '', mutable: true,
+    parse: parseNotifyKeyspaceEvents },
   { name: 'latency-monitor-threshold', kind: 'int', defaultValue: '0', mutable: true, min: 0,
     max: LONG_MAX },
   { name: 'lazyfree-lazy-user-flush', kind: 'bool', defaultValue: 'no', mutable: true },

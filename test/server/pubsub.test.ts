@@ -158,3 +158,28 @@ t.test('a subscriber that never reads is disconnected at the pubsub limit', asyn
   t.ok(received >= published * payload.length, 'the reading subscriber got every message')
   t.ok(published < 4096, `disconnected after ${published} messages of 64 KiB`)
 })
+
+t.test('notify-keyspace-events: refused when Redis would notify, since capykv does not yet',
+  async (t) => {
+    const server = await startCapykv()
+    t.teardown(() => server.stop())
+    const c = await RawClient.connect(server.port)
+    t.teardown(() => c.close())
+    for (const value of ['KEA', 'Ex', 'Kl', 'KEm', 'gKE']) {
+      t.match(await c.command(['CONFIG', 'SET', 'notify-keyspace-events', value]),
+        /^-ERR CONFIG SET failed \(possibly related to argument 'notify-keyspace-events'\) - keyspace notifications are not implemented in capykv: '[A-Za-z$]+' would have no effect\r\n$/,
+        `${value} is refused with the reason`)
+    }
+    t.equal(await c.command(['CONFIG', 'GET', 'notify-keyspace-events']),
+      '*2\r\n$22\r\nnotify-keyspace-events\r\n$0\r\n\r\n', 'and left unchanged')
+    // Values with which Redis emits nothing either are accepted and normalised as Redis does.
+    for (const [value, normal] of [['K', 'K'], ['A', 'A'], ['g$lshzxet', 'A'], ['xg', 'gx'],
+      ['', '']]) {
+      t.equal(await c.command(['CONFIG', 'SET', 'notify-keyspace-events', value as string]),
+        '+OK\r\n')
+      t.equal(await c.command(['CONFIG', 'GET', 'notify-keyspace-events']),
+        `*2\r\n$22\r\nnotify-keyspace-events\r\n$${(normal as string).length}\r\n${normal}\r\n`)
+    }
+    t.match(await c.command(['CONFIG', 'SET', 'notify-keyspace-events', 'K?']),
+      /Invalid event class character/)
+  })
