@@ -4,7 +4,10 @@
 //   redis           redis-server, no persistence (the reference for every ratio)
 //   redis-aof-shm   appendonly yes + appendfsync always, AOF on /dev/shm (capykv-pm's filesystem)
 //   redis-aof-disk  the same with the AOF on the disk (capykv-disk's filesystem)
-//   bare            bench/bare.ts: a Node RESP loop with no storage (the cost of Node itself)
+//   bare            the Node floor (bench/bare.ts): onread into one static buffer, zero-allocation
+//                   framing, replies into one preallocated buffer, one write per read, strings
+//                   in a typed-array table, no durability: the least a Node server can spend
+//   bare-net        the same floor with no keyspace (framing only; not in the default set)
 //   capykv-pm       capykv, pool on /dev/shm with PMEM_IS_PMEM_FORCE=1 (emulated PM)
 //   capykv-disk     capykv, pool on a disk file (msync)
 // Workloads (redis-benchmark, 100-byte values, -r 100000): set get incr lpush rpush lpop sadd
@@ -19,6 +22,8 @@
 //   two figures of a pair were measured minutes apart, not an hour).
 // - Server CPU per request = Δ(utime + stime) of the server process over one redis-benchmark
 //   run ÷ its requests. Each test is its own redis-benchmark run, so the delta is that test's.
+//   User and system time are also kept apart (the kernel's share is the same work for every
+//   server with one read and one write per batch; the user share is what the code costs).
 // - Round 0 (not counted) calibrates: each test runs briefly, and the measured rounds then use
 //   n = requests/s × --seconds, so a slow server (AOF on disk) does not take an hour and a fast
 //   one is measured long enough for 10 ms CPU ticks to be small. It also warms Node's JIT;
@@ -42,13 +47,14 @@ import { join } from 'node:path'
 import { fmtRate, machine, resultsDir, table } from './report.js'
 import { renderSvg } from './chart.js'
 import {
-  cpuSeconds, median, redisVersions, SERVER_LABELS, spread, startServer, type Running, type ServerKind,
+  cpuTimes, median, redisVersions, SERVER_LABELS, spread, startServer, type Running, type ServerKind,
 } from './launch.js'
 
 // ---- configuration ---------------------------------------------------------------------------
 
-export const ALL_SERVERS: readonly ServerKind[] =
+export const DEFAULT_SERVERS: readonly ServerKind[] =
   ['redis', 'redis-aof-shm', 'redis-aof-disk', 'bare', 'capykv-pm', 'capykv-disk']
+export const ALL_SERVERS: readonly ServerKind[] = [...DEFAULT_SERVERS, 'bare-net']
 export const ALL_TESTS = ['set', 'get', 'incr', 'lpush', 'rpush', 'lpop', 'sadd', 'hset', 'zadd',
   'lrange_100', 'mset'] as const
 type Test = typeof ALL_TESTS[number]
@@ -93,7 +99,7 @@ function parseOptions(argv: readonly string[]): Options {
   }
   const list = (name: string): string[] | undefined => value(name)?.split(',').filter((s) => s !== '')
   const smoke = argv.includes('--smoke')
-  const servers = (list('--servers') ?? [...ALL_SERVERS]) as ServerKind[]
+  const servers = (list('--servers') ?? [...DEFAULT_SERVERS]) as ServerKind[]
   for (const s of servers) {
     if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server ${s} (${ALL_SERVERS.join(', ')})`)
   }
@@ -122,6 +128,8 @@ interface RunResult {
   p99Ms: number
   requests: number
   cpuSeconds: number
+  userSeconds: number
+  sysSeconds: number
   wallSeconds: number
 }
 
@@ -173,17 +181,20 @@ async function benchmark(server: Running, config: Config, test: Test, n: number,
       '-c', '1', '-n', '100', '-d', String(VALUE_BYTES), '-t', 'lpush', '--csv'], timeoutMs)
     checkOutput(server, 'lpush (lrange prep)', prep)
   }
-  const cpu0 = cpuSeconds(server.pid)
+  const cpu0 = cpuTimes(server.pid)
   const t0 = performance.now()
   const run = await runProcess('redis-benchmark', benchArgs(server.port, config, test, n), timeoutMs)
   const wallSeconds = (performance.now() - t0) / 1000
-  const cpu1 = exitedServer(server) ? cpu0 : cpuSeconds(server.pid)
+  const cpu1 = exitedServer(server) ? cpu0 : cpuTimes(server.pid)
   checkOutput(server, `${config.id} ${test}`, run)
   const parsed = parseCsv(run.out)
   if (parsed === null) {
     throw new BenchError(`${server.kind} ${config.id} ${test}: no result from redis-benchmark:\n${run.out}`)
   }
-  return { ...parsed, requests: n, cpuSeconds: cpu1 - cpu0, wallSeconds }
+  const userSeconds = cpu1.user - cpu0.user
+  const sysSeconds = cpu1.sys - cpu0.sys
+  return { ...parsed, requests: n, cpuSeconds: userSeconds + sysSeconds, userSeconds, sysSeconds,
+    wallSeconds }
 }
 
 function exitedServer(server: Running): boolean {
@@ -213,6 +224,9 @@ interface Summary {
   rpsSpread: number
   cpuUsPerRequest: number
   cpuSpread: number
+  /** Medians of user and of system CPU per request (NaN in results from before they were kept). */
+  userUsPerRequest: number
+  sysUsPerRequest: number
   p50Ms: number
   p99Ms: number
   samples: Sample[]
@@ -227,6 +241,8 @@ function summarize(samples: Sample[]): Summary {
   return {
     rps: median(rps), rpsSpread: spread(rps),
     cpuUsPerRequest: median(cpu), cpuSpread: spread(cpu),
+    userUsPerRequest: median(samples.map((s) => (s.userSeconds ?? NaN) * 1e6 / s.requests)),
+    sysUsPerRequest: median(samples.map((s) => (s.sysSeconds ?? NaN) * 1e6 / s.requests)),
     p50Ms: median(samples.map((s) => s.p50Ms)), p99Ms: median(samples.map((s) => s.p99Ms)),
     samples,
   }
@@ -389,6 +405,7 @@ async function render(options: Options, versions: { server: string; benchmark: s
 
   const throughputRows: string[][] = []
   const cpuRows: string[][] = []
+  const splitRows: string[][] = []
   const latencyRows: string[][] = []
   const chartRows: { config: string; test: string; server: string; metric: string; value: number }[] = []
   for (const config of options.configs) {
@@ -426,7 +443,14 @@ async function render(options: Options, versions: { server: string; benchmark: s
       cpuRows.push([config.id, test, ...options.servers.map((s) => fmtCell(sum(s, config.id, test), 'cpu')),
         fmtRatio(ratios[`capykv-pm/redis cpu ${tag}`] ?? null),
         fmtRatio(ratios[`capykv-disk/redis cpu ${tag}`] ?? null),
-        fmtRatio(ratios[`bare/redis cpu ${tag}`] ?? null)])
+        fmtRatio(ratios[`bare/redis cpu ${tag}`] ?? null),
+        fmtRatio(keepRatio(`capykv-pm/bare cpu ${tag}`,
+          ratio('capykv-pm', 'bare', config.id, test, (x) => x.cpuUsPerRequest)))])
+      splitRows.push([config.id, test, ...options.servers.map((s) => {
+        const x = sum(s, config.id, test)
+        return x === undefined || !Number.isFinite(x.userUsPerRequest) ? '–'
+          : `${x.userUsPerRequest.toFixed(2)} / ${x.sysUsPerRequest.toFixed(2)}`
+      })])
     }
   }
 
@@ -483,8 +507,8 @@ async function render(options: Options, versions: { server: string; benchmark: s
   }
 
   const shortName: Record<ServerKind, string> = {
-    redis: 'redis', 'redis-aof-shm': 'aof-shm', 'redis-aof-disk': 'aof-disk', bare: 'bare',
-    'capykv-pm': 'capykv-pm', 'capykv-disk': 'capykv-disk',
+    redis: 'redis', 'redis-aof-shm': 'aof-shm', 'redis-aof-disk': 'aof-disk', bare: 'floor',
+    'bare-net': 'floor-net', 'capykv-pm': 'capykv-pm', 'capykv-disk': 'capykv-disk',
   }
   const names = options.servers.map((s) => shortName[s])
   const roundsText = options.smoke ? 'smoke run (1 round, tiny n: not a measurement)'
@@ -493,17 +517,23 @@ async function render(options: Options, versions: { server: string; benchmark: s
     `## capykv vs redis-server (${startedAt.toISOString()})`,
     '',
     `${m.cpu}, ${m.cores} cores, ${m.os}, node ${m.node}; ${versions.server}. ${roundsText}. ` +
+    `Load average at the end: ${(m.loadAverage ?? []).map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min; ` +
+    'the machine is shared: compare ratios, not µs). ' +
     `redis-benchmark -d ${VALUE_BYTES} -r ${KEYSPACE}. Servers: ` +
     options.servers.map((s) => `**${shortName[s]}** = ${SERVER_LABELS[s]}`).join('; ') + '.',
     '',
     '### Requests per second',
     '',
-    table(['config', 'test', ...names, 'pm/redis', 'pm/aof-shm', 'disk/aof-disk', 'bare/redis'],
+    table(['config', 'test', ...names, 'pm/redis', 'pm/aof-shm', 'disk/aof-disk', 'floor/redis'],
       throughputRows),
     '',
     '### Server CPU per request (µs, user + sys of the server process)',
     '',
-    table(['config', 'test', ...names, 'pm/redis', 'disk/redis', 'bare/redis'], cpuRows),
+    table(['config', 'test', ...names, 'pm/redis', 'disk/redis', 'floor/redis', 'pm/floor'], cpuRows),
+    '',
+    '### The same, user / sys apart (µs per request, medians)',
+    '',
+    table(['config', 'test', ...names], splitRows),
     '',
   ]
   if (latencyRows.length > 0) {

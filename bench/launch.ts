@@ -1,6 +1,6 @@
 // Starting and measuring the servers that bench/compare.ts and bench/recovery-compare.ts put
-// side by side: redis-server (no persistence, or AOF with appendfsync always), bench/bare, and
-// capykv, each a single process we spawn ourselves so that /proc/<pid> is the server.
+// side by side: redis-server (no persistence, or AOF with appendfsync always), the Node floor
+// (bench/bare.ts, two modes) and capykv, each a single process we spawn ourselves so that /proc/<pid> is the server.
 //
 // Invariants, and why:
 // - Every server gets a fresh directory made here and removed on stop(); nothing is shared
@@ -17,13 +17,14 @@ import { freePort, rawCommand } from '../test/helpers/servers.js'
 import { modeEnv, poolDir, projectRoot, resultsDir } from './report.js'
 
 export type ServerKind =
-  | 'redis' | 'redis-aof-shm' | 'redis-aof-disk' | 'bare' | 'capykv-pm' | 'capykv-disk'
+  | 'redis' | 'redis-aof-shm' | 'redis-aof-disk' | 'bare' | 'bare-net' | 'capykv-pm' | 'capykv-disk'
 
 export const SERVER_LABELS: Record<ServerKind, string> = {
   redis: 'Redis, no persistence',
   'redis-aof-shm': 'Redis AOF always, /dev/shm',
   'redis-aof-disk': 'Redis AOF always, disk',
-  bare: 'bare Node RESP loop',
+  bare: 'the Node floor (bench/bare.ts: onread, zero-allocation framing, strings in a typed-array table)',
+  'bare-net': 'the Node floor, framing only (bench/bare.ts --mode net)',
   'capykv-pm': 'capykv, emulated PM (/dev/shm)',
   'capykv-disk': 'capykv, disk file (msync)',
 }
@@ -46,10 +47,16 @@ export const CLK_TCK: number = (() => {
 
 /** utime + stime of process `pid` in seconds. */
 export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid)
+  return t.user + t.sys
+}
+
+/** utime and stime of process `pid` in seconds, apart (user: ours; sys: the kernel's for us). */
+export function cpuTimes(pid: number): { user: number; sys: number } {
   const text = readFileSync(`/proc/${pid}/stat`, 'latin1')
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
   // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
+  return { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK }
 }
 
 /** Resident set size of `pid` in bytes (VmRSS). */
@@ -165,11 +172,11 @@ export function commandFor(kind: ServerKind, port: number, dir: string, options:
         env: { ...process.env, ...options.env },
       }
     }
-    case 'bare':
+    case 'bare': case 'bare-net':
       return {
         cmd: process.execPath,
         args: [...(options.nodeFlags ?? []), join(projectRoot, 'dist', 'bench', 'bare.js'),
-          '--port', String(port), ...extra],
+          '--port', String(port), '--mode', kind === 'bare' ? 'kv' : 'net', ...extra],
         env: { ...process.env, ...options.env },
       }
     case 'capykv-pm': case 'capykv-disk':
