@@ -97,10 +97,16 @@ class StringTable {
     this.valCap = new Int32Array(n)
   }
 
+  /** FNV-1a of the key, made odd (0 marks an empty slot). */
   static hashOf(src: Uint8Array, off: number, len: number): number {
     let h = 0x811c9dc5
     for (let i = 0; i < len; i++) h = Math.imul(h ^ (src[off + i] as number), 0x01000193)
     return h | 1
+  }
+
+  /** The home slot of stored hash `h`: its bits above bit 0 (bit 0 is always set), mixed. */
+  home(h: number): number {
+    return ((h >>> 1) ^ (h >>> 17)) & this.mask
   }
 
   private keyEquals(slot: number, src: Uint8Array, off: number, len: number): boolean {
@@ -115,7 +121,7 @@ class StringTable {
   find(src: Uint8Array, off: number, len: number): number {
     const h = StringTable.hashOf(src, off, len)
     const mask = this.mask
-    for (let i = h & mask; ; i = (i + 1) & mask) {
+    for (let i = this.home(h); ; i = (i + 1) & mask) {
       const s = this.hash[i] as number
       if (s === 0) return -1
       if (s === h && this.keyEquals(i, src, off, len)) return i
@@ -127,7 +133,7 @@ class StringTable {
     if ((this.count + 1) * 2 > this.mask + 1) this.grow()
     const h = StringTable.hashOf(src, off, len)
     const mask = this.mask
-    let i = h & mask
+    let i = this.home(h)
     for (; ; i = (i + 1) & mask) {
       const s = this.hash[i] as number
       if (s === 0) break
@@ -170,7 +176,7 @@ class StringTable {
     const mask = this.mask
     let hole = slot
     for (let j = (slot + 1) & mask; this.hash[j] !== 0; j = (j + 1) & mask) {
-      const home = (this.hash[j] as number) & mask
+      const home = this.home(this.hash[j] as number)
       // j may move into the hole only if its home is not in (hole, j] (cyclically).
       const between = hole <= j ? home > hole && home <= j : home > hole || home <= j
       if (between) continue
@@ -206,7 +212,7 @@ class StringTable {
     for (let j = 0; j < old.hash.length; j++) {
       const h = old.hash[j] as number
       if (h === 0) continue
-      let i = h & this.mask
+      let i = this.home(h)
       while (this.hash[i] !== 0) i = (i + 1) & this.mask
       this.hash[i] = h
       this.keyLen[i] = old.keyLen[j] as number
@@ -299,17 +305,23 @@ const OK = Buffer.from('+OK\r\n')
 const NIL = Buffer.from('$-1\r\n')
 const PONG = Buffer.from('+PONG\r\n')
 const EMPTY_ARRAY = Buffer.from('*0\r\n')
-/** The canned value bulks answer with (redis-benchmark sends 'x' × -d); grown on demand. */
-let filler = Buffer.alloc(256, 0x78)
+/** The canned bulk reply of a `fillerLen`-byte value ('x' × -d, as redis-benchmark sends). */
+let filler = Buffer.from('$3\r\nxxx\r\n')
+let fillerLen = 3
 
 function replyConst(b: Buffer): void {
   putBytes(b, 0, b.length)
 }
 
-/** A bulk of `len` filler bytes (a canned value of the benchmark's value size). */
+/** A bulk of `len` filler bytes (a canned value of the benchmark's value size), one memcpy. */
 function replyFiller(len: number): void {
-  if (len > filler.length) filler = Buffer.alloc(len * 2, 0x78)
-  replyBulk(filler, 0, len)
+  if (len !== fillerLen) {
+    filler = Buffer.from(`$${len}\r\n${'x'.repeat(len)}\r\n`)
+    fillerLen = len
+  }
+  reserve(filler.length)
+  out.set(filler, outLen)
+  outLen += filler.length
 }
 
 // ---- command lookup by folded bytes ----------------------------------------------------------
