@@ -20,7 +20,6 @@
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, fstatSync, linkSync, openSync, readSync, rmSync } from 'node:fs'
 import { nowMs } from '../clock.js'
-import { ByteReader } from '../state/bytes.js'
 import { canonical } from '../state/canonical.js'
 import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
 import { Checkpointer } from '../storage/checkpoint.js'
@@ -28,8 +27,8 @@ import { LOG_OFFSET } from '../storage/layout.js'
 import { Log } from '../storage/log.js'
 import { createNativeRegion } from '../storage/pm-region.js'
 import {
-  checkRecord, claimedPayloadBytes, MIN_RECORD_BYTES, normalizeLsn, REC_CKPT_END, REC_PAD, REC_TXN,
-  RECORD_HEADER_BYTES, RECORD_KIND_NAMES, recordBytes,
+  checkRecord, claimedPayloadBytes, decodeCheckpointEnd, MIN_RECORD_BYTES, normalizeLsn,
+  REC_CKPT_END, REC_PAD, REC_TXN, RECORD_HEADER_BYTES, RECORD_KIND_NAMES, recordBytes,
 } from '../storage/record-codec.js'
 import { formatRegion } from '../storage/setup.js'
 import { recover, type RecoveredLog, type RegionReader } from './recover.js'
@@ -213,9 +212,8 @@ function headCheckpointOf(region: RegionReader, log: Partial<RecoveredLog>): Hea
   const rec = verifiedRecordAt(region, ring, log.seed, endLsn, Number.MAX_SAFE_INTEGER)
   if (rec === null || rec.kind !== REC_CKPT_END) return { ...begin, endLsn }
   try {
-    const r = new ByteReader(rec.bytes, RECORD_HEADER_BYTES, rec.bytes.length)
-    r.varuint()
-    return { ...begin, endLsn, keys: r.varuint() }
+    const { keys } = decodeCheckpointEnd(rec.bytes, RECORD_HEADER_BYTES, rec.bytes.length)
+    return { ...begin, endLsn, keys }
   } catch {
     return { ...begin, endLsn }
   }

@@ -15,7 +15,7 @@
 // committed prefix, if one exists (capykv-check --repair): consistent means the walk got past
 // the END of the checkpoint the head names, so every live key of that snapshot was loaded.
 
-import { ByteReader, DecodeError } from '../state/bytes.js'
+import { DecodeError } from '../state/bytes.js'
 import { applyEvents, decodeEvents, replayEventsDeferred } from '../state/event.js'
 import '../state/core-events.js'
 import '../state/collections.js'
@@ -26,8 +26,9 @@ import {
   type PoolHeader,
 } from '../storage/layout.js'
 import {
-  checkRecord, claimedPayloadBytes, MIN_RECORD_BYTES, normalizeLsn, REC_CKPT_BEGIN, REC_CKPT_CHUNK,
-  REC_CKPT_END, REC_PAD, REC_TXN, recordBytes, RECORD_HEADER_BYTES,
+  checkRecord, CKPT_FLAG_EMPTY, claimedPayloadBytes, decodeCheckpointBegin, decodeCheckpointEnd,
+  MIN_RECORD_BYTES, normalizeLsn, REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END, REC_PAD, REC_TXN,
+  recordBytes, RECORD_HEADER_BYTES,
 } from '../storage/record-codec.js'
 
 export interface RegionReader {
@@ -35,8 +36,6 @@ export interface RegionReader {
   read(offset: number, length: number): Buffer
 }
 
-/** BEGIN payload flag: the snapshot is empty and complete by itself (pool creation). */
-export const CKPT_FLAG_EMPTY = 1
 
 export interface RecoveredLog {
   header: PoolHeader
@@ -212,12 +211,12 @@ export function* recoverSteps(
           break
         case REC_CKPT_BEGIN: {
           lastBeginLsn = lsn
-          const flags = new ByteReader(bytes, RECORD_HEADER_BYTES, payloadEnd).varuint()
+          const { flags } = decodeCheckpointBegin(bytes, RECORD_HEADER_BYTES, payloadEnd)
           if (lsn === headLsn && (flags & CKPT_FLAG_EMPTY) !== 0) log.headCheckpointEndLsn = -1
           break
         }
         case REC_CKPT_END: {
-          const beginLsn = new ByteReader(bytes, RECORD_HEADER_BYTES, payloadEnd).varuint()
+          const { beginLsn } = decodeCheckpointEnd(bytes, RECORD_HEADER_BYTES, payloadEnd)
           log.checkpointEnds++
           if (beginLsn === headLsn && log.headCheckpointEndLsn === -2) log.headCheckpointEndLsn = lsn
           if (beginLsn === lastBeginLsn) log.newestCheckpointLsn = beginLsn

@@ -20,7 +20,9 @@ import { encodeEvents, type Event } from '../state/event.js'
 import { restoreOf } from '../state/core-events.js'
 import { DB_COUNT, entryBytes, type Entry, type Keyspace } from '../state/keyspace.js'
 import type { Log } from './log.js'
-import { REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END } from './record-codec.js'
+import {
+  encodeCheckpointBegin, encodeCheckpointEnd, REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END,
+} from './record-codec.js'
 
 /** Budget a checkpoint slice counts per deferred event it applies (about a RESTORE's cost). */
 const DEFERRED_EVENT_BYTES = 128
@@ -86,8 +88,7 @@ export class Checkpointer {
     assert(this.active === null, 'checkpoint already running')
     const ks = this.keyspace()
     const w = this.log.begin()
-    w.varuint(0)
-    w.varuint(ks.keyCountEstimate())
+    encodeCheckpointBegin(w, { flags: 0, keyCountEstimate: ks.keyCountEstimate() })
     if (!this.log.fits(w.length - 16, reserveBytes)) return false
     const beginLsn = this.log.append(REC_CKPT_BEGIN)
     this.active = { beginLsn, epoch: ks.epoch, db: 0, iterator: null, keys: 0, chunks: 0 }
@@ -157,8 +158,7 @@ export class Checkpointer {
       }
       if (a.db >= DB_COUNT) {
         const w = this.log.begin()
-        w.varuint(a.beginLsn)
-        w.varuint(a.keys)
+        encodeCheckpointEnd(w, { beginLsn: a.beginLsn, keys: a.keys })
         if (!this.log.fits(w.length - 16, 0)) {
           this.abandon()
           return 'abandoned'

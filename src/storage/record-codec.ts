@@ -8,11 +8,15 @@
 // So the CRC covers content and identity: the pool (seed), the position (lsn, checked against
 // the position the reader expects) and the kind. A stale record from an earlier lap of the ring
 // or a record written to the wrong place fails the lsn check; a torn one fails the CRC.
-// Payloads: TXN and CKPT_CHUNK hold events (state/event.ts); CKPT_BEGIN and CKPT_END hold
-// `varuint key count` (informational). PAD has no payload and means "continue at the next lap".
+// Payloads: TXN and CKPT_CHUNK hold events (state/event.ts). CKPT_BEGIN holds `varuint flags`
+// (CKPT_FLAG_EMPTY) then `varuint key count estimate` (informational); CKPT_END holds
+// `varuint BEGIN lsn` (the checkpoint it completes) then `varuint keys written` (informational):
+// encodeCheckpointBegin/End and decodeCheckpointBegin/End below, the only code that knows them.
+// PAD has no payload and means "continue at the next lap".
 // A position closer than 24 bytes to the ring's end is skipped without a PAD (normalizeLsn).
 
-import { ByteWriter } from '../state/bytes.js'
+import { VERIFY, assert } from '../assert.js'
+import { ByteReader, ByteWriter } from '../state/bytes.js'
 import { crc64Seal, crc64Verify } from './crc.js'
 
 export const REC_TXN = 1
@@ -80,6 +84,62 @@ export function padRecord(lsn: number, seed: bigint): Buffer {
   const w = new ByteWriter(MIN_RECORD_BYTES)
   beginRecord(w)
   return Buffer.from(finishRecord(w, REC_PAD, lsn, seed))
+}
+
+/** CKPT_BEGIN flag: the snapshot is empty and complete by itself (the pool's creation). */
+export const CKPT_FLAG_EMPTY = 1
+
+export interface CheckpointBegin {
+  readonly flags: number
+  /** Informational: the keyspace's size when the checkpoint began. */
+  readonly keyCountEstimate: number
+}
+
+export interface CheckpointEnd {
+  /** The lsn of the CKPT_BEGIN record this END completes. */
+  readonly beginLsn: number
+  /** Informational: the keys the checkpoint's chunks hold. */
+  readonly keys: number
+}
+
+/** Write a CKPT_BEGIN payload into `w` (after beginRecord). */
+export function encodeCheckpointBegin(w: ByteWriter, begin: CheckpointBegin): void {
+  assert(begin.flags === 0 || begin.flags === CKPT_FLAG_EMPTY, 'unknown checkpoint flags')
+  const start = w.length
+  w.varuint(begin.flags)
+  w.varuint(begin.keyCountEstimate)
+  if (VERIFY) {
+    const back = decodeCheckpointBegin(w.buf, start, w.length)
+    assert(back.flags === begin.flags, 'checkpoint BEGIN flags round trip')
+    assert(back.keyCountEstimate === begin.keyCountEstimate, 'checkpoint BEGIN count round trip')
+  }
+}
+
+/** Read a CKPT_BEGIN payload; throws DecodeError when it is short. */
+export function decodeCheckpointBegin(bytes: Buffer, start: number, end: number): CheckpointBegin {
+  const r = new ByteReader(bytes, start, end)
+  const flags = r.varuint()
+  return { flags, keyCountEstimate: r.varuint() }
+}
+
+/** Write a CKPT_END payload into `w` (after beginRecord). */
+export function encodeCheckpointEnd(w: ByteWriter, end: CheckpointEnd): void {
+  assert(Number.isSafeInteger(end.beginLsn) && end.beginLsn >= 0, 'checkpoint END names a BEGIN lsn')
+  const start = w.length
+  w.varuint(end.beginLsn)
+  w.varuint(end.keys)
+  if (VERIFY) {
+    const back = decodeCheckpointEnd(w.buf, start, w.length)
+    assert(back.beginLsn === end.beginLsn, 'checkpoint END lsn round trip')
+    assert(back.keys === end.keys, 'checkpoint END keys round trip')
+  }
+}
+
+/** Read a CKPT_END payload; throws DecodeError when it is short. */
+export function decodeCheckpointEnd(bytes: Buffer, start: number, end: number): CheckpointEnd {
+  const r = new ByteReader(bytes, start, end)
+  const beginLsn = r.varuint()
+  return { beginLsn, keys: r.varuint() }
 }
 
 export type RecordCheck =

@@ -4,14 +4,15 @@
 // itself: Store.create formats under a temporary file name and renames the file afterwards.
 
 import { ByteWriter } from '../state/bytes.js'
-import { CKPT_FLAG_EMPTY } from '../recovery/recover.js'
 import { encodeWord, HEAD_TAG, TAIL_TAG } from './cdb.js'
 import {
   encodeHeader, HEAD_WORD_OFFSET, LOG_OFFSET, MAX_RING_BYTES, MIN_POOL_BYTES, poolSeed,
   ringBytesFor, TAIL_WORD_OFFSET,
 } from './layout.js'
 import type { PmRegion } from './pm-region.js'
-import { beginRecord, finishRecord, normalizeLsn, REC_CKPT_BEGIN } from './record-codec.js'
+import {
+  beginRecord, CKPT_FLAG_EMPTY, encodeCheckpointBegin, finishRecord, normalizeLsn, REC_CKPT_BEGIN,
+} from './record-codec.js'
 
 export function formatRegion(region: PmRegion, poolId: Buffer, createdAtMs: number): void {
   if (region.sizeBytes < MIN_POOL_BYTES) {
@@ -25,8 +26,7 @@ export function formatRegion(region: PmRegion, poolId: Buffer, createdAtMs: numb
   const seed = poolSeed(poolId)
   const w = new ByteWriter(64)
   beginRecord(w)
-  w.varuint(CKPT_FLAG_EMPTY)
-  w.varuint(0)
+  encodeCheckpointBegin(w, { flags: CKPT_FLAG_EMPTY, keyCountEstimate: 0 })
   const record = finishRecord(w, REC_CKPT_BEGIN, 0, seed)
   region.write(LOG_OFFSET, record, 'blanket')
   const tail = normalizeLsn(record.length, ringBytes) % ringBytes
