@@ -75,7 +75,9 @@ interface SpecInfo {
 function infoOf(spec: CommandSpec): SpecInfo {
   const f = spec.flags
   return {
-    write: f.includes('write'),
+    // A script (EVAL, FCALL: may_replicate) writes like a write command: its replies must go
+    // when the pool refuses its transaction.
+    write: f.includes('write') || f.includes('may_replicate'),
     loading: f.includes('loading'),
     noAuth: f.includes('no_auth'),
     noMulti: f.includes('no_multi'),

@@ -5,6 +5,7 @@
 //   which is insertion-order independent for hashes and sets);
 // - keys are sorted (bytewise, as latin1) and empty databases contribute nothing, so the order
 //   of Map insertion never shows; binary keys are hex-encoded, so no separator can be forged;
+// - function libraries (name and payload) follow the keys, sorted by name;
 // - it reads the keyspace only (liveBytes and epoch are bookkeeping, not data).
 
 import { DB_COUNT, type Keyspace } from './keyspace.js'
@@ -25,6 +26,10 @@ export function canonical(ks: Keyspace): string {
       const value = valueType(entry.type).canonical(entry.value)
       lines.push(`${db} ${latin1Hex(key)} ${entry.type} ${entry.expireAtMs} ${value}`)
     }
+  }
+  const libraries = [...ks.functionLibraries.keys()].sort()
+  for (const name of libraries) {
+    lines.push(`function ${latin1Hex(name)} ${(ks.functionLibraries.get(name) as Buffer).toString('hex')}`)
   }
   return lines.join('\n')
 }

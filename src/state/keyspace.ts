@@ -221,6 +221,15 @@ export class Keyspace {
   pendingEvents = 0
   liveBytes = 0
   epoch = 0
+  /**
+   * Function libraries (FUNCTION LOAD): library name → its whole payload (shebang line and
+   * code), exactly as loaded. Not keys: FLUSHALL leaves them; src/state/function-events.ts
+   * changes them and checkpoints carry them. What they register is derived by the scripting
+   * layer, which runs their code; replay never does.
+   */
+  readonly functionLibraries = new Map<string, Buffer>()
+  /** Changes whenever functionLibraries does (derived indexes compare it). */
+  functionsVersion = 0
   onTouch: ((db: number, key: string) => void) | null = null
   /** `previous`: the database's map before it was replaced or swapped (WATCH needs it). */
   onTouchDb: ((db: number, previous?: KeyMap) => void) | null = null

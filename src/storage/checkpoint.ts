@@ -1,8 +1,9 @@
 // Incremental ("fuzzy") checkpoints that compact the log while serving (DESIGN rule 6).
 // A checkpoint is: a CHECKPOINT_BEGIN record at lsn c0, then CHECKPOINT_CHUNK records holding a
-// RESTORE event (the whole current value) for every key, written a few hundred at a time between
-// client requests, then a CHECKPOINT_END record naming c0. Ordinary transactions interleave.
-// Once END is committed, the head word moves to c0 and the space before c0 is reused.
+// RESTORE event (the whole current value) for every key (the first chunk also holds one
+// FUNCTION_PUT per function library, state/function-events.ts), written a few hundred at a time
+// between client requests, then a CHECKPOINT_END record naming c0. Ordinary transactions
+// interleave. Once END is committed, the head word moves to c0 and the space before c0 is reused.
 // Why recovery from c0 (starting empty) rebuilds exactly the live state:
 // - a key that exists at the end was either visited by the iteration (a RESTORE after every
 //   earlier change of it, and later changes replay on top), or was created after c0 — added to
@@ -18,6 +19,7 @@
 import { assert } from '../assert.js'
 import { encodeEvents, type Event } from '../state/event.js'
 import { restoreOf } from '../state/core-events.js'
+import { librarySnapshot } from '../state/function-events.js'
 import { DB_COUNT, entryBytes, type Entry, type Keyspace } from '../state/keyspace.js'
 import type { Log } from './log.js'
 import {
@@ -73,6 +75,8 @@ interface Active {
   iterator: Iterator<[string, Entry]> | null
   keys: number
   chunks: number
+  /** The function libraries are written (first, in the first chunk). */
+  librariesWritten: boolean
 }
 
 export class Checkpointer {
@@ -91,7 +95,8 @@ export class Checkpointer {
     encodeCheckpointBegin(w, { flags: 0, keyCountEstimate: ks.keyCountEstimate() })
     if (!this.log.fits(w.length - 16, reserveBytes)) return false
     const beginLsn = this.log.append(REC_CKPT_BEGIN)
-    this.active = { beginLsn, epoch: ks.epoch, db: 0, iterator: null, keys: 0, chunks: 0 }
+    this.active = { beginLsn, epoch: ks.epoch, db: 0, iterator: null, keys: 0, chunks: 0,
+      librariesWritten: false }
     return true
   }
 
@@ -118,6 +123,14 @@ export class Checkpointer {
     while (budget > 0 && !waiting) {
       const events: Event[] = []
       let bytes = 0
+      if (!a.librariesWritten) {
+        // Each library whole (a FUNCTION_PUT), like a key's RESTORE: see function-events.ts.
+        for (const e of librarySnapshot(ks)) {
+          events.push(e)
+          bytes += e.name.length + e.payload.length + 16
+        }
+        a.librariesWritten = true
+      }
       while (bytes < chunkTargetBytes(this.log.ringBytes)) {
         if (a.iterator === null) {
           // A database still holding deferred events (just after startup) is applied first, a

@@ -1,0 +1,777 @@
+// Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FUNCTION, FCALL, FCALL_RO with Redis
+// 7.0.15's replies and error texts. The Lua engine sits behind src/scripting/engine.ts.
+// Transactions (DESIGN rules 1–3): a script runs inside the transaction of the command that
+// called it (its own, or the EXEC's), and every redis.call runs the called command's handler in
+// that same transaction: all the writes of a script are one log record, committed once, and the
+// reply leaves after that commit like any write's. Events are logged, never the script, so replay
+// never runs Lua. A script that raises keeps the writes it made before (as Redis does).
+// Function libraries are durable: FUNCTION LOAD / DELETE / FLUSH / RESTORE apply the events of
+// src/state/function-events.ts; what each library registers is derived here by running its code
+// (LibraryIndex), rebuilt whenever the libraries change (Keyspace.functionLibraries). The script
+// cache of EVAL is per server and not durable, as in Redis.
+// Not yet: -BUSY / SCRIPT KILL / FUNCTION KILL for long scripts (a script blocks the server
+// until it ends), redis.call command statistics, the sandbox differences listed in
+// docs/scripting.md.
+
+import { createHash } from 'node:crypto'
+import { EV_FUNCTION_DEL, EV_FUNCTION_FLUSH, EV_FUNCTION_PUT, type FunctionDelEvent,
+  type FunctionPutEvent } from '../state/function-events.js'
+import type { Event } from '../state/event.js'
+import type { Keyspace } from '../state/keyspace.js'
+import { OutputBuffer } from '../resp/writer.js'
+import type {
+  RegisteredFunction, ScriptEngine, ScriptHost, ScriptValue,
+} from '../scripting/engine.js'
+import { SCRIPT_FLAG_NAMES, WasmLuaEngine } from '../scripting/wasm-lua.js'
+import { arityOk, lookupCommand } from './dispatch.js'
+import { globMatch } from './glob.js'
+import { OutputSink } from './reply-sink.js'
+import { helpLines, services, type ServerServices } from './services.js'
+import type { ClientState, CommandContext, CommandSpec, Handler, ReplySink } from './spec.js'
+
+const engine: ScriptEngine = await WasmLuaEngine.create()
+
+const INT64_MAX = 2n ** 63n - 1n
+const INT64_MIN = -(2n ** 63n)
+const ERR_NOSCRIPT = 'NOSCRIPT No matching script. Please use EVAL.'
+const ERR_NOTBUSY = 'NOTBUSY No scripts in execution right now.'
+
+/** Script flags (Redis's SCRIPT_FLAG_*), from a shebang or register_function. */
+interface ScriptFlags {
+  /** Declared with a shebang or by a function: flags are enforced (else EVAL compat mode). */
+  readonly declared: boolean
+  readonly noWrites: boolean
+  readonly allowOom: boolean
+  readonly allowStale: boolean
+}
+
+const COMPAT_FLAGS: ScriptFlags = { declared: false, noWrites: false, allowOom: false,
+  allowStale: false }
+
+function flagsOf(names: readonly string[]): ScriptFlags {
+  return { declared: true, noWrites: names.includes('no-writes'),
+    allowOom: names.includes('allow-oom'), allowStale: names.includes('allow-stale') }
+}
+
+interface CachedScript {
+  /** The body given to the engine: the shebang line, if any, blanked (its '\n' kept). */
+  readonly body: Buffer
+  readonly flags: ScriptFlags
+}
+
+interface LoadedLibrary {
+  readonly name: string
+  readonly payload: Buffer
+  /** The payload after its shebang line (the '\n' kept, so line numbers are the user's). */
+  readonly code: Buffer
+  readonly functions: readonly RegisteredFunction[]
+}
+
+/** Per-server scripting state: the EVAL cache and the index of the loaded libraries. */
+class ScriptingState {
+  readonly scripts = new Map<string, CachedScript>()
+  /** Library name → what it registered; rebuilt from Keyspace.functionLibraries when stale. */
+  private libraries = new Map<string, LoadedLibrary>()
+  private functions = new Map<string, { lib: LoadedLibrary; fn: RegisteredFunction }>()
+  private builtFrom: Map<string, Buffer> | null = null
+  private builtVersion = -1
+
+  /** The libraries as the keyspace holds them (loading any not yet seen). */
+  index(ks: Keyspace): { libraries: Map<string, LoadedLibrary>;
+    functions: Map<string, { lib: LoadedLibrary; fn: RegisteredFunction }> } {
+    if (this.builtFrom !== ks.functionLibraries || this.builtVersion !== ks.functionsVersion) {
+      const libraries = new Map<string, LoadedLibrary>()
+      const functions = new Map<string, { lib: LoadedLibrary; fn: RegisteredFunction }>()
+      for (const [name, payload] of ks.functionLibraries) {
+        let lib = this.libraries.get(name)
+        if (lib === undefined || lib.payload !== payload) {
+          const parsed = parseLibraryPayload(payload)
+          const code = 'error' in parsed ? payload : parsed.code
+          const loaded = engine.loadLibrary(code, LOAD_HOST)
+          lib = { name, payload, code, functions: loaded.ok ? loaded.functions : [] }
+        }
+        libraries.set(name, lib)
+        for (const fn of lib.functions) functions.set(fn.name, { lib, fn })
+      }
+      this.libraries = libraries
+      this.functions = functions
+      this.builtFrom = ks.functionLibraries
+      this.builtVersion = ks.functionsVersion
+    }
+    return { libraries: this.libraries, functions: this.functions }
+  }
+}
+
+const STATES = new WeakMap<object, ScriptingState>()
+
+function stateOf(ctx: CommandContext): ScriptingState {
+  const key = ctx.server as object
+  let s = STATES.get(key)
+  if (s === undefined) {
+    s = new ScriptingState()
+    STATES.set(key, s)
+  }
+  return s
+}
+
+/** The host of a library being loaded: redis.call is not reachable, redis.log goes nowhere. */
+const LOAD_HOST: ScriptHost = {
+  call: () => ({ err: Buffer.from('ERR redis.call is not available while loading a library') }),
+  log: () => {},
+  setResp: () => {},
+}
+
+export function sha1hex(body: Buffer): string {
+  return createHash('sha1').update(body).digest('hex')
+}
+
+/** Redis's sdssplitargs for a shebang line, enough for flags and names (no quotes there). */
+function splitShebang(line: string): string[] {
+  return line.split(/[ \t\r\v\f]+/).filter((p) => p.length > 0)
+}
+
+/** evalExtractShebangFlags: the flags and the body with its shebang line blanked. */
+function parseEvalShebang(body: Buffer): { flags: ScriptFlags; body: Buffer } | { error: string } {
+  if (body.length < 2 || body[0] !== 0x23 || body[1] !== 0x21) return { flags: COMPAT_FLAGS, body }
+  const end = body.indexOf(0x0a)
+  if (end < 0) return { error: 'ERR Invalid script shebang' }
+  const parts = splitShebang(body.subarray(0, end).toString('latin1'))
+  if (parts.length === 0) return { error: 'ERR Invalid engine in script shebang' }
+  if (parts[0] !== '#!lua') return { error: `ERR Unexpected engine in script shebang: ${parts[0]}` }
+  const names: string[] = []
+  for (let j = 1; j < parts.length; j++) {
+    const part = parts[j] as string
+    if (!part.startsWith('flags=')) return { error: `ERR Unknown lua shebang option: ${part}` }
+    const list = part.slice(6)
+    if (list.length === 0) continue
+    for (const f of list.split(',')) {
+      if (!SCRIPT_FLAG_NAMES.includes(f)) {
+        return { error: `ERR Unexpected flag in script shebang: ${f}` }
+      }
+      names.push(f)
+    }
+  }
+  return { flags: flagsOf(names), body: body.subarray(end) }
+}
+
+/** functionExtractLibMetaData: the library's name and its code (from the shebang's '\n'). */
+function parseLibraryPayload(payload: Buffer): { name: string; engine: string; code: Buffer } |
+  { error: string } {
+  if (payload.length < 2 || payload[0] !== 0x23 || payload[1] !== 0x21) {
+    return { error: 'Missing library metadata' }
+  }
+  const end = payload.indexOf(0x0a)
+  if (end < 0) return { error: 'Invalid library metadata' }
+  const parts = splitShebang(payload.subarray(0, end).toString('latin1'))
+  if (parts.length === 0) return { error: 'Invalid library metadata' }
+  const engineName = (parts[0] as string).slice(2)
+  let name: string | null = null
+  for (let i = 1; i < parts.length; i++) {
+    const part = parts[i] as string
+    if (part.slice(0, 5).toLowerCase() === 'name=') {
+      if (name !== null) {
+        return { error: 'Invalid metadata value, name argument was given multiple times' }
+      }
+      name = part.slice(5)
+      continue
+    }
+    return { error: `Invalid metadata value given: ${part}` }
+  }
+  if (name === null) return { error: 'Library name was not given' }
+  return { name, engine: engineName, code: payload.subarray(end) }
+}
+
+function validLibraryName(name: string): boolean {
+  return /^[A-Za-z0-9_]+$/.test(name)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies both ways.
+
+/** Parse one RESP reply (as our writer produced it) into a ScriptValue. */
+function parseReply(buf: Buffer, pos: { at: number }): ScriptValue {
+  const type = buf[pos.at] as number
+  const eol = buf.indexOf('\r\n', pos.at, 'latin1')
+  const line = buf.toString('latin1', pos.at + 1, eol)
+  pos.at = eol + 2
+  switch (type) {
+    case 0x2b: return { ok: Buffer.from(line, 'latin1') } // +
+    case 0x2d: return { err: Buffer.from(line, 'latin1') } // -
+    case 0x3a: { // :
+      const n = BigInt(line)
+      return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(n) : n
+    }
+    case 0x24: { // $
+      const len = Number(line)
+      if (len < 0) return null
+      const b = Buffer.from(buf.subarray(pos.at, pos.at + len))
+      pos.at += len + 2
+      return b
+    }
+    case 0x2a: case 0x7e: case 0x3e: { // * ~ >
+      const n = Number(line)
+      if (n < 0) return null
+      const items: ScriptValue[] = []
+      for (let i = 0; i < n; i++) items.push(parseReply(buf, pos))
+      return type === 0x7e ? { set: items } : items
+    }
+    case 0x25: { // %
+      const n = Number(line)
+      const pairs: [ScriptValue, ScriptValue][] = []
+      for (let i = 0; i < n; i++) pairs.push([parseReply(buf, pos), parseReply(buf, pos)])
+      return { map: pairs }
+    }
+    case 0x5f: return null // _
+    case 0x2c: { // ,
+      const x = line === 'inf' ? Infinity : line === '-inf' ? -Infinity : Number(line)
+      return { double: x }
+    }
+    case 0x23: return line === 't' // #
+    case 0x28: return { big_number: Buffer.from(line, 'latin1') } // (
+    case 0x3d: { // =
+      const len = Number(line)
+      const body = buf.subarray(pos.at, pos.at + len)
+      pos.at += len + 2
+      return { verbatim_string: { format: Buffer.from(body.subarray(0, 3)),
+        string: Buffer.from(body.subarray(4)) } }
+    }
+    default: return { err: Buffer.from('ERR unexpected reply type from command') }
+  }
+}
+
+/** Map \r and \n to spaces (Redis does so for status and error replies from scripts). */
+function oneLine(b: Buffer): string {
+  return b.toString('latin1').replace(/[\r\n]/g, ' ')
+}
+
+/** A script's result to the client (luaReplyToRedisReply, after the engine's conversion). */
+function writeValue(sink: ReplySink, v: ScriptValue): void {
+  if (v === null) { sink.nullBulk(); return }
+  if (typeof v === 'number') { sink.integer(v); return }
+  if (typeof v === 'bigint') {
+    // Redis casts a Lua number to long long in C: on x86 every out-of-range value (2^63 and up,
+    // inf) becomes INT64_MIN, where the wasm engine saturates to INT64_MAX. No double converts
+    // to INT64_MAX exactly, so that value only ever means "out of range".
+    sink.integer(v === INT64_MAX ? INT64_MIN : v)
+    return
+  }
+  if (typeof v === 'boolean') { sink.boolean(v); return }
+  if (Buffer.isBuffer(v)) { sink.bulk(v); return }
+  if (Array.isArray(v)) {
+    sink.arrayHeader(v.length)
+    for (const item of v) writeValue(sink, item)
+    return
+  }
+  if ('ok' in v) { sink.simple(oneLine(v.ok)); return }
+  if ('err' in v) {
+    const msg = oneLine(v.err)
+    const text = v.code === undefined ? msg : `${v.code.toString('latin1')} ${msg}`
+    sink.error(text)
+    return
+  }
+  if ('double' in v) { sink.double(v.double); return }
+  if ('big_number' in v) {
+    if (sink.proto === 3 && sink instanceof OutputSink) {
+      sink.target.writeBigNumber(oneLine(v.big_number))
+    } else {
+      sink.bulk(v.big_number)
+    }
+    return
+  }
+  if ('verbatim_string' in v) {
+    const vs = v.verbatim_string
+    if (sink.proto === 3 && sink instanceof OutputSink) {
+      sink.target.writeVerbatim(vs.string, vs.format.toString('latin1'))
+    } else {
+      sink.bulk(vs.string)
+    }
+    return
+  }
+  if ('map' in v) {
+    sink.mapHeader(v.map.length)
+    for (const [k, item] of v.map) { writeValue(sink, k); writeValue(sink, item) }
+    return
+  }
+  if ('set' in v) {
+    sink.setHeader(v.set.length)
+    for (const item of v.set) writeValue(sink, item)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a script.
+
+interface RunMode {
+  readonly readOnly: boolean
+  readonly flags: ScriptFlags
+}
+
+/** The host a running script calls back into: redis.call runs in the caller's transaction. */
+class CallHost implements ScriptHost {
+  resp: 2 | 3 = 2
+  private readonly out = new OutputBuffer(2, 4096)
+  private readonly sink = new OutputSink(this.out)
+  private readonly client: ClientState
+
+  constructor(private readonly ctx: CommandContext, private readonly mode: RunMode) {
+    const c = ctx.client
+    // The script's own client (Redis's script client): SELECT inside a script stays inside it.
+    this.client = { id: c.id, name: c.name, db: c.db, proto: 2, authenticated: true,
+      multi: null, watchDirty: false, watched: new Map() }
+  }
+
+  private fail(message: string): ScriptValue {
+    return { err: Buffer.from(message, 'latin1') }
+  }
+
+  call(args: Buffer[], _raise: boolean): ScriptValue {
+    if (args.length === 0) {
+      return this.fail('ERR Please specify at least one argument for this redis lib call')
+    }
+    const srv = services(this.ctx)
+    const found = lookupCommand(srv.table, args)
+    if (found.kind !== 'ok') return this.fail('ERR Unknown Redis command called from script')
+    const spec = found.spec
+    if (!arityOk(spec, args.length)) {
+      return this.fail('ERR Wrong number of args calling Redis command from script')
+    }
+    if (spec.flags.includes('noscript')) {
+      return this.fail('ERR This Redis command is not allowed from script')
+    }
+    if (spec.flags.includes('write')) {
+      if (this.mode.readOnly || this.mode.flags.noWrites) {
+        return this.fail('ERR Write commands are not allowed from read-only scripts.')
+      }
+    }
+    this.out.proto = this.resp
+    const ctx: CommandContext = { ...this.ctx, client: this.client, reply: this.sink,
+      block: undefined }
+    spec.handler(ctx, args)
+    const bytes = this.out.take()
+    if (bytes.length === 0) return null
+    return parseReply(bytes, { at: 0 })
+  }
+
+  log(level: number, message: Buffer): void {
+    const srv = services(this.ctx)
+    void srv
+    void level
+    void message
+  }
+
+  setResp(version: 2 | 3): void {
+    this.resp = version
+  }
+}
+
+/** numkeys and the KEYS / ARGV of EVAL-like commands; null after replying an error. */
+function keysAndArgs(ctx: CommandContext, argv: Buffer[]): { keys: Buffer[]; args: Buffer[] } |
+  null {
+  const text = (argv[2] as Buffer).toString('latin1')
+  const n = /^-?\d+$/.test(text) ? Number(text) : NaN
+  if (!Number.isSafeInteger(n)) {
+    ctx.reply.error('ERR value is not an integer or out of range')
+    return null
+  }
+  if (n > argv.length - 3) {
+    ctx.reply.error("ERR Number of keys can't be greater than number of args")
+    return null
+  }
+  if (n < 0) {
+    ctx.reply.error("ERR Number of keys can't be negative")
+    return null
+  }
+  return { keys: argv.slice(3, 3 + n), args: argv.slice(3 + n) }
+}
+
+/** Add a script to the cache (compiling it); its sha, or null after replying an error. */
+function cacheScript(ctx: CommandContext, state: ScriptingState, body: Buffer): string | null {
+  const sha = sha1hex(body)
+  if (state.scripts.has(sha)) return sha
+  const parsed = parseEvalShebang(body)
+  if ('error' in parsed) {
+    ctx.reply.error(parsed.error)
+    return null
+  }
+  const compileError = engine.compileScript(parsed.body)
+  if (compileError !== null) {
+    ctx.reply.error(`ERR ${compileError}`)
+    return null
+  }
+  state.scripts.set(sha, { body: parsed.body, flags: parsed.flags })
+  return sha
+}
+
+/** Redis's scriptPrepareForRun checks of a script's flags against the call. */
+function checkRun(ctx: CommandContext, mode: RunMode): boolean {
+  if (mode.readOnly && mode.flags.declared && !mode.flags.noWrites) {
+    ctx.reply.error('ERR Can not execute a script with write flag using *_ro command.')
+    return false
+  }
+  return true
+}
+
+function runEval(ctx: CommandContext, argv: Buffer[], bySha: boolean, readOnly: boolean): void {
+  const state = stateOf(ctx)
+  const ka = keysAndArgs(ctx, argv)
+  if (ka === null) return
+  let sha: string
+  if (bySha) {
+    sha = (argv[1] as Buffer).toString('latin1').toLowerCase()
+    if (!state.scripts.has(sha)) {
+      ctx.reply.error(ERR_NOSCRIPT)
+      return
+    }
+  } else {
+    const cached = cacheScript(ctx, state, argv[1] as Buffer)
+    if (cached === null) return
+    sha = cached
+  }
+  const script = state.scripts.get(sha) as CachedScript
+  const mode: RunMode = { readOnly, flags: script.flags }
+  if (!checkRun(ctx, mode)) return
+  const host = new CallHost(ctx, mode)
+  const outcome = engine.runScript(script.body, sha, ka.keys, ka.args, host)
+  if (!outcome.ok) ctx.reply.error(outcome.error)
+  else writeValue(ctx.reply, outcome.value)
+}
+
+function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): void {
+  const name = (argv[1] as Buffer).toString('latin1')
+  const ka = keysAndArgs(ctx, argv)
+  if (ka === null) return
+  const found = stateOf(ctx).index(ctx.keyspace).functions.get(name)
+  if (found === undefined) {
+    ctx.reply.error('ERR Function not found')
+    return
+  }
+  const mode: RunMode = { readOnly, flags: flagsOf(found.fn.flags) }
+  if (!checkRun(ctx, mode)) return
+  const host = new CallHost(ctx, mode)
+  const outcome = engine.callFunction(found.lib.code, name, ka.keys, ka.args, host)
+  if (!outcome.ok) ctx.reply.error(outcome.error)
+  else writeValue(ctx.reply, outcome.value)
+}
+
+const evalCommand: Handler = (ctx, argv) => runEval(ctx, argv, false, false)
+const evalRoCommand: Handler = (ctx, argv) => runEval(ctx, argv, false, true)
+const evalshaCommand: Handler = (ctx, argv) => runEval(ctx, argv, true, false)
+const evalshaRoCommand: Handler = (ctx, argv) => runEval(ctx, argv, true, true)
+const fcallCommand: Handler = (ctx, argv) => runFunction(ctx, argv, false)
+const fcallRoCommand: Handler = (ctx, argv) => runFunction(ctx, argv, true)
+
+// ---------------------------------------------------------------------------------------------
+// SCRIPT
+
+const scriptLoad: Handler = (ctx, argv) => {
+  const sha = cacheScript(ctx, stateOf(ctx), argv[2] as Buffer)
+  if (sha !== null) ctx.reply.bulk(sha)
+}
+
+const scriptExists: Handler = (ctx, argv) => {
+  const scripts = stateOf(ctx).scripts
+  ctx.reply.arrayHeader(argv.length - 2)
+  for (let i = 2; i < argv.length; i++) {
+    ctx.reply.integer(scripts.has((argv[i] as Buffer).toString('latin1').toLowerCase()) ? 1 : 0)
+  }
+}
+
+const scriptFlush: Handler = (ctx, argv) => {
+  if (argv.length > 3) {
+    ctx.reply.error('ERR SCRIPT FLUSH only support SYNC|ASYNC option')
+    return
+  }
+  if (argv.length === 3) {
+    const opt = (argv[2] as Buffer).toString('latin1').toLowerCase()
+    if (opt !== 'sync' && opt !== 'async') {
+      ctx.reply.error('ERR SCRIPT FLUSH only support SYNC|ASYNC option')
+      return
+    }
+  }
+  stateOf(ctx).scripts.clear()
+  ctx.reply.simple('OK')
+}
+
+/** SCRIPT DEBUG: NO is accepted; capykv has no Lua debugger (YES and SYNC are refused). */
+const scriptDebug: Handler = (ctx, argv) => {
+  const mode = (argv[2] as Buffer).toString('latin1').toLowerCase()
+  if (mode === 'no') {
+    ctx.reply.simple('OK')
+  } else if (mode === 'yes' || mode === 'sync') {
+    ctx.reply.error('ERR SCRIPT DEBUG YES|SYNC is not supported: capykv has no Lua debugger')
+  } else {
+    ctx.reply.error('ERR Use SCRIPT DEBUG YES/SYNC/NO')
+  }
+}
+
+const notBusy: Handler = (ctx) => ctx.reply.error(ERR_NOTBUSY)
+
+const scriptHelp: Handler = (ctx) => {
+  const lines = helpLines('script', [
+    'DEBUG (YES|SYNC|NO)',
+    '    Set the debug mode for subsequent scripts executed.',
+    'EXISTS <sha1> [<sha1> ...]',
+    '    Return information about the existence of the scripts in the script cache.',
+    'FLUSH [ASYNC|SYNC]',
+    '    Flush the Lua scripts cache. Very dangerous on replicas.',
+    '    When called without the optional mode argument, the behavior is determined by the',
+    '    lazyfree-lazy-user-flush configuration directive. Valid modes are:',
+    '    * ASYNC: Asynchronously flush the scripts cache.',
+    '    * SYNC: Synchronously flush the scripts cache.',
+    'KILL',
+    '    Kill the currently executing Lua script.',
+    'LOAD <script>',
+    '    Load a script into the scripts cache without executing it.',
+  ])
+  ctx.reply.arrayHeader(lines.length)
+  for (const l of lines) ctx.reply.simple(l)
+}
+
+// ---------------------------------------------------------------------------------------------
+// FUNCTION
+
+function apply(ctx: CommandContext, e: Event): void {
+  ctx.txn.apply(e)
+}
+
+const functionLoad: Handler = (ctx, argv) => {
+  let replace = false
+  let i = 2
+  for (; i < argv.length - 1; i++) {
+    const opt = (argv[i] as Buffer).toString('latin1').toLowerCase()
+    if (opt === 'replace') { replace = true; continue }
+    ctx.reply.error(`ERR Unknown option given: ${(argv[i] as Buffer).toString('latin1')}`)
+    return
+  }
+  if (i !== argv.length - 1) {
+    ctx.reply.error('ERR Function code is missing')
+    return
+  }
+  const payload = Buffer.from(argv[i] as Buffer)
+  const parsed = parseLibraryPayload(payload)
+  if ('error' in parsed) {
+    ctx.reply.error(`ERR ${parsed.error}`)
+    return
+  }
+  if (!validLibraryName(parsed.name)) {
+    ctx.reply.error('ERR Library names can only contain letters, numbers, or underscores(_) and ' +
+      'must be at least one character long')
+    return
+  }
+  if (parsed.engine.toLowerCase() !== 'lua') {
+    ctx.reply.error(`ERR Engine '${parsed.engine}' not found`)
+    return
+  }
+  const index = stateOf(ctx).index(ctx.keyspace)
+  if (index.libraries.has(parsed.name) && !replace) {
+    ctx.reply.error(`ERR Library '${parsed.name}' already exists`)
+    return
+  }
+  const loaded = engine.loadLibrary(parsed.code, LOAD_HOST)
+  if (!loaded.ok) {
+    ctx.reply.error(loaded.error.startsWith('ERR ') ? loaded.error : `ERR ${loaded.error}`)
+    return
+  }
+  for (const fn of loaded.functions) {
+    const other = index.functions.get(fn.name)
+    if (other !== undefined && other.lib.name !== parsed.name) {
+      ctx.reply.error(`ERR Function ${fn.name} already exists`)
+      return
+    }
+  }
+  apply(ctx, { code: EV_FUNCTION_PUT, name: parsed.name, payload } as FunctionPutEvent)
+  ctx.reply.bulk(parsed.name)
+}
+
+const functionDelete: Handler = (ctx, argv) => {
+  const name = (argv[2] as Buffer).toString('latin1')
+  if (!ctx.keyspace.functionLibraries.has(name)) {
+    ctx.reply.error('ERR Library not found')
+    return
+  }
+  apply(ctx, { code: EV_FUNCTION_DEL, name } as FunctionDelEvent)
+  ctx.reply.simple('OK')
+}
+
+const functionFlush: Handler = (ctx, argv) => {
+  if (argv.length > 3) {
+    ctx.reply.error('ERR unknown subcommand or wrong number of arguments for \'flush\'. ' +
+      'Try FUNCTION HELP.')
+    return
+  }
+  if (argv.length === 3) {
+    const opt = (argv[2] as Buffer).toString('latin1').toLowerCase()
+    if (opt !== 'sync' && opt !== 'async') {
+      ctx.reply.error('ERR FUNCTION FLUSH only supports SYNC|ASYNC option')
+      return
+    }
+  }
+  apply(ctx, { code: EV_FUNCTION_FLUSH })
+  ctx.reply.simple('OK')
+}
+
+const functionList: Handler = (ctx, argv) => {
+  let withCode = false
+  let pattern: Buffer | null = null
+  for (let i = 2; i < argv.length; i++) {
+    const arg = (argv[i] as Buffer).toString('latin1').toLowerCase()
+    if (!withCode && arg === 'withcode') { withCode = true; continue }
+    if (pattern === null && arg === 'libraryname') {
+      if (i >= argv.length - 1) {
+        ctx.reply.error('ERR library name argument was not given')
+        return
+      }
+      pattern = argv[++i] as Buffer
+      continue
+    }
+    ctx.reply.error(`ERR Unknown argument ${(argv[i] as Buffer).toString('latin1')}`)
+    return
+  }
+  const libs = [...stateOf(ctx).index(ctx.keyspace).libraries.values()].filter((lib) =>
+    pattern === null || globMatch(pattern, Buffer.from(lib.name, 'latin1')))
+  const r = ctx.reply
+  r.arrayHeader(libs.length)
+  for (const lib of libs) {
+    r.mapHeader(withCode ? 4 : 3)
+    r.bulk('library_name'); r.bulk(Buffer.from(lib.name, 'latin1'))
+    r.bulk('engine'); r.bulk('LUA')
+    r.bulk('functions')
+    r.arrayHeader(lib.functions.length)
+    for (const fn of lib.functions) {
+      r.mapHeader(3)
+      r.bulk('name'); r.bulk(Buffer.from(fn.name, 'latin1'))
+      r.bulk('description')
+      if (fn.description === null) r.nullBulk()
+      else r.bulk(Buffer.from(fn.description, 'latin1'))
+      r.bulk('flags')
+      r.setHeader(fn.flags.length)
+      for (const f of fn.flags) r.simple(f)
+    }
+    if (withCode) { r.bulk('library_code'); r.bulk(lib.payload) }
+  }
+}
+
+const functionStats: Handler = (ctx) => {
+  const index = stateOf(ctx).index(ctx.keyspace)
+  const r = ctx.reply
+  r.mapHeader(2)
+  r.bulk('running_script')
+  r.nullBulk()
+  r.bulk('engines')
+  r.mapHeader(1)
+  r.bulk('LUA')
+  r.mapHeader(2)
+  r.bulk('libraries_count'); r.integer(index.libraries.size)
+  r.bulk('functions_count'); r.integer(index.functions.size)
+}
+
+const functionHelp: Handler = (ctx) => {
+  const lines = helpLines('function', [
+    'LOAD [REPLACE] <FUNCTION CODE>',
+    '    Create a new library with the given library name and code.',
+    'DELETE <LIBRARY NAME>',
+    '    Delete the given library.',
+    'LIST [LIBRARYNAME PATTERN] [WITHCODE]',
+    '    Return general information on all the libraries:',
+    '    * Library name',
+    '    * The engine used to run the Library',
+    '    * Library description',
+    '    * Functions list',
+    '    * Library code (if WITHCODE is given)',
+    '    It also possible to get only function that matches a pattern using LIBRARYNAME argument.',
+    'STATS',
+    '    Return information about the current function running:',
+    '    * Function name',
+    '    * Command used to run the function',
+    '    * Duration in MS that the function is running',
+    '    If no function is running, return nil',
+    '    In addition, returns a list of available engines.',
+    'KILL',
+    '    Kill the current running function.',
+    'FLUSH [ASYNC|SYNC]',
+    '    Delete all the libraries.',
+    '    When called without the optional mode argument, the behavior is determined by the',
+    '    lazyfree-lazy-user-flush configuration directive. Valid modes are:',
+    '    * ASYNC: Asynchronously flush the libraries.',
+    '    * SYNC: Synchronously flush the libraries.',
+    'DUMP',
+    '    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command',
+    'RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]',
+    '    Restore the libraries represented by the given payload, it is possible to give a restore policy to',
+    '    control how to handle existing libraries (default APPEND):',
+    '    * FLUSH: delete all existing libraries.',
+    '    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.',
+    '    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old',
+    '      libraries with the new libraries (notice that even on this option there is a chance of failure',
+    '      in case of functions name collision with another library).',
+  ])
+  ctx.reply.arrayHeader(lines.length)
+  for (const l of lines) ctx.reply.simple(l)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+type Flags = CommandSpec['flags']
+
+function spec(name: string, arity: number, flags: Flags, categories: string[], handler: Handler,
+  extra: Partial<CommandSpec> = {}): CommandSpec {
+  return Object.freeze({ name, arity, flags, firstKey: 0, lastKey: 0, step: 0, categories,
+    handler, ...extra })
+}
+
+/** Key positions of EVAL-like commands: numkeys at argv[2], the keys after it. */
+function evalKeys(argv: readonly Buffer[]): number[] {
+  const n = Number((argv[2] as Buffer | undefined)?.toString('latin1'))
+  const out: number[] = []
+  if (!Number.isSafeInteger(n) || n < 0) return out
+  for (let i = 0; i < n && 3 + i < argv.length; i++) out.push(3 + i)
+  return out
+}
+
+const EVAL_FLAGS: Flags = ['noscript', 'skip_monitor', 'may_replicate', 'no_mandatory_keys',
+  'stale', 'movablekeys']
+const EVAL_RO_FLAGS: Flags = ['noscript', 'skip_monitor', 'no_mandatory_keys', 'stale',
+  'readonly', 'movablekeys']
+const EVAL_EXTRA = { keys: evalKeys }
+
+const container = (name: string): Handler => (ctx) => {
+  ctx.reply.error(`ERR wrong number of arguments for '${name}' command`)
+}
+
+export const scriptingCommands: CommandSpec[] = [
+  spec('eval', -3, EVAL_FLAGS, ['slow', 'scripting'], evalCommand, EVAL_EXTRA),
+  spec('eval_ro', -3, EVAL_RO_FLAGS, ['slow', 'scripting'], evalRoCommand, EVAL_EXTRA),
+  spec('evalsha', -3, EVAL_FLAGS, ['slow', 'scripting'], evalshaCommand, EVAL_EXTRA),
+  spec('evalsha_ro', -3, EVAL_RO_FLAGS, ['slow', 'scripting'], evalshaRoCommand, EVAL_EXTRA),
+  spec('fcall', -3, EVAL_FLAGS, ['slow', 'scripting'], fcallCommand, EVAL_EXTRA),
+  spec('fcall_ro', -3, EVAL_RO_FLAGS, ['slow', 'scripting'], fcallRoCommand, EVAL_EXTRA),
+  spec('script', -2, [], ['slow'], container('script'), { subcommands: [
+    spec('script|load', 3, ['noscript', 'stale'], ['slow', 'scripting'], scriptLoad),
+    spec('script|exists', -3, ['noscript'], ['slow', 'scripting'], scriptExists),
+    spec('script|flush', -2, ['noscript'], ['slow', 'scripting'], scriptFlush),
+    spec('script|debug', 3, ['noscript'], ['slow', 'scripting'], scriptDebug),
+    spec('script|kill', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], notBusy),
+    spec('script|help', 2, ['loading', 'stale'], ['slow', 'scripting'], scriptHelp),
+  ] }),
+  spec('function', -2, [], ['slow'], container('function'), { subcommands: [
+    spec('function|load', -3, ['noscript', 'write', 'denyoom'], ['write', 'slow', 'scripting'],
+      functionLoad),
+    spec('function|list', -2, ['noscript'], ['slow', 'scripting'], functionList),
+    spec('function|delete', 3, ['noscript', 'write'], ['write', 'slow', 'scripting'],
+      functionDelete),
+    spec('function|flush', -2, ['noscript', 'write'], ['write', 'slow', 'scripting'],
+      functionFlush),
+    spec('function|stats', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], functionStats),
+    spec('function|kill', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], notBusy),
+    spec('function|help', 2, ['loading', 'stale'], ['slow', 'scripting'], functionHelp),
+  ] }),
+]
+
+/** For INFO / tests: the engine in use. */
+export function scriptEngineDescription(): string {
+  return engine.description
+}
+
+export type { ServerServices }
