@@ -28,7 +28,7 @@ import { OutputSink } from './reply-sink.js'
 import { writeHelp } from './connection.js'
 import { helpLines, services, type ClientHandle } from './services.js'
 import type { CommandContext, CommandFlag, CommandSpec, Handler } from './spec.js'
-import { OutputBuffer } from '../resp/writer.js'
+import type { OutputBuffer } from '../resp/writer.js'
 
 type Kind = 'channel' | 'pattern' | 'shard'
 
