@@ -104,8 +104,11 @@ class ScriptingState {
 
 const STATES = new WeakMap<object, ScriptingState>()
 
+/** The state of handlers run without a server (tests driving handlers directly). */
+const NO_SERVER = {}
+
 function stateOf(ctx: CommandContext): ScriptingState {
-  const key = ctx.server as object
+  const key = (ctx.server ?? NO_SERVER) as object
   let s = STATES.get(key)
   if (s === undefined) {
     s = new ScriptingState()
