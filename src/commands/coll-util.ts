@@ -14,7 +14,7 @@ import { lookupKey } from './lookup.js'
 import { clampSafe, optionName, parseInt64 } from './numeric.js'
 import { ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_SYNTAX, WRONGTYPE, type CommandContext,
   type ReplySink } from './spec.js'
-import { parseLongDouble } from './long-double.js'
+import { ceilToInt64, parseLongDouble, scaleLongDouble } from './long-double.js'
 
 export const LONG_MAX = 9223372036854775807n
 export const LONG_MIN = -9223372036854775808n
@@ -199,30 +199,28 @@ export function sideOrReply(ctx: CommandContext, arg: Buffer): 'left' | 'right' 
 // blocking timeouts
 
 /**
- * getTimeoutFromObjectOrReply(UNIT_SECONDS) as 7.0.15 has it: the long double seconds times
- * 1000, truncated to a long long (an overflow, ±inf included, gives LLONG_MIN: "negative").
- * Returns the timeout in ms relative to now (0 = forever), or null after replying the error.
+ * getTimeoutFromObjectOrReply(UNIT_SECONDS) as 7.0.15 has it: (long long)ceill(seconds * 1000.0)
+ * in x87 long double, so any positive timeout under a millisecond waits 1 ms (never "forever"),
+ * -0.0009 rounds up to 0 (forever), and an overflow (±inf included) becomes INT64_MIN, which
+ * answers "timeout is negative" (the "out of range" error came in 7.2).
+ * The timeout in ms (0 = forever), or the error text to reply.
  */
+export function blockingTimeoutMs(arg: Buffer): bigint | string {
+  const seconds = parseLongDouble(arg)
+  if (seconds === null) return 'ERR timeout is not a float or out of range'
+  const ms = ceilToInt64(scaleLongDouble(seconds, 1000n))
+  if (ms < 0n) return 'ERR timeout is negative'
+  return ms
+}
+
+/** blockingTimeoutMs, replying its error: the timeout in ms relative to now (0 = forever). */
 export function timeoutOrReply(ctx: CommandContext, arg: Buffer): number | null {
-  const ld = parseLongDouble(arg)
-  if (ld === null) {
-    ctx.reply.error('ERR timeout is not a float or out of range')
+  const ms = blockingTimeoutMs(arg)
+  if (typeof ms === 'string') {
+    ctx.reply.error(ms)
     return null
   }
-  let ms: number
-  if (ld.kind === 'inf') {
-    ms = -1
-  } else {
-    // Exact: seconds × 1000 truncated toward zero, as (long long)(ftval * 1000.0).
-    const times = ld.mant * 1000n
-    const scaled = ld.exp >= 0 ? times << BigInt(ld.exp) : times >> BigInt(-ld.exp)
-    ms = scaled >= 2n ** 63n ? -1 : ld.negative ? -Number(scaled) : Number(scaled)
-  }
-  if (ms < 0) {
-    ctx.reply.error('ERR timeout is negative')
-    return null
-  }
-  return ms === 0 ? 0 : ms
+  return Number(ms)
 }
 
 // ---------------------------------------------------------------------------------------------

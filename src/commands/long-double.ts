@@ -168,6 +168,33 @@ function rangeChecked(value: LongDouble): LongDouble | null {
   return value
 }
 
+/** x × k for an integer k ≥ 1 (x87 FMUL by an exact integer): the product rounded once. */
+export function scaleLongDouble(x: LongDouble, k: bigint): LongDouble {
+  if (x.kind === 'inf' || x.mant === 0n) return x
+  return round(x.negative, x.mant * k, x.exp)
+}
+
+const INT64_MIN = -(1n << 63n)
+
+/**
+ * (long long)ceill(x) as x86-64 computes it: the conversion of a value outside the int64 range
+ * (±infinity included) gives the "integer indefinite" value, INT64_MIN.
+ */
+export function ceilToInt64(x: LongDouble): bigint {
+  if (x.kind === 'inf') return INT64_MIN
+  let n: bigint
+  if (x.exp >= 0) {
+    n = x.mant << BigInt(x.exp)
+  } else {
+    const shift = BigInt(-x.exp)
+    n = x.mant >> shift
+    // ceil: a positive value with a fraction goes up; a negative one is truncated toward zero.
+    if (!x.negative && (n << shift) !== x.mant) n += 1n
+  }
+  if (x.negative) n = -n
+  return n >= -INT64_MIN || n < INT64_MIN ? INT64_MIN : n
+}
+
 /** A long double from an int64 (the value of an int-encoded string). */
 export function longDoubleFromInt(n: bigint): LongDouble {
   if (n === 0n) return ZERO
