@@ -43,6 +43,12 @@ interface ClientSubscriptions {
 /** Subscribers of one channel or pattern, in subscription order. */
 type Subscribers = Set<ClientHandle>
 
+/** A pattern's subscribers, and its bytes (matched against every channel published to). */
+interface PatternSubscribers {
+  readonly bytes: Buffer
+  readonly subs: Subscribers
+}
+
 export interface SubscriptionCounts {
   channels: number
   patterns: number
@@ -93,7 +99,7 @@ export interface Delivery {
 
 export class PubSub {
   private readonly channels = new Map<string, Subscribers>()
-  private readonly patterns = new Map<string, Subscribers>()
+  private readonly patterns = new Map<string, PatternSubscribers>()
   private readonly shardChannels = new Map<string, Subscribers>()
   private readonly clients = new Map<number, ClientSubscriptions>()
 
@@ -135,9 +141,28 @@ export class PubSub {
     return kind === 'shard' ? c.shard.size : c.channels.size + c.patterns.size
   }
 
-  private serverMap(kind: Kind): Map<string, Subscribers> {
-    return kind === 'channel' ? this.channels : kind === 'pattern' ? this.patterns
-      : this.shardChannels
+  /** The subscriber set of a channel, pattern or shard channel (made when `create`). */
+  private subscribersOf(kind: Kind, name: string, create: boolean): Subscribers | undefined {
+    if (kind === 'pattern') {
+      let p = this.patterns.get(name)
+      if (p === undefined && create) {
+        p = { bytes: Buffer.from(name, 'latin1'), subs: new Set() }
+        this.patterns.set(name, p)
+      }
+      return p?.subs
+    }
+    const map = kind === 'channel' ? this.channels : this.shardChannels
+    let subs = map.get(name)
+    if (subs === undefined && create) {
+      subs = new Set()
+      map.set(name, subs)
+    }
+    return subs
+  }
+
+  private forget(kind: Kind, name: string): void {
+    if (kind === 'pattern') this.patterns.delete(name)
+    else (kind === 'channel' ? this.channels : this.shardChannels).delete(name)
   }
 
   private static clientSet(c: ClientSubscriptions, kind: Kind): Set<string> {
@@ -155,12 +180,8 @@ export class PubSub {
     const mine = PubSub.clientSet(c, kind)
     if (mine.has(name)) return false
     mine.add(name)
-    const map = this.serverMap(kind)
-    let subs = map.get(name)
-    if (subs === undefined) {
-      subs = new Set()
-      map.set(name, subs)
-    }
+    const subs = this.subscribersOf(kind, name, true)
+    if (subs === undefined) throw new Error(`pubsub: no subscriber set made for ${kind} '${name}'`)
     subs.add(handle)
     return true
   }
@@ -171,11 +192,10 @@ export class PubSub {
     if (c === undefined) return false
     const mine = PubSub.clientSet(c, kind)
     if (!mine.delete(name)) return false
-    const map = this.serverMap(kind)
-    const subs = map.get(name)
+    const subs = this.subscribersOf(kind, name, false)
     if (subs === undefined) throw new Error(`pubsub: ${kind} '${name}' has no subscriber set`)
     subs.delete(c.handle)
-    if (subs.size === 0) map.delete(name)
+    if (subs.size === 0) this.forget(kind, name)
     if (c.channels.size + c.patterns.size + c.shard.size === 0) this.clients.delete(clientId)
     return true
   }
@@ -211,11 +231,10 @@ export class PubSub {
       for (const handle of subs) out.push({ handle, message: encoded })
     }
     if (shard || this.patterns.size === 0) return out
-    for (const [pattern, patternSubs] of this.patterns) {
-      const patternBytes = Buffer.from(pattern, 'latin1')
-      if (!globMatch(patternBytes, channel)) continue
-      const encoded = new Encoded([WORD.pmessage, patternBytes, channel, message])
-      for (const handle of patternSubs) out.push({ handle, message: encoded })
+    for (const p of this.patterns.values()) {
+      if (!globMatch(p.bytes, channel)) continue
+      const encoded = new Encoded([WORD.pmessage, p.bytes, channel, message])
+      for (const handle of p.subs) out.push({ handle, message: encoded })
     }
     return out
   }
@@ -366,7 +385,8 @@ const PUBSUB_HELP = helpLines('PUBSUB', [
 ])
 
 const SUBSCRIBE_FLAGS: readonly CommandFlag[] = ['pubsub', 'noscript', 'loading', 'stale']
-const PUBLISH_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale', 'fast', 'may_replicate']
+/** Redis's JSON adds MAY_REPLICATE, which 7.0.15's COMMAND INFO does not show. */
+const PUBLISH_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale', 'fast']
 const INTROSPECTION_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale']
 /** Key specs of the sharded commands: the channel is at the key position, but not a key. */
 const NOT_KEY = ['not_key']

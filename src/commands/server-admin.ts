@@ -518,12 +518,13 @@ const HIDDEN_FLAGS: ReadonlySet<CommandFlag> = new Set(['protected'])
 
 function writeKeySpecs(ctx: CommandContext, spec: CommandSpec): void {
   const r = ctx.reply
+  // Key specs are a set in Redis 7.0.15's reply (~N in RESP3).
   if (spec.firstKey <= 0) {
-    r.arrayHeader(0)
+    r.setHeader(0)
     return
   }
   const write = spec.flags.includes('write')
-  r.arrayHeader(1)
+  r.setHeader(1)
   r.mapHeader(3)
   r.bulk('flags')
   const flags = spec.keySpecFlags ?? (write ? ['RW', 'update'] : ['RO', 'access'])
@@ -560,7 +561,9 @@ function writeCommandInfo(ctx: CommandContext, spec: CommandSpec): void {
   for (const t of tips) r.simple(t)
   writeKeySpecs(ctx, spec)
   const subs = spec.subcommands ?? []
-  r.arrayHeader(subs.length)
+  // Redis 7.0.15 answers a command without subcommands with an empty set (~0 in RESP3).
+  if (subs.length === 0) r.setHeader(0)
+  else r.arrayHeader(subs.length)
   for (const s of subs) writeCommandInfo(ctx, s)
 }
 

@@ -35,6 +35,14 @@ export const STEPS: Step[] = [
   s(B, 'PUBSUB', 'SHARDCHANNELS', 'a', 'b'), s(B, 'PUBSUB', 'HELP'), s(B, 'PUBSUB', 'help', 'x'),
   s(B, 'pubsub', 'Channels'), s(B, 'PUBSUB', 'NUMSUB'), s(B, 'PUBSUB', 'NUMPAT'),
   s(B, 'PUBSUB', 'SHARDNUMSUB'), s(B, 'PUBSUB', 'SHARDCHANNELS'),
+  // the command table's metadata
+  s(B, 'COMMAND', 'INFO', 'subscribe', 'unsubscribe', 'psubscribe', 'punsubscribe', 'publish'),
+  s(B, 'COMMAND', 'INFO', 'ssubscribe', 'sunsubscribe', 'spublish'),
+  // (PUBSUB's subcommands come in the order of a hash table with a random seed: one by one)
+  s(B, 'COMMAND', 'INFO', 'pubsub|channels', 'pubsub|numsub', 'pubsub|numpat', 'pubsub|help'),
+  s(B, 'COMMAND', 'INFO', 'pubsub|shardchannels', 'pubsub|shardnumsub'),
+  s(B, 'COMMAND', 'GETKEYS', 'spublish', 'a', 'b'), s(B, 'COMMAND', 'GETKEYS', 'ssubscribe', 'a'),
+  s(B, 'COMMAND', 'GETKEYS', 'publish', 'a', 'b'),
   // unsubscribing from nothing
   s(A, 'UNSUBSCRIBE'), s(A, 'PUNSUBSCRIBE'), s(A, 'SUNSUBSCRIBE'), s(A, 'UNSUBSCRIBE', 'x', 'y'),
   s(A, 'PING'),
