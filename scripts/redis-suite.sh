@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# Redis 7.0.15's own Tcl test suite (tests/ of the Redis source) run against capykv in
+# external-server mode, unit by unit, with the same units run against a redis-server 7.0.15 for
+# calibration. Nothing from Redis is kept in this repository: the suite comes from Debian's source
+# package of the oracle (`apt-get source --download-only redis`, through a deb-src twin of the
+# machine's own Debian entry, derived with sed), of which only the upstream
+# redis_7.0.15.orig.tar.gz is used (its `runtest` and `tests/`). Needs tclsh 8.6 (Debian `tcl`),
+# node, redis-cli, and for --reference/--compare redis-server 7.0.15 (Debian `redis-server`).
+#
+# Each unit gets a fresh server: capykv on a free 127.0.0.1 port with a new pool on /dev/shm and
+# PMEM_IS_PMEM_FORCE=1 (emulated PM: a disk-file pool would make every unpipelined write pay an
+# msync), stopped and its pool removed after the unit, because state leaks between units on an
+# external server (a failed test never undoes its CONFIG SETs). Each unit's wall time is bounded.
+#
+# Usage (from anywhere; capykv must be built, dist/src/main.js):
+#   scripts/redis-suite.sh [options] [UNIT ...]        UNIT like type/list or unit/type/list
+#   --core            the core units (default when no UNIT is given)
+#   --all             the core units and the ones other issues own (pubsub, tracking, scripting,
+#                     functions, streams): they are run and reported too
+#   --reference       run against a redis-server 7.0.15 started here instead of capykv
+#   --compare         run every unit against both; the table shows them side by side and a unit
+#                     passes only with 0 err and capykv's ok count == the reference's
+#   --tags "T ..."    replace the tag profile (default below), e.g. to run the
+#                     needs:config-maxmemory tests: --tags "-needs:debug -needs:repl ..."
+#   --cache DIR       where the source package is downloaded and unpacked, so one CI run
+#                     downloads once (default $REDIS_SUITE_CACHE or ~/.cache/capykv-redis-suite)
+#   --src DIR         use an already unpacked Redis 7.0.15 source tree instead (no download)
+#   --unit-timeout S  wall-time bound per unit and server (default 300)
+#   --logs DIR        keep each unit's runtest output and server log there (default: a temp
+#                     dir, removed at exit unless a unit failed)
+#   --verbose         print every [err] line of every unit after the table
+# Output: one row per unit (ok, err, ignored, seconds, note), then the last line
+#   SUITE ok=N err=M units=K
+# for capykv (or for the reference with --reference). Exit status 0 iff every unit passed.
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+CORE_UNITS="type/string type/incr keyspace expire multi type/list type/hash type/set type/zset
+  info-command protocol scan querybuf introspection introspection-2 latency-monitor lazyfree dump
+  bitops other geo hyperloglog sort bitfield slowlog pause quit type/list-2 type/list-3"
+OTHER_UNITS="pubsub pubsubshard tracking scripting functions type/stream type/stream-cgroups"
+PROFILE_TAGS="-needs:debug -needs:repl -needs:pfdebug -needs:save -needs:local-process -needs:config-maxmemory"
+RUNTEST_FLAGS=(--durable --clients 1 --timeout 90 --ignore-encoding --ignore-digest)
+
+# Tests skipped beyond the tag profile: "test name or /regexp|reason", one per line. Each entry
+# is also listed in docs/server.md's differences. Empty: none is needed so far.
+SKIP_TESTS=""
+
+units=() mode=capykv tags=$PROFILE_TAGS unit_timeout=300 src="" logs="" keep_logs=0 verbose=0
+cache=${REDIS_SUITE_CACHE:-$HOME/.cache/capykv-redis-suite}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --core) read -ra more <<<"$(echo $CORE_UNITS)"; units+=("${more[@]}") ;;
+    --all) read -ra more <<<"$(echo $CORE_UNITS $OTHER_UNITS)"; units+=("${more[@]}") ;;
+    --reference) mode=reference ;;
+    --compare) mode=compare ;;
+    --tags) tags=$2; shift ;;
+    --cache) cache=$2; shift ;;
+    --src) src=$2; shift ;;
+    --unit-timeout) unit_timeout=$2; shift ;;
+    --logs) logs=$2; keep_logs=1; shift ;;
+    --verbose) verbose=1 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "redis-suite: unknown option $1" >&2; exit 2 ;;
+    *) units+=("${1#unit/}") ;;
+  esac
+  shift
+done
+[ ${#units[@]} -gt 0 ] || read -ra units <<<"$(echo $CORE_UNITS)"
+
+pids=() dirs=()
+[ -n "$logs" ] || logs=$(mktemp -d "${TMPDIR:-/tmp}/redis-suite-logs.XXXXXX")
+mkdir -p "$logs"
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for d in "${dirs[@]}"; do rm -rf "$d"; done
+  [ "$keep_logs" = 1 ] || rm -rf "$logs"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+need() { command -v "$1" >/dev/null || { echo "redis-suite: $1 not found ($2)" >&2; exit 2; }; }
+need tclsh8.6 "Debian package tcl"
+need redis-cli "Debian package redis-tools"
+need node "Node 20"
+
+# --- The suite: Debian's source package of redis, only its upstream tarball. ---
+fetch_suite() {
+  local tarball="$cache/redis_7.0.15.orig.tar.gz"
+  mkdir -p "$cache"
+  if [ ! -s "$tarball" ]; then
+    if ! grep -qsE '^Types:.*deb-src' /etc/apt/sources.list.d/*.sources; then
+      # A deb-src twin of each existing Debian entry: same URIs, suites and keys.
+      local f
+      for f in /etc/apt/sources.list.d/*.sources; do
+        grep -qE '^Types:.*\bdeb\b' "$f" || continue
+        sed -E 's/^Types:.*/Types: deb-src/' "$f" >"${f%.sources}-src.sources"
+      done
+      apt-get update -qq >"$logs/apt-update" 2>&1 || { cat "$logs/apt-update"; return 1; }
+    fi
+    local t0 t1 bytes
+    t0=$(date +%s%N)
+    (cd "$cache" && apt-get source --download-only redis) >"$logs/apt-source" 2>&1 ||
+      { cat "$logs/apt-source"; return 1; }
+    t1=$(date +%s%N)
+    [ -s "$tarball" ] || { echo "redis-suite: the source package has no redis_7.0.15.orig.tar.gz:"
+      ls "$cache"; return 1; }
+    bytes=$(cat "$cache"/redis_7.0.15* | wc -c)
+    echo "source package downloaded: $bytes bytes in $(( (t1 - t0) / 1000000 )) ms" \
+      "(redis_7.0.15.orig.tar.gz $(wc -c <"$tarball") bytes; only it is used)"
+    # The Debian packaging files are not used.
+    find "$cache" -maxdepth 1 -name 'redis_7.0.15*' ! -name 'redis_7.0.15.orig.tar.gz' -delete
+  else
+    echo "source package: cached $tarball ($(wc -c <"$tarball") bytes), no download"
+  fi
+  if [ ! -x "$cache/redis-7.0.15/runtest" ]; then
+    tar -xzf "$tarball" -C "$cache" redis-7.0.15/runtest redis-7.0.15/tests || return 1
+  fi
+  src="$cache/redis-7.0.15"
+}
+if [ -z "$src" ]; then fetch_suite || { echo "SUITE ok=0 err=1 units=0 (no suite)"; exit 1; }; fi
+[ -x "$src/runtest" ] && [ -d "$src/tests/unit" ] ||
+  { echo "redis-suite: $src has no runtest and tests/unit" >&2; exit 2; }
+mkdir -p "$src/tests/tmp"
+
+if [ "$mode" != capykv ]; then
+  need redis-server "Debian package redis-server"
+  redis-server --version | grep -q 'v=7\.0\.15 ' ||
+    { echo "redis-suite: the reference must be redis-server 7.0.15: $(redis-server --version)" >&2
+      exit 2; }
+fi
+if [ "$mode" != reference ] && [ ! -f "$root/dist/src/main.js" ]; then
+  echo "redis-suite: $root/dist/src/main.js is missing (build capykv first)" >&2; exit 2
+fi
+
+free_port() {
+  node -e "const s=require('net').createServer()
+    s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+# Starts the target ($1: capykv|reference) on a free port; sets port, spid, sdir.
+start_target() {
+  local target=$1 log=$2
+  port=$(free_port)
+  if [ "$target" = capykv ]; then
+    sdir=$(mktemp -d /dev/shm/capykv-suite.XXXXXX)
+    PMEM_IS_PMEM_FORCE=1 node "$root/dist/src/main.js" --port "$port" --bind 127.0.0.1 \
+      --dir "$sdir" >"$log" 2>&1 &
+  else
+    sdir=$(mktemp -d "${TMPDIR:-/tmp}/redis-suite-ref.XXXXXX")
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$sdir" --save '' --appendonly no \
+      >"$log" 2>&1 &
+  fi
+  spid=$!
+  pids+=("$spid") dirs+=("$sdir")
+  local i
+  for i in $(seq 1 300); do
+    redis-cli -p "$port" PING 2>/dev/null | grep -q PONG && return 0
+    kill -0 "$spid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "redis-suite: $target did not answer PING on port $port" >&2; tail -5 "$log" >&2
+  return 1
+}
+
+stop_target() {
+  kill "$spid" 2>/dev/null
+  local i
+  for i in $(seq 1 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$spid" 2>/dev/null
+  wait "$spid" 2>/dev/null
+  rm -rf "$sdir"
+}
+
+skip_args=()
+while IFS='|' read -r name _reason; do
+  [ -n "$name" ] && skip_args+=(--skiptest "$name")
+done <<<"$SKIP_TESTS"
+
+# Runs one unit on one target; sets r_ok r_err r_ign r_secs r_note.
+run_unit() {
+  local target=$1 unit=$2 tag
+  tag=$(echo "$unit" | tr / -)
+  local out="$logs/$tag.$target.log" slog="$logs/$tag.$target.server.log"
+  r_ok=0 r_err=1 r_ign=0 r_secs=0 r_note=""
+  if ! start_target "$target" "$slog"; then r_note="server did not start"; return; fi
+  local t0 rc
+  t0=$(date +%s)
+  (cd "$src" && exec timeout -k 10 "$unit_timeout" ./runtest --host 127.0.0.1 --port "$port" \
+    --single "unit/$unit" "${RUNTEST_FLAGS[@]}" --tags "$tags" "${skip_args[@]}") \
+    >"$out" 2>&1
+  rc=$?
+  r_secs=$(( $(date +%s) - t0 ))
+  kill -0 "$spid" 2>/dev/null || r_note="server died;"
+  stop_target
+  sed -i 's/\x1b\[[0-9;]*m//g' "$out"
+  r_ok=$(grep -c '^\[ok\]:' "$out")
+  r_err=$(grep -c '^\[err\]:' "$out")
+  r_ign=$(grep -cE '^\[(ignore|skip)\]:' "$out")
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then r_note+="unit timed out after ${unit_timeout}s;"
+  elif grep -q '^\[TIMEOUT\]' "$out"; then r_note+="test timed out (90 s without progress);"
+  elif grep -q '^\[exception\]' "$out"; then
+    r_note+="aborted: $(grep -A1 '^\[exception\]' "$out" | tail -1 | cut -c1-70);"
+  elif ! grep -qE '^(\\o/ All tests passed|!!! WARNING The following tests failed)' "$out"; then
+    r_note+="runtest exited $rc without a summary;"
+  fi
+  # An aborted or timed-out unit counts as one more err.
+  [ -z "$r_note" ] || r_err=$((r_err + 1))
+}
+
+declare -A res
+total_ok=0 total_err=0 ref_ok=0 ref_err=0 failed_units=0 started=$(date +%s)
+targets=("$mode")
+[ "$mode" = compare ] && targets=(capykv reference)
+for unit in "${units[@]}"; do
+  for target in "${targets[@]}"; do
+    run_unit "$target" "$unit"
+    res[$unit,$target]="$r_ok $r_err $r_ign $r_secs"
+    res[$unit,$target,note]=$r_note
+    if [ "$target" = reference ] && [ "$mode" = compare ]; then
+      ref_ok=$((ref_ok + r_ok)) ref_err=$((ref_err + r_err))
+    else
+      total_ok=$((total_ok + r_ok)) total_err=$((total_err + r_err))
+    fi
+  done
+  read -r cok cerr _ _ <<<"${res[$unit,${targets[0]}]}"
+  pass=1
+  [ "$cerr" = 0 ] || pass=0
+  if [ "$mode" = compare ]; then
+    read -r rok _ _ _ <<<"${res[$unit,reference]}"
+    [ "$cok" = "$rok" ] || pass=0
+  fi
+  res[$unit,pass]=$pass
+  [ "$pass" = 1 ] || failed_units=$((failed_units + 1))
+done
+
+echo
+if [ "$mode" = compare ]; then
+  printf '%-22s %6s %5s %5s %5s | %6s %5s %5s %5s | %s\n' unit ok err ign s \
+    ref-ok err ign s note
+else
+  printf '%-22s %6s %5s %5s %5s | %s\n' "unit ($mode)" ok err ign s note
+fi
+for unit in "${units[@]}"; do
+  read -r a b c d <<<"${res[$unit,${targets[0]}]}"
+  note=${res[$unit,${targets[0]},note]}
+  if [ "$mode" = compare ]; then
+    read -r e f g h <<<"${res[$unit,reference]}"
+    rnote=${res[$unit,reference,note]}
+    [ -z "$rnote" ] || note+=" reference: $rnote"
+    [ "${res[$unit,pass]}" = 1 ] || note="FAIL $note"
+    printf '%-22s %6s %5s %5s %5s | %6s %5s %5s %5s | %s\n' "$unit" "$a" "$b" "$c" "$d" \
+      "$e" "$f" "$g" "$h" "$note"
+  else
+    printf '%-22s %6s %5s %5s %5s | %s\n' "$unit" "$a" "$b" "$c" "$d" "$note"
+  fi
+done
+if [ "$verbose" = 1 ] || [ "$failed_units" -gt 0 ]; then
+  for unit in "${units[@]}"; do
+    [ "${res[$unit,pass]}" = 1 ] && [ "$verbose" = 0 ] && continue
+    f="$logs/$(echo "$unit" | tr / -).${targets[0]}.log"
+    n=$(grep -c '^\[err\]:' "$f" 2>/dev/null)
+    [ "$n" = 0 ] && continue
+    echo "--- $unit: $n err (${targets[0]}; full log $f)"
+    grep '^\[err\]:' "$f" | cut -c1-160 | head -$([ "$verbose" = 1 ] && echo 1000 || echo 15)
+  done
+fi
+[ "$failed_units" = 0 ] || keep_logs=1
+[ "$keep_logs" = 1 ] && echo "logs: $logs"
+echo "time: $(( $(date +%s) - started )) s"
+[ "$mode" = compare ] && echo "REFERENCE ok=$ref_ok err=$ref_err units=${#units[@]}"
+echo "SUITE ok=$total_ok err=$total_err units=${#units[@]}"
+[ "$failed_units" = 0 ]
