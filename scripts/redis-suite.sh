@@ -26,6 +26,7 @@
 #                     downloads once (default $REDIS_SUITE_CACHE or ~/.cache/capykv-redis-suite)
 #   --src DIR         use an already unpacked Redis 7.0.15 source tree instead (no download)
 #   --unit-timeout S  wall-time bound per unit and server (default 300)
+#   --capykv DIR      the built capykv checkout to run (default: the one holding this script)
 #   --logs DIR        keep each unit's runtest output and server log there (default: a temp
 #                     dir, removed at exit unless a unit failed)
 #   --verbose         print every [err] line of every unit after the table
@@ -40,7 +41,8 @@ CORE_UNITS="type/string type/incr keyspace expire multi type/list type/hash type
   info-command protocol scan querybuf introspection introspection-2 latency-monitor lazyfree dump
   bitops other geo hyperloglog sort bitfield slowlog pause quit type/list-2 type/list-3"
 OTHER_UNITS="pubsub pubsubshard tracking scripting functions type/stream type/stream-cgroups"
-PROFILE_TAGS="-needs:debug -needs:repl -needs:pfdebug -needs:save -needs:local-process -needs:config-maxmemory"
+PROFILE_TAGS="-needs:debug -needs:repl -needs:pfdebug -needs:save -needs:local-process"
+PROFILE_TAGS+=" -needs:config-maxmemory"
 RUNTEST_FLAGS=(--durable --clients 1 --timeout 90 --ignore-encoding --ignore-digest)
 
 # Tests skipped beyond the tag profile: "test name or /regexp|reason", one per line. Each entry
@@ -59,6 +61,7 @@ while [ $# -gt 0 ]; do
     --cache) cache=$2; shift ;;
     --src) src=$2; shift ;;
     --unit-timeout) unit_timeout=$2; shift ;;
+    --capykv) root=$(cd "$2" && pwd); shift ;;
     --logs) logs=$2; keep_logs=1; shift ;;
     --verbose) verbose=1 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -69,10 +72,12 @@ while [ $# -gt 0 ]; do
 done
 [ ${#units[@]} -gt 0 ] || read -ra units <<<"$(echo $CORE_UNITS)"
 
-pids=() dirs=()
+pids=() dirs=() rpid=
 [ -n "$logs" ] || logs=$(mktemp -d "${TMPDIR:-/tmp}/redis-suite-logs.XXXXXX")
 mkdir -p "$logs"
 cleanup() {
+  # runtest runs under timeout, which passes the TERM on to runtest's process group.
+  [ -z "$rpid" ] || { kill -TERM "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; }
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   for d in "${dirs[@]}"; do rm -rf "$d"; done
   [ "$keep_logs" = 1 ] || rm -rf "$logs"
@@ -189,8 +194,11 @@ run_unit() {
   t0=$(date +%s)
   (cd "$src" && exec timeout -k 10 "$unit_timeout" ./runtest --host 127.0.0.1 --port "$port" \
     --single "unit/$unit" "${RUNTEST_FLAGS[@]}" --tags "$tags" "${skip_args[@]}") \
-    >"$out" 2>&1
+    >"$out" 2>&1 &
+  rpid=$!
+  wait "$rpid"
   rc=$?
+  rpid=
   r_secs=$(( $(date +%s) - t0 ))
   kill -0 "$spid" 2>/dev/null || r_note="server died;"
   stop_target

@@ -14,7 +14,7 @@ import { CAPYKV_VERSION } from './commands/server-admin.js'
 import { loadCommandTable } from './commands/table.js'
 import { CapykvServer } from './server.js'
 import { configText, FatalConfigError, loadConfig } from './config-file.js'
-import { ServerConfig } from './server-config.js'
+import { findParam, noEffectSettings, ServerConfig } from './server-config.js'
 import { logger, type LogLevel } from './server-log.js'
 import { openNativeRegion } from './storage/pm-region.js'
 import { Store } from './txn/engine.js'
@@ -81,6 +81,10 @@ async function main(argv: readonly string[]): Promise<void> {
     logger.warning('Configuration loaded')
   }
   logger.role = 'M'
+  for (const name of noEffectSettings(config)) {
+    logger.warning(`Config ${name} is accepted but has no effect in capykv ` +
+      `(${findParam(name)?.noEffect ?? ''})`)
+  }
   await run(config)
 }
 

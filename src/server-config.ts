@@ -10,7 +10,7 @@
 //   stored, and listeners run only after all are stored.
 // An L0 leaf: imports nothing of the project, so commands (L4) and main (L5) share it.
 
-export type ConfigKind = 'bool' | 'int' | 'memory' | 'enum' | 'string' | 'special'
+export type ConfigKind = 'bool' | 'int' | 'memory' | 'octal' | 'enum' | 'string' | 'special'
 
 export interface ConfigParam {
   readonly name: string
@@ -26,8 +26,30 @@ export interface ConfigParam {
   readonly parse?: (args: readonly string[]) => string
   /** Number of words on a config-file line (default 1; 'rest' takes all). */
   readonly arity?: number | 'rest'
-  /** Silently clamp instead of refusing (Redis does this for hz). */
-  readonly clamp?: boolean
+  /** After the range check, the stored value is clamped to these (Redis does this for hz). */
+  readonly clampMin?: number
+  readonly clampMax?: number
+  /** The range error's upper bound when `max` cannot be a JS number (ULLONG_MAX). */
+  readonly maxText?: string
+  /** memory: also accepts `N%` (stored as given; Redis's PERCENT_CONFIG, 0%..-min%). */
+  readonly percent?: boolean
+  /** Not matched by CONFIG GET patterns, only by its exact name (Redis's HIDDEN_CONFIG). */
+  readonly hidden?: boolean
+  /** CONFIG SET refuses it with "can't set protected config" (enable-protected-configs no). */
+  readonly protected?: boolean
+  /**
+   * capykv cannot change it on a running server: CONFIG SET accepts only the current value
+   * (so a CONFIG GET / CONFIG SET round trip works), any other value is refused.
+   */
+  readonly sameValueOnly?: boolean
+  /** A further check of the parsed value: Redis's error text, or null when valid. */
+  readonly validate?: (value: string) => string | null
+  /**
+   * Accepted with Redis's type and range, but capykv has nothing it tunes: the reason. INFO
+   * (config_no_effect) lists such parameters set away from their default; docs/server.md lists
+   * them all.
+   */
+  readonly noEffect?: string
 }
 
 export class ConfigValueError extends Error {
@@ -38,25 +60,49 @@ export class ConfigValueError extends Error {
   }
 }
 
-const INT64_MAX_TEXT = '9223372036854775807'
 const LONG_MAX = Number.MAX_SAFE_INTEGER
 
+const I64_MAX = (1n << 63n) - 1n
+const U64_MAX = (1n << 64n) - 1n
+const MEMORY_UNITS: Record<string, bigint> = {
+  b: 1n, k: 1000n, kb: 1024n, m: 1000n ** 2n, mb: 1024n ** 2n, g: 1000n ** 3n, gb: 1024n ** 3n,
+}
+
 /** Redis's memtoull: digits with an optional b, k, kb, m, mb, g, gb suffix (case-insensitive). */
-export function parseMemory(text: string): number | null {
-  const m = /^(-?[0-9]+)(b|k|kb|m|mb|g|gb)?$/i.exec(text.trim())
+// As memtoull does: no digits reads as 0, digits past 2^64-1 saturate (strtoull's ERANGE is not
+// checked), and the product by the unit wraps modulo 2^64.
+function parseMemoryBig(text: string): bigint | null {
+  const m = /^([0-9]*)(b|k|kb|m|mb|g|gb)?$/i.exec(text)
   if (m === null) return null
-  const n = Number(m[1])
-  const unit = (m[2] ?? 'b').toLowerCase()
-  const mul: Record<string, number> = {
-    b: 1, k: 1000, kb: 1024, m: 1000 ** 2, mb: 1024 ** 2, g: 1000 ** 3, gb: 1024 ** 3,
-  }
-  return n * (mul[unit] ?? 1)
+  let digits = m[1] === '' ? 0n : BigInt(m[1] as string)
+  if (digits > U64_MAX) digits = U64_MAX
+  return (digits * (MEMORY_UNITS[(m[2] ?? 'b').toLowerCase()] as bigint)) & U64_MAX
+}
+
+/** parseMemoryBig as a JS number (client-output-buffer-limit and other callers). */
+export function parseMemory(text: string): number | null {
+  const n = parseMemoryBig(text)
+  return n === null ? null : Number(n)
+}
+
+/** Redis's string2ll: canonical decimal, no sign on zero, no leading zeros, within int64. */
+function parseInt64Text(text: string): bigint | null {
+  if (!/^(0|-?[1-9][0-9]*)$/.test(text)) return null
+  const n = BigInt(text)
+  return n > I64_MAX || n < -I64_MAX - 1n ? null : n
 }
 
 function parseIntStrict(text: string): number | null {
-  if (!/^-?[0-9]+$/.test(text)) return null
-  const n = Number(text)
-  return Number.isSafeInteger(n) ? n : null
+  const n = parseInt64Text(text)
+  return n === null || n > BigInt(Number.MAX_SAFE_INTEGER) || n < -BigInt(Number.MAX_SAFE_INTEGER)
+    ? null : Number(n)
+}
+
+/** A table bound as an exact integer (LONG_MAX stands for int64's, Number.MAX_VALUE uint64's). */
+function exactBound(n: number): bigint {
+  if (n === LONG_MAX) return I64_MAX
+  if (n === Number.MAX_VALUE) return U64_MAX
+  return BigInt(n)
 }
 
 const SAVE_DEFAULT = '3600 1 300 100 60 10000'
@@ -161,70 +207,384 @@ function parseNotifyKeyspaceEvents(args: readonly string[]): string {
   return out
 }
 
+function words(args: readonly string[]): string[] {
+  return args.join(' ').split(' ').filter((w) => w !== '')
+}
+
+/** latency-tracking-info-percentiles: numbers within [0, 100], printed as Redis prints them. */
+function parsePercentiles(args: readonly string[]): string {
+  const list = words(args)
+  const out: string[] = []
+  for (const w of list) {
+    const v = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/.test(w) ? Number(w) : NaN
+    if (Number.isNaN(v)) {
+      throw new ConfigValueError('Invalid latency-tracking-info-percentiles parameters')
+    }
+    if (v > 100 || v < 0) {
+      throw new ConfigValueError(
+        'latency-tracking-info-percentiles parameters should sit between [0.0,100.0]')
+    }
+    out.push(String(v))
+  }
+  return out.join(' ')
+}
+
+/** replicaof / slaveof: `host port` or `no one`. */
+function parseReplicaOf(args: readonly string[]): string {
+  const list = words(args)
+  if (list.length !== 2) throw new ConfigValueError('wrong number of arguments')
+  const [host, port] = list as [string, string]
+  if (host.toLowerCase() === 'no' && port.toLowerCase() === 'one') return ''
+  if (!/^[+-]?[0-9]+$/.test(port) || Number(port) < 0 || Number(port) > 65535) {
+    throw new ConfigValueError('Invalid master port')
+  }
+  return `${host} ${Number(port)}`
+}
+
+/** oom-score-adj-values: three integers within [-2000, 2000]. */
+function parseOomValues(args: readonly string[]): string {
+  const list = words(args)
+  if (list.length !== 3) throw new ConfigValueError('wrong number of arguments')
+  for (const w of list) {
+    if (!/^[+-]?[0-9]+$/.test(w) || Number(w) < -2000 || Number(w) > 2000) {
+      throw new ConfigValueError(
+        'Invalid oom-score-adj-values, elements must be between -2000 and 2000.')
+    }
+  }
+  return list.map((w) => String(Number(w))).join(' ')
+}
+
+const SHUTDOWN_FLAGS = ['save', 'nosave', 'now', 'force']
+
+/** shutdown-on-sigint/sigterm: `default` or any of save, nosave, now, force (bit flags). */
+function parseShutdownOnSig(args: readonly string[]): string {
+  const list = words(args)
+  const set = new Set<string>()
+  for (const w of list) {
+    const v = w.toLowerCase()
+    if (v !== 'default' && !SHUTDOWN_FLAGS.includes(v)) {
+      throw new ConfigValueError('argument(s) must be one of the following: default, save, ' +
+        'nosave, now, force')
+    }
+    if (v !== 'default') set.add(v)
+  }
+  if (list.length === 0) {
+    throw new ConfigValueError('argument(s) must be one of the following: default, save, ' +
+      'nosave, now, force')
+  }
+  if (set.has('save') && set.has('nosave')) {
+    throw new ConfigValueError("shutdown options SAVE and NOSAVE can't be used simultaneously")
+  }
+  return set.size === 0 ? 'default' : SHUTDOWN_FLAGS.filter((f) => set.has(f)).join(' ')
+}
+
+/** isValidAnnouncedHostname. */
+function validHostname(v: string): string | null {
+  if (v.length >= 256) return 'Hostnames must be less than 256 characters'
+  if (!/^[A-Za-z0-9.-]*$/.test(v)) {
+    return 'Hostnames may only contain alphanumeric characters, hyphens or dots'
+  }
+  return null
+}
+
+/** validateProcTitleTemplate: known {variables} only, and not blank once expanded. */
+function validProcTitle(v: string): string | null {
+  const bad = 'template format is invalid or contains unknown variables'
+  const values: Record<string, string> = { 'title': '', 'listen-addr': '127.0.0.1:6379',
+    'server-mode': '', 'config-file': '-', 'port': '6379', 'tls-port': '0', 'unixsocket': '' }
+  let out = ''
+  let i = 0
+  while (i < v.length) {
+    const open = v.indexOf('{', i)
+    if (open < 0) {
+      out += v.slice(i)
+      break
+    }
+    out += v.slice(i, open)
+    if (open + 1 >= v.length) return bad
+    if (v[open + 1] === '{') {
+      out += '{'
+      i = open + 2
+      continue
+    }
+    const close = v.indexOf('}', open + 1)
+    if (close < 0) return bad
+    const value = values[v.slice(open + 1, close)]
+    if (value === undefined) return bad
+    out += value
+    i = close + 1
+  }
+  return out.replace(/^ +| +$/g, '') === '' ? bad : null
+}
+
+const NO_TLS = (v: string): string | null =>
+  v === 'yes' ? 'Unable to update TLS configuration. Check server logs.' : null
+
+type Opts = Partial<Omit<ConfigParam, 'name' | 'kind' | 'defaultValue'>>
+const INT_MAX = 2147483647
+const INT_MIN = -2147483648
+const UINT_MAX = 4294967295
+const ULLONG_MAX_TEXT = '18446744073709551615'
+
+function bool(name: string, def: 'yes' | 'no', o: Opts = {}): ConfigParam {
+  return { name, kind: 'bool', defaultValue: def, mutable: true, ...o }
+}
+function int(name: string, def: number, min: number, max: number, o: Opts = {}): ConfigParam {
+  return { name, kind: 'int', defaultValue: String(def), mutable: true, min, max, ...o }
+}
+function mem(name: string, def: number, min: number, max: number, o: Opts = {}): ConfigParam {
+  return { name, kind: 'memory', defaultValue: String(def), mutable: true, min, max, ...o }
+}
+function str(name: string, def: string, o: Opts = {}): ConfigParam {
+  return { name, kind: 'string', defaultValue: def, mutable: true, ...o }
+}
+function oneOf(name: string, def: string, values: string[], o: Opts = {}): ConfigParam {
+  return { name, kind: 'enum', defaultValue: def, mutable: true, values, ...o }
+}
+function special(name: string, def: string, parse: (args: readonly string[]) => string,
+  o: Opts = {}): ConfigParam {
+  return { name, kind: 'special', defaultValue: def, mutable: true, parse, ...o }
+}
+
+// Why a parameter is accepted but changes nothing in capykv (INFO's config_no_effect lists the
+// ones set away from their default; docs/server.md lists them all).
+const REPL = 'replication (capykv has no replicas)'
+const CLUSTER = 'cluster mode'
+const TLS = 'TLS'
+const AOF = 'AOF (the pool is the log)'
+const RDB = 'RDB files (the pool is checkpointed instead)'
+const ALLOC = 'memory allocator and defragmentation'
+const PROC = 'process management'
+const EVICT = 'eviction (not implemented)'
+const ACL = 'ACL users (requirepass only)'
+const LAZY = 'lazy freeing (capykv frees at once)'
+const NONE = (why: string): Opts => ({ noEffect: why })
+
+const MAXMEMORY_POLICIES = ['volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl',
+  'allkeys-lru', 'allkeys-lfu', 'allkeys-random', 'noeviction']
+const SHUTDOWN_SIG = 'default'
+
 export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
-  { name: 'port', kind: 'int', defaultValue: '6379', mutable: false, min: 0, max: 65535 },
-  { name: 'bind', kind: 'special', defaultValue: '127.0.0.1', mutable: false, parse: parseBind,
-    arity: 'rest' },
-  { name: 'dir', kind: 'string', defaultValue: './data', mutable: false },
-  { name: 'pool-size', kind: 'memory', defaultValue: String(1024 ** 3), mutable: false,
-    min: 1024 * 1024, max: LONG_MAX },
-  { name: 'pool-file', kind: 'string', defaultValue: 'capykv.pool', mutable: false },
-  { name: 'requirepass', kind: 'string', defaultValue: '', mutable: true },
-  { name: 'maxclients', kind: 'int', defaultValue: '10000', mutable: true, min: 1,
-    max: 4294967295 },
-  { name: 'timeout', kind: 'int', defaultValue: '0', mutable: true, min: 0, max: 2147483647 },
-  { name: 'tcp-keepalive', kind: 'int', defaultValue: '300', mutable: true, min: 0,
-    max: 2147483647 },
-  { name: 'tcp-backlog', kind: 'int', defaultValue: '511', mutable: false, min: 0,
-    max: 2147483647 },
-  { name: 'databases', kind: 'int', defaultValue: '16', mutable: false, min: 16, max: 16 },
-  { name: 'save', kind: 'special', defaultValue: SAVE_DEFAULT, mutable: true, parse: parseSave,
-    arity: 'rest' },
-  { name: 'appendonly', kind: 'bool', defaultValue: 'no', mutable: true },
-  { name: 'appendfsync', kind: 'enum', defaultValue: 'everysec', mutable: true,
-    values: ['always', 'everysec', 'no'] },
-  { name: 'dbfilename', kind: 'string', defaultValue: 'dump.rdb', mutable: true },
-  { name: 'appendfilename', kind: 'string', defaultValue: 'appendonly.aof', mutable: false },
-  { name: 'maxmemory', kind: 'memory', defaultValue: '0', mutable: true, min: 0, max: LONG_MAX },
-  { name: 'maxmemory-policy', kind: 'enum', defaultValue: 'noeviction', mutable: true,
-    values: ['volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl', 'allkeys-lru',
-      'allkeys-lfu', 'allkeys-random', 'noeviction'] },
-  { name: 'maxmemory-samples', kind: 'int', defaultValue: '5', mutable: true, min: 1,
-    max: 2147483647 },
-  { name: 'proto-max-bulk-len', kind: 'memory', defaultValue: '536870912', mutable: true,
-    min: 1024 * 1024, max: LONG_MAX },
-  { name: 'client-query-buffer-limit', kind: 'memory', defaultValue: '1073741824',
-    mutable: true, min: 1024 * 1024, max: LONG_MAX },
-  { name: 'client-output-buffer-limit', kind: 'special', defaultValue: COBL_DEFAULT,
-    mutable: true, parse: parseCobl, arity: 'rest' },
-  { name: 'enable-debug-command', kind: 'enum', defaultValue: 'no', mutable: false,
-    values: ['no', 'yes', 'local'] },
-  { name: 'hz', kind: 'int', defaultValue: '10', mutable: true, min: 1, max: 500, clamp: true },
-  { name: 'slowlog-log-slower-than', kind: 'int', defaultValue: '10000', mutable: true,
-    min: -1, max: LONG_MAX },
-  { name: 'slowlog-max-len', kind: 'int', defaultValue: '128', mutable: true, min: 0,
-    max: LONG_MAX },
-  { name: 'loglevel', kind: 'enum', defaultValue: 'notice', mutable: true,
-    values: ['debug', 'verbose', 'notice', 'warning'] },
-  { name: 'logfile', kind: 'string', defaultValue: '', mutable: false },
-  { name: 'daemonize', kind: 'bool', defaultValue: 'no', mutable: false },
-  { name: 'pidfile', kind: 'string', defaultValue: '', mutable: false },
-  { name: 'protected-mode', kind: 'bool', defaultValue: 'yes', mutable: true },
-  { name: 'notify-keyspace-events', kind: 'special', defaultValue: '', mutable: true,
-    parse: parseNotifyKeyspaceEvents },
-  { name: 'latency-monitor-threshold', kind: 'int', defaultValue: '0', mutable: true, min: 0,
-    max: LONG_MAX },
-  { name: 'lazyfree-lazy-user-flush', kind: 'bool', defaultValue: 'no', mutable: true },
-  { name: 'cluster-enabled', kind: 'bool', defaultValue: 'no', mutable: false },
-  { name: 'replica-read-only', aliases: ['slave-read-only'], kind: 'bool', defaultValue: 'yes',
-    mutable: true },
-  { name: 'io-threads', kind: 'int', defaultValue: '1', mutable: false, min: 1, max: 128 },
+  // What capykv serves with: network, clients, limits, logging.
+  int('port', 6379, 0, 65535, { sameValueOnly: true }),
+  special('bind', '127.0.0.1', parseBind, { arity: 'rest', sameValueOnly: true }),
+  str('dir', './data', { mutable: true, protected: true }),
+  mem('pool-size', 1024 ** 3, 1024 * 1024, LONG_MAX, { sameValueOnly: true }),
+  str('pool-file', 'capykv.pool', { sameValueOnly: true }),
+  str('requirepass', ''),
+  int('maxclients', 10000, 1, UINT_MAX),
+  int('timeout', 0, 0, INT_MAX),
+  int('tcp-keepalive', 300, 0, INT_MAX),
+  int('tcp-backlog', 511, 0, INT_MAX, { mutable: false }),
+  int('databases', 16, 16, 16, { mutable: false }),
+  special('save', SAVE_DEFAULT, parseSave, { arity: 'rest' }),
+  mem('proto-max-bulk-len', 512 * 1024 * 1024, 1024 * 1024, LONG_MAX),
+  mem('client-query-buffer-limit', 1024 ** 3, 1024 * 1024, LONG_MAX),
+  special('client-output-buffer-limit', COBL_DEFAULT, parseCobl, { arity: 'rest' }),
+  oneOf('enable-debug-command', 'no', ['no', 'yes', 'local'], { mutable: false }),
+  int('hz', 10, 0, INT_MAX, { clampMin: 1, clampMax: 500 }),
+  int('slowlog-log-slower-than', 10000, -1, LONG_MAX),
+  int('slowlog-max-len', 128, 0, LONG_MAX),
+  oneOf('loglevel', 'notice', ['debug', 'verbose', 'notice', 'warning']),
+  str('logfile', '', { mutable: false }),
+  oneOf('maxmemory-policy', 'noeviction', MAXMEMORY_POLICIES),
+  // Encodings: OBJECT ENCODING follows these as Redis's conversions do (commands/encoding.ts).
+  int('hash-max-listpack-entries', 512, 0, LONG_MAX, { aliases: ['hash-max-ziplist-entries'] }),
+  mem('hash-max-listpack-value', 64, 0, LONG_MAX, { aliases: ['hash-max-ziplist-value'] }),
+  int('set-max-intset-entries', 512, 0, LONG_MAX),
+  int('zset-max-listpack-entries', 128, 0, LONG_MAX, { aliases: ['zset-max-ziplist-entries'] }),
+  mem('zset-max-listpack-value', 64, 0, LONG_MAX, { aliases: ['zset-max-ziplist-value'] }),
+
+  // Accepted with Redis's types and ranges, no effect in capykv (the reason is in noEffect).
+  int('list-max-listpack-size', -2, INT_MIN, INT_MAX, { aliases: ['list-max-ziplist-size'],
+    ...NONE('list node sizes (capykv lists have no quicklist nodes)') }),
+  int('list-compress-depth', 0, 0, INT_MAX,
+    NONE('list node compression (capykv lists have no quicklist nodes)')),
+  mem('stream-node-max-bytes', 4096, 0, LONG_MAX, NONE('streams (not implemented)')),
+  int('stream-node-max-entries', 100, 0, LONG_MAX, NONE('streams (not implemented)')),
+  mem('hll-sparse-max-bytes', 3000, 0, LONG_MAX, NONE('HyperLogLog (not implemented)')),
+  // Refused when Redis would emit notifications (capykv emits none yet): see its parser.
+  special('notify-keyspace-events', '', parseNotifyKeyspaceEvents),
+  int('latency-monitor-threshold', 0, 0, LONG_MAX, NONE('LATENCY (not implemented)')),
+  bool('latency-tracking', 'yes', NONE('INFO latencystats (not implemented)')),
+  special('latency-tracking-info-percentiles', '50 99 99.9', parsePercentiles,
+    { arity: 'rest', ...NONE('INFO latencystats (not implemented)') }),
+  int('busy-reply-threshold', 5000, 0, LONG_MAX, { aliases: ['lua-time-limit'],
+    ...NONE('scripts (not implemented)') }),
+  oneOf('sanitize-dump-payload', 'no', ['no', 'yes', 'clients'],
+    NONE('RESTORE (not implemented)')),
+  int('active-expire-effort', 1, 1, 10,
+    NONE('the active expire cycle has a fixed effort')),
+  int('tracking-table-max-keys', 1000000, 0, LONG_MAX, NONE('client tracking (not implemented)')),
+  bool('protected-mode', 'yes', NONE('protected mode (capykv binds 127.0.0.1 by default)')),
+  bool('dynamic-hz', 'yes', NONE('the cron runs at the configured hz')),
+  bool('activerehashing', 'yes', NONE('hash tables are V8 Maps')),
+  mem('maxmemory', 0, 0, Number.MAX_VALUE, { maxText: ULLONG_MAX_TEXT, ...NONE(EVICT) }),
+  int('maxmemory-samples', 5, 1, INT_MAX, NONE(EVICT)),
+  int('maxmemory-eviction-tenacity', 10, 0, 100, NONE(EVICT)),
+  { name: 'maxmemory-clients', kind: 'memory', defaultValue: '0', mutable: true, min: -100,
+    max: LONG_MAX, percent: true, noEffect: 'client eviction (not implemented)' },
+  int('lfu-log-factor', 10, 0, INT_MAX, NONE('LFU counters (OBJECT FREQ) are not kept')),
+  int('lfu-decay-time', 1, 0, INT_MAX, NONE('LFU counters (OBJECT FREQ) are not kept')),
+  bool('lazyfree-lazy-eviction', 'no', NONE(LAZY)),
+  bool('lazyfree-lazy-expire', 'no', NONE(LAZY)),
+  bool('lazyfree-lazy-server-del', 'no', NONE(LAZY)),
+  bool('lazyfree-lazy-user-del', 'no', NONE(LAZY)),
+  bool('lazyfree-lazy-user-flush', 'no', NONE(LAZY)),
+  // Persistence files Redis writes; capykv's pool replaces them.
+  bool('appendonly', 'no', NONE(AOF)),
+  oneOf('appendfsync', 'everysec', ['everysec', 'always', 'no'], NONE(AOF)),
+  str('appendfilename', 'appendonly.aof', { mutable: false, ...NONE(AOF) }),
+  str('appenddirname', 'appendonlydir', { mutable: false, ...NONE(AOF) }),
+  int('auto-aof-rewrite-percentage', 100, 0, INT_MAX, NONE(AOF)),
+  mem('auto-aof-rewrite-min-size', 64 * 1024 * 1024, 0, LONG_MAX, NONE(AOF)),
+  bool('aof-rewrite-incremental-fsync', 'yes', NONE(AOF)),
+  bool('no-appendfsync-on-rewrite', 'no', NONE(AOF)),
+  bool('aof-load-truncated', 'yes', NONE(AOF)),
+  bool('aof-use-rdb-preamble', 'yes', NONE(AOF)),
+  bool('aof-timestamp-enabled', 'no', NONE(AOF)),
+  bool('aof-disable-auto-gc', 'no', NONE(AOF)),
+  str('dbfilename', 'dump.rdb', { protected: true, ...NONE(RDB) }),
+  bool('rdbchecksum', 'yes', { mutable: false, ...NONE(RDB) }),
+  bool('rdbcompression', 'yes', NONE(RDB)),
+  bool('rdb-del-sync-files', 'no', NONE(RDB)),
+  bool('rdb-save-incremental-fsync', 'yes', NONE(RDB)),
+  bool('stop-writes-on-bgsave-error', 'yes', NONE(RDB)),
+  int('rdb-key-save-delay', 0, INT_MIN, INT_MAX, { hidden: true, ...NONE(RDB) }),
+  int('key-load-delay', 0, INT_MIN, INT_MAX, { hidden: true, ...NONE(RDB) }),
+  int('loading-process-events-interval-bytes', 2 * 1024 * 1024, 1024, INT_MAX,
+    { hidden: true, ...NONE('recovery yields every 10 ms') }),
+  // Replication.
+  special('replicaof', '', parseReplicaOf, { aliases: ['slaveof'], mutable: false, arity: 2,
+    ...NONE(REPL) }),
+  str('masterauth', '', NONE(REPL)),
+  str('masteruser', '', NONE(REPL)),
+  bool('replica-read-only', 'yes', { aliases: ['slave-read-only'], ...NONE(REPL) }),
+  bool('replica-serve-stale-data', 'yes', { aliases: ['slave-serve-stale-data'], ...NONE(REPL) }),
+  bool('replica-lazy-flush', 'no', { aliases: ['slave-lazy-flush'], ...NONE(REPL) }),
+  bool('replica-ignore-maxmemory', 'yes', { aliases: ['slave-ignore-maxmemory'], ...NONE(REPL) }),
+  bool('replica-announced', 'yes', NONE(REPL)),
+  bool('replica-ignore-disk-write-errors', 'no', NONE(REPL)),
+  int('replica-priority', 100, 0, INT_MAX, { aliases: ['slave-priority'], ...NONE(REPL) }),
+  str('replica-announce-ip', '', { aliases: ['slave-announce-ip'], ...NONE(REPL) }),
+  int('replica-announce-port', 0, 0, 65535, { aliases: ['slave-announce-port'], ...NONE(REPL) }),
+  int('min-replicas-to-write', 0, 0, INT_MAX, { aliases: ['min-slaves-to-write'], ...NONE(REPL) }),
+  int('min-replicas-max-lag', 10, 0, INT_MAX, { aliases: ['min-slaves-max-lag'], ...NONE(REPL) }),
+  bool('repl-disable-tcp-nodelay', 'no', NONE(REPL)),
+  bool('repl-diskless-sync', 'yes', NONE(REPL)),
+  int('repl-diskless-sync-delay', 5, 0, INT_MAX, NONE(REPL)),
+  int('repl-diskless-sync-max-replicas', 0, 0, INT_MAX, NONE(REPL)),
+  oneOf('repl-diskless-load', 'disabled', ['disabled', 'on-empty-db', 'swapdb'], NONE(REPL)),
+  int('repl-timeout', 60, 1, INT_MAX, NONE(REPL)),
+  int('repl-ping-replica-period', 10, 1, INT_MAX, { aliases: ['repl-ping-slave-period'],
+    ...NONE(REPL) }),
+  mem('repl-backlog-size', 1024 * 1024, 1, LONG_MAX, { clampMin: 16 * 1024, ...NONE(REPL) }),
+  int('repl-backlog-ttl', 3600, 0, LONG_MAX, NONE(REPL)),
+  oneOf('propagation-error-behavior', 'ignore', ['ignore', 'panic', 'panic-on-replicas'],
+    NONE(REPL)),
+  int('shutdown-timeout', 10, 0, INT_MAX, NONE('replicas to wait for at shutdown')),
+  // Cluster.
+  bool('cluster-enabled', 'no', { mutable: false, ...NONE(CLUSTER) }),
+  str('cluster-config-file', 'nodes.conf', { mutable: false, ...NONE(CLUSTER) }),
+  int('cluster-port', 0, 0, 65535, { mutable: false, ...NONE(CLUSTER) }),
+  int('cluster-node-timeout', 15000, 0, LONG_MAX, NONE(CLUSTER)),
+  int('cluster-replica-validity-factor', 10, 0, INT_MAX,
+    { aliases: ['cluster-slave-validity-factor'], ...NONE(CLUSTER) }),
+  int('cluster-migration-barrier', 1, 0, INT_MAX, NONE(CLUSTER)),
+  bool('cluster-require-full-coverage', 'yes', NONE(CLUSTER)),
+  bool('cluster-replica-no-failover', 'no', { aliases: ['cluster-slave-no-failover'],
+    ...NONE(CLUSTER) }),
+  bool('cluster-allow-reads-when-down', 'no', NONE(CLUSTER)),
+  bool('cluster-allow-pubsubshard-when-down', 'yes', NONE(CLUSTER)),
+  bool('cluster-allow-replica-migration', 'yes', NONE(CLUSTER)),
+  str('cluster-announce-ip', '', NONE(CLUSTER)),
+  str('cluster-announce-hostname', '', { validate: validHostname, ...NONE(CLUSTER) }),
+  int('cluster-announce-port', 0, 0, 65535, NONE(CLUSTER)),
+  int('cluster-announce-bus-port', 0, 0, 65535, NONE(CLUSTER)),
+  int('cluster-announce-tls-port', 0, 0, 65535, NONE(CLUSTER)),
+  oneOf('cluster-preferred-endpoint-type', 'ip', ['ip', 'hostname', 'unknown-endpoint'],
+    NONE(CLUSTER)),
+  mem('cluster-link-sendbuf-limit', 0, 0, Number.MAX_VALUE,
+    { maxText: ULLONG_MAX_TEXT, ...NONE(CLUSTER) }),
+  // TLS.
+  int('tls-port', 0, 0, 65535, NONE(TLS)),
+  int('tls-session-cache-size', 20480, 0, INT_MAX, NONE(TLS)),
+  int('tls-session-cache-timeout', 300, 0, INT_MAX, NONE(TLS)),
+  bool('tls-cluster', 'no', { validate: NO_TLS, ...NONE(TLS) }),
+  bool('tls-replication', 'no', { validate: NO_TLS, ...NONE(TLS) }),
+  oneOf('tls-auth-clients', 'yes', ['no', 'yes', 'optional'], NONE(TLS)),
+  bool('tls-prefer-server-ciphers', 'no', NONE(TLS)),
+  bool('tls-session-caching', 'yes', NONE(TLS)),
+  ...['tls-cert-file', 'tls-key-file', 'tls-key-file-pass', 'tls-client-cert-file',
+    'tls-client-key-file', 'tls-client-key-file-pass', 'tls-dh-params-file', 'tls-ca-cert-file',
+    'tls-ca-cert-dir', 'tls-protocols', 'tls-ciphers', 'tls-ciphersuites',
+  ].map((n) => str(n, '', NONE(TLS))),
+  // ACL, modules, protected configs.
+  str('aclfile', '', { mutable: false, ...NONE(ACL) }),
+  int('acllog-max-len', 128, 0, LONG_MAX, NONE(ACL)),
+  oneOf('acl-pubsub-default', 'resetchannels', ['allchannels', 'resetchannels'], NONE(ACL)),
+  oneOf('enable-protected-configs', 'no', ['no', 'yes', 'local'],
+    { mutable: false, ...NONE('protected configs stay protected') }),
+  oneOf('enable-module-command', 'no', ['no', 'yes', 'local'],
+    { mutable: false, ...NONE('modules') }),
+  // Memory allocator, threads, process and OS.
+  bool('activedefrag', 'no', { validate: (v) => v === 'yes' ? 'Active defragmentation cannot ' +
+    'be enabled: it requires a Redis server compiled with a modified Jemalloc like the one ' +
+    'shipped by default with the Redis source distribution' : null, ...NONE(ALLOC) }),
+  int('active-defrag-cycle-min', 1, 1, 99, NONE(ALLOC)),
+  int('active-defrag-cycle-max', 25, 1, 99, NONE(ALLOC)),
+  int('active-defrag-threshold-lower', 10, 0, 1000, NONE(ALLOC)),
+  int('active-defrag-threshold-upper', 100, 0, 1000, NONE(ALLOC)),
+  mem('active-defrag-ignore-bytes', 100 * 1024 * 1024, 1, LONG_MAX, NONE(ALLOC)),
+  int('active-defrag-max-scan-fields', 1000, 1, LONG_MAX, NONE(ALLOC)),
+  bool('jemalloc-bg-thread', 'yes', NONE(ALLOC)),
+  bool('disable-thp', 'yes', { mutable: false, ...NONE(ALLOC) }),
+  int('io-threads', 1, 1, 128, { mutable: false, ...NONE('I/O threads') }),
+  bool('io-threads-do-reads', 'no', { mutable: false, ...NONE('I/O threads') }),
+  bool('daemonize', 'no', { mutable: false, ...NONE(PROC) }),
+  oneOf('supervised', 'no', ['upstart', 'systemd', 'auto', 'no'],
+    { mutable: false, ...NONE(PROC) }),
+  str('pidfile', '', { mutable: false, ...NONE(PROC) }),
+  str('unixsocket', '', { mutable: false, ...NONE('unix sockets') }),
+  { name: 'unixsocketperm', kind: 'octal', defaultValue: '0', mutable: false, min: 0,
+    max: 0o777, noEffect: 'unix sockets' },
+  int('socket-mark-id', 0, 0, UINT_MAX, { mutable: false, ...NONE(PROC) }),
+  str('bind-source-addr', '', NONE(REPL)),
+  bool('syslog-enabled', 'no', { mutable: false, ...NONE(PROC) }),
+  str('syslog-ident', 'redis', { mutable: false, ...NONE(PROC) }),
+  oneOf('syslog-facility', 'local0', ['user', 'local0', 'local1', 'local2', 'local3', 'local4',
+    'local5', 'local6', 'local7'], { mutable: false, ...NONE(PROC) }),
+  bool('always-show-logo', 'no', { mutable: false, ...NONE(PROC) }),
+  bool('set-proc-title', 'yes', { mutable: false, ...NONE(PROC) }),
+  str('proc-title-template', '{title} {listen-addr} {server-mode}',
+    { validate: validProcTitle, ...NONE(PROC) }),
+  oneOf('oom-score-adj', 'no', ['no', 'yes', 'relative', 'absolute'], NONE(PROC)),
+  special('oom-score-adj-values', '0 200 800', parseOomValues, { arity: 'rest', ...NONE(PROC) }),
+  ...['server_cpulist', 'bio_cpulist', 'aof_rewrite_cpulist', 'bgsave_cpulist']
+    .map((n) => str(n, '', { mutable: false, ...NONE(PROC) })),
+  bool('crash-log-enabled', 'yes', NONE(PROC)),
+  bool('crash-memcheck-enabled', 'yes', NONE(PROC)),
+  bool('use-exit-on-panic', 'no', { hidden: true, ...NONE(PROC) }),
+  int('watchdog-period', 0, 0, INT_MAX, { hidden: true, ...NONE(PROC) }),
+  str('ignore-warnings', '', NONE(PROC)),
+  special('shutdown-on-sigint', SHUTDOWN_SIG, parseShutdownOnSig, { arity: 'rest',
+    ...NONE('SIGINT always shuts down with a checkpoint when save points are set') }),
+  special('shutdown-on-sigterm', SHUTDOWN_SIG, parseShutdownOnSig, { arity: 'rest',
+    ...NONE('SIGTERM always shuts down with a checkpoint when save points are set') }),
 ] as ConfigParam[])
 
 const BY_NAME = new Map<string, ConfigParam>()
 for (const p of CONFIG_PARAMS) {
-  BY_NAME.set(p.name, p)
-  for (const a of p.aliases ?? []) BY_NAME.set(a, p)
+  for (const n of [p.name, ...(p.aliases ?? [])]) {
+    if (BY_NAME.has(n)) throw new Error(`config parameter ${n} is in the table twice`)
+    BY_NAME.set(n, p)
+  }
+}
+
+/** Parameters set away from their default that have no effect in capykv (INFO's list). */
+export function noEffectSettings(config: ServerConfig): string[] {
+  return CONFIG_PARAMS.filter((p) => p.noEffect !== undefined &&
+    config.get(p.name) !== p.defaultValue).map((p) => p.name)
 }
 
 export function findParam(name: string): ConfigParam | undefined {
@@ -233,6 +593,13 @@ export function findParam(name: string): ConfigParam | undefined {
 
 /** Canonical text of `args` for `p`, or throws ConfigValueError with Redis's reason. */
 export function canonicalValue(p: ConfigParam, args: readonly string[]): string {
+  const value = parseValue(p, args)
+  const err = p.validate?.(value) ?? null
+  if (err !== null) throw new ConfigValueError(err)
+  return value
+}
+
+function parseValue(p: ConfigParam, args: readonly string[]): string {
   const text = args.join(' ')
   switch (p.kind) {
     case 'bool': {
@@ -249,20 +616,44 @@ export function canonicalValue(p: ConfigParam, args: readonly string[]): string 
       return v
     }
     case 'int':
-    case 'memory': {
-      const n = p.kind === 'int' ? parseIntStrict(text) : parseMemory(text)
+    case 'memory':
+    case 'octal': {
+      let n: bigint | null
+      if (p.kind === 'int') n = parseInt64Text(text)
+      else if (p.kind === 'octal') n = /^[0-7]*$/.test(text) ? BigInt('0o0' + text) : null
+      else n = parseMemoryBig(text)
+      if (p.percent === true) {
+        // Redis keeps a percentage as a negative number: `N%` parses to -N, and so does a
+        // memory value past int64 (ssize_t wraps), which then reads back as a percentage.
+        let signed: bigint | null = n === null ? null : n > I64_MAX ? n - (1n << 64n) : n
+        if (signed === null && /^(0|[1-9][0-9]*)%$/.test(text)) {
+          signed = -BigInt(text.slice(0, -1))
+        }
+        if (signed !== null && signed < 0n) {
+          if (signed < exactBound(p.min ?? 0)) {
+            throw new ConfigValueError(
+              `percentage argument must be less or equal to ${-(p.min ?? 0)}`)
+          }
+          return `${-signed}%`
+        }
+        if (signed !== null) n = signed
+      }
       if (n === null) {
         throw new ConfigValueError(p.kind === 'int' ? "argument couldn't be parsed into an integer"
-          : 'argument must be a memory value')
+          : p.kind === 'octal' ? "argument couldn't be parsed as an octal number"
+            : p.percent === true ? 'argument must be a memory or percent value'
+              : 'argument must be a memory value')
       }
-      const min = p.min ?? 0
-      const max = p.max ?? LONG_MAX
-      if (p.clamp === true) return String(Math.min(Math.max(n, min), max))
+      const min = exactBound(p.percent === true ? 0 : p.min ?? 0)
+      const max = exactBound(p.max ?? LONG_MAX)
       if (n < min || n > max) {
-        const maxText = max === LONG_MAX ? INT64_MAX_TEXT : String(max)
-        throw new ConfigValueError(`argument must be between ${min} and ${maxText} inclusive`)
+        const [lo, hi] = p.kind === 'octal' ? [min.toString(8), max.toString(8)]
+          : [String(min), p.maxText ?? String(max)]
+        throw new ConfigValueError(`argument must be between ${lo} and ${hi} inclusive`)
       }
-      return String(n)
+      if (p.clampMin !== undefined && n < BigInt(p.clampMin)) n = BigInt(p.clampMin)
+      if (p.clampMax !== undefined && n > BigInt(p.clampMax)) n = BigInt(p.clampMax)
+      return p.kind === 'octal' ? n.toString(8) : String(n)
     }
     case 'string':
       return text
@@ -330,15 +721,24 @@ export class ServerConfig {
       }
       const fail = (reason: string): string =>
         `ERR CONFIG SET failed (possibly related to argument '${name}') - ${reason}`
-      if (seen.has(p.name)) return fail('duplicate parameter')
-      seen.add(p.name)
+      // Redis's duplicate check is per name looked up: an alias and its parameter are two names
+      // (both applied, in order), MAXCLIENTS and maxclients one.
+      if (seen.has(name.toLowerCase())) return fail('duplicate parameter')
+      seen.add(name.toLowerCase())
       if (!p.mutable) return fail("can't set immutable config")
+      if (p.protected === true) return fail("can't set protected config")
+      let canonical: string
       try {
-        staged.set(p.name, canonicalValue(p, [value]))
+        canonical = canonicalValue(p, [value])
       } catch (e) {
         if (!(e instanceof ConfigValueError)) throw e
         return e.bareSyntaxError ? 'ERR syntax error' : fail(e.message)
       }
+      if (p.sameValueOnly === true && canonical !== this.values.get(p.name)) {
+        return fail("capykv can't change it on a running server (only its current value is " +
+          'accepted)')
+      }
+      staged.set(p.name, canonical)
     }
     for (const [name, value] of staged) this.values.set(name, value)
     this.numbers.clear()
@@ -346,13 +746,31 @@ export class ServerConfig {
     return null
   }
 
-  /** CONFIG GET patterns: [name, value] pairs, each parameter once, in table order. */
+  /**
+   * CONFIG GET patterns: [name, value] pairs, each name once. A pattern without * ? [ is looked
+   * up directly and answered under the name as given (hidden parameters included, as Redis);
+   * glob patterns match the table's names and aliases (not hidden ones), in table order.
+   */
   match(patterns: readonly string[]): [string, string][] {
     const out: [string, string][] = []
+    const seen = new Set<string>()
+    const globs: string[] = []
+    for (const pat of patterns) {
+      if (/[*?[]/.test(pat)) {
+        globs.push(pat)
+        continue
+      }
+      const p = findParam(pat)
+      if (p === undefined || seen.has(pat.toLowerCase())) continue
+      seen.add(pat.toLowerCase())
+      out.push([pat, this.values.get(p.name) as string])
+    }
+    if (globs.length === 0) return out
     for (const p of CONFIG_PARAMS) {
-      const names = [p.name, ...(p.aliases ?? [])]
-      for (const n of names) {
-        if (patterns.some((pat) => globMatch(pat, n, true))) {
+      if (p.hidden === true) continue
+      for (const n of [p.name, ...(p.aliases ?? [])]) {
+        if (!seen.has(n) && globs.some((pat) => globMatch(pat, n, true))) {
+          seen.add(n)
           out.push([n, this.values.get(p.name) as string])
         }
       }

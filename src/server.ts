@@ -33,6 +33,7 @@ import net from 'node:net'
 import { nowMs } from './clock.js'
 import { Dispatcher, reprArg, type Session } from './commands/dispatch.js'
 import { activeExpireCycle } from './commands/expire.js'
+import { applyEncodingConfig, ENCODING_CONFIG_NAMES } from './commands/encoding.js'
 import { OutputSink } from './commands/reply-sink.js'
 import { debugFlags, CAPYKV_VERSION } from './commands/server-admin.js'
 import {
@@ -44,7 +45,7 @@ import { PubSub } from './commands/pubsub.js'
 import type { ClientState } from './commands/spec.js'
 import { ProtocolError, RequestReader } from './resp/reader.js'
 import { OutputBuffer } from './resp/writer.js'
-import { parseOutputBufferLimits, type ServerConfig } from './server-config.js'
+import { findParam, parseOutputBufferLimits, type ServerConfig } from './server-config.js'
 import { logger } from './server-log.js'
 import type { Store } from './txn/engine.js'
 import { WatchIndex } from './txn/watch.js'
@@ -497,10 +498,16 @@ export class CapykvServer {
       resume: (session) => (session as Connection).resumeAfterBlock(),
     })
     this.applyOutputLimit(options.config.get('client-output-buffer-limit'))
+    for (const name of ENCODING_CONFIG_NAMES) applyEncodingConfig(name, options.config.get(name))
     options.config.onChange((name, value) => {
+      applyEncodingConfig(name, value)
       if (name === 'client-output-buffer-limit') this.applyOutputLimit(value)
       if (name === 'hz') this.startCron()
       if (name === 'loglevel') logger.level = value as typeof logger.level
+      const noEffect = findParam(name)?.noEffect
+      if (noEffect !== undefined) {
+        logger.notice(`CONFIG SET ${name}: accepted, no effect in capykv (${noEffect})`)
+      }
     })
   }
 

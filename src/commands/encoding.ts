@@ -1,5 +1,6 @@
-// OBJECT ENCODING for the collection types, with Redis 7.0.15's default thresholds: what
-// encoding Redis would be using for the same value built by the same commands.
+// OBJECT ENCODING for the collection types, with Redis 7.0.15's thresholds (defaults below, set
+// by CONFIG through applyEncodingConfig): what encoding Redis would be using for the same value
+// built by the same commands under the same configuration.
 // - list: always "quicklist" (7.0 has no listpack lists; they came in 7.2).
 // - hash: "listpack" while ≤ 512 fields (hash-max-listpack-entries: 512 in this 7.0.15 build's
 //   defaults) and every field and value ≤ 64 bytes (hash-max-listpack-value), else
@@ -10,32 +11,48 @@
 //   (zset-max-listpack-value), else "skiplist"; never back, except that the STORE commands build
 //   their result afresh (zsetConvertToListpackIfNeeded).
 // The "never back" half is a sticky mark kept beside the value (state/encoding-hints.ts; ZSet
-// has its own `everBig`). It lives in memory only: after a restart the encoding is derived from the size,
-// as Redis's does after loading an RDB. Commands call note*() after they grew a value.
-// Documented difference: CONFIG SET of these thresholds is not followed (defaults only).
+// has its own `everBig`). It lives in memory only: after a restart the encoding is derived from
+// the size, as Redis's does after loading an RDB. Commands call note*() after they grew a value.
+// A threshold changed by CONFIG SET: a value that already converted stays converted, as in Redis;
+// one over the new threshold is reported converted at once (Redis converts it on its next write).
 
 import {
   TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, type Entry,
 } from '../state/keyspace.js'
-import { ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE, type ZSet } from '../state/zset.js'
+import type { ZSet } from '../state/zset.js'
+import { encodingLimits } from '../state/encoding-limits.js'
 import { isConverted, markConverted } from '../state/encoding-hints.js'
 import { parseInt64 } from './numeric.js'
 
-export const HASH_MAX_LISTPACK_ENTRIES = 512
-export const HASH_MAX_LISTPACK_VALUE = 64
-export const SET_MAX_INTSET_ENTRIES = 512
+const LIMIT_OF_CONFIG: Record<string, keyof typeof encodingLimits> = {
+  'hash-max-listpack-entries': 'hashMaxListpackEntries',
+  'hash-max-listpack-value': 'hashMaxListpackValue',
+  'set-max-intset-entries': 'setMaxIntsetEntries',
+  'zset-max-listpack-entries': 'zsetMaxListpackEntries',
+  'zset-max-listpack-value': 'zsetMaxListpackValue',
+}
+
+/** The server's config listener: a threshold parameter's new (canonical) value. */
+export function applyEncodingConfig(name: string, value: string): void {
+  const field = LIMIT_OF_CONFIG[name]
+  if (field !== undefined) encodingLimits[field] = Number(value)
+}
+
+/** Every threshold parameter's config name (the server applies them all at startup). */
+export const ENCODING_CONFIG_NAMES = Object.keys(LIMIT_OF_CONFIG)
 
 
 /** After HSET-like writes: mark the hash when it outgrew listpack. */
 export function noteHashWrite(hash: Map<string, Buffer>,
   fields: readonly [string, Buffer][]): void {
   if (isConverted(hash)) return
-  if (hash.size > HASH_MAX_LISTPACK_ENTRIES) {
+  if (hash.size > encodingLimits.hashMaxListpackEntries) {
     markConverted(hash)
     return
   }
   for (const [f, v] of fields) {
-    if (f.length > HASH_MAX_LISTPACK_VALUE || v.length > HASH_MAX_LISTPACK_VALUE) {
+    const max = encodingLimits.hashMaxListpackValue
+    if (f.length > max || v.length > max) {
       markConverted(hash)
       return
     }
@@ -51,7 +68,7 @@ export function isIntegerMember(member: string): boolean {
 /** After SADD-like writes: mark the set when it left intset. */
 export function noteSetWrite(set: Set<string>, added: readonly string[]): void {
   if (isConverted(set)) return
-  if (set.size > SET_MAX_INTSET_ENTRIES) {
+  if (set.size > encodingLimits.setMaxIntsetEntries) {
     markConverted(set)
     return
   }
@@ -65,23 +82,24 @@ export function noteSetWrite(set: Set<string>, added: readonly string[]): void {
 
 export function hashIsListpack(hash: Map<string, Buffer>): boolean {
   if (isConverted(hash)) return false
-  if (hash.size > HASH_MAX_LISTPACK_ENTRIES) return false
+  if (hash.size > encodingLimits.hashMaxListpackEntries) return false
   for (const [f, v] of hash) {
-    if (f.length > HASH_MAX_LISTPACK_VALUE || v.length > HASH_MAX_LISTPACK_VALUE) return false
+    const max = encodingLimits.hashMaxListpackValue
+    if (f.length > max || v.length > max) return false
   }
   return true
 }
 
 export function setIsIntset(set: Set<string>): boolean {
   if (isConverted(set)) return false
-  if (set.size > SET_MAX_INTSET_ENTRIES) return false
+  if (set.size > encodingLimits.setMaxIntsetEntries) return false
   for (const m of set) if (!isIntegerMember(m)) return false
   return true
 }
 
 export function zsetIsListpack(z: ZSet): boolean {
-  if (z.everBig || z.length > ZSET_MAX_LISTPACK_ENTRIES) return false
-  for (const m of z.map.keys()) if (m.length > ZSET_MAX_LISTPACK_VALUE) return false
+  if (z.everBig || z.length > encodingLimits.zsetMaxListpackEntries) return false
+  for (const m of z.map.keys()) if (m.length > encodingLimits.zsetMaxListpackValue) return false
   return true
 }
 

@@ -18,7 +18,9 @@ import {
   ERR_NOT_INTEGER, ERR_SYNTAX, type CommandContext, type CommandFlag, type CommandSpec,
   type Handler,
 } from './spec.js'
-import { globMatch, quoteConfigArg, CONFIG_PARAMS, findParam } from '../server-config.js'
+import {
+  globMatch, quoteConfigArg, CONFIG_PARAMS, findParam, noEffectSettings,
+} from '../server-config.js'
 
 export const CAPYKV_VERSION = '0.1.0'
 
@@ -57,6 +59,8 @@ function sectionServer(sv: ServerServices, ctx: CommandContext): string[] {
     `configured_hz:${sv.config.get('hz')}`, `lru_clock:${Math.floor(ctx.nowMs / 1000) % 16777216}`,
     `executable:${sv.executable}`, `config_file:${sv.config.configFile ?? ''}`,
     'io_threads_active:0',
+    // capykv: the parameters set away from their default that have no effect here.
+    `config_no_effect:${noEffectSettings(sv.config).join(',')}`,
   ]
 }
 

@@ -14,7 +14,8 @@ import {
   LONG_MAX, bulkLatin1, lookupOfType, positiveLongOrReply, rangeLongOrReply, scanCursorOrReply,
   scanOptionsOrReply, scanStep,
 } from './coll-util.js'
-import { SET_MAX_INTSET_ENTRIES, isIntegerMember, noteSetWrite, setIsIntset } from './encoding.js'
+import { isIntegerMember, noteSetWrite, setIsIntset } from './encoding.js'
+import { encodingLimits } from '../state/encoding-limits.js'
 import { commandSpec, numkeysKeys } from './list.js'
 import { lookupKey } from './lookup.js'
 import { optionName } from './numeric.js'
@@ -48,11 +49,11 @@ export function storeSet(ctx: CommandContext, db: number, key: string, members: 
 
 /**
  * Members in the order Redis would give them where that order is knowable: an intset (every
- * member an integer, at most 512) iterates in ascending numeric order; otherwise (a hashtable,
+ * member an integer, at most set-max-intset-entries) iterates in ascending numeric order; otherwise (a hashtable,
  * whose order is its own) insertion order.
  */
 function inRedisOrder(members: Iterable<string>, size: number): Iterable<string> {
-  if (size > SET_MAX_INTSET_ENTRIES || size < 2) return members
+  if (size > encodingLimits.setMaxIntsetEntries || size < 2) return members
   const all = [...members]
   if (!all.every(isIntegerMember)) return all
   const keyed = all.map((m) => [BigInt(m), m] as const)

@@ -15,7 +15,7 @@ import { EV_DEL, EV_RESTORE, type DelEvent, type RestoreEvent } from '../state/c
 import type { Event } from '../state/event.js'
 import { TYPE_SET, TYPE_ZSET, type Entry } from '../state/keyspace.js'
 import {
-  ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE, ZSet, lexGteMin, lexRangeEmpty, lexLteMax,
+  ZSet, lexGteMin, lexRangeEmpty, lexLteMax,
   scoreGteMin, scoreLteMax, type LexRange, type ScoreRange, type ZNode,
 } from '../state/zset.js'
 import { EV_ZADD, EV_ZREM, type ZAddEvent, type ZRemEvent } from '../state/zset-events.js'
@@ -25,6 +25,7 @@ import {
   timeoutOrReply, withinHalfLong,
 } from './coll-util.js'
 import { zsetIsListpack } from './encoding.js'
+import { encodingLimits } from '../state/encoding-limits.js'
 import { commandSpec, numkeysKeys } from './list.js'
 import { lookupKey } from './lookup.js'
 import { optionName } from './numeric.js'
@@ -137,7 +138,10 @@ function zaddApply(ctx: CommandContext, argv: Buffer[], a: ZaddArgs, key: string
   // Listpack-encoded sets store an integral score as an integer, so -0 comes back as 0 there
   // (zzlInsertAt's double2ll); follow the encoding Redis would have while adding.
   const firstMember = argv[a.scoreIdx + 1] as Buffer
-  let listpack = z === null ? firstMember.length <= ZSET_MAX_LISTPACK_VALUE : zsetIsListpack(z)
+  const limits = encodingLimits
+  let listpack = z === null
+    ? limits.zsetMaxListpackEntries > 0 && firstMember.length <= limits.zsetMaxListpackValue
+    : zsetIsListpack(z)
   let size = z === null ? 0 : z.length
   const write = (m: string, score: number): void => {
     const stored = listpack && Object.is(score, -0) ? 0 : score
@@ -163,7 +167,9 @@ function zaddApply(ctx: CommandContext, argv: Buffer[], a: ZaddArgs, key: string
         write(m, score)
       }
     } else if (!a.xx) {
-      if (size + 1 > ZSET_MAX_LISTPACK_ENTRIES || m.length > ZSET_MAX_LISTPACK_VALUE) listpack = false
+      if (size + 1 > limits.zsetMaxListpackEntries || m.length > limits.zsetMaxListpackValue) {
+        listpack = false
+      }
       size++
       out.added++
       out.processed++

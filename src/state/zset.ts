@@ -11,17 +11,16 @@
 // - Node levels come from a private xorshift generator: they shape only the cost, never what a
 //   reader can observe, and they are reproducible (no Math.random, STYLE §15).
 // - `everBig` is the sticky half of OBJECT ENCODING: once the set outgrew Redis's listpack
-//   thresholds it is reported as a skiplist until rebuilt (as Redis never converts back).
+//   thresholds (state/encoding-limits.ts) it is reported as a skiplist until rebuilt (as Redis
+//   never converts back).
 // Codec layout (value-codec.ts): count, then count × (f64 score, member bytes), in zset order.
 
 import { type ByteReader, type ByteWriter } from './bytes.js'
 import { TYPE_ZSET } from './keyspace.js'
 import { registerValueType } from './value-codec.js'
+import { encodingLimits } from './encoding-limits.js'
 
 export const ZSKIPLIST_MAXLEVEL = 32
-/** Redis's zset-max-listpack-entries / zset-max-listpack-value defaults. */
-export const ZSET_MAX_LISTPACK_ENTRIES = 128
-export const ZSET_MAX_LISTPACK_VALUE = 64
 
 export class ZNode {
   readonly next: (ZNode | null)[]
@@ -135,7 +134,8 @@ export class ZSet {
   }
 
   noteSize(member: string): void {
-    if (this.map.size > ZSET_MAX_LISTPACK_ENTRIES || member.length > ZSET_MAX_LISTPACK_VALUE) {
+    if (this.map.size > encodingLimits.zsetMaxListpackEntries ||
+      member.length > encodingLimits.zsetMaxListpackValue) {
       this.everBig = true
     }
   }
