@@ -1,9 +1,12 @@
 // Where a node server's CPU goes under redis-benchmark (issue 6, "How"):
 // `node dist/bench/profile.js` [--server capykv-pm|capykv-disk|bare] [--tests set] [--pipeline 16]
-// [--clients 50] [-n 1000000] [--top 25] [--keep]
+// [--clients 50] [-n 1000000] [--fill 0] [--warm 100000] [--top 25] [--keep]
 //
-// Starts the server under `node --cpu-prof`, runs redis-benchmark (100-byte values, -r 100000),
-// stops the server (SIGTERM: the profile is written at exit) and summarises the profile:
+// Starts the server under `node --cpu-prof`, fills it with --fill SET requests (e.g. so that a
+// GET profile reads existing keys), warms it with --warm requests of the tests, then runs the
+// measured redis-benchmark (100-byte values, -r 100000), stops the server (SIGTERM: the profile
+// is written at exit) and summarises only the samples taken during the measured run (the
+// profile's timestamps are CLOCK_MONOTONIC µs, the clock of process.hrtime here):
 //   - the request path's stages, by the innermost frame on each sample's stack that belongs to
 //     one: parse (resp/reader), dispatch (commands/dispatch, the connection loop), execute
 //     (command handlers and the keyspace work under them), commit (the transaction's append,
@@ -14,7 +17,7 @@
 
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { table } from './report.js'
 import { cpuSeconds, startServer, type ServerKind } from './launch.js'
@@ -57,7 +60,7 @@ export interface Summary {
   selfByFunction: Map<string, { ms: number; stage: Stage }>
 }
 
-export function summarize(profile: Profile): Summary {
+export function summarize(profile: Profile, window?: { fromUs: number; toUs: number }): Summary {
   const byId = new Map<number, ProfileNode>()
   const parent = new Map<number, number>()
   for (const n of profile.nodes) {
@@ -85,7 +88,10 @@ export function summarize(profile: Profile): Summary {
   const stages = new Map<Stage, number>()
   const selfByFunction = new Map<string, { ms: number; stage: Stage }>()
   let totalMs = 0
+  let ts = profile.startTime
   for (let i = 0; i < profile.samples.length; i++) {
+    ts += profile.timeDeltas[i] ?? 0
+    if (window !== undefined && (ts < window.fromUs || ts > window.toUs)) continue
     const id = profile.samples[i] as number
     const ms = (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000
     const stage = stageOfNode(id)
@@ -125,22 +131,31 @@ async function main(): Promise<void> {
   const clients = value('--clients', '50')
   const n = Number(value('-n', '1000000'))
   const top = Number(value('--top', '25'))
+  const fill = Number(value('--fill', '0'))
+  const warm = Number(value('--warm', '100000'))
   const profDir = mkdtempSync(join(tmpdir(), 'capykv-prof-'))
   const server = await startServer(kind, {
     nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval', '200'],
   })
+  const common = ['-h', '127.0.0.1', '-p', String(server.port), '-c', clients, '-P', pipeline,
+    '-d', '100', '-r', '100000', '--csv']
+  if (fill > 0) await runBenchmark([...common, '-n', String(fill), '-t', 'set'])
+  if (warm > 0) await runBenchmark([...common, '-n', String(warm), '-t', tests])
+  const fromUs = Number(process.hrtime.bigint() / 1000n)
   const cpu0 = cpuSeconds(server.pid)
-  const out = await runBenchmark(['-h', '127.0.0.1', '-p', String(server.port), '-c', clients,
-    '-P', pipeline, '-n', String(n), '-d', '100', '-r', '100000', '-t', tests, '--csv'])
+  const out = await runBenchmark([...common, '-n', String(n), '-t', tests])
   const cpu = cpuSeconds(server.pid) - cpu0
+  const toUs = Number(process.hrtime.bigint() / 1000n)
   await server.stop()
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
   if (file === undefined) throw new Error(`no profile written in ${profDir}:\n${server.log()}`)
   const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as Profile
   const requests = n * tests.split(',').length
-  const s = summarize(profile)
+  const s = summarize(profile, { fromUs, toUs })
   const busyMs = s.totalMs - (s.stages.get('idle') ?? 0) - (s.stages.get('startup') ?? 0)
-  process.stdout.write(`${kind}: redis-benchmark -c ${clients} -P ${pipeline} -n ${n} -t ${tests}\n` +
+  process.stdout.write(`${kind}: redis-benchmark -c ${clients} -P ${pipeline} -n ${n} -t ${tests} ` +
+    `(after ${fill} SETs and ${warm} warm-up requests, not profiled); load average ` +
+    `${loadavg().map((x) => x.toFixed(1)).join('/')}\n` +
     `${out.trim()}\nserver CPU ${cpu.toFixed(2)} s = ${(cpu * 1e6 / requests).toFixed(2)} µs/request ` +
     `(profiled process, profiler overhead included); profile busy ${busyMs.toFixed(0)} ms ` +
     `(startup ${(s.stages.get('startup') ?? 0).toFixed(0)} ms not counted)\n\n`)
