@@ -183,3 +183,45 @@ t.test('notify-keyspace-events: refused when Redis would notify, since capykv do
     t.match(await c.command(['CONFIG', 'SET', 'notify-keyspace-events', 'K?']),
       /Invalid event class character/)
   })
+
+/** Resolves once `client`'s stream ends with `suffix` (its tail only: no quadratic re-scan). */
+function tailIs(client: RawClient, suffix: string, timeoutMs = 60_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    let tail = ''
+    const timer = setTimeout(() => { client.socket.off('data', onData); resolve(false) },
+      timeoutMs)
+    const onData = (d: Buffer): void => {
+      tail = (tail + d.toString('latin1')).slice(-256)
+      client.take()
+      if (!tail.endsWith(suffix)) return
+      clearTimeout(timer)
+      client.socket.off('data', onData)
+      resolve(true)
+    }
+    client.socket.on('data', onData)
+  })
+}
+
+t.test('100,000 channels on one connection: subscribed, counted, published to, dropped',
+  async (t) => {
+    const server = await startCapykv()
+    t.teardown(() => server.stop())
+    const sub = await RawClient.connect(server.port)
+    const pub = new Redis({ port: server.port, host: '127.0.0.1' })
+    t.teardown(() => { sub.close(); pub.disconnect() })
+    const subscribed = tailIs(sub, '$7\r\nc:99999\r\n:100000\r\n')
+    for (let i = 0; i < 100_000; i += 10_000) {
+      sub.send(RawClient.encode('SUBSCRIBE',
+        ...Array.from({ length: 10_000 }, (_, j) => `c:${i + j}`)))
+    }
+    t.ok(await subscribed, 'the last confirmation counts 100,000')
+    t.match(await pub.info('stats'), /pubsub_channels:100000\r\n/)
+    t.equal((await pub.pubsub('CHANNELS', 'c:9999*') as string[]).length, 11)
+    const message = tailIs(sub, '*3\r\n$7\r\nmessage\r\n$7\r\nc:77777\r\n$1\r\nx\r\n')
+    t.equal(await pub.publish('c:77777', 'x'), 1)
+    t.ok(await message, 'the message arrived')
+    const unsubscribed = tailIs(sub, ':0\r\n')
+    sub.send(RawClient.encode('UNSUBSCRIBE'))
+    t.ok(await unsubscribed, 'UNSUBSCRIBE confirmed every channel')
+    t.match(await pub.info('stats'), /pubsub_channels:0\r\n/)
+  })
