@@ -9,6 +9,7 @@
 // src/state/function-events.ts; what each library registers is derived here by running its code
 // (LibraryIndex), rebuilt whenever the libraries change (Keyspace.functionLibraries). The script
 // cache of EVAL is per server and not durable, as in Redis.
+// FUNCTION DUMP / RESTORE use Redis's payload format (src/scripting/function-dump.ts).
 // Not yet: -BUSY / SCRIPT KILL / FUNCTION KILL for long scripts (a script blocks the server
 // until it ends), redis.call command statistics, the sandbox differences listed in
 // docs/scripting.md.
@@ -22,6 +23,7 @@ import { OutputBuffer } from '../resp/writer.js'
 import type {
   RegisteredFunction, ScriptEngine, ScriptHost, ScriptValue,
 } from '../scripting/engine.js'
+import { dumpLibraries, parseDumpPayload, verifyDumpPayload } from '../scripting/function-dump.js'
 import { SCRIPT_FLAG_NAMES, WasmLuaEngine } from '../scripting/wasm-lua.js'
 import { arityOk, lookupCommand } from './dispatch.js'
 import { globMatch } from './glob.js'
@@ -70,7 +72,10 @@ interface LoadedLibrary {
 /** Per-server scripting state: the EVAL cache and the index of the loaded libraries. */
 class ScriptingState {
   readonly scripts = new Map<string, CachedScript>()
-  /** Library name → what it registered; rebuilt from Keyspace.functionLibraries when stale. */
+  /**
+   * Library name → what it registered; rebuilt from Keyspace.functionLibraries when stale.
+   * Keyed by lower-case names: Redis compares library and function names case-insensitively.
+   */
   private libraries = new Map<string, LoadedLibrary>()
   private functions = new Map<string, { lib: LoadedLibrary; fn: RegisteredFunction }>()
   private builtFrom: Map<string, Buffer> | null = null
@@ -83,15 +88,15 @@ class ScriptingState {
       const libraries = new Map<string, LoadedLibrary>()
       const functions = new Map<string, { lib: LoadedLibrary; fn: RegisteredFunction }>()
       for (const [name, payload] of ks.functionLibraries) {
-        let lib = this.libraries.get(name)
+        let lib = this.libraries.get(name.toLowerCase())
         if (lib === undefined || lib.payload !== payload) {
           const parsed = parseLibraryPayload(payload)
           const code = 'error' in parsed ? payload : parsed.code
           const loaded = engine.loadLibrary(code, LOAD_HOST)
           lib = { name, payload, code, functions: loaded.ok ? loaded.functions : [] }
         }
-        libraries.set(name, lib)
-        for (const fn of lib.functions) functions.set(fn.name, { lib, fn })
+        libraries.set(name.toLowerCase(), lib)
+        for (const fn of lib.functions) functions.set(fn.name.toLowerCase(), { lib, fn })
       }
       this.libraries = libraries
       this.functions = functions
@@ -444,7 +449,7 @@ function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): vo
   const name = (argv[1] as Buffer).toString('latin1')
   const ka = keysAndArgs(ctx, argv)
   if (ka === null) return
-  const found = stateOf(ctx).index(ctx.keyspace).functions.get(name)
+  const found = stateOf(ctx).index(ctx.keyspace).functions.get(name.toLowerCase())
   if (found === undefined) {
     ctx.reply.error('ERR Function not found')
     return
@@ -452,7 +457,7 @@ function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): vo
   const mode: RunMode = { readOnly, flags: flagsOf(found.fn.flags) }
   if (!checkRun(ctx, mode)) return
   const host = new CallHost(ctx, mode)
-  const outcome = engine.callFunction(found.lib.code, name, ka.keys, ka.args, host)
+  const outcome = engine.callFunction(found.lib.code, found.fn.name, ka.keys, ka.args, host)
   if (!outcome.ok) ctx.reply.error(outcome.error)
   else writeValue(ctx.reply, outcome.value)
 }
@@ -538,6 +543,28 @@ function apply(ctx: CommandContext, e: Event): void {
   ctx.txn.apply(e)
 }
 
+/** A library checked and loaded (Redis's functionsCreateWithLibraryCtx, without linking). */
+interface NewLibrary {
+  readonly name: string
+  readonly payload: Buffer
+  readonly functions: readonly RegisteredFunction[]
+}
+
+function createLibrary(payload: Buffer): NewLibrary | { error: string } {
+  const parsed = parseLibraryPayload(payload)
+  if ('error' in parsed) return parsed
+  if (!validLibraryName(parsed.name)) {
+    return { error: 'Library names can only contain letters, numbers, or underscores(_) and ' +
+      'must be at least one character long' }
+  }
+  if (parsed.engine.toLowerCase() !== 'lua') return { error: `Engine '${parsed.engine}' not found` }
+  const loaded = engine.loadLibrary(parsed.code, LOAD_HOST)
+  if (!loaded.ok) {
+    return { error: loaded.error.startsWith('ERR ') ? loaded.error.slice(4) : loaded.error }
+  }
+  return { name: parsed.name, payload, functions: loaded.functions }
+}
+
 const functionLoad: Handler = (ctx, argv) => {
   let replace = false
   let i = 2
@@ -553,47 +580,126 @@ const functionLoad: Handler = (ctx, argv) => {
   }
   const payload = Buffer.from(argv[i] as Buffer)
   const parsed = parseLibraryPayload(payload)
-  if ('error' in parsed) {
-    ctx.reply.error(`ERR ${parsed.error}`)
-    return
-  }
-  if (!validLibraryName(parsed.name)) {
-    ctx.reply.error('ERR Library names can only contain letters, numbers, or underscores(_) and ' +
-      'must be at least one character long')
-    return
-  }
-  if (parsed.engine.toLowerCase() !== 'lua') {
-    ctx.reply.error(`ERR Engine '${parsed.engine}' not found`)
-    return
-  }
   const index = stateOf(ctx).index(ctx.keyspace)
-  if (index.libraries.has(parsed.name) && !replace) {
+  if (!('error' in parsed) && validLibraryName(parsed.name) &&
+    parsed.engine.toLowerCase() === 'lua' && !replace &&
+    index.libraries.has(parsed.name.toLowerCase())) {
     ctx.reply.error(`ERR Library '${parsed.name}' already exists`)
     return
   }
-  const loaded = engine.loadLibrary(parsed.code, LOAD_HOST)
-  if (!loaded.ok) {
-    ctx.reply.error(loaded.error.startsWith('ERR ') ? loaded.error : `ERR ${loaded.error}`)
+  const lib = createLibrary(payload)
+  if ('error' in lib) {
+    ctx.reply.error(`ERR ${lib.error}`)
     return
   }
-  for (const fn of loaded.functions) {
-    const other = index.functions.get(fn.name)
-    if (other !== undefined && other.lib.name !== parsed.name) {
+  const existing = index.libraries.get(lib.name.toLowerCase())
+  for (const fn of lib.functions) {
+    const other = index.functions.get(fn.name.toLowerCase())
+    if (other !== undefined && other.lib !== existing) {
       ctx.reply.error(`ERR Function ${fn.name} already exists`)
       return
     }
   }
-  apply(ctx, { code: EV_FUNCTION_PUT, name: parsed.name, payload } as FunctionPutEvent)
-  ctx.reply.bulk(parsed.name)
+  if (existing !== undefined && existing.name !== lib.name) {
+    apply(ctx, { code: EV_FUNCTION_DEL, name: existing.name } as FunctionDelEvent)
+  }
+  apply(ctx, { code: EV_FUNCTION_PUT, name: lib.name, payload } as FunctionPutEvent)
+  ctx.reply.bulk(lib.name)
+}
+
+const functionDump: Handler = (ctx) => {
+  const libs = [...stateOf(ctx).index(ctx.keyspace).libraries.values()]
+  ctx.reply.bulk(dumpLibraries(libs.map((l) => l.payload)))
+}
+
+const functionRestore: Handler = (ctx, argv) => {
+  if (argv.length > 4) {
+    ctx.reply.error("ERR unknown subcommand or wrong number of arguments for 'restore'. " +
+      'Try FUNCTION HELP.')
+    return
+  }
+  let policy = 'append'
+  if (argv.length === 4) {
+    policy = (argv[3] as Buffer).toString('latin1').toLowerCase()
+    if (policy !== 'append' && policy !== 'replace' && policy !== 'flush') {
+      ctx.reply.error('ERR Wrong restore policy given, value should be either FLUSH, APPEND or ' +
+        'REPLACE.')
+      return
+    }
+  }
+  const data = argv[2] as Buffer
+  if (!verifyDumpPayload(data)) {
+    ctx.reply.error('ERR DUMP payload version or checksum are wrong')
+    return
+  }
+  const parsed = parseDumpPayload(data)
+  if ('error' in parsed) {
+    ctx.reply.error(`ERR ${parsed.error}`)
+    return
+  }
+  // The restored libraries among themselves (a fresh library context in Redis).
+  const fresh = new Map<string, NewLibrary>()
+  const freshFunctions = new Set<string>()
+  for (const payload of parsed.libraries) {
+    const p = parseLibraryPayload(payload)
+    if (!('error' in p) && fresh.has(p.name.toLowerCase())) {
+      ctx.reply.error(`ERR Library '${p.name}' already exists`)
+      return
+    }
+    const lib = createLibrary(Buffer.from(payload))
+    if ('error' in lib) {
+      ctx.reply.error(`ERR ${lib.error}`)
+      return
+    }
+    for (const fn of lib.functions) {
+      if (freshFunctions.has(fn.name.toLowerCase())) {
+        ctx.reply.error(`ERR Function ${fn.name} already exists`)
+        return
+      }
+    }
+    for (const fn of lib.functions) freshFunctions.add(fn.name.toLowerCase())
+    fresh.set(lib.name.toLowerCase(), lib)
+  }
+  const index = stateOf(ctx).index(ctx.keyspace)
+  const removed: LoadedLibrary[] = []
+  if (policy === 'flush') {
+    apply(ctx, { code: EV_FUNCTION_FLUSH })
+  } else {
+    for (const [lower, lib] of fresh) {
+      const old = index.libraries.get(lower)
+      if (old === undefined) continue
+      if (policy === 'append') {
+        ctx.reply.error(`ERR Library ${lib.name} already exists`)
+        return
+      }
+      removed.push(old)
+    }
+    for (const [fname, found] of index.functions) {
+      if (freshFunctions.has(fname) && !removed.includes(found.lib)) {
+        const fn = [...fresh.values()].flatMap((l) => l.functions)
+          .find((f) => f.name.toLowerCase() === fname) as RegisteredFunction
+        ctx.reply.error(`ERR Function ${fn.name} already exists`)
+        return
+      }
+    }
+    for (const old of removed) {
+      apply(ctx, { code: EV_FUNCTION_DEL, name: old.name } as FunctionDelEvent)
+    }
+  }
+  for (const lib of fresh.values()) {
+    apply(ctx, { code: EV_FUNCTION_PUT, name: lib.name, payload: lib.payload } as FunctionPutEvent)
+  }
+  ctx.reply.simple('OK')
 }
 
 const functionDelete: Handler = (ctx, argv) => {
   const name = (argv[2] as Buffer).toString('latin1')
-  if (!ctx.keyspace.functionLibraries.has(name)) {
+  const lib = stateOf(ctx).index(ctx.keyspace).libraries.get(name.toLowerCase())
+  if (lib === undefined) {
     ctx.reply.error('ERR Library not found')
     return
   }
-  apply(ctx, { code: EV_FUNCTION_DEL, name } as FunctionDelEvent)
+  apply(ctx, { code: EV_FUNCTION_DEL, name: lib.name } as FunctionDelEvent)
   ctx.reply.simple('OK')
 }
 
@@ -766,6 +872,9 @@ export const scriptingCommands: CommandSpec[] = [
       functionDelete),
     spec('function|flush', -2, ['noscript', 'write'], ['write', 'slow', 'scripting'],
       functionFlush),
+    spec('function|dump', 2, ['noscript'], ['slow', 'scripting'], functionDump),
+    spec('function|restore', -3, ['noscript', 'write', 'denyoom'], ['write', 'slow', 'scripting'],
+      functionRestore),
     spec('function|stats', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], functionStats),
     spec('function|kill', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], notBusy),
     spec('function|help', 2, ['loading', 'stale'], ['slow', 'scripting'], functionHelp),

@@ -679,14 +679,23 @@ function getKeysGeneric(ctx: CommandContext, argv: Buffer[], withFlags: boolean)
     ctx.reply.error('ERR Invalid number of arguments specified for command')
     return
   }
-  if (spec.firstKey <= 0 || spec.keySpecFlags?.includes('not_key') === true) {
-    ctx.reply.error('ERR The command has no key arguments')
-    return
-  }
-  const last = spec.lastKey < 0 ? args.length + spec.lastKey : spec.lastKey
   const keys: Buffer[] = []
-  for (let i = spec.firstKey; i <= last && i < args.length; i += Math.max(1, spec.step)) {
-    keys.push(args[i] as Buffer)
+  if (spec.keys !== undefined) {
+    // movablekeys (EVAL, FCALL…): the spec finds its own key positions.
+    for (const i of spec.keys(args)) keys.push(args[i] as Buffer)
+    if (keys.length === 0) {
+      ctx.reply.error('ERR Invalid arguments specified for command')
+      return
+    }
+  } else {
+    if (spec.firstKey <= 0 || spec.keySpecFlags?.includes('not_key') === true) {
+      ctx.reply.error('ERR The command has no key arguments')
+      return
+    }
+    const last = spec.lastKey < 0 ? args.length + spec.lastKey : spec.lastKey
+    for (let i = spec.firstKey; i <= last && i < args.length; i += Math.max(1, spec.step)) {
+      keys.push(args[i] as Buffer)
+    }
   }
   ctx.reply.arrayHeader(keys.length)
   const write = spec.flags.includes('write')

@@ -71,9 +71,9 @@ local function add(name, desc, cb, flags)
   if not string.find(name, '^[%w_]+$') then
     fail('Library names can only contain letters, numbers, or underscores(_) and must be at least one character long')
   end
-  if byname[name] then fail('Function already exists in the library') end
+  if byname[string.lower(name)] then fail('Function already exists in the library') end
   local r = {name = name, desc = desc, cb = cb, flags = flags}
-  byname[name] = r
+  byname[string.lower(name)] = r
   regs[#regs + 1] = r
 end
 local function register(...)
@@ -150,7 +150,7 @@ if fname == nil then
   return out
 end
 setmetatable(shadow, {__index = __s, __newindex = function() error('Attempt to modify a readonly table', 2) end})
-local target = byname[fname]
+local target = byname[string.lower(fname)]
 if target == nil then return {err = 'ERR Function not found'} end
 local args = {}
 for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
