@@ -374,12 +374,13 @@ class CallHost implements ScriptHost {
 }
 
 /** numkeys and the KEYS / ARGV of EVAL-like commands; null after replying an error. */
-function keysAndArgs(ctx: CommandContext, argv: Buffer[]): { keys: Buffer[]; args: Buffer[] } |
+function keysAndArgs(ctx: CommandContext, argv: Buffer[],
+  notInteger = 'ERR value is not an integer or out of range'): { keys: Buffer[]; args: Buffer[] } |
   null {
   const text = (argv[2] as Buffer).toString('latin1')
   const n = /^-?\d+$/.test(text) ? Number(text) : NaN
   if (!Number.isSafeInteger(n)) {
-    ctx.reply.error('ERR value is not an integer or out of range')
+    ctx.reply.error(notInteger)
     return null
   }
   if (n > argv.length - 3) {
@@ -447,13 +448,13 @@ function runEval(ctx: CommandContext, argv: Buffer[], bySha: boolean, readOnly: 
 
 function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): void {
   const name = (argv[1] as Buffer).toString('latin1')
-  const ka = keysAndArgs(ctx, argv)
-  if (ka === null) return
   const found = stateOf(ctx).index(ctx.keyspace).functions.get(name.toLowerCase())
   if (found === undefined) {
     ctx.reply.error('ERR Function not found')
     return
   }
+  const ka = keysAndArgs(ctx, argv, 'ERR Bad number of keys provided')
+  if (ka === null) return
   const mode: RunMode = { readOnly, flags: flagsOf(found.fn.flags) }
   if (!checkRun(ctx, mode)) return
   const host = new CallHost(ctx, mode)

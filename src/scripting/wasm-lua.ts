@@ -43,12 +43,31 @@ const REDIS_SHADOW = "local __rs, __sr = redis.setresp, setmetatable " +
   "local v = ... if v ~= 2 and v ~= 3 then error('ERR RESP version must be 2 or 3.', 0) end __rs(v) end}, " +
   "{__index = redis, __newindex = function() error('Attempt to modify a readonly table', 2) end}) "
 
+// What a script returns, rebuilt as Redis's luaReplyToRedisReply reads it (fields by rawget, the
+// array part up to its first nil, functions and userdata as null, nesting bounded): the package
+// reads fields with metamethods (returning _G made it panic) and follows cycles forever. One line.
+const CLEAN_REPLY = "local __clean __clean = function(v, d) " +
+  "if type(v) == 'function' or type(v) == 'userdata' or type(v) == 'thread' then return false end " +
+  "if type(v) ~= 'table' then return v end " +
+  "if d > 3000 then error('__capykv_stack_limit', 0) end " +
+  "local rg = rawget local f = rg(v, 'err') if type(f) == 'string' then return {err = f} end " +
+  "f = rg(v, 'ok') if type(f) == 'string' then return {ok = f} end " +
+  "f = rg(v, 'double') if type(f) == 'number' then return {double = f} end " +
+  "f = rg(v, 'big_number') if type(f) == 'string' then return {big_number = f} end " +
+  "f = rg(v, 'map') if type(f) == 'table' then local m = {} for k, x in next, f do m[__clean(k, d + 1)] = __clean(x, d + 1) end return {map = m} end " +
+  "f = rg(v, 'set') if type(f) == 'table' then local m = {} for k in next, f do m[__clean(k, d + 1)] = true end return {set = m} end " +
+  "f = rg(v, 'verbatim_string') if type(f) == 'table' and type(rg(f, 'format')) == 'string' and type(rg(f, 'string')) == 'string' then return {verbatim_string = {format = rg(f, 'format'), string = rg(f, 'string')}} end " +
+  "local out, i = {}, 1 while true do local x = rg(v, i) if x == nil then break end out[i] = __clean(x, d + 1) i = i + 1 end return out end " +
+  "local __done = function(ok, r) if ok then return r end " +
+  "if r == '__capykv_stack_limit' then return {err = 'ERR reached lua stack limit'} end error(r, 0) end "
+
 // An EVAL body runs as the body of a function on the wrapper's first line: `redis` is the
 // shadow above, the first value returned is the script's result (Lua's own `return a, b`
 // keeps one, as Redis's lua_pcall(…, 1, …) does), and `...` stays valid as in a chunk. A body
 // that compiles as a chunk compiles the same way as a function body (both are blocks).
-const SCRIPT_PREFIX = Buffer.from(`${REDIS_SHADOW}local __r = (function(redis, ...) `, 'latin1')
-const SCRIPT_SUFFIX = Buffer.from('\nend)(__s) return __r', 'latin1')
+const SCRIPT_PREFIX = Buffer.from(`${REDIS_SHADOW}${CLEAN_REPLY}local __r = (function(redis, ...) `,
+  'latin1')
+const SCRIPT_SUFFIX = Buffer.from('\nend)(__s) return __done(pcall(__clean, __r, 0))', 'latin1')
 
 const COMPILE_WRAPPER = `local f, e = loadstring(ARGV[1], '@user_script')
 if f then return 0 end
@@ -57,7 +76,7 @@ return {err = e}`
 // ARGV[1] = library code (its first line blank), ARGV[2] = function to call or absent (load
 // only), ARGV[3..] = the function's arguments. Load-only returns {name, description|false,
 // flag…} per registered function, in registration order.
-const FUNCTION_WRAPPER = `${REDIS_SHADOW}
+const FUNCTION_WRAPPER = `${REDIS_SHADOW}${CLEAN_REPLY}
 local real = redis
 local code = ARGV[1]
 local fname = ARGV[2]
@@ -154,7 +173,8 @@ local target = byname[string.lower(fname)]
 if target == nil then return {err = 'ERR Function not found'} end
 local args = {}
 for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
-return target.cb(KEYS, args)`
+local result = target.cb(KEYS, args)
+return __done(pcall(__clean, result, 0))`
 
 /** The package's error reply as Redis's error text (code and message). */
 function errorText(v: { err: Buffer; code?: Buffer }): string {
