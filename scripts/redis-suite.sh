@@ -150,8 +150,9 @@ start_target() {
   port=$(free_port)
   if [ "$target" = capykv ]; then
     sdir=$(mktemp -d /dev/shm/capykv-suite.XXXXXX)
+    # 512 MiB: room for every unit's data, and half the time a 1 GiB pool takes to create.
     PMEM_IS_PMEM_FORCE=1 node "$root/dist/src/main.js" --port "$port" --bind 127.0.0.1 \
-      --dir "$sdir" >"$log" 2>&1 &
+      --dir "$sdir" --pool-size 512mb >"$log" 2>&1 &
   else
     sdir=$(mktemp -d "${TMPDIR:-/tmp}/redis-suite-ref.XXXXXX")
     redis-server --port "$port" --bind 127.0.0.1 --dir "$sdir" --save '' --appendonly no \

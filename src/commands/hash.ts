@@ -10,8 +10,8 @@
 import { EV_HDEL, EV_HSET, type HashDelEvent, type HashSetEvent } from '../state/hash-events.js'
 import { TYPE_HASH, type Entry } from '../state/keyspace.js'
 import {
-  bulkLatin1, lookupOfType, longOrReply, scanCursorOrReply, scanOptionsOrReply, scanStep,
-  withinHalfLong,
+  LONG_MAX, bulkLatin1, lookupOfType, longOrReply, rangeLongOrReply, scanCursorOrReply,
+  scanOptionsOrReply, scanStep, withinHalfLong,
 } from './coll-util.js'
 import { hashIsListpack, noteHashWrite } from './encoding.js'
 import { commandSpec } from './list.js'
@@ -220,7 +220,8 @@ const hincrbyfloat: Handler = (ctx, argv) => {
 const hrandfield: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
   if (argv.length >= 3) {
-    const l = longOrReply(ctx, argv[2] as Buffer)
+    // getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): LLONG_MIN is refused.
+    const l = rangeLongOrReply(ctx, argv[2] as Buffer, -LONG_MAX, LONG_MAX)
     if (l === null) return
     let withValues = false
     if (argv.length > 4 || (argv.length === 4 && optionName(argv[3] as Buffer) !== 'withvalues')) {

@@ -801,7 +801,8 @@ const bzmpop: Handler = (ctx, argv) => {
 const zrandmember: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
   if (argv.length >= 3) {
-    const l = longOrReply(ctx, argv[2] as Buffer)
+    // getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): LLONG_MIN is refused.
+    const l = rangeLongOrReply(ctx, argv[2] as Buffer, -LONG_MAX, LONG_MAX)
     if (l === null) return
     let withScores = false
     if (argv.length > 4 || (argv.length === 4 && optionName(argv[3] as Buffer) !== 'withscores')) {
