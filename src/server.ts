@@ -214,7 +214,7 @@ export class Connection implements ClientHandle, Session {
       return
     }
     this.out.writeRaw(bytes)
-    this.server.markOutputPending(this)
+    this.server.markPubsubPending(this)
   }
 
   /** One socket read; `chunk` is overwritten by the next read of any socket. */
@@ -475,6 +475,8 @@ export class CapykvServer {
   private readonly listeners: net.Server[] = []
   private readonly monitors = new Set<Connection>()
   private readonly pendingOutput = new Set<Connection>()
+  private readonly pubsubPending = new Set<Connection>()
+  private pubsubFlushScheduled = false
   private waitingDurable: Connection[] = []
   private durableRegistered = false
   private nextClientId = 1
@@ -606,12 +608,32 @@ export class CapykvServer {
     this.connections.delete(conn.state.id)
     this.monitors.delete(conn)
     this.pendingOutput.delete(conn)
+    this.pubsubPending.delete(conn)
     this.watch.unwatchAll(conn.state)
     this.services.pubsub.removeClient(conn.state.id)
   }
 
   markOutputPending(conn: Connection): void {
     this.pendingOutput.add(conn)
+  }
+
+  /**
+   * A subscriber received messages: its output is handed over once per event-loop turn, after
+   * every connection that ran in this turn published (Redis writes pending clients in
+   * beforeSleep), so a subscriber of many publishers gets one write per turn, not one per batch.
+   */
+  markPubsubPending(conn: Connection): void {
+    this.pubsubPending.add(conn)
+    if (this.pubsubFlushScheduled) return
+    this.pubsubFlushScheduled = true
+    setImmediate(this.flushPubsubFn)
+  }
+
+  private readonly flushPubsubFn = (): void => {
+    this.pubsubFlushScheduled = false
+    const conns = Array.from(this.pubsubPending)
+    this.pubsubPending.clear()
+    for (const c of conns) c.flushOutput()
   }
 
   /** Flush connections that received output from elsewhere (MONITOR feeds). */
