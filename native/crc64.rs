@@ -88,9 +88,10 @@ fn update_table(mut crc: u64, data: &[u8]) -> u64 {
     }
     let mut rest = chunks.remainder();
     if rest.len() >= 8 {
-        let a = crc ^ u64::from_le_bytes([
-            rest[0], rest[1], rest[2], rest[3], rest[4], rest[5], rest[6], rest[7],
-        ]);
+        let a = crc
+            ^ u64::from_le_bytes([
+                rest[0], rest[1], rest[2], rest[3], rest[4], rest[5], rest[6], rest[7],
+            ]);
         crc = t8(a, t, 7);
         rest = &rest[8..];
     }
@@ -236,9 +237,8 @@ mod x86 {
         }
         let forced = std::env::var("CAPYKV_CRC64_IMPL").unwrap_or_default();
         let clmul = is_x86_feature_detected!("pclmulqdq") && is_x86_feature_detected!("sse4.1");
-        let avx512 = clmul
-            && is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("vpclmulqdq");
+        let avx512 =
+            clmul && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("vpclmulqdq");
         let l = match forced.as_str() {
             "table" => 0,
             "pclmulqdq" => clmul as u8,

@@ -210,8 +210,12 @@ unsafe fn js_number(env: napi_env, d: f64) -> Result<napi_value> {
     Ok(v)
 }
 
-unsafe fn js_function(env: napi_env, name: &str, cb: napi_callback, data: *mut c_void)
-    -> Result<napi_value> {
+unsafe fn js_function(
+    env: napi_env,
+    name: &str,
+    cb: napi_callback,
+    data: *mut c_void,
+) -> Result<napi_value> {
     let mut f = ptr::null_mut();
     check(
         napi_create_function(env, name.as_ptr() as *const c_char, name.len(), cb, data, &mut f),
@@ -220,8 +224,11 @@ unsafe fn js_function(env: napi_env, name: &str, cb: napi_callback, data: *mut c
     Ok(f)
 }
 
-unsafe fn define_readonly(env: napi_env, obj: napi_value, props: &[(&CString, napi_value)])
-    -> Result<()> {
+unsafe fn define_readonly(
+    env: napi_env,
+    obj: napi_value,
+    props: &[(&CString, napi_value)],
+) -> Result<()> {
     let descs: Vec<napi_property_descriptor> = props
         .iter()
         .map(|(name, value)| napi_property_descriptor {
@@ -283,51 +290,63 @@ unsafe fn open_pool<'a>(data: *mut c_void) -> Result<&'a Pool> {
 }
 
 unsafe extern "C" fn pool_persist(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (argv, data) = cb_args::<2>(env, info)?;
-        let p = open_pool(data)?;
-        let offset = arg_index(env, argv[0], "offset")?;
-        let length = arg_index(env, argv[1], "length")?;
-        p.region.check_range(offset, length)?;
-        p.region.persist(offset as usize, length as usize)?;
-        Ok(ptr::null_mut())
-    })())
+    guard(
+        env,
+        (|| {
+            let (argv, data) = cb_args::<2>(env, info)?;
+            let p = open_pool(data)?;
+            let offset = arg_index(env, argv[0], "offset")?;
+            let length = arg_index(env, argv[1], "length")?;
+            p.region.check_range(offset, length)?;
+            p.region.persist(offset as usize, length as usize)?;
+            Ok(ptr::null_mut())
+        })(),
+    )
 }
 
 unsafe extern "C" fn pool_flush(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (argv, data) = cb_args::<2>(env, info)?;
-        let p = open_pool(data)?;
-        let offset = arg_index(env, argv[0], "offset")?;
-        let length = arg_index(env, argv[1], "length")?;
-        p.region.check_range(offset, length)?;
-        p.region.flush(offset as usize, length as usize)?;
-        Ok(ptr::null_mut())
-    })())
+    guard(
+        env,
+        (|| {
+            let (argv, data) = cb_args::<2>(env, info)?;
+            let p = open_pool(data)?;
+            let offset = arg_index(env, argv[0], "offset")?;
+            let length = arg_index(env, argv[1], "length")?;
+            p.region.check_range(offset, length)?;
+            p.region.flush(offset as usize, length as usize)?;
+            Ok(ptr::null_mut())
+        })(),
+    )
 }
 
 unsafe extern "C" fn pool_drain(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (_, data) = cb_args::<0>(env, info)?;
-        open_pool(data)?.region.drain();
-        Ok(ptr::null_mut())
-    })())
+    guard(
+        env,
+        (|| {
+            let (_, data) = cb_args::<0>(env, info)?;
+            open_pool(data)?.region.drain();
+            Ok(ptr::null_mut())
+        })(),
+    )
 }
 
 unsafe extern "C" fn pool_store64(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (argv, data) = cb_args::<3>(env, info)?;
-        let p = open_pool(data)?;
-        let offset = arg_index(env, argv[0], "offset")?;
-        let lo = arg_u32(env, argv[1], "lo")?;
-        let hi = arg_u32(env, argv[2], "hi")?;
-        if offset % 8 != 0 {
-            return Err(invalid(format!("store64 offset {offset} is not 8-byte aligned")));
-        }
-        p.region.check_range(offset, 8)?;
-        p.region.store64(offset as usize, lo as u64 | (hi as u64) << 32);
-        Ok(ptr::null_mut())
-    })())
+    guard(
+        env,
+        (|| {
+            let (argv, data) = cb_args::<3>(env, info)?;
+            let p = open_pool(data)?;
+            let offset = arg_index(env, argv[0], "offset")?;
+            let lo = arg_u32(env, argv[1], "lo")?;
+            let hi = arg_u32(env, argv[2], "hi")?;
+            if offset % 8 != 0 {
+                return Err(invalid(format!("store64 offset {offset} is not 8-byte aligned")));
+            }
+            p.region.check_range(offset, 8)?;
+            p.region.store64(offset as usize, lo as u64 | (hi as u64) << 32);
+            Ok(ptr::null_mut())
+        })(),
+    )
 }
 
 /// writeSealed(src, length, seed, dstOffset): seal src[0, length) — its last 8 bytes become the
@@ -335,25 +354,30 @@ unsafe extern "C" fn pool_store64(env: napi_env, info: napi_callback_info) -> na
 /// pool at dstOffset (not yet durable: a write). One call instead of crc64Seal + a JS copy, and
 /// no view of the record per append: a Node-API call costs more than sealing a small record.
 unsafe extern "C" fn pool_write_sealed(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (argv, data) = cb_args::<4>(env, info)?;
-        let p = open_pool(data)?;
-        let src = arg_bytes(env, argv[0], "src")?;
-        let length = arg_index(env, argv[1], "length")?;
-        let seed = arg_u64_bigint(env, argv[2], "seed")?;
-        let dst = arg_index(env, argv[3], "dstOffset")?;
-        if length < 8 {
-            return Err(invalid(format!("a sealed block needs at least 8 bytes, got {length}")));
-        }
-        let (_, end) = byte_range(src, 0, length, "sealed block")?;
-        p.region.check_range(dst, length)?;
-        let body = end - 8;
-        let crc = crc64::crc64(seed, &src[..body]);
-        src[body..end].copy_from_slice(&crc.to_le_bytes());
-        // src may be a view of the pool itself: copy_in is a memmove.
-        p.region.copy_in(dst as usize, src.as_ptr(), end);
-        Ok(ptr::null_mut())
-    })())
+    guard(
+        env,
+        (|| {
+            let (argv, data) = cb_args::<4>(env, info)?;
+            let p = open_pool(data)?;
+            let src = arg_bytes(env, argv[0], "src")?;
+            let length = arg_index(env, argv[1], "length")?;
+            let seed = arg_u64_bigint(env, argv[2], "seed")?;
+            let dst = arg_index(env, argv[3], "dstOffset")?;
+            if length < 8 {
+                return Err(invalid(format!(
+                    "a sealed block needs at least 8 bytes, got {length}"
+                )));
+            }
+            let (_, end) = byte_range(src, 0, length, "sealed block")?;
+            p.region.check_range(dst, length)?;
+            let body = end - 8;
+            let crc = crc64::crc64(seed, &src[..body]);
+            src[body..end].copy_from_slice(&crc.to_le_bytes());
+            // src may be a view of the pool itself: copy_in is a memmove.
+            p.region.copy_in(dst as usize, src.as_ptr(), end);
+            Ok(ptr::null_mut())
+        })(),
+    )
 }
 
 /// commit(flushOffset, flushLength, wordOffset, lo, hi): the commit protocol's three steps in
@@ -361,59 +385,65 @@ unsafe extern "C" fn pool_write_sealed(env: napi_env, info: napi_callback_info) 
 /// of lo | hi << 32 at wordOffset, then make that word durable. Every argument is checked before
 /// anything is written, so a bad call changes nothing.
 unsafe extern "C" fn pool_commit(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (argv, data) = cb_args::<5>(env, info)?;
-        let p = open_pool(data)?;
-        let offset = arg_index(env, argv[0], "flushOffset")?;
-        let length = arg_index(env, argv[1], "flushLength")?;
-        let word = arg_index(env, argv[2], "wordOffset")?;
-        let lo = arg_u32(env, argv[3], "lo")?;
-        let hi = arg_u32(env, argv[4], "hi")?;
-        if word % 8 != 0 {
-            return Err(invalid(format!("commit word offset {word} is not 8-byte aligned")));
-        }
-        p.region.check_range(offset, length)?;
-        p.region.check_range(word, 8)?;
-        // flush + drain is persist's split form; the drain is the fence that orders the records'
-        // write-back before the commit store.
-        p.region.flush(offset as usize, length as usize)?;
-        p.region.drain();
-        p.region.store64(word as usize, lo as u64 | (hi as u64) << 32);
-        p.region.persist(word as usize, 8)?;
-        Ok(ptr::null_mut())
-    })())
+    guard(
+        env,
+        (|| {
+            let (argv, data) = cb_args::<5>(env, info)?;
+            let p = open_pool(data)?;
+            let offset = arg_index(env, argv[0], "flushOffset")?;
+            let length = arg_index(env, argv[1], "flushLength")?;
+            let word = arg_index(env, argv[2], "wordOffset")?;
+            let lo = arg_u32(env, argv[3], "lo")?;
+            let hi = arg_u32(env, argv[4], "hi")?;
+            if word % 8 != 0 {
+                return Err(invalid(format!("commit word offset {word} is not 8-byte aligned")));
+            }
+            p.region.check_range(offset, length)?;
+            p.region.check_range(word, 8)?;
+            // flush + drain is persist's split form; the drain is the fence that orders the records'
+            // write-back before the commit store.
+            p.region.flush(offset as usize, length as usize)?;
+            p.region.drain();
+            p.region.store64(word as usize, lo as u64 | (hi as u64) << 32);
+            p.region.persist(word as usize, 8)?;
+            Ok(ptr::null_mut())
+        })(),
+    )
 }
 
 unsafe extern "C" fn pool_close(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (_, data) = cb_args::<0>(env, info)?;
-        let p = open_pool(data)?;
-        // Detach every live view first; unmap only if all of them are gone.
-        // A snapshot: no RefCell borrow may be held while Node-API runs (a finalizer could
-        // release the Pool's references re-entrantly).
-        let refs: Vec<napi_ref> = p.segments.borrow().clone();
-        let mut failed = false;
-        for r in refs {
-            let mut ab = ptr::null_mut();
-            if napi_get_reference_value(env, r, &mut ab) != NAPI_OK
-                || (!ab.is_null() && napi_detach_arraybuffer(env, ab) != NAPI_OK)
-            {
-                failed = true;
+    guard(
+        env,
+        (|| {
+            let (_, data) = cb_args::<0>(env, info)?;
+            let p = open_pool(data)?;
+            // Detach every live view first; unmap only if all of them are gone.
+            // A snapshot: no RefCell borrow may be held while Node-API runs (a finalizer could
+            // release the Pool's references re-entrantly).
+            let refs: Vec<napi_ref> = p.segments.borrow().clone();
+            let mut failed = false;
+            for r in refs {
+                let mut ab = ptr::null_mut();
+                if napi_get_reference_value(env, r, &mut ab) != NAPI_OK
+                    || (!ab.is_null() && napi_detach_arraybuffer(env, ab) != NAPI_OK)
+                {
+                    failed = true;
+                }
             }
-        }
-        if failed {
-            return Err(Error::new(
-                "ERR_DETACH_FAILED",
-                "could not detach the pool's segments; the pool stays mapped",
-            ));
-        }
-        p.region.unmap();
-        p.closed.set(true);
-        for r in p.segments.borrow_mut().drain(..) {
-            napi_delete_reference(env, r);
-        }
-        Ok(ptr::null_mut())
-    })())
+            if failed {
+                return Err(Error::new(
+                    "ERR_DETACH_FAILED",
+                    "could not detach the pool's segments; the pool stays mapped",
+                ));
+            }
+            p.region.unmap();
+            p.closed.set(true);
+            for r in p.segments.borrow_mut().drain(..) {
+                napi_delete_reference(env, r);
+            }
+            Ok(ptr::null_mut())
+        })(),
+    )
 }
 
 /// Build the JS object for a freshly mapped region.
@@ -529,20 +559,26 @@ unsafe fn build_pool_object(
 // Module functions
 
 unsafe extern "C" fn create_pool(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (argv, _) = cb_args::<2>(env, info)?;
-        let path = arg_string(env, argv[0], "path")?;
-        let size = arg_index(env, argv[1], "sizeBytes")?;
-        pool_object(env, Region::create(&path, size)?)
-    })())
+    guard(
+        env,
+        (|| {
+            let (argv, _) = cb_args::<2>(env, info)?;
+            let path = arg_string(env, argv[0], "path")?;
+            let size = arg_index(env, argv[1], "sizeBytes")?;
+            pool_object(env, Region::create(&path, size)?)
+        })(),
+    )
 }
 
 unsafe extern "C" fn open_pool_fn(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (argv, _) = cb_args::<1>(env, info)?;
-        let path = arg_string(env, argv[0], "path")?;
-        pool_object(env, Region::open(&path)?)
-    })())
+    guard(
+        env,
+        (|| {
+            let (argv, _) = cb_args::<1>(env, info)?;
+            let path = arg_string(env, argv[0], "path")?;
+            pool_object(env, Region::open(&path)?)
+        })(),
+    )
 }
 
 unsafe fn crc_args<'a, const N: usize>(
@@ -565,31 +601,40 @@ unsafe fn dst_offset(env: napi_env, v: napi_value, buf: &[u8]) -> Result<usize> 
 }
 
 unsafe extern "C" fn crc64_fn(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (_, _, crc) = crc_args::<4>(env, info)?;
-        let mut v = ptr::null_mut();
-        check(napi_create_bigint_uint64(env, crc, &mut v), "napi_create_bigint_uint64")?;
-        Ok(v)
-    })())
+    guard(
+        env,
+        (|| {
+            let (_, _, crc) = crc_args::<4>(env, info)?;
+            let mut v = ptr::null_mut();
+            check(napi_create_bigint_uint64(env, crc, &mut v), "napi_create_bigint_uint64")?;
+            Ok(v)
+        })(),
+    )
 }
 
 unsafe extern "C" fn crc64_seal(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (argv, buf, crc) = crc_args::<5>(env, info)?;
-        let dst = dst_offset(env, argv[4], buf)?;
-        buf[dst..dst + 8].copy_from_slice(&crc.to_le_bytes());
-        Ok(ptr::null_mut())
-    })())
+    guard(
+        env,
+        (|| {
+            let (argv, buf, crc) = crc_args::<5>(env, info)?;
+            let dst = dst_offset(env, argv[4], buf)?;
+            buf[dst..dst + 8].copy_from_slice(&crc.to_le_bytes());
+            Ok(ptr::null_mut())
+        })(),
+    )
 }
 
 unsafe extern "C" fn crc64_verify(env: napi_env, info: napi_callback_info) -> napi_value {
-    guard(env, (|| {
-        let (argv, buf, crc) = crc_args::<5>(env, info)?;
-        let dst = dst_offset(env, argv[4], buf)?;
-        let mut stored = [0u8; 8];
-        stored.copy_from_slice(&buf[dst..dst + 8]);
-        js_bool(env, u64::from_le_bytes(stored) == crc)
-    })())
+    guard(
+        env,
+        (|| {
+            let (argv, buf, crc) = crc_args::<5>(env, info)?;
+            let dst = dst_offset(env, argv[4], buf)?;
+            let mut stored = [0u8; 8];
+            stored.copy_from_slice(&buf[dst..dst + 8]);
+            js_bool(env, u64::from_le_bytes(stored) == crc)
+        })(),
+    )
 }
 
 unsafe fn native_info(env: napi_env) -> Result<napi_value> {
@@ -662,7 +707,6 @@ pub extern "C" fn node_api_module_get_api_version_v1() -> i32 {
 /// # Safety
 /// Called by Node.js with a valid env and exports object, on the JS thread.
 #[no_mangle]
-pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value)
-    -> napi_value {
+pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
     guard(env, register(env, exports))
 }

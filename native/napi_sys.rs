@@ -93,8 +93,11 @@ extern "C" {
         result: *mut u64,
         lossless: *mut bool,
     ) -> napi_status;
-    pub fn napi_create_bigint_uint64(env: napi_env, value: u64, result: *mut napi_value)
-        -> napi_status;
+    pub fn napi_create_bigint_uint64(
+        env: napi_env,
+        value: u64,
+        result: *mut napi_value,
+    ) -> napi_status;
     pub fn napi_get_value_string_utf8(
         env: napi_env,
         value: napi_value,
@@ -124,8 +127,7 @@ extern "C" {
     pub fn napi_get_boolean(env: napi_env, value: bool, result: *mut napi_value) -> napi_status;
     pub fn napi_get_undefined(env: napi_env, result: *mut napi_value) -> napi_status;
     pub fn napi_get_null(env: napi_env, result: *mut napi_value) -> napi_status;
-    pub fn napi_throw_error(env: napi_env, code: *const c_char, msg: *const c_char)
-        -> napi_status;
+    pub fn napi_throw_error(env: napi_env, code: *const c_char, msg: *const c_char) -> napi_status;
     pub fn napi_is_exception_pending(env: napi_env, result: *mut bool) -> napi_status;
     pub fn napi_create_external_buffer(
         env: napi_env,
@@ -135,8 +137,7 @@ extern "C" {
         finalize_hint: *mut c_void,
         result: *mut napi_value,
     ) -> napi_status;
-    pub fn napi_is_typedarray(env: napi_env, value: napi_value, result: *mut bool)
-        -> napi_status;
+    pub fn napi_is_typedarray(env: napi_env, value: napi_value, result: *mut bool) -> napi_status;
     pub fn napi_get_typedarray_info(
         env: napi_env,
         typedarray: napi_value,
@@ -160,8 +161,11 @@ extern "C" {
         initial_refcount: u32,
         result: *mut napi_ref,
     ) -> napi_status;
-    pub fn napi_get_reference_value(env: napi_env, r: napi_ref, result: *mut napi_value)
-        -> napi_status;
+    pub fn napi_get_reference_value(
+        env: napi_env,
+        r: napi_ref,
+        result: *mut napi_value,
+    ) -> napi_status;
     pub fn napi_delete_reference(env: napi_env, r: napi_ref) -> napi_status;
     pub fn napi_detach_arraybuffer(env: napi_env, arraybuffer: napi_value) -> napi_status;
 }

@@ -109,8 +109,7 @@ impl Backend {
 /// unset / "" / "auto" → libpmem if it loads, else mmap; "mmap" → mmap (libpmem is not even
 /// loaded); "libpmem" → libpmem or an error; anything else → an error.
 pub fn selected_backend() -> Result<Backend> {
-    static CHOICE: OnceLock<std::result::Result<Backend, (&'static str, String)>> =
-        OnceLock::new();
+    static CHOICE: OnceLock<std::result::Result<Backend, (&'static str, String)>> = OnceLock::new();
     let choice = CHOICE.get_or_init(|| {
         let want = std::env::var("CAPYKV_PMEM_BACKEND").unwrap_or_default();
         match want.as_str() {
@@ -223,16 +222,20 @@ impl Region {
         Region::map(backend, &file, &cpath, path, size as usize)
     }
 
-    fn map(backend: Backend, file: &File, cpath: &CString, path: &str, size: usize)
-        -> Result<Region> {
+    fn map(
+        backend: Backend,
+        file: &File,
+        cpath: &CString,
+        path: &str,
+        size: usize,
+    ) -> Result<Region> {
         match backend {
             Backend::Libpmem(lib) => {
                 let mut mapped: usize = 0;
                 let mut is_pmem: c_int = 0;
                 // len 0 and no flags: map the file as it is, never create or resize it.
-                let addr = unsafe {
-                    (lib.map_file)(cpath.as_ptr(), 0, 0, 0, &mut mapped, &mut is_pmem)
-                };
+                let addr =
+                    unsafe { (lib.map_file)(cpath.as_ptr(), 0, 0, 0, &mut mapped, &mut is_pmem) };
                 if addr.is_null() {
                     let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(5);
                     let mut e = Error::os(errno, "pmem_map_file", path);

@@ -10,10 +10,14 @@
 //   unless LONG_FILES / LONG_FUNCTIONS below names it with the reason it is long;
 // - Node's private API (`_handle`) outside the one file that owns it (PRIVATE_API_FILES);
 // - an allow-list entry that no longer matches anything (allow-lists only shrink by hand
-//   otherwise).
+//   otherwise);
+// - bench/results/ in git holding more than the latest run of each benchmark (older raw runs
+//   belong in a release artifact or nowhere), or README.md / docs/*.md naming a file under
+//   bench/results/ that is not there.
 // Each failure message says how to fix it.
 
-import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join, normalize, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
@@ -35,6 +39,7 @@ const LONG_FILES: Readonly<Record<string, string>> = {
   'src/server.ts': 'open (issue 11): split socket adoption, connection and server lifecycle',
   'src/commands/string.ts': 'open: the SET family and the GETEX/GETDEL/bit-free string commands',
   'src/recovery/check.ts': 'open: verification, the report and the prefix salvage in one CLI core',
+  'src/server-config.ts': "its subject is long: Redis 7.0.15's config catalogue, as data",
   'src/commands/scripting.ts': 'open: EVAL/EVALSHA, SCRIPT, FUNCTION and FCALL in one file: split',
 }
 
@@ -346,6 +351,47 @@ t.test('Node private API (_handle) is used in one file only', (t) => {
   t.end()
 })
 
+/** Timestamped result files of one benchmark: at most one of each may be in git. */
+export const RESULT_SERIES: ReadonlyArray<{ readonly name: string; readonly pattern: RegExp }> = [
+  { name: 'npm run bench', pattern: /^\d{4}-\d\d-\d\dT[\d-]+Z\.json$/ },
+  { name: 'bench:recovery-compare', pattern: /^recovery-compare-\d{4}-\d\d-\d\dT[\d-]+Z\.json$/ },
+]
+
+const git = spawnSync('git', ['ls-files', 'bench/results'], { cwd: ROOT, encoding: 'utf8' })
+// A source tree without git (an unpacked tarball) has no history to keep small.
+const noGit = git.status === 0 ? false
+  : `git ls-files failed (${git.stderr.trim() || String(git.error?.message)}): not a git checkout`
+
+t.test('bench/results/ in git keeps only the latest run of each benchmark', { skip: noGit }, (t) => {
+  const tracked = git.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('/').pop() ?? l)
+  for (const series of RESULT_SERIES) {
+    const runs = tracked.filter((f) => series.pattern.test(f)).sort()
+    if (runs.length > 1) {
+      t.fail(`bench/results/ keeps ${runs.length} runs of ${series.name}: keep the newest ` +
+        `(${runs[runs.length - 1]}) and git rm ${runs.slice(0, -1).join(', ')}; the README ` +
+        'cites the one it reports')
+    }
+  }
+  t.end()
+})
+
+t.test('every bench/results/ file named in README.md and docs/ exists', (t) => {
+  const docs = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`)]
+  let named = 0
+  for (const doc of docs) {
+    const text = readFileSync(join(ROOT, doc), 'utf8')
+    for (const m of text.matchAll(/bench\/results\/([\w.-]+\.(?:json|md|svg|png))/g)) {
+      named++
+      if (!existsSync(join(ROOT, 'bench', 'results', m[1] ?? ''))) {
+        t.fail(`${doc} names bench/results/${m[1]}, which is not there: point it at the run kept`)
+      }
+    }
+  }
+  t.ok(named > 0, `${named} references checked`)
+  t.end()
+})
+
 // The checks above must be able to fail: each is run once on a made-up input.
 t.test('the checks catch what they are for (made-up inputs)', (t) => {
   const m = parseLayerMap('x\n```layers\n# c\nL0 src/a/\nL1 src/b/ src/b/c.ts\nL0 src/b/low.ts\n```\n')
@@ -361,5 +407,9 @@ t.test('the checks catch what they are for (made-up inputs)', (t) => {
   const probe = readSource('test/tidy.test.ts')
   t.ok(probe.functions.some((f) => f.name === 'readSource' && f.lines > 10), 'functions measured')
   t.ok(probe.imports.length === 0, 'bare specifiers are not project imports')
+  const [compare, recovery] = RESULT_SERIES
+  t.ok(compare?.pattern.test('2026-11-24T14-14-18-143Z.json'), 'a compare run is recognised')
+  t.notOk(compare?.pattern.test('latest.md'), 'latest.md is no run')
+  t.ok(recovery?.pattern.test('recovery-compare-2026-11-24T13-11-51-646Z.json'))
   t.end()
 })
