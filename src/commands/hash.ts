@@ -10,7 +10,7 @@
 import { EV_HDEL, EV_HSET, type HashDelEvent, type HashSetEvent } from '../state/hash-events.js'
 import { TYPE_HASH, type Entry } from '../state/keyspace.js'
 import {
-  LONG_MAX, bulkLatin1, lookupOfType, longOrReply, rangeLongOrReply, scanCursorOrReply,
+  LONG_MAX, bulkLatin1, lookupOfType, rangeLongOrReply, scanCursorOrReply,
   scanOptionsOrReply, scanStep, withinHalfLong,
 } from './coll-util.js'
 import { hashIsListpack, noteHashWrite } from './encoding.js'

@@ -8,7 +8,7 @@
 // Redis's objectComputeSize, and say nothing about the pool (INFO persistence has its sizes).
 // Like Redis (dictFind), the lookup does not expire a key or touch its access time.
 
-import { Deque } from '../state/deque.js'
+import type { Deque } from '../state/deque.js'
 import {
   TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, type Entry,
 } from '../state/keyspace.js'

@@ -613,6 +613,32 @@ const functionDump: Handler = (ctx) => {
   ctx.reply.bulk(dumpLibraries(libs.map((l) => l.payload)))
 }
 
+/**
+ * The libraries of a FUNCTION RESTORE payload checked among themselves (a fresh library context
+ * in Redis): a library or function name twice is an error, as is a library that does not load.
+ */
+function restoredLibraries(payloads: readonly Buffer[]):
+  { fresh: Map<string, NewLibrary>, freshFunctions: Set<string> } | { error: string } {
+  const fresh = new Map<string, NewLibrary>()
+  const freshFunctions = new Set<string>()
+  for (const payload of payloads) {
+    const p = parseLibraryPayload(payload)
+    if (!('error' in p) && fresh.has(p.name.toLowerCase())) {
+      return { error: `Library '${p.name}' already exists` }
+    }
+    const lib = createLibrary(Buffer.from(payload))
+    if ('error' in lib) return { error: lib.error }
+    for (const fn of lib.functions) {
+      if (freshFunctions.has(fn.name.toLowerCase())) {
+        return { error: `Function ${fn.name} already exists` }
+      }
+    }
+    for (const fn of lib.functions) freshFunctions.add(fn.name.toLowerCase())
+    fresh.set(lib.name.toLowerCase(), lib)
+  }
+  return { fresh, freshFunctions }
+}
+
 const functionRestore: Handler = (ctx, argv) => {
   if (argv.length > 4) {
     ctx.reply.error("ERR unknown subcommand or wrong number of arguments for 'restore'. " +
@@ -638,29 +664,12 @@ const functionRestore: Handler = (ctx, argv) => {
     ctx.reply.error(`ERR ${parsed.error}`)
     return
   }
-  // The restored libraries among themselves (a fresh library context in Redis).
-  const fresh = new Map<string, NewLibrary>()
-  const freshFunctions = new Set<string>()
-  for (const payload of parsed.libraries) {
-    const p = parseLibraryPayload(payload)
-    if (!('error' in p) && fresh.has(p.name.toLowerCase())) {
-      ctx.reply.error(`ERR Library '${p.name}' already exists`)
-      return
-    }
-    const lib = createLibrary(Buffer.from(payload))
-    if ('error' in lib) {
-      ctx.reply.error(`ERR ${lib.error}`)
-      return
-    }
-    for (const fn of lib.functions) {
-      if (freshFunctions.has(fn.name.toLowerCase())) {
-        ctx.reply.error(`ERR Function ${fn.name} already exists`)
-        return
-      }
-    }
-    for (const fn of lib.functions) freshFunctions.add(fn.name.toLowerCase())
-    fresh.set(lib.name.toLowerCase(), lib)
+  const restored = restoredLibraries(parsed.libraries)
+  if ('error' in restored) {
+    ctx.reply.error(`ERR ${restored.error}`)
+    return
   }
+  const { fresh, freshFunctions } = restored
   const index = stateOf(ctx).index(ctx.keyspace)
   const removed: LoadedLibrary[] = []
   if (policy === 'flush') {

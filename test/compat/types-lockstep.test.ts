@@ -18,7 +18,7 @@ import { CommandGen, type GenCommand } from './types-gen.js'
 
 const SEED = Number(process.env.LOCKSTEP_SEED ?? randomBytes(4).readUInt32LE(0))
 const TOTAL = Number(process.env.LOCKSTEP_COMMANDS ?? 100_000)
-const BATCH = 1000
+const BATCH = Number(process.env.LOCKSTEP_BATCH ?? 1000)
 
 function stable(v: Value): string {
   if (v === null) return 'null'
@@ -61,6 +61,16 @@ function normalize(mode: GenCommand['compare'], reply: Buffer): string {
   if (xs === null) return reply.toString('latin1')
   const kind = reply.toString('latin1', 0, 1)
   return `${kind}${mode === 'pairs' ? pairs(xs).join(',') : xs.map(stable).sort().join(',')}`
+}
+
+/** The diverging key as each server holds it (type, encoding, contents), for the report. */
+async function keyStates(pair: { ref: Conn; sub: Conn }, key: string | undefined): Promise<string> {
+  if (key === undefined) return ''
+  const probes: Arg[][] = [['TYPE', key], ['OBJECT', 'ENCODING', key], ['ZRANGE', key, '0', '-1', 'WITHSCORES'],
+    ['LRANGE', key, '0', '-1'], ['HGETALL', key], ['SMEMBERS', key]]
+  const [ref, sub] = await Promise.all([pair.ref.send(probes), pair.sub.send(probes)])
+  const line = (rs: Buffer[]): string => rs.map((r) => show(r)).join(' | ')
+  return `\n  key ${JSON.stringify(key)} in redis-server: ${line(ref)}\n  key in capykv: ${line(sub)}`
 }
 
 interface Planned {
@@ -222,7 +232,7 @@ t.test(`lockstep: ${TOTAL} random collection commands agree with redis-server (s
       if (why !== null) {
         divergence = `seed ${SEED}, command #${p.index} (RESP${batch % 3 === 2 ? 3 : 2}): ` +
           `${p.cmd.argv.map((a) => JSON.stringify(a)).join(' ')}\n  ${why}\n  preceding:\n    ` +
-          recent.slice(0, -1).join('\n    ')
+          recent.slice(0, -1).join('\n    ') + await keyStates(pair, p.cmd.argv[1])
         break
       }
     }
