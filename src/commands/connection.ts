@@ -509,63 +509,51 @@ const CONN_ADMIN = ['admin', 'noscript', 'loading', 'stale'] as const
 const AUTHLESS = ['noscript', 'loading', 'stale', 'fast', 'no_auth', 'allow_busy'] as const
 
 function conn(name: string, arity: number, flags: readonly CommandFlag[], handler: Handler,
-  summary: string, since: string, extra: Partial<CommandSpec> = {}): CommandSpec {
+  extra: Partial<CommandSpec> = {}): CommandSpec {
   const admin = flags.includes('admin')
   const fast = flags.includes('fast')
   return {
     name, arity, flags, firstKey: 0, lastKey: 0, step: 0,
     categories: admin ? ['admin', 'slow', 'dangerous', 'connection']
       : [fast ? 'fast' : 'slow', 'connection'],
-    handler, docs: { summary, since, group: 'connection', complexity: 'O(1)' }, ...extra,
+    handler, ...extra,
   }
 }
 
-function sub(name: string, arity: number, flags: readonly CommandFlag[], summary: string,
-  since: string): CommandSpec {
-  return conn(`client|${name}`, arity, flags, clientHandlers[name] as Handler, summary, since)
+function sub(name: string, arity: number, flags: readonly CommandFlag[]): CommandSpec {
+  return conn(`client|${name}`, arity, flags, clientHandlers[name] as Handler)
 }
 
 const clientParent: Handler = (ctx) => {
   ctx.reply.error("ERR wrong number of arguments for 'client' command")
 }
 
+// Summaries, arguments and tips: command-docs.ts.
 export const connectionCommands: readonly CommandSpec[] = Object.freeze([
-  conn('ping', -1, ['fast'], ping, 'Ping the server', '1.0.0',
-    { tips: ['request_policy:all_shards', 'response_policy:all_succeeded'],
-      subscribedContext: true }),
-  conn('echo', 2, ['loading', 'stale', 'fast'], echo, 'Echo the given string', '1.0.0'),
-  conn('quit', -1, AUTHLESS, quit, 'Close the connection', '1.0.0',
-    { subscribedContext: true }),
-  conn('reset', 1, AUTHLESS, reset, 'Reset the connection', '6.2.0',
-    { subscribedContext: true }),
-  conn('hello', -1, AUTHLESS, hello, 'Handshake with Redis', '6.0.0'),
-  conn('auth', -2, AUTHLESS, auth, 'Authenticate to the server', '1.0.0'),
-  conn('select', 2, ['loading', 'stale', 'fast'], select,
-    'Change the selected database for the current connection', '1.0.0'),
+  conn('ping', -1, ['fast'], ping, { subscribedContext: true }),
+  conn('echo', 2, ['loading', 'stale', 'fast'], echo),
+  conn('quit', -1, AUTHLESS, quit, { subscribedContext: true }),
+  conn('reset', 1, AUTHLESS, reset, { subscribedContext: true }),
+  conn('hello', -1, AUTHLESS, hello),
+  conn('auth', -2, AUTHLESS, auth),
+  conn('select', 2, ['loading', 'stale', 'fast'], select),
   {
     name: 'client', arity: -2, flags: [], firstKey: 0, lastKey: 0, step: 0, categories: ['slow'],
     handler: clientParent,
-    docs: { summary: 'A container for client connection commands', since: '2.4.0',
-      group: 'connection', complexity: 'Depends on subcommand.' },
     subcommands: [
-      sub('id', 2, CONN, 'Returns the client ID for the current connection', '5.0.0'),
-      sub('getname', 2, CONN, 'Get the current connection name', '2.6.9'),
-      sub('setname', 3, CONN, 'Set the current connection name', '2.6.9'),
-      sub('list', -2, CONN_ADMIN, 'Get the list of client connections', '2.4.0'),
-      sub('info', 2, CONN, 'Returns information about the current client connection.', '6.2.0'),
-      sub('kill', -3, CONN_ADMIN, 'Kill the connection of a client', '2.4.0'),
-      sub('setinfo', 4, CONN, 'Set client or connection specific info', '7.2.0'),
-      sub('no-evict', 3, CONN_ADMIN, 'Set client eviction mode for the current connection',
-        '7.0.0'),
-      sub('no-touch', 3, CONN, 'Controls whether commands sent by the client will alter ' +
-        'the LRU/LFU of the keys they access.', '7.2.0'),
-      sub('reply', 3, CONN, 'Instruct the server whether to reply to commands', '3.2.0'),
-      sub('getredir', 2, CONN, 'Get tracking notifications redirection client ID if any',
-        '6.0.0'),
-      sub('unblock', -3, CONN_ADMIN, 'Unblock a client blocked in a blocking command from a ' +
-        'different connection', '5.0.0'),
-      sub('help', 2, ['loading', 'stale'], 'Show helpful text about the different subcommands',
-        '5.0.0'),
+      sub('id', 2, CONN),
+      sub('getname', 2, CONN),
+      sub('setname', 3, CONN),
+      sub('list', -2, CONN_ADMIN),
+      sub('info', 2, CONN),
+      sub('kill', -3, CONN_ADMIN),
+      sub('setinfo', 4, CONN),
+      sub('no-evict', 3, CONN_ADMIN),
+      sub('no-touch', 3, CONN),
+      sub('reply', 3, CONN),
+      sub('getredir', 2, CONN),
+      sub('unblock', -3, CONN_ADMIN),
+      sub('help', 2, ['loading', 'stale']),
     ],
   },
 ] as CommandSpec[])

@@ -266,15 +266,14 @@ const persistCommand: Handler = (ctx, argv) => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The table (from Redis 7.0.15 COMMAND INFO)
+// The table (from Redis 7.0.15 COMMAND INFO; tips, key specs and docs: command-docs.ts)
 
 function spec(
   name: string, arity: number, flags: CommandSpec['flags'], categories: string[],
-  handler: Handler, tips?: string[],
+  handler: Handler,
 ): CommandSpec {
   return Object.freeze({
     name, arity, flags, firstKey: 1, lastKey: 1, step: 1, categories, handler,
-    ...(tips === undefined ? {} : { tips }),
   })
 }
 
@@ -286,8 +285,8 @@ export const expireCommands: CommandSpec[] = [
   spec('pexpire', -3, ['write', 'fast'], W_FAST, pexpireCommand),
   spec('expireat', -3, ['write', 'fast'], W_FAST, expireatCommand),
   spec('pexpireat', -3, ['write', 'fast'], W_FAST, pexpireatCommand),
-  spec('ttl', 2, ['readonly', 'fast'], R_FAST, ttlCommand, ['nondeterministic_output']),
-  spec('pttl', 2, ['readonly', 'fast'], R_FAST, pttlCommand, ['nondeterministic_output']),
+  spec('ttl', 2, ['readonly', 'fast'], R_FAST, ttlCommand),
+  spec('pttl', 2, ['readonly', 'fast'], R_FAST, pttlCommand),
   spec('persist', 2, ['write', 'fast'], W_FAST, persistCommand),
   spec('expiretime', 2, ['readonly', 'fast'], R_FAST, expiretimeCommand),
   spec('pexpiretime', 2, ['readonly', 'fast'], R_FAST, pexpiretimeCommand),

@@ -527,16 +527,15 @@ const flushallCommand: Handler = (ctx, argv) => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The table (from Redis 7.0.15 COMMAND INFO)
+// The table (from Redis 7.0.15 COMMAND INFO; tips, key specs and docs: command-docs.ts)
 
 type Flags = CommandSpec['flags']
 function spec(
   name: string, arity: number, flags: Flags, keys: [number, number, number],
-  categories: string[], handler: Handler, tips?: string[], subcommands?: CommandSpec[],
+  categories: string[], handler: Handler, subcommands?: CommandSpec[],
 ): CommandSpec {
   return Object.freeze({
     name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], categories, handler,
-    ...(tips === undefined ? {} : { tips }),
     ...(subcommands === undefined ? {} : { subcommands }),
   })
 }
@@ -546,48 +545,37 @@ const K12: [number, number, number] = [1, 2, 1]
 const KALL: [number, number, number] = [1, -1, 1]
 const K0: [number, number, number] = [0, 0, 0]
 const OBJ_KEY: [number, number, number] = [2, 2, 1]
-const MULTI_SUM = ['request_policy:multi_shard', 'response_policy:agg_sum']
-const ALL_SUCCEEDED = ['request_policy:all_shards', 'response_policy:all_succeeded']
-const ND = ['nondeterministic_output']
 
 export const keyCommands: CommandSpec[] = [
-  spec('del', -2, ['write'], KALL, ['keyspace', 'write', 'slow'], delCommand, MULTI_SUM),
-  spec('unlink', -2, ['write', 'fast'], KALL, ['keyspace', 'write', 'fast'], delCommand,
-    MULTI_SUM),
-  spec('exists', -2, ['readonly', 'fast'], KALL, ['keyspace', 'read', 'fast'], existsCommand,
-    MULTI_SUM),
+  spec('del', -2, ['write'], KALL, ['keyspace', 'write', 'slow'], delCommand),
+  spec('unlink', -2, ['write', 'fast'], KALL, ['keyspace', 'write', 'fast'], delCommand),
+  spec('exists', -2, ['readonly', 'fast'], KALL, ['keyspace', 'read', 'fast'], existsCommand),
   spec('type', 2, ['readonly', 'fast'], K1, ['keyspace', 'read', 'fast'], typeCommand),
   spec('rename', 3, ['write'], K12, ['keyspace', 'write', 'slow'], renameCommand),
   spec('renamenx', 3, ['write', 'fast'], K12, ['keyspace', 'write', 'fast'], renamenxCommand),
   spec('copy', -3, ['write', 'denyoom'], K12, ['keyspace', 'write', 'slow'], copyCommand),
   spec('move', 3, ['write', 'fast'], K1, ['keyspace', 'write', 'fast'], moveCommand),
-  spec('keys', 2, ['readonly'], K0, ['keyspace', 'read', 'slow', 'dangerous'], keysCommand,
-    ['request_policy:all_shards', 'nondeterministic_output_order']),
-  spec('scan', -2, ['readonly'], K0, ['keyspace', 'read', 'slow'], scanCommand,
-    ['nondeterministic_output', 'request_policy:special']),
-  spec('randomkey', 1, ['readonly'], K0, ['keyspace', 'read', 'slow'], randomkeyCommand,
-    ['request_policy:all_shards', 'nondeterministic_output']),
-  spec('dbsize', 1, ['readonly', 'fast'], K0, ['keyspace', 'read', 'fast'], dbsizeCommand,
-    ['request_policy:all_shards', 'response_policy:agg_sum']),
-  spec('touch', -2, ['readonly', 'fast'], KALL, ['keyspace', 'read', 'fast'], touchCommand,
-    MULTI_SUM),
-  spec('object', -2, [], K0, ['slow'], objectCommand, undefined, [
+  spec('keys', 2, ['readonly'], K0, ['keyspace', 'read', 'slow', 'dangerous'], keysCommand),
+  spec('scan', -2, ['readonly'], K0, ['keyspace', 'read', 'slow'], scanCommand),
+  spec('randomkey', 1, ['readonly'], K0, ['keyspace', 'read', 'slow'], randomkeyCommand),
+  spec('dbsize', 1, ['readonly', 'fast'], K0, ['keyspace', 'read', 'fast'], dbsizeCommand),
+  spec('touch', -2, ['readonly', 'fast'], KALL, ['keyspace', 'read', 'fast'], touchCommand),
+  spec('object', -2, [], K0, ['slow'], objectCommand, [
     spec('object|help', 2, ['loading', 'stale'], K0, ['keyspace', 'slow'], objectHelpCommand),
     spec('object|freq', 3, ['readonly'], OBJ_KEY, ['keyspace', 'read', 'slow'],
-      objectFreqCommand, ND),
+      objectFreqCommand),
     spec('object|idletime', 3, ['readonly'], OBJ_KEY, ['keyspace', 'read', 'slow'],
-      objectIdletimeCommand, ND),
+      objectIdletimeCommand),
     spec('object|encoding', 3, ['readonly'], OBJ_KEY, ['keyspace', 'read', 'slow'],
-      objectEncodingCommand, ND),
+      objectEncodingCommand),
     spec('object|refcount', 3, ['readonly'], OBJ_KEY, ['keyspace', 'read', 'slow'],
-      objectRefcountCommand, ND),
+      objectRefcountCommand),
   ]),
   spec('swapdb', 3, ['write', 'fast'], K0, ['keyspace', 'write', 'fast', 'dangerous'],
     swapdbCommand),
-  spec('flushdb', -1, ['write'], K0, ['keyspace', 'write', 'slow', 'dangerous'], flushdbCommand,
-    ALL_SUCCEEDED),
+  spec('flushdb', -1, ['write'], K0, ['keyspace', 'write', 'slow', 'dangerous'], flushdbCommand),
   spec('flushall', -1, ['write'], K0, ['keyspace', 'write', 'slow', 'dangerous'],
-    flushallCommand, ALL_SUCCEEDED),
+    flushallCommand),
 ]
 
 /** Types by name, for callers that filter by TYPE. */

@@ -32,7 +32,7 @@ type Side = 'left' | 'right'
 /** A CommandSpec from COMMAND INFO's fields. */
 export function commandSpec(name: string, arity: number, flags: CommandFlag[], firstKey: number,
   lastKey: number, step: number, categories: string[], handler: Handler,
-  extra: Partial<Pick<CommandSpec, 'keys' | 'tips'>> = {}): CommandSpec {
+  extra: Partial<Pick<CommandSpec, 'keys'>> = {}): CommandSpec {
   return Object.freeze({
     name, arity, flags, firstKey, lastKey, step, categories, handler, ...extra,
   })

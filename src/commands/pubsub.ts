@@ -388,17 +388,14 @@ const SUBSCRIBE_FLAGS: readonly CommandFlag[] = ['pubsub', 'noscript', 'loading'
 /** Redis's JSON adds MAY_REPLICATE, which 7.0.15's COMMAND INFO does not show. */
 const PUBLISH_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale', 'fast']
 const INTROSPECTION_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale']
-/** Key specs of the sharded commands: the channel is at the key position, but not a key. */
-const NOT_KEY = ['not_key']
 
 function cmd(name: string, arity: number, flags: readonly CommandFlag[], handler: Handler,
-  summary: string, since: string, complexity: string,
   extra: Partial<CommandSpec> = {}): CommandSpec {
   const fast = flags.includes('fast')
   return {
     name, arity, flags, firstKey: 0, lastKey: 0, step: 0,
     categories: flags.includes('pubsub') ? ['pubsub', fast ? 'fast' : 'slow'] : ['slow'],
-    handler, docs: { summary, since, group: 'pubsub', complexity }, ...extra,
+    handler, ...extra,
   }
 }
 
@@ -406,71 +403,42 @@ const pubsubParent: Handler = (ctx) => {
   ctx.reply.error("ERR wrong number of arguments for 'pubsub' command")
 }
 
+// Summaries and key specs (the shard channel sits at the key position but is flagged not_key,
+// so COMMAND GETKEYS finds none): command-docs.ts.
 export const pubsubCommands: readonly CommandSpec[] = Object.freeze([
   cmd('subscribe', -2, SUBSCRIBE_FLAGS, (ctx, argv) => subscribeGeneric(ctx, argv, 'channel'),
-    'Listen for messages published to the given channels', '2.0.0',
-    'O(N) where N is the number of channels to subscribe to.', { subscribedContext: true }),
-  cmd('unsubscribe', -1, SUBSCRIBE_FLAGS,
-    (ctx, argv) => unsubscribeGeneric(ctx, argv, 'channel'),
-    'Stop listening for messages posted to the given channels', '2.0.0',
-    'O(N) where N is the number of clients already subscribed to a channel.',
     { subscribedContext: true }),
+  cmd('unsubscribe', -1, SUBSCRIBE_FLAGS,
+    (ctx, argv) => unsubscribeGeneric(ctx, argv, 'channel'), { subscribedContext: true }),
   cmd('psubscribe', -2, SUBSCRIBE_FLAGS, (ctx, argv) => subscribeGeneric(ctx, argv, 'pattern'),
-    'Listen for messages published to channels matching the given patterns', '2.0.0',
-    'O(N) where N is the number of patterns the client is already subscribed to.',
     { subscribedContext: true }),
   cmd('punsubscribe', -1, SUBSCRIBE_FLAGS,
-    (ctx, argv) => unsubscribeGeneric(ctx, argv, 'pattern'),
-    'Stop listening for messages posted to channels matching the given patterns', '2.0.0',
-    'O(N+M) where N is the number of patterns the client is already subscribed and M is the ' +
-    'number of total patterns subscribed in the system (by any client).',
-    { subscribedContext: true }),
-  cmd('publish', 3, PUBLISH_FLAGS, (ctx, argv) => publishGeneric(ctx, argv, false),
-    'Post a message to a channel', '2.0.0',
-    'O(N+M) where N is the number of clients subscribed to the receiving channel and M is the ' +
-    'total number of subscribed patterns (by any client).'),
+    (ctx, argv) => unsubscribeGeneric(ctx, argv, 'pattern'), { subscribedContext: true }),
+  cmd('publish', 3, PUBLISH_FLAGS, (ctx, argv) => publishGeneric(ctx, argv, false)),
   cmd('ssubscribe', -2, SUBSCRIBE_FLAGS, (ctx, argv) => {
     if (denyBlocking(ctx)) {
       ctx.reply.error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
       return
     }
     subscribeGeneric(ctx, argv, 'shard')
-  }, 'Listen for messages published to the given shard channels', '7.0.0',
-  'O(N) where N is the number of shard channels to subscribe to.',
-  { firstKey: 1, lastKey: -1, step: 1, keySpecFlags: NOT_KEY, subscribedContext: true }),
+  }, { firstKey: 1, lastKey: -1, step: 1, subscribedContext: true }),
   cmd('sunsubscribe', -1, SUBSCRIBE_FLAGS, (ctx, argv) => unsubscribeGeneric(ctx, argv, 'shard'),
-    'Stop listening for messages posted to the given shard channels', '7.0.0',
-    'O(N) where N is the number of clients already subscribed to a shard channel.',
-    { firstKey: 1, lastKey: -1, step: 1, keySpecFlags: NOT_KEY, subscribedContext: true }),
+    { firstKey: 1, lastKey: -1, step: 1, subscribedContext: true }),
   cmd('spublish', 3, PUBLISH_FLAGS, (ctx, argv) => publishGeneric(ctx, argv, true),
-    'Post a message to a shard channel', '7.0.0',
-    'O(N) where N is the number of clients subscribed to the receiving shard channel.',
-    { firstKey: 1, lastKey: 1, step: 1, keySpecFlags: NOT_KEY }),
+    { firstKey: 1, lastKey: 1, step: 1 }),
   {
     name: 'pubsub', arity: -2, flags: [], firstKey: 0, lastKey: 0, step: 0,
     categories: ['slow'], handler: pubsubParent,
-    docs: { summary: 'A container for Pub/Sub commands', since: '2.8.0', group: 'pubsub',
-      complexity: 'Depends on subcommand.' },
     subcommands: [
       cmd('pubsub|channels', -2, INTROSPECTION_FLAGS,
-        (ctx, argv) => channelList(ctx, argv, false), 'List active channels', '2.8.0',
-        'O(N) where N is the number of active channels, and assuming constant time pattern ' +
-        'matching (relatively short channels and patterns)'),
-      cmd('pubsub|numsub', -2, INTROSPECTION_FLAGS, (ctx, argv) => numsub(ctx, argv, false),
-        'Get the count of subscribers for channels', '2.8.0',
-        'O(N) for the NUMSUB subcommand, where N is the number of requested channels'),
+        (ctx, argv) => channelList(ctx, argv, false)),
+      cmd('pubsub|numsub', -2, INTROSPECTION_FLAGS, (ctx, argv) => numsub(ctx, argv, false)),
       cmd('pubsub|numpat', 2, INTROSPECTION_FLAGS,
-        (ctx) => ctx.reply.integer(services(ctx).pubsub.patternCount),
-        'Get the count of unique patterns pattern subscriptions', '2.8.0', 'O(1)'),
+        (ctx) => ctx.reply.integer(services(ctx).pubsub.patternCount)),
       cmd('pubsub|shardchannels', -2, INTROSPECTION_FLAGS,
-        (ctx, argv) => channelList(ctx, argv, true), 'List active shard channels', '7.0.0',
-        'O(N) where N is the number of active shard channels, and assuming constant time ' +
-        'pattern matching (relatively short shard channels).'),
-      cmd('pubsub|shardnumsub', -2, INTROSPECTION_FLAGS, (ctx, argv) => numsub(ctx, argv, true),
-        'Get the count of subscribers for shard channels', '7.0.0',
-        'O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels'),
-      cmd('pubsub|help', 2, ['loading', 'stale'], (ctx) => writeHelp(ctx, PUBSUB_HELP),
-        'Show helpful text about the different subcommands', '6.2.0', 'O(1)'),
+        (ctx, argv) => channelList(ctx, argv, true)),
+      cmd('pubsub|shardnumsub', -2, INTROSPECTION_FLAGS, (ctx, argv) => numsub(ctx, argv, true)),
+      cmd('pubsub|help', 2, ['loading', 'stale'], (ctx) => writeHelp(ctx, PUBSUB_HELP)),
     ],
   },
 ] as CommandSpec[])

@@ -14,9 +14,10 @@ import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
 import { helpLines, services, type ServerServices } from './services.js'
 import { parseLongLong, writeHelp } from './connection.js'
 import { arityOk, lookupCommand } from './dispatch.js'
+import { COMMAND_DOCS, type ArgDoc, type CommandDoc, type KeySpec } from './command-docs.js'
 import {
   ERR_NOT_INTEGER, ERR_SYNTAX, type CommandContext, type CommandFlag, type CommandSpec,
-  type Handler,
+  type Handler, type ReplySink,
 } from './spec.js'
 import {
   globMatch, quoteConfigArg, CONFIG_PARAMS, findParam, noEffectSettings,
@@ -518,41 +519,76 @@ const monitor: Handler = (ctx) => {
 
 // ---- COMMAND --------------------------------------------------------------------------------
 
-const HIDDEN_FLAGS: ReadonlySet<CommandFlag> = new Set(['protected'])
+// COMMAND INFO and COMMAND DOCS write the one source of command metadata, command-docs.ts (tips,
+// key specs, docs), in Redis 7.0.15's shapes: maps (RESP2: flat arrays), sets (RESP2: arrays),
+// flags as status replies, names and texts as bulks, optional fields only when present.
 
-function writeKeySpecs(ctx: CommandContext, spec: CommandSpec): void {
-  const r = ctx.reply
-  // Key specs are a set in Redis 7.0.15's reply (~N in RESP3).
-  if (spec.firstKey <= 0) {
-    r.setHeader(0)
-    return
+/**
+ * The flags COMMAND shows, in the order it writes them (addReplyFlagsForCommand); Redis hides
+ * may_replicate and protected on purpose.
+ */
+const SHOWN_FLAGS: readonly CommandFlag[] = ['write', 'readonly', 'denyoom', 'admin', 'pubsub',
+  'noscript', 'blocking', 'loading', 'stale', 'skip_monitor', 'skip_slowlog', 'fast', 'no_auth',
+  'no_mandatory_keys', 'no_async_loading', 'no_multi', 'movablekeys', 'allow_busy']
+
+/** A command's documentation; a command without an entry (a test's own spec) has the minimum. */
+function docOf(spec: CommandSpec): CommandDoc {
+  return COMMAND_DOCS[spec.name] ?? { summary: '', since: '', group: 'generic' }
+}
+
+/** A command's key specs, as COMMAND INFO shows them (addReplyCommandKeySpecs). */
+function writeKeySpecs(r: ReplySink, specs: readonly KeySpec[]): void {
+  r.setHeader(specs.length)
+  for (const ks of specs) {
+    r.mapHeader(ks.notes === undefined ? 3 : 4)
+    if (ks.notes !== undefined) {
+      r.bulk('notes')
+      r.bulk(ks.notes)
+    }
+    r.bulk('flags')
+    r.setHeader(ks.flags.length)
+    for (const f of ks.flags) r.simple(f)
+    r.bulk('begin_search')
+    r.mapHeader(2)
+    const bs = ks.beginSearch
+    r.bulk('type')
+    if (bs === 'unknown') {
+      r.bulk('unknown'); r.bulk('spec'); r.mapHeader(0)
+    } else if ('index' in bs) {
+      r.bulk('index'); r.bulk('spec'); r.mapHeader(1)
+      r.bulk('index'); r.integer(bs.index)
+    } else {
+      r.bulk('keyword'); r.bulk('spec'); r.mapHeader(2)
+      r.bulk('keyword'); r.bulk(bs.keyword)
+      r.bulk('startfrom'); r.integer(bs.startfrom)
+    }
+    r.bulk('find_keys')
+    r.mapHeader(2)
+    const fk = ks.findKeys
+    r.bulk('type')
+    if (fk === 'unknown') {
+      r.bulk('unknown'); r.bulk('spec'); r.mapHeader(0)
+    } else if ('lastkey' in fk) {
+      r.bulk('range'); r.bulk('spec'); r.mapHeader(3)
+      r.bulk('lastkey'); r.integer(fk.lastkey)
+      r.bulk('keystep'); r.integer(fk.keystep)
+      r.bulk('limit'); r.integer(fk.limit)
+    } else {
+      r.bulk('keynum'); r.bulk('spec'); r.mapHeader(3)
+      r.bulk('keynumidx'); r.integer(fk.keynumidx)
+      r.bulk('firstkey'); r.integer(fk.firstkey)
+      r.bulk('keystep'); r.integer(fk.keystep)
+    }
   }
-  const write = spec.flags.includes('write')
-  r.setHeader(1)
-  r.mapHeader(3)
-  r.bulk('flags')
-  const flags = spec.keySpecFlags ?? (write ? ['RW', 'update'] : ['RO', 'access'])
-  r.setHeader(flags.length)
-  for (const f of flags) r.simple(f)
-  r.bulk('begin_search')
-  r.mapHeader(2)
-  r.bulk('type'); r.bulk('index')
-  r.bulk('spec'); r.mapHeader(1); r.bulk('index'); r.integer(spec.firstKey)
-  r.bulk('find_keys')
-  r.mapHeader(2)
-  r.bulk('type'); r.bulk('range')
-  r.bulk('spec'); r.mapHeader(3)
-  r.bulk('lastkey'); r.integer(spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey)
-  r.bulk('keystep'); r.integer(spec.step)
-  r.bulk('limit'); r.integer(0)
 }
 
 function writeCommandInfo(ctx: CommandContext, spec: CommandSpec): void {
   const r = ctx.reply
+  const doc = docOf(spec)
   r.arrayHeader(10)
   r.bulk(spec.name)
   r.integer(spec.arity)
-  const flags = spec.flags.filter((f) => !HIDDEN_FLAGS.has(f))
+  const flags = SHOWN_FLAGS.filter((f) => spec.flags.includes(f))
   r.setHeader(flags.length)
   for (const f of flags) r.simple(f)
   r.integer(spec.firstKey)
@@ -560,14 +596,16 @@ function writeCommandInfo(ctx: CommandContext, spec: CommandSpec): void {
   r.integer(spec.step)
   r.setHeader(spec.categories.length)
   for (const c of spec.categories) r.simple(`@${c}`)
-  const tips = spec.tips ?? []
+  const tips = doc.tips ?? []
   r.setHeader(tips.length)
-  for (const t of tips) r.simple(t)
-  writeKeySpecs(ctx, spec)
+  for (const t of tips) r.bulk(t)
+  writeKeySpecs(r, doc.keySpecs ?? [])
   const subs = spec.subcommands ?? []
-  // Redis 7.0.15 answers a command without subcommands with an empty set (~0 in RESP3).
-  if (subs.length === 0) r.setHeader(0)
-  else r.arrayHeader(subs.length)
+  if (subs.length === 0) {
+    r.setHeader(0)
+    return
+  }
+  r.arrayHeader(subs.length)
   for (const s of subs) writeCommandInfo(ctx, s)
 }
 
@@ -598,13 +636,61 @@ const commandInfo: Handler = (ctx, argv) => {
   }
 }
 
-function writeDocs(ctx: CommandContext, spec: CommandSpec): void {
-  const r = ctx.reply
-  const d = spec.docs ?? { summary: '', since: '', group: 'generic' }
+/** addReplyFlagsForArg: the flags an argument has, in Redis's order. */
+function argFlags(a: ArgDoc): string[] {
+  const flags: string[] = []
+  if (a.optional === true) flags.push('optional')
+  if (a.multiple === true) flags.push('multiple')
+  if (a.multipleToken === true) flags.push('multiple_token')
+  return flags
+}
+
+/** addReplyCommandArgList. */
+function writeArgs(r: ReplySink, args: readonly ArgDoc[]): void {
+  r.arrayHeader(args.length)
+  for (const a of args) {
+    const flags = argFlags(a)
+    const nested = a.type === 'oneof' || a.type === 'block'
+    r.mapHeader(2 + (a.keySpecIndex === undefined ? 0 : 1) + (a.token === undefined ? 0 : 1) +
+      (a.since === undefined ? 0 : 1) + (a.deprecatedSince === undefined ? 0 : 1) +
+      (flags.length === 0 ? 0 : 1) + (nested ? 1 : 0))
+    r.bulk('name'); r.bulk(a.name)
+    r.bulk('type'); r.bulk(a.type)
+    if (a.keySpecIndex !== undefined) {
+      r.bulk('key_spec_index')
+      r.integer(a.keySpecIndex)
+    }
+    if (a.token !== undefined) {
+      r.bulk('token')
+      r.bulk(a.token)
+    }
+    if (a.since !== undefined) {
+      r.bulk('since')
+      r.bulk(a.since)
+    }
+    if (a.deprecatedSince !== undefined) {
+      r.bulk('deprecated_since')
+      r.bulk(a.deprecatedSince)
+    }
+    if (flags.length > 0) {
+      r.bulk('flags')
+      r.setHeader(flags.length)
+      for (const f of flags) r.simple(f)
+    }
+    if (nested) {
+      r.bulk('arguments')
+      writeArgs(r, a.arguments ?? [])
+    }
+  }
+}
+
+/** addReplyCommandDocs: the fields a command has, in Redis's order. */
+function writeDocs(r: ReplySink, spec: CommandSpec): void {
+  const d = docOf(spec)
   const subs = spec.subcommands ?? []
-  const fields = 3 + (d.complexity === undefined ? 0 : 1) + (d.arguments === undefined ? 0 : 1) +
-    (subs.length > 0 ? 1 : 0)
-  r.mapHeader(fields)
+  const present = [d.complexity, d.docFlags, d.deprecatedSince, d.replacedBy, d.history,
+    d.arguments].filter((v) => v !== undefined).length
+  r.mapHeader(3 + present + (subs.length > 0 ? 1 : 0))
   r.bulk('summary'); r.bulk(d.summary)
   r.bulk('since'); r.bulk(d.since)
   r.bulk('group'); r.bulk(d.group)
@@ -612,37 +698,39 @@ function writeDocs(ctx: CommandContext, spec: CommandSpec): void {
     r.bulk('complexity')
     r.bulk(d.complexity)
   }
+  if (d.docFlags !== undefined) {
+    r.bulk('doc_flags')
+    r.setHeader(d.docFlags.length)
+    for (const f of d.docFlags) r.simple(f)
+  }
+  if (d.deprecatedSince !== undefined) {
+    r.bulk('deprecated_since')
+    r.bulk(d.deprecatedSince)
+  }
+  if (d.replacedBy !== undefined) {
+    r.bulk('replaced_by')
+    r.bulk(d.replacedBy)
+  }
+  if (d.history !== undefined) {
+    r.bulk('history')
+    r.setHeader(d.history.length)
+    for (const [since, change] of d.history) {
+      r.arrayHeader(2)
+      r.bulk(since)
+      r.bulk(change)
+    }
+  }
   if (d.arguments !== undefined) {
     r.bulk('arguments')
-    writeJsonish(ctx, d.arguments)
+    writeArgs(r, d.arguments)
   }
   if (subs.length > 0) {
     r.bulk('subcommands')
     r.mapHeader(subs.length)
     for (const s of subs) {
       r.bulk(s.name)
-      writeDocs(ctx, s)
+      writeDocs(r, s)
     }
-  }
-}
-
-/** Argument docs are plain data (objects, arrays, strings, numbers): maps, arrays, bulks. */
-function writeJsonish(ctx: CommandContext, value: unknown): void {
-  const r = ctx.reply
-  if (Array.isArray(value)) {
-    r.arrayHeader(value.length)
-    for (const v of value) writeJsonish(ctx, v)
-  } else if (typeof value === 'number') {
-    r.integer(value)
-  } else if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-    r.mapHeader(entries.length)
-    for (const [k, v] of entries) {
-      r.bulk(k)
-      writeJsonish(ctx, v)
-    }
-  } else {
-    r.bulk(String(value))
   }
 }
 
@@ -657,7 +745,7 @@ const commandDocs: Handler = (ctx, argv) => {
   ctx.reply.mapHeader(specs.length)
   for (const s of specs) {
     ctx.reply.bulk(s.name)
-    writeDocs(ctx, s)
+    writeDocs(ctx.reply, s)
   }
 }
 
@@ -688,7 +776,9 @@ function getKeysGeneric(ctx: CommandContext, argv: Buffer[], withFlags: boolean)
       return
     }
   } else {
-    if (spec.firstKey <= 0 || spec.keySpecFlags?.includes('not_key') === true) {
+    const keySpecs = docOf(spec).keySpecs ?? []
+    const notKey = keySpecs.length > 0 && keySpecs.every((ks) => ks.flags.includes('not_key'))
+    if (spec.firstKey <= 0 || notKey) {
       ctx.reply.error('ERR The command has no key arguments')
       return
     }
@@ -830,103 +920,62 @@ const ADMIN = ['admin', 'noscript', 'loading', 'stale'] as const
 const ADMIN_CATS = ['admin', 'slow', 'dangerous']
 
 function spec(name: string, arity: number, flags: readonly CommandFlag[], categories: string[],
-  handler: Handler, summary: string, since: string, group: string,
-  extra: Partial<CommandSpec> = {}): CommandSpec {
-  return {
-    name, arity, flags, firstKey: 0, lastKey: 0, step: 0, categories, handler,
-    docs: { summary, since, group, complexity: 'O(1)' }, ...extra,
-  }
+  handler: Handler, extra: Partial<CommandSpec> = {}): CommandSpec {
+  return { name, arity, flags, firstKey: 0, lastKey: 0, step: 0, categories, handler, ...extra }
 }
 
 const parent: Handler = (ctx) => ctx.reply.error(ERR_SYNTAX)
 
-function container(name: string, summary: string, since: string, group: string,
-  subs: CommandSpec[], flags: readonly CommandFlag[] = [], categories = ['slow']): CommandSpec {
-  return spec(name, -2, flags, categories, parent, summary, since, group,
-    { subcommands: subs, docs: { summary, since, group, complexity: 'Depends on subcommand.' } })
+function container(name: string, subs: CommandSpec[], flags: readonly CommandFlag[] = [],
+  categories = ['slow']): CommandSpec {
+  return spec(name, -2, flags, categories, parent, { subcommands: subs })
 }
 
 const help = (lines: string[]): Handler => (ctx) => writeHelp(ctx, lines)
+const CONNECTION = ['slow', 'connection']
+const LOADING = ['loading', 'stale'] as const
 
+// Summaries, arguments and tips: command-docs.ts.
 export const serverAdminCommands: readonly CommandSpec[] = Object.freeze([
-  spec('info', -1, ['loading', 'stale'], ['slow', 'dangerous'], info,
-    'Get information and statistics about the server', '1.0.0', 'server',
-    { tips: ['nondeterministic_output', 'request_policy:all_shards', 'response_policy:special'] }),
-  container('config', 'A container for server configuration commands', '2.0.0', 'server', [
-    spec('config|get', -3, ADMIN, ADMIN_CATS, configGet,
-      'Get the values of configuration parameters', '2.0.0', 'server'),
-    spec('config|set', -4, ADMIN, ADMIN_CATS, configSet,
-      'Set configuration parameters to the given values', '2.0.0', 'server',
-      { tips: ['request_policy:all_nodes', 'response_policy:all_succeeded'] }),
-    spec('config|resetstat', 2, ADMIN, ADMIN_CATS, configResetstat,
-      'Reset the stats returned by INFO', '2.0.0', 'server'),
-    spec('config|rewrite', 2, ADMIN, ADMIN_CATS, configRewrite,
-      'Rewrite the configuration file with the in memory configuration', '2.8.0', 'server'),
-    spec('config|help', 2, ['loading', 'stale'], ['slow'], help(CONFIG_HELP),
-      'Show helpful text about the different subcommands', '5.0.0', 'server'),
+  spec('info', -1, LOADING, ['slow', 'dangerous'], info),
+  container('config', [
+    spec('config|get', -3, ADMIN, ADMIN_CATS, configGet),
+    spec('config|set', -4, ADMIN, ADMIN_CATS, configSet),
+    spec('config|resetstat', 2, ADMIN, ADMIN_CATS, configResetstat),
+    spec('config|rewrite', 2, ADMIN, ADMIN_CATS, configRewrite),
+    spec('config|help', 2, LOADING, ['slow'], help(CONFIG_HELP)),
   ]),
-  spec('dbsize', 1, ['readonly', 'fast'], ['keyspace', 'read', 'fast'], dbsize,
-    'Return the number of keys in the selected database', '1.0.0', 'server'),
-  spec('time', 1, ['loading', 'stale', 'fast'], ['fast'], time, 'Return the current server time',
-    '2.6.0', 'server', { tips: ['nondeterministic_output'] }),
-  spec('lastsave', 1, ['loading', 'stale', 'fast'], ['admin', 'fast', 'dangerous'], lastsave,
-    'Get the UNIX time stamp of the last successful save to disk', '1.0.0', 'server'),
-  spec('save', 1, ['admin', 'noscript', 'no_async_loading', 'no_multi'], ADMIN_CATS, save,
-    'Synchronously save the dataset to disk', '1.0.0', 'server'),
-  spec('bgsave', -1, ['admin', 'noscript', 'no_async_loading'], ADMIN_CATS, bgsave,
-    'Asynchronously save the dataset to disk', '1.0.0', 'server'),
-  spec('bgrewriteaof', 1, ['admin', 'noscript', 'no_async_loading'], ADMIN_CATS, bgrewriteaof,
-    'Asynchronously rewrite the append-only file', '1.0.0', 'server'),
+  spec('dbsize', 1, ['readonly', 'fast'], ['keyspace', 'read', 'fast'], dbsize),
+  spec('time', 1, ['loading', 'stale', 'fast'], ['fast'], time),
+  spec('lastsave', 1, ['loading', 'stale', 'fast'], ['admin', 'fast', 'dangerous'], lastsave),
+  spec('save', 1, ['admin', 'noscript', 'no_async_loading', 'no_multi'], ADMIN_CATS, save),
+  spec('bgsave', -1, ['admin', 'noscript', 'no_async_loading'], ADMIN_CATS, bgsave),
+  spec('bgrewriteaof', 1, ['admin', 'noscript', 'no_async_loading'], ADMIN_CATS, bgrewriteaof),
   spec('shutdown', -1, ['admin', 'noscript', 'loading', 'stale', 'no_multi', 'allow_busy'],
-    ADMIN_CATS, shutdown, 'Synchronously save the dataset to disk and then shut down the server',
-    '1.0.0', 'server'),
-  spec('wait', 3, ['noscript'], ['slow', 'connection'], wait,
-    'Wait for the synchronous replication of all the write commands sent in the context of ' +
-    'the current connection', '3.0.0', 'generic'),
-  spec('waitaof', 4, ['noscript'], ['slow', 'connection'], waitaof,
-    'Wait for all write commands sent by the client to be appended to the AOF of the local ' +
-    'host and/or replicas', '7.2.0', 'generic'),
-  container('slowlog', 'A container for slow log commands', '2.2.12', 'server', [
-    spec('slowlog|get', -2, ['admin', 'loading', 'stale'], ADMIN_CATS, slowlogGet,
-      'Get the slow log\'s entries', '2.2.12', 'server'),
+    ADMIN_CATS, shutdown),
+  spec('wait', 3, ['noscript'], CONNECTION, wait),
+  spec('waitaof', 4, ['noscript'], CONNECTION, waitaof),
+  container('slowlog', [
+    spec('slowlog|get', -2, ['admin', 'loading', 'stale'], ADMIN_CATS, slowlogGet),
     spec('slowlog|len', 2, ['admin', 'loading', 'stale'], ADMIN_CATS,
-      (ctx) => ctx.reply.integer(services(ctx).slowlog.entries.length),
-      'Get the slow log\'s length', '2.2.12', 'server'),
+      (ctx) => ctx.reply.integer(services(ctx).slowlog.entries.length)),
     spec('slowlog|reset', 2, ['admin', 'loading', 'stale'], ADMIN_CATS,
-      (ctx) => { services(ctx).slowlog.reset(); ctx.reply.simple('OK') },
-      'Clear all entries from the slow log', '2.2.12', 'server'),
-    spec('slowlog|help', 2, ['loading', 'stale'], ['slow'], help(SLOWLOG_HELP),
-      'Show helpful text about the different subcommands', '6.2.0', 'server'),
+      (ctx) => { services(ctx).slowlog.reset(); ctx.reply.simple('OK') }),
+    spec('slowlog|help', 2, LOADING, ['slow'], help(SLOWLOG_HELP)),
   ]),
-  spec('monitor', 1, ADMIN, ADMIN_CATS, monitor,
-    'Listen for all requests received by the server in real time', '1.0.0', 'server'),
-  spec('command', -1, ['loading', 'stale'], ['slow', 'connection'], commandAll,
-    'Get array of Redis command details', '2.8.13', 'server', {
-      tips: ['nondeterministic_output_order'],
-      subcommands: [
-        spec('command|count', 2, ['loading', 'stale'], ['slow', 'connection'], commandCount,
-          'Get total number of Redis commands', '2.8.13', 'server'),
-        spec('command|info', -2, ['loading', 'stale'], ['slow', 'connection'], commandInfo,
-          'Get array of specific Redis command details, or all when no argument is given.',
-          '2.8.13', 'server', { tips: ['nondeterministic_output_order'] }),
-        spec('command|docs', -2, ['loading', 'stale'], ['slow', 'connection'], commandDocs,
-          'Get array of specific Redis command documentation', '7.0.0', 'server',
-          { tips: ['nondeterministic_output_order'] }),
-        spec('command|getkeys', -4, ['loading', 'stale'], ['slow', 'connection'],
-          commandGetkeys, 'Extract keys given a full Redis command', '2.8.13', 'server'),
-        spec('command|getkeysandflags', -4, ['loading', 'stale'], ['slow', 'connection'],
-          commandGetkeysandflags, 'Extract keys and access flags given a full Redis command',
-          '7.0.0', 'server'),
-        spec('command|list', -2, ['loading', 'stale'], ['slow', 'connection'], commandList,
-          'Get an array of Redis command names', '7.0.0', 'server',
-          { tips: ['nondeterministic_output_order'] }),
-        spec('command|help', 2, ['loading', 'stale'], ['slow', 'connection'],
-          help(COMMAND_HELP), 'Show helpful text about the different subcommands', '5.0.0',
-          'server'),
-      ],
-    }),
-  spec('debug', -2, ['admin', 'noscript', 'loading', 'stale', 'protected'], ADMIN_CATS, debug,
-    'A container for debugging commands', '1.0.0', 'server'),
+  spec('monitor', 1, ADMIN, ADMIN_CATS, monitor),
+  spec('command', -1, LOADING, CONNECTION, commandAll, {
+    subcommands: [
+      spec('command|count', 2, LOADING, CONNECTION, commandCount),
+      spec('command|info', -2, LOADING, CONNECTION, commandInfo),
+      spec('command|docs', -2, LOADING, CONNECTION, commandDocs),
+      spec('command|getkeys', -4, LOADING, CONNECTION, commandGetkeys),
+      spec('command|getkeysandflags', -4, LOADING, CONNECTION, commandGetkeysandflags),
+      spec('command|list', -2, LOADING, CONNECTION, commandList),
+      spec('command|help', 2, LOADING, CONNECTION, help(COMMAND_HELP)),
+    ],
+  }),
+  spec('debug', -2, ['admin', 'noscript', 'loading', 'stale', 'protected'], ADMIN_CATS, debug),
 ] as CommandSpec[])
 
 /** Names of every CONFIG parameter (for tests and docs). */

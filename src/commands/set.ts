@@ -364,7 +364,6 @@ const smembers: Handler = (ctx, argv) => {
 
 const W = ['write', 'set']
 const R = ['read', 'set']
-const unordered = { tips: ['nondeterministic_output_order'] }
 
 export const setCommands: CommandSpec[] = [
   commandSpec('sadd', -3, ['write', 'denyoom', 'fast'], 1, 1, 1, [...W, 'fast'], saddCmd),
@@ -372,26 +371,20 @@ export const setCommands: CommandSpec[] = [
   commandSpec('scard', 2, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], scard),
   commandSpec('sismember', 3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], sismember),
   commandSpec('smismember', -3, ['readonly', 'fast'], 1, 1, 1, [...R, 'fast'], smismember),
-  commandSpec('smembers', 2, ['readonly'], 1, 1, 1, [...R, 'slow'], smembers, unordered),
-  commandSpec('spop', -2, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], spop,
-    { tips: ['nondeterministic_output'] }),
-  commandSpec('srandmember', -2, ['readonly'], 1, 1, 1, [...R, 'slow'], srandmember,
-    { tips: ['nondeterministic_output'] }),
+  commandSpec('smembers', 2, ['readonly'], 1, 1, 1, [...R, 'slow'], smembers),
+  commandSpec('spop', -2, ['write', 'fast'], 1, 1, 1, [...W, 'fast'], spop),
+  commandSpec('srandmember', -2, ['readonly'], 1, 1, 1, [...R, 'slow'], srandmember),
   commandSpec('smove', 4, ['write', 'fast'], 1, 2, 1, [...W, 'fast'], smove),
-  commandSpec('sinter', -2, ['readonly'], 1, -1, 1, [...R, 'slow'], setOpGeneric('inter', false),
-    unordered),
+  commandSpec('sinter', -2, ['readonly'], 1, -1, 1, [...R, 'slow'], setOpGeneric('inter', false)),
   commandSpec('sintercard', -3, ['readonly', 'movablekeys'], 0, 0, 0, [...R, 'slow'], sintercard,
     { keys: numkeysKeys(1) }),
-  commandSpec('sunion', -2, ['readonly'], 1, -1, 1, [...R, 'slow'], setOpGeneric('union', false),
-    unordered),
-  commandSpec('sdiff', -2, ['readonly'], 1, -1, 1, [...R, 'slow'], setOpGeneric('diff', false),
-    unordered),
+  commandSpec('sunion', -2, ['readonly'], 1, -1, 1, [...R, 'slow'], setOpGeneric('union', false)),
+  commandSpec('sdiff', -2, ['readonly'], 1, -1, 1, [...R, 'slow'], setOpGeneric('diff', false)),
   commandSpec('sinterstore', -3, ['write', 'denyoom'], 1, -1, 1, [...W, 'slow'],
     setOpGeneric('inter', true)),
   commandSpec('sunionstore', -3, ['write', 'denyoom'], 1, -1, 1, [...W, 'slow'],
     setOpGeneric('union', true)),
   commandSpec('sdiffstore', -3, ['write', 'denyoom'], 1, -1, 1, [...W, 'slow'],
     setOpGeneric('diff', true)),
-  commandSpec('sscan', -3, ['readonly'], 1, 1, 1, [...R, 'slow'], sscan,
-    { tips: ['nondeterministic_output'] }),
+  commandSpec('sscan', -3, ['readonly'], 1, 1, 1, [...R, 'slow'], sscan),
 ]

@@ -101,17 +101,6 @@ export interface CommandSpec {
   readonly categories: readonly string[]
   readonly handler: Handler
   readonly subcommands?: readonly CommandSpec[]
-  /** COMMAND DOCS: summary, since, group, complexity (redis-cli hints read these). */
-  readonly docs?: { summary: string; since: string; group: string; complexity?: string;
-    arguments?: unknown[] }
-  /** COMMAND INFO tips, e.g. ['nondeterministic_output']. */
-  readonly tips?: readonly string[]
-  /**
-   * COMMAND INFO key-spec flags when not Redis's default RO/RW ones: ['not_key'] for the
-   * sharded pub/sub commands, whose channel sits at the key position but is no key (COMMAND
-   * GETKEYS finds none).
-   */
-  readonly keySpecFlags?: readonly string[]
   /**
    * Allowed while a RESP2 client is subscribed (Redis's processCommand list: (P|S)SUBSCRIBE,
    * (P|S)UNSUBSCRIBE, PING, QUIT, RESET); every other command is refused there.

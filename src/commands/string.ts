@@ -690,16 +690,16 @@ function lcsIdxReply(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The table (arity, flags, key positions, ACL categories and tips from Redis 7.0.15 COMMAND INFO)
+// The table (arity, flags, key positions and ACL categories from Redis 7.0.15 COMMAND INFO; tips,
+// key specs and docs: command-docs.ts)
 
 type Flags = CommandSpec['flags']
 function spec(
   name: string, arity: number, flags: Flags, keys: [number, number, number],
-  categories: string[], handler: Handler, tips?: string[],
+  categories: string[], handler: Handler,
 ): CommandSpec {
   const s: CommandSpec = {
     name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], categories, handler,
-    ...(tips === undefined ? {} : { tips }),
   }
   return Object.freeze(s)
 }
@@ -719,12 +719,9 @@ export const stringCommands: CommandSpec[] = [
   spec('getset', 3, ['write', 'denyoom', 'fast'], K1, W_FAST, getsetCommand),
   spec('getdel', 2, ['write', 'fast'], K1, W_FAST, getdelCommand),
   spec('getex', -2, ['write', 'fast'], K1, W_FAST, getexCommand),
-  spec('mget', -2, ['readonly', 'fast'], [1, -1, 1], R_FAST, mgetCommand,
-    ['request_policy:multi_shard']),
-  spec('mset', -3, ['write', 'denyoom'], [1, -1, 2], W_SLOW, msetCommand,
-    ['request_policy:multi_shard', 'response_policy:all_succeeded']),
-  spec('msetnx', -3, ['write', 'denyoom'], [1, -1, 2], W_SLOW, msetnxCommand,
-    ['request_policy:multi_shard', 'response_policy:agg_min']),
+  spec('mget', -2, ['readonly', 'fast'], [1, -1, 1], R_FAST, mgetCommand),
+  spec('mset', -3, ['write', 'denyoom'], [1, -1, 2], W_SLOW, msetCommand),
+  spec('msetnx', -3, ['write', 'denyoom'], [1, -1, 2], W_SLOW, msetnxCommand),
   spec('incr', 2, ['write', 'denyoom', 'fast'], K1, W_FAST, incrCommand),
   spec('decr', 2, ['write', 'denyoom', 'fast'], K1, W_FAST, decrCommand),
   spec('incrby', 3, ['write', 'denyoom', 'fast'], K1, W_FAST, incrbyCommand),

@@ -68,31 +68,20 @@ const unwatch: Handler = (ctx) => {
 
 const TXN = ['noscript', 'loading', 'stale', 'fast', 'allow_busy'] as const
 
-function docs(summary: string, complexity: string): CommandSpec['docs'] {
-  return { summary, since: '1.2.0', group: 'transactions', complexity }
-}
-
+// Summaries and arguments: command-docs.ts.
 export const EXEC_SPEC: CommandSpec = Object.freeze<CommandSpec>({
   name: 'exec', arity: 1, flags: ['noscript', 'loading', 'stale', 'skip_slowlog'],
   firstKey: 0, lastKey: 0, step: 0, categories: ['slow', 'transaction'], handler: exec,
-  docs: { summary: 'Execute all commands issued after MULTI', since: '1.2.0',
-    group: 'transactions', complexity: 'Depends on commands in the transaction' },
 })
 
 export const transactionCommands: readonly CommandSpec[] = Object.freeze([
   { name: 'multi', arity: 1, flags: TXN, firstKey: 0, lastKey: 0, step: 0,
-    categories: ['fast', 'transaction'], handler: multi,
-    docs: docs('Mark the start of a transaction block', 'O(1)') },
+    categories: ['fast', 'transaction'], handler: multi },
   EXEC_SPEC,
   { name: 'discard', arity: 1, flags: TXN, firstKey: 0, lastKey: 0, step: 0,
-    categories: ['fast', 'transaction'], handler: discard,
-    docs: { ...docs('Discard all commands issued after MULTI',
-      'O(N), when N is the number of queued commands'), since: '2.0.0' } },
+    categories: ['fast', 'transaction'], handler: discard },
   { name: 'watch', arity: -2, flags: TXN, firstKey: 1, lastKey: -1, step: 1,
-    categories: ['fast', 'transaction'], handler: watch,
-    docs: { ...docs('Watch the given keys to determine execution of the MULTI/EXEC block',
-      'O(1) for every key.'), since: '2.2.0' } },
+    categories: ['fast', 'transaction'], handler: watch },
   { name: 'unwatch', arity: 1, flags: TXN, firstKey: 0, lastKey: 0, step: 0,
-    categories: ['fast', 'transaction'], handler: unwatch,
-    docs: { ...docs('Forget about all watched keys', 'O(1)'), since: '2.2.0' } },
+    categories: ['fast', 'transaction'], handler: unwatch },
 ] as CommandSpec[])

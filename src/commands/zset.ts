@@ -1116,8 +1116,7 @@ export const zsetCommands: CommandSpec[] = [
     { keys: numkeysKeys(1) }),
   commandSpec('bzmpop', -5, ['write', 'blocking', 'movablekeys'], 0, 0, 0,
     [...W, 'slow', 'blocking'], bzmpop, { keys: numkeysKeys(2) }),
-  commandSpec('zrandmember', -2, ['readonly'], 1, 1, 1, [...R, 'slow'], zrandmember,
-    { tips: ['nondeterministic_output'] }),
+  commandSpec('zrandmember', -2, ['readonly'], 1, 1, 1, [...R, 'slow'], zrandmember),
   commandSpec('zunion', -3, ['readonly', 'movablekeys'], 0, 0, 0, [...R, 'slow'],
     zsetOpCmd('union', false, false, 'zunion'), { keys: zopKeys(1, false) }),
   commandSpec('zinter', -3, ['readonly', 'movablekeys'], 0, 0, 0, [...R, 'slow'],
@@ -1135,6 +1134,5 @@ export const zsetCommands: CommandSpec[] = [
   commandSpec('zremrangebyrank', 4, ['write'], 1, 1, 1, [...W, 'slow'], zremrangeGeneric('rank')),
   commandSpec('zremrangebyscore', 4, ['write'], 1, 1, 1, [...W, 'slow'], zremrangeGeneric('score')),
   commandSpec('zremrangebylex', 4, ['write'], 1, 1, 1, [...W, 'slow'], zremrangeGeneric('lex')),
-  commandSpec('zscan', -3, ['readonly'], 1, 1, 1, [...R, 'slow'], zscan,
-    { tips: ['nondeterministic_output'] }),
+  commandSpec('zscan', -3, ['readonly'], 1, 1, 1, [...R, 'slow'], zscan),
 ]
