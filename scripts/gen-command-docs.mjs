@@ -3,14 +3,16 @@
 // tips and key specs, for every command capykv's table has.
 //
 //   npx tsc -p tsconfig.json && node scripts/gen-command-docs.mjs <redis>/src/commands \
-//     [--summaries FILE.tsv] [--notes FILE.tsv] [--extra FILE.json]
+//     [--summaries FILE.tsv] [--notes FILE.tsv] [--history FILE.tsv] [--extra FILE.json]
 //
 // The facts (arguments and their structure, flags, tokens, since, group, complexity, history,
 // doc flags, deprecation, tips, key specs) are read at development time from Redis 7.0.15's
 // src/commands/*.json, given as the first argument; nothing of Redis is stored in this script.
-// The prose is ours and is never taken from Redis: each command's summary and each key spec's
-// notes are kept from the current data file (dist/src/commands/command-docs.js), or given as
-// tab-separated files (name<TAB>summary; name#index<TAB>notes). A command the 7.0.15 files do
+// The prose is ours and is never taken from Redis: each command's summary, each key spec's
+// notes and each history entry's description of the change are kept from the current data file
+// (dist/src/commands/command-docs.js), or given as tab-separated files (name<TAB>summary;
+// name#index<TAB>notes; name#index<TAB>change). Only the complexity, which must equal Redis's
+// (clients and the differential test compare it), is taken as it is. A command the 7.0.15 files do
 // not have (a documented 7.2 addition) keeps its current entry, or comes from --extra (a JSON
 // file in the Redis format). The script refuses to write a command without a summary.
 
@@ -24,7 +26,7 @@ const WIDTH = 100
 
 function usage(msg) {
   console.error(`${msg}\nusage: node scripts/gen-command-docs.mjs <redis>/src/commands ` +
-    '[--summaries FILE.tsv] [--notes FILE.tsv] [--extra FILE.json]')
+    '[--summaries FILE.tsv] [--notes FILE.tsv] [--history FILE.tsv] [--extra FILE.json]')
   process.exit(2)
 }
 
@@ -66,8 +68,17 @@ if (existsSync(currentFile)) {
 }
 const summaries = readTsv(option('--summaries'))
 const notes = readTsv(option('--notes'))
+// name#index -> our description of that history entry's change; a kept one carries its version.
+const changes = readTsv(option('--history'))
+const changeSince = new Map()
 for (const [name, doc] of Object.entries(current)) {
   if (!summaries.has(name)) summaries.set(name, doc.summary)
+  for (const [i, [since, change]] of (doc.history ?? []).entries()) {
+    if (!changes.has(`${name}#${i}`)) {
+      changes.set(`${name}#${i}`, change)
+      changeSince.set(`${name}#${i}`, since)
+    }
+  }
   for (const [i, ks] of (doc.keySpecs ?? []).entries()) {
     if (ks.notes !== undefined && !notes.has(`${name}#${i}`)) notes.set(`${name}#${i}`, ks.notes)
   }
@@ -164,7 +175,16 @@ function convert(name, c) {
   if (given(c.doc_flags)) doc.docFlags = orderedFlags(c.doc_flags, DOC_FLAGS)
   if (given(c.deprecated_since)) doc.deprecatedSince = c.deprecated_since
   if (given(c.replaced_by)) doc.replacedBy = c.replaced_by
-  if (given(c.history)) doc.history = c.history.map(([since, change]) => [since, change])
+  if (given(c.history)) {
+    doc.history = c.history.map(([since], i) => {
+      const ours = changes.get(`${name}#${i}`)
+      const kept = changeSince.get(`${name}#${i}`)
+      if (ours === undefined || ours === '' || (kept !== undefined && kept !== since)) {
+        throw new Error(`${name}: history ${i} (${since}): give our description of the change`)
+      }
+      return [since, ours]
+    })
+  }
   if (given(c.command_tips)) doc.tips = c.command_tips.map((t) => t.toLowerCase())
   if (given(c.key_specs)) doc.keySpecs = c.key_specs.map((ks, i) => convertKeySpec(name, ks, i))
   if (given(c.arguments)) doc.arguments = convertArgs(c.arguments)

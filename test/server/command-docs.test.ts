@@ -2,8 +2,9 @@
 // 7.0.15, in RESP2 and RESP3. The replies are compared as trees that keep every reply type
 // (map, set, array, status, bulk, integer), so the shapes must be Redis's exactly; only these
 // differ on purpose:
-// - the summaries and the key spec notes, which are ours (each summary must differ from Redis's,
-//   so none is copied);
+// - the summaries, the key spec notes and the history entries' descriptions of each change,
+//   which are ours (each summary and each description must differ from Redis's, ignoring case
+//   and punctuation, so none is copied); the history's versions must be Redis's;
 // - the order of subcommands (Redis writes its dict order) and the subcommands capykv does not
 //   implement (a container lists only ours);
 // - WAITAOF, CLIENT SETINFO and CLIENT NO-TOUCH, which 7.0.15 lacks (documented 7.2 additions).
@@ -64,7 +65,26 @@ interface Canon {
   keep: (name: string) => boolean
   /** Summaries met, by command name. */
   summaries: Map<string, string>
+  /** History descriptions met, by `name#index`. */
+  changes: Map<string, string>
 }
+
+/** The history array with each entry's description replaced (its version kept). */
+function canonHistory(name: string, history: Node, c: Canon): Node {
+  if (!('items' in history)) return history
+  return {
+    t: history.t,
+    items: history.items.map((entry, i) => {
+      if (!('items' in entry)) return entry
+      c.changes.set(`${name}#${i}`, text(entry.items[1]) ?? '')
+      const change = entry.items[1]
+      return { t: entry.t, items: [entry.items[0] as Node, { t: change?.t ?? '$', v: '<change>' }] }
+    }),
+  }
+}
+
+/** Prose compared for copying: lower case, letters and digits only. */
+const bare = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim()
 
 /**
  * A COMMAND DOCS entry with the summary replaced, and the subcommands filtered and sorted
@@ -80,6 +100,8 @@ function canonDoc(name: string, doc: Node, c: Canon): Node {
       items.push(k, { t: v.t, v: '<summary>' })
     } else if (key === 'subcommands') {
       items.push(k, canonDocMap(v, c))
+    } else if (key === 'history') {
+      items.push(k, canonHistory(name, v, c))
     } else {
       items.push(k, v)
     }
@@ -191,8 +213,8 @@ t.test('issue 10: COMMAND DOCS and COMMAND INFO of every command match redis-ser
       const [a, b] = [await Conn.open(capykv.port, proto), await Conn.open(redis.port, proto)]
       // A container's subcommands: those both have.
       const keep = (n: string): boolean => ours.has(n) && !ADDITIONS_72.includes(n)
-      const oursC: Canon = { keep, summaries: new Map() }
-      const theirsC: Canon = { keep, summaries: new Map() }
+      const oursC: Canon = { keep, summaries: new Map(), changes: new Map() }
+      const theirsC: Canon = { keep, summaries: new Map(), changes: new Map() }
       const additions: string[] = []
       for (const name of names) {
         const mine = await a.tree('COMMAND', 'DOCS', name)
@@ -212,8 +234,12 @@ t.test('issue 10: COMMAND DOCS and COMMAND INFO of every command match redis-ser
       if (proto === 2) {
         for (const [name, summary] of oursC.summaries) {
           const theirsSummary = theirsC.summaries.get(name)
-          t.ok(summary.length > 0 && summary !== theirsSummary,
+          t.ok(summary.length > 0 && bare(summary) !== bare(theirsSummary ?? ''),
             `${name}: our own summary ("${summary}")`)
+        }
+        for (const [at, change] of oursC.changes) {
+          t.ok(change.length > 0 && bare(change) !== bare(theirsC.changes.get(at) ?? ''),
+            `${at}: our own description of the change ("${change}")`)
         }
       }
       // COMMAND DOCS without arguments: every command of ours, each as COMMAND DOCS <name>.
