@@ -40,6 +40,8 @@ const LONG_FILES: Readonly<Record<string, string>> = {
   'src/commands/string.ts': 'open: the SET family and the GETEX/GETDEL/bit-free string commands',
   'src/recovery/check.ts': 'open: verification, the report and the prefix salvage in one CLI core',
   'src/server-config.ts': "its subject is long: Redis 7.0.15's config catalogue, as data",
+  'src/commands/command-docs.ts':
+    'its subject is long: COMMAND DOCS/INFO facts of all 240 commands and subcommands, as data',
   'src/commands/scripting.ts': 'open: EVAL/EVALSHA, SCRIPT, FUNCTION and FCALL in one file: split',
 }
 

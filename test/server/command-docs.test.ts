@@ -267,7 +267,6 @@ function helpEntries(port: number, group: string): Map<string, string> {
     { encoding: 'latin1', timeout: 30_000 })
   if (run.status !== 0) throw new Error(`redis-cli help @${group}: ${run.status} ${run.stderr}`)
   const out = new Map<string, string>()
-  // eslint-disable-next-line no-control-regex
   const plain = run.stdout.replace(/\x1b\[[0-9;]*m/g, '')
   for (const entry of plain.split('\r\n\r\n')) {
     const m = /^\s*(\S+(?: [A-Z-]+)?) (.*)\r\n\s*summary: .*\r\n\s*since: (.*)/.exec(entry)
