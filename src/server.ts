@@ -593,7 +593,7 @@ export class CapykvServer {
 
   /** The pool is recovered: start serving data commands. */
   attachStore(store: Store): void {
-    this.watch.install(store.keyspace)
+    store.observe(this.watch)
     this.services.store = store
     this.services.loading = null
     this.services.lastSaveAtMs = nowMs()

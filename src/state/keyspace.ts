@@ -6,7 +6,9 @@
 //   mutation (set/delete here, adjustBytes for in-place collection changes);
 // - epoch changes whenever a database map object is replaced (FLUSHDB, FLUSHALL, SWAPDB), so an
 //   incremental checkpoint iterating the maps knows its iterators are stale;
-// - onTouch/onTouchDb are called for every key or database an applied event changes (WATCH).
+// - the observer (WATCH's index, handed over by the Store that owns this keyspace) is told of
+//   every key or database an applied event changes, with this keyspace as the first argument,
+//   so it never holds a keyspace of its own that could outlive a DEBUG RELOAD.
 //
 // Deferred index (startup): recovery may hand a database whole-key writes (PUT, string RESTORE)
 // WITHOUT building their keys, Entries and value copies: each is kept as (record bytes, offset,
@@ -213,6 +215,16 @@ class PendingDb {
   }
 }
 
+/** Told of every change an applied event makes (WATCH: txn/watch.ts). */
+export interface KeyspaceObserver {
+  touched(keyspace: Keyspace, db: number, key: string): void
+  /**
+   * A database's map was replaced (FLUSHDB, FLUSHALL, a reload) or swapped (SWAPDB).
+   * `previous`: its map before; `current`: after (default: keyspace.db(db)).
+   */
+  touchedDb(keyspace: Keyspace, db: number, previous?: KeyMap, current?: KeyMap): void
+}
+
 export class Keyspace {
   private maps: KeyMap[] = []
   /** Per database: its deferred events, or null when none are pending (the usual case). */
@@ -230,9 +242,8 @@ export class Keyspace {
   readonly functionLibraries = new Map<string, Buffer>()
   /** Changes whenever functionLibraries does (derived indexes compare it). */
   functionsVersion = 0
-  onTouch: ((db: number, key: string) => void) | null = null
-  /** `previous`: the database's map before it was replaced or swapped (WATCH needs it). */
-  onTouchDb: ((db: number, previous?: KeyMap) => void) | null = null
+  /** Set only by the Store holding this keyspace (txn/engine.ts), which owns the observer. */
+  observer: KeyspaceObserver | null = null
 
   constructor() {
     for (let i = 0; i < DB_COUNT; i++) {
@@ -301,11 +312,11 @@ export class Keyspace {
   }
 
   touch(db: number, key: string): void {
-    if (this.onTouch !== null) this.onTouch(db, key)
+    if (this.observer !== null) this.observer.touched(this, db, key)
   }
 
   touchDb(db: number, previous?: KeyMap): void {
-    if (this.onTouchDb !== null) this.onTouchDb(db, previous)
+    if (this.observer !== null) this.observer.touchedDb(this, db, previous)
   }
 
   /** Replace a database's map (FLUSHDB, SWAPDB); returns the old one. */

@@ -19,7 +19,7 @@ import { StoreError } from '../errors.js'
 import { recoverAsync, recover, type RecoveredLog, type RecoveryProgress } from '../recovery/recover.js'
 import { encodeEvents, eventsShrinkOnly, applyEvent, type Event, type Undo } from '../state/event.js'
 import '../state/core-events.js'
-import { type Keyspace } from '../state/keyspace.js'
+import { DB_COUNT, KeyMap, type Keyspace, type KeyspaceObserver } from '../state/keyspace.js'
 import {
   Checkpointer, incrementalReserveBytes, smallReserveBytes, writeReserveBytes,
 } from '../storage/checkpoint.js'
@@ -169,7 +169,10 @@ export class Transaction {
 const noop = (): void => {}
 
 export class Store {
-  keyspace: Keyspace
+  /** The tentative state; replaced only by install() (DEBUG RELOAD). */
+  private ks: Keyspace
+  /** WATCH's index: owned here and handed to every keyspace this store installs. */
+  private observer: KeyspaceObserver | null = null
   readonly log: Log
   readonly checkpointer: Checkpointer
   private current: Transaction | null = null
@@ -200,7 +203,7 @@ export class Store {
     recovered: RecoveredLog,
     readonly options: StoreOptions,
   ) {
-    this.keyspace = keyspace
+    this.ks = keyspace
     this.recoveredLog = recovered
     this.log = new Log(region, recovered.seed, recovered.header.ringBytes,
       { headLsn: recovered.headLsn, tailLsn: recovered.tailLsn }, options.hooks)
@@ -483,10 +486,32 @@ export class Store {
         `${result.what}: ${result.reason}` : result.reason)
     }
     this.checkpointer.abandon()
-    const ks = result.keyspace
-    ks.onTouch = this.keyspace.onTouch
-    ks.onTouchDb = this.keyspace.onTouchDb
-    this.keyspace = ks
+    const previous = this.ks
+    this.install(result.keyspace)
+    // As Redis's DEBUG RELOAD: every database is emptied (its watchers told) before the load.
+    const observer = this.observer
+    if (observer === null) return
+    const empty = new KeyMap()
+    for (let db = 0; db < DB_COUNT; db++) {
+      if (!previous.isEmpty(db)) observer.touchedDb(this.ks, db, previous.db(db), empty)
+    }
+  }
+
+  get keyspace(): Keyspace {
+    return this.ks
+  }
+
+  /** Tell `observer` of every change to whatever keyspace this store holds, now and later. */
+  observe(observer: KeyspaceObserver | null): void {
+    this.observer = observer
+    this.ks.observer = observer
+  }
+
+  /** The one place the keyspace is replaced: the observer moves with it. */
+  private install(keyspace: Keyspace): void {
+    this.ks.observer = null
+    keyspace.observer = this.observer
+    this.ks = keyspace
   }
 
   stats(): StoreStats {

@@ -1,12 +1,13 @@
 // WATCH: the two-way index between watched keys and the clients watching them (STYLE §2.6's
 // txn/watch), with Redis 7.0's rules for when a watcher's EXEC must fail:
 // - any change to a watched key by anyone (the keyspace reports every key an applied event
-//   changes through onTouch), including the watcher itself and including expiry (a key that
+//   changes to its observer, this index), including the watcher itself and including expiry (a key that
 //   expires is deleted by an event, so it is touched);
 // - a watched key that was live at WATCH time and is logically expired at EXEC (checked by
 //   dirtyByExpiry at EXEC, as Redis's isWatchedKeyExpired);
-// - FLUSHDB / FLUSHALL / SWAPDB (onTouchDb with the database's previous map): a watched key
-//   that existed before or exists after.
+// - FLUSHDB / FLUSHALL / SWAPDB / DEBUG RELOAD (touchedDb with the database's previous map; a
+//   reload empties every database first, as Redis's emptyData): a watched key that existed
+//   before or exists after.
 // A key already expired at WATCH time is special (Redis's `expired` flag): its deletion is no
 // logical change and only clears the flag; a SWAPDB that brings in another expired copy keeps
 // it. Any other touch of such a key marks the watcher dirty. (Redis 7.0.15's touchWatchedKey
@@ -14,8 +15,12 @@
 // #14752; we implement the intended rule: every watcher is visited.)
 // Invariants: byKey and each watcher's `watched` map describe the same pairs; a dirty watcher
 // watches nothing (unwatchAll as Redis does), so marking it again is a no-op.
+// Lifetime: the index holds no keyspace. Every notification names the keyspace it comes from
+// and every query is handed the store's current one; the Store (txn/engine.ts) owns the
+// observer and hands it to each keyspace it installs (open, DEBUG RELOAD), so the index follows
+// whatever keyspace the store holds by construction.
 
-import type { Entry, KeyMap, Keyspace } from '../state/keyspace.js'
+import type { Entry, KeyMap, Keyspace, KeyspaceObserver } from '../state/keyspace.js'
 
 export interface WatchedKey {
   db: number
@@ -37,18 +42,12 @@ function isLogicallyExpired(entry: Entry | undefined, nowMs: number): boolean {
   return entry !== undefined && entry.expireAtMs !== 0 && entry.expireAtMs <= nowMs
 }
 
-export class WatchIndex {
+export class WatchIndex implements KeyspaceObserver {
   private readonly byKey = new Map<string, Set<Watcher>>()
   /** Number of watched (watcher, key) pairs per database, to skip db-wide touches fast. */
   private readonly countByDb = new Map<number, number>()
 
   constructor(private readonly now: () => number) {}
-
-  /** Route the keyspace's touch hooks here (call again after the keyspace is replaced). */
-  install(keyspace: Keyspace): void {
-    keyspace.onTouch = (db, key) => this.touch(keyspace, db, key)
-    keyspace.onTouchDb = (db, previous) => this.touchDb(keyspace, db, previous)
-  }
 
   get size(): number {
     return this.byKey.size
@@ -88,7 +87,7 @@ export class WatchIndex {
   }
 
   /** A key changed (set, deleted, expiry changed, value changed). */
-  touch(keyspace: Keyspace, db: number, key: string): void {
+  touched(keyspace: Keyspace, db: number, key: string): void {
     if (this.byKey.size === 0) return
     const set = this.byKey.get(slot(db, key))
     if (set === undefined) return
@@ -104,18 +103,18 @@ export class WatchIndex {
     }
   }
 
-  /** A database was replaced (FLUSHDB, FLUSHALL) or swapped (SWAPDB). */
-  touchDb(keyspace: Keyspace, db: number, previous?: KeyMap): void {
+  /** A database was replaced (FLUSHDB, FLUSHALL, a reload) or swapped (SWAPDB). */
+  touchedDb(keyspace: Keyspace, db: number, previous?: KeyMap, current?: KeyMap): void {
     if ((this.countByDb.get(db) ?? 0) === 0) return
     const now = this.now()
-    const current = keyspace.db(db)
+    const map = current ?? keyspace.db(db)
     for (const [s, set] of Array.from(this.byKey)) {
       for (const w of Array.from(set)) {
         const wk = w.watched.get(s)
         if (wk === undefined || wk.db !== db) continue
         // Without the previous map (an older keyspace), assume the key existed.
         const existedBefore = previous === undefined ? true : previous.has(wk.key)
-        const after = current.get(wk.key)
+        const after = map.get(wk.key)
         if (!existedBefore && after === undefined) continue
         if (wk.expiredAtWatch) {
           if (after === undefined) {

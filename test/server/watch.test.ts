@@ -18,7 +18,7 @@ function put(ks: Keyspace, db: number, key: string, expireAtMs = 0): void {
 t.test('WatchIndex: touches mark every watcher of the key dirty and unwatch it', async (t) => {
   const ks = new Keyspace()
   const index = new WatchIndex(() => 1000)
-  index.install(ks)
+  ks.observer = index
   const a = watcher()
   const b = watcher()
   const c = watcher()
@@ -39,7 +39,7 @@ t.test('WatchIndex: keys already expired at WATCH time (Redis 7.0 `expired` flag
   const now = 5000
   const ks = new Keyspace()
   const index = new WatchIndex(() => now)
-  index.install(ks)
+  ks.observer = index
   put(ks, 0, 'gone', 4000) // logically expired, not yet deleted
   const a = watcher()
   const b = watcher()
@@ -62,7 +62,7 @@ t.test('WatchIndex: keys already expired at WATCH time (Redis 7.0 `expired` flag
 t.test('WatchIndex: FLUSHDB and SWAPDB', async (t) => {
   const ks = new Keyspace()
   const index = new WatchIndex(() => 1000)
-  index.install(ks)
+  ks.observer = index
   put(ks, 0, 'x')
   const a = watcher()
   const b = watcher()
@@ -197,3 +197,72 @@ t.test('a key that expires after WATCH aborts EXEC (as Redis 7.0)', async (t) =>
   t.same(actual, expected)
   t.equal(actual[actual.length - 1], '*-1\r\n')
 })
+
+/**
+ * The keyspace's lifetime: DEBUG RELOAD replaces the Store's keyspace object, SWAPDB/FLUSHALL
+ * replace database maps, a checkpoint reads them. WATCH must follow whatever the store holds.
+ * In Redis DEBUG RELOAD empties every database first (signalFlushedDb), so a watched key that
+ * existed makes EXEC fail even if nobody writes it afterwards.
+ */
+const LIFETIME: Record<string, Step[]> = {
+  'WATCH, RELOAD, the other client\'s SET, EXEC': [
+    [1, 'SET', 'l1', '1'], [0, 'WATCH', 'l1'], [1, 'DEBUG', 'RELOAD'], [1, 'SET', 'l1', '2'],
+    [0, 'MULTI'], [0, 'PING'], [0, 'EXEC'],
+  ],
+  'WATCH an existing key, RELOAD, EXEC (the reload empties the db)': [
+    [1, 'SET', 'l2', '1'], [0, 'WATCH', 'l2'], [1, 'DEBUG', 'RELOAD'], [0, 'MULTI'],
+    [0, 'PING'], [0, 'EXEC'],
+  ],
+  'WATCH a missing key, RELOAD, EXEC': [
+    [0, 'WATCH', 'l3'], [1, 'DEBUG', 'RELOAD'], [0, 'MULTI'], [0, 'PING'], [0, 'EXEC'],
+  ],
+  'RELOAD before WATCH, then the other client\'s SET': [
+    [1, 'SET', 'l4', '1'], [1, 'DEBUG', 'RELOAD'], [0, 'WATCH', 'l4'], [1, 'SET', 'l4', '2'],
+    [0, 'MULTI'], [0, 'PING'], [0, 'EXEC'],
+  ],
+  'RELOAD before WATCH, nobody writes': [
+    [1, 'SET', 'l5', '1'], [1, 'DEBUG', 'RELOAD'], [0, 'WATCH', 'l5'], [1, 'SET', 'other', '2'],
+    [0, 'MULTI'], [0, 'PING'], [0, 'EXEC'],
+  ],
+  'RELOAD, DEL, WATCH the deleted key, FLUSHALL (the key is in neither db)': [
+    [1, 'SET', 'l6', '1'], [1, 'SET', 'keep', '1'], [1, 'DEBUG', 'RELOAD'], [1, 'DEL', 'l6'], [0, 'WATCH', 'l6'],
+    [1, 'FLUSHALL'], [0, 'MULTI'], [0, 'PING'], [0, 'EXEC'],
+  ],
+  'RELOAD, DEL, WATCH the deleted key, SWAPDB with an empty db': [
+    [1, 'SET', 'l7', '1'], [1, 'SET', 'keep', '1'], [1, 'DEBUG', 'RELOAD'], [1, 'DEL', 'l7'], [0, 'WATCH', 'l7'],
+    [1, 'SWAPDB', '0', '5'], [1, 'SWAPDB', '0', '5'], [0, 'MULTI'], [0, 'PING'], [0, 'EXEC'],
+    [1, 'FLUSHALL'],
+  ],
+  'RELOAD, WATCH, SWAPDB that brings the key in': [
+    [1, 'SELECT', '2'], [1, 'SET', 'l8', '1'], [1, 'SELECT', '0'], [1, 'DEBUG', 'RELOAD'],
+    [0, 'WATCH', 'l8'], [1, 'SWAPDB', '0', '2'], [0, 'MULTI'], [0, 'PING'], [0, 'EXEC'],
+    [1, 'FLUSHALL'],
+  ],
+  'WATCH, RELOAD NOSAVE, FLUSHALL, EXEC': [
+    [0, 'WATCH', 'l9'], [1, 'SET', 'l10', '1'], [1, 'DEBUG', 'RELOAD'],
+    [1, 'DEBUG', 'RELOAD', 'NOSAVE'], [1, 'FLUSHALL'], [0, 'MULTI'], [0, 'PING'], [0, 'EXEC'],
+  ],
+  'a checkpoint (SAVE) between WATCH and EXEC touches nothing': [
+    [1, 'SET', 'c1', '1'], [0, 'WATCH', 'c1'], [1, 'SAVE'], [0, 'MULTI'], [0, 'PING'],
+    [0, 'EXEC'],
+  ],
+  'a checkpoint (SAVE), then the other client\'s SET': [
+    [1, 'SET', 'c2', '1'], [0, 'WATCH', 'c2'], [1, 'SAVE'], [1, 'SET', 'c2', '2'], [0, 'MULTI'],
+    [0, 'PING'], [0, 'EXEC'],
+  ],
+}
+
+t.test('WATCH across DEBUG RELOAD, SWAPDB, FLUSHALL and checkpoints matches Redis 7.0.15',
+  async (t) => {
+    if (!requireBinary(t, 'redis-server')) return
+    const redis = await startRedis(['--enable-debug-command', 'yes'])
+    t.teardown(() => redis.stop())
+    const capykv = await startCapykv({ args: ['--enable-debug-command', 'yes'] })
+    t.teardown(() => capykv.stop())
+    for (const [name, script] of Object.entries(LIFETIME)) {
+      // One script at a time: DEBUG RELOAD and FLUSHALL act on the whole server.
+      const expected = await play(redis.port, script)
+      const actual = await play(capykv.port, script)
+      t.same(actual, expected, name)
+    }
+  })

@@ -277,7 +277,10 @@ t.test('removing the last element deletes the key, with its expiry', (t) => {
 t.test('WATCH sees every in-place change and its undo', (t) => {
   const ks = new Keyspace()
   const touched: string[] = []
-  ks.onTouch = (db, key) => touched.push(`${db}:${key}`)
+  ks.observer = {
+    touched: (_ks, db, key) => { touched.push(`${db}:${key}`) },
+    touchedDb: () => {},
+  }
   applyEvent(ks, { code: EV_RPUSH, db: 0, key: 'l', items: [buf('a'), buf('b')] } as Event)
   touched.length = 0
   const undo = applyEvent(ks, { code: EV_LSET, db: 0, key: 'l', index: 1, item: buf('c') } as Event)

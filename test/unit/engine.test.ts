@@ -10,10 +10,11 @@ import { existsSync, openSync, readSync, rmSync, statSync, writeSync, closeSync 
 import t from 'tap'
 import { StoreError } from '../../src/errors.js'
 import { canonical } from '../../src/state/canonical.js'
-import { EV_DEL, EV_FLUSHALL, EV_PUT } from '../../src/state/core-events.js'
+import { EV_DEL, EV_FLUSHALL, EV_PUT, EV_SWAPDB } from '../../src/state/core-events.js'
 import type { Event } from '../../src/state/event.js'
 import { LOG_OFFSET } from '../../src/storage/layout.js'
 import { Store } from '../../src/txn/engine.js'
+import { WatchIndex, type Watcher } from '../../src/txn/watch.js'
 
 const dir = existsSync('/dev/shm') ? '/dev/shm' : '/tmp'
 let counter = 0
@@ -209,4 +210,36 @@ t.test('corruption in the committed log: open refuses, naming the place', async 
   t.equal((err as StoreError).code, 'CORRUPTION')
   t.equal((err as StoreError).offset, LOG_OFFSET + 32, 'at the damaged record')
   t.match((err as StoreError).message, /checksum/)
+})
+
+t.test('WATCH follows the keyspace the store holds across reloads (the observer moves)', async (t) => {
+  const path = poolPath(t)
+  const store = await Store.open(path, { sizeBytes: 1 << 20 })
+  t.teardown(() => store.close())
+  const index = new WatchIndex(() => 1000)
+  store.observe(index)
+  const watcher = (): Watcher => ({ watchDirty: false, watched: new Map() })
+  await commit(store, put('first', '1'))
+  const first = store.keyspace
+  store.reload()
+  t.not(store.keyspace, first, 'a reload installs a new keyspace')
+  t.equal(store.keyspace.observer, index, 'the observer moved to it')
+  t.equal(first.observer, null, 'and left the old one (which nothing may keep alive)')
+  // A key only in the new keyspace's db 2, swapped into db 0 under a watcher: judged against
+  // the keyspace the store holds now (the old hooks read the first keyspace: EXEC ran).
+  await commit(store, put('k', 'v', 2))
+  const a = watcher()
+  index.watch(a, store.keyspace, 0, 'k')
+  await commit(store, { code: EV_SWAPDB, a: 0, b: 2 } as Event)
+  t.ok(a.watchDirty, 'SWAPDB after a reload brings the watched key in')
+  // A reload empties every database first (Redis's DEBUG RELOAD): a watched key that existed
+  // makes EXEC fail; a missing one does not.
+  const b = watcher()
+  const c = watcher()
+  index.watch(b, store.keyspace, 0, 'k')
+  index.watch(c, store.keyspace, 0, 'missing')
+  store.reload()
+  t.ok(b.watchDirty, 'a reload touches the keys it empties')
+  t.notOk(c.watchDirty, 'but not a key in neither keyspace')
+  t.equal(index.size, 1, 'only the untouched watcher still watches')
 })
