@@ -72,10 +72,12 @@ while [ $# -gt 0 ]; do
 done
 [ ${#units[@]} -gt 0 ] || read -ra units <<<"$(echo $CORE_UNITS)"
 
-pids=() dirs=() rpid=
+pids=() dirs=() rpid= refpid=
 [ -n "$logs" ] || logs=$(mktemp -d "${TMPDIR:-/tmp}/redis-suite-logs.XXXXXX")
 mkdir -p "$logs"
 cleanup() {
+  # The reference's pass (--compare) stops its own servers on TERM.
+  [ -z "$refpid" ] || { kill -TERM "$refpid" 2>/dev/null; wait "$refpid" 2>/dev/null; }
   # runtest runs under timeout, which passes the TERM on to runtest's process group.
   [ -z "$rpid" ] || { kill -TERM "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; }
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -184,7 +186,8 @@ while IFS='|' read -r name _reason; do
   [ -n "$name" ] && skip_args+=(--skiptest "$name")
 done <<<"$SKIP_TESTS"
 
-# Runs one unit on one target; sets r_ok r_err r_ign r_secs r_note.
+# Runs one unit on one target; sets r_ok r_err r_ign r_secs r_note. runtest's own test server
+# listens near --baseport: a random one keeps concurrent runs on one machine apart.
 run_unit() {
   local target=$1 unit=$2 tag
   tag=$(echo "$unit" | tr / -)
@@ -194,7 +197,8 @@ run_unit() {
   local t0 rc
   t0=$(date +%s)
   (cd "$src" && exec timeout -k 10 "$unit_timeout" ./runtest --host 127.0.0.1 --port "$port" \
-    --single "unit/$unit" "${RUNTEST_FLAGS[@]}" --tags "$tags" "${skip_args[@]}") \
+    --single "unit/$unit" "${RUNTEST_FLAGS[@]}" --tags "$tags" "${skip_args[@]}" \
+    --baseport $((30000 + RANDOM % 20000))) \
     >"$out" 2>&1 &
   rpid=$!
   wait "$rpid"
@@ -222,17 +226,40 @@ declare -A res
 total_ok=0 total_err=0 ref_ok=0 ref_err=0 failed_units=0 started=$(date +%s)
 targets=("$mode")
 [ "$mode" = compare ] && targets=(capykv reference)
+# --compare runs the reference's pass concurrently with capykv's (most units wait on sleeps and
+# round trips, not on the CPU), in a subshell with its own servers, writing unit|ok err ign s|note.
+if [ "$mode" = compare ]; then
+  rm -f "$logs/reference.results"
+  (
+    pids=() dirs=() rpid= refpid= keep_logs=1
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    for unit in "${units[@]}"; do
+      run_unit reference "$unit"
+      echo "$unit|$r_ok $r_err $r_ign $r_secs|$r_note" >>"$logs/reference.results"
+    done
+  ) &
+  refpid=$!
+fi
 for unit in "${units[@]}"; do
-  for target in "${targets[@]}"; do
-    run_unit "$target" "$unit"
-    res[$unit,$target]="$r_ok $r_err $r_ign $r_secs"
-    res[$unit,$target,note]=$r_note
-    if [ "$target" = reference ] && [ "$mode" = compare ]; then
-      ref_ok=$((ref_ok + r_ok)) ref_err=$((ref_err + r_err))
-    else
-      total_ok=$((total_ok + r_ok)) total_err=$((total_err + r_err))
-    fi
+  run_unit "${targets[0]}" "$unit"
+  res[$unit,${targets[0]}]="$r_ok $r_err $r_ign $r_secs"
+  res[$unit,${targets[0]},note]=$r_note
+  total_ok=$((total_ok + r_ok)) total_err=$((total_err + r_err))
+done
+if [ -n "$refpid" ]; then
+  wait "$refpid"
+  refpid=
+  for unit in "${units[@]}"; do res[$unit,reference]="0 1 0 0"; done
+  while IFS='|' read -r unit counts note; do
+    res[$unit,reference]=$counts res[$unit,reference,note]=$note
+  done <"$logs/reference.results"
+  for unit in "${units[@]}"; do
+    read -r a b _ _ <<<"${res[$unit,reference]}"
+    ref_ok=$((ref_ok + a)) ref_err=$((ref_err + b))
   done
+fi
+for unit in "${units[@]}"; do
   read -r cok cerr _ _ <<<"${res[$unit,${targets[0]}]}"
   pass=1
   [ "$cerr" = 0 ] || pass=0

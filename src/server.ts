@@ -342,7 +342,10 @@ export class Connection implements ClientHandle, Session {
   private endSocket(): void {
     if (this.closed || this.draining) return
     this.draining = true
-    this.socket.end()
+    // Closed once the last reply is handed to the kernel, as Redis close()s a CLOSE_AFTER_REPLY
+    // client after writing to it: a peer still sending then gets a reset, not a half-open socket
+    // that swallows its writes (Redis's protocol desync tests wait for that error).
+    this.socket.end(() => this.kill())
     // A peer that never reads must not keep the socket open forever.
     setTimeout(() => this.kill(), 10_000).unref()
   }

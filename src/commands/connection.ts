@@ -236,10 +236,22 @@ function clientFlags(sv: ServerServices, h: ClientHandle): string {
   return f === '' ? 'N' : f
 }
 
-/** One CLIENT LIST line (Redis 7.0.15's fields, plus 7.2's lib-name and lib-ver). */
-export function clientInfoLine(sv: ServerServices, h: ClientHandle, now: number): string {
+/** The bytes of `argv` as a multibulk request (what Redis's query buffer holds for it). */
+function requestBytes(argv: readonly Buffer[]): number {
+  let n = 3 + String(argv.length).length
+  for (const a of argv) n += 5 + String(a.length).length + a.length
+  return n
+}
+
+/**
+ * One CLIENT LIST line (Redis 7.0.15's fields, plus 7.2's lib-name and lib-ver). `running` is
+ * the request this client is executing (CLIENT LIST/INFO asked by it): its qbuf counts it, as
+ * Redis's query buffer still holds the command being executed.
+ */
+export function clientInfoLine(sv: ServerServices, h: ClientHandle, now: number,
+  running?: readonly Buffer[]): string {
   const s = h.state
-  const qbuf = h.queryBufferBytes()
+  const qbuf = h.queryBufferBytes() + (running === undefined ? 0 : requestBytes(running))
   const omem = h.outputBytes()
   const subs = sv.pubsub.counts(s.id)
   return `id=${s.id} addr=${h.addr} laddr=${h.laddr} fd=${h.fd} name=${s.name ?? ''} ` +
@@ -281,7 +293,8 @@ function clientList(ctx: CommandContext, argv: Buffer[]): void {
     return
   }
   const now = ctx.nowMs
-  ctx.reply.verbatim(handles.map((h) => clientInfoLine(sv, h, now) + '\n').join(''))
+  ctx.reply.verbatim(handles.map((h) => clientInfoLine(sv, h, now,
+    h.state.id === ctx.client.id ? argv : undefined) + '\n').join(''))
 }
 
 interface KillFilter {
@@ -438,7 +451,8 @@ const clientHandlers: Record<string, Handler> = {
     if (setName(ctx, argv[2] as Buffer)) ctx.reply.simple('OK')
   },
   list: clientList,
-  info: (ctx) => ctx.reply.verbatim(clientInfoLine(services(ctx), handleOf(ctx), ctx.nowMs) +
+  info: (ctx, argv) => ctx.reply.verbatim(clientInfoLine(services(ctx), handleOf(ctx), ctx.nowMs,
+    argv) +
     '\n'),
   kill: clientKill,
   setinfo: (ctx, argv) => {
