@@ -1,9 +1,9 @@
-// Helpers shared by the collection events (list-, hash-, set- and zset-events.ts): the common
+// Helpers shared by the events (core-, list-, hash-, set- and zset-events.ts): the common
 // payload header (u8 db, key as varuint length + latin1 bytes) and the liveBytes estimate per
 // element, which must equal what value-codec.ts's `bytes` computes for a whole value, so that
 // in-place changes (ks.adjustBytes) and whole-value RESTOREs agree exactly.
 
-import type { ByteReader, ByteWriter } from './bytes.js'
+import { type ByteReader, type ByteWriter, DecodeError } from './bytes.js'
 import { DB_COUNT, type Entry, type Keyspace } from './keyspace.js'
 
 /** Size estimate of an empty collection (the count field). */
@@ -19,10 +19,16 @@ export function writeDbKey(w: ByteWriter, db: number, key: string): void {
   w.str(key)
 }
 
-/** A db byte out of range cannot pass the CRC unless a bug: map it to 0 (totality). */
+/**
+ * The db byte of every event payload. Out of range it is corruption (or an encoder's bug that
+ * passed the CRC): a DecodeError, which recovery reports with the record's offset and LSN —
+ * never a silent write into another database.
+ */
 export function readDb(r: ByteReader): number {
+  const at = r.pos
   const db = r.u8()
-  return db < DB_COUNT ? db : 0
+  if (db >= DB_COUNT) throw new DecodeError(`database number ${db} out of range at byte ${at}`)
+  return db
 }
 
 /** The entry at (db, key) when it holds `type`; undefined when missing or of another type. */

@@ -12,6 +12,7 @@
 // replay never depends on another key's state (fuzzy checkpoints rely on this; see event.ts).
 
 import { ByteReader, ByteWriter } from './bytes.js'
+import { readDb } from './coll-common.js'
 import { carryEncodingHints } from './encoding-hints.js'
 import { registerEvent, type Event, type Undo } from './event.js'
 import { Entry, KeyMap, type Keyspace, TYPE_STRING, DB_COUNT, ENTRY_OVERHEAD_BYTES, keyHashBytes } from './keyspace.js'
@@ -32,11 +33,6 @@ export interface FlushDbEvent extends Event { db: number }
 export interface SwapDbEvent extends Event { a: number; b: number }
 export interface RestoreEvent extends Event {
   db: number; key: string; type: number; expireAtMs: number; value: unknown
-}
-
-function readDb(r: ByteReader): number {
-  const db = r.u8()
-  return db < DB_COUNT ? db : 0 // totality: an out-of-range db cannot pass the CRC unless a bug
 }
 
 /** Put an entry, returning the undo that restores the previous one. */

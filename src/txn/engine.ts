@@ -482,8 +482,10 @@ export class Store {
     this.flush()
     const result = recover(this.region)
     if (result.kind !== 'ok') {
-      throw new StoreError('CORRUPTION', result.kind === 'corrupt' ?
-        `${result.what}: ${result.reason}` : result.reason)
+      throw result.kind === 'corrupt'
+        ? new StoreError('CORRUPTION', `${result.what}: ${result.reason}`,
+          { offset: result.offset, lsn: result.lsn })
+        : new StoreError('CORRUPTION', result.reason)
     }
     this.checkpointer.abandon()
     const previous = this.ks

@@ -11,8 +11,10 @@ import t from 'tap'
 import { StoreError } from '../../src/errors.js'
 import { canonical } from '../../src/state/canonical.js'
 import { EV_DEL, EV_FLUSHALL, EV_PUT, EV_SWAPDB } from '../../src/state/core-events.js'
-import type { Event } from '../../src/state/event.js'
+import { ByteWriter, DecodeError } from '../../src/state/bytes.js'
+import { decodeEvents, encodeEvents, type Event } from '../../src/state/event.js'
 import { LOG_OFFSET } from '../../src/storage/layout.js'
+import { REC_TXN } from '../../src/storage/record-codec.js'
 import { Store } from '../../src/txn/engine.js'
 import { WatchIndex, type Watcher } from '../../src/txn/watch.js'
 
@@ -242,4 +244,34 @@ t.test('WATCH follows the keyspace the store holds across reloads (the observer 
   t.ok(b.watchDirty, 'a reload touches the keys it empties')
   t.notOk(c.watchDirty, 'but not a key in neither keyspace')
   t.equal(index.size, 1, 'only the untouched watcher still watches')
+})
+
+t.test('a database number out of range is corruption named by offset and LSN, not db 0', async (t) => {
+  const bad = [put('k', 'v', 16)]
+  const record = (store: Store): number => {
+    const w = store.log.begin()
+    encodeEvents(w, bad)
+    const lsn = store.log.append(REC_TXN)
+    store.log.commit()
+    return lsn
+  }
+  const w = new ByteWriter(64)
+  encodeEvents(w, bad)
+  const bytes = Buffer.from(w.view())
+  t.throws(() => decodeEvents(bytes, 0, bytes.length), DecodeError, 'decode refuses it')
+  for (const deferIndex of [true, false]) {
+    const path = poolPath(t)
+    const store = await Store.open(path, { sizeBytes: 1 << 20, autoCheckpoint: false })
+    await commit(store, put('good', '1'))
+    const lsn = record(store)
+    const reloadErr = (() => { try { store.reload() } catch (e) { return e } return null })()
+    t.match(reloadErr, { code: 'CORRUPTION', lsn }, 'DEBUG RELOAD reports it with its place')
+    store.close()
+    const err = await Store.open(path, { deferIndex }).then(() => null, (e: unknown) => e)
+    t.ok(err instanceof StoreError, `deferIndex ${deferIndex}: refused at open`)
+    t.equal((err as StoreError).code, 'CORRUPTION')
+    t.equal((err as StoreError).lsn, lsn, 'names the record\'s LSN')
+    t.equal((err as StoreError).offset, LOG_OFFSET + (lsn % store.log.ringBytes), 'and its offset')
+    t.match((err as StoreError).message, /database number 16 out of range/)
+  }
 })
