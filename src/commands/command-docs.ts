@@ -1,7 +1,7 @@
 // The command table's documentation, one entry per command and subcommand capykv has (keyed by
 // the table's name: 'get', 'client|list'): the one source of COMMAND DOCS and of COMMAND INFO's
-// tips and key specs (server-admin.ts writes both from here; table.ts refuses a command without
-// an entry).
+// tips and key specs (server-admin.ts writes both from here; test/unit/command-docs.test.ts
+// fails for a command of the table without an entry, or an entry without a command).
 // Invariants, and why:
 // - The facts are Redis 7.0.15's, the oracle's (DESIGN.md): since, group, complexity, doc
 //   flags, deprecation, history, tips, key specs, and the arguments with their types, tokens,
