@@ -20,6 +20,7 @@ mod crc64;
 mod napi_sys;
 mod pmem_sys;
 mod region;
+mod trace;
 
 use napi_sys::*;
 use region::{Error, Region, Result};
@@ -27,6 +28,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::CString;
 use std::os::raw::{c_char, c_void};
 use std::ptr;
+use trace::{Pm, Trace};
 
 const SEGMENT_BYTES: usize = 1 << 30;
 const MAX_SAFE_INTEGER: f64 = 9007199254740991.0;
@@ -248,15 +250,17 @@ unsafe fn define_readonly(
 // ---------------------------------------------------------------------------------------------
 // The pool object
 
-struct Pool {
-    region: Region,
+/// A pool over the mapped file (Pool<Region>) or over a Trace (the crash simulator's view of the
+/// same method bodies, trace.rs): every method below is generic over the PM primitives.
+struct Pool<R: Pm> {
+    region: R,
     closed: Cell<bool>,
     refs: Cell<usize>,
     /// Weak references to the segment ArrayBuffers (for close()).
     segments: RefCell<Vec<napi_ref>>,
 }
 
-unsafe fn release(env: napi_env, pool: *mut Pool) {
+unsafe fn release<R: Pm>(env: napi_env, pool: *mut Pool<R>) {
     let p = &*pool;
     let n = p.refs.get() - 1;
     p.refs.set(n);
@@ -273,28 +277,28 @@ unsafe fn release(env: napi_env, pool: *mut Pool) {
     drop(Box::from_raw(pool));
 }
 
-unsafe extern "C" fn segment_finalize(env: napi_env, _data: *mut c_void, hint: *mut c_void) {
-    release(env, hint as *mut Pool);
+unsafe extern "C" fn segment_finalize<R: Pm>(env: napi_env, _data: *mut c_void, hint: *mut c_void) {
+    release(env, hint as *mut Pool<R>);
 }
 
-unsafe extern "C" fn method_finalize(env: napi_env, data: *mut c_void, _hint: *mut c_void) {
-    release(env, data as *mut Pool);
+unsafe extern "C" fn method_finalize<R: Pm>(env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+    release(env, data as *mut Pool<R>);
 }
 
-unsafe fn open_pool<'a>(data: *mut c_void) -> Result<&'a Pool> {
-    let p = &*(data as *const Pool);
+unsafe fn open_pool<'a, R: Pm>(data: *mut c_void) -> Result<&'a Pool<R>> {
+    let p = &*(data as *const Pool<R>);
     if p.closed.get() {
         return Err(Error::new("ERR_POOL_CLOSED", "the pool is closed"));
     }
     Ok(p)
 }
 
-unsafe extern "C" fn pool_persist(env: napi_env, info: napi_callback_info) -> napi_value {
+unsafe extern "C" fn pool_persist<R: Pm>(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(
         env,
         (|| {
             let (argv, data) = cb_args::<2>(env, info)?;
-            let p = open_pool(data)?;
+            let p = open_pool::<R>(data)?;
             let offset = arg_index(env, argv[0], "offset")?;
             let length = arg_index(env, argv[1], "length")?;
             p.region.check_range(offset, length)?;
@@ -304,12 +308,12 @@ unsafe extern "C" fn pool_persist(env: napi_env, info: napi_callback_info) -> na
     )
 }
 
-unsafe extern "C" fn pool_flush(env: napi_env, info: napi_callback_info) -> napi_value {
+unsafe extern "C" fn pool_flush<R: Pm>(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(
         env,
         (|| {
             let (argv, data) = cb_args::<2>(env, info)?;
-            let p = open_pool(data)?;
+            let p = open_pool::<R>(data)?;
             let offset = arg_index(env, argv[0], "offset")?;
             let length = arg_index(env, argv[1], "length")?;
             p.region.check_range(offset, length)?;
@@ -319,23 +323,23 @@ unsafe extern "C" fn pool_flush(env: napi_env, info: napi_callback_info) -> napi
     )
 }
 
-unsafe extern "C" fn pool_drain(env: napi_env, info: napi_callback_info) -> napi_value {
+unsafe extern "C" fn pool_drain<R: Pm>(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(
         env,
         (|| {
             let (_, data) = cb_args::<0>(env, info)?;
-            open_pool(data)?.region.drain();
+            open_pool::<R>(data)?.region.drain();
             Ok(ptr::null_mut())
         })(),
     )
 }
 
-unsafe extern "C" fn pool_store64(env: napi_env, info: napi_callback_info) -> napi_value {
+unsafe extern "C" fn pool_store64<R: Pm>(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(
         env,
         (|| {
             let (argv, data) = cb_args::<3>(env, info)?;
-            let p = open_pool(data)?;
+            let p = open_pool::<R>(data)?;
             let offset = arg_index(env, argv[0], "offset")?;
             let lo = arg_u32(env, argv[1], "lo")?;
             let hi = arg_u32(env, argv[2], "hi")?;
@@ -353,12 +357,15 @@ unsafe extern "C" fn pool_store64(env: napi_env, info: napi_callback_info) -> na
 /// little-endian CRC-64 of the bytes before them, continuing from `seed` — then copy it into the
 /// pool at dstOffset (not yet durable: a write). One call instead of crc64Seal + a JS copy, and
 /// no view of the record per append: a Node-API call costs more than sealing a small record.
-unsafe extern "C" fn pool_write_sealed(env: napi_env, info: napi_callback_info) -> napi_value {
+unsafe extern "C" fn pool_write_sealed<R: Pm>(
+    env: napi_env,
+    info: napi_callback_info,
+) -> napi_value {
     guard(
         env,
         (|| {
             let (argv, data) = cb_args::<4>(env, info)?;
-            let p = open_pool(data)?;
+            let p = open_pool::<R>(data)?;
             let src = arg_bytes(env, argv[0], "src")?;
             let length = arg_index(env, argv[1], "length")?;
             let seed = arg_u64_bigint(env, argv[2], "seed")?;
@@ -384,12 +391,12 @@ unsafe extern "C" fn pool_write_sealed(env: napi_env, info: napi_callback_info) 
 /// order, as one call: make [flushOffset, +flushLength) durable, then ONE aligned 8-byte store
 /// of lo | hi << 32 at wordOffset, then make that word durable. Every argument is checked before
 /// anything is written, so a bad call changes nothing.
-unsafe extern "C" fn pool_commit(env: napi_env, info: napi_callback_info) -> napi_value {
+unsafe extern "C" fn pool_commit<R: Pm>(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(
         env,
         (|| {
             let (argv, data) = cb_args::<5>(env, info)?;
-            let p = open_pool(data)?;
+            let p = open_pool::<R>(data)?;
             let offset = arg_index(env, argv[0], "flushOffset")?;
             let length = arg_index(env, argv[1], "flushLength")?;
             let word = arg_index(env, argv[2], "wordOffset")?;
@@ -411,12 +418,12 @@ unsafe extern "C" fn pool_commit(env: napi_env, info: napi_callback_info) -> nap
     )
 }
 
-unsafe extern "C" fn pool_close(env: napi_env, info: napi_callback_info) -> napi_value {
+unsafe extern "C" fn pool_close<R: Pm>(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(
         env,
         (|| {
             let (_, data) = cb_args::<0>(env, info)?;
-            let p = open_pool(data)?;
+            let p = open_pool::<R>(data)?;
             // Detach every live view first; unmap only if all of them are gone.
             // A snapshot: no RefCell borrow may be held while Node-API runs (a finalizer could
             // release the Pool's references re-entrantly).
@@ -458,21 +465,66 @@ unsafe fn pool_object(env: napi_env, region: Region) -> Result<napi_value> {
         refs: Cell::new(1), // the construction reference, released below
         segments: RefCell::new(Vec::new()),
     }));
-    let built = build_pool_object(env, pool, size, base, backend, is_pmem);
+    let built = build_pool_object(env, pool, size, base, backend, is_pmem, &[]);
     release(env, pool);
     built
 }
 
-unsafe fn build_pool_object(
+/// takeTrace(dst): move the trace recorded so far into dst (a Buffer of at least traceBytes()
+/// bytes); returns its length. traceBytes(): the length recorded so far. Trace pools only.
+unsafe extern "C" fn trace_take(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(
+        env,
+        (|| {
+            let (argv, data) = cb_args::<1>(env, info)?;
+            let p = open_pool::<Trace>(data)?;
+            let dst = arg_bytes(env, argv[0], "dst")?;
+            let n = p.region.pending();
+            if dst.len() < n {
+                return Err(out_of_range("trace", 0, n as u64, dst.len()));
+            }
+            js_number(env, p.region.take(dst) as f64)
+        })(),
+    )
+}
+
+unsafe extern "C" fn trace_bytes(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(
+        env,
+        (|| {
+            let (_, data) = cb_args::<0>(env, info)?;
+            js_number(env, open_pool::<Trace>(data)?.region.pending() as f64)
+        })(),
+    )
+}
+
+/// The JS object of a trace pool of `size` bytes: the pool's methods over a Trace (trace.rs),
+/// plus takeTrace and traceBytes; no segments (it has no memory).
+unsafe fn trace_pool_object(env: napi_env, size: usize) -> Result<napi_value> {
+    let pool = Box::into_raw(Box::new(Pool {
+        region: Trace::new(size),
+        closed: Cell::new(false),
+        refs: Cell::new(1),
+        segments: RefCell::new(Vec::new()),
+    }));
+    let extra: [(&str, napi_callback); 2] =
+        [("takeTrace", Some(trace_take)), ("traceBytes", Some(trace_bytes))];
+    let built = build_pool_object(env, pool, size, ptr::null_mut(), "trace", false, &extra);
+    release(env, pool);
+    built
+}
+
+unsafe fn build_pool_object<R: Pm>(
     env: napi_env,
-    pool: *mut Pool,
+    pool: *mut Pool<R>,
     size: usize,
     base: *mut u8,
     backend: &str,
     is_pmem: bool,
+    extra: &[(&str, napi_callback)],
 ) -> Result<napi_value> {
     let p = &*pool;
-    let nseg = size.div_ceil(SEGMENT_BYTES);
+    let nseg = if base.is_null() { 0 } else { size.div_ceil(SEGMENT_BYTES) };
     let mut segments = ptr::null_mut();
     check(napi_create_array_with_length(env, nseg, &mut segments), "create_array")?;
     for i in 0..nseg {
@@ -484,7 +536,7 @@ unsafe fn build_pool_object(
                 env,
                 len,
                 base.add(off) as *mut c_void,
-                Some(segment_finalize),
+                Some(segment_finalize::<R>),
                 pool as *mut c_void,
                 &mut buf,
             ),
@@ -523,22 +575,22 @@ unsafe fn build_pool_object(
         values.push(v);
     }
     let methods: [(&str, napi_callback); 7] = [
-        ("persist", Some(pool_persist)),
-        ("flush", Some(pool_flush)),
-        ("drain", Some(pool_drain)),
-        ("store64", Some(pool_store64)),
-        ("writeSealed", Some(pool_write_sealed)),
-        ("commit", Some(pool_commit)),
-        ("close", Some(pool_close)),
+        ("persist", Some(pool_persist::<R>)),
+        ("flush", Some(pool_flush::<R>)),
+        ("drain", Some(pool_drain::<R>)),
+        ("store64", Some(pool_store64::<R>)),
+        ("writeSealed", Some(pool_write_sealed::<R>)),
+        ("commit", Some(pool_commit::<R>)),
+        ("close", Some(pool_close::<R>)),
     ];
-    for (name, cb) in methods {
+    for &(name, cb) in methods.iter().chain(extra.iter()) {
         let f = js_function(env, name, cb, pool as *mut c_void)?;
         check(
             napi_add_finalizer(
                 env,
                 f,
                 pool as *mut c_void,
-                Some(method_finalize),
+                Some(method_finalize::<R>),
                 ptr::null_mut(),
                 ptr::null_mut(),
             ),
@@ -566,6 +618,22 @@ unsafe extern "C" fn create_pool(env: napi_env, info: napi_callback_info) -> nap
             let path = arg_string(env, argv[0], "path")?;
             let size = arg_index(env, argv[1], "sizeBytes")?;
             pool_object(env, Region::create(&path, size)?)
+        })(),
+    )
+}
+
+/// createTracePool(sizeBytes): a pool that records its primitives instead of performing them
+/// (trace.rs); the crash simulator replays them.
+unsafe extern "C" fn create_trace_pool(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(
+        env,
+        (|| {
+            let (argv, _) = cb_args::<1>(env, info)?;
+            let size = arg_index(env, argv[0], "sizeBytes")?;
+            if size > isize::MAX as u64 / 2 {
+                return Err(invalid(format!("trace pool size {size} is too large")));
+            }
+            trace_pool_object(env, size as usize)
         })(),
     )
 }
@@ -679,8 +747,9 @@ unsafe fn native_info(env: napi_env) -> Result<napi_value> {
 }
 
 unsafe fn register(env: napi_env, exports: napi_value) -> Result<napi_value> {
-    let fns: [(&str, napi_callback); 5] = [
+    let fns: [(&str, napi_callback); 6] = [
         ("createPool", Some(create_pool)),
+        ("createTracePool", Some(create_trace_pool)),
         ("openPool", Some(open_pool_fn)),
         ("crc64", Some(crc64_fn)),
         ("crc64Seal", Some(crc64_seal)),

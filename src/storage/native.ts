@@ -62,6 +62,27 @@ export interface NativePool {
   close(): void
 }
 
+/**
+ * A pool that performs nothing and records the PM primitives its methods would issue, in
+ * order (native/trace.rs): the same method bodies as a real pool, over a recorder. The crash
+ * simulator (test/sim/sim-region.ts) replays the trace on simulated PM, so it checks the
+ * protocol the addon ships. It has no segments; backend 'trace'.
+ */
+export interface TracePool extends Omit<NativePool, 'backend'> {
+  readonly backend: 'trace'
+  /** Bytes of trace recorded since the last takeTrace. */
+  traceBytes(): number
+  /** Move the recorded trace into dst (at least traceBytes() long); returns its length. */
+  takeTrace(dst: Uint8Array): number
+}
+
+/** Trace entry kinds (native/trace.rs): u64 kind, offset, length, value; a copy's bytes follow. */
+export const TRACE_FLUSH = 1
+export const TRACE_DRAIN = 2
+export const TRACE_PERSIST = 3
+export const TRACE_STORE64 = 4
+export const TRACE_COPY = 5
+
 export interface NativeInfo {
   /** Backends this process can use ('libpmem' absent if it cannot load or mmap is forced). */
   readonly backendAvailable: readonly PmemBackend[]
@@ -80,6 +101,7 @@ export interface NativeError extends Error {
 interface Addon {
   createPool(path: string, sizeBytes: number): NativePool
   openPool(path: string): NativePool
+  createTracePool(sizeBytes: number): TracePool
   crc64(buf: Uint8Array, offset: number, length: number, seed: bigint): bigint
   crc64Seal(buf: Uint8Array, offset: number, length: number, seed: bigint, dst: number): void
   crc64Verify(buf: Uint8Array, offset: number, length: number, seed: bigint, dst: number): boolean
@@ -123,6 +145,8 @@ const addon = loadAddon()
 export const createPool: (path: string, sizeBytes: number) => NativePool = addon.createPool
 /** Map the existing pool file `path` at its current size (never resizes it). */
 export const openPool: (path: string) => NativePool = addon.openPool
+/** A trace pool of sizeBytes (tests: the crash simulator's view of the shipped protocol). */
+export const createTracePool: (sizeBytes: number) => TracePool = addon.createTracePool
 /**
  * CRC-64/XZ of buf[offset, offset+length) continuing from `seed`: crc64(b, 0, n, 0n) is the
  * standard CRC of the bytes, and crc64(b2, o2, n2, crc64(b1, o1, n1, 0n)) the CRC of b1 || b2.

@@ -159,6 +159,6 @@ for (const c of configs) {
 
 t.test('counts', (t) => {
   t.ok(verifier.distinct > 0)
-  t.comment(`crash images checked: ${verifier.distinct} (distinct)`)
+  for (const line of verifier.report()) t.comment(line)
   t.end()
 })

@@ -53,7 +53,7 @@ for (const config of configs) {
 
 t.test('counts', (t) => {
   t.ok(verifier.distinct > 0, 'images were checked')
-  t.comment(`crash images checked: ${verifier.distinct} (distinct)`)
+  for (const line of verifier.report()) t.comment(line)
   t.comment(`crash images visited: ${verifier.visits}, ${(performance.now() - started) / 1000} s`)
   t.end()
 })

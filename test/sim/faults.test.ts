@@ -4,7 +4,8 @@
 // single and multiple bit flips (scattered, within one record, bursts of up to 64 bits), zeroed
 // ranges, garbage ranges, misdirected records (a valid record copied to another offset), stale
 // records (an older lap's bytes where a newer record is), a record of another pool at the same
-// place, and root words rolled back or forward. Also exhaustively: every single bit of the
+// place (the same workload with other values, so a foreign record has this pool's lengths and
+// positions and differs in content and pool id), and root words rolled back or forward. Also exhaustively: every single bit of the
 // header, the roots and the first and last committed records, and every 1-, 2- and 3-bit flip
 // of the tail and head words. Invariants checked besides: clean pools report no corruption;
 // a flip past the committed tail yields the exact state. Out of the corruption model, tested
@@ -23,6 +24,7 @@ import {
 import {
   checkRecord, claimedPayloadBytes, normalizeLsn, REC_PAD, recordBytes,
 } from '../../src/storage/record-codec.js'
+import type { Event } from '../../src/state/event.js'
 import { Harness } from './harness.js'
 import { Prng, seedFromEnv, simScale } from './prng.js'
 import { poolBytesFor, randomTxn } from './workload.js'
@@ -54,15 +56,30 @@ interface Pool {
   headPhys: number
 }
 
-function buildBytes(seed: number, ringBytes: number, steps: number, poolId: Buffer):
-  { bytes: Buffer; state: string; snapshots: Snapshot[] } {
+/** Every string value of the transaction, bytes inverted (same lengths: same record layout). */
+function alterValues(events: Event[]): Event[] {
+  for (const e of events) {
+    const v = (e as { value?: unknown }).value
+    if (Buffer.isBuffer(v)) (e as unknown as { value: Buffer }).value = Buffer.from(v.map((b) => b ^ 0xa5))
+  }
+  return events
+}
+
+/**
+ * A committed pool made by the engine from a seeded workload. `foreign`: the same workload with
+ * every string value's bytes changed (the records keep their lengths, so each lands at the same
+ * position with other content): the pool whose records play "a record of another pool".
+ */
+function buildBytes(seed: number, ringBytes: number, steps: number, poolId: Buffer,
+  foreign = false): { bytes: Buffer; state: string; snapshots: Snapshot[] } {
+  const txn = (rng: Prng): Event[] => foreign ? alterValues(randomTxn(rng)) : randomTxn(rng)
   const rng = new Prng(seed)
   const h = Harness.fresh({
     poolBytes: poolBytesFor(ringBytes), poolId, rng: rng.fork(), verifier: null,
   })
   const snapshots: Snapshot[] = []
   for (let step = 0; step < steps; step++) {
-    for (let i = rng.range(1, 4); i > 0; i--) h.txn(randomTxn(rng))
+    for (let i = rng.range(1, 4); i > 0; i--) h.txn(txn(rng))
     if (rng.bool(0.3)) h.checkpointSlice(rng.pick([64, 512, 4096]))
     h.flush()
     if (rng.bool(0.03)) h.checkpointNow()
@@ -70,7 +87,7 @@ function buildBytes(seed: number, ringBytes: number, steps: number, poolId: Buff
   }
   // Then history without checkpoints, so the committed log holds many records (and pads).
   for (let i = 0; i < 200 && h.store.log.usedBytes < ringBytes * 0.55; i++) {
-    h.txn(randomTxn(rng))
+    h.txn(txn(rng))
     if (rng.bool(0.5) || i % 10 === 9) h.flush()
     if (i % 10 === 9) snapshots.push({ bytes: Buffer.from(h.sim.current), state: h.state })
   }
@@ -81,7 +98,7 @@ function buildBytes(seed: number, ringBytes: number, steps: number, poolId: Buff
 function buildPool(name: string, seed: number, ringBytes: number, steps: number): Pool {
   const idRng = new Prng(seed ^ 0x1d)
   const main = buildBytes(seed, ringBytes, steps, idRng.bytes(16))
-  const other = buildBytes(seed, ringBytes, steps, idRng.bytes(16))
+  const other = buildBytes(seed, ringBytes, steps, idRng.bytes(16), true)
   const header = decodeHeader(main.bytes.subarray(0, HEADER_BYTES), main.bytes.length)
   if (header.kind !== 'ok') throw new Error(`${name}: ${header.reason}`)
   const ring = header.header.ringBytes
@@ -120,6 +137,8 @@ class Injector {
   /** Bytes [0, 8) (the magic) touched by the current fault: 'format' is then acceptable. */
   private touchedMagic = false
   readonly counts: Record<string, number> = {}
+  /** Faults by where they land: root words, header, committed log (and mixed), free space. */
+  readonly classes: Record<string, number> = {}
   readonly outcomes: Record<Outcome, number> = { exact: 0, corrupt: 0, format: 0 }
   readonly failures: string[] = []
   total = 0
@@ -149,6 +168,17 @@ class Injector {
     this.work.fill(value, offset, offset + n)
   }
 
+  /** Where the current fault landed (every changed byte in one class, else 'committed log'). */
+  private where(): string {
+    const within = (a: number, b: number): boolean =>
+      this.saved.every(([o, bytes]) => o >= a && o + bytes.length <= b)
+    if (within(TAIL_WORD_OFFSET, TAIL_WORD_OFFSET + 16)) return 'root words'
+    if (within(0, HEADER_BYTES)) return 'header'
+    if (this.saved.every(([o, bytes]) =>
+      this.pool.free.some(([a, b]) => o >= a && o + bytes.length <= b))) return 'free space'
+    return 'committed log'
+  }
+
   /** Recover the damaged pool, judge the outcome, undo the fault. */
   judge(kind: string, describe: () => string, allowed?: Set<string>): Outcome | 'wrong' {
     // Every other fault is judged by a recovery with the deferred index (what Store.open does):
@@ -172,6 +202,8 @@ class Injector {
       this.outcomes[outcome]++
     }
     this.counts[kind] = (this.counts[kind] ?? 0) + 1
+    const where = this.where()
+    this.classes[where] = (this.classes[where] ?? 0) + 1
     this.total++
     for (let i = this.saved.length - 1; i >= 0; i--) {
       const [offset, bytes] = this.saved[i] as [number, Buffer]
@@ -369,6 +401,10 @@ const poolSpecs: [string, number, number, number][] = [
   ['64 KiB ring', 14, 65536, 150],
 ]
 let injected = 0
+const classes: Record<string, number> = {}
+const addClasses = (inj: Injector): void => {
+  for (const [k, v] of Object.entries(inj.classes)) classes[k] = (classes[k] ?? 0) + v
+}
 const perPool = Math.max(50, Math.round(5000 * scale))
 
 for (const [name, seed, ring, steps] of poolSpecs) {
@@ -399,6 +435,7 @@ for (const [name, seed, ring, steps] of poolSpecs) {
       JSON.stringify(inj.outcomes))
     t.comment(JSON.stringify(inj.counts))
     injected += inj.total
+    addClasses(inj)
     t.end()
   })
 }
@@ -422,12 +459,16 @@ t.test('a rolled-back tail word (a lost write): a committed prefix state, never 
   }
   t.same(inj.failures, [], 'an earlier committed state or a reported corruption')
   injected += inj.total
+  addClasses(inj)
   t.end()
 })
 
 t.test('counts', (t) => {
   t.ok(injected > 0, 'faults were injected')
   t.comment(`faults injected: ${injected}`)
+  const outside = injected - (classes['root words'] ?? 0)
+  t.comment(`faults by class: ${Object.entries(classes).sort().map(([k, v]) => `${k} ${v}`)
+    .join(', ')}; faults outside the root words: ${outside}`)
   t.comment(`seed ${SEED}, ${(performance.now() - started) / 1000} s`)
   t.end()
 })

@@ -92,9 +92,11 @@ export class Harness {
     if (options.verifier !== null) sim.enablePower(options.verifier, state)
     const writes = sim.stats.writes
     const flushes = sim.stats.flushes
+    sim.phase = 'open'
     this.store = Store.openRegionSync(sim, {
       groupCommit: 'manual', autoCheckpoint: false, hooks: options.hooks,
     })
+    sim.phase = 'txn'
     // Recovery wrote nothing (recover() ran twice above on the same bytes; so does open). The
     // store may then move the head to a checkpoint completed just before the crash: one
     // blanket store of the head word and its flush, checked by PoWER like any other write.
@@ -140,14 +142,18 @@ export class Harness {
   }
 
   checkpointSlice(maxBytes: number): boolean {
+    this.sim.phase = 'checkpoint'
     const finished = this.store.checkpointSlice(maxBytes)
+    this.sim.phase = 'txn'
     this.raise()
     this.afterCommit()
     return finished
   }
 
   checkpointNow(): boolean {
+    this.sim.phase = 'checkpoint'
     const ok = this.store.checkpointNow()
+    this.sim.phase = 'txn'
     this.raise()
     this.afterCommit()
     return ok

@@ -58,6 +58,31 @@ t.test('flush makes durable exactly the chunks its range overlaps', (t) => {
   t.end()
 })
 
+t.test('the addon\'s flush only starts the write-back: the fence (drain) makes it durable', (t) => {
+  const sim = new SimRegion(64, policy(), new Prng(4))
+  sim.write(0, Buffer.alloc(16, 9), 'blanket')
+  sim.pool.flush(0, 16)
+  t.equal(sim.outstandingChunks, 2, 'flushed but not fenced: still outstanding')
+  t.equal(images(sim).bytes.length, 4, 'a crash may still keep either value of each chunk')
+  sim.write(8, Buffer.alloc(8, 3), 'blanket')
+  sim.pool.drain()
+  t.equal(sim.outstandingChunks, 1, 'the fence made the flushed chunk durable; the rewritten one not')
+  t.equal(u64(sim.durable, 0), '0909090909090909')
+  t.equal(u64(sim.durable, 8), '0000000000000000', 'a write after its flush needs a new flush')
+  t.end()
+})
+
+t.test('a commit runs the addon\'s steps: its records are durable before the word is stored', (t) => {
+  const sim = new SimRegion(64, policy(), new Prng(5))
+  sim.write(16, Buffer.alloc(24, 5), 'blanket')
+  const flushes = sim.stats.flushes
+  sim.commit(16, 24, 0, 1, 2)
+  t.equal(sim.outstandingChunks, 0, 'records and word durable')
+  t.equal(u64(sim.durable, 0), '0100000002000000', 'the word')
+  t.equal(sim.stats.flushes - flushes, 2, 'two flushes (records, word) as the addon issues them')
+  t.end()
+})
+
 t.test('store64 is one chunk: a crash keeps all of it or none', (t) => {
   const sim = new SimRegion(32, policy(), new Prng(4))
   sim.store64(8, 0x11223344, 0x55667788, 'commit')

@@ -8,8 +8,15 @@
 //   leave, independently for each outstanding chunk, its durable value or any value a write gave
 //   it since (pmemspec: each write applies or not per chunk, a later applied write wins). A write
 //   covering only part of a chunk composes with every value the chunk could already hold.
-// - flush(off, len) makes durable every outstanding chunk overlapping [off, off + len); chunks
-//   outside the range stay outstanding, so an engine that forgets to flush a range is caught.
+// - The PM primitives are the addon's own (issue 12 item 1): every PmRegion method runs the
+//   shipped code — NativeRegion (src/storage/pm-region.ts) over a pool whose methods are the
+//   addon's method bodies over a recorder (native/trace.rs, createTracePool) — and the sim
+//   replays the recorded primitives: a change to the native commit is what the sim checks.
+// - A flush primitive (pmem_flush, clwb) only starts the write-back of every outstanding chunk
+//   overlapping [off, off + len): those chunks stay outstanding until a drain (the fence) makes
+//   them durable; persist is flush + drain. A chunk written again after its flush needs a new
+//   flush. Chunks outside the range stay outstanding, so an engine that forgets to flush a range
+//   is caught, and so is a native commit that forgets its fence.
 // - store64 is one aligned 8-byte store: exactly one chunk, so it is never torn.
 // Crash images are OVERLAYS: a RegionReader whose read() returns the durable bytes patched only
 // where a chosen outstanding value differs, so the pool is never copied per image. Each image has
@@ -18,6 +25,15 @@
 // Enumeration: every combination when the product of choices is <= policy.exhaustiveLimit;
 // otherwise targeted shapes (none, all, write-order prefixes and suffixes, each chunk alone,
 // all-but-one) plus seeded random subsets.
+// Which crash points need images (issue 12 item 3): the durable bytes alone are recovered first
+// (once per durable content, both index modes), recording which chunks recovery read. If it read
+// no outstanding chunk, every image of the point recovers the same way — recovery is a
+// deterministic function of the bytes it reads, and those bytes are the same in every image — so
+// that one recovery checks the point ('covered'). Otherwise the images are enumerated, each
+// watching its reads: an image whose recovery read a chunk the crash chose is INFORMATIVE, and
+// is counted (distinct) by the kind of point (Verifier.report). A protocol that lets recovery
+// read an outstanding byte (a commit word stored before its records are durable, recovery
+// reading past the tail) is thereby always enumerated.
 // PoWER: with a verifier attached, after every write (and at every flush) each crash image is
 // recovered; a 'blanket' write must leave the recovered state equal to the durable state D; a
 // 'commit' write may also yield the tentative state T that the harness declared (expect(T));
@@ -26,8 +42,12 @@
 import { assert } from '../../src/assert.js'
 import { canonical, canonicalDiff } from '../../src/state/canonical.js'
 import { recover, type RegionReader } from '../../src/recovery/recover.js'
-import { crc64Seal } from '../../src/storage/crc.js'
-import type { Permission, PmRegion } from '../../src/storage/pm-region.js'
+import { HEAD_WORD_OFFSET } from '../../src/storage/layout.js'
+import {
+  createTracePool, TRACE_COPY, TRACE_DRAIN, TRACE_FLUSH, TRACE_PERSIST, TRACE_STORE64,
+  type NativePool, type TracePool,
+} from '../../src/storage/native.js'
+import { NativeRegion, type Permission, type PmRegion } from '../../src/storage/pm-region.js'
 import type { Prng } from './prng.js'
 
 export const CHUNK_BYTES = 8
@@ -121,6 +141,18 @@ export class HashMap64 {
 // ---------------------------------------------------------------------------------------------
 // Crash images as overlays.
 
+/** First position in a[0, n) (ascending) holding a value >= x. */
+function lowerBound(a: Int32Array, n: number, x: number): number {
+  let lo = 0
+  let hi = n
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((a[mid] as number) < x) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 /** A crash image: the durable bytes with some outstanding chunk values patched in. */
 export class OverlayImage implements RegionReader {
   readonly sizeBytes: number
@@ -131,6 +163,15 @@ export class OverlayImage implements RegionReader {
   count = 0
   hashA = 0
   hashB = 0
+  /**
+   * The chunks the crash chose (outstanding at the crash point), ascending: `touched` becomes
+   * true when a read overlaps one of them (the image is informative: recovery read a byte whose
+   * value the crash chose). With `ranges` set, every read's chunk range is appended to it.
+   */
+  watch: Int32Array = new Int32Array(0)
+  watchCount = 0
+  touched = false
+  ranges: number[] | null = null
   private readonly scratch = Buffer.alloc(CHUNK_BYTES)
 
   constructor(readonly base: Buffer, capacity: number) {
@@ -146,6 +187,13 @@ export class OverlayImage implements RegionReader {
     }
     const first = Math.floor(offset / CHUNK_BYTES)
     const last = Math.floor((offset + length - 1) / CHUNK_BYTES)
+    if (length > 0) {
+      if (this.ranges !== null) this.ranges.push(first, last)
+      if (!this.touched && this.watchCount > 0) {
+        const w = lowerBound(this.watch, this.watchCount, first)
+        if (w < this.watchCount && (this.watch[w] as number) <= last) this.touched = true
+      }
+    }
     let i = this.lowerBound(first)
     if (length === 0 || i >= this.count || (this.index[i] as number) > last) {
       return this.base.subarray(offset, offset + length)
@@ -164,14 +212,7 @@ export class OverlayImage implements RegionReader {
   }
 
   private lowerBound(chunk: number): number {
-    let lo = 0
-    let hi = this.count
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((this.index[mid] as number) < chunk) lo = mid + 1
-      else hi = mid
-    }
-    return lo
+    return lowerBound(this.index, this.count, chunk)
   }
 
   /** A standalone copy of the image's bytes. */
@@ -201,8 +242,14 @@ export class PowerViolation extends Error {
   override name = 'PowerViolation'
 }
 
+/** What recovering the durable bytes alone read (chunk ranges, merged) and gave. */
+interface DurableRecovery { id: number; ranges: Int32Array }
+
 export class Verifier {
   private readonly cache = new HashMap64(18)
+  /** Images found informative at some crash point (hash → 1). */
+  private readonly informativeSet = new HashMap64(14)
+  private readonly durableCache = new Map<string, DurableRecovery>()
   private readonly stateIds = new Map<string, number>()
   private readonly stateNames: string[] = []
   private readonly failureNames: string[] = []
@@ -210,6 +257,23 @@ export class Verifier {
   distinct = 0
   /** Images visited, counting repeats. */
   visits = 0
+  /**
+   * Distinct images in which recovery read at least one byte whose value the crash chose (a
+   * chunk outstanding at the crash point), by the crash point's category (SimRegion.phase and
+   * what was in flight), and those whose recovered log spans the ring's end.
+   */
+  informative = 0
+  informativeBy: Record<string, number> = {}
+  informativeWrapping = 0
+  /**
+   * Crash points where recovering the durable bytes read no outstanding chunk: recovery is a
+   * deterministic function of the bytes it reads, so every image of that point recovers the same
+   * way, and the point is checked with that one recovery (`imagesCovered` counts the images
+   * the policy would have enumerated there: none of them can recover differently).
+   */
+  pointsCovered = 0
+  /** Crash points where recovery read an outstanding chunk: their images are enumerated. */
+  pointsEnumerated = 0
 
   stateId(canonicalState: string): number {
     let id = this.stateIds.get(canonicalState)
@@ -225,26 +289,112 @@ export class Verifier {
     return id >= 0 ? this.stateNames[id] as string : this.failureNames[-id - 1] as string
   }
 
-  /** The recovered-state id of an image (negative: recovery did not return 'ok'). */
-  recoveredId(image: OverlayImage): number {
+  /**
+   * The recovered-state id of an image (negative: recovery did not return 'ok'). With a
+   * category (an informative crash point; the image's `watch` holds its outstanding chunks), an
+   * image not yet known to be informative is recovered again, watching its reads.
+   */
+  recoveredId(image: OverlayImage, category: string | null = null): number {
     this.visits++
     const hit = this.cache.get(image.hashA, image.hashB)
-    if (hit !== undefined) return hit
+    if (hit !== undefined &&
+        (category === null || this.informativeSet.get(image.hashA, image.hashB) !== undefined)) {
+      return hit
+    }
+    image.touched = false
     // Half the images (by hash) are recovered with the deferred index, as Store.open does.
-    const id = this.recoverId(image, (image.hashA & 1) === 1)
-    this.cache.set(image.hashA, image.hashB, id)
-    this.distinct++
+    const r = recover(image, { deferIndex: (image.hashA & 1) === 1 })
+    const id = this.idOf(r)
+    if (hit === undefined) {
+      this.cache.set(image.hashA, image.hashB, id)
+      this.distinct++
+    } else if (hit !== id) {
+      this.failureNames.push(`the same image recovered twice differently (${this.stateName(hit)})`)
+      return -this.failureNames.length
+    }
+    if (category !== null && image.touched) {
+      this.informativeSet.set(image.hashA, image.hashB, 1)
+      this.informative++
+      this.informativeBy[category] = (this.informativeBy[category] ?? 0) + 1
+      if (r.kind === 'ok') {
+        const ring = r.log.header.ringBytes
+        if (r.log.tailLsn > r.log.headLsn &&
+            Math.floor(r.log.headLsn / ring) !== Math.floor((r.log.tailLsn - 1) / ring)) {
+          this.informativeWrapping++
+        }
+      }
+    }
     return id
   }
 
-  private recoverId(image: RegionReader, deferIndex: boolean): number {
-    const r = recover(image, { deferIndex })
-    if (r.kind === 'ok') return this.stateId(canonical(r.keyspace))
-    const name = r.kind === 'corrupt' ? `corrupt: ${r.what}: ${r.reason} at ${r.offset}`
-      : `format: ${r.reason}`
+  /**
+   * Recover the durable bytes alone (the image with nothing outstanding landed), once per
+   * durable content, in both index modes, recording which chunks recovery read.
+   */
+  durableRecovery(image: OverlayImage): DurableRecovery {
+    const key = `${image.hashA}:${image.hashB}`
+    const known = this.durableCache.get(key)
+    if (known !== undefined) return known
+    const ranges: number[] = []
+    image.ranges = ranges
+    image.watchCount = 0
+    let id: number
+    try {
+      const a = this.idOf(recover(image))
+      const b = this.idOf(recover(image, { deferIndex: true }))
+      id = a === b ? a : this.fault(`the deferred index recovers the durable image differently` +
+        ` (${this.stateName(a)} / ${this.stateName(b)})`)
+    } finally {
+      image.ranges = null
+    }
+    if (this.cache.get(image.hashA, image.hashB) === undefined) {
+      this.cache.set(image.hashA, image.hashB, id)
+      this.distinct++
+    }
+    const merged = mergeRanges(ranges)
+    const result = { id, ranges: merged }
+    if (this.durableCache.size >= 4096) this.durableCache.clear()
+    this.durableCache.set(key, result)
+    return result
+  }
+
+  private fault(name: string): number {
     this.failureNames.push(name)
     return -this.failureNames.length
   }
+
+  private idOf(r: ReturnType<typeof recover>): number {
+    if (r.kind === 'ok') return this.stateId(canonical(r.keyspace))
+    return this.fault(r.kind === 'corrupt' ? `corrupt: ${r.what}: ${r.reason} at ${r.offset}`
+      : `format: ${r.reason}`)
+  }
+
+  /** The counts as tap comment lines (CI sums and checks them). */
+  report(): string[] {
+    const by = Object.entries(this.informativeBy).sort()
+      .map(([k, v]) => `${k} ${v}`).join(', ')
+    return [
+      `crash images checked: ${this.distinct} (distinct), ${this.visits} visited`,
+      `informative crash images: ${this.informative} (${by === '' ? 'none' : by}; ` +
+        `log wrapping the ring ${this.informativeWrapping})`,
+      `crash points: ${this.pointsEnumerated} enumerated, ${this.pointsCovered} covered by ` +
+        'the durable image (recovery read no outstanding chunk)',
+    ]
+  }
+}
+
+/** Sort and merge [first, last] chunk ranges (flat pairs) into disjoint ascending pairs. */
+function mergeRanges(flat: number[]): Int32Array {
+  const pairs: [number, number][] = []
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i] as number, flat[i + 1] as number])
+  pairs.sort((x, y) => x[0] - y[0])
+  const out: number[] = []
+  for (const [a, b] of pairs) {
+    const n = out.length
+    if (n > 0 && a <= (out[n - 1] as number) + 1) out[n - 1] = Math.max(out[n - 1] as number, b)
+    else out.push(a, b)
+  }
+  return Int32Array.from(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +457,21 @@ export class SimRegion implements PmRegion {
   captured: CapturedCrash[] = []
   /** Describes the run for failure messages (seed, step). */
   context: () => string = () => ''
+  /** The checker's own tests: rewrite (or drop, null) the range of each flush primitive. */
+  flushHook: ((offset: number, length: number) => [number, number] | null) | null = null
+  /** What the harness is doing ('txn', 'checkpoint', 'open'): names informative crash points. */
+  phase = 'txn'
   closed = false
+  /** The shipped region over the traced addon methods, and the trace's scratch buffer. */
+  private readonly tracer: TracePool
+  private readonly shipped: NativeRegion
+  private poolObject!: NativePool
+  private traceBuf = Buffer.alloc(64 * 1024)
+  /** Permission of the PmRegion call being replayed; inCommit: inside PmRegion.commit. */
+  private opPermission: Permission = 'blanket'
+  private inCommit = false
+  /** Outstanding chunks whose write-back started (flushed, awaiting the fence). */
+  private readonly flushing = new Set<number>()
 
   constructor(
     sizeOrImage: number | Buffer,
@@ -324,6 +488,8 @@ export class SimRegion implements PmRegion {
       this.durableA ^= mixA
       this.durableB ^= mixB
     }
+    this.tracer = createTracePool(this.sizeBytes)
+    this.shipped = new NativeRegion(this.simPool())
   }
 
   get outstandingChunks(): number {
@@ -334,77 +500,49 @@ export class SimRegion implements PmRegion {
     return this.commitChunks.length > 0
   }
 
-  // --- PmRegion -------------------------------------------------------------------------------
+  // --- PmRegion: the shipped code (NativeRegion over the addon's traced methods) -------------
 
   read(offset: number, length: number): Buffer {
-    this.check(offset, length)
-    return this.current.subarray(offset, offset + length)
+    return this.shipped.read(offset, length)
   }
 
   write(offset: number, data: Buffer, permission: Permission): void {
-    this.check(offset, data.length)
     assert(!this.closed, 'write to a closed region')
-    if (data.length === 0) return
-    data.copy(this.current, offset)
-    this.stats.writes++
-    this.stats.bytesWritten += data.length
-    const first = Math.floor(offset / CHUNK_BYTES)
-    const last = Math.floor((offset + data.length - 1) / CHUNK_BYTES)
-    for (let c = first; c <= last; c++) this.recordChunkWrite(c, offset, offset + data.length)
-    if (permission === 'commit') this.noteCommit(first, last)
-    this.checkPoint(permission, `write [${offset}, +${data.length}) ${permission}`)
+    // NativeRegion.write copies into the segment, which is `current`.
+    this.shipped.write(offset, data, permission)
+    this.landed(offset, data.length, permission)
   }
 
   writeSealed(
     offset: number, data: Buffer, length: number, seed: bigint, permission: Permission,
   ): void {
-    assert(length >= 8, 'a sealed block holds its 8-byte CRC')
-    crc64Seal(data, 0, length - 8, seed, length - 8)
-    this.write(offset, data.subarray(0, length), permission)
+    assert(!this.closed, 'write to a closed region')
+    this.opPermission = permission
+    this.shipped.writeSealed(offset, data, length, seed, permission)
   }
 
-  /** PmRegion's definition, step by step: each step is a crash point of its own here. */
   commit(
     flushOffset: number, flushLength: number, wordOffset: number, lo: number, hi: number,
   ): void {
-    this.flush(flushOffset, flushLength)
-    this.store64(wordOffset, lo, hi, 'commit')
-    this.flush(wordOffset, CHUNK_BYTES)
+    assert(!this.closed, 'write to a closed region')
+    // The addon's commit: its one store64 is the commit write; anything else it stores is not.
+    this.opPermission = 'blanket'
+    this.inCommit = true
+    try {
+      this.shipped.commit(flushOffset, flushLength, wordOffset, lo, hi)
+    } finally {
+      this.inCommit = false
+    }
   }
 
   store64(offset: number, lo: number, hi: number, permission: Permission): void {
-    assert(offset % CHUNK_BYTES === 0, 'store64 must be 8-aligned')
-    const word = Buffer.alloc(CHUNK_BYTES)
-    word.writeUInt32LE(lo >>> 0, 0)
-    word.writeUInt32LE(hi >>> 0, 4)
-    this.write(offset, word, permission)
+    assert(!this.closed, 'write to a closed region')
+    this.opPermission = permission
+    this.shipped.store64(offset, lo, hi, permission)
   }
 
   flush(offset: number, length: number): void {
-    this.check(offset, length)
-    this.stats.flushes++
-    if (length === 0 || this.outstanding.size === 0) return
-    if (this.policy.atFlush) this.checkPoint('blanket', `flush [${offset}, +${length})`)
-    const first = Math.floor(offset / CHUNK_BYTES)
-    const last = Math.floor((offset + length - 1) / CHUNK_BYTES)
-    if (last - first + 1 < this.outstanding.size) {
-      for (let c = first; c <= last; c++) {
-        const st = this.outstanding.get(c)
-        if (st !== undefined) this.makeDurable(st)
-      }
-    } else {
-      for (const st of [...this.outstanding.values()]) {
-        if (st.index >= first && st.index <= last) this.makeDurable(st)
-      }
-    }
-    if (this.outstanding.size === 0) {
-      this.events = []
-      this.eventValues = []
-    }
-    if (this.commitChunks.length > 0 && this.commitChunks.every((c) => !this.outstanding.has(c))) {
-      this.commitChunks = []
-      this.durableId = this.tentativeId
-    }
+    this.shipped.flush(offset, length)
   }
 
   close(): void {
@@ -414,6 +552,129 @@ export class SimRegion implements PmRegion {
   private check(offset: number, length: number): void {
     if (!(offset >= 0 && length >= 0 && offset + length <= this.sizeBytes)) {
       throw new RangeError(`range [${offset}, +${length}) outside pool of ${this.sizeBytes}`)
+    }
+  }
+
+  /** The pool under the shipped region (tests: the addon's split flush and drain). */
+  get pool(): NativePool {
+    return this.poolObject
+  }
+
+  /** The pool the shipped NativeRegion calls: each method is the addon's, traced, then replayed. */
+  private simPool(): NativePool {
+    const t = this.tracer
+    const pool = {
+      sizeBytes: this.sizeBytes,
+      segments: [this.current],
+      backend: 'sim',
+      isPmem: true,
+      persist: (o: number, l: number) => { t.persist(o, l); this.replay() },
+      flush: (o: number, l: number) => { t.flush(o, l); this.replay() },
+      drain: () => { t.drain(); this.replay() },
+      store64: (o: number, lo: number, hi: number) => { t.store64(o, lo, hi); this.replay() },
+      writeSealed: (src: Uint8Array, length: number, seed: bigint, dst: number) => {
+        t.writeSealed(src, length, seed, dst)
+        this.replay()
+      },
+      commit: (fo: number, fl: number, wo: number, lo: number, hi: number) => {
+        t.commit(fo, fl, wo, lo, hi)
+        this.replay()
+      },
+      close: () => { t.close() },
+    }
+    this.poolObject = pool as unknown as NativePool // backend 'sim': not one of the addon's
+    return this.poolObject
+  }
+
+  /** Apply the primitives the addon recorded, in order, to the crash model. */
+  private replay(): void {
+    const n = this.tracer.traceBytes()
+    if (this.traceBuf.length < n) this.traceBuf = Buffer.alloc(Math.max(n, 2 * this.traceBuf.length))
+    const buf = this.traceBuf
+    this.tracer.takeTrace(buf)
+    let at = 0
+    while (at < n) {
+      const kind = Number(buf.readBigUInt64LE(at))
+      const offset = Number(buf.readBigUInt64LE(at + 8))
+      const length = Number(buf.readBigUInt64LE(at + 16))
+      const lo = buf.readUInt32LE(at + 24)
+      const hi = buf.readUInt32LE(at + 28)
+      at += 32
+      switch (kind) {
+        case TRACE_COPY:
+          this.check(offset, length)
+          buf.copy(this.current, offset, at, at + length)
+          at += Math.ceil(length / 8) * 8
+          this.landed(offset, length, this.opPermission)
+          break
+        case TRACE_STORE64:
+          assert(offset % CHUNK_BYTES === 0 && length === CHUNK_BYTES, 'store64 must be 8-aligned')
+          this.check(offset, length)
+          this.current.writeUInt32LE(lo, offset)
+          this.current.writeUInt32LE(hi, offset + 4)
+          this.landed(offset, CHUNK_BYTES, this.inCommit ? 'commit' : this.opPermission)
+          break
+        case TRACE_FLUSH:
+        case TRACE_PERSIST: {
+          const range = this.flushHook === null ? [offset, length] : this.flushHook(offset, length)
+          if (range !== null) this.flushStart(range[0] as number, range[1] as number)
+          if (kind === TRACE_PERSIST) this.drain()
+          break
+        }
+        case TRACE_DRAIN:
+          this.drain()
+          break
+        default:
+          throw new Error(`unknown trace entry ${kind}`)
+      }
+    }
+  }
+
+  /** A store of [offset, +length) landed in `current` (not durable): record it, check it. */
+  private landed(offset: number, length: number, permission: Permission): void {
+    if (length === 0) return
+    this.stats.writes++
+    this.stats.bytesWritten += length
+    const first = Math.floor(offset / CHUNK_BYTES)
+    const last = Math.floor((offset + length - 1) / CHUNK_BYTES)
+    for (let c = first; c <= last; c++) {
+      this.recordChunkWrite(c, offset, offset + length)
+      if (this.flushing.size > 0) this.flushing.delete(c)
+    }
+    if (permission === 'commit') this.noteCommit(first, last)
+    this.checkPoint(permission, `write [${offset}, +${length}) ${permission}`)
+  }
+
+  /** The write-back of the outstanding chunks of [offset, +length) starts (pmem_flush). */
+  private flushStart(offset: number, length: number): void {
+    this.check(offset, length)
+    this.stats.flushes++
+    if (length === 0 || this.outstanding.size === 0) return
+    if (this.policy.atFlush) this.checkPoint('blanket', `flush [${offset}, +${length})`)
+    const first = Math.floor(offset / CHUNK_BYTES)
+    const last = Math.floor((offset + length - 1) / CHUNK_BYTES)
+    if (last - first + 1 < this.outstanding.size) {
+      for (let c = first; c <= last; c++) if (this.outstanding.has(c)) this.flushing.add(c)
+    } else {
+      for (const c of this.outstanding.keys()) if (c >= first && c <= last) this.flushing.add(c)
+    }
+  }
+
+  /** The fence (pmem_drain): every chunk whose write-back started is durable. */
+  private drain(): void {
+    if (this.flushing.size === 0) return
+    for (const c of this.flushing) {
+      const st = this.outstanding.get(c)
+      if (st !== undefined) this.makeDurable(st)
+    }
+    this.flushing.clear()
+    if (this.outstanding.size === 0) {
+      this.events = []
+      this.eventValues = []
+    }
+    if (this.commitChunks.length > 0 && this.commitChunks.every((c) => !this.outstanding.has(c))) {
+      this.commitChunks = []
+      this.durableId = this.tentativeId
     }
   }
 
@@ -495,6 +756,8 @@ export class SimRegion implements PmRegion {
     const n = list.length
     const image = new OverlayImage(this.durable, n)
     const byIndex = list.slice().sort((x, y) => x.index - y.index)
+    image.watch = Int32Array.from(byIndex, (st) => st.index)
+    image.watchCount = n
     for (let i = 0; i < n; i++) (list[i] as ChunkState).pos = i
     const order = Int32Array.from(byIndex, (st) => st.pos)
     const choice = new Int32Array(n)
@@ -665,16 +928,55 @@ export class SimRegion implements PmRegion {
       this.captured.push({ image: this.randomImage(this.rng), allowed, what })
       if (this.captured.length > this.capture.keep) this.captured.shift()
     }
+    const allowed = (got: number): boolean =>
+      got === this.durableId || (mayCommit && got === this.tentativeId)
+    // Recovery of the durable bytes alone: when it reads no outstanding chunk, no image of this
+    // point can recover differently (recovery is a deterministic function of what it reads).
+    const durable = new OverlayImage(this.durable, 1)
+    durable.hashA = this.durableA >>> 0
+    durable.hashB = this.durableB >>> 0
+    const d = verifier.durableRecovery(durable)
+    if (!this.readsOutstanding(d.ranges)) {
+      verifier.pointsCovered++
+      if (allowed(d.id)) return
+      const detail = d.id < 0 ? verifier.stateName(d.id)
+        : canonicalDiff(verifier.stateName(this.durableId), verifier.stateName(d.id))
+      this.fail(`${what}: the durable image recovers to a state the permission does not allow: ` +
+        detail)
+    }
+    verifier.pointsEnumerated++
+    const kind = mayCommit ? 'commit'
+      : this.outstanding.has(HEAD_WORD_OFFSET / CHUNK_BYTES) ? 'head-move' : 'other'
+    const category = `${this.phase} ${kind}`
     this.forEachImage((image) => {
       if (this.violation !== null) return
-      const got = verifier.recoveredId(image)
-      if (got === this.durableId || (mayCommit && got === this.tentativeId)) return
+      const got = verifier.recoveredId(image, category)
+      if (allowed(got)) return
       const expected = verifier.stateName(this.durableId)
       const detail = got < 0 ? verifier.stateName(got)
         : canonicalDiff(expected, verifier.stateName(got))
       this.fail(`${what}: crash image (${image.describe()}) recovers to a state the ` +
         `permission does not allow: ${detail}`)
     })
+  }
+
+  /** True when an outstanding chunk with a choice lies in the merged ranges (flat pairs). */
+  private readsOutstanding(ranges: Int32Array): boolean {
+    const pairs = ranges.length / 2
+    if (pairs === 0) return false
+    for (const st of this.outstanding.values()) {
+      if (st.values.length === 0) continue
+      const c = st.index
+      let lo = 0
+      let hi = pairs
+      while (lo < hi) { // first pair starting after c
+        const mid = (lo + hi) >>> 1
+        if ((ranges[2 * mid] as number) <= c) lo = mid + 1
+        else hi = mid
+      }
+      if (lo > 0 && c <= (ranges[2 * lo - 1] as number)) return true
+    }
+    return false
   }
 
   private fail(message: string): void {
