@@ -19,7 +19,7 @@
 //   CAPYKV_MUTANT, so all native mutants cost one cargo build. Unset, the build is the original.
 // - Every `find` must occur exactly once in its file (a stale mutant fails the gate loudly).
 // - Tests run as `node dist/test/...test.js` with TAP_BAIL=1 (stop at the first failure),
-//   CAPYKV_SIM_SCALE=0.25 (--scale) and a timeout; a timeout or a pass is a survival.
+//   CAPYKV_SIM_SCALE=0.1 (--scale) and a timeout; a timeout or a pass is a survival.
 
 import { spawn, spawnSync } from 'node:child_process'
 import {
@@ -106,8 +106,8 @@ const MUTANTS = [
   {
     id: 'native-seal-crc-short', what: 'writeSealed: the CRC skips the record\'s last payload chunk',
     edits: [{ file: 'native/lib.rs',
-      find: '        let crc = crc64::crc64(seed, &src[..body]);\n',
-      replace: '        let crc = crc64::crc64(seed, &src[..body.saturating_sub(8)]);\n' }],
+      find: 'crc64::crc64(seed, &src[..body])', expr: true,
+      replace: 'crc64::crc64(seed, &src[..body.saturating_sub(8)])' }],
     tests: [T.crash, T.faults],
   },
   // --- the log's commit and the ring (src/storage/log.ts, record-codec.ts) -------------------
@@ -260,7 +260,7 @@ const keep = process.argv.includes('--keep')
 const timeoutMs = Number(arg('timeout') ?? 240) * 1000
 // The simulator's work multiplier for the gate's runs (test/sim/prng.ts simScale): a mutant must
 // die at a fraction of the CI scale.
-const simScale = arg('scale') ?? '0.25'
+const simScale = arg('scale') ?? '0.1'
 const selected = only === undefined ? MUTANTS : MUTANTS.filter((m) => only.includes(m.id))
 
 if (process.argv.includes('--list')) {
@@ -366,7 +366,9 @@ if (nativeMutants.length > 0) {
     }
     const chain = variants.map(({ id, e }) => `if crate::mutant_on("${id}") {\n${e.replace}}`)
       .join(' else ')
-    texts.set(file, text.replace(find, `${chain} else {\n${find}}\n`))
+    // A statement site becomes an if statement; an expression site (expr) a parenthesized if.
+    texts.set(file, text.replace(find, variants[0].e.expr === true ? `(${chain} else { ${find} })`
+      : `${chain} else {\n${find}}\n`))
   }
   texts.set('native/lib.rs', read('native/lib.rs').replace('\nmod crc64;\n',
     '\nmod crc64;\n\n/// Mutation gate only (scripts/mutants.mjs): the mutant selected by CAPYKV_MUTANT.\n' +

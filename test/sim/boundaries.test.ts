@@ -45,7 +45,7 @@ t.test('the ring\'s end in every alignment, wrapped many times, PoWER-checked', 
   let wraps = 0
   let lastLap = 0
   let size = 0
-  const rounds = Math.max(400, Math.round(1500 * scale))
+  const rounds = Math.max(400, Math.round(5000 * scale))
   for (let i = 0; i < rounds; i++) {
     // Value sizes sweep 0..200 bytes one by one: record sizes take every multiple of 8.
     size = (size + 1) % 201

@@ -20,7 +20,9 @@ const freshSeed = seedFromEnv()
 
 interface Config { name: string; options: Omit<RunOptions, 'verifier'> }
 
-const steps = (n: number): number => Math.max(10, Math.round(n * scale))
+// issue 12: sized so that CI's informative-image floors hold (.ci/run), the ring wrapping many
+// times; CAPYKV_SIM_SCALE multiplies it.
+const steps = (n: number): number => Math.max(10, Math.round(16 * n * scale))
 const configs: Config[] = [
   { name: '16 KiB ring, full pool', options: { seed: 101, steps: steps(220), ringBytes: 16384,
     pressure: 1200, crashRate: 0.05 } },

@@ -75,7 +75,7 @@ function reopenAndContinue(images: CapturedCrash[], seed: number, what: string):
   return bad
 }
 
-const rounds = Math.max(1, Math.round(6 * scale))
+const rounds = Math.max(1, Math.round(18 * scale)) // x3 for issue 12's floors
 
 t.test('a crash at any write of a whole checkpoint, then recovery and more work', (t) => {
   let n = 0
@@ -135,7 +135,7 @@ t.test('a crash between a checkpoint commit and its head move: open moves the he
 })
 
 t.test('chains of crashes: reopen, work, crash mid-protocol, again and again', (t) => {
-  const chains = Math.max(2, Math.round(12 * scale))
+  const chains = Math.max(2, Math.round(36 * scale)) // x3 for issue 12's floors
   let depthTotal = 0
   for (let c = 0; c < chains; c++) {
     const rng = new Prng(7000 + c)

@@ -249,6 +249,8 @@ export class Verifier {
   private readonly cache = new HashMap64(18)
   /** Images found informative at some crash point (hash → 1). */
   private readonly informativeSet = new HashMap64(14)
+  /** Per category: the images found informative at a crash point of that category. */
+  private readonly informativeIn = new Map<string, HashMap64>()
   private readonly durableCache = new Map<string, DurableRecovery>()
   private readonly stateIds = new Map<string, number>()
   private readonly stateNames: string[] = []
@@ -259,8 +261,10 @@ export class Verifier {
   visits = 0
   /**
    * Distinct images in which recovery read at least one byte whose value the crash chose (a
-   * chunk outstanding at the crash point), by the crash point's category (SimRegion.phase and
-   * what was in flight), and those whose recovered log spans the ring's end.
+   * chunk outstanding at the crash point); per category of crash point (SimRegion.phase and what
+   * was in flight), the distinct informative images of that category's points (an image may
+   * count in several categories, once in the total); and those whose recovered log spans the
+   * ring's end.
    */
   informative = 0
   informativeBy: Record<string, number> = {}
@@ -274,6 +278,8 @@ export class Verifier {
   pointsCovered = 0
   /** Crash points where recovery read an outstanding chunk: their images are enumerated. */
   pointsEnumerated = 0
+  /** Durable images whose recovery was the previous one's (only unread chunks changed). */
+  durableReused = 0
 
   stateId(canonicalState: string): number {
     let id = this.stateIds.get(canonicalState)
@@ -297,8 +303,16 @@ export class Verifier {
   recoveredId(image: OverlayImage, category: string | null = null): number {
     this.visits++
     const hit = this.cache.get(image.hashA, image.hashB)
+    let inCategory: HashMap64 | undefined
+    if (category !== null) {
+      inCategory = this.informativeIn.get(category)
+      if (inCategory === undefined) {
+        inCategory = new HashMap64(12)
+        this.informativeIn.set(category, inCategory)
+      }
+    }
     if (hit !== undefined &&
-        (category === null || this.informativeSet.get(image.hashA, image.hashB) !== undefined)) {
+        (inCategory === undefined || inCategory.get(image.hashA, image.hashB) !== undefined)) {
       return hit
     }
     image.touched = false
@@ -309,19 +323,21 @@ export class Verifier {
       this.cache.set(image.hashA, image.hashB, id)
       this.distinct++
     } else if (hit !== id) {
-      this.failureNames.push(`the same image recovered twice differently (${this.stateName(hit)})`)
-      return -this.failureNames.length
+      return this.fault(`the same image recovered twice differently (${this.stateName(hit)})`)
     }
-    if (category !== null && image.touched) {
-      this.informativeSet.set(image.hashA, image.hashB, 1)
-      this.informative++
-      this.informativeBy[category] = (this.informativeBy[category] ?? 0) + 1
-      if (r.kind === 'ok') {
-        const ring = r.log.header.ringBytes
-        if (r.log.tailLsn > r.log.headLsn &&
-            Math.floor(r.log.headLsn / ring) !== Math.floor((r.log.tailLsn - 1) / ring)) {
-          this.informativeWrapping++
-        }
+    if (category === null || inCategory === undefined) return id
+    // Known for this category from now on (informative or not: the same reads every time).
+    inCategory.set(image.hashA, image.hashB, image.touched ? 1 : 0)
+    if (!image.touched) return id
+    this.informativeBy[category] = (this.informativeBy[category] ?? 0) + 1
+    if (this.informativeSet.get(image.hashA, image.hashB) !== undefined) return id
+    this.informativeSet.set(image.hashA, image.hashB, 1)
+    this.informative++
+    if (r.kind === 'ok') {
+      const ring = r.log.header.ringBytes
+      if (r.log.tailLsn > r.log.headLsn &&
+          Math.floor(r.log.headLsn / ring) !== Math.floor((r.log.tailLsn - 1) / ring)) {
+        this.informativeWrapping++
       }
     }
     return id
@@ -331,28 +347,34 @@ export class Verifier {
    * Recover the durable bytes alone (the image with nothing outstanding landed), once per
    * durable content, in both index modes, recording which chunks recovery read.
    */
-  durableRecovery(image: OverlayImage): DurableRecovery {
+  durableRecovery(image: OverlayImage, previous: DurableRecovery | null = null,
+    changed: readonly number[] = []): DurableRecovery {
     const key = `${image.hashA}:${image.hashB}`
     const known = this.durableCache.get(key)
     if (known !== undefined) return known
-    const ranges: number[] = []
-    image.ranges = ranges
-    image.watchCount = 0
-    let id: number
-    try {
-      const a = this.idOf(recover(image))
-      const b = this.idOf(recover(image, { deferIndex: true }))
-      id = a === b ? a : this.fault(`the deferred index recovers the durable image differently` +
-        ` (${this.stateName(a)} / ${this.stateName(b)})`)
-    } finally {
-      image.ranges = null
+    let result: DurableRecovery
+    if (previous !== null && !changed.some((c) => inRanges(previous.ranges, c))) {
+      // Only chunks the previous durable recovery did not read changed since: this recovery
+      // reads the same bytes, so it returns the same state after the same reads.
+      result = previous
+      this.durableReused++
+    } else {
+      const ranges: number[] = []
+      image.ranges = ranges
+      image.watchCount = 0
+      let id: number
+      try {
+        // By hash, half with the deferred index (as Store.open), like every other image.
+        id = this.idOf(recover(image, { deferIndex: (image.hashA & 1) === 1 }))
+      } finally {
+        image.ranges = null
+      }
+      result = { id, ranges: mergeRanges(ranges) }
     }
     if (this.cache.get(image.hashA, image.hashB) === undefined) {
-      this.cache.set(image.hashA, image.hashB, id)
+      this.cache.set(image.hashA, image.hashB, result.id)
       this.distinct++
     }
-    const merged = mergeRanges(ranges)
-    const result = { id, ranges: merged }
     if (this.durableCache.size >= 4096) this.durableCache.clear()
     this.durableCache.set(key, result)
     return result
@@ -378,9 +400,22 @@ export class Verifier {
       `informative crash images: ${this.informative} (${by === '' ? 'none' : by}; ` +
         `log wrapping the ring ${this.informativeWrapping})`,
       `crash points: ${this.pointsEnumerated} enumerated, ${this.pointsCovered} covered by ` +
-        'the durable image (recovery read no outstanding chunk)',
+        'the durable image (recovery read no outstanding chunk); durable recoveries reused ' +
+        `${this.durableReused}`,
     ]
   }
+}
+
+/** True when chunk c lies in the merged ranges (flat ascending pairs). */
+function inRanges(ranges: Int32Array, c: number): boolean {
+  let lo = 0
+  let hi = ranges.length / 2
+  while (lo < hi) { // first pair starting after c
+    const mid = (lo + hi) >>> 1
+    if ((ranges[2 * mid] as number) <= c) lo = mid + 1
+    else hi = mid
+  }
+  return lo > 0 && c <= (ranges[2 * lo - 1] as number)
 }
 
 /** Sort and merge [first, last] chunk ranges (flat pairs) into disjoint ascending pairs. */
@@ -470,6 +505,9 @@ export class SimRegion implements PmRegion {
   /** Permission of the PmRegion call being replayed; inCommit: inside PmRegion.commit. */
   private opPermission: Permission = 'blanket'
   private inCommit = false
+  /** The last durable recovery, and the chunks made durable since (recovery reuse). */
+  private lastDurable: DurableRecovery | null = null
+  private durableChanged: number[] = []
   /** Outstanding chunks whose write-back started (flushed, awaiting the fence). */
   private readonly flushing = new Set<number>()
 
@@ -736,6 +774,8 @@ export class SimRegion implements PmRegion {
     this.durableA = (this.durableA ^ mixA) >>> 0
     this.durableB = (this.durableB ^ mixB) >>> 0
     this.outstanding.delete(st.index)
+    if (this.verifier !== null && this.durableChanged.length < 4096) this.durableChanged.push(st.index)
+    else this.lastDurable = null // too many changes to track: recover afresh
   }
 
   private noteCommit(first: number, last: number): void {
@@ -935,7 +975,9 @@ export class SimRegion implements PmRegion {
     const durable = new OverlayImage(this.durable, 1)
     durable.hashA = this.durableA >>> 0
     durable.hashB = this.durableB >>> 0
-    const d = verifier.durableRecovery(durable)
+    const d = verifier.durableRecovery(durable, this.lastDurable, this.durableChanged)
+    this.lastDurable = d
+    this.durableChanged = []
     if (!this.readsOutstanding(d.ranges)) {
       verifier.pointsCovered++
       if (allowed(d.id)) return
@@ -962,19 +1004,9 @@ export class SimRegion implements PmRegion {
 
   /** True when an outstanding chunk with a choice lies in the merged ranges (flat pairs). */
   private readsOutstanding(ranges: Int32Array): boolean {
-    const pairs = ranges.length / 2
-    if (pairs === 0) return false
+    if (ranges.length === 0) return false
     for (const st of this.outstanding.values()) {
-      if (st.values.length === 0) continue
-      const c = st.index
-      let lo = 0
-      let hi = pairs
-      while (lo < hi) { // first pair starting after c
-        const mid = (lo + hi) >>> 1
-        if ((ranges[2 * mid] as number) <= c) lo = mid + 1
-        else hi = mid
-      }
-      if (lo > 0 && c <= (ranges[2 * lo - 1] as number)) return true
+      if (st.values.length > 0 && inRanges(ranges, st.index)) return true
     }
     return false
   }
