@@ -18,6 +18,7 @@
 //   becomes `if crate::mutant_on("ID") { mutated } else { original }`, selected at run time by
 //   CAPYKV_MUTANT, so all native mutants cost one cargo build. Unset, the build is the original.
 // - Every `find` must occur exactly once in its file (a stale mutant fails the gate loudly).
+// - Every test file a mutant names first runs unmutated and must pass (at the gate's scale).
 // - Tests run as `node dist/test/...test.js` with TAP_BAIL=1 (stop at the first failure),
 //   CAPYKV_SIM_SCALE=0.1 (--scale) and a timeout; a timeout or a pass is a survival.
 
@@ -447,6 +448,21 @@ async function runMutant(m, dir) {
     for (const [js, text] of saved) writeFileSync(js, text)
   }
   return result
+}
+
+// Every test file must pass unmutated at the gate's scale, or its failures would kill mutants.
+{
+  const files = [...new Set(selected.flatMap((m) => m.tests))]
+  const broken = []
+  await Promise.all(workers.map(async (dir) => {
+    for (let f = files.shift(); f !== undefined; f = files.shift()) {
+      const r = await runTest(dir, f, {})
+      if (r.why !== 'passed') broken.push(`${f}: ${r.why}\n${r.tail}`)
+    }
+  }))
+  if (broken.length > 0) fail(`test files fail without a mutant:\n${broken.join('\n')}`)
+  console.log(`mutants: the ${new Set(selected.flatMap((m) => m.tests)).size} test files pass ` +
+    `unmutated (${((Date.now() - started) / 1000).toFixed(0)} s so far)`)
 }
 
 const queue = [...selected]

@@ -243,6 +243,11 @@ class Runner {
  */
 function opening(runner: Runner, clock: { now: number }): void {
   const run = (...commands: string[][]): void => runner.group(commands, clock.now)
+  // INCR of a key with a TTL, then a crash: recovered now and a day later, the TTL is the same.
+  run(['SET', 'n', '41', 'PX', '100000'])
+  run(['INCR', 'n'])
+  runner.flush()
+  runner.crash(new Prng(1))
   run(['SELECT', '0'], ['SET', 'a', '1', 'PX', '5'])
   run(['SET', 'b', '2', 'PX', '5'])
   run(['SET', 'c', 'x'], ['RPUSH', 'd', 'p', 'q'], ['HSET', 'k:\u00ff', 'f', 'v'])

@@ -38,8 +38,8 @@ try {
   const stats = randomRun({ ...options, verifier })
   console.log(`sim: ${JSON.stringify(stats)}`)
   const seconds = ((performance.now() - started) / 1000).toFixed(1)
-  console.log(`crash images checked: ${verifier.distinct} (distinct), ` +
-    `${verifier.visits} visited, ${seconds} s`)
+  for (const line of verifier.report()) console.log(line)
+  console.log(`${seconds} s`)
 } catch (e) {
   console.error(`sim: seed ${options.seed} FAILED after ${verifier.distinct} images`)
   console.error(e instanceof Error ? e.stack ?? e.message : e)

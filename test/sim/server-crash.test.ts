@@ -766,18 +766,17 @@ async function runServer(o: RunOptions): Promise<RunResult> {
     if (crashRng.bool(o.crashRate)) crashPoint(where)
   }
 
-  // Crash points around every PM operation (store64 goes through write).
-  const simWrite = sim.write.bind(sim)
-  const simFlush = sim.flush.bind(sim)
-  sim.write = (offset, data, permission): void => {
-    maybeCrash(`before a ${permission} write`)
-    simWrite(offset, data, permission)
-    if (permission === 'commit') pendingLsn = store.log.tailLsn
-    maybeCrash(`after a ${permission} write`)
+  // Crash points around every PM primitive the sim applies (the addon's stores, flushes and
+  // fences included: SimRegion.hooks).
+  sim.hooks.write = (permission, when): void => {
+    if (when === 'after' && permission === 'commit') pendingLsn = store.log.tailLsn
+    maybeCrash(`${when} a ${permission} write`)
   }
-  sim.flush = (offset, length): void => {
-    maybeCrash('before a flush')
-    simFlush(offset, length)
+  sim.hooks.flush = (when): void => {
+    if (when === 'before') {
+      maybeCrash('before a flush')
+      return
+    }
     if (pendingLsn >= 0 && sim.durable.compare(sim.current, TAIL_WORD_OFFSET,
       TAIL_WORD_OFFSET + 8, TAIL_WORD_OFFSET, TAIL_WORD_OFFSET + 8) === 0) {
       // The commit word is durable: the whole group is, and nothing else was applied since.

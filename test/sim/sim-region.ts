@@ -492,6 +492,15 @@ export class SimRegion implements PmRegion {
   captured: CapturedCrash[] = []
   /** Describes the run for failure messages (seed, step). */
   context: () => string = () => ''
+  /**
+   * Observers of the PM primitives as the sim applies them (server-crash.test.ts takes crash
+   * points around them): a store (write, store64, a copy by the addon) before and after it lands,
+   * a flush / fence / persist before and after it takes effect.
+   */
+  hooks: {
+    write?(permission: Permission, when: 'before' | 'after'): void
+    flush?(when: 'before' | 'after'): void
+  } = {}
   /** The checker's own tests: rewrite (or drop, null) the range of each flush primitive. */
   flushHook: ((offset: number, length: number) => [number, number] | null) | null = null
   /** What the harness is doing ('txn', 'checkpoint', 'open'): names informative crash points. */
@@ -546,9 +555,11 @@ export class SimRegion implements PmRegion {
 
   write(offset: number, data: Buffer, permission: Permission): void {
     assert(!this.closed, 'write to a closed region')
+    this.hooks.write?.(permission, 'before')
     // NativeRegion.write copies into the segment, which is `current`.
     this.shipped.write(offset, data, permission)
     this.landed(offset, data.length, permission)
+    this.hooks.write?.(permission, 'after')
   }
 
   writeSealed(
@@ -641,26 +652,36 @@ export class SimRegion implements PmRegion {
       switch (kind) {
         case TRACE_COPY:
           this.check(offset, length)
+          this.hooks.write?.(this.opPermission, 'before')
           buf.copy(this.current, offset, at, at + length)
           at += Math.ceil(length / 8) * 8
           this.landed(offset, length, this.opPermission)
+          this.hooks.write?.(this.opPermission, 'after')
           break
-        case TRACE_STORE64:
+        case TRACE_STORE64: {
           assert(offset % CHUNK_BYTES === 0 && length === CHUNK_BYTES, 'store64 must be 8-aligned')
           this.check(offset, length)
+          const permission = this.inCommit ? 'commit' : this.opPermission
+          this.hooks.write?.(permission, 'before')
           this.current.writeUInt32LE(lo, offset)
           this.current.writeUInt32LE(hi, offset + 4)
-          this.landed(offset, CHUNK_BYTES, this.inCommit ? 'commit' : this.opPermission)
+          this.landed(offset, CHUNK_BYTES, permission)
+          this.hooks.write?.(permission, 'after')
           break
+        }
         case TRACE_FLUSH:
         case TRACE_PERSIST: {
+          this.hooks.flush?.('before')
           const range = this.flushHook === null ? [offset, length] : this.flushHook(offset, length)
           if (range !== null) this.flushStart(range[0] as number, range[1] as number)
           if (kind === TRACE_PERSIST) this.drain()
+          this.hooks.flush?.('after')
           break
         }
         case TRACE_DRAIN:
+          this.hooks.flush?.('before')
           this.drain()
+          this.hooks.flush?.('after')
           break
         default:
           throw new Error(`unknown trace entry ${kind}`)
