@@ -53,11 +53,11 @@ const T = {
 
 /** The native commit's four steps (pool_commit in native/lib.rs), and a mutant's reordering. */
 const COMMIT_STEPS = {
-  flush: '        p.region.flush(offset as usize, length as usize)?;\n',
-  flushShort: '        p.region.flush(offset as usize, (length as usize).saturating_sub(8))?;\n',
-  drain: '        p.region.drain();\n',
-  store: '        p.region.store64(word as usize, lo as u64 | (hi as u64) << 32);\n',
-  persist: '        p.region.persist(word as usize, 8)?;\n',
+  flush: '            p.region.flush(offset as usize, length as usize)?;\n',
+  flushShort: '            p.region.flush(offset as usize, (length as usize).saturating_sub(8))?;\n',
+  drain: '            p.region.drain();\n',
+  store: '            p.region.store64(word as usize, lo as u64 | (hi as u64) << 32);\n',
+  persist: '            p.region.persist(word as usize, 8)?;\n',
 }
 function commitSite(steps) {
   return { file: 'native/lib.rs',
@@ -100,8 +100,10 @@ const MUTANTS = [
   {
     id: 'native-persist-no-fence', what: 'persist (head move, wrap flush) without its drain',
     edits: [{ file: 'native/lib.rs',
-      find: '        p.region.check_range(offset, length)?;\n        p.region.persist(offset as usize, length as usize)?;\n',
-      replace: '        p.region.check_range(offset, length)?;\n        p.region.flush(offset as usize, length as usize)?;\n' }],
+      find: '            p.region.check_range(offset, length)?;\n' +
+        '            p.region.persist(offset as usize, length as usize)?;\n',
+      replace: '            p.region.check_range(offset, length)?;\n' +
+        '            p.region.flush(offset as usize, length as usize)?;\n' }],
     tests: [T.recovery, T.random, T.crash],
   },
   {
@@ -278,7 +280,7 @@ function fail(msg) {
   process.exit(2)
 }
 
-// Check every mutant against the sources before anything runs.
+// Check every mutant against the sources before anything runs (--check: only that).
 for (const m of MUTANTS) {
   for (const e of m.edits) {
     const text = readFileSync(join(ROOT, e.file), 'utf8')
@@ -288,6 +290,10 @@ for (const m of MUTANTS) {
   for (const f of m.tests) {
     if (!existsSync(join(ROOT, f))) fail(`${m.id}: test file ${f} not built (npm run build:ts)`)
   }
+}
+if (process.argv.includes('--check')) {
+  console.log(`mutants: ${MUTANTS.length} mutants, every site found once`)
+  process.exit(0)
 }
 
 const ts = require(join(ROOT, 'node_modules/typescript'))
