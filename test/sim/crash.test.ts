@@ -12,7 +12,7 @@ import t from 'tap'
 import { LOG_OFFSET } from '../../src/storage/layout.js'
 import { Harness } from './harness.js'
 import { Prng, simScale } from './prng.js'
-import { DEFAULT_POLICY, PowerViolation, SimRegion, Verifier } from './sim-region.js'
+import { DEFAULT_POLICY, PowerViolation, Verifier } from './sim-region.js'
 import { alphabet, poolBytesFor, put, del, type Op } from './workload.js'
 
 const verifier = new Verifier()
