@@ -132,6 +132,16 @@ for (const c of configs) {
     h.flush()
     let crashes = 0
     let accepted = 0
+    /** Crash now and reopen: false when the tokens are not conserved (reported). */
+    const crash = (): boolean => {
+      const expected = h.sim.powerEnabled ? h.sim.durableState : null
+      h = Harness.fromImage(h.crashImage(opsRng), options)
+      if (expected !== null) h.expectEqual(h.state, expected, 'state after a crash')
+      const why = tokensConserved(h.store.keyspace)
+      if (why !== null) t.fail(`seed ${c.seed} step ${step}: ${why}`)
+      crashes++
+      return why === null
+    }
     for (step = 0; step < c.steps; step++) {
       const group = opsRng.range(1, 5)
       for (let i = 0; i < group; i++) {
@@ -141,18 +151,9 @@ for (const c of configs) {
       }
       h.flush()
       if (opsRng.bool(0.02)) h.checkpointNow()
-      if (opsRng.bool(c.crashRate)) {
-        const expected = h.sim.powerEnabled ? h.sim.durableState : null
-        h = Harness.fromImage(h.crashImage(opsRng), options)
-        if (expected !== null) h.expectEqual(h.state, expected, 'state after a crash')
-        const why = tokensConserved(h.store.keyspace)
-        if (why !== null) {
-          t.fail(`seed ${c.seed} step ${step}: ${why}`)
-          break
-        }
-        crashes++
-      }
+      if (opsRng.bool(c.crashRate) && !crash()) break
     }
+    if (step === c.steps) crash() // and always at the end
     t.equal(tokensConserved(h.store.keyspace), null, 'tokens conserved at the end')
     t.ok(crashes > 0, `${crashes} crashes, ${accepted} transactions, ${h.store.checkpointer.completed} checkpoints`)
     t.end()

@@ -10,7 +10,9 @@
 // and checked against its permission; after every group commit the durable state equals the
 // model (the harness's Keyspace fed a codec copy of each committed transaction's events); and
 // crashes reopen from a random image, whose recovery must equal the model at the last durable
-// commit, also when recovered with the clock a day later (replay must not read the clock). The
+// commit, also when recovered with the clock a day later (replay must not read the clock). Each
+// of those states (live after every group commit, recovered, recovered a day later) must also
+// equal an independent model of the commands' effects (plain-model.ts: no engine code). The
 // run asserts that every kind of event above was made and went through the sim.
 // Fixed seeds plus one fresh seed (printed; CAPYKV_SIM_SEED reproduces it).
 // Prints "crash images checked: N (distinct)".
@@ -24,13 +26,15 @@ import type { CommandTable } from '../../src/commands/services.js'
 import type { ClientState, ReplySink } from '../../src/commands/spec.js'
 import { loadCommandTable } from '../../src/commands/table.js'
 import { StoreError } from '../../src/errors.js'
-import { canonical } from '../../src/state/canonical.js'
+import { canonical, canonicalDiff } from '../../src/state/canonical.js'
 import {
   EV_DEL, EV_EXPIRE, EV_FLUSHALL, EV_FLUSHDB, EV_PUT, EV_RESTORE, EV_SWAPDB,
 } from '../../src/state/core-events.js'
 import { applyEvents, type Event } from '../../src/state/event.js'
+import type { Keyspace } from '../../src/state/keyspace.js'
 import type { Transaction } from '../../src/txn/engine.js'
-import { copyEvents, Harness, type HarnessOptions } from './harness.js'
+import { copyEvents, Harness, HarnessError, type HarnessOptions } from './harness.js'
+import { PlainModel, snapshot } from './plain-model.js'
 import { Prng, seedFromEnv, simScale } from './prng.js'
 import { DEFAULT_POLICY, Verifier } from './sim-region.js'
 import { poolBytesFor } from './workload.js'
@@ -66,6 +70,8 @@ interface Stats {
   events: Record<string, number>
   /** Per command: the sequences of event kinds its runs logged (e.g. RENAME: RESTORE,DEL). */
   shapes: Record<string, Set<string>>
+  /** States compared with the independent model (after group commits and crashes). */
+  modelChecks: number
 }
 
 const NAMES: Record<number, string> = {
@@ -131,7 +137,9 @@ class Runner {
   }
   readonly sink = new CountingSink()
   readonly stats: Stats = { commands: 0, groups: 0, crashes: 0, refused: 0, events: {},
-    shapes: {} }
+    shapes: {}, modelChecks: 0 }
+  /** The independent model (plain-model.ts): each command's effect, no engine code. */
+  readonly plain = new PlainModel()
 
   constructor(readonly table: CommandTable, readonly options: HarnessOptions) {
     this.h = Harness.fresh(options)
@@ -142,7 +150,9 @@ class Runner {
     const h = this.h
     const txn = h.store.begin()
     const logged: string[] = []
+    const sent: [string[], number][] = []
     for (const argv of commands) {
+      sent.push([argv, this.client.db])
       if (argv[0] === 'SELECT') {
         this.client.db = Number(argv[1])
         continue
@@ -163,7 +173,9 @@ class Runner {
         ;(this.stats.shapes[name] ??= new Set()).add(kinds.join(','))
       }
     }
-    this.commit(txn, logged)
+    if (this.commit(txn, logged)) {
+      for (const [argv, db] of sent) this.plain.command(argv, db, now)
+    }
   }
 
   /** The server's active expire cycle at `now` (its own transaction). */
@@ -184,7 +196,8 @@ class Runner {
     this.committed(txn.events, txn.events.map(() => 'DEL by active expiry'))
   }
 
-  private commit(txn: Transaction, logged: string[]): void {
+  /** Commit the group's transaction: false when refused for space (nothing applied). */
+  private commit(txn: Transaction, logged: string[]): boolean {
     const h = this.h
     const events = txn.events.slice()
     try {
@@ -194,10 +207,23 @@ class Runner {
       if (!(e instanceof StoreError) || e.code !== 'OUT_OF_SPACE') throw e
       this.stats.refused++
       h.expectEqual(canonical(h.store.keyspace), h.state, 'refused transaction left')
-      return
+      return false
     }
     h.raise()
     if (events.length > 0) this.committed(events, logged)
+    return true
+  }
+
+  /** A state of the engine (live, or recovered) against the independent model at now. */
+  checkModel(ks: Keyspace, what: string): void {
+    const now = nowMs()
+    const expected = this.plain.snapshot(now)
+    const actual = snapshot(ks, now)
+    this.stats.modelChecks++
+    if (actual !== expected) {
+      throw new HarnessError(`${what} differs from the independent model at ${now}: ` +
+        `${canonicalDiff(expected, actual)} [${this.h.sim.context()}]`)
+    }
   }
 
   /** The transaction was appended: the model takes a codec copy, the sim its tentative state. */
@@ -211,6 +237,7 @@ class Runner {
 
   flush(): void {
     this.h.flush()
+    this.checkModel(this.h.store.keyspace, 'the state after the group commit')
   }
 
   /** Crash now (between operations: only the last durable commit may come back) and reopen. */
@@ -223,15 +250,19 @@ class Runner {
     const dayLater = nowMs() + 86_400_000
     const previous = setClock({ nowMs: () => dayLater })
     let replayedLater: string
+    let later: Keyspace | null = null
     try {
       const r = recover({ sizeBytes: image.length, read: (o, l) => image.subarray(o, o + l) })
       replayedLater = r.kind === 'ok' ? canonical(r.keyspace) : `recovery: ${r.kind}`
+      if (r.kind === 'ok') later = r.keyspace
     } finally {
       setClock(previous)
     }
     this.h = Harness.fromImage(image, this.options)
     this.h.expectEqual(this.h.state, expected, 'state after a crash')
     this.h.expectEqual(replayedLater, expected, 'state after a crash, recovered a day later,')
+    this.checkModel(this.h.store.keyspace, 'the state recovered after a crash')
+    if (later !== null) this.checkModel(later, 'the state recovered a day later')
     this.stats.crashes++
   }
 }
@@ -327,6 +358,7 @@ t.test('server events from the command handlers, crash images at every write', a
       const s = runner.stats
       t.ok(s.crashes > 0, `${s.crashes} crashes`)
       t.equal(s.refused, 0, 'no transaction refused for space')
+      t.ok(s.modelChecks > s.crashes, `${s.modelChecks} states equal the independent model`)
       for (const name of MUST) t.ok((s.events[name] ?? 0) > 0, `${name} events were logged`)
       for (const [cmd, shape] of [['RENAME', 'RESTORE,DEL'], ['COPY', 'RESTORE'],
         ['MOVE', 'RESTORE,DEL']] as const) {
