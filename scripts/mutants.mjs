@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run mutants [-- --only ID,ID] [--jobs N] [--keep] [--list]`: the mutation gate (issue 12
+// `npm run mutants [-- --only ID,ID] [--jobs N] [--all] [--scale S] [--keep] [--list] [--check]`: the mutation gate (issue 12
 // item 4). Each mutant below is a realistic bug in the durable path — flush order, fences,
 // checksum coverage and identity binding, ring arithmetic at the wrap, head moves, reply
 // release, event determinism, torn tail versus corruption — in TypeScript or in the native addon.
@@ -41,6 +41,7 @@ const T = {
   random: 'dist/test/sim/crash-random.test.js',
   recovery: 'dist/test/sim/crash-recovery.test.js',
   collections: 'dist/test/sim/crash-collections.test.js',
+  collectionEvents: 'dist/test/unit/collection-events.test.js',
   commands: 'dist/test/sim/crash-commands.test.js',
   faults: 'dist/test/sim/faults.test.js',
   serverCrash: 'dist/test/sim/server-crash.test.js',
@@ -249,6 +250,21 @@ const MUTANTS = [
     ],
     tests: [T.commands, T.string, T.boundaries],
   },
+  // --- wrong events that replay consistently: only an independent model sees them -----------
+  {
+    id: 'append-drops-ttl', what: 'APPEND logs the new value without the key\'s expiry',
+    edits: [{ file: 'src/commands/string.ts',
+      find: 'putString(ctx, ctx.client.db, key, value, entry.expireAtMs)\n  ctx.reply.integer(value.length)',
+      replace: 'putString(ctx, ctx.client.db, key, value, 0)\n  ctx.reply.integer(value.length)' }],
+    tests: [T.commands, T.string],
+  },
+  {
+    id: 'lpush-apply-reversed', what: 'the LPUSH event applies its items in reverse order',
+    edits: [{ file: 'src/state/list-events.ts',
+      find: '  for (const item of items) {\n    if (atHead) list.pushFront(item)',
+      replace: '  for (const item of atHead ? [...items].reverse() : items) {\n    if (atHead) list.pushFront(item)' }],
+    tests: [T.commands, T.collectionEvents],
+  },
 ]
 
 // ---------------------------------------------------------------------------------------------
@@ -260,6 +276,10 @@ function arg(name) {
 const only = arg('only')?.split(',')
 const jobs = Number(arg('jobs') ?? 2)
 const keep = process.argv.includes('--keep')
+// --all: the on-demand tier. Every mutant runs against every test file listed for it (the full
+// kill matrix; CI stops at the `need` first killers), and the table shows the files that did
+// not kill it too.
+const all = process.argv.includes('--all')
 const timeoutMs = Number(arg('timeout') ?? 600) * 1000
 // The simulator's work multiplier for the gate's runs (test/sim/prng.ts simScale): a mutant must
 // die at a fraction of the CI scale.
@@ -349,6 +369,8 @@ for (let i = 0; i < Math.max(1, jobs); i++) {
 
 // The native schemata build: every native mutant in one addon, chosen by CAPYKV_MUTANT.
 const nativeMutants = selected.filter((m) => m.edits.some((e) => e.file.startsWith('native/')))
+/** The schemata addon's path once built (null: no native mutant selected). */
+let nativeBuild = Promise.resolve(null)
 if (nativeMutants.length > 0) {
   const dir = join(base, 'native-build')
   mkdirSync(dir)
@@ -373,8 +395,8 @@ if (nativeMutants.length > 0) {
     }
     const chain = variants.map(({ id, e }) => `if crate::mutant_on("${id}") {\n${e.replace}}`)
       .join(' else ')
-    // A statement site becomes an if statement; an expression site (expr) a parenthesized if.
-    texts.set(file, text.replace(find, variants[0].e.expr === true ? `(${chain} else { ${find} })`
+    // A statement site becomes an if statement; an expression site (expr) an if expression.
+    texts.set(file, text.replace(find, variants[0].e.expr === true ? `${chain} else { ${find} }`
       : `${chain} else {\n${find}}\n`))
   }
   texts.set('native/lib.rs', read('native/lib.rs').replace('\nmod crc64;\n',
@@ -384,14 +406,18 @@ if (nativeMutants.length > 0) {
   for (const [f, text] of texts) writeFileSync(join(dir, f), text)
   console.log(`mutants: building the native schemata (${nativeMutants.length} mutants, one build)`)
   const t0 = Date.now()
-  const build = spawnSync('cargo', ['build', '--release', '--quiet'], {
-    cwd: dir, stdio: 'inherit', env: { ...process.env, CARGO_TARGET_DIR: join(dir, 'target') },
+  // In the background: the unmutated runs below use the shipped addon meanwhile (the schemata
+  // build with no mutant selected is the original, so they need not wait for it).
+  nativeBuild = new Promise((done) => {
+    const build = spawn('cargo', ['build', '--release', '--quiet'], {
+      cwd: dir, stdio: 'inherit', env: { ...process.env, CARGO_TARGET_DIR: join(dir, 'target') },
+    })
+    build.on('close', (code) => {
+      if (code !== 0) fail('the native schemata build failed')
+      console.log(`mutants: native build ${((Date.now() - t0) / 1000).toFixed(0)} s`)
+      done(join(dir, 'target/release/libcapykv_pmem.so'))
+    })
   })
-  if (build.status !== 0) fail('the native schemata build failed')
-  console.log(`mutants: native build ${((Date.now() - t0) / 1000).toFixed(0)} s`)
-  for (const w of workers) {
-    cpSync(join(dir, 'target/release/libcapykv_pmem.so'), join(w, 'native/pmem.node'))
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,7 +455,7 @@ function runTest(dir, file, env) {
 
 async function runMutant(m, dir) {
   const saved = []
-  const result = { id: m.id, killers: [], ran: [], need: m.need ?? 1 }
+  const result = { id: m.id, killers: [], spared: [], ran: [], need: m.need ?? 1 }
   try {
     const tsEdits = m.edits.filter((e) => e.file.endsWith('.ts'))
     const byFile = new Map()
@@ -445,12 +471,13 @@ async function runMutant(m, dir) {
     }
     const env = m.edits.some((e) => e.file.startsWith('native/')) ? { CAPYKV_MUTANT: m.id } : {}
     for (const f of m.tests) {
-      if (result.killers.length >= result.need) break
+      if (!all && result.killers.length >= result.need) break
       const r = await runTest(dir, f, { ...env, ...(m.env ?? {}) })
       result.ran.push(`${f.replace(/^dist\/test\//, '')} ${r.killed ? 'KILLED' : r.why} ` +
         `(${r.seconds.toFixed(0)} s)`)
       if (r.killed) result.killers.push(`${f.replace(/^dist\/test\//, '')}: ${r.why}`)
-      else if (process.env.MUTANTS_VERBOSE === '1') console.log(r.tail)
+      else result.spared.push(f.replace(/^dist\/test\//, ''))
+      if (!r.killed && process.env.MUTANTS_VERBOSE === '1') console.log(r.tail)
     }
   } finally {
     for (const [js, text] of saved) writeFileSync(js, text)
@@ -473,6 +500,11 @@ async function runMutant(m, dir) {
     `unmutated (${((Date.now() - started) / 1000).toFixed(0)} s so far)`)
 }
 
+{
+  const addon = await nativeBuild
+  if (addon !== null) for (const w of workers) cpSync(addon, join(w, 'native/pmem.node'))
+}
+
 const queue = [...selected]
 const results = []
 await Promise.all(workers.map(async (dir) => {
@@ -487,11 +519,13 @@ await Promise.all(workers.map(async (dir) => {
 // ---------------------------------------------------------------------------------------------
 
 results.sort((a, b) => MUTANTS.indexOf(a.m) - MUTANTS.indexOf(b.m))
-console.log('\n| mutant | bug | killed by |')
-console.log('|---|---|---|')
+console.log(`\n| mutant | bug | killed by (first failure) |${all ? ' not killed by |' : ''}`)
+console.log(`|---|---|---|${all ? '---|' : ''}`)
+const cell = (s) => s.replace(/\|/g, '\\|')
 for (const { m, r, ok } of results) {
-  console.log(`| ${m.id}${m.audit !== undefined ? ' (audit)' : ''} | ${m.audit ?? m.what} | ` +
-    `${ok ? r.killers.join('; ') : `SURVIVED (${r.killers.length}/${r.need}): ${r.ran.join('; ')}`} |`)
+  console.log(`| ${m.id}${m.audit !== undefined ? ' (audit)' : ''} | ${cell(m.audit ?? m.what)} | ` +
+    `${cell(ok ? r.killers.join('; ') : `SURVIVED (${r.killers.length}/${r.need}): ${r.ran.join('; ')}`)} |` +
+    `${all ? ` ${r.spared.join(', ') || '—'} |` : ''}`)
 }
 const survivors = results.filter((x) => !x.ok)
 console.log(`\nmutants: ${results.length} run, ${results.length - survivors.length} killed, ` +

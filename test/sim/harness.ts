@@ -142,21 +142,34 @@ export class Harness {
   }
 
   checkpointSlice(maxBytes: number): boolean {
-    this.sim.phase = 'checkpoint'
-    const finished = this.store.checkpointSlice(maxBytes)
-    this.sim.phase = 'txn'
+    const finished = this.checkpointing(() => this.store.checkpointSlice(maxBytes))
     this.raise()
     this.afterCommit()
     return finished
   }
 
   checkpointNow(): boolean {
-    this.sim.phase = 'checkpoint'
-    const ok = this.store.checkpointNow()
-    this.sim.phase = 'txn'
+    const ok = this.checkpointing(() => this.store.checkpointNow())
     this.raise()
     this.afterCommit()
     return ok
+  }
+
+  /**
+   * A checkpoint step in the sim's 'checkpoint' phase. An engine assertion it trips after a
+   * PoWER violation the engine swallowed (Store.flush turns errors into IO_ERROR, so a failed
+   * commit leaves END uncommitted) is reported as that violation, its cause.
+   */
+  private checkpointing(step: () => boolean): boolean {
+    this.sim.phase = 'checkpoint'
+    try {
+      return step()
+    } catch (e) {
+      this.raise()
+      throw e
+    } finally {
+      this.sim.phase = 'txn'
+    }
   }
 
   /** A random crash image now (between operations: only the durable state may come back). */
