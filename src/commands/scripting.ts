@@ -354,7 +354,7 @@ class CallHost implements ScriptHost {
     }
     this.out.proto = this.resp
     const ctx: CommandContext = { ...this.ctx, client: this.client, reply: this.sink,
-      block: undefined }
+      block: undefined, script: true }
     spec.handler(ctx, args)
     const bytes = this.out.take()
     if (bytes.length === 0) return null

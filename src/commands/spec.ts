@@ -68,6 +68,8 @@ export interface CommandContext {
    * as on a timeout at once (as Redis's CLIENT_DENY_BLOCKING).
    */
   readonly block?: BlockFn | undefined
+  /** Set for a command called by a script (Redis's CLIENT_SCRIPT): SORT orders sets then. */
+  readonly script?: boolean
 }
 
 /**
