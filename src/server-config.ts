@@ -172,39 +172,57 @@ function parseBind(args: readonly string[]): string {
   return words.join(' ')
 }
 
-/** notify-keyspace-events classes in Redis's canonical order (notify.c), and 'A'. */
-const NOTIFY_TYPE_CLASSES = 'g$lshzxetdn'
-const NOTIFY_ALL_CLASSES = 'g$lshzxet'
+/** notify-keyspace-events: Redis's class characters and their bits (server.h NOTIFY_*). */
+export const NOTIFY_CLASS_BITS: Readonly<Record<string, number>> = Object.freeze({
+  K: 1 << 0, E: 1 << 1, g: 1 << 2, $: 1 << 3, l: 1 << 4, s: 1 << 5, h: 1 << 6, z: 1 << 7,
+  x: 1 << 8, e: 1 << 9, t: 1 << 10, m: 1 << 11, d: 1 << 13, n: 1 << 14,
+})
+/** 'A': every class but K, E, m (key miss) and n (new), as Redis's NOTIFY_ALL. */
+const NOTIFY_ALL_CLASSES = 'g$lshzxetd'
+export const NOTIFY_ALL = [...NOTIFY_ALL_CLASSES].reduce((f, c) => f | (NOTIFY_CLASS_BITS[c] ?? 0), 0)
+
+/** Redis's keyspaceEventsStringToFlags: the flags of a class string, or null for a bad char. */
+export function keyspaceEventsFlags(text: string): number | null {
+  let flags = 0
+  for (const c of text) {
+    if (c === '\0') break // a C string ends at its first NUL
+    const bit = c === 'A' ? NOTIFY_ALL : NOTIFY_CLASS_BITS[c]
+    if (bit === undefined) return null
+    flags |= bit
+  }
+  return flags
+}
 
 /**
- * notify-keyspace-events: Redis's flags, normalised as keyspaceEventsFlagsToString does. capykv
- * emits no keyspace notifications yet, so a value that would make Redis emit some (K or E with
- * an event class) is refused rather than accepted to do nothing; a value that makes Redis emit
- * nothing either (no K/E, or no event class) is accepted.
+ * Redis's keyspaceEventsFlagsToString: 'A' stands for all of NOTIFY_ALL and then no other event
+ * class is written (so 'An' reads back 'A' while 'new' stays on, as in Redis); K E m follow.
+ */
+export function keyspaceEventsText(flags: number): string {
+  let out = ''
+  if ((flags & NOTIFY_ALL) === NOTIFY_ALL) {
+    out = 'A'
+  } else {
+    for (const c of 'g$lshzxetdn') if ((flags & (NOTIFY_CLASS_BITS[c] as number)) !== 0) out += c
+  }
+  for (const c of 'KEm') if ((flags & (NOTIFY_CLASS_BITS[c] as number)) !== 0) out += c
+  return out
+}
+
+/**
+ * notify-keyspace-events: Redis's flags, shown as Redis shows them. Every class is emitted
+ * (commands/notify.ts) except 'm' (keymiss), which needs read lookups told from write lookups
+ * and is refused rather than accepted to do nothing.
  */
 function parseNotifyKeyspaceEvents(args: readonly string[]): string {
-  const text = args.join(' ')
-  const flags = new Set<string>()
-  for (const c of text) {
-    if (!'Ag$lshzxeKEtmdn'.includes(c)) {
-      throw new ConfigValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-    }
-    if (c === 'A') for (const a of NOTIFY_ALL_CLASSES) flags.add(a)
-    else flags.add(c)
+  const flags = keyspaceEventsFlags(args.join(' '))
+  if (flags === null) {
+    throw new ConfigValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
   }
-  const all = [...NOTIFY_ALL_CLASSES].every((c) => flags.has(c))
-  let out = all ? 'A' : ''
-  for (const c of NOTIFY_TYPE_CLASSES) {
-    if (flags.has(c) && !(all && NOTIFY_ALL_CLASSES.includes(c))) out += c
+  if ((flags & (NOTIFY_CLASS_BITS.m as number)) !== 0) {
+    throw new ConfigValueError("the keymiss class 'm' is not implemented in capykv: it would " +
+      'have no effect')
   }
-  for (const c of 'KEm') if (flags.has(c)) out += c
-  const emits = (flags.has('K') || flags.has('E')) &&
-    [...NOTIFY_TYPE_CLASSES, 'm'].some((c) => flags.has(c))
-  if (emits) {
-    throw new ConfigValueError(`keyspace notifications are not implemented in capykv: '${out}' ` +
-      'would have no effect')
-  }
-  return out
+  return keyspaceEventsText(flags)
 }
 
 function words(args: readonly string[]): string[] {
@@ -669,6 +687,9 @@ export class ServerConfig {
   /** getNumber's parses, by the name asked; emptied by every change of a value. */
   private readonly numbers = new Map<string, number>()
   private readonly listeners: ConfigListener[] = []
+  /** The text each parameter was last set from (notify-keyspace-events keeps more than its
+   * canonical text shows: 'An' reads back 'A'). */
+  private readonly givenTexts = new Map<string, string>()
   /** Path of the config file given at startup (CONFIG REWRITE target), or null. */
   configFile: string | null = null
 
@@ -695,6 +716,13 @@ export class ServerConfig {
     return n
   }
 
+  /** The text a parameter was last set from (its default text when never set). */
+  given(name: string): string {
+    const p = findParam(name)
+    if (p === undefined) throw new Error(`no config parameter ${name}`)
+    return this.givenTexts.get(p.name) ?? p.defaultValue
+  }
+
   onChange(listener: ConfigListener): void {
     this.listeners.push(listener)
   }
@@ -704,6 +732,7 @@ export class ServerConfig {
     const p = findParam(name)
     if (p === undefined) throw new ConfigValueError('Bad directive or wrong number of arguments')
     this.values.set(p.name, canonicalValue(p, args))
+    this.givenTexts.set(p.name, args.join(' '))
     this.numbers.clear()
   }
 
@@ -713,6 +742,7 @@ export class ServerConfig {
    */
   setMany(pairs: readonly (readonly [string, string])[]): string | null {
     const staged = new Map<string, string>()
+    const given = new Map<string, string>()
     const seen = new Set<string>()
     for (const [name, value] of pairs) {
       const p = findParam(name)
@@ -739,8 +769,10 @@ export class ServerConfig {
           'accepted)')
       }
       staged.set(p.name, canonical)
+      given.set(p.name, value)
     }
     for (const [name, value] of staged) this.values.set(name, value)
+    for (const [name, value] of given) this.givenTexts.set(name, value)
     this.numbers.clear()
     for (const [name, value] of staged) for (const l of this.listeners) l(name, value)
     return null

@@ -41,11 +41,15 @@ import {
   type ServerServices, type ShutdownOptions,
 } from './commands/services.js'
 import { newClientState } from './commands/connection.js'
-import { PubSub } from './commands/pubsub.js'
+import { PubSub, deliver } from './commands/pubsub.js'
+import { NOTIFY_EXPIRED, keyspaceDeliveries } from './commands/notify.js'
 import type { ClientState } from './commands/spec.js'
 import { ProtocolError, RequestReader } from './resp/reader.js'
 import { OutputBuffer } from './resp/writer.js'
-import { findParam, parseOutputBufferLimits, type ServerConfig } from './server-config.js'
+import {
+  findParam, keyspaceEventsFlags, parseOutputBufferLimits, type ServerConfig,
+} from './server-config.js'
+import type { DelEvent } from './state/core-events.js'
 import { logger } from './server-log.js'
 import type { Store } from './txn/engine.js'
 import { WatchIndex } from './txn/watch.js'
@@ -504,8 +508,10 @@ export class CapykvServer {
     })
     this.applyOutputLimit(options.config.get('client-output-buffer-limit'))
     for (const name of ENCODING_CONFIG_NAMES) applyEncodingConfig(name, options.config.get(name))
+    this.applyKeyspaceEvents()
     options.config.onChange((name, value) => {
       applyEncodingConfig(name, value)
+      if (name === 'notify-keyspace-events') this.applyKeyspaceEvents()
       if (name === 'client-output-buffer-limit') this.applyOutputLimit(value)
       if (name === 'hz') this.startCron()
       if (name === 'loglevel') logger.level = value as typeof logger.level
@@ -614,6 +620,21 @@ export class CapykvServer {
     this.pubsubPending.delete(conn)
     this.watch.unwatchAll(conn.state)
     this.services.pubsub.removeClient(conn.state.id)
+  }
+
+  /** notify-keyspace-events as flags, from the text it was set from ('An' keeps 'new' on). */
+  private applyKeyspaceEvents(): void {
+    this.services.pubsub.keyspaceFlags =
+      keyspaceEventsFlags(this.services.config.given('notify-keyspace-events')) ?? 0
+  }
+
+  /** The active cycle's `expired` notifications (its transaction is appended, not durable). */
+  private readonly notifyActiveExpired = (expired: readonly DelEvent[]): void => {
+    const ps = this.services.pubsub
+    for (const e of expired) {
+      const d = keyspaceDeliveries(ps, NOTIFY_EXPIRED, 'expired', e.key, e.db)
+      if (d !== null) deliver(d)
+    }
   }
 
   markOutputPending(conn: Connection): void {
@@ -734,7 +755,7 @@ export class CapykvServer {
     const started = performance.now()
     let expired = 0
     for (;;) {
-      const n = activeExpireCycle(store, nowMs(), EXPIRE_SAMPLE_KEYS)
+      const n = activeExpireCycle(store, nowMs(), EXPIRE_SAMPLE_KEYS, this.notifyActiveExpired)
       expired += n
       // Redis repeats while more than 10% of the sample was expired, within its time budget.
       if (n * 10 <= EXPIRE_SAMPLE_KEYS) break

@@ -463,6 +463,7 @@ export class Dispatcher {
     } catch (e) {
       if (useScratch) sink.target = session.out
       txn.abort()
+      this.deferred = []
       this.scratch.take()
       process.stderr.write(`${process.pid}:M internal error serving a blocked client: ` +
         `${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
@@ -476,6 +477,7 @@ export class Dispatcher {
       return { served: false, events: [] }
     }
     const replies = useScratch ? this.scratch.take() : null
+    this.runDeferred() // its notifications, after its commit (DESIGN rule 2)
     if (served) {
       if (replies !== null) session.out.writeRaw(replies)
       session.blocked = false

@@ -20,6 +20,7 @@ import {
 import type { Event } from '../state/event.js'
 import type { Store } from '../txn/engine.js'
 import { lookupKey } from './lookup.js'
+import { NOTIFY_GENERIC, notifyKeyspaceEvent } from './notify.js'
 import { INT64_MAX, INT64_MIN, big, cString, int64OrReply, optionName } from './numeric.js'
 import { keyOf, type CommandContext, type CommandSpec, type Handler } from './spec.js'
 
@@ -77,10 +78,11 @@ let nextDb = 0
 /**
  * One active expire cycle: examine up to `budgetKeys` keys that have an expiry, round robin over
  * the databases, and delete the expired ones in ONE transaction of DEL events. Returns the
- * number of keys deleted. Safe to call at any time between commands; does nothing while the
- * store cannot begin a transaction.
+ * number of keys deleted; `onExpired` gets them once their transaction was appended. Safe to
+ * call at any time between commands; does nothing while the store cannot begin a transaction.
  */
-export function activeExpireCycle(store: Store, nowMs: number, budgetKeys = 200): number {
+export function activeExpireCycle(store: Store, nowMs: number, budgetKeys = 200,
+  onExpired?: (expired: readonly DelEvent[]) => void): number {
   const ks = store.keyspace
   const expired: DelEvent[] = []
   let budget = budgetKeys
@@ -110,6 +112,8 @@ export function activeExpireCycle(store: Store, nowMs: number, budgetKeys = 200)
   } catch {
     return 0 // refused (I/O failure): the transaction was undone
   }
+  // Their `expired` notifications: after the append, so they leave after its group commit.
+  if (onExpired !== undefined) onExpired(expired)
   return expired.length
 }
 
@@ -220,9 +224,11 @@ function expireGeneric(
   const db = ctx.client.db
   if (whenMs <= ctx.nowMs) {
     ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event) // checkAlreadyExpired
+    notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
   } else {
     ctx.txn.apply({ code: EV_EXPIRE, db, key, expireAtMs: whenMs } as ExpireEvent as Event)
     noteExpiry(ctx.keyspace, db, key)
+    notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'expire', key, db)
   }
   ctx.reply.integer(1)
 }
@@ -262,6 +268,7 @@ const persistCommand: Handler = (ctx, argv) => {
     return
   }
   ctx.txn.apply({ code: EV_EXPIRE, db: ctx.client.db, key, expireAtMs: 0 } as ExpireEvent as Event)
+  notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'persist', key)
   ctx.reply.integer(1)
 }
 

@@ -18,17 +18,24 @@ import { commandSpec } from './list.js'
 import {
   addLongDouble, formatHuman, longDoubleFromInt, parseLongDouble, type LongDouble,
 } from './long-double.js'
+import {
+  NOTIFY_HASH, NOTIFY_NEW, notifyIfDeleted, notifyKeyspaceEvent, notifyNew, notifying,
+} from './notify.js'
 import { INT64_MAX, INT64_MIN, optionName, parseInt64 } from './numeric.js'
 import { distinctRandom, randomHashField } from './random.js'
 import { ERR_SYNTAX, keyOf, type CommandContext, type CommandSpec, type Handler } from './spec.js'
 
 type Hash = Map<string, Buffer>
 
-function hset(ctx: CommandContext, key: string, fields: [string, Buffer][]): void {
+/** Set fields, then Redis's notifications: `new` when the hash is created, then `event`. */
+function hset(ctx: CommandContext, key: string, fields: [string, Buffer][], event = 'hset'): void {
   const db = ctx.client.db
+  const created = notifying(ctx, NOTIFY_NEW) && ctx.keyspace.get(db, key) === undefined
   ctx.txn.apply({ code: EV_HSET, db, key, fields } as HashSetEvent)
   const entry = ctx.keyspace.get(db, key)
   if (entry !== undefined && entry.type === TYPE_HASH) noteHashWrite(entry.value as Hash, fields)
+  if (created) notifyNew(ctx, key, db)
+  notifyKeyspaceEvent(ctx, NOTIFY_HASH, event, key, db)
 }
 
 function hashOf(entry: Entry | null): Hash | null {
@@ -111,6 +118,8 @@ const hdel: Handler = (ctx, argv) => {
   }
   if (fields.length > 0) {
     ctx.txn.apply({ code: EV_HDEL, db: ctx.client.db, key, fields } as HashDelEvent)
+    notifyKeyspaceEvent(ctx, NOTIFY_HASH, 'hdel', key)
+    notifyIfDeleted(ctx, ctx.client.db, key)
   }
   ctx.reply.integer(fields.length)
 }
@@ -177,7 +186,7 @@ const hincrby: Handler = (ctx, argv) => {
     return
   }
   const result = value + by
-  hset(ctx, key, [[field, Buffer.from(result.toString(), 'latin1')]])
+  hset(ctx, key, [[field, Buffer.from(result.toString(), 'latin1')]], 'hincrby')
   const asNumber = Number(result)
   ctx.reply.integer(Number.isSafeInteger(asNumber) ? asNumber : result)
 }
@@ -213,7 +222,7 @@ const hincrbyfloat: Handler = (ctx, argv) => {
     return
   }
   const text = Buffer.from(formatHuman(sum), 'latin1')
-  hset(ctx, key, [[field, text]])
+  hset(ctx, key, [[field, text]], 'hincrbyfloat')
   ctx.reply.bulk(text)
 }
 

@@ -1,11 +1,7 @@
 // The keyspace commands (Redis 7.0.15 db.c, object.c): DEL UNLINK EXISTS TYPE RENAME RENAMENX
 // COPY MOVE KEYS SCAN RANDOMKEY DBSIZE TOUCH OBJECT SWAPDB FLUSHDB FLUSHALL.
 // Invariants, and why:
-// - RENAME, MOVE and COPY write whole values with RESTORE events (core-events.ts restoreOf), so
-//   replay never reads another key (fuzzy checkpoints rely on it). COPY deep-copies the value
-//   through the value-type registry (encode + decode): the two keys never share a mutable
-//   object. RENAME and MOVE hand the same object over, as Redis does: the source is deleted in
-//   the same transaction.
+// - RENAME, MOVE and COPY live in keys-copy.ts (whole values moved by RESTORE events).
 // - SCAN cursors are positions in a fixed 32-bit hash space (FNV-1a of the key): a call returns
 //   every key of whole hash buckets from the cursor on, and the next cursor is the end of the
 //   last bucket returned. The keys come from a snapshot of the database taken when a scan
@@ -18,32 +14,29 @@
 // - Lookups that Redis does with LOOKUP_NOTOUCH (TYPE, EXISTS, OBJECT) do not move the access
 //   time that OBJECT IDLETIME reports.
 
-import { ByteReader, ByteWriter } from '../state/bytes.js'
 import {
-  EV_DEL, EV_FLUSHALL, EV_FLUSHDB, EV_SWAPDB, restoreOf,
-  type DelEvent, type FlushDbEvent, type SwapDbEvent,
+  EV_FLUSHALL, EV_FLUSHDB, EV_SWAPDB, type FlushDbEvent, type SwapDbEvent,
 } from '../state/core-events.js'
 import type { Event } from '../state/event.js'
 import {
   DB_COUNT, Entry, keyHash, type KeyMap, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../state/keyspace.js'
-import { valueType } from '../state/value-codec.js'
 import { scanCursorOrReply } from './coll-util.js'
 import { encodingOf } from './encoding.js'
-import { noteExpiry } from './expire.js'
 import { globMatch } from './glob.js'
 import { isExpired, lookupKey } from './lookup.js'
+import { NOTIFY_GENERIC, notifyKeyspaceEvent } from './notify.js'
 import { int32OrReply, int64OrReply, clampSafe, optionName } from './numeric.js'
 import { randomIndex } from './random.js'
 import { services } from './services.js'
 import {
   ERR_SYNTAX, keyBuffer, keyOf, type CommandContext, type CommandSpec, type Handler,
 } from './spec.js'
-import { copyStringEncoding, stringEncoding, stringRefcount } from './string.js'
+import {
+  ERR_DB_RANGE, copyCommand, del, moveCommand, renameCommand, renamenxCommand,
+} from './keys-copy.js'
+import { stringEncoding, stringRefcount } from './string.js'
 
-const ERR_NO_SUCH_KEY = 'ERR no such key'
-const ERR_SAME_OBJECT = 'ERR source and destination objects are the same'
-const ERR_DB_RANGE = 'ERR DB index is out of range'
 
 const TYPE_NAMES: readonly string[] = ['string', 'list', 'hash', 'set', 'zset']
 
@@ -52,15 +45,6 @@ export function typeName(entry: Entry | undefined): string {
   return TYPE_NAMES[entry.type] ?? 'none'
 }
 
-function del(ctx: CommandContext, db: number, key: string): void {
-  ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
-}
-
-/** Apply a RESTORE of `entry`'s value at (db, key), and index its expiry. */
-function restore(ctx: CommandContext, db: number, key: string, entry: Entry): void {
-  ctx.txn.apply(restoreOf(db, key, entry) as Event)
-  if (entry.expireAtMs !== 0) noteExpiry(ctx.keyspace, db, key)
-}
 
 // ---------------------------------------------------------------------------------------------
 // DEL UNLINK EXISTS TOUCH TYPE DBSIZE
@@ -73,6 +57,7 @@ const delCommand: Handler = (ctx, argv) => {
     const key = keyOf(argv[j] as Buffer)
     if (lookupKey(ctx, key, db, false) === undefined) continue
     del(ctx, db, key)
+    notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
     deleted++
   }
   ctx.reply.integer(deleted)
@@ -100,117 +85,6 @@ const typeCommand: Handler = (ctx, argv) => {
 
 const dbsizeCommand: Handler = (ctx) => {
   ctx.reply.integer(ctx.keyspace.db(ctx.client.db).size)
-}
-
-// ---------------------------------------------------------------------------------------------
-// RENAME RENAMENX MOVE COPY
-
-function renameGeneric(ctx: CommandContext, argv: Buffer[], nx: boolean): void {
-  const src = keyOf(argv[1] as Buffer)
-  const dst = keyOf(argv[2] as Buffer)
-  const db = ctx.client.db
-  const entry = lookupKey(ctx, src)
-  if (entry === undefined) {
-    ctx.reply.error(ERR_NO_SUCH_KEY)
-    return
-  }
-  if (src === dst) {
-    if (nx) ctx.reply.integer(0)
-    else ctx.reply.simple('OK')
-    return
-  }
-  if (lookupKey(ctx, dst) !== undefined && nx) {
-    ctx.reply.integer(0)
-    return
-  }
-  restore(ctx, db, dst, entry)
-  del(ctx, db, src)
-  if (nx) ctx.reply.integer(1)
-  else ctx.reply.simple('OK')
-}
-
-const renameCommand: Handler = (ctx, argv) => renameGeneric(ctx, argv, false)
-const renamenxCommand: Handler = (ctx, argv) => renameGeneric(ctx, argv, true)
-
-/** selectDb's check: a db index (int) or null after the error. */
-function dbIndexOrReply(ctx: CommandContext, arg: Buffer): number | null {
-  const db = int32OrReply(ctx, arg)
-  if (db === null) return null
-  if (db < 0 || db >= DB_COUNT) {
-    ctx.reply.error(ERR_DB_RANGE)
-    return null
-  }
-  return db
-}
-
-const moveCommand: Handler = (ctx, argv) => {
-  const src = ctx.client.db
-  const dst = dbIndexOrReply(ctx, argv[2] as Buffer)
-  if (dst === null) return
-  if (src === dst) {
-    ctx.reply.error(ERR_SAME_OBJECT)
-    return
-  }
-  const key = keyOf(argv[1] as Buffer)
-  const entry = lookupKey(ctx, key)
-  if (entry === undefined || lookupKey(ctx, key, dst) !== undefined) {
-    ctx.reply.integer(0)
-    return
-  }
-  restore(ctx, dst, key, entry)
-  del(ctx, src, key)
-  ctx.reply.integer(1)
-}
-
-/** A deep copy of a value through its durable encoding (the two never share an object). */
-export function copyValue(type: number, value: unknown): unknown {
-  const vt = valueType(type)
-  const w = new ByteWriter(256)
-  vt.encode(w, value)
-  const bytes = w.view()
-  const copy = vt.decode(new ByteReader(bytes, 0, bytes.length))
-  if (type === TYPE_STRING) copyStringEncoding(value as Buffer, copy as Buffer)
-  return copy
-}
-
-/** COPY source destination [DB destination-db] [REPLACE] */
-const copyCommand: Handler = (ctx, argv) => {
-  const srcDb = ctx.client.db
-  let dstDb = srcDb
-  let replace = false
-  for (let j = 3; j < argv.length; j++) {
-    const opt = optionName(argv[j] as Buffer)
-    const additional = argv.length - j - 1
-    if (opt === 'replace') {
-      replace = true
-    } else if (opt === 'db' && additional >= 1) {
-      const db = dbIndexOrReply(ctx, argv[j + 1] as Buffer)
-      if (db === null) return
-      dstDb = db
-      j++
-    } else {
-      ctx.reply.error(ERR_SYNTAX)
-      return
-    }
-  }
-  const src = keyOf(argv[1] as Buffer)
-  const dst = keyOf(argv[2] as Buffer)
-  if (srcDb === dstDb && src === dst) {
-    ctx.reply.error(ERR_SAME_OBJECT)
-    return
-  }
-  const entry = lookupKey(ctx, src)
-  if (entry === undefined) {
-    ctx.reply.integer(0)
-    return
-  }
-  if (lookupKey(ctx, dst, dstDb) !== undefined && !replace) {
-    ctx.reply.integer(0)
-    return
-  }
-  const copy = new Entry(entry.type, copyValue(entry.type, entry.value), entry.expireAtMs, 0)
-  restore(ctx, dstDb, dst, copy)
-  ctx.reply.integer(1)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,8 +241,10 @@ export function scanKeys(
     const entry = map.get(key)
     if (entry === undefined) continue
     if (pattern !== null && !globMatch(pattern, keyBuffer(key))) continue
-    if (type !== null && typeName(entry) !== type) continue
-    if (lookupKey(ctx, key, db, false) === undefined) continue // expired: deleted now
+    // The TYPE filter looks the key up (an expired key is deleted there, as in Redis).
+    const live = lookupKey(ctx, key, db, false)
+    if (type !== null && typeName(live) !== type) continue
+    if (live === undefined) continue // expired: deleted now
     keys.push(key)
   }
   const next = bucket >= bucketCount ? 0 : bucket * 2 ** shift

@@ -20,7 +20,11 @@ import {
   sideOrReply, timeoutOrReply,
 } from './coll-util.js'
 import { lookupKey } from './lookup.js'
-import { optionName, parseInt64 } from './numeric.js'
+import { lpos } from './list-lpos.js'
+import {
+  NOTIFY_LIST, NOTIFY_NEW, notifyIfDeleted, notifyKeyspaceEvent, notifyNew, notifying,
+} from './notify.js'
+import { optionName } from './numeric.js'
 import {
   ERR_SYNTAX, WRONGTYPE, keyOf, type CommandContext, type CommandFlag, type CommandSpec,
   type Handler,
@@ -38,8 +42,21 @@ export function commandSpec(name: string, arity: number, flags: CommandFlag[], f
   })
 }
 
+/** Push, with Redis's notifications: `new` when the list is created, then lpush/rpush. */
 function push(ctx: CommandContext, db: number, key: string, items: Buffer[], side: Side): void {
+  const created = notifying(ctx, NOTIFY_NEW) && ctx.keyspace.get(db, key) === undefined
   ctx.txn.apply({ code: side === 'left' ? EV_LPUSH : EV_RPUSH, db, key, items } as ListPushEvent)
+  if (created) notifyNew(ctx, key, db)
+  notifyKeyspaceEvent(ctx, NOTIFY_LIST, side === 'left' ? 'lpush' : 'rpush', key, db)
+}
+
+/**
+ * Redis's listElementsRemoved: lpop/rpop, then `del` when the pop emptied (deleted) the list.
+ * Called after pop(), so that LMOVE notifies its push first, as Redis does.
+ */
+function notifyPopped(ctx: CommandContext, db: number, key: string, side: Side): void {
+  notifyKeyspaceEvent(ctx, NOTIFY_LIST, side === 'left' ? 'lpop' : 'rpop', key, db)
+  notifyIfDeleted(ctx, db, key)
 }
 
 /** Pop up to `count` items from one end: returns them in pop order (and applies the event). */
@@ -103,6 +120,7 @@ function popGeneric(side: Side): Handler {
       return
     }
     const items = pop(ctx, ctx.client.db, key, entry, count, side)
+    notifyPopped(ctx, ctx.client.db, key, side)
     if (!hasCount) {
       ctx.reply.bulk(items[0] as Buffer)
       return
@@ -176,6 +194,7 @@ const lset: Handler = (ctx, argv) => {
     return
   }
   ctx.txn.apply({ code: EV_LSET, db: ctx.client.db, key, index: i, item: argv[3] } as ListSetEvent)
+  notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'lset', key)
   ctx.reply.simple('OK')
 }
 
@@ -209,6 +228,7 @@ const linsert: Handler = (ctx, argv) => {
   }
   const index = where === 'before' ? found : found + 1
   ctx.txn.apply({ code: EV_LINSERT, db: ctx.client.db, key, index, item: argv[4] } as ListSetEvent)
+  notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'linsert', key)
   ctx.reply.integer(list.length)
 }
 
@@ -225,7 +245,10 @@ const lrem: Handler = (ctx, argv) => {
   const db = ctx.client.db
   const before = (entry.value as List).length
   ctx.txn.apply({ code: EV_LREM, db, key, count, item: argv[3] } as ListRemEvent)
-  ctx.reply.integer(before - listLength(ctx, db, key))
+  const removed = before - listLength(ctx, db, key)
+  if (removed > 0) notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'lrem', key, db)
+  notifyIfDeleted(ctx, db, key)
+  ctx.reply.integer(removed)
 }
 
 const ltrim: Handler = (ctx, argv) => {
@@ -257,84 +280,10 @@ const ltrim: Handler = (ctx, argv) => {
   if (left > 0 || right > 0) {
     ctx.txn.apply({ code: EV_LTRIM, db: ctx.client.db, key, left, right } as ListTrimEvent)
   }
+  // Redis notifies ltrim even when nothing was trimmed.
+  notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'ltrim', key)
+  notifyIfDeleted(ctx, ctx.client.db, key)
   ctx.reply.simple('OK')
-}
-
-const LONG_MIN_RANK = -Infinity
-const RANK_ZERO = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the " +
-  'second ... or use negative to start from the end of the list'
-
-interface LposOptions { rank: number; fromTail: boolean; count: number; maxlen: number }
-
-/** LPOS's options (RANK, COUNT, MAXLEN) in Redis's order; null after the error. */
-function lposOptionsOrReply(ctx: CommandContext, argv: Buffer[]): LposOptions | null {
-  let rank = 1
-  let count = -1
-  let maxlen = 0
-  for (let j = 3; j < argv.length; j++) {
-    const opt = optionName(argv[j] as Buffer)
-    const more = argv.length - 1 - j
-    if (opt === 'rank' && more > 0) {
-      j++
-      const r = longOrReply(ctx, argv[j] as Buffer)
-      if (r === null) return null
-      if (r === 0) {
-        ctx.reply.error(RANK_ZERO)
-        return null
-      }
-      // 7.0.15 negates LONG_MIN into itself: it stays negative and every match qualifies.
-      rank = parseInt64(argv[j] as Buffer) === -(2n ** 63n) ? LONG_MIN_RANK : r
-    } else if (opt === 'count' && more > 0) {
-      j++
-      const c = positiveLongOrReply(ctx, argv[j] as Buffer, "COUNT can't be negative")
-      if (c === null) return null
-      count = c
-    } else if (opt === 'maxlen' && more > 0) {
-      j++
-      const m = positiveLongOrReply(ctx, argv[j] as Buffer, "MAXLEN can't be negative")
-      if (m === null) return null
-      maxlen = m
-    } else {
-      ctx.reply.error(ERR_SYNTAX)
-      return null
-    }
-  }
-  const fromTail = rank < 0
-  return { rank: rank === LONG_MIN_RANK ? 1 : Math.abs(rank), fromTail, count, maxlen }
-}
-
-const lpos: Handler = (ctx, argv) => {
-  const o = lposOptionsOrReply(ctx, argv)
-  if (o === null) return
-  const entry = lookupKey(ctx, keyOf(argv[1] as Buffer))
-  if (entry === undefined) {
-    if (o.count !== -1) ctx.reply.arrayHeader(0)
-    else ctx.reply.nullBulk()
-    return
-  }
-  if (entry.type !== TYPE_LIST) {
-    ctx.reply.error(WRONGTYPE)
-    return
-  }
-  const element = argv[2] as Buffer
-  const list = entry.value as List
-  const llen = list.length
-  const found: number[] = []
-  let matches = 0
-  for (let index = 0; index < llen && (o.maxlen === 0 || index < o.maxlen); index++) {
-    const pos = o.fromTail ? llen - index - 1 : index
-    if (!(list.get(pos) as Buffer).equals(element) || ++matches < o.rank) continue
-    found.push(pos)
-    if (o.count === -1 || (o.count !== 0 && matches - o.rank + 1 >= o.count)) break
-  }
-  if (o.count !== -1) {
-    ctx.reply.arrayHeader(found.length)
-    for (const p of found) ctx.reply.integer(p)
-  } else if (found.length > 0) {
-    ctx.reply.integer(found[0] as number)
-  } else {
-    ctx.reply.nullBulk()
-  }
 }
 
 /**
@@ -352,12 +301,16 @@ function moveOne(ctx: CommandContext, src: string, source: Entry, dst: string, f
   const list = source.value as List
   const item = (from === 'left' ? list.get(0) : list.get(list.length - 1)) as Buffer
   if (src === dst && (list.length === 1 || from === to)) {
-    // Popping and pushing back the same item leaves the list (and its TTL) as it was.
+    // Popping and pushing back the same item leaves the list (and its TTL) as it was; Redis
+    // still notifies the push and the pop.
+    notifyKeyspaceEvent(ctx, NOTIFY_LIST, to === 'left' ? 'lpush' : 'rpush', dst, db)
+    notifyKeyspaceEvent(ctx, NOTIFY_LIST, from === 'left' ? 'lpop' : 'rpop', src, db)
     ctx.reply.bulk(item)
     return
   }
   pop(ctx, db, src, source, 1, from)
   push(ctx, db, dst, [item], to)
+  notifyPopped(ctx, db, src, from)
   ctx.reply.bulk(item)
 }
 
@@ -386,6 +339,7 @@ const rpoplpush: Handler = (ctx, argv) => lmoveGeneric(ctx, argv, 'right', 'left
 function popRangeWithKey(ctx: CommandContext, key: string, entry: Entry, count: number,
   side: Side): void {
   const items = pop(ctx, ctx.client.db, key, entry, count, side)
+  notifyPopped(ctx, ctx.client.db, key, side)
   ctx.reply.arrayHeader(2)
   bulkLatin1(ctx.reply, key)
   ctx.reply.arrayHeader(items.length)
@@ -471,6 +425,7 @@ function blockingPop(ctx: CommandContext, keys: string[], side: Side, timeoutMs:
       return
     }
     const [item] = pop(c, c.client.db, key, entry, 1, side)
+    notifyPopped(c, c.client.db, key, side)
     c.reply.arrayHeader(2)
     bulkLatin1(c.reply, key)
     c.reply.bulk(item as Buffer)

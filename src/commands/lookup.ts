@@ -1,10 +1,12 @@
 // Key lookup for handlers, with Redis's lazy expiry: a key whose absolute expiry time has passed
 // is deleted when it is touched, and the deletion is an event in the command's transaction, so
-// it is durable and replays (DESIGN rule 1: a key that expires is logged as a delete).
+// it is durable and replays (DESIGN rule 1: a key that expires is logged as a delete), and
+// notified as Redis's `expired` event.
 
 import { EV_DEL } from '../state/core-events.js'
 import type { Event } from '../state/event.js'
 import type { Entry } from '../state/keyspace.js'
+import { NOTIFY_EXPIRED, notifyKeyspaceEvent } from './notify.js'
 import type { CommandContext } from './spec.js'
 
 export function isExpired(entry: Entry, nowMs: number): boolean {
@@ -22,6 +24,7 @@ export function lookupKey(
   if (entry === undefined) return undefined
   if (isExpired(entry, ctx.nowMs)) {
     ctx.txn.apply({ code: EV_DEL, db, key } as Event)
+    notifyKeyspaceEvent(ctx, NOTIFY_EXPIRED, 'expired', key, db)
     return undefined
   }
   if (touch) entry.accessMs = ctx.nowMs // OBJECT IDLETIME (Entry.accessMs)

@@ -102,6 +102,13 @@ export class PubSub {
   private readonly patterns = new Map<string, PatternSubscribers>()
   private readonly shardChannels = new Map<string, Subscribers>()
   private readonly clients = new Map<number, ClientSubscriptions>()
+  /** notify-keyspace-events as Redis's flag bits (commands/notify.ts); set by the server. */
+  keyspaceFlags = 0
+
+  /** Any channel or pattern subscribed (keyspace notifications build nothing otherwise). */
+  get hasSubscriptions(): boolean {
+    return this.channels.size > 0 || this.patterns.size > 0
+  }
 
   /** INFO pubsub_channels. */
   get channelCount(): number {

@@ -18,6 +18,10 @@ import { isIntegerMember, noteSetWrite, setIsIntset } from './encoding.js'
 import { encodingLimits } from '../state/encoding-limits.js'
 import { commandSpec, numkeysKeys } from './list.js'
 import { lookupKey } from './lookup.js'
+import {
+  NOTIFY_GENERIC, NOTIFY_NEW, NOTIFY_SET, notifyIfDeleted, notifyKeyspaceEvent, notifyNew,
+  notifying,
+} from './notify.js'
 import { optionName } from './numeric.js'
 import { distinctRandom, randomSetMember } from './random.js'
 import {
@@ -26,25 +30,43 @@ import {
 
 type SetValue = Set<string>
 
+/** Add members (the caller checked some are new); notifies `new` when created, then sadd. */
 function sadd(ctx: CommandContext, db: number, key: string, members: string[]): void {
+  const created = notifying(ctx, NOTIFY_NEW) && ctx.keyspace.get(db, key) === undefined
   ctx.txn.apply({ code: EV_SADD, db, key, members } as SetMembersEvent)
   const entry = ctx.keyspace.get(db, key)
   if (entry !== undefined && entry.type === TYPE_SET) noteSetWrite(entry.value as SetValue, members)
+  if (created) notifyNew(ctx, key, db)
+  notifyKeyspaceEvent(ctx, NOTIFY_SET, 'sadd', key, db)
 }
 
-function srem(ctx: CommandContext, db: number, key: string, members: string[]): void {
+/** Remove members; notifies `event` (srem, spop), then `del` when the set was emptied. */
+function srem(ctx: CommandContext, db: number, key: string, members: string[],
+  event = 'srem'): void {
   ctx.txn.apply({ code: EV_SREM, db, key, members } as SetMembersEvent)
+  notifyKeyspaceEvent(ctx, NOTIFY_SET, event, key, db)
+  notifyIfDeleted(ctx, db, key)
 }
 
-/** Store a computed set at (db, key): RESTORE of a fresh value, or DEL when empty. */
-export function storeSet(ctx: CommandContext, db: number, key: string, members: SetValue): void {
+/**
+ * Store a computed set at (db, key): RESTORE of a fresh value (Redis's setKey: `new` when
+ * created, then `event`), or DEL when empty (`del` when there was a key, even an expired one,
+ * as Redis's dbDelete).
+ */
+export function storeSet(ctx: CommandContext, db: number, key: string, members: SetValue,
+  event: string): void {
   if (members.size === 0) {
+    const existed = ctx.keyspace.get(db, key) !== undefined
     ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+    if (existed) notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
     return
   }
+  const created = lookupKey(ctx, key, db) === undefined
   noteSetWrite(members, [...members])
   ctx.txn.apply({ code: EV_RESTORE, db, key, type: TYPE_SET, expireAtMs: 0, value: members } as
     RestoreEvent as Event)
+  if (created) notifyNew(ctx, key, db)
+  notifyKeyspaceEvent(ctx, NOTIFY_SET, event, key, db)
 }
 
 /**
@@ -150,7 +172,7 @@ const spop: Handler = (ctx, argv) => {
     }
     const set = entry.value as SetValue
     const popped = count >= set.size ? [...set] : distinctMembers(set, count)
-    srem(ctx, db, key, popped)
+    srem(ctx, db, key, popped, 'spop')
     setReply(ctx, popped, popped.length)
     return
   }
@@ -161,7 +183,7 @@ const spop: Handler = (ctx, argv) => {
     return
   }
   const member = randomSetMember(entry.value as SetValue)
-  srem(ctx, db, key, [member])
+  srem(ctx, db, key, [member], 'spop')
   bulkLatin1(ctx.reply, member)
 }
 
@@ -225,7 +247,8 @@ const smove: Handler = (ctx, argv) => {
     return
   }
   srem(ctx, db, src, [member])
-  sadd(ctx, db, dst, [member])
+  // Redis notifies sadd only when the member was new to the destination.
+  if (dest === undefined || !(dest.value as SetValue).has(member)) sadd(ctx, db, dst, [member])
   ctx.reply.integer(1)
 }
 
@@ -289,7 +312,7 @@ function setOpGeneric(op: SetOp, store: boolean): Handler {
       result = unionOrDiff(sets, op === 'diff')
     }
     if (store) {
-      storeSet(ctx, ctx.client.db, keyOf(argv[1] as Buffer), result)
+      storeSet(ctx, ctx.client.db, keyOf(argv[1] as Buffer), result, `s${op}store`)
       ctx.reply.integer(result.size)
       return
     }

@@ -29,6 +29,7 @@ import {
   addLongDouble, formatHuman, longDoubleFromInt, parseLongDouble, type LongDouble,
 } from './long-double.js'
 import { lookupKey } from './lookup.js'
+import { NOTIFY_GENERIC, NOTIFY_STRING, notifyKeyspaceEvent, notifyNew } from './notify.js'
 import {
   INT64_MAX, INT64_MIN, big, clampSafe, int64OrReply, isInt64Canonical, optionName, parseInt64,
 } from './numeric.js'
@@ -99,8 +100,21 @@ export function putString(
   if (expireAtMs !== 0) noteExpiry(ctx.keyspace, db, key)
 }
 
+/**
+ * putString, then Redis's notifications of the write: `new` when the key was created (dbAdd),
+ * then `event` (set, incrby, append…) in the string class.
+ */
+function putNotify(ctx: CommandContext, key: string, value: Buffer, expireAtMs: number,
+  created: boolean, event: string): void {
+  putString(ctx, ctx.client.db, key, value, expireAtMs)
+  if (created) notifyNew(ctx, key)
+  notifyKeyspaceEvent(ctx, NOTIFY_STRING, event, key)
+}
+
+/** Delete a key and notify `del`, as Redis's user deletes do. */
 function deleteKey(ctx: CommandContext, db: number, key: string): void {
   ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+  notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
 }
 
 /** The live string entry, undefined when missing; null after replying WRONGTYPE. */
@@ -157,7 +171,8 @@ const getdelCommand: Handler = (ctx, argv) => {
 const getsetCommand: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
   if (!getGeneric(ctx, key)) return
-  putString(ctx, ctx.client.db, key, argv[2] as Buffer, 0)
+  putNotify(ctx, key, argv[2] as Buffer, 0, ctx.keyspace.get(ctx.client.db, key) === undefined,
+    'set')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,7 +297,8 @@ function setGeneric(
   if (expire === null && (flags & F_KEEPTTL) !== 0 && existing !== undefined) {
     expireAtMs = existing.expireAtMs
   }
-  putString(ctx, ctx.client.db, key, value, expireAtMs)
+  putNotify(ctx, key, value, expireAtMs, !found, 'set')
+  if (expire !== null) notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'expire', key)
   if ((flags & F_GET) === 0) {
     if (okReply !== null) okReply()
     else ctx.reply.simple('OK')
@@ -334,8 +350,10 @@ const getexCommand: Handler = (ctx, argv) => {
     deleteKey(ctx, db, key)
   } else if (args.expire !== null) {
     applyExpire(ctx, db, key, expireAtMs)
+    notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'expire', key)
   } else if ((args.flags & F_PERSIST) !== 0 && entry.expireAtMs !== 0) {
     applyExpire(ctx, db, key, 0)
+    notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'persist', key)
   }
 }
 
@@ -371,7 +389,9 @@ function msetGeneric(ctx: CommandContext, argv: Buffer[], nx: boolean): void {
   }
   const db = ctx.client.db
   for (let j = 1; j < argv.length; j += 2) {
-    putString(ctx, db, keyOf(argv[j] as Buffer), argv[j + 1] as Buffer, 0)
+    const key = keyOf(argv[j] as Buffer)
+    // setKey's lookupKeyWrite: an expired key is deleted (`expired`), then created (`new`).
+    putNotify(ctx, key, argv[j + 1] as Buffer, 0, lookupKey(ctx, key, db) === undefined, 'set')
   }
   if (nx) ctx.reply.integer(1)
   else ctx.reply.simple('OK')
@@ -409,7 +429,8 @@ function incrDecrGeneric(ctx: CommandContext, key: string, incr: number | bigint
     result = sum
   }
   const text = Buffer.from(String(result), 'latin1')
-  putString(ctx, ctx.client.db, key, text, entry === undefined ? 0 : entry.expireAtMs)
+  putNotify(ctx, key, text, entry === undefined ? 0 : entry.expireAtMs, entry === undefined,
+    'incrby')
   ctx.reply.integer(result)
 }
 
@@ -451,7 +472,8 @@ const incrbyfloatCommand: Handler = (ctx, argv) => {
   }
   const text = Buffer.from(formatHuman(sum), 'latin1')
   encodingHints.set(text, 'str')
-  putString(ctx, ctx.client.db, key, text, entry === undefined ? 0 : entry.expireAtMs)
+  putNotify(ctx, key, text, entry === undefined ? 0 : entry.expireAtMs, entry === undefined,
+    'incrbyfloat')
   ctx.reply.bulk(text)
 }
 
@@ -464,7 +486,7 @@ const appendCommand: Handler = (ctx, argv) => {
   const entry = stringEntryOrReply(ctx, key)
   if (entry === null) return
   if (entry === undefined) {
-    putString(ctx, ctx.client.db, key, suffix, 0)
+    putNotify(ctx, key, suffix, 0, true, 'append')
     ctx.reply.integer(suffix.length)
     return
   }
@@ -472,7 +494,7 @@ const appendCommand: Handler = (ctx, argv) => {
   if (!checkStringLength(ctx, current.length + suffix.length)) return
   const value = Buffer.concat([current, suffix], current.length + suffix.length)
   encodingHints.set(value, 'raw')
-  putString(ctx, ctx.client.db, key, value, entry.expireAtMs)
+  putNotify(ctx, key, value, entry.expireAtMs, false, 'append')
   ctx.reply.integer(value.length)
 }
 
@@ -535,7 +557,8 @@ const setrangeCommand: Handler = (ctx, argv) => {
   current.copy(value, 0)
   patch.copy(value, offset)
   encodingHints.set(value, 'raw')
-  putString(ctx, ctx.client.db, key, value, entry === undefined ? 0 : entry.expireAtMs)
+  putNotify(ctx, key, value, entry === undefined ? 0 : entry.expireAtMs, entry === undefined,
+    'setrange')
   ctx.reply.integer(value.length)
 }
 

@@ -28,6 +28,9 @@ import { zsetIsListpack } from './encoding.js'
 import { encodingLimits } from '../state/encoding-limits.js'
 import { commandSpec, numkeysKeys } from './list.js'
 import { lookupKey } from './lookup.js'
+import {
+  NOTIFY_GENERIC, NOTIFY_ZSET, notifyIfDeleted, notifyKeyspaceEvent, notifyNew,
+} from './notify.js'
 import { optionName } from './numeric.js'
 import { randomIndex } from './random.js'
 import {
@@ -44,17 +47,27 @@ function zadd(ctx: CommandContext, db: number, key: string, entries: [number, st
   ctx.txn.apply({ code: EV_ZADD, db, key, entries } as ZAddEvent)
 }
 
-function zrem(ctx: CommandContext, db: number, key: string, members: string[]): void {
+/** Remove members; notifies `event` (zrem, zpopmin…), then `del` when the set was emptied. */
+function zrem(ctx: CommandContext, db: number, key: string, members: string[],
+  event: string): void {
   if (members.length === 0) return
   ctx.txn.apply({ code: EV_ZREM, db, key, members } as ZRemEvent)
+  notifyKeyspaceEvent(ctx, NOTIFY_ZSET, event, key, db)
+  notifyIfDeleted(ctx, db, key)
 }
 
-/** Store a computed sorted set at (db, key): RESTORE of a fresh value, or DEL when empty. */
-function storeZSet(ctx: CommandContext, db: number, key: string, z: ZSet): void {
+/**
+ * Store a computed sorted set at (db, key): RESTORE of a fresh value (Redis's setKey: `new` when
+ * created, then `event`), or DEL when empty (`del` when there was a key, even an expired one).
+ */
+function storeZSet(ctx: CommandContext, db: number, key: string, z: ZSet, event: string): void {
   if (z.length === 0) {
+    const existed = ctx.keyspace.get(db, key) !== undefined
     ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+    if (existed) notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
     return
   }
+  const created = lookupKey(ctx, key, db) === undefined
   // A STORE result is built afresh: Redis converts it back to listpack when small enough,
   // and a listpack keeps integral scores as integers (-0 becomes 0).
   z.everBig = false
@@ -69,6 +82,8 @@ function storeZSet(ctx: CommandContext, db: number, key: string, z: ZSet): void 
   }
   ctx.txn.apply({ code: EV_RESTORE, db, key, type: TYPE_ZSET, expireAtMs: 0, value: z } as
     RestoreEvent as Event)
+  if (created) notifyNew(ctx, key, db)
+  notifyKeyspaceEvent(ctx, NOTIFY_ZSET, event, key, db)
 }
 
 function member(reply: ReplySink, m: string): void {
@@ -177,7 +192,13 @@ function zaddApply(ctx: CommandContext, argv: Buffer[], a: ZaddArgs, key: string
       write(m, score)
     }
   }
-  zadd(ctx, ctx.client.db, key, writes)
+  const db = ctx.client.db
+  // Redis creates the key (dbAdd: `new`) before adding, then notifies zadd or zincr.
+  if (z === null) notifyNew(ctx, key, db)
+  zadd(ctx, db, key, writes)
+  if (out.added + out.updated > 0) {
+    notifyKeyspaceEvent(ctx, NOTIFY_ZSET, a.incr ? 'zincr' : 'zadd', key, db)
+  }
   return out
 }
 
@@ -220,7 +241,7 @@ const zremCmd: Handler = (ctx, argv) => {
     seen.add(m)
     members.push(m)
   }
-  zrem(ctx, ctx.client.db, key, members)
+  zrem(ctx, ctx.client.db, key, members, 'zrem')
   ctx.reply.integer(members.length)
 }
 
@@ -340,7 +361,7 @@ function storeSink(ctx: CommandContext, dst: string): RangeSink {
     begin() {},
     emit(m, s) { z.add(m, s) },
     end() {
-      storeZSet(ctx, ctx.client.db, dst, z)
+      storeZSet(ctx, ctx.client.db, dst, z, 'zrangestore')
       ctx.reply.integer(z.length)
     },
   }
@@ -633,7 +654,7 @@ function zremrangeGeneric(type: 'rank' | 'score' | 'lex'): Handler {
     if (type === 'rank') rangeByRank(collect, z, start, end, false)
     else if (type === 'score') rangeByScore(collect, z, scoreRange as ScoreRange, 0, -1, false)
     else rangeByLex(collect, z, lexRange as LexRange, 0, -1, false)
-    zrem(ctx, ctx.client.db, key, removed)
+    zrem(ctx, ctx.client.db, key, removed, `zremrangeby${type}`)
     ctx.reply.integer(removed.length)
   }
 }
@@ -675,7 +696,8 @@ function zpopReply(ctx: CommandContext, key: string, entry: Entry, where: Where,
     member(r, m)
     r.double(s)
   }
-  zrem(ctx, ctx.client.db, key, popped.map(([m]) => m))
+  zrem(ctx, ctx.client.db, key, popped.map(([m]) => m),
+    where === 'min' ? 'zpopmin' : 'zpopmax')
 }
 
 function zpopGeneric(where: Where): Handler {
@@ -1051,7 +1073,7 @@ function zsetOpGeneric(ctx: CommandContext, argv: Buffer[], numkeysIndex: number
   if (o === null) return
   const { result, cardinality } = zopCompute(srcs, k.op, o, k.cardinalityOnly)
   if (k.dst !== null) {
-    storeZSet(ctx, ctx.client.db, k.dst, result)
+    storeZSet(ctx, ctx.client.db, k.dst, result, `z${k.op}store`)
     ctx.reply.integer(result.length)
   } else if (k.cardinalityOnly) {
     ctx.reply.integer(cardinality)

@@ -8,8 +8,13 @@
 // at least the message's <i>. So no subscriber ever holds a message about a write a crash
 // could undo. Liveness is checked too: after the last commit every published message has
 // arrived, and a PUBLISH with no write pending is delivered with no commit at all.
+// Keyspace notifications (notify-keyspace-events KE$) are checked the same way: two more
+// subscribers (RESP2 SUBSCRIBE __keyspace@0__:k, RESP3 PSUBSCRIBE __keyevent@0__:*) count the
+// notifications per key; the n-th `set` of k announces the n-th write (value n), the n-th
+// `incrby` of `other` the value n, so on arrival the durable image must hold at least n.
 // The test of the test: the same run over a server built with the unsafePublishBeforeDurable
-// mutation (messages written to sockets at once) must report violations.
+// mutation (messages and notifications written to sockets at once) must report violations of
+// both kinds.
 // CAPYKV_SIM_SEED reproduces the seed printed.
 
 import t from 'tap'
@@ -38,6 +43,12 @@ function reader(buf: Buffer): RegionReader {
 
 interface RunResult {
   violations: string[]
+  /** Violations (the first 20 are in `violations`) by PUBLISH messages and by notifications. */
+  messageViolations: number
+  notificationViolations: number
+  notificationsChecked: number
+  /** Every SET of k on the keyspace channel and on keyevent, every INCR of other on keyevent. */
+  notificationsExpected: number
   messagesChecked: number
   messagesExpected: number
   bareDeliveredWithoutCommit: boolean
@@ -54,6 +65,7 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
   const store = Store.openRegionSync(sim, { groupCommit: 'manual', autoCheckpoint: false })
   const config = new ServerConfig()
   config.setAtStartup('port', ['0'])
+  config.setAtStartup('notify-keyspace-events', ['KE$'])
   logger.level = 'warning'
   tableCache ??= await loadCommandTable()
   const server = new CapykvServer({ config, table: tableCache, poolPath: '(simulated)',
@@ -61,15 +73,19 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
   server.onExit = () => {}
   await server.listen()
   server.attachStore(store)
-  const result: RunResult = { violations: [], messagesChecked: 0, messagesExpected: 0,
+  const result: RunResult = { violations: [], messageViolations: 0, notificationViolations: 0,
+    notificationsChecked: 0, notificationsExpected: 0, messagesChecked: 0, messagesExpected: 0,
     bareDeliveredWithoutCommit: false, commits: 0 }
 
-  /** k in the image a crash right now would certainly keep. */
-  const durableK = (): number => {
+  /** The integer at `key` in the image a crash right now would certainly keep. */
+  const durableValue = (key: string): number => {
     const r = recover(reader(sim.durable))
     if (r.kind !== 'ok') throw new Error(`recovery of the durable image: ${r.kind}`)
-    const v = r.keyspace.get(0, 'k')?.value
+    const v = r.keyspace.get(0, key)?.value
     return Buffer.isBuffer(v) ? Number(v.toString()) : 0
+  }
+  const violation = (text: string): void => {
+    if (result.violations.length < 20) result.violations.push(text)
   }
 
   const writer = await RawClient.connect(server.boundPort)
@@ -79,22 +95,38 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
     for (const argv of setup) await client.command(argv, 10)
     const sub = { name, client, received: 0 }
     const framer = new ReplyFramer()
+    /** Notifications received per key. */
+    const notified = new Map<string, number>()
     // Checked synchronously on arrival: the server (same process) cannot commit meanwhile.
     client.socket.on('data', (chunk: Buffer) => {
       framer.feed(chunk)
       for (let f = framer.next(); f !== null; f = framer.next()) {
         const v = parseReply(f) as Value[]
         const payload = v[v.length - 1]
+        const channel = String(v[v.length - 2])
         if (!Buffer.isBuffer(payload)) continue
+        if (channel.startsWith('__key')) {
+          // __keyspace@0__:<key> <event> or __keyevent@0__:<event> <key>
+          const key = channel.startsWith('__keyspace') ? channel.slice(15) : payload.toString()
+          const n = (notified.get(key) ?? 0) + 1
+          notified.set(key, n)
+          result.notificationsChecked++
+          const durable = durableValue(key)
+          if (durable < n) {
+            result.notificationViolations++
+            violation(`seed ${seed}: ${name} received notification ${n} of ${key} while ` +
+              `the durable image holds ${key}=${durable}`)
+          }
+          continue
+        }
         const i = Number(payload.toString())
         sub.received++
         result.messagesChecked++
-        const durable = durableK()
+        const durable = durableValue('k')
         if (durable < i) {
-          if (result.violations.length < 20) {
-            result.violations.push(`seed ${seed}: ${name} received message ${i} while the ` +
-              `durable image holds k=${durable}`)
-          }
+          result.messageViolations++
+          violation(`seed ${seed}: ${name} received message ${i} while the durable image ` +
+            `holds k=${durable}`)
         }
       }
       client.take()
@@ -105,6 +137,8 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
   await subscribe('RESP3 SUBSCRIBE+PSUBSCRIBE', [['HELLO', '3'], ['SUBSCRIBE', 'c'],
     ['PSUBSCRIBE', 'c*']])
   await subscribe('RESP2 SSUBSCRIBE', [['SSUBSCRIBE', 'c']])
+  await subscribe('RESP2 keyspace', [['SUBSCRIBE', '__keyspace@0__:k']])
+  await subscribe('RESP3 keyevent', [['HELLO', '3'], ['PSUBSCRIBE', '__keyevent@0__:*']])
   const perPublish = 3 // RESP2 + RESP3 channel + RESP3 pattern
   const perSpublish = 1
 
@@ -115,6 +149,7 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
   result.bareDeliveredWithoutCommit = (subscribers[0] as { received: number }).received === 1
 
   let written = 0
+  let incrs = 0
   for (let round = 0; round < ROUNDS; round++) {
     const parts: Buffer[] = []
     const ops = 1 + rng.int(4)
@@ -140,6 +175,7 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
       } else {
         parts.push(RawClient.encode('SET', 'k', i), RawClient.encode('INCR', 'other'),
           RawClient.encode('PUBLISH', 'c', i), RawClient.encode('PUBLISH', 'c', i))
+        incrs++
         result.messagesExpected += 2 * perPublish
       }
     }
@@ -163,9 +199,11 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
   result.commits++
   for (let w = 0; w < 100; w++) {
     const got = subscribers.reduce((n, s) => n + s.received, 0)
-    if (got >= result.messagesExpected) break
+    if (got >= result.messagesExpected &&
+      result.notificationsChecked >= 2 * written + incrs) break
     await settle()
   }
+  result.notificationsExpected = 2 * written + incrs
   writer.close()
   for (const s of subscribers) s.client.close()
   server.requestShutdown(false, 'test over')
@@ -176,7 +214,8 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
 /** One seed for both runs: the mutation is caught on the very workload the real build passes. */
 const SEED = seedFromEnv()
 
-t.test('no subscriber receives a PUBLISH issued after a write before the write is durable',
+t.test('no subscriber receives a PUBLISH issued after a write, or a keyspace notification, ' +
+  'before the write is durable',
   async (t) => {
     const seed = SEED
     t.comment(`seed ${seed} (CAPYKV_SIM_SEED=${seed} reproduces it)`)
@@ -185,14 +224,18 @@ t.test('no subscriber receives a PUBLISH issued after a write before the write i
     t.ok(r.bareDeliveredWithoutCommit, 'a PUBLISH with no write pending needs no commit')
     t.equal(r.messagesChecked, r.messagesExpected,
       'after the last commit every published message has arrived')
+    t.equal(r.notificationsChecked, r.notificationsExpected,
+      'after the last commit every keyspace notification has arrived')
     t.ok(r.commits > 10, `${r.commits} manual group commits`)
-    t.comment(`pubsub durability: ${r.messagesChecked} messages checked against the durable ` +
-      `image, ${r.commits} commits`)
+    t.comment(`pubsub durability: ${r.messagesChecked} messages and ${r.notificationsChecked} ` +
+      `keyspace notifications checked against the durable image, ${r.commits} commits`)
   })
 
 t.test('test of the test: a server that publishes before the commit is caught', async (t) => {
   const r = await run(SEED, true)
-  t.ok(r.violations.length > 0,
-    `the premature build is detected (${r.violations.length} violations, e.g. ` +
+  t.ok(r.messageViolations > 0,
+    `premature messages are detected (${r.messageViolations} violations, e.g. ` +
     `${r.violations[0] ?? 'none'})`)
+  t.ok(r.notificationViolations > 0,
+    `premature keyspace notifications are detected (${r.notificationViolations})`)
 })

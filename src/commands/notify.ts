@@ -1,0 +1,90 @@
+// Keyspace notifications (Redis 7.0.15's notify.c): `__keyspace@<db>__:<key>` with the event
+// name as message, and `__keyevent@<db>__:<event>` with the key as message, published when the
+// event's class is on in notify-keyspace-events (PubSub.keyspaceFlags, kept by the server from
+// CONFIG). Handlers call notifyKeyspaceEvent where Redis calls it, with Redis's event names and
+// in Redis's order; the `new` event (Redis's dbAdd) is notifyNew, called where a key is created.
+// Invariants, and why:
+// - DURABILITY (DESIGN rule 2): a notification reveals a write, so it is never handed to a
+//   subscriber inside the command. Its deliveries wait for the transaction's commit
+//   (services.afterCommit: after the command, the EXEC or the script, dropped when the pool
+//   refuses the transaction) and then leave with the subscribers' output, which the server holds
+//   until the group commit is durable (pubsub.ts). The active expire cycle, which runs outside any
+//   command, delivers after its own transaction was appended (deliverAfterCommit).
+// - Recipients are chosen when the event happens, as Redis publishes then (a subscription made
+//   later in the same EXEC does not receive it).
+// - Off (the default) or without any subscriber, a notification costs a few loads: nothing is
+//   built.
+
+import {
+  NOTIFY_CLASS_BITS,
+} from '../server-config.js'
+import { deliver, type Delivery, type PubSub } from './pubsub.js'
+import type { ServerServices } from './services.js'
+import type { CommandContext } from './spec.js'
+
+export const NOTIFY_KEYSPACE = NOTIFY_CLASS_BITS.K as number
+export const NOTIFY_KEYEVENT = NOTIFY_CLASS_BITS.E as number
+export const NOTIFY_GENERIC = NOTIFY_CLASS_BITS.g as number
+export const NOTIFY_STRING = NOTIFY_CLASS_BITS.$ as number
+export const NOTIFY_LIST = NOTIFY_CLASS_BITS.l as number
+export const NOTIFY_SET = NOTIFY_CLASS_BITS.s as number
+export const NOTIFY_HASH = NOTIFY_CLASS_BITS.h as number
+export const NOTIFY_ZSET = NOTIFY_CLASS_BITS.z as number
+export const NOTIFY_EXPIRED = NOTIFY_CLASS_BITS.x as number
+export const NOTIFY_NEW = NOTIFY_CLASS_BITS.n as number
+
+/** The deliveries of one event (keyspace channel first, then keyevent, as Redis publishes). */
+export function keyspaceDeliveries(ps: PubSub, type: number, event: string, key: string,
+  db: number): Delivery[] | null {
+  const flags = ps.keyspaceFlags
+  if ((flags & type) === 0 || !ps.hasSubscriptions) return null
+  let out: Delivery[] | null = null
+  if ((flags & NOTIFY_KEYSPACE) !== 0) {
+    const d = ps.recipients(Buffer.from(`__keyspace@${db}__:${key}`, 'latin1'),
+      Buffer.from(event, 'latin1'), false)
+    if (d.length > 0) out = d
+  }
+  if ((flags & NOTIFY_KEYEVENT) !== 0) {
+    const d = ps.recipients(Buffer.from(`__keyevent@${db}__:${event}`, 'latin1'),
+      Buffer.from(key, 'latin1'), false)
+    if (d.length > 0) out = out === null ? d : out.concat(d)
+  }
+  return out
+}
+
+function pubsubOf(ctx: CommandContext): ServerServices | null {
+  const sv = ctx.server as ServerServices | undefined | null
+  return sv === undefined || sv === null || sv.pubsub === undefined ? null : sv
+}
+
+/**
+ * Redis's notifyKeyspaceEvent(type, event, key, db): delivered once the transaction the
+ * command runs in has committed (see the durability invariant above).
+ */
+export function notifyKeyspaceEvent(ctx: CommandContext, type: number, event: string,
+  key: string, db = ctx.client.db): void {
+  const sv = pubsubOf(ctx)
+  if (sv === null || (sv.pubsub.keyspaceFlags & type) === 0) return
+  const deliveries = keyspaceDeliveries(sv.pubsub, type, event, key, db)
+  if (deliveries !== null) sv.afterCommit(() => deliver(deliveries))
+}
+
+/** Redis's dbAdd notification: `key` was created in `db`. */
+export function notifyNew(ctx: CommandContext, key: string, db = ctx.client.db): void {
+  notifyKeyspaceEvent(ctx, NOTIFY_NEW, 'new', key, db)
+}
+
+/** Whether any class of `type` is on: skip building what only a notification needs. */
+export function notifying(ctx: CommandContext, type: number): boolean {
+  const sv = pubsubOf(ctx)
+  return sv !== null && (sv.pubsub.keyspaceFlags & type) !== 0
+}
+
+/** `del` when the command's events removed the key (a collection they emptied). */
+export function notifyIfDeleted(ctx: CommandContext, db: number, key: string): void {
+  const sv = pubsubOf(ctx)
+  if (sv === null || (sv.pubsub.keyspaceFlags & NOTIFY_GENERIC) === 0) return
+  if (ctx.keyspace.get(db, key) === undefined) {
+    notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
+  }
+}
