@@ -19,7 +19,7 @@ import {
 } from '../state/core-events.js'
 import type { Event } from '../state/event.js'
 import {
-  DB_COUNT, Entry, keyHash, type KeyMap, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
+  DB_COUNT, type Entry, keyHash, type KeyMap, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../state/keyspace.js'
 import { scanCursorOrReply } from './coll-util.js'
 import { encodingOf } from './encoding.js'
