@@ -129,6 +129,208 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
       { name: 'schedule', type: 'pure-token', token: 'SCHEDULE', since: '3.2.2', optional: true },
     ],
   },
+  bitcount: {
+    summary: 'Counts the set bits of a string, or of a range of its bytes or bits',
+    since: '2.6.0',
+    group: 'bitmap',
+    complexity: 'O(N)',
+    history: [['7.0.0', 'The BYTE and BIT units of the range were added']],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      {
+        name: 'index',
+        type: 'block',
+        optional: true,
+        arguments: [
+          { name: 'start', type: 'integer' },
+          { name: 'end', type: 'integer' },
+          {
+            name: 'index_unit',
+            type: 'oneof',
+            since: '7.0.0',
+            optional: true,
+            arguments: [
+              { name: 'byte', type: 'pure-token', token: 'BYTE' },
+              { name: 'bit', type: 'pure-token', token: 'BIT' },
+            ],
+          },
+        ],
+      },
+    ],
+  },
+  bitfield: {
+    summary: 'Reads, writes and increments integer fields of any width at any bit offset of a string',
+    since: '3.2.0',
+    group: 'bitmap',
+    complexity: 'O(1) for each subcommand specified',
+    keySpecs: [
+      {
+        notes: 'Reads the key and may write it (GET only reads)',
+        flags: ['RW', 'access', 'update', 'variable_flags'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      {
+        name: 'operation',
+        type: 'oneof',
+        optional: true,
+        multiple: true,
+        arguments: [
+          {
+            name: 'encoding_offset',
+            type: 'block',
+            token: 'GET',
+            arguments: [{ name: 'encoding', type: 'string' }, { name: 'offset', type: 'integer' }],
+          },
+          {
+            name: 'write',
+            type: 'block',
+            arguments: [
+              {
+                name: 'wrap_sat_fail',
+                type: 'oneof',
+                token: 'OVERFLOW',
+                optional: true,
+                arguments: [
+                  { name: 'wrap', type: 'pure-token', token: 'WRAP' },
+                  { name: 'sat', type: 'pure-token', token: 'SAT' },
+                  { name: 'fail', type: 'pure-token', token: 'FAIL' },
+                ],
+              },
+              {
+                name: 'write_operation',
+                type: 'oneof',
+                arguments: [
+                  {
+                    name: 'encoding_offset_value',
+                    type: 'block',
+                    token: 'SET',
+                    arguments: [
+                      { name: 'encoding', type: 'string' },
+                      { name: 'offset', type: 'integer' },
+                      { name: 'value', type: 'integer' },
+                    ],
+                  },
+                  {
+                    name: 'encoding_offset_increment',
+                    type: 'block',
+                    token: 'INCRBY',
+                    arguments: [
+                      { name: 'encoding', type: 'string' },
+                      { name: 'offset', type: 'integer' },
+                      { name: 'increment', type: 'integer' },
+                    ],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  },
+  bitfield_ro: {
+    summary: 'Reads integer fields of any width at any bit offset of a string (read-only BITFIELD)',
+    since: '6.0.0',
+    group: 'bitmap',
+    complexity: 'O(1) for each subcommand specified',
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      {
+        name: 'encoding_offset',
+        type: 'block',
+        token: 'GET',
+        optional: true,
+        multiple: true,
+        multipleToken: true,
+        arguments: [{ name: 'encoding', type: 'string' }, { name: 'offset', type: 'integer' }],
+      },
+    ],
+  },
+  bitop: {
+    summary: 'Computes AND, OR, XOR or NOT of strings bit by bit and stores the result',
+    since: '2.6.0',
+    group: 'bitmap',
+    complexity: 'O(N)',
+    keySpecs: [
+      {
+        flags: ['OW', 'update'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 3 },
+        findKeys: { lastkey: -1, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'operation', type: 'string' },
+      { name: 'destkey', type: 'key', keySpecIndex: 0 },
+      { name: 'key', type: 'key', keySpecIndex: 1, multiple: true },
+    ],
+  },
+  bitpos: {
+    summary: 'Finds the first set or clear bit of a string, or of a range of its bytes or bits',
+    since: '2.8.7',
+    group: 'bitmap',
+    complexity: 'O(N)',
+    history: [['7.0.0', 'The BYTE and BIT units of the range were added']],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'bit', type: 'integer' },
+      {
+        name: 'index',
+        type: 'block',
+        optional: true,
+        arguments: [
+          { name: 'start', type: 'integer' },
+          {
+            name: 'end_index',
+            type: 'block',
+            optional: true,
+            arguments: [
+              { name: 'end', type: 'integer' },
+              {
+                name: 'index_unit',
+                type: 'oneof',
+                since: '7.0.0',
+                optional: true,
+                arguments: [
+                  { name: 'byte', type: 'pure-token', token: 'BYTE' },
+                  { name: 'bit', type: 'pure-token', token: 'BIT' },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  },
   blmove: {
     summary: 'Moves an element between two lists, waiting for the source list to have one',
     since: '6.2.0',
@@ -1125,6 +1327,20 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
       },
     ],
     arguments: [{ name: 'key', type: 'key', keySpecIndex: 0 }],
+  },
+  getbit: {
+    summary: 'Returns the bit at an offset of a string',
+    since: '2.2.0',
+    group: 'bitmap',
+    complexity: 'O(1)',
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [{ name: 'key', type: 'key', keySpecIndex: 0 }, { name: 'offset', type: 'integer' }],
   },
   getdel: {
     summary: 'Reads a string value and removes its key',
@@ -2583,6 +2799,24 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
           { name: 'keepttl', type: 'pure-token', token: 'KEEPTTL', since: '6.0.0' },
         ],
       },
+    ],
+  },
+  setbit: {
+    summary: 'Sets or clears the bit at an offset of a string, creating or growing it as needed',
+    since: '2.2.0',
+    group: 'bitmap',
+    complexity: 'O(1)',
+    keySpecs: [
+      {
+        flags: ['RW', 'access', 'update'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'offset', type: 'integer' },
+      { name: 'value', type: 'integer' },
     ],
   },
   setex: {

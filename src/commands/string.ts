@@ -60,6 +60,11 @@ const ERR_STRING_TOO_LONG = 'ERR string exceeds maximum allowed size (proto-max-
 export type EncodingHint = 'raw' | 'str' | 'int1'
 const encodingHints = new WeakMap<Buffer, EncodingHint>()
 
+/** A value built in place by a bit command (SETBIT, BITOP, BITFIELD): raw, as Redis's. */
+export function markRawString(value: Buffer): void {
+  encodingHints.set(value, 'raw')
+}
+
 export function stringEncoding(value: Buffer): 'int' | 'embstr' | 'raw' {
   const hint = encodingHints.get(value)
   if (hint === 'raw') return 'raw'
