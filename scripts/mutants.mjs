@@ -259,6 +259,13 @@ const MUTANTS = [
     tests: [T.commands, T.string],
   },
   {
+    id: 'expire-zero-ignored', what: 'an EXPIRE event removing the expiry (0) is applied as nothing',
+    edits: [{ file: 'src/state/core-events.ts',
+      find: 'if (entry === undefined || entry.expireAtMs === e.expireAtMs) return null',
+      replace: 'if (entry === undefined || entry.expireAtMs === e.expireAtMs || e.expireAtMs === 0) return null' }],
+    tests: [T.random, T.recovery],
+  },
+  {
     id: 'lpush-apply-reversed', what: 'the LPUSH event applies its items in reverse order',
     edits: [{ file: 'src/state/list-events.ts',
       find: '  for (const item of items) {\n    if (atHead) list.pushFront(item)',

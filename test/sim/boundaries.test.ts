@@ -195,5 +195,8 @@ t.test('identity: another pool\'s records, swapped root words, damage inside the
 t.test('counts', (t) => {
   t.ok(verifier.distinct > 0, 'images were checked')
   for (const line of verifier.report()) t.comment(line)
+  const plain = Harness.plainTotals
+  t.ok(plain.compared > 0 && plain.notModelled === 0, `group commits equal to the independent ` +
+    `model: ${plain.compared} (not modelled: ${plain.notModelled})`)
   t.end()
 })

@@ -163,5 +163,8 @@ for (const c of configs) {
 t.test('counts', (t) => {
   t.ok(verifier.distinct > 0)
   for (const line of verifier.report()) t.comment(line)
+  const plain = Harness.plainTotals
+  t.ok(plain.compared > 0 && plain.notModelled === 0, `group commits equal to the independent ` +
+    `model: ${plain.compared} (not modelled: ${plain.notModelled})`)
   t.end()
 })

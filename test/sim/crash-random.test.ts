@@ -11,6 +11,7 @@
 import t from 'tap'
 import { seedFromEnv, simScale } from './prng.js'
 import { Verifier } from './sim-region.js'
+import { Harness } from './harness.js'
 import { randomRun, type RunOptions } from './workload.js'
 
 const verifier = new Verifier()
@@ -56,6 +57,9 @@ for (const config of configs) {
 t.test('counts', (t) => {
   t.ok(verifier.distinct > 0, 'images were checked')
   for (const line of verifier.report()) t.comment(line)
+  const plain = Harness.plainTotals
+  t.ok(plain.compared > 0 && plain.notModelled === 0, `group commits equal to the independent ` +
+    `model: ${plain.compared} (not modelled: ${plain.notModelled})`)
   t.comment(`crash images visited: ${verifier.visits}, ${(performance.now() - started) / 1000} s`)
   t.end()
 })

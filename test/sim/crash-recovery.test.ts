@@ -165,6 +165,9 @@ t.test('chains of crashes: reopen, work, crash mid-protocol, again and again', (
 t.test('counts', (t) => {
   t.ok(verifier.distinct > 0, 'images were checked')
   for (const line of verifier.report()) t.comment(line)
+  const plain = Harness.plainTotals
+  t.ok(plain.compared > 0 && plain.notModelled === 0, `group commits equal to the independent ` +
+    `model: ${plain.compared} (not modelled: ${plain.notModelled})`)
   t.comment(`crash images visited: ${verifier.visits}, ${(performance.now() - started) / 1000} s`)
   t.end()
 })

@@ -23,6 +23,7 @@ import type { LogTestHooks } from '../../src/storage/log.js'
 import { formatRegion } from '../../src/storage/setup.js'
 import { Store } from '../../src/txn/engine.js'
 import type { Prng } from './prng.js'
+import { PlainModel, snapshot } from './plain-model.js'
 import { DEFAULT_POLICY, SimRegion, type CrashPolicy, type Verifier } from './sim-region.js'
 
 export interface HarnessOptions {
@@ -52,6 +53,15 @@ export class Harness {
   readonly sim: SimRegion
   readonly store: Store
   readonly model: Keyspace
+  /**
+   * The independent model (plain-model.ts): every accepted transaction's events applied from the
+   * log format's documented meaning, not through the engine's apply; compared with `model` at
+   * every group commit while it knows every event seen (`plain.unmodelled`).
+   */
+  readonly plain: PlainModel
+  /** Over all harnesses of the process: group commits compared with the independent model,
+   * and those not compared because an event was not modelled. */
+  static readonly plainTotals = { compared: 0, notModelled: 0 }
   accepted = 0
   refused = 0
   /** Refused transactions that only delete (must stay 0: a full pool is never bricked). */
@@ -84,6 +94,7 @@ export class Harness {
     const second = recover(sim, { deferIndex: true })
     assert(second.kind === 'ok', 'second recovery of the same image failed')
     this.model = first.keyspace
+    this.plain = PlainModel.of(this.model)
     const state = canonical(this.model)
     if (canonical(second.keyspace) !== state || second.log.tailLsn !== first.log.tailLsn ||
         second.log.headLsn !== first.log.headLsn) {
@@ -128,10 +139,17 @@ export class Harness {
       return false
     }
     this.raise()
-    applyEvents(this.model, copyEvents(events))
-    this.accepted++
+    this.record(events)
     if (this.sim.powerEnabled) this.sim.expect(this.state)
     return true
+  }
+
+  /** An accepted transaction's events into both models. */
+  record(events: readonly Event[]): void {
+    const copy = copyEvents(events)
+    for (const e of copy) this.plain.event(e)
+    applyEvents(this.model, copy)
+    this.accepted++
   }
 
   /** The group commit. */
@@ -139,6 +157,22 @@ export class Harness {
     this.store.flush()
     this.raise()
     this.afterCommit()
+    this.checkPlain()
+  }
+
+  /** The event model against the independent model (no expiry applied: events are raw). */
+  private checkPlain(): void {
+    if (this.plain.unmodelled !== null) {
+      Harness.plainTotals.notModelled++
+      return
+    }
+    const expected = this.plain.snapshot(-Infinity)
+    const actual = snapshot(this.model, -Infinity)
+    if (actual !== expected) {
+      throw new HarnessError(`the model differs from the independent model: ` +
+        `${canonicalDiff(expected, actual)} [${this.sim.context()}]`)
+    }
+    Harness.plainTotals.compared++
   }
 
   checkpointSlice(maxBytes: number): boolean {

@@ -12,7 +12,12 @@
 // one-millisecond difference noted, not modelled here). Expired keys are dropped from both sides
 // before comparing, so lazy and active expiry are not modelled (they change no live state).
 // Only what the workloads send is modelled; anything else throws (the model never guesses).
+// Events too (`event`): the harness's event workloads (harness.ts) apply each committed event
+// here as well, from the log format's documented meaning (the header comments of
+// src/state/*-events.ts), never through the engine's `apply`; an event this model does not know
+// marks it `unmodelled` (the harness then stops comparing and says so).
 
+import type { Event } from '../../src/state/event.js'
 import type { Keyspace } from '../../src/state/keyspace.js'
 
 type Kind = 'string' | 'list' | 'hash' | 'set' | 'zset'
@@ -52,6 +57,7 @@ export function snapshot(ks: Keyspace, now: number): string {
       rows.push(`${db} ${keyHex(key)} ${kind} ${e.expireAtMs} ${show(kind, e.value)}`)
     }
   }
+  for (const [name, payload] of ks.functionLibraries) rows.push(`function ${keyHex(name)} ${hex(payload)}`)
   return render(rows)
 }
 
@@ -62,6 +68,23 @@ const parseInteger = (b: Buffer): bigint | null => {
 
 export class PlainModel {
   private dbs: Db[] = Array.from({ length: 16 }, () => new Map())
+  private functions = new Map<string, Buffer>()
+  /** The first event code this model does not know (null: every event so far was modelled). */
+  unmodelled: number | null = null
+
+  /** A model holding what an engine keyspace holds (read value by value: the starting state). */
+  static of(ks: Keyspace): PlainModel {
+    const m = new PlainModel()
+    for (let db = 0; db < 16; db++) {
+      for (const [key, e] of ks.db(db)) {
+        const kind = KIND_OF_TYPE[e.type]
+        if (kind === undefined) throw new Error(`PlainModel.of: unknown type ${e.type}`)
+        m.put(db, key, { kind, value: plain(kind, e.value), expireAt: e.expireAtMs })
+      }
+    }
+    for (const [name, payload] of ks.functionLibraries) m.functions.set(name, Buffer.from(payload))
+    return m
+  }
 
   /** The model's live state at `now` (same text as `snapshot`). */
   snapshot(now: number): string {
@@ -72,7 +95,69 @@ export class PlainModel {
         rows.push(`${db} ${keyHex(key)} ${it.kind} ${it.expireAt} ${show(it.kind, it.value)}`)
       }
     })
+    for (const [name, payload] of this.functions) rows.push(`function ${keyHex(name)} ${hex(payload)}`)
     return render(rows)
+  }
+
+  /** One committed event, from the log format's documented meaning (never the engine's apply). */
+  event(event: Event): void {
+    const e = event as unknown as Ev
+    switch (e.code) {
+      case 1: // PUT: a string value replaces any old one
+        this.put(e.db, e.key, { kind: 'string', value: Buffer.from(e.value as Buffer), expireAt: e.expireAtMs })
+        return
+      case 2: this.del(e.db, e.key); return // DEL
+      case 3: { // EXPIRE: 0 removes the expiry; a missing key: nothing
+        const it = this.dbs[e.db]?.get(e.key)
+        if (it !== undefined) it.expireAt = e.expireAtMs
+        return
+      }
+      case 4: this.dbs[e.db] = new Map(); return // FLUSHDB
+      case 5: this.dbs = Array.from({ length: 16 }, () => new Map()); return // FLUSHALL (keys)
+      case 6: { // SWAPDB
+        const t = this.dbs[e.a] as Db
+        this.dbs[e.a] = this.dbs[e.b] as Db
+        this.dbs[e.b] = t
+        return
+      }
+      case 7: { // RESTORE: a whole value of any type
+        const kind = KIND_OF_TYPE[e.type]
+        if (kind === undefined) break
+        this.put(e.db, e.key, { kind, value: plain(kind, e.value), expireAt: e.expireAtMs })
+        return
+      }
+      case 110: this.functions.set(e.name, Buffer.from(e.payload)); return
+      case 111: this.functions.delete(e.name); return
+      case 112: this.functions.clear(); return
+      default:
+        if (this.collectionEvent(e)) return
+    }
+    this.unmodelled ??= e.code
+  }
+
+  /** A list, hash, set or sorted-set delta; false for a code this model does not know. */
+  private collectionEvent(e: Ev): boolean {
+    const kind: Kind | undefined = e.code >= 20 && e.code <= 27 ? 'list'
+      : e.code === 40 || e.code === 41 ? 'hash' : e.code === 50 || e.code === 51 ? 'set'
+        : e.code === 60 || e.code === 61 ? 'zset' : undefined
+    if (kind === undefined) return false
+    const it = this.dbs[e.db]?.get(e.key)
+    // Another type is left alone; only pushes and adds create a missing key.
+    if (it !== undefined && it.kind !== kind) return true
+    if (it === undefined && ![20, 21, 40, 50, 60].includes(e.code)) return true
+    const value = it?.value ?? (kind === 'list' ? [] : kind === 'set' ? new Set() : new Map())
+    if (kind === 'list') listEvent(e, value as Buffer[])
+    else if (e.code === 40) for (const [f, v] of e.fields) (value as Map<string, Buffer>).set(f, Buffer.from(v))
+    else if (e.code === 50) for (const m of e.members) (value as Set<string>).add(m)
+    else if (e.code === 60) {
+      for (const [score, m] of e.entries) if (!Number.isNaN(score)) (value as Map<string, number>).set(m, score)
+    } else for (const m of e.code === 41 ? e.fields as unknown as string[] : e.members) {
+      (value as Set<string>).delete(m)
+    }
+    const size = (value as { size?: number; length?: number })
+    if ((size.size ?? size.length) === 0) this.del(e.db, e.key) // empty collections are deleted
+    else if (it === undefined) this.put(e.db, e.key, { kind, value, expireAt: 0 })
+    return true
   }
 
   private live(db: number, key: string, now: number): Item | undefined {
@@ -273,6 +358,41 @@ export class PlainModel {
   }
 }
 
+/** The fields of every event kind (each kind uses its own). */
+interface Ev {
+  code: number; db: number; key: string; value: unknown; expireAtMs: number; type: number
+  a: number; b: number; items: Buffer[]; count: number; index: number; item: Buffer
+  left: number; right: number; fields: [string, Buffer][]; members: string[]
+  entries: [number, string][]; name: string; payload: Buffer
+}
+
+/** A list delta (codes 20–27), as list-events.ts's header documents it. */
+function listEvent(e: Ev, list: Buffer[]): void {
+  switch (e.code) {
+    case 20: for (const x of e.items) list.unshift(Buffer.from(x)); break // LPUSH: each at the head
+    case 21: for (const x of e.items) list.push(Buffer.from(x)); break
+    case 22: list.splice(0, Math.min(e.count, list.length)); break
+    case 23: list.splice(list.length - Math.min(e.count, list.length)); break
+    case 24: if (e.index < list.length) list[e.index] = Buffer.from(e.item); break
+    case 25: if (e.index <= list.length) list.splice(e.index, 0, Buffer.from(e.item)); break
+    case 26: { // LREM: > 0 the first |count| matches from the head, < 0 from the tail, 0 all
+      let n = e.count === 0 ? Infinity : Math.abs(e.count)
+      const order = [...list.keys()]
+      if (e.count < 0) order.reverse()
+      const drop = new Set<number>()
+      for (const i of order) if (n > 0 && (list[i] as Buffer).equals(e.item)) { drop.add(i); n-- }
+      const kept = list.filter((_, i) => !drop.has(i))
+      list.splice(0, list.length, ...kept)
+      break
+    }
+    case 27: { // LTRIM: `left` items off the head and `right` off the tail
+      list.splice(0, Math.min(e.left, list.length))
+      list.splice(list.length - Math.min(e.right, list.length))
+      break
+    }
+  }
+}
+
 function clone(kind: Kind, v: unknown): unknown {
   switch (kind) {
     case 'string': return Buffer.from(v as Buffer)
@@ -280,5 +400,16 @@ function clone(kind: Kind, v: unknown): unknown {
     case 'hash': return new Map(v as Map<string, Buffer>)
     case 'set': return new Set(v as Set<string>)
     case 'zset': return new Map(v as Map<string, number>)
+  }
+}
+
+/** A plain copy of an engine (or event) value: Deque → array, ZSet → Map member → score. */
+function plain(kind: Kind, v: unknown): unknown {
+  switch (kind) {
+    case 'string': return Buffer.from(v as Buffer)
+    case 'list': return [...(v as Iterable<Buffer>)]
+    case 'hash': return new Map([...(v as Map<string, Buffer>)].map(([f, x]) => [f, Buffer.from(x)]))
+    case 'set': return new Set(v as Set<string>)
+    case 'zset': return new Map(v as Iterable<[string, number]>)
   }
 }
