@@ -30,6 +30,7 @@ import type { ZNode, ZSet } from '../state/zset.js'
 import { longOrReply, strtod } from './coll-util.js'
 import { commandSpec } from './list.js'
 import { lookupKey } from './lookup.js'
+import { NOTIFY_GENERIC, NOTIFY_LIST, notifyKeyspaceEvent, notifyNew } from './notify.js'
 import { optionName } from './numeric.js'
 import {
   ERR_SYNTAX, WRONGTYPE, keyOf, type CommandContext, type CommandSpec, type Handler,
@@ -222,10 +223,17 @@ function outputOf(ctx: CommandContext, items: Item[], o: SortOptions,
 function storeResult(ctx: CommandContext, dst: string, out: (Buffer | null)[]): void {
   const db = ctx.client.db
   if (out.length > 0) {
+    // Redis's setKey: its lookupKeyWrite (an expired destination is `expired`), `new` when the
+    // destination was created, then `sortstore`.
+    const created = lookupKey(ctx, dst, db) === undefined
     const list = new Deque<Buffer>(out.map((b) => b === null ? Buffer.alloc(0) : Buffer.from(b)))
     ctx.txn.apply(restoreOf(db, dst, new Entry(TYPE_LIST, list, 0, 0)) as Event)
-  } else if (lookupKey(ctx, dst, db, false) !== undefined) {
+    if (created) notifyNew(ctx, dst, db)
+    notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'sortstore', dst, db)
+  } else if (ctx.keyspace.get(db, dst) !== undefined) {
+    // Redis's dbDelete: a key still there, even expired, is deleted and notified `del`.
     ctx.txn.apply({ code: EV_DEL, db, key: dst } as Event)
+    notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', dst, db)
   }
   ctx.reply.integer(out.length)
 }

@@ -5,8 +5,9 @@
 // names, their classes, their count (once per effect) and their order are Redis's.
 // It covers strings, keys (DEL/UNLINK, EXPIRE family, RENAME, MOVE, COPY), lazy and active
 // expiry, lists with blocking pops served by a push, hashes, sets, sorted sets, their STORE
-// forms, FLUSHDB/FLUSHALL/SWAPDB (no events), MULTI/EXEC, EVAL, several databases, every class
-// filter, the `new` class, and CONFIG GET's normalisation. SORT does not exist in capykv.
+// forms and SORT STORE, expired keys met by other commands, FLUSHDB/FLUSHALL/SWAPDB (no events),
+// MULTI/EXEC, EVAL, several databases, every class filter, the `new` class, and CONFIG GET's
+// normalisation.
 // Barriers: a PING with a marker after each step, on the acting connection first (its command
 // is done), then on each subscriber (whatever that command published was written before).
 // Active expiry is off (DEBUG SET-ACTIVE-EXPIRE 0) except in its own step, so a key's `expired`
@@ -106,6 +107,22 @@ export const STEPS: Step[] = [
   a('ZDIFFSTORE', 'zd2', '2', 'z5', 'z6'), a('ZRANGESTORE', 'zd3', 'z5', '0', '-1'),
   a('ZRANGESTORE', 'zd3', 'z5', '5', '6'), a('ZINTERSTORE', 'zd', '2', 'z5', 'nokey'),
   a('ZRANGESTORE', 'zd', 'nokey', '0', '-1'),
+  // SORT STORE
+  a('RPUSH', 'so', '3', '1', '2'), a('SORT', 'so', 'STORE', 'sod'), a('SORT', 'so', 'STORE', 'sod'),
+  a('SORT', 'nokey', 'STORE', 'sod'), a('SORT', 'nokey', 'STORE', 'sod'), a('SORT', 'so'),
+  a('SET', 'sod', 'v', 'PX', '1'), wait(20, 'SORT', 'so', 'STORE', 'sod'),
+  a('SET', 'sod', 'v', 'PX', '1'), wait(20, 'SORT', 'nokey', 'STORE', 'sod'),
+  // expired keys met by other commands: the expiry first, then the command's own events
+  a('SET', 'x5', 'v', 'PX', '1'), wait(20, 'RENAME', 'ap', 'x5'), a('SET', 'x6', 'v', 'PX', '1'),
+  wait(20, 'SETRANGE', 'x6', '1', 'a'), a('SET', 'x7', 'v', 'PX', '1'),
+  wait(20, 'SUNIONSTORE', 'x7', 'nokey'), a('SET', 'x8', 'v', 'PX', '1'),
+  wait(20, 'ZUNIONSTORE', 'x8', '1', 'z5'), a('SET', 'x9', 'v', 'PX', '1'),
+  wait(20, 'EXISTS', 'x9'), a('SET', 'x10', 'v', 'PX', '1'), wait(20, 'TTL', 'x10'),
+  a('SET', 'x11', 'v', 'PX', '1'), wait(20, 'GETEX', 'x11', 'EX', '5'),
+  a('SET', 'x12', 'v', 'PX', '1'), wait(20, 'HINCRBY', 'x12', 'f', '1'),
+  a('SET', 'x13', 'v', 'PX', '1'), wait(20, 'SCAN', '0', 'MATCH', 'x13', 'COUNT', '1000'),
+  a('SET', 'x14', 'v', 'PX', '1'), wait(20, 'MSET', 'x14', '1', 'x15', '2'),
+  a('SET', 'x16', 'v', 'PX', '1'), wait(20, 'COPY', 'x15', 'x16'),
   // no events
   a('SWAPDB', '0', '1'), a('SWAPDB', '0', '1'), a('FLUSHDB'), a('SET', 'f', '1'), a('FLUSHALL'),
   // transactions and scripts: Redis's order, all after the commit
