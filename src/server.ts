@@ -32,6 +32,7 @@ import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { nowMs } from './clock.js'
 import { Dispatcher, reprArg, type Session } from './commands/dispatch.js'
+import { busyState } from './commands/busy.js'
 import { activeExpireCycle } from './commands/expire.js'
 import { applyEncodingConfig, ENCODING_CONFIG_NAMES } from './commands/encoding.js'
 import { OutputSink } from './commands/reply-sink.js'
@@ -466,6 +467,8 @@ class Services implements ServerServices {
     return this.server.dispatcher.unblockClient(clientId, withError)
   }
   shutdown(options: ShutdownOptions): string | null {
+    // A busy script is stopped and its writes dropped (its transaction never commits).
+    busyState.current?.abandon()
     this.server.requestShutdown(options.save !== false && this.config.get('save') !== '' ||
       options.save === true, 'User requested shutdown...')
     return null
@@ -751,7 +754,10 @@ export class CapykvServer {
   /** Delete expired keys in the background (DEL events, one transaction per call). */
   activeExpire(): void {
     const store = this.services.store
-    if (store === null || this.stopping || !debugFlags.activeExpire) return
+    // Not while a script is busy: its transaction is open (commands/busy.ts).
+    if (store === null || this.stopping || !debugFlags.activeExpire || busyState.current !== null) {
+      return
+    }
     const started = performance.now()
     let expired = 0
     for (;;) {

@@ -25,6 +25,7 @@ import type { OutputSink } from './reply-sink.js'
 import type { ClientHandle, CommandTable, ServerServices } from './services.js'
 import type { BlockFn, ClientState, CommandContext, CommandSpec, ReplySink } from './spec.js'
 import { EXEC_SPEC, IMMEDIATE_IN_MULTI, discardTransaction } from './transactions.js'
+import { BUSY_EVAL, BUSY_FUNCTION, busyState } from './busy.js'
 
 export const OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
 export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
@@ -70,6 +71,7 @@ interface SpecInfo {
   readonly skipSlowlog: boolean
   readonly skipMonitor: boolean
   readonly subscribedContext: boolean
+  readonly allowBusy: boolean
 }
 
 function infoOf(spec: CommandSpec): SpecInfo {
@@ -85,6 +87,7 @@ function infoOf(spec: CommandSpec): SpecInfo {
     skipSlowlog: f.includes('skip_slowlog'),
     skipMonitor: f.includes('skip_monitor') || f.includes('admin'),
     subscribedContext: spec.subscribedContext === true,
+    allowBusy: f.includes('allow_busy'),
   }
 }
 
@@ -372,6 +375,11 @@ export class Dispatcher {
       this.reject(session, spec, LOADING_ERROR)
       return
     }
+    const busy = busyState.current
+    if (busy !== null && !info.allowBusy) {
+      this.reject(session, spec, busy.kind === 'eval' ? BUSY_EVAL : BUSY_FUNCTION)
+      return
+    }
     if (client.multi !== null && !IMMEDIATE_IN_MULTI.has(spec.name)) {
       client.multi.queue.push({ spec, argv })
       session.sink.simple('QUEUED')
@@ -413,7 +421,7 @@ export class Dispatcher {
   }
 
   private context(session: Session, store: Store | null, txn: Transaction | null,
-    now: number, block?: BlockFn): CommandContext {
+    now: number, block?: BlockFn, suspend?: () => () => void): CommandContext {
     return {
       store: store as Store,
       keyspace: (store === null ? null : store.keyspace) as Store['keyspace'],
@@ -423,6 +431,7 @@ export class Dispatcher {
       nowMs: now,
       server: this.services,
       block,
+      suspend,
     }
   }
 
@@ -529,9 +538,23 @@ export class Dispatcher {
     const started = this.batchClock >= 0 ? this.batchClock : performance.now()
     const txn = store === null ? null : store.begin()
     const now = nowMs()
-    const ctx = this.context(session, store, txn, now,
-      store === null ? undefined : this.blockCurrent)
     const errorsBefore = sink.errorCount
+    let suspended = false
+    const finish = (failed: boolean): void => {
+      this.finishCall(session, spec, info, argv, txn, undoable, mark, started, errorsBefore,
+        failed)
+    }
+    const ctx = this.context(session, store, txn, now,
+      store === null ? undefined : this.blockCurrent,
+      store === null ? undefined : () => {
+        suspended = true
+        session.blocked = true
+        return () => {
+          session.blocked = false
+          finish(false)
+          this.hooks.resume(session)
+        }
+      })
     let failed = false
     const outerCalling = this.calling
     const outerNowMs = this.callingNowMs
@@ -547,6 +570,16 @@ export class Dispatcher {
       this.calling = outerCalling
       this.callingNowMs = outerNowMs
     }
+    if (suspended && !failed) return
+    finish(failed)
+  }
+
+  /** The end of call(), at once or when a suspended command resumes: commit, stats, MONITOR. */
+  private finishCall(session: Session, spec: CommandSpec, info: SpecInfo, argv: Buffer[],
+    txn: Transaction | null, undoable: boolean, mark: number, started: number,
+    errorsBefore: number, failed: boolean): void {
+    const sink = session.sink
+    const out = session.out
     const handlerFailed = !failed && sink.errorCount > errorsBefore
     if (!failed && txn !== null && !this.commit(txn)) {
       if (undoable) out.truncate(mark)

@@ -10,8 +10,9 @@
 // (LibraryIndex), rebuilt whenever the libraries change (Keyspace.functionLibraries). The script
 // cache of EVAL is per server and not durable, as in Redis.
 // FUNCTION DUMP / RESTORE use Redis's payload format (src/scripting/function-dump.ts).
-// Not yet: -BUSY / SCRIPT KILL / FUNCTION KILL for long scripts (a script blocks the server
-// until it ends), redis.call command statistics, the sandbox differences listed in
+// Long scripts (src/commands/busy.ts): the engine runs in a worker thread; past
+// busy-reply-threshold the command is suspended, others get -BUSY, KILL stops a script that has
+// not written. Not yet: redis.call command statistics, the sandbox differences listed in
 // docs/scripting.md.
 
 import { createHash } from 'node:crypto'
@@ -21,17 +22,21 @@ import type { Event } from '../state/event.js'
 import type { Keyspace } from '../state/keyspace.js'
 import { OutputBuffer } from '../resp/writer.js'
 import type {
-  RegisteredFunction, ScriptEngine, ScriptHost, ScriptValue,
+  RegisteredFunction, ScriptEngine, ScriptHost, ScriptOutcome, ScriptValue,
 } from '../scripting/engine.js'
 import { dumpLibraries, parseDumpPayload, verifyDumpPayload } from '../scripting/function-dump.js'
-import { SCRIPT_FLAG_NAMES, WasmLuaEngine } from '../scripting/wasm-lua.js'
+import { SCRIPT_FLAG_NAMES } from '../scripting/wasm-lua.js'
+import { WorkerLuaEngine, type RunningJob } from '../scripting/worker-engine.js'
+import { BUSY_EVAL, BUSY_FUNCTION, busyState, type BusyScript } from './busy.js'
 import { arityOk, lookupCommand } from './dispatch.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
 import { helpLines, services, type ServerServices } from './services.js'
 import type { ClientState, CommandContext, CommandSpec, Handler, ReplySink } from './spec.js'
 
-const engine: ScriptEngine = await WasmLuaEngine.create()
+const engine = new WorkerLuaEngine('lua-redis-wasm 1.5.0 (Lua 5.1 with cjson, cmsgpack, bit, struct)')
+const _engineType: ScriptEngine = engine
+void _engineType
 
 const INT64_MAX = 2n ** 63n - 1n
 const INT64_MIN = -(2n ** 63n)
@@ -318,6 +323,8 @@ interface RunMode {
 /** The host a running script calls back into: redis.call runs in the caller's transaction. */
 class CallHost implements ScriptHost {
   resp: 2 | 3 = 2
+  /** A write command ran (Redis's SCRIPT_WRITE_DIRTY): the script can no longer be killed. */
+  wrote = false
   private readonly out = new OutputBuffer(2, 4096)
   private readonly sink = new OutputSink(this.out)
   private readonly client: ClientState
@@ -352,6 +359,7 @@ class CallHost implements ScriptHost {
         return this.fail('ERR Write commands are not allowed from read-only scripts.')
       }
     }
+    if (spec.flags.includes('write')) this.wrote = true
     this.out.proto = this.resp
     const ctx: CommandContext = { ...this.ctx, client: this.client, reply: this.sink,
       block: undefined, script: true }
@@ -441,9 +449,70 @@ function runEval(ctx: CommandContext, argv: Buffer[], bySha: boolean, readOnly: 
   const mode: RunMode = { readOnly, flags: script.flags }
   if (!checkRun(ctx, mode)) return
   const host = new CallHost(ctx, mode)
-  const outcome = engine.runScript(script.body, sha, ka.keys, ka.args, host)
+  complete(ctx, argv, 'eval', sha, host,
+    engine.startScript(script.body, sha, ka.keys, ka.args, host))
+}
+
+function writeOutcome(ctx: CommandContext, outcome: ScriptOutcome): void {
   if (!outcome.ok) ctx.reply.error(outcome.error)
   else writeValue(ctx.reply, outcome.value)
+}
+
+const ERR_KILLED = 'ERR Script killed by user with SCRIPT KILL...'
+const ERR_UNKILLABLE = 'UNKILLABLE Sorry the script already executed write commands against ' +
+  'the dataset. You can either wait the script termination or kill the server in a hard way ' +
+  'using the SHUTDOWN NOSAVE command.'
+/** How long a busy script blocks the event loop at a time (other clients' -BUSY latency). */
+const BUSY_SLICE_MS = 5
+
+/**
+ * Wait for a script up to busy-reply-threshold on this turn (the usual case ends here); past it,
+ * outside MULTI/EXEC, suspend the command: the script goes on across event-loop turns, other
+ * clients get -BUSY, SCRIPT KILL / FUNCTION KILL may stop it (commands/busy.ts).
+ */
+function complete(ctx: CommandContext, argv: Buffer[], kind: 'eval' | 'function', name: string,
+  host: CallHost, job: RunningJob<ScriptOutcome>): void {
+  const config = (ctx.server as ServerServices | undefined)?.config
+  const threshold = config === undefined ? 0 : config.getNumber('busy-reply-threshold')
+  const started = Date.now()
+  const deadline = threshold > 0 && ctx.suspend !== undefined ? performance.now() + threshold
+    : Infinity
+  const first = job.pump(deadline)
+  if (first !== null) {
+    writeOutcome(ctx, first)
+    return
+  }
+  const resume = (ctx.suspend as () => () => void)()
+  let abandoned = false
+  const busy: BusyScript = {
+    kind, name, command: argv, startedMs: started,
+    kill(byEval: boolean): string {
+      if (host.wrote) return ERR_UNKILLABLE
+      if (byEval && kind === 'function') return BUSY_FUNCTION
+      if (!byEval && kind === 'eval') return BUSY_EVAL
+      job.kill({ ok: false, error: ERR_KILLED })
+      return 'OK'
+    },
+    abandon(): void {
+      abandoned = true
+      job.kill({ ok: false, error: ERR_KILLED })
+      busyState.current = null
+      ctx.txn.abort()
+    },
+  }
+  busyState.current = busy
+  const tick = (): void => {
+    if (abandoned) return
+    const outcome = job.pump(performance.now() + BUSY_SLICE_MS)
+    if (outcome === null) {
+      setImmediate(tick)
+      return
+    }
+    busyState.current = null
+    writeOutcome(ctx, outcome)
+    resume()
+  }
+  setImmediate(tick)
 }
 
 function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): void {
@@ -458,9 +527,8 @@ function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): vo
   const mode: RunMode = { readOnly, flags: flagsOf(found.fn.flags) }
   if (!checkRun(ctx, mode)) return
   const host = new CallHost(ctx, mode)
-  const outcome = engine.callFunction(found.lib.code, found.fn.name, ka.keys, ka.args, host)
-  if (!outcome.ok) ctx.reply.error(outcome.error)
-  else writeValue(ctx.reply, outcome.value)
+  complete(ctx, argv, 'function', found.fn.name, host,
+    engine.startFunction(found.lib.code, found.fn.name, ka.keys, ka.args, host))
 }
 
 const evalCommand: Handler = (ctx, argv) => runEval(ctx, argv, false, false)
@@ -514,7 +582,19 @@ const scriptDebug: Handler = (ctx, argv) => {
   }
 }
 
-const notBusy: Handler = (ctx) => ctx.reply.error(ERR_NOTBUSY)
+function killScript(ctx: CommandContext, byEval: boolean): void {
+  const busy = busyState.current
+  if (busy === null) {
+    ctx.reply.error(ERR_NOTBUSY)
+    return
+  }
+  const reply = busy.kill(byEval)
+  if (reply === 'OK') ctx.reply.simple('OK')
+  else ctx.reply.error(reply)
+}
+
+const scriptKill: Handler = (ctx) => killScript(ctx, true)
+const functionKill: Handler = (ctx) => killScript(ctx, false)
 
 const scriptHelp: Handler = (ctx) => {
   const lines = helpLines('script', [
@@ -776,7 +856,16 @@ const functionStats: Handler = (ctx) => {
   const r = ctx.reply
   r.mapHeader(2)
   r.bulk('running_script')
-  r.nullBulk()
+  const busy = busyState.current
+  if (busy === null || busy.kind !== 'function') {
+    r.nullBulk()
+  } else {
+    r.mapHeader(3)
+    r.bulk('name'); r.bulk(Buffer.from(busy.name, 'latin1'))
+    r.bulk('command'); r.arrayHeader(busy.command.length)
+    for (const a of busy.command) r.bulk(a)
+    r.bulk('duration_ms'); r.integer(Date.now() - busy.startedMs)
+  }
   r.bulk('engines')
   r.mapHeader(1)
   r.bulk('LUA')
@@ -871,7 +960,7 @@ export const scriptingCommands: CommandSpec[] = [
     spec('script|exists', -3, ['noscript'], ['slow', 'scripting'], scriptExists),
     spec('script|flush', -2, ['noscript'], ['slow', 'scripting'], scriptFlush),
     spec('script|debug', 3, ['noscript'], ['slow', 'scripting'], scriptDebug),
-    spec('script|kill', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], notBusy),
+    spec('script|kill', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], scriptKill),
     spec('script|help', 2, ['loading', 'stale'], ['slow', 'scripting'], scriptHelp),
   ] }),
   spec('function', -2, [], ['slow'], container('function'), { subcommands: [
@@ -886,7 +975,7 @@ export const scriptingCommands: CommandSpec[] = [
     spec('function|restore', -3, ['noscript', 'write', 'denyoom'], ['write', 'slow', 'scripting'],
       functionRestore),
     spec('function|stats', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], functionStats),
-    spec('function|kill', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], notBusy),
+    spec('function|kill', 2, ['noscript', 'allow_busy'], ['slow', 'scripting'], functionKill),
     spec('function|help', 2, ['loading', 'stale'], ['slow', 'scripting'], functionHelp),
   ] }),
 ]

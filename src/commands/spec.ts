@@ -70,6 +70,12 @@ export interface CommandContext {
   readonly block?: BlockFn | undefined
   /** Set for a command called by a script (Redis's CLIENT_SCRIPT): SORT orders sets then. */
   readonly script?: boolean
+  /**
+   * Finish this command later (a script past busy-reply-threshold): returns the function to call
+   * once its replies are written; until then the transaction stays open, the client waits and
+   * dispatch answers others -BUSY (commands/busy.ts). Present only outside MULTI/EXEC.
+   */
+  readonly suspend?: (() => () => void) | undefined
 }
 
 /**

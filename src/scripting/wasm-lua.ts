@@ -223,7 +223,8 @@ export class WasmLuaEngine implements ScriptEngine {
   }
 
   private async newEngine(): Promise<LuaEngine> {
-    const mod = await load({ profile: 'redis-7.0', redisProps: {
+    // maxFuel 0: no instruction budget (Redis has none; SCRIPT KILL stops long scripts).
+    const mod = await load({ profile: 'redis-7.0', limits: { maxFuel: 0 }, redisProps: {
       REDIS_VERSION: { value: REDIS_VERSION },
       REDIS_VERSION_NUM: { value: REDIS_VERSION_NUM },
       REPL_NONE: { value: 0 }, REPL_AOF: { value: 1 }, REPL_SLAVE: { value: 2 },
