@@ -32,7 +32,7 @@ import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import { nowMs } from './clock.js'
 import { Dispatcher, reprArg, type Session } from './commands/dispatch.js'
-import { busyState } from './commands/busy.js'
+import { busyError, busyState } from './commands/busy.js'
 import { activeExpireCycle } from './commands/expire.js'
 import { applyEncodingConfig, ENCODING_CONFIG_NAMES } from './commands/encoding.js'
 import { OutputSink } from './commands/reply-sink.js'
@@ -467,8 +467,9 @@ class Services implements ServerServices {
     return this.server.dispatcher.unblockClient(clientId, withError)
   }
   shutdown(options: ShutdownOptions): string | null {
-    // A busy script is stopped and its writes dropped (its transaction never commits).
-    busyState.current?.abandon()
+    // A busy script: only SHUTDOWN NOSAVE goes on (it drops the script, see requestShutdown).
+    const busy = busyError()
+    if (busy !== null && options.save !== false) return busy
     this.server.requestShutdown(options.save !== false && this.config.get('save') !== '' ||
       options.save === true, 'User requested shutdown...')
     return null
@@ -792,6 +793,9 @@ export class CapykvServer {
   requestShutdown(checkpoint: boolean, reason: string): void {
     if (this.stopping) return
     this.stopping = true
+    // A busy script is stopped and its writes dropped, unacknowledged: its transaction is still
+    // open and must not reach the pool (neither by its commit nor by the final checkpoint).
+    busyState.current?.abandon()
     logger.warning(reason)
     for (const c of this.connections.values()) c.socket.pause()
     // Run after the current command (whose transaction is still open) has finished.

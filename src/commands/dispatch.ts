@@ -23,9 +23,11 @@ import type { Store, Transaction } from '../txn/engine.js'
 import type { WatchIndex } from '../txn/watch.js'
 import type { OutputSink } from './reply-sink.js'
 import type { ClientHandle, CommandTable, ServerServices } from './services.js'
-import type { BlockFn, ClientState, CommandContext, CommandSpec, ReplySink } from './spec.js'
+import type {
+  BlockFn, ClientState, CommandContext, CommandSpec, ReplySink, SuspendedCall,
+} from './spec.js'
 import { EXEC_SPEC, IMMEDIATE_IN_MULTI, discardTransaction } from './transactions.js'
-import { BUSY_EVAL, BUSY_FUNCTION, busyState } from './busy.js'
+import { busyError, busyState } from './busy.js'
 
 export const OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
 export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
@@ -375,9 +377,8 @@ export class Dispatcher {
       this.reject(session, spec, LOADING_ERROR)
       return
     }
-    const busy = busyState.current
-    if (busy !== null && !info.allowBusy) {
-      this.reject(session, spec, busy.kind === 'eval' ? BUSY_EVAL : BUSY_FUNCTION)
+    if (busyState.current !== null && !info.allowBusy) {
+      this.reject(session, spec, busyError() as string)
       return
     }
     if (client.multi !== null && !IMMEDIATE_IN_MULTI.has(spec.name)) {
@@ -421,7 +422,7 @@ export class Dispatcher {
   }
 
   private context(session: Session, store: Store | null, txn: Transaction | null,
-    now: number, block?: BlockFn, suspend?: () => () => void): CommandContext {
+    now: number, block?: BlockFn, suspend?: () => SuspendedCall): CommandContext {
     return {
       store: store as Store,
       keyspace: (store === null ? null : store.keyspace) as Store['keyspace'],
@@ -536,7 +537,12 @@ export class Dispatcher {
     assert(!undoable || sink.target === out, 'an unmuted sink writes to its session')
     const mark = undoable ? out.length : 0
     const started = this.batchClock >= 0 ? this.batchClock : performance.now()
-    const txn = store === null ? null : store.begin()
+    // While a script is busy (commands/busy.ts) only allow_busy commands get here: they write
+    // nothing and run outside the script's open transaction, and what waits for the script's
+    // commit (its PUBLISHes) stays parked until then.
+    const parked = busyState.current === null ? null : this.deferred
+    if (parked !== null) this.deferred = []
+    const txn = store === null || parked !== null ? null : store.begin()
     const now = nowMs()
     const errorsBefore = sink.errorCount
     let suspended = false
@@ -545,15 +551,11 @@ export class Dispatcher {
         failed)
     }
     const ctx = this.context(session, store, txn, now,
-      store === null ? undefined : this.blockCurrent,
-      store === null ? undefined : () => {
+      txn === null ? undefined : this.blockCurrent,
+      txn === null ? undefined : () => {
         suspended = true
         session.blocked = true
-        return () => {
-          session.blocked = false
-          finish(false)
-          this.hooks.resume(session)
-        }
+        return this.suspendedCall(session, txn, finish)
       })
     let failed = false
     const outerCalling = this.calling
@@ -572,6 +574,23 @@ export class Dispatcher {
     }
     if (suspended && !failed) return
     finish(failed)
+    if (parked !== null) this.deferred = parked
+  }
+
+  /** ctx.suspend's handle: finish the call later, or drop its transaction (SHUTDOWN NOSAVE). */
+  private suspendedCall(session: Session, txn: Transaction, finish: (failed: boolean) => void):
+    SuspendedCall {
+    return {
+      resume: () => {
+        session.blocked = false
+        finish(false)
+        this.hooks.resume(session)
+      },
+      drop: () => {
+        txn.abort()
+        this.deferred = []
+      },
+    }
   }
 
   /** The end of call(), at once or when a suspended command resumes: commit, stats, MONITOR. */

@@ -22,26 +22,25 @@ import type { Event } from '../state/event.js'
 import type { Keyspace } from '../state/keyspace.js'
 import { OutputBuffer } from '../resp/writer.js'
 import type {
-  RegisteredFunction, ScriptEngine, ScriptHost, ScriptOutcome, ScriptValue,
+  RegisteredFunction, ScriptHost, ScriptOutcome, ScriptValue,
 } from '../scripting/engine.js'
 import { dumpLibraries, parseDumpPayload, verifyDumpPayload } from '../scripting/function-dump.js'
 import { SCRIPT_FLAG_NAMES } from '../scripting/wasm-lua.js'
-import { WorkerLuaEngine, type RunningJob } from '../scripting/worker-engine.js'
-import { BUSY_EVAL, BUSY_FUNCTION, busyState, type BusyScript } from './busy.js'
+import { WorkerLuaEngine } from '../scripting/worker-engine.js'
+import {
+  BUSY_EVAL, busyState, completeScript, killScript, writeRunningScript,
+} from './busy.js'
 import { arityOk, lookupCommand } from './dispatch.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
+import { parseReply, writeValue } from './script-reply.js'
 import { helpLines, services, type ServerServices } from './services.js'
-import type { ClientState, CommandContext, CommandSpec, Handler, ReplySink } from './spec.js'
+import type { ClientState, CommandContext, CommandSpec, Handler } from './spec.js'
 
-const engine = new WorkerLuaEngine('lua-redis-wasm 1.5.0 (Lua 5.1 with cjson, cmsgpack, bit, struct)')
-const _engineType: ScriptEngine = engine
-void _engineType
+const engine = new WorkerLuaEngine(
+  'lua-redis-wasm 1.5.0 (Lua 5.1 with cjson, cmsgpack, bit, struct)')
 
-const INT64_MAX = 2n ** 63n - 1n
-const INT64_MIN = -(2n ** 63n)
 const ERR_NOSCRIPT = 'NOSCRIPT No matching script. Please use EVAL.'
-const ERR_NOTBUSY = 'NOTBUSY No scripts in execution right now.'
 
 /** Script flags (Redis's SCRIPT_FLAG_*), from a shebang or register_function. */
 interface ScriptFlags {
@@ -199,120 +198,6 @@ function validLibraryName(name: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Replies both ways.
-
-/** Parse one RESP reply (as our writer produced it) into a ScriptValue. */
-function parseReply(buf: Buffer, pos: { at: number }): ScriptValue {
-  const type = buf[pos.at] as number
-  const eol = buf.indexOf('\r\n', pos.at, 'latin1')
-  const line = buf.toString('latin1', pos.at + 1, eol)
-  pos.at = eol + 2
-  switch (type) {
-    case 0x2b: return { ok: Buffer.from(line, 'latin1') } // +
-    case 0x2d: return { err: Buffer.from(line, 'latin1') } // -
-    case 0x3a: { // :
-      const n = BigInt(line)
-      return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(n) : n
-    }
-    case 0x24: { // $
-      const len = Number(line)
-      if (len < 0) return null
-      const b = Buffer.from(buf.subarray(pos.at, pos.at + len))
-      pos.at += len + 2
-      return b
-    }
-    case 0x2a: case 0x7e: case 0x3e: { // * ~ >
-      const n = Number(line)
-      if (n < 0) return null
-      const items: ScriptValue[] = []
-      for (let i = 0; i < n; i++) items.push(parseReply(buf, pos))
-      return type === 0x7e ? { set: items } : items
-    }
-    case 0x25: { // %
-      const n = Number(line)
-      const pairs: [ScriptValue, ScriptValue][] = []
-      for (let i = 0; i < n; i++) pairs.push([parseReply(buf, pos), parseReply(buf, pos)])
-      return { map: pairs }
-    }
-    case 0x5f: return null // _
-    case 0x2c: { // ,
-      const x = line === 'inf' ? Infinity : line === '-inf' ? -Infinity : Number(line)
-      return { double: x }
-    }
-    case 0x23: return line === 't' // #
-    case 0x28: return { big_number: Buffer.from(line, 'latin1') } // (
-    case 0x3d: { // =
-      const len = Number(line)
-      const body = buf.subarray(pos.at, pos.at + len)
-      pos.at += len + 2
-      return { verbatim_string: { format: Buffer.from(body.subarray(0, 3)),
-        string: Buffer.from(body.subarray(4)) } }
-    }
-    default: return { err: Buffer.from('ERR unexpected reply type from command') }
-  }
-}
-
-/** Map \r and \n to spaces (Redis does so for status and error replies from scripts). */
-function oneLine(b: Buffer): string {
-  return b.toString('latin1').replace(/[\r\n]/g, ' ')
-}
-
-/** A script's result to the client (luaReplyToRedisReply, after the engine's conversion). */
-function writeValue(sink: ReplySink, v: ScriptValue): void {
-  if (v === null) { sink.nullBulk(); return }
-  if (typeof v === 'number') { sink.integer(v); return }
-  if (typeof v === 'bigint') {
-    // Redis casts a Lua number to long long in C: on x86 every out-of-range value (2^63 and up,
-    // inf) becomes INT64_MIN, where the wasm engine saturates to INT64_MAX. No double converts
-    // to INT64_MAX exactly, so that value only ever means "out of range".
-    sink.integer(v === INT64_MAX ? INT64_MIN : v)
-    return
-  }
-  if (typeof v === 'boolean') { sink.boolean(v); return }
-  if (Buffer.isBuffer(v)) { sink.bulk(v); return }
-  if (Array.isArray(v)) {
-    sink.arrayHeader(v.length)
-    for (const item of v) writeValue(sink, item)
-    return
-  }
-  if ('ok' in v) { sink.simple(oneLine(v.ok)); return }
-  if ('err' in v) {
-    const msg = oneLine(v.err)
-    const text = v.code === undefined ? msg : `${v.code.toString('latin1')} ${msg}`
-    sink.error(text)
-    return
-  }
-  if ('double' in v) { sink.double(v.double); return }
-  if ('big_number' in v) {
-    if (sink.proto === 3 && sink instanceof OutputSink) {
-      sink.target.writeBigNumber(oneLine(v.big_number))
-    } else {
-      sink.bulk(v.big_number)
-    }
-    return
-  }
-  if ('verbatim_string' in v) {
-    const vs = v.verbatim_string
-    if (sink.proto === 3 && sink instanceof OutputSink) {
-      sink.target.writeVerbatim(vs.string, vs.format.toString('latin1'))
-    } else {
-      sink.bulk(vs.string)
-    }
-    return
-  }
-  if ('map' in v) {
-    sink.mapHeader(v.map.length)
-    for (const [k, item] of v.map) { writeValue(sink, k); writeValue(sink, item) }
-    return
-  }
-  if ('set' in v) {
-    sink.setHeader(v.set.length)
-    for (const item of v.set) writeValue(sink, item)
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Running a script.
 
 interface RunMode {
@@ -449,70 +334,14 @@ function runEval(ctx: CommandContext, argv: Buffer[], bySha: boolean, readOnly: 
   const mode: RunMode = { readOnly, flags: script.flags }
   if (!checkRun(ctx, mode)) return
   const host = new CallHost(ctx, mode)
-  complete(ctx, argv, 'eval', sha, host,
-    engine.startScript(script.body, sha, ka.keys, ka.args, host))
+  completeScript(ctx, argv, { kind: 'eval', name: sha, wrote: () => host.wrote,
+    job: engine.startScript(script.body, sha, ka.keys, ka.args, host),
+    reply: (outcome) => writeOutcome(ctx, outcome) })
 }
 
 function writeOutcome(ctx: CommandContext, outcome: ScriptOutcome): void {
   if (!outcome.ok) ctx.reply.error(outcome.error)
   else writeValue(ctx.reply, outcome.value)
-}
-
-const ERR_KILLED = 'ERR Script killed by user with SCRIPT KILL...'
-const ERR_UNKILLABLE = 'UNKILLABLE Sorry the script already executed write commands against ' +
-  'the dataset. You can either wait the script termination or kill the server in a hard way ' +
-  'using the SHUTDOWN NOSAVE command.'
-/** How long a busy script blocks the event loop at a time (other clients' -BUSY latency). */
-const BUSY_SLICE_MS = 5
-
-/**
- * Wait for a script up to busy-reply-threshold on this turn (the usual case ends here); past it,
- * outside MULTI/EXEC, suspend the command: the script goes on across event-loop turns, other
- * clients get -BUSY, SCRIPT KILL / FUNCTION KILL may stop it (commands/busy.ts).
- */
-function complete(ctx: CommandContext, argv: Buffer[], kind: 'eval' | 'function', name: string,
-  host: CallHost, job: RunningJob<ScriptOutcome>): void {
-  const config = (ctx.server as ServerServices | undefined)?.config
-  const threshold = config === undefined ? 0 : config.getNumber('busy-reply-threshold')
-  const started = Date.now()
-  const deadline = threshold > 0 && ctx.suspend !== undefined ? performance.now() + threshold
-    : Infinity
-  const first = job.pump(deadline)
-  if (first !== null) {
-    writeOutcome(ctx, first)
-    return
-  }
-  const resume = (ctx.suspend as () => () => void)()
-  let abandoned = false
-  const busy: BusyScript = {
-    kind, name, command: argv, startedMs: started,
-    kill(byEval: boolean): string {
-      if (host.wrote) return ERR_UNKILLABLE
-      if (byEval && kind === 'function') return BUSY_FUNCTION
-      if (!byEval && kind === 'eval') return BUSY_EVAL
-      job.kill({ ok: false, error: ERR_KILLED })
-      return 'OK'
-    },
-    abandon(): void {
-      abandoned = true
-      job.kill({ ok: false, error: ERR_KILLED })
-      busyState.current = null
-      ctx.txn.abort()
-    },
-  }
-  busyState.current = busy
-  const tick = (): void => {
-    if (abandoned) return
-    const outcome = job.pump(performance.now() + BUSY_SLICE_MS)
-    if (outcome === null) {
-      setImmediate(tick)
-      return
-    }
-    busyState.current = null
-    writeOutcome(ctx, outcome)
-    resume()
-  }
-  setImmediate(tick)
 }
 
 function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): void {
@@ -527,8 +356,9 @@ function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): vo
   const mode: RunMode = { readOnly, flags: flagsOf(found.fn.flags) }
   if (!checkRun(ctx, mode)) return
   const host = new CallHost(ctx, mode)
-  complete(ctx, argv, 'function', found.fn.name, host,
-    engine.startFunction(found.lib.code, found.fn.name, ka.keys, ka.args, host))
+  completeScript(ctx, argv, { kind: 'function', name: found.fn.name, wrote: () => host.wrote,
+    job: engine.startFunction(found.lib.code, found.fn.name, ka.keys, ka.args, host),
+    reply: (outcome) => writeOutcome(ctx, outcome) })
 }
 
 const evalCommand: Handler = (ctx, argv) => runEval(ctx, argv, false, false)
@@ -580,17 +410,6 @@ const scriptDebug: Handler = (ctx, argv) => {
   } else {
     ctx.reply.error('ERR Use SCRIPT DEBUG YES/SYNC/NO')
   }
-}
-
-function killScript(ctx: CommandContext, byEval: boolean): void {
-  const busy = busyState.current
-  if (busy === null) {
-    ctx.reply.error(ERR_NOTBUSY)
-    return
-  }
-  const reply = busy.kill(byEval)
-  if (reply === 'OK') ctx.reply.simple('OK')
-  else ctx.reply.error(reply)
 }
 
 const scriptKill: Handler = (ctx) => killScript(ctx, true)
@@ -852,20 +671,16 @@ const functionList: Handler = (ctx, argv) => {
 }
 
 const functionStats: Handler = (ctx) => {
+  // Redis: an EVAL being busy is not a function: FUNCTION STATS answers as others do.
+  if (busyState.current?.kind === 'eval') {
+    ctx.reply.error(BUSY_EVAL)
+    return
+  }
   const index = stateOf(ctx).index(ctx.keyspace)
   const r = ctx.reply
   r.mapHeader(2)
   r.bulk('running_script')
-  const busy = busyState.current
-  if (busy === null || busy.kind !== 'function') {
-    r.nullBulk()
-  } else {
-    r.mapHeader(3)
-    r.bulk('name'); r.bulk(Buffer.from(busy.name, 'latin1'))
-    r.bulk('command'); r.arrayHeader(busy.command.length)
-    for (const a of busy.command) r.bulk(a)
-    r.bulk('duration_ms'); r.integer(Date.now() - busy.startedMs)
-  }
+  writeRunningScript(r)
   r.bulk('engines')
   r.mapHeader(1)
   r.bulk('LUA')

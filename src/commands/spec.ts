@@ -71,11 +71,18 @@ export interface CommandContext {
   /** Set for a command called by a script (Redis's CLIENT_SCRIPT): SORT orders sets then. */
   readonly script?: boolean
   /**
-   * Finish this command later (a script past busy-reply-threshold): returns the function to call
-   * once its replies are written; until then the transaction stays open, the client waits and
-   * dispatch answers others -BUSY (commands/busy.ts). Present only outside MULTI/EXEC.
+   * Finish this command later (a script past busy-reply-threshold, commands/busy.ts): until
+   * `resume()` (called once its replies are written) the transaction stays open, the client
+   * waits and dispatch answers others -BUSY; `drop()` (SHUTDOWN NOSAVE) aborts the transaction
+   * and forgets what waited for its commit. Present only outside MULTI/EXEC.
    */
-  readonly suspend?: (() => () => void) | undefined
+  readonly suspend?: (() => SuspendedCall) | undefined
+}
+
+/** A command finishing later (CommandContext.suspend). */
+export interface SuspendedCall {
+  resume(): void
+  drop(): void
 }
 
 /**

@@ -12,11 +12,18 @@ import { WasmLuaEngine } from './wasm-lua.js'
 
 const TO_WORKER = 0
 const TO_MAIN = 1
+const DEAD = 2
 
 interface Data { flags: SharedArrayBuffer; port: MessagePort }
 const data = workerData as Data
 const flags = new Int32Array(data.flags)
 const port = data.port
+// However this thread ends (a wasm abort, an exception at start-up), a job waiting on it must
+// learn it without the event loop of the main thread (which may be blocked waiting on us).
+process.on('exit', () => {
+  Atomics.store(flags, DEAD, 1)
+  Atomics.notify(flags, TO_MAIN)
+})
 
 function send(msg: unknown): void {
   port.postMessage(msg)

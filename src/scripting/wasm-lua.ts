@@ -23,6 +23,7 @@ import type {
 
 export const REDIS_VERSION = '7.0.15'
 const REDIS_VERSION_NUM = 0x07000f
+const MAX_FUEL = 0xffffffff
 
 /** Redis's script flags (scripts_flags_def), as register_function and shebangs accept them. */
 export const SCRIPT_FLAG_NAMES: readonly string[] =
@@ -223,8 +224,10 @@ export class WasmLuaEngine implements ScriptEngine {
   }
 
   private async newEngine(): Promise<LuaEngine> {
-    // maxFuel 0: no instruction budget (Redis has none; SCRIPT KILL stops long scripts).
-    const mod = await load({ profile: 'redis-7.0', limits: { maxFuel: 0 }, redisProps: {
+    // The largest instruction budget the package takes (a u32; 0 means its default of ~10 M,
+    // a fraction of a second): Redis has none, SCRIPT KILL stops long scripts. A script past it
+    // fails with 'Script killed by fuel limit' (docs/scripting.md, differences).
+    const mod = await load({ profile: 'redis-7.0', limits: { maxFuel: MAX_FUEL }, redisProps: {
       REDIS_VERSION: { value: REDIS_VERSION },
       REDIS_VERSION_NUM: { value: REDIS_VERSION_NUM },
       REPL_NONE: { value: 0 }, REPL_AOF: { value: 1 }, REPL_SLAVE: { value: 2 },

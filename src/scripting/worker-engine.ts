@@ -16,7 +16,10 @@ import type {
 
 const TO_WORKER = 0
 const TO_MAIN = 1
-const START_TIMEOUT_MS = 60_000
+/** Set by the thread as it exits (lua-worker.ts): a job in progress will never be 'done'. */
+const DEAD = 2
+/** How long next() sleeps at most before it looks at DEAD again. */
+const WAIT_SLICE_MS = 200
 
 function revive(v: unknown): unknown {
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
@@ -32,10 +35,12 @@ function revive(v: unknown): unknown {
 }
 
 class LuaThread {
-  readonly flags = new Int32Array(new SharedArrayBuffer(8))
+  readonly flags = new Int32Array(new SharedArrayBuffer(12))
   readonly port: MessagePort
   readonly worker: Worker
   dead = false
+  /** Its engine is loaded (its 'ready' message was read). */
+  ready = false
 
   constructor() {
     const channel = new MessageChannel()
@@ -45,13 +50,13 @@ class LuaThread {
       transferList: [channel.port2],
     })
     this.worker.unref()
-    this.worker.on('error', () => { this.dead = true })
+    this.worker.on('error', (e) => {
+      this.dead = true
+      process.stderr.write(`${process.pid}:M the Lua engine thread failed: ${e.message}\n`)
+    })
     this.worker.on('exit', () => { this.dead = true })
-    const ready = this.next(performance.now() + START_TIMEOUT_MS)
-    if (ready === null || ready.type !== 'ready') {
-      void this.worker.terminate()
-      throw new Error('the Lua engine thread did not start')
-    }
+    // Not waited for: the thread takes jobs once its engine is loaded (posted ones queue up);
+    // its 'ready' message is skipped by RunningJob.pump.
   }
 
   send(msg: unknown): void {
@@ -61,6 +66,11 @@ class LuaThread {
   }
 
   private queue: Record<string, unknown>[] = []
+
+  /** Put a message back in front of the queue. */
+  unread(m: Record<string, unknown>): void {
+    this.queue.unshift(m)
+  }
 
   /** The next message from the thread, or null at `deadline` (performance.now() time). */
   next(deadline: number): Record<string, unknown> | null {
@@ -74,9 +84,13 @@ class LuaThread {
         m = receiveMessageOnPort(this.port)
       }
       if (this.queue.length > 0) continue
+      if (Atomics.load(this.flags, DEAD) !== 0) {
+        this.dead = true
+        return { type: 'done', fatal: true, result: { error: 'ERR the Lua engine thread exited' } }
+      }
       const wait = deadline - performance.now()
       if (wait <= 0) return null
-      Atomics.wait(this.flags, TO_MAIN, 0, Math.min(wait, 1 << 30))
+      Atomics.wait(this.flags, TO_MAIN, 0, Math.min(wait, WAIT_SLICE_MS))
     }
   }
 
@@ -114,6 +128,7 @@ export class RunningJob<T> {
           this.thread.send({ value })
           break
         }
+        case 'ready': this.thread.ready = true; break
         case 'log': this.host.log(msg.level as number, revive(msg.message) as Buffer); break
         case 'setresp': this.host.setResp(msg.version as 2 | 3); break
         case 'done': {
@@ -126,6 +141,24 @@ export class RunningJob<T> {
           return result
         }
         default: break
+      }
+    }
+  }
+
+  /**
+   * Wait (blocking, at most `timeoutMs`) until the thread has loaded its engine: a fresh thread
+   * (after a kill) takes a moment, which must not count as the script's own time.
+   */
+  waitReady(timeoutMs: number): void {
+    const deadline = performance.now() + timeoutMs
+    while (!this.thread.ready && this.finished === null) {
+      const m = this.thread.next(deadline)
+      if (m === null) return
+      if (m.type === 'ready') {
+        this.thread.ready = true
+      } else {
+        this.thread.unread(m)
+        return
       }
     }
   }
@@ -159,9 +192,10 @@ export class WorkerLuaEngine implements ScriptEngine {
     return this.thread
   }
 
+  /** The thread ran out of wasm memory or a script was killed: start the next one now. */
   replaceThread(): void {
     this.thread?.terminate()
-    this.thread = null
+    this.thread = new LuaThread()
   }
 
   jobEnded(): void {
