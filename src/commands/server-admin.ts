@@ -116,7 +116,8 @@ function sectionPersistence(sv: ServerServices, ctx: CommandContext): string[] {
   }
   const st = sv.store === null ? null : sv.store.stats()
   lines.push(
-    `rdb_changes_since_last_save:0`,
+    // Redis's dirty counter: here the events committed since the newest checkpoint began.
+    `rdb_changes_since_last_save:${st === null ? 0 : st.eventsSinceCheckpoint}`,
     `rdb_bgsave_in_progress:${st !== null && st.checkpointRunning ? 1 : 0}`,
     `rdb_last_save_time:${Math.floor(sv.lastSaveAtMs / 1000)}`, 'rdb_last_bgsave_status:ok',
     `rdb_saves:${st === null ? 0 : st.checkpointsCompleted}`,

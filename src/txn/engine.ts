@@ -64,6 +64,8 @@ export interface StoreStats {
   bytesAppended: number
   groupCommits: number
   transactionsCommitted: number
+  /** Events committed since the BEGIN of the newest completed checkpoint (INFO's dirty count). */
+  eventsSinceCheckpoint: number
   checkpointsCompleted: number
   checkpointsAbandoned: number
   checkpointRunning: boolean
@@ -190,6 +192,10 @@ export class Store {
   private closed = false
   failed: StoreError | null = null
   transactionsCommitted = 0
+  /** Events committed since open; the count when the running / newest checkpoint began. */
+  private eventsCommitted = 0
+  private eventsAtBegin = 0
+  private eventsAtCheckpoint = 0
   outOfSpaceRefusals = 0
   lastCheckpointAtMs = 0
   longestCheckpointSliceMs = 0
@@ -304,6 +310,7 @@ export class Store {
       }
     }
     this.transactionsCommitted++
+    this.eventsCommitted += txn.events.length
     this.scheduleCommit()
   }
 
@@ -408,8 +415,10 @@ export class Store {
 
   /** Start an incremental checkpoint when there is room for two (INV, storage/checkpoint.ts). */
   private startIncremental(): boolean {
-    return this.checkpointer.start(
+    const started = this.checkpointer.start(
       incrementalReserveBytes(this.log.ringBytes, this.keyspace.liveBytes))
+    if (started) this.eventsAtBegin = this.eventsCommitted
+    return started
   }
 
   /** One slice of checkpoint work; true when no checkpoint is running afterwards. */
@@ -423,6 +432,7 @@ export class Store {
     if (result === 'done') {
       this.flush()
       this.checkpointer.finish()
+      this.eventsAtCheckpoint = this.eventsAtBegin
       this.lastCheckpointAtMs = nowMs()
       const waiters = this.checkpointWaiters
       this.checkpointWaiters = []
@@ -442,6 +452,7 @@ export class Store {
     if (this.checkpointer.active !== null) this.completeCheckpoint()
     const from = this.log.tailLsn
     if (!this.checkpointer.start()) return false
+    this.eventsAtBegin = this.eventsCommitted
     if (!this.completeCheckpoint()) {
       // No room (an entry too large for the reserve): drop its uncommitted records, so a failed
       // attempt costs no log space and repeated attempts cannot fill the log.
@@ -457,6 +468,7 @@ export class Store {
     if (result !== 'done') return false
     this.flush()
     this.checkpointer.finish()
+    this.eventsAtCheckpoint = this.eventsAtBegin
     this.lastCheckpointAtMs = nowMs()
     const waiters = this.checkpointWaiters
     this.checkpointWaiters = []
@@ -528,6 +540,7 @@ export class Store {
       bytesAppended: this.log.appendedBytes,
       groupCommits: this.log.commits,
       transactionsCommitted: this.transactionsCommitted,
+      eventsSinceCheckpoint: this.eventsCommitted - this.eventsAtCheckpoint,
       checkpointsCompleted: this.checkpointer.completed,
       checkpointsAbandoned: this.checkpointer.abandoned,
       checkpointRunning: this.checkpointer.active !== null,

@@ -1,7 +1,7 @@
 // Server administration end to end: active expiry (keys vanish without being read, counted in
 // INFO), DEBUG gated by enable-debug-command and its RELOAD (state rebuilt from the pool, WATCH
-// still wired), SAVE/BGSAVE as checkpoints, MONITOR's feed, SLOWLOG, and a full pool: -OOM,
-// nothing of the refused transaction applied, reads and deletes still served.
+// still wired), SAVE/BGSAVE as checkpoints (and INFO's dirty count), MONITOR's feed, SLOWLOG,
+// and a full pool: -OOM, nothing of the refused transaction applied, reads and deletes served.
 
 import t from 'tap'
 import { Redis } from 'ioredis'
@@ -73,6 +73,30 @@ t.test('DEBUG RELOAD rebuilds the keyspace from the pool; WATCH still works', as
   t.ok(after >= before + 2, `SAVE and BGSAVE each completed a checkpoint (${before} → ${after})`)
   t.equal(await a.call('BGREWRITEAOF'), 'Background append only file rewriting started')
 })
+
+t.test('rdb_changes_since_last_save counts committed events until a checkpoint begins',
+  async (t) => {
+    const server = await startCapykv()
+    t.teardown(() => server.stop())
+    const r = new Redis({ port: server.port, host: '127.0.0.1' })
+    t.teardown(() => r.disconnect())
+    const dirty = async (): Promise<number> =>
+      Number(/rdb_changes_since_last_save:(\d+)/.exec(await r.info('persistence'))?.[1])
+    await r.call('SAVE')
+    t.equal(await dirty(), 0, 'nothing since SAVE')
+    await r.set('a', '1')
+    await r.call('SETBIT', 'b', '0', '1')
+    t.equal(await dirty(), 2)
+    await r.call('SETBIT', 'b', '0', '1')
+    await r.get('a')
+    t.equal(await dirty(), 2, 'a write that changes nothing and a read add nothing')
+    await r.mset('x', '1', 'y', '2')
+    t.equal(await dirty(), 4, 'MSET: one event per key')
+    await r.call('SAVE')
+    t.equal(await dirty(), 0, 'SAVE is a checkpoint')
+    await r.set('c', '1')
+    t.equal(await dirty(), 1)
+  })
 
 t.test('MONITOR feeds every command in Redis\'s format', async (t) => {
   const server = await startCapykv()
