@@ -239,8 +239,8 @@ const MUTANTS = [
     what: 'INCR logs the TTL left as a delta that replay resolves against the clock',
     edits: [
       { file: 'src/commands/string.ts',
-        find: 'putString(ctx, ctx.client.db, key, text, entry === undefined ? 0 : entry.expireAtMs)\n  ctx.reply.integer(result)',
-        replace: 'putString(ctx, ctx.client.db, key, text, entry === undefined || entry.expireAtMs === 0 ? 0 : ctx.nowMs - entry.expireAtMs)\n  ctx.reply.integer(result)' },
+        find: "putNotify(ctx, key, text, entry === undefined ? 0 : entry.expireAtMs, entry === undefined,\n    'incrby')\n  ctx.reply.integer(result)",
+        replace: "putNotify(ctx, key, text, entry === undefined || entry.expireAtMs === 0 ? 0 : ctx.nowMs - entry.expireAtMs, entry === undefined,\n    'incrby')\n  ctx.reply.integer(result)" },
       { file: 'src/state/core-events.ts',
         find: 'new Entry(TYPE_STRING, e.value, e.expireAtMs, e.value.length + 2)',
         replace: 'new Entry(TYPE_STRING, e.value, e.expireAtMs < 0 ? nowMs() - e.expireAtMs : e.expireAtMs, e.value.length + 2)' },
@@ -254,8 +254,8 @@ const MUTANTS = [
   {
     id: 'append-drops-ttl', what: 'APPEND logs the new value without the key\'s expiry',
     edits: [{ file: 'src/commands/string.ts',
-      find: 'putString(ctx, ctx.client.db, key, value, entry.expireAtMs)\n  ctx.reply.integer(value.length)',
-      replace: 'putString(ctx, ctx.client.db, key, value, 0)\n  ctx.reply.integer(value.length)' }],
+      find: "putNotify(ctx, key, value, entry.expireAtMs, false, 'append')",
+      replace: "putNotify(ctx, key, value, 0, false, 'append')" }],
     tests: [T.commands, T.string],
   },
   {
@@ -312,7 +312,10 @@ for (const m of MUTANTS) {
   for (const e of m.edits) {
     const text = readFileSync(join(ROOT, e.file), 'utf8')
     const n = countOf(text, e.find)
-    if (n !== 1) fail(`${m.id}: the text to mutate occurs ${n} times in ${e.file} (want 1)`)
+    if (n !== 1) {
+      fail(`${m.id}: the text to mutate occurs ${n} times in ${e.file} (want 1): the code it ` +
+        'mutates changed, so move the mutant along (its find and replace above)')
+    }
   }
   for (const f of m.tests) {
     if (!existsSync(join(ROOT, f))) fail(`${m.id}: test file ${f} not built (npm run build:ts)`)
@@ -353,7 +356,12 @@ for (const f of tsFiles) {
 // Temporary trees.
 
 const base = mkdtempSync(join(tmpdir(), 'capykv-mutants-'))
-process.on('exit', () => { if (!keep) rmSync(base, { recursive: true, force: true }) })
+/** Process groups of the test runs in flight: killed if the gate itself is stopped. */
+const running = new Set()
+process.on('exit', () => {
+  for (const pid of running) { try { process.kill(-pid, 'SIGKILL') } catch { /* gone */ } }
+  if (!keep) rmSync(base, { recursive: true, force: true })
+})
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130))
 
 function makeTree(dir) {
@@ -439,6 +447,7 @@ function runTest(dir, file, env) {
         CI: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     })
+    running.add(child.pid)
     let out = ''
     const keepTail = (b) => { out = (out + b.toString()).slice(-20000) }
     child.stdout.on('data', keepTail)
@@ -449,6 +458,7 @@ function runTest(dir, file, env) {
       try { process.kill(-child.pid, 'SIGKILL') } catch { /* gone */ }
     }, timeoutMs)
     child.on('close', (code) => {
+      running.delete(child.pid)
       clearTimeout(timer)
       // A failed assertion kills; tap's own timeout (or a crash at load) does not.
       const failedAssert = /^\s*not ok \d+ - (?!timeout!)/m.test(out)

@@ -13,7 +13,9 @@
 //   otherwise);
 // - bench/results/ in git holding more than the latest run of each benchmark (older raw runs
 //   belong in a release artifact or nowhere), or README.md / docs/*.md naming a file under
-//   bench/results/ that is not there.
+//   bench/results/ that is not there;
+// - a mutant of the mutation gate (scripts/mutants.mjs --check) whose code is gone: a refactor
+//   of a mutated line must move its mutant along (docs/mutants.md), or CI's gate fails.
 // Each failure message says how to fix it.
 
 import { spawnSync } from 'node:child_process'
@@ -395,6 +397,15 @@ t.test('every bench/results/ file named in README.md and docs/ exists', (t) => {
 })
 
 // The checks above must be able to fail: each is run once on a made-up input.
+t.test('every mutant of the mutation gate still finds its code (npm run mutants -- --check)',
+  (t) => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/mutants.mjs'), '--check'],
+      { cwd: ROOT, encoding: 'utf8' })
+    t.equal(r.status, 0, `${r.stdout}${r.stderr}`.trim() + (r.status === 0 ? '' : ' — the code ' +
+      'a mutant edits changed: update its find/replace in scripts/mutants.mjs (docs/mutants.md)'))
+    t.end()
+  })
+
 t.test('the checks catch what they are for (made-up inputs)', (t) => {
   const m = parseLayerMap('x\n```layers\n# c\nL0 src/a/\nL1 src/b/ src/b/c.ts\nL0 src/b/low.ts\n```\n')
   t.equal(layerOf(m, 'src/a/x.ts'), 0)
