@@ -31,8 +31,36 @@ const RANGE_BOUNDS = ['-inf', '+inf', '0', '1', '(1', '2', '(2.5', '3', '-1', '(
 const LEX_BOUNDS = ['-', '+', '[a', '(a', '[c', '(d', '[1', '[x y', '(', '[']
 
 export class CommandGen {
+  /**
+   * Sorted sets a lex range must not read: in Redis a lex range over unequal scores in a
+   * skiplist depends on the skiplist's random levels (unspecified, and not the same twice), so
+   * only listpack-encoded keys (scanned in order: deterministic) are asked. The runner refreshes
+   * this from the reference before each batch (`lexUnsafe`); within a batch, any key a STORE
+   * command writes joins it, as the store may have made it a skiplist.
+   */
+  private readonly lexUnsafe = new Set<string>(['zbig'])
+
   /** withBlocking false: blocking commands are replaced by a push (same random draws). */
   constructor(private readonly r: Prng, private readonly withBlocking = true) {}
+
+  /** Before a batch: the sorted sets that are (or may become within one batch) skiplists. */
+  setLexUnsafe(keys: Iterable<string>): void {
+    this.lexUnsafe.clear()
+    this.lexUnsafe.add('zbig')
+    for (const k of keys) this.lexUnsafe.add(k)
+  }
+
+  /** The key a lex range reads: `k` unless it may be a skiplist, then a safe one (no draw). */
+  private lexSafe(k: string): string {
+    if (!this.lexUnsafe.has(k)) return k
+    return ZSET_KEYS.find((z) => !this.lexUnsafe.has(z)) ?? 'none'
+  }
+
+  /** A STORE command's destination may now be a skiplist until the runner says otherwise. */
+  private stored(dst: string): string {
+    this.lexUnsafe.add(dst)
+    return dst
+  }
 
   private pick<T>(xs: readonly T[]): T {
     return xs[this.r.int(xs.length)] as T
@@ -221,7 +249,7 @@ export class CommandGen {
         compare: 'exact' }
     }
     // Lex ranges over unequal scores in a skiplist are not deterministic in Redis itself.
-    const lexKey = big ? this.pick(ZSET_KEYS) : k
+    const lexKey = this.lexSafe(big ? this.pick(ZSET_KEYS) : k)
     const s = (): string => (this.chance(0.02) ? this.pick(['x', 'nan', '']) : this.pick(SCORES))
     const exact = (...argv: string[]): GenCommand => ({ argv, compare: 'exact' })
     const keys = (n: number): string[] => Array.from({ length: n }, () =>
@@ -251,7 +279,7 @@ export class CommandGen {
       case 13: return exact('ZRANGE', k, bound(), bound(), 'BYSCORE', ...ws(), ...limit(),
         ...(this.chance(0.3) ? ['REV'] : []))
       case 14: return exact('ZRANGE', lexKey, lex(), lex(), 'BYLEX', ...limit(), ...(this.chance(0.3) ? ['REV'] : []))
-      case 15: return exact('ZRANGESTORE', this.key(ZSET_KEYS), k, this.num(-3, 3), this.num(-3, 3))
+      case 15: return exact('ZRANGESTORE', this.stored(this.key(ZSET_KEYS)), k, this.num(-3, 3), this.num(-3, 3))
       case 16: return exact('ZREVRANGE', k, this.num(-4, 4), this.num(-4, 4), ...ws())
       case 17: return exact(this.pick(['ZRANGEBYSCORE', 'ZREVRANGEBYSCORE']), k, bound(), bound(), ...ws(), ...limit())
       case 18: return exact(this.pick(['ZRANGEBYLEX', 'ZREVRANGEBYLEX']), lexKey, lex(), lex(), ...limit())
@@ -278,7 +306,7 @@ export class CommandGen {
       case 24: {
         const op = this.pick(['ZUNIONSTORE', 'ZINTERSTORE', 'ZDIFFSTORE'])
         const n = 1 + this.r.int(3)
-        const argv = [op, this.key(ZSET_KEYS), String(n), ...keys(n)]
+        const argv = [op, this.stored(this.key(ZSET_KEYS)), String(n), ...keys(n)]
         if (op !== 'ZDIFFSTORE' && this.chance(0.4)) argv.push('WEIGHTS', ...Array.from({ length: n }, () => this.pick(['1', '2', '-1'])))
         if (op !== 'ZDIFFSTORE' && this.chance(0.4)) argv.push('AGGREGATE', this.pick(['SUM', 'MIN', 'MAX']))
         return exact(...argv)

@@ -73,6 +73,19 @@ async function keyStates(pair: { ref: Conn; sub: Conn }, key: string | undefined
   return `\n  key ${JSON.stringify(key)} in redis-server: ${line(ref)}\n  key in capykv: ${line(sub)}`
 }
 
+/**
+ * The sorted sets a lex range may not read in the next batch: skiplist-encoded in the reference
+ * (a lex range over unequal scores there is unspecified in Redis: it follows the random levels),
+ * or within ZADD's reach of the listpack limit (a batch's ZADDs add at most ELEMS' 14 members).
+ */
+async function lexUnsafeKeys(ref: Conn): Promise<string[]> {
+  const keys = ['z0', 'z1', 'z2', 'z3']
+  const probes: Arg[][] = keys.flatMap((k) => [['OBJECT', 'ENCODING', k], ['ZCARD', k]])
+  const rs = await ref.send(probes)
+  return keys.filter((_, i) => show(rs[2 * i] as Buffer).includes('skiplist') ||
+    Number((rs[2 * i + 1] as Buffer).toString('latin1').slice(1)) > 128 - 14)
+}
+
 interface Planned {
   index: number
   cmd: GenCommand
@@ -212,6 +225,7 @@ t.test(`lockstep: ${TOTAL} random collection commands agree with redis-server (s
   let divergence: string | null = null
   for (let done = 0, batch = 0; done < TOTAL && divergence === null; batch++) {
     const pair = conns[batch % 3 === 2 ? 1 : 0] as { ref: Conn; sub: Conn }
+    gen.setLexUnsafe(await lexUnsafeKeys(pair.ref))
     const cmds: GenCommand[] = []
     for (let i = 0; i < BATCH && done + i < TOTAL; i++) cmds.push(gen.next())
     const capyReplies = await pair.sub.send(cmds.map((c) => c.argv))
