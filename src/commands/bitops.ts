@@ -25,6 +25,9 @@ import {
   type Handler,
 } from './spec.js'
 import { STRING_MAX_BYTES, markRawString, putString } from './string.js'
+import {
+  NOTIFY_GENERIC, NOTIFY_STRING, notifyKeyspaceEvent, notifyNew,
+} from './notify.js'
 
 const ERR_BIT_OFFSET = 'ERR bit offset is not an integer or out of range'
 const ERR_BIT_VALUE = 'ERR bit is not an integer or out of range'
@@ -90,6 +93,8 @@ const setbitCommand: Handler = (ctx, argv) => {
     const value = grownCopy(current, offset)
     value[byte] = on === 1 ? (value[byte] as number) | mask : (value[byte] as number) & ~mask
     putBits(ctx, key, entry, value)
+    if (entry === undefined) notifyNew(ctx, key)
+    notifyKeyspaceEvent(ctx, NOTIFY_STRING, 'setbit', key)
   }
   ctx.reply.integer(old ? 1 : 0)
 }
@@ -314,9 +319,12 @@ const bitopCommand: Handler = (ctx, argv) => {
     maxlen = Math.max(maxlen, v.length)
   }
   const dst = keyOf(argv[2] as Buffer)
+  const db = ctx.client.db
   if (maxlen === 0) {
-    if (lookupKey(ctx, dst, ctx.client.db, false) !== undefined) {
-      ctx.txn.apply({ code: EV_DEL, db: ctx.client.db, key: dst } as Event)
+    // Redis's dbDelete: a key still there, even expired, is deleted and notified `del`.
+    if (ctx.keyspace.get(db, dst) !== undefined) {
+      ctx.txn.apply({ code: EV_DEL, db, key: dst } as Event)
+      notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', dst, db)
     }
     ctx.reply.integer(0)
     return
@@ -334,7 +342,11 @@ const bitopCommand: Handler = (ctx, argv) => {
     res[j] = out
   }
   markRawString(res)
-  putString(ctx, ctx.client.db, dst, res, 0)
+  // Redis's setKey: its lookupKeyWrite (`expired`), `new` when created, then `set`.
+  const created = lookupKey(ctx, dst, db) === undefined
+  putString(ctx, db, dst, res, 0)
+  if (created) notifyNew(ctx, dst, db)
+  notifyKeyspaceEvent(ctx, NOTIFY_STRING, 'set', dst, db)
   ctx.reply.integer(maxlen)
 }
 
@@ -454,6 +466,9 @@ function bitfieldGeneric(ctx: CommandContext, argv: Buffer[], readonly: boolean)
     value = grownCopy(current, highest)
   }
   let changed = entry === undefined || value.length !== current.length
+  // Redis's `changes`: write ops done (not failed) on a created or grown value, or that changed it.
+  let changes = 0
+  const grown = changed
   ctx.reply.arrayHeader(ops.length)
   for (const o of ops) {
     const old = getBits(value, o.offset, o.bits, o.signed)
@@ -473,8 +488,12 @@ function bitfieldGeneric(ctx: CommandContext, argv: Buffer[], readonly: boolean)
     ctx.reply.integer(o.op === 'incrby' ? next : old)
     setBits(value, o.offset, o.bits, next)
     if (next !== old) changed = true
+    if (grown || next !== old) changes++
   }
   if (writes.length > 0 && changed) putBits(ctx, key, entry, value)
+  // Redis creates a missing key for any write op (`new`), and notifies setbit on changes.
+  if (writes.length > 0 && entry === undefined) notifyNew(ctx, key)
+  if (changes > 0) notifyKeyspaceEvent(ctx, NOTIFY_STRING, 'setbit', key)
 }
 
 const bitfieldCommand: Handler = (ctx, argv) => bitfieldGeneric(ctx, argv, false)

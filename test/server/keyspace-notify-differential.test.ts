@@ -3,7 +3,7 @@
 // `__keyspace@*__:*` and `__keyevent@*__:*` (one in RESP2, one in RESP3), the acting
 // connection's reply and a blocked client's reply are compared byte for byte — so the event
 // names, their classes, their count (once per effect) and their order are Redis's.
-// It covers strings, keys (DEL/UNLINK, EXPIRE family, RENAME, MOVE, COPY), lazy and active
+// It covers strings, bitmaps, keys (DEL/UNLINK, EXPIRE family, RENAME, MOVE, COPY), lazy and active
 // expiry, lists with blocking pops served by a push, hashes, sets, sorted sets, their STORE
 // forms and SORT STORE, expired keys met by other commands, FLUSHDB/FLUSHALL/SWAPDB (no events),
 // MULTI/EXEC, EVAL, several databases, every class filter, the `new` class, and CONFIG GET's
@@ -112,6 +112,14 @@ export const STEPS: Step[] = [
   a('SORT', 'nokey', 'STORE', 'sod'), a('SORT', 'nokey', 'STORE', 'sod'), a('SORT', 'so'),
   a('SET', 'sod', 'v', 'PX', '1'), wait(20, 'SORT', 'so', 'STORE', 'sod'),
   a('SET', 'sod', 'v', 'PX', '1'), wait(20, 'SORT', 'nokey', 'STORE', 'sod'),
+  // bitmaps
+  a('SETBIT', 'b1', '7', '1'), a('SETBIT', 'b1', '7', '1'), a('SETBIT', 'b1', '7', '0'),
+  a('SETBIT', 'b1', '100', '0'), a('GETBIT', 'b1', '3'), a('BITFIELD', 'b2', 'SET', 'u8', '0', '5'),
+  a('BITFIELD', 'b2', 'SET', 'u8', '0', '5'), a('BITFIELD', 'b2', 'INCRBY', 'u8', '0', '1'),
+  a('BITFIELD', 'b2', 'GET', 'u8', '0'), a('BITFIELD', 'b3', 'OVERFLOW', 'FAIL', 'INCRBY', 'u2',
+    '0', '9'), a('BITFIELD', 'b2', 'OVERFLOW', 'FAIL', 'INCRBY', 'u8', '100', '300'),
+  a('BITOP', 'AND', 'b4', 'b1', 'b2'), a('BITOP', 'OR', 'b4', 'nokey'),
+  a('BITOP', 'OR', 'b4', 'nokey'), a('BITOP', 'NOT', 'b5', 'b1'),
   // expired keys met by other commands: the expiry first, then the command's own events
   a('SET', 'x5', 'v', 'PX', '1'), wait(20, 'RENAME', 'ap', 'x5'), a('SET', 'x6', 'v', 'PX', '1'),
   wait(20, 'SETRANGE', 'x6', '1', 'a'), a('SET', 'x7', 'v', 'PX', '1'),
