@@ -287,7 +287,7 @@ t.test('issue 10: redis-cli builds the same hints from capykv\'s COMMAND DOCS', 
   const names = ('items' in listed ? listed.items : []).map((n) => text(n) ?? '')
   const seen = new Set<string>()
   for (const group of ['generic', 'string', 'list', 'set', 'sorted-set', 'hash', 'pubsub',
-    'transactions', 'connection', 'server', 'scripting']) {
+    'transactions', 'connection', 'server', 'scripting', 'bitmap']) {
     const mine = helpEntries(capykv.port, group)
     const theirs = helpEntries(redis.port, group)
     for (const [name, line] of mine) {
