@@ -187,9 +187,13 @@ while IFS='|' read -r name _reason; do
 done <<<"$SKIP_TESTS"
 
 # Runs one unit on one target; sets r_ok r_err r_ign r_secs r_note. runtest's own test server
-# listens near --baseport: a random one keeps concurrent runs on one machine apart.
+# listens just below --baseport: a random base, below the kernel's ephemeral ports (32768 up,
+# where free_port's and every client's ports come from) and apart for the two targets, keeps
+# concurrent runs on one machine from taking each other's port.
 run_unit() {
-  local target=$1 unit=$2 tag
+  local target=$1 unit=$2 tag base
+  base=$(( 20000 + (RANDOM % 60) * 100 ))
+  [ "$target" = capykv ] || base=$(( base + 6000 ))
   tag=$(echo "$unit" | tr / -)
   local out="$logs/$tag.$target.log" slog="$logs/$tag.$target.server.log"
   r_ok=0 r_err=1 r_ign=0 r_secs=0 r_note=""
@@ -198,7 +202,7 @@ run_unit() {
   t0=$(date +%s)
   (cd "$src" && exec timeout -k 10 "$unit_timeout" ./runtest --host 127.0.0.1 --port "$port" \
     --single "unit/$unit" "${RUNTEST_FLAGS[@]}" --tags "$tags" "${skip_args[@]}" \
-    --baseport $((30000 + RANDOM % 20000))) \
+    --baseport "$base" --portcount 100) \
     >"$out" 2>&1 &
   rpid=$!
   wait "$rpid"
