@@ -34,6 +34,7 @@ import { arityOk, lookupCommand } from './dispatch.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
 import { parseReply, writeValue } from './script-reply.js'
+import { splitShebang } from './shebang.js'
 import { helpLines, services, type ServerServices } from './services.js'
 import type { ClientState, CommandContext, CommandSpec, Handler } from './spec.js'
 
@@ -138,10 +139,6 @@ export function sha1hex(body: Buffer): string {
 }
 
 /** Redis's sdssplitargs for a shebang line, enough for flags and names (no quotes there). */
-function splitShebang(line: string): string[] {
-  return line.split(/[ \t\r\v\f]+/).filter((p) => p.length > 0)
-}
-
 /** evalExtractShebangFlags: the flags and the body with its shebang line blanked. */
 function parseEvalShebang(body: Buffer): { flags: ScriptFlags; body: Buffer } | { error: string } {
   if (body.length < 2 || body[0] !== 0x23 || body[1] !== 0x21) return { flags: COMPAT_FLAGS, body }

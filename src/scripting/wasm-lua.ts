@@ -32,7 +32,7 @@ export const SCRIPT_FLAG_NAMES: readonly string[] =
 // The `redis` a script sees: the package's, with the functions whose behaviour differs from
 // Redis 7.0.15 replaced (error_reply's code handling, setresp's argument errors). One line of
 // Lua, so that it can precede a script on its first line and keep the user's line numbers.
-const REDIS_SHADOW = "local __rs, __sr = redis.setresp, setmetatable " +
+const REDIS_SHADOW = "local __rs, __sr, __sh = redis.setresp, setmetatable, redis.sha1hex " +
   "local __s = __sr({error_reply = function(...) " +
   "local e = ... if select('#', ...) ~= 1 or type(e) ~= 'string' then return {err = 'ERR wrong number or type of arguments'} end " +
   "if string.sub(e, 1, 1) ~= '-' then e = '-' .. e end " +
@@ -41,7 +41,8 @@ const REDIS_SHADOW = "local __rs, __sr = redis.setresp, setmetatable " +
   "msg = string.gsub(string.gsub(msg, '^[\\r\\n]+', ''), '[\\r\\n]+$', '') " +
   "return {err = code .. ' ' .. msg} end, " +
   "setresp = function(...) if select('#', ...) ~= 1 then error('ERR redis.setresp() requires one argument.', 0) end " +
-  "local v = ... if v ~= 2 and v ~= 3 then error('ERR RESP version must be 2 or 3.', 0) end __rs(v) end}, " +
+  "local v = ... if v ~= 2 and v ~= 3 then error('ERR RESP version must be 2 or 3.', 0) end __rs(v) end, " +
+  "sha1hex = function(...) if select('#', ...) ~= 1 then error('ERR wrong number of arguments', 0) end return __sh(...) end}, " +
   "{__index = redis, __newindex = function() error('Attempt to modify a readonly table', 2) end}) "
 
 // What a script returns, rebuilt as Redis's luaReplyToRedisReply reads it (fields by rawget, the
@@ -66,7 +67,14 @@ const CLEAN_REPLY = "local __clean __clean = function(v, d) " +
 // shadow above, the first value returned is the script's result (Lua's own `return a, b`
 // keeps one, as Redis's lua_pcall(…, 1, …) does), and `...` stays valid as in a chunk. A body
 // that compiles as a chunk compiles the same way as a function body (both are blocks).
-const SCRIPT_PREFIX = Buffer.from(`${REDIS_SHADOW}${CLEAN_REPLY}local __r = (function(redis, ...) `,
+// pcall as the script sees it: the package's marker for a read of a missing global becomes Redis's
+// message (an uncaught one is rendered by abortText from the error's meta).
+const PCALL_FIX = "local __pc = pcall local __pf = function(ok, ...) if ok then return ok, ... end " +
+  "local e = ... if type(e) == 'string' then e = string.gsub(e, '__RLUA_E__:global%-read:(.*)$', " +
+  "\"Script attempted to access nonexistent global variable '%1'\") end return false, e end " +
+  "local pcall = function(...) return __pf(__pc(...)) end "
+const SCRIPT_PREFIX = Buffer.from(
+  `${REDIS_SHADOW}${CLEAN_REPLY}${PCALL_FIX}local __r = (function(redis, ...) `,
   'latin1')
 const SCRIPT_SUFFIX = Buffer.from('\nend)(__s) return __done(pcall(__clean, __r, 0))', 'latin1')
 
@@ -153,6 +161,7 @@ setmetatable(shadow, {__index = function(_, k)
 end, __newindex = function() error('Attempt to modify a readonly table', 2) end})
 local chunk, cerr = loadstring('local redis = ...;' .. code, '@user_function')
 if not chunk then return {err = 'ERR Error compiling function: ' .. cerr} end
+local readonly = function() error('Attempt to modify a readonly table', 2) end
 local ok, lerr = pcall(chunk, shadow)
 if not ok then
   if type(lerr) == 'table' and type(lerr.err) == 'string' then lerr = lerr.err else lerr = 'ERR ' .. tostring(lerr) end
@@ -169,7 +178,7 @@ if fname == nil then
   end
   return out
 end
-setmetatable(shadow, {__index = __s, __newindex = function() error('Attempt to modify a readonly table', 2) end})
+setmetatable(shadow, {__index = __s, __newindex = readonly})
 local target = byname[string.lower(fname)]
 if target == nil then return {err = 'ERR Function not found'} end
 local args = {}

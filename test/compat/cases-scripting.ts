@@ -208,5 +208,17 @@ export const scriptingCases: Case[] = [
     'FUNCTION LOAD "#!lua name=l18\\nredis.register_function(\'h\', function(k, a) return redis.call(\'incr\', \'nokey\', \'x\') end)"',
     'FCALL h 0', 'FUNCTION LOAD', 'FUNCTION LOAD BOGUS "#!lua name=z\\nreturn 1"',
     'FUNCTION LIST #set',
+    // The shebang is read as sdssplitargs reads it: quotes group, a bad quote is refused.
+    'FUNCTION LOAD "#!lua name=\\"q1\\"\\nredis.register_function(\'fq\', function() return 1 end)"',
+    'FUNCTION LOAD "#!lua name=\'q2\'x\\nreturn 1"', 'FUNCTION LOAD "#!lua name=\\"q3\\nreturn 1"',
+    'FUNCTION LIST LIBRARYNAME q1',
+    'EVAL "#!lua flags=\\"no-writes\\"\\nreturn 1" 0',
+  ] },
+  { name: 'redis.* arity and pcall error texts', server: true, lines: [
+    'FUNCTION FLUSH',
+    E('return redis.sha1hex()'), E("return redis.sha1hex('a', 'b')"),
+    E('local ok, e = pcall(function() return foo end) return {tostring(ok), e}'),
+    E("local ok, e = pcall(error, 'x') return {tostring(ok), e}"),
+    E('return {pcall(function() return 1, 2 end)}'),
   ] },
 ]
