@@ -15,8 +15,7 @@
 // - BITFIELD arithmetic is done on 64-bit BigInts with Redis's wrap, saturation and FAIL rules.
 
 import { TYPE_STRING, type Entry } from '../state/keyspace.js'
-import { EV_DEL } from '../state/core-events.js'
-import type { Event } from '../state/event.js'
+import { delEv } from '../state/core-events.js'
 import { commandSpec } from './list.js'
 import { lookupKey } from './lookup.js'
 import { optionName, parseInt64 } from './numeric.js'
@@ -323,7 +322,7 @@ const bitopCommand: Handler = (ctx, argv) => {
   if (maxlen === 0) {
     // Redis's dbDelete: a key still there, even expired, is deleted and notified `del`.
     if (ctx.keyspace.get(db, dst) !== undefined) {
-      ctx.txn.apply({ code: EV_DEL, db, key: dst } as Event)
+      ctx.txn.apply(delEv(db, dst))
       notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', dst, db)
     }
     ctx.reply.integer(0)

@@ -14,10 +14,7 @@
 //   their expiry when it meets them, so the index never has to be told about deletes.
 
 import { DB_COUNT, type Entry, type KeyMap, type Keyspace } from '../state/keyspace.js'
-import {
-  EV_DEL, EV_EXPIRE, type DelEvent, type ExpireEvent,
-} from '../state/core-events.js'
-import type { Event } from '../state/event.js'
+import { type DelEvent, delEv, expireEv } from '../state/core-events.js'
 import type { Store } from '../txn/engine.js'
 import { lookupKey } from './lookup.js'
 import { NOTIFY_GENERIC, notifyKeyspaceEvent } from './notify.js'
@@ -106,7 +103,7 @@ export function activeExpireCycle(store: Store, nowMs: number, budgetKeys = 200,
   } catch {
     return 0 // a transaction is open, or the store failed or closed: try next cycle
   }
-  for (const e of expired) txn.apply(e as Event)
+  for (const e of expired) txn.apply(e)
   try {
     txn.commitNoWait()
   } catch {
@@ -137,7 +134,7 @@ function sampleIndex(
       index.keys.delete(key)
     } else if (entry.expireAtMs <= nowMs) {
       index.keys.delete(key)
-      expired.push({ code: EV_DEL, db, key } as DelEvent)
+      expired.push(delEv(db, key))
     }
   }
   return budget
@@ -223,10 +220,10 @@ function expireGeneric(
   }
   const db = ctx.client.db
   if (whenMs <= ctx.nowMs) {
-    ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event) // checkAlreadyExpired
+    ctx.txn.apply(delEv(db, key)) // checkAlreadyExpired
     notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
   } else {
-    ctx.txn.apply({ code: EV_EXPIRE, db, key, expireAtMs: whenMs } as ExpireEvent as Event)
+    ctx.txn.apply(expireEv(db, key, whenMs))
     noteExpiry(ctx.keyspace, db, key)
     notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'expire', key, db)
   }
@@ -267,7 +264,7 @@ const persistCommand: Handler = (ctx, argv) => {
     ctx.reply.integer(0)
     return
   }
-  ctx.txn.apply({ code: EV_EXPIRE, db: ctx.client.db, key, expireAtMs: 0 } as ExpireEvent as Event)
+  ctx.txn.apply(expireEv(ctx.client.db, key, 0))
   notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'persist', key)
   ctx.reply.integer(1)
 }

@@ -7,7 +7,7 @@
 // gives "0.3" exactly as Redis prints it.
 // Random picks (HRANDFIELD) read randomness here, never inside an event: they change nothing.
 
-import { EV_HDEL, EV_HSET, type HashDelEvent, type HashSetEvent } from '../state/hash-events.js'
+import { hdelEv, hsetEv } from '../state/hash-events.js'
 import { TYPE_HASH, type Entry } from '../state/keyspace.js'
 import {
   LONG_MAX, bulkLatin1, lookupOfType, rangeLongOrReply, scanCursorOrReply,
@@ -31,7 +31,7 @@ type Hash = Map<string, Buffer>
 function hset(ctx: CommandContext, key: string, fields: [string, Buffer][], event = 'hset'): void {
   const db = ctx.client.db
   const created = notifying(ctx, NOTIFY_NEW) && ctx.keyspace.get(db, key) === undefined
-  ctx.txn.apply({ code: EV_HSET, db, key, fields } as HashSetEvent)
+  ctx.txn.apply(hsetEv(db, key, fields))
   const entry = ctx.keyspace.get(db, key)
   if (entry !== undefined && entry.type === TYPE_HASH) noteHashWrite(entry.value as Hash, fields)
   if (created) notifyNew(ctx, key, db)
@@ -117,7 +117,7 @@ const hdel: Handler = (ctx, argv) => {
     seen.add(f)
   }
   if (fields.length > 0) {
-    ctx.txn.apply({ code: EV_HDEL, db: ctx.client.db, key, fields } as HashDelEvent)
+    ctx.txn.apply(hdelEv(ctx.client.db, key, fields))
     notifyKeyspaceEvent(ctx, NOTIFY_HASH, 'hdel', key)
     notifyIfDeleted(ctx, ctx.client.db, key)
   }

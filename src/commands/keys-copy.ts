@@ -6,8 +6,7 @@
 // deletes an existing destination first), then rename_from/rename_to, move_from/move_to, copy_to.
 
 import { ByteReader, ByteWriter } from '../state/bytes.js'
-import { EV_DEL, restoreOf, type DelEvent } from '../state/core-events.js'
-import type { Event } from '../state/event.js'
+import { restoreOf, delEv } from '../state/core-events.js'
 import { DB_COUNT, Entry, TYPE_STRING } from '../state/keyspace.js'
 import { valueType } from '../state/value-codec.js'
 import { noteExpiry } from './expire.js'
@@ -22,12 +21,12 @@ const ERR_SAME_OBJECT = 'ERR source and destination objects are the same'
 export const ERR_DB_RANGE = 'ERR DB index is out of range'
 
 export function del(ctx: CommandContext, db: number, key: string): void {
-  ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+  ctx.txn.apply(delEv(db, key))
 }
 
 /** Apply a RESTORE of `entry`'s value at (db, key), and index its expiry. */
 function restore(ctx: CommandContext, db: number, key: string, entry: Entry): void {
-  ctx.txn.apply(restoreOf(db, key, entry) as Event)
+  ctx.txn.apply(restoreOf(db, key, entry))
   if (entry.expireAtMs !== 0) noteExpiry(ctx.keyspace, db, key)
 }
 

@@ -14,10 +14,7 @@
 // - Lookups that Redis does with LOOKUP_NOTOUCH (TYPE, EXISTS, OBJECT) do not move the access
 //   time that OBJECT IDLETIME reports.
 
-import {
-  EV_FLUSHALL, EV_FLUSHDB, EV_SWAPDB, type FlushDbEvent, type SwapDbEvent,
-} from '../state/core-events.js'
-import type { Event } from '../state/event.js'
+import { flushAllEv, flushDbEv, swapDbEv } from '../state/core-events.js'
 import {
   DB_COUNT, type Entry, keyHash, type KeyMap, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../state/keyspace.js'
@@ -375,7 +372,7 @@ const swapdbCommand: Handler = (ctx, argv) => {
     ctx.reply.error(ERR_DB_RANGE)
     return
   }
-  if (a !== b) ctx.txn.apply({ code: EV_SWAPDB, a, b } as SwapDbEvent as Event)
+  if (a !== b) ctx.txn.apply(swapDbEv(a, b))
   ctx.reply.simple('OK')
 }
 
@@ -392,13 +389,13 @@ function flushOptionsOk(ctx: CommandContext, argv: Buffer[]): boolean {
 
 const flushdbCommand: Handler = (ctx, argv) => {
   if (!flushOptionsOk(ctx, argv)) return
-  ctx.txn.apply({ code: EV_FLUSHDB, db: ctx.client.db } as FlushDbEvent as Event)
+  ctx.txn.apply(flushDbEv(ctx.client.db))
   ctx.reply.simple('OK')
 }
 
 const flushallCommand: Handler = (ctx, argv) => {
   if (!flushOptionsOk(ctx, argv)) return
-  ctx.txn.apply({ code: EV_FLUSHALL } as Event)
+  ctx.txn.apply(flushAllEv())
   ctx.reply.simple('OK')
 }
 

@@ -10,10 +10,7 @@
 // Timeouts answer a null array (RESP2 *-1) for every blocking list command, as Redis 7.0 does.
 
 import { type Deque } from '../state/deque.js'
-import {
-  EV_LINSERT, EV_LPOP, EV_LPUSH, EV_LREM, EV_LSET, EV_LTRIM, EV_RPOP, EV_RPUSH,
-  type ListPopEvent, type ListPushEvent, type ListRemEvent, type ListSetEvent, type ListTrimEvent,
-} from '../state/list-events.js'
+import { linsertEv, lremEv, lsetEv, ltrimEv, popEv, pushEv } from '../state/list-events.js'
 import { TYPE_LIST, type Entry } from '../state/keyspace.js'
 import {
   LONG_MAX, bulkLatin1, longOrReply, lookupOfType, positiveLongOrReply, rangeLongOrReply,
@@ -45,7 +42,7 @@ export function commandSpec(name: string, arity: number, flags: CommandFlag[], f
 /** Push, with Redis's notifications: `new` when the list is created, then lpush/rpush. */
 function push(ctx: CommandContext, db: number, key: string, items: Buffer[], side: Side): void {
   const created = notifying(ctx, NOTIFY_NEW) && ctx.keyspace.get(db, key) === undefined
-  ctx.txn.apply({ code: side === 'left' ? EV_LPUSH : EV_RPUSH, db, key, items } as ListPushEvent)
+  ctx.txn.apply(pushEv(side === 'left', db, key, items))
   if (created) notifyNew(ctx, key, db)
   notifyKeyspaceEvent(ctx, NOTIFY_LIST, side === 'left' ? 'lpush' : 'rpush', key, db)
 }
@@ -68,7 +65,7 @@ function pop(ctx: CommandContext, db: number, key: string, entry: Entry, count: 
   if (side === 'left') for (let i = 0; i < n; i++) items.push(list.get(i) as Buffer)
   else for (let i = 0; i < n; i++) items.push(list.get(list.length - 1 - i) as Buffer)
   if (n > 0) {
-    ctx.txn.apply({ code: side === 'left' ? EV_LPOP : EV_RPOP, db, key, count: n } as ListPopEvent)
+    ctx.txn.apply(popEv(side === 'left', db, key, n))
   }
   return items
 }
@@ -193,7 +190,7 @@ const lset: Handler = (ctx, argv) => {
     ctx.reply.error('ERR index out of range')
     return
   }
-  ctx.txn.apply({ code: EV_LSET, db: ctx.client.db, key, index: i, item: argv[3] } as ListSetEvent)
+  ctx.txn.apply(lsetEv(ctx.client.db, key, i, argv[3] as Buffer))
   notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'lset', key)
   ctx.reply.simple('OK')
 }
@@ -227,7 +224,7 @@ const linsert: Handler = (ctx, argv) => {
     return
   }
   const index = where === 'before' ? found : found + 1
-  ctx.txn.apply({ code: EV_LINSERT, db: ctx.client.db, key, index, item: argv[4] } as ListSetEvent)
+  ctx.txn.apply(linsertEv(ctx.client.db, key, index, argv[4] as Buffer))
   notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'linsert', key)
   ctx.reply.integer(list.length)
 }
@@ -244,7 +241,7 @@ const lrem: Handler = (ctx, argv) => {
   }
   const db = ctx.client.db
   const before = (entry.value as List).length
-  ctx.txn.apply({ code: EV_LREM, db, key, count, item: argv[3] } as ListRemEvent)
+  ctx.txn.apply(lremEv(db, key, count, argv[3] as Buffer))
   const removed = before - listLength(ctx, db, key)
   if (removed > 0) notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'lrem', key, db)
   notifyIfDeleted(ctx, db, key)
@@ -278,7 +275,7 @@ const ltrim: Handler = (ctx, argv) => {
     right = llen - end - 1
   }
   if (left > 0 || right > 0) {
-    ctx.txn.apply({ code: EV_LTRIM, db: ctx.client.db, key, left, right } as ListTrimEvent)
+    ctx.txn.apply(ltrimEv(ctx.client.db, key, left, right))
   }
   // Redis notifies ltrim even when nothing was trimmed.
   notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'ltrim', key)

@@ -3,8 +3,7 @@
 // it is durable and replays (DESIGN rule 1: a key that expires is logged as a delete), and
 // notified as Redis's `expired` event.
 
-import { EV_DEL } from '../state/core-events.js'
-import type { Event } from '../state/event.js'
+import { delEv } from '../state/core-events.js'
 import type { Entry } from '../state/keyspace.js'
 import { NOTIFY_EXPIRED, notifyKeyspaceEvent } from './notify.js'
 import type { CommandContext } from './spec.js'
@@ -23,7 +22,7 @@ export function lookupKey(
   const entry = ctx.keyspace.get(db, key)
   if (entry === undefined) return undefined
   if (isExpired(entry, ctx.nowMs)) {
-    ctx.txn.apply({ code: EV_DEL, db, key } as Event)
+    ctx.txn.apply(delEv(db, key))
     notifyKeyspaceEvent(ctx, NOTIFY_EXPIRED, 'expired', key, db)
     return undefined
   }

@@ -16,9 +16,8 @@
 // docs/scripting.md.
 
 import { createHash } from 'node:crypto'
-import { EV_FUNCTION_DEL, EV_FUNCTION_FLUSH, EV_FUNCTION_PUT, type FunctionDelEvent,
-  type FunctionPutEvent } from '../state/function-events.js'
-import type { Event } from '../state/event.js'
+import type { AnyEvent } from '../state/event-registry.js'
+import { functionDelEv, functionFlushEv, functionPutEv } from '../state/function-events.js'
 import type { Keyspace } from '../state/keyspace.js'
 import { OutputBuffer } from '../resp/writer.js'
 import type {
@@ -436,7 +435,7 @@ const scriptHelp: Handler = (ctx) => {
 // ---------------------------------------------------------------------------------------------
 // FUNCTION
 
-function apply(ctx: CommandContext, e: Event): void {
+function apply(ctx: CommandContext, e: AnyEvent): void {
   ctx.txn.apply(e)
 }
 
@@ -498,9 +497,9 @@ const functionLoad: Handler = (ctx, argv) => {
     }
   }
   if (existing !== undefined && existing.name !== lib.name) {
-    apply(ctx, { code: EV_FUNCTION_DEL, name: existing.name } as FunctionDelEvent)
+    apply(ctx, functionDelEv(existing.name))
   }
-  apply(ctx, { code: EV_FUNCTION_PUT, name: lib.name, payload } as FunctionPutEvent)
+  apply(ctx, functionPutEv(lib.name, payload))
   ctx.reply.bulk(lib.name)
 }
 
@@ -569,7 +568,7 @@ const functionRestore: Handler = (ctx, argv) => {
   const index = stateOf(ctx).index(ctx.keyspace)
   const removed: LoadedLibrary[] = []
   if (policy === 'flush') {
-    apply(ctx, { code: EV_FUNCTION_FLUSH })
+    apply(ctx, functionFlushEv())
   } else {
     for (const [lower, lib] of fresh) {
       const old = index.libraries.get(lower)
@@ -589,11 +588,11 @@ const functionRestore: Handler = (ctx, argv) => {
       }
     }
     for (const old of removed) {
-      apply(ctx, { code: EV_FUNCTION_DEL, name: old.name } as FunctionDelEvent)
+      apply(ctx, functionDelEv(old.name))
     }
   }
   for (const lib of fresh.values()) {
-    apply(ctx, { code: EV_FUNCTION_PUT, name: lib.name, payload: lib.payload } as FunctionPutEvent)
+    apply(ctx, functionPutEv(lib.name, lib.payload))
   }
   ctx.reply.simple('OK')
 }
@@ -605,7 +604,7 @@ const functionDelete: Handler = (ctx, argv) => {
     ctx.reply.error('ERR Library not found')
     return
   }
-  apply(ctx, { code: EV_FUNCTION_DEL, name: lib.name } as FunctionDelEvent)
+  apply(ctx, functionDelEv(lib.name))
   ctx.reply.simple('OK')
 }
 
@@ -622,7 +621,7 @@ const functionFlush: Handler = (ctx, argv) => {
       return
     }
   }
-  apply(ctx, { code: EV_FUNCTION_FLUSH })
+  apply(ctx, functionFlushEv())
   ctx.reply.simple('OK')
 }
 

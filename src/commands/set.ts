@@ -6,10 +6,9 @@
 // set algebra answer RESP3 sets (~), SPOP with a count too; SRANDMEMBER answers arrays.
 // Random picks read randomness here, never inside an event.
 
-import { EV_DEL, EV_RESTORE, type DelEvent, type RestoreEvent } from '../state/core-events.js'
-import type { Event } from '../state/event.js'
+import { delEv, restoreEv } from '../state/core-events.js'
 import { TYPE_SET, type Entry } from '../state/keyspace.js'
-import { EV_SADD, EV_SREM, type SetMembersEvent } from '../state/set-events.js'
+import { saddEv, sremEv } from '../state/set-events.js'
 import {
   LONG_MAX, bulkLatin1, lookupOfType, positiveLongOrReply, rangeLongOrReply, scanCursorOrReply,
   scanOptionsOrReply, scanStep,
@@ -33,7 +32,7 @@ type SetValue = Set<string>
 /** Add members (the caller checked some are new); notifies `new` when created, then sadd. */
 function sadd(ctx: CommandContext, db: number, key: string, members: string[]): void {
   const created = notifying(ctx, NOTIFY_NEW) && ctx.keyspace.get(db, key) === undefined
-  ctx.txn.apply({ code: EV_SADD, db, key, members } as SetMembersEvent)
+  ctx.txn.apply(saddEv(db, key, members))
   const entry = ctx.keyspace.get(db, key)
   if (entry !== undefined && entry.type === TYPE_SET) noteSetWrite(entry.value as SetValue, members)
   if (created) notifyNew(ctx, key, db)
@@ -43,7 +42,7 @@ function sadd(ctx: CommandContext, db: number, key: string, members: string[]): 
 /** Remove members; notifies `event` (srem, spop), then `del` when the set was emptied. */
 function srem(ctx: CommandContext, db: number, key: string, members: string[],
   event = 'srem'): void {
-  ctx.txn.apply({ code: EV_SREM, db, key, members } as SetMembersEvent)
+  ctx.txn.apply(sremEv(db, key, members))
   notifyKeyspaceEvent(ctx, NOTIFY_SET, event, key, db)
   notifyIfDeleted(ctx, db, key)
 }
@@ -57,14 +56,13 @@ export function storeSet(ctx: CommandContext, db: number, key: string, members: 
   event: string): void {
   if (members.size === 0) {
     const existed = ctx.keyspace.get(db, key) !== undefined
-    ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+    ctx.txn.apply(delEv(db, key))
     if (existed) notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
     return
   }
   const created = lookupKey(ctx, key, db) === undefined
   noteSetWrite(members, [...members])
-  ctx.txn.apply({ code: EV_RESTORE, db, key, type: TYPE_SET, expireAtMs: 0, value: members } as
-    RestoreEvent as Event)
+  ctx.txn.apply(restoreEv(db, key, TYPE_SET, 0, members))
   if (created) notifyNew(ctx, key, db)
   notifyKeyspaceEvent(ctx, NOTIFY_SET, event, key, db)
 }

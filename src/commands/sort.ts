@@ -21,8 +21,7 @@
 //   at a NUL byte; STORE uses memcmp in Redis too.
 
 import { Deque } from '../state/deque.js'
-import { EV_DEL, restoreOf } from '../state/core-events.js'
-import type { Event } from '../state/event.js'
+import { restoreOf, delEv } from '../state/core-events.js'
 import {
   Entry, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../state/keyspace.js'
@@ -227,12 +226,12 @@ function storeResult(ctx: CommandContext, dst: string, out: (Buffer | null)[]): 
     // destination was created, then `sortstore`.
     const created = lookupKey(ctx, dst, db) === undefined
     const list = new Deque<Buffer>(out.map((b) => b === null ? Buffer.alloc(0) : Buffer.from(b)))
-    ctx.txn.apply(restoreOf(db, dst, new Entry(TYPE_LIST, list, 0, 0)) as Event)
+    ctx.txn.apply(restoreOf(db, dst, new Entry(TYPE_LIST, list, 0, 0)))
     if (created) notifyNew(ctx, dst, db)
     notifyKeyspaceEvent(ctx, NOTIFY_LIST, 'sortstore', dst, db)
   } else if (ctx.keyspace.get(db, dst) !== undefined) {
     // Redis's dbDelete: a key still there, even expired, is deleted and notified `del`.
-    ctx.txn.apply({ code: EV_DEL, db, key: dst } as Event)
+    ctx.txn.apply(delEv(db, dst))
     notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', dst, db)
   }
   ctx.reply.integer(out.length)

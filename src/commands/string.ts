@@ -19,10 +19,7 @@
 //   made, not only on its bytes: `encodingHints` remembers it per Buffer (volatile, like Redis's
 //   encoding, which a restart recomputes).
 
-import {
-  EV_DEL, EV_EXPIRE, EV_PUT, type DelEvent, type ExpireEvent, type PutEvent,
-} from '../state/core-events.js'
-import type { Event } from '../state/event.js'
+import { delEv, expireEv, putEv } from '../state/core-events.js'
 import { TYPE_STRING, type Entry } from '../state/keyspace.js'
 import { noteExpiry } from './expire.js'
 import {
@@ -93,15 +90,11 @@ export function copyStringEncoding(from: Buffer, to: Buffer): void {
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-function putEvent(db: number, key: string, value: Buffer, expireAtMs: number): PutEvent {
-  return { code: EV_PUT, db, key, value, expireAtMs } as PutEvent
-}
-
 /** Apply a PUT (and index its expiry for the active expire cycle). */
 export function putString(
   ctx: CommandContext, db: number, key: string, value: Buffer, expireAtMs: number,
 ): void {
-  ctx.txn.apply(putEvent(db, key, value, expireAtMs))
+  ctx.txn.apply(putEv(db, key, value, expireAtMs))
   if (expireAtMs !== 0) noteExpiry(ctx.keyspace, db, key)
 }
 
@@ -118,7 +111,7 @@ function putNotify(ctx: CommandContext, key: string, value: Buffer, expireAtMs: 
 
 /** Delete a key and notify `del`, as Redis's user deletes do. */
 function deleteKey(ctx: CommandContext, db: number, key: string): void {
-  ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+  ctx.txn.apply(delEv(db, key))
   notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
 }
 
@@ -363,7 +356,7 @@ const getexCommand: Handler = (ctx, argv) => {
 }
 
 function applyExpire(ctx: CommandContext, db: number, key: string, expireAtMs: number): void {
-  ctx.txn.apply({ code: EV_EXPIRE, db, key, expireAtMs } as ExpireEvent as Event)
+  ctx.txn.apply(expireEv(db, key, expireAtMs))
   if (expireAtMs !== 0) noteExpiry(ctx.keyspace, db, key)
 }
 

@@ -11,14 +11,13 @@
 // ('(' exclusive, inf/-inf, strtod syntax), lex ('[' '(' '-' '+').
 // Blocking pops park through ctx.block (txn/blocking.ts); inside MULTI they answer null.
 
-import { EV_DEL, EV_RESTORE, type DelEvent, type RestoreEvent } from '../state/core-events.js'
-import type { Event } from '../state/event.js'
+import { delEv, restoreEv } from '../state/core-events.js'
 import { TYPE_SET, TYPE_ZSET, type Entry } from '../state/keyspace.js'
 import {
   ZSet, lexGteMin, lexRangeEmpty, lexLteMax,
   scoreGteMin, scoreLteMax, type LexRange, type ScoreRange, type ZNode,
 } from '../state/zset.js'
-import { EV_ZADD, EV_ZREM, type ZAddEvent, type ZRemEvent } from '../state/zset-events.js'
+import { zaddEv, zremEv } from '../state/zset-events.js'
 import {
   LONG_MAX, doubleOrReply, longOrReply, lookupOfType, parseDouble, parseScoreBound,
   positiveLongOrReply, rangeLongOrReply, scanCursorOrReply, scanOptionsOrReply, scanStep,
@@ -44,14 +43,14 @@ const ERR_LEX_RANGE = 'ERR min or max not valid string range item'
 
 function zadd(ctx: CommandContext, db: number, key: string, entries: [number, string][]): void {
   if (entries.length === 0) return
-  ctx.txn.apply({ code: EV_ZADD, db, key, entries } as ZAddEvent)
+  ctx.txn.apply(zaddEv(db, key, entries))
 }
 
 /** Remove members; notifies `event` (zrem, zpopmin…), then `del` when the set was emptied. */
 function zrem(ctx: CommandContext, db: number, key: string, members: string[],
   event: string): void {
   if (members.length === 0) return
-  ctx.txn.apply({ code: EV_ZREM, db, key, members } as ZRemEvent)
+  ctx.txn.apply(zremEv(db, key, members))
   notifyKeyspaceEvent(ctx, NOTIFY_ZSET, event, key, db)
   notifyIfDeleted(ctx, db, key)
 }
@@ -63,7 +62,7 @@ function zrem(ctx: CommandContext, db: number, key: string, members: string[],
 function storeZSet(ctx: CommandContext, db: number, key: string, z: ZSet, event: string): void {
   if (z.length === 0) {
     const existed = ctx.keyspace.get(db, key) !== undefined
-    ctx.txn.apply({ code: EV_DEL, db, key } as DelEvent as Event)
+    ctx.txn.apply(delEv(db, key))
     if (existed) notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
     return
   }
@@ -80,8 +79,7 @@ function storeZSet(ctx: CommandContext, db: number, key: string, z: ZSet, event:
       }
     }
   }
-  ctx.txn.apply({ code: EV_RESTORE, db, key, type: TYPE_ZSET, expireAtMs: 0, value: z } as
-    RestoreEvent as Event)
+  ctx.txn.apply(restoreEv(db, key, TYPE_ZSET, 0, z))
   if (created) notifyNew(ctx, key, db)
   notifyKeyspaceEvent(ctx, NOTIFY_ZSET, event, key, db)
 }

@@ -17,8 +17,6 @@
 
 import { DecodeError } from '../state/bytes.js'
 import { applyEvents, decodeEvents, replayEventsDeferred } from '../state/event.js'
-import '../state/core-events.js'
-import '../state/collections.js'
 import { Keyspace } from '../state/keyspace.js'
 import { decodeWord, HEAD_TAG, TAIL_TAG } from '../storage/cdb.js'
 import {

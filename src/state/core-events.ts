@@ -14,7 +14,7 @@
 import { ByteReader, ByteWriter } from './bytes.js'
 import { readDb } from './coll-common.js'
 import { carryEncodingHints } from './encoding-hints.js'
-import { registerEvent, type Event, type Undo } from './event.js'
+import type { EventType, Undo } from './event.js'
 import { Entry, KeyMap, type Keyspace, TYPE_STRING, DB_COUNT, ENTRY_OVERHEAD_BYTES, keyHashBytes } from './keyspace.js'
 import { valueType } from './value-codec.js'
 
@@ -26,14 +26,32 @@ export const EV_FLUSHALL = 5
 export const EV_SWAPDB = 6
 export const EV_RESTORE = 7
 
-export interface PutEvent extends Event { db: number; key: string; value: Buffer; expireAtMs: number }
-export interface DelEvent extends Event { db: number; key: string }
-export interface ExpireEvent extends Event { db: number; key: string; expireAtMs: number }
-export interface FlushDbEvent extends Event { db: number }
-export interface SwapDbEvent extends Event { a: number; b: number }
-export interface RestoreEvent extends Event {
-  db: number; key: string; type: number; expireAtMs: number; value: unknown
+export interface PutEvent {
+  readonly code: typeof EV_PUT; db: number; key: string; value: Buffer; expireAtMs: number
 }
+export interface DelEvent { readonly code: typeof EV_DEL; db: number; key: string }
+export interface ExpireEvent {
+  readonly code: typeof EV_EXPIRE; db: number; key: string; expireAtMs: number
+}
+export interface FlushDbEvent { readonly code: typeof EV_FLUSHDB; db: number }
+export interface FlushAllEvent { readonly code: typeof EV_FLUSHALL }
+export interface SwapDbEvent { readonly code: typeof EV_SWAPDB; a: number; b: number }
+export interface RestoreEvent {
+  readonly code: typeof EV_RESTORE; db: number; key: string; type: number; expireAtMs: number
+  value: unknown
+}
+
+// The constructors (one per event; plain object literals, nothing else allocated).
+export const putEv = (db: number, key: string, value: Buffer, expireAtMs: number): PutEvent =>
+  ({ code: EV_PUT, db, key, value, expireAtMs })
+export const delEv = (db: number, key: string): DelEvent => ({ code: EV_DEL, db, key })
+export const expireEv = (db: number, key: string, expireAtMs: number): ExpireEvent =>
+  ({ code: EV_EXPIRE, db, key, expireAtMs })
+export const flushDbEv = (db: number): FlushDbEvent => ({ code: EV_FLUSHDB, db })
+export const flushAllEv = (): FlushAllEvent => ({ code: EV_FLUSHALL })
+export const swapDbEv = (a: number, b: number): SwapDbEvent => ({ code: EV_SWAPDB, a, b })
+export const restoreEv = (db: number, key: string, type: number, expireAtMs: number,
+  value: unknown): RestoreEvent => ({ code: EV_RESTORE, db, key, type, expireAtMs, value })
 
 /** Put an entry, returning the undo that restores the previous one. */
 export function putEntry(ks: Keyspace, db: number, key: string, entry: Entry): Undo {
@@ -46,7 +64,7 @@ export function deleteEntry(ks: Keyspace, db: number, key: string): Undo | null 
   return previous === undefined ? null : () => { ks.set(db, key, previous) }
 }
 
-export const putEvent = registerEvent<PutEvent>({
+export const putEvent: EventType<PutEvent> = {
   code: EV_PUT, name: 'put', shrinks: false,
   encode(w: ByteWriter, e) {
     w.u8(e.db); w.str(e.key); w.bytes(e.value); w.f64(e.expireAtMs)
@@ -55,18 +73,17 @@ export const putEvent = registerEvent<PutEvent>({
   apply: (ks, e) =>
     putEntry(ks, e.db, e.key, new Entry(TYPE_STRING, e.value, e.expireAtMs, e.value.length + 2)),
   deferInto: (ks, r) => deferStringWrite(ks, r, EV_PUT),
-  applyDeferred: (ks, db, buf, offset) => applyDeferredStringWrite(ks, db, buf, offset, EV_PUT),
 
-})
+}
 
-export const delEvent = registerEvent<DelEvent>({
+export const delEvent: EventType<DelEvent> = {
   code: EV_DEL, name: 'del', shrinks: true,
   encode(w, e) { w.u8(e.db); w.str(e.key) },
   decode: (r) => ({ code: EV_DEL, db: readDb(r), key: r.str() }),
   apply: (ks, e) => deleteEntry(ks, e.db, e.key),
-})
+}
 
-export const expireEvent = registerEvent<ExpireEvent>({
+export const expireEvent: EventType<ExpireEvent> = {
   code: EV_EXPIRE, name: 'expire', shrinks: false,
   encode(w, e) { w.u8(e.db); w.str(e.key); w.f64(e.expireAtMs) },
   decode: (r) => ({ code: EV_EXPIRE, db: readDb(r), key: r.str(), expireAtMs: r.f64() }),
@@ -78,9 +95,9 @@ export const expireEvent = registerEvent<ExpireEvent>({
     ks.touch(e.db, e.key)
     return () => { entry.expireAtMs = previous; ks.touch(e.db, e.key) }
   },
-})
+}
 
-export const flushDbEvent = registerEvent<FlushDbEvent>({
+export const flushDbEvent: EventType<FlushDbEvent> = {
   code: EV_FLUSHDB, name: 'flushdb', shrinks: true,
   encode(w, e) { w.u8(e.db) },
   decode: (r) => ({ code: EV_FLUSHDB, db: readDb(r) }),
@@ -89,9 +106,9 @@ export const flushDbEvent = registerEvent<FlushDbEvent>({
     const old = ks.replaceDb(e.db, new KeyMap())
     return () => { ks.replaceDb(e.db, old) }
   },
-})
+}
 
-export const flushAllEvent = registerEvent<Event>({
+export const flushAllEvent: EventType<FlushAllEvent> = {
   code: EV_FLUSHALL, name: 'flushall', shrinks: true,
   encode() {},
   decode: () => ({ code: EV_FLUSHALL }),
@@ -104,9 +121,9 @@ export const flushAllEvent = registerEvent<Event>({
     }
     return undos.length === 0 ? null : () => { for (const u of undos.reverse()) u() }
   },
-})
+}
 
-export const swapDbEvent = registerEvent<SwapDbEvent>({
+export const swapDbEvent: EventType<SwapDbEvent> = {
   code: EV_SWAPDB, name: 'swapdb', shrinks: false,
   encode(w, e) { w.u8(e.a); w.u8(e.b) },
   decode: (r) => ({ code: EV_SWAPDB, a: readDb(r), b: readDb(r) }),
@@ -114,12 +131,12 @@ export const swapDbEvent = registerEvent<SwapDbEvent>({
     ks.swapDbs(e.a, e.b)
     return () => { ks.swapDbs(e.a, e.b) }
   },
-})
+}
 
 // A checkpoint is RESTOREs: string ones (the bulk of most pools) join the deferred index.
 // Their layout is `db, key, u8 type, f64 expireAtMs, varuint length + bytes` (value-codec.ts's
 // string layout), read here directly so a deferred one costs no event, key or value object.
-export const restoreEvent = registerEvent<RestoreEvent>({
+export const restoreEvent: EventType<RestoreEvent> = {
   code: EV_RESTORE, name: 'restore', shrinks: false,
   encode(w, e) {
     w.u8(e.db); w.str(e.key); w.u8(e.type); w.f64(e.expireAtMs)
@@ -148,9 +165,8 @@ export const restoreEvent = registerEvent<RestoreEvent>({
     return putEntry(ks, e.db, e.key, new Entry(e.type, value, e.expireAtMs, vt.bytes(value)))
   },
   deferInto: (ks, r) => deferStringWrite(ks, r, EV_RESTORE),
-  applyDeferred: (ks, db, buf, offset) => applyDeferredStringWrite(ks, db, buf, offset, EV_RESTORE),
 
-})
+}
 
 /**
  * deferInto of the two whole-key string writes (the deferred index, keyspace.ts). Their fields:
@@ -171,11 +187,11 @@ function deferStringWrite(ks: Keyspace, r: ByteReader, code: number): boolean {
   r.skip(valueBytes)
   if (code === EV_PUT) r.skip(8)
   ks.defer(db, keyHashBytes(r.buf, keyAt, keyAt + keyBytes), r.buf, at, code,
-    keyBytes + valueBytes + 2 + ENTRY_OVERHEAD_BYTES)
+    keyBytes + valueBytes + 2 + ENTRY_OVERHEAD_BYTES, applyDeferredStringWrite)
   return true
 }
 
-/** applyDeferred of both: into `db`, the database now holding the event (SWAPDB may move it). */
+/** The deferred apply of both (Keyspace.defer's DeferredApply): into `db`, the database now holding the event (SWAPDB may move it). */
 function applyDeferredStringWrite(ks: Keyspace, db: number, buf: Buffer, offset: number, code: number): void {
   const r = new ByteReader(buf, offset + 1) // past the event's own db byte
   const key = r.str()

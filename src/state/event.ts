@@ -1,6 +1,7 @@
 // Events: the unit of the durable log (DESIGN rule 1). A transaction is a list of events; its log
 // record's payload is `varuint count, then count × (u8 code, the event's own layout)`. Each data
-// type registers its events here (code, encode, decode, apply), so new types never touch the
+// type defines its events (code, encode, decode, apply, a constructor) beside its state, and
+// state/event-registry.ts lists them all (the one registry), so new types never touch the
 // engine. Invariants every registered event keeps:
 // - apply is deterministic: a function of the keyspace and the event only (no clock, no random);
 // - apply is TOTAL: it never throws, whatever state it meets. Replay from a fuzzy checkpoint
@@ -10,6 +11,7 @@
 //   or null when the event changed nothing.
 
 import { ByteReader, type ByteWriter, DecodeError } from './bytes.js'
+import { EVENT_TYPES } from './event-registry.js'
 import type { Keyspace } from './keyspace.js'
 
 export interface Event {
@@ -29,24 +31,19 @@ export interface EventType<E extends Event = Event> {
   /**
    * Optional, for whole-key writes (the deferred index, keyspace.ts): read the event's fields
    * from `r` (positioned just after the code byte) and either hand it to ks.defer and return
-   * true, or return false to have it decoded and applied now. Must throw DecodeError on exactly
-   * the payloads decode() rejects, so startup still refuses an undecodable record.
+   * true (handing it the function that applies it later), or return false to have it decoded
+   * and applied now. Must throw DecodeError on exactly the payloads decode() rejects, so
+   * startup still refuses an undecodable record.
    */
   deferInto?(ks: Keyspace, r: ByteReader): boolean
-  /**
-   * Apply a deferred event whose fields start at buf[offset] (through ks.setMaterialized) to
-   * database `db`: the one now holding its pending list, which SWAPDB may have moved since.
-   */
-  applyDeferred?(ks: Keyspace, db: number, buf: Buffer, offset: number): void
 }
 
+/** Code → event type, built once from the registry (state/event-registry.ts). */
 const registry: (EventType | undefined)[] = []
-
-export function registerEvent<E extends Event>(et: EventType<E>): EventType<E> {
+for (const et of EVENT_TYPES) {
   if (et.code < 1 || et.code > 255) throw new Error(`event code ${et.code} out of range`)
   if (registry[et.code] !== undefined) throw new Error(`event code ${et.code} registered twice`)
-  registry[et.code] = et as unknown as EventType
-  return et
+  registry[et.code] = et
 }
 
 export function eventType(code: number): EventType {

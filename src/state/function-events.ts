@@ -9,15 +9,21 @@
 // the deltas before it built (state/event.ts). Replay stores sources only; compiling and
 // running them is the scripting layer's business (src/scripting), never recovery's.
 
-import { registerEvent, type Event, type Undo } from './event.js'
+import type { EventType, Undo } from './event.js'
 import type { Keyspace } from './keyspace.js'
 
 export const EV_FUNCTION_PUT = 110
 export const EV_FUNCTION_DEL = 111
 export const EV_FUNCTION_FLUSH = 112
 
-export interface FunctionPutEvent extends Event { name: string; payload: Buffer }
-export interface FunctionDelEvent extends Event { name: string }
+export interface FunctionPutEvent { readonly code: typeof EV_FUNCTION_PUT; name: string; payload: Buffer }
+export interface FunctionDelEvent { readonly code: typeof EV_FUNCTION_DEL; name: string }
+export interface FunctionFlushEvent { readonly code: typeof EV_FUNCTION_FLUSH }
+
+export const functionPutEv = (name: string, payload: Buffer): FunctionPutEvent =>
+  ({ code: EV_FUNCTION_PUT, name, payload })
+export const functionDelEv = (name: string): FunctionDelEvent => ({ code: EV_FUNCTION_DEL, name })
+export const functionFlushEv = (): FunctionFlushEvent => ({ code: EV_FUNCTION_FLUSH })
 
 /** Bytes a library counts toward liveBytes (its checkpoint record's size, roughly). */
 export function libraryBytes(name: string, payload: Buffer): number {
@@ -39,7 +45,7 @@ function setLibrary(ks: Keyspace, name: string, payload: Buffer | undefined): Bu
   return previous
 }
 
-export const functionPutEvent = registerEvent<FunctionPutEvent>({
+export const functionPutEvent: EventType<FunctionPutEvent> = {
   code: EV_FUNCTION_PUT, name: 'function-put', shrinks: false,
   encode(w, e) { w.str(e.name); w.bytes(e.payload) },
   decode: (r) => ({ code: EV_FUNCTION_PUT, name: r.str(), payload: r.bytes() }),
@@ -47,9 +53,9 @@ export const functionPutEvent = registerEvent<FunctionPutEvent>({
     const previous = setLibrary(ks, e.name, e.payload)
     return () => { setLibrary(ks, e.name, previous) }
   },
-})
+}
 
-export const functionDelEvent = registerEvent<FunctionDelEvent>({
+export const functionDelEvent: EventType<FunctionDelEvent> = {
   code: EV_FUNCTION_DEL, name: 'function-del', shrinks: true,
   encode(w, e) { w.str(e.name) },
   decode: (r) => ({ code: EV_FUNCTION_DEL, name: r.str() }),
@@ -57,9 +63,9 @@ export const functionDelEvent = registerEvent<FunctionDelEvent>({
     const previous = setLibrary(ks, e.name, undefined)
     return previous === undefined ? null : () => { setLibrary(ks, e.name, previous) }
   },
-})
+}
 
-export const functionFlushEvent = registerEvent<Event>({
+export const functionFlushEvent: EventType<FunctionFlushEvent> = {
   code: EV_FUNCTION_FLUSH, name: 'function-flush', shrinks: true,
   encode() { /* no fields */ },
   decode: () => ({ code: EV_FUNCTION_FLUSH }),
@@ -72,7 +78,7 @@ export const functionFlushEvent = registerEvent<Event>({
       for (const [name, payload] of saved) setLibrary(ks, name, payload)
     }
   },
-})
+}
 
 /** The events that rebuild every library (a checkpoint's snapshot of them). */
 export function librarySnapshot(ks: Keyspace): FunctionPutEvent[] {

@@ -13,19 +13,26 @@ import type { ByteReader, ByteWriter } from './bytes.js'
 import {
   COLLECTION_BASE_BYTES, entryOfType, hashFieldBytes, readArray, readDb, writeDbKey,
 } from './coll-common.js'
-import { registerEvent, type Event } from './event.js'
+import type { EventType } from './event.js'
 import { Entry, TYPE_HASH } from './keyspace.js'
 import { RandomMap } from './random-access.js'
 
 export const EV_HSET = 40
 export const EV_HDEL = 41
 
-export interface HashSetEvent extends Event { db: number; key: string; fields: [string, Buffer][] }
-export interface HashDelEvent extends Event { db: number; key: string; fields: string[] }
+export interface HashSetEvent {
+  readonly code: typeof EV_HSET; db: number; key: string; fields: [string, Buffer][]
+}
+export interface HashDelEvent { readonly code: typeof EV_HDEL; db: number; key: string; fields: string[] }
+
+export const hsetEv = (db: number, key: string, fields: [string, Buffer][]): HashSetEvent =>
+  ({ code: EV_HSET, db, key, fields })
+export const hdelEv = (db: number, key: string, fields: string[]): HashDelEvent =>
+  ({ code: EV_HDEL, db, key, fields })
 
 type Hash = Map<string, Buffer>
 
-export const hsetEvent = registerEvent<HashSetEvent>({
+export const hsetEvent: EventType<HashSetEvent> = {
   code: EV_HSET, name: 'hset', shrinks: false,
   encode(w: ByteWriter, e) {
     writeDbKey(w, e.db, e.key)
@@ -71,9 +78,9 @@ export const hsetEvent = registerEvent<HashSetEvent>({
       ks.touch(db, key)
     }
   },
-})
+}
 
-export const hdelEvent = registerEvent<HashDelEvent>({
+export const hdelEvent: EventType<HashDelEvent> = {
   code: EV_HDEL, name: 'hdel', shrinks: true,
   encode(w, e) {
     writeDbKey(w, e.db, e.key)
@@ -108,4 +115,4 @@ export const hdelEvent = registerEvent<HashDelEvent>({
       if (!deleted) ks.touch(db, key)
     }
   },
-})
+}

@@ -25,7 +25,7 @@
 //   it closes the pool or lets the log head move past them (storage/checkpoint.ts, engine.ts).
 // Materialization is not a change: it touches no WATCH version and does not bump the epoch.
 
-import { eventType } from './event.js'
+import { assert } from '../assert.js'
 
 export const DB_COUNT = 16
 export const TYPE_STRING = 0
@@ -215,6 +215,9 @@ class PendingDb {
   }
 }
 
+/** Applies one deferred event (fields at buf[offset], event `code`) to database `db`. */
+export type DeferredApply = (ks: Keyspace, db: number, buf: Buffer, offset: number, code: number) => void
+
 /** Told of every change an applied event makes (WATCH: txn/watch.ts). */
 export interface KeyspaceObserver {
   touched(keyspace: Keyspace, db: number, key: string): void
@@ -231,6 +234,8 @@ export class Keyspace {
   private pending: (PendingDb | null)[] = []
   /** Deferred events not yet applied, all databases. */
   pendingEvents = 0
+  /** What applies a deferred event (set by the first defer()). */
+  private deferredApply: DeferredApply | null = null
   liveBytes = 0
   epoch = 0
   /**
@@ -362,11 +367,15 @@ export class Keyspace {
 
   /**
    * Defer a whole-key write found by replay: event `code` whose fields start at buf[offset],
-   * writing the key with hash `hash` in `db`, estimated at `estimate` liveBytes. The event
-   * type's applyDeferred(ks, db, buf, offset) applies it later (through setMaterialized), to the
-   * database then holding the list (SWAPDB moves pending lists with their maps).
+   * writing the key with hash `hash` in `db`, estimated at `estimate` liveBytes. `apply` (the
+   * same function for every deferred event: core-events.ts's) applies it later (through
+   * setMaterialized), to the database then holding the list (SWAPDB moves pending lists with
+   * their maps). Handed in, not looked up, so that this file imports no event module.
    */
-  defer(db: number, hash: number, buf: Buffer, offset: number, code: number, estimate: number): void {
+  defer(db: number, hash: number, buf: Buffer, offset: number, code: number, estimate: number,
+    apply: DeferredApply): void {
+    assert(this.deferredApply === null || this.deferredApply === apply, 'one deferred applier')
+    this.deferredApply = apply
     let p = this.pending[db]
     if (p === null || p === undefined) {
       p = new PendingDb()
@@ -391,8 +400,8 @@ export class Keyspace {
   /** Apply pending event i of database db (its estimate leaves liveBytes, its entry enters). */
   private applyPending(db: number, p: PendingDb, i: number): void {
     this.liveBytes -= p.estimate[i] as number
-    eventType(p.code[i] as number).applyDeferred?.(this, db, p.bufs[p.record[i] as number] as Buffer,
-      p.offset[i] as number)
+    ;(this.deferredApply as DeferredApply)(this, db, p.bufs[p.record[i] as number] as Buffer,
+      p.offset[i] as number, p.code[i] as number)
   }
 
   private materializeShard(db: number, p: PendingDb, shard: number): void {

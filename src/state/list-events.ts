@@ -22,7 +22,7 @@ import {
   COLLECTION_BASE_BYTES, entryOfType, listItemBytes, readArray, readDb, writeDbKey,
 } from './coll-common.js'
 import { Deque } from './deque.js'
-import { registerEvent, type Event, type Undo } from './event.js'
+import type { EventType, Undo } from './event.js'
 import { Entry, TYPE_LIST, type Keyspace } from './keyspace.js'
 
 export const EV_LPUSH = 20
@@ -34,13 +34,34 @@ export const EV_LINSERT = 25
 export const EV_LREM = 26
 export const EV_LTRIM = 27
 
-export interface ListPushEvent extends Event { db: number; key: string; items: Buffer[] }
-export interface ListPopEvent extends Event { db: number; key: string; count: number }
-export interface ListSetEvent extends Event { db: number; key: string; index: number; item: Buffer }
-export interface ListRemEvent extends Event { db: number; key: string; count: number; item: Buffer }
-export interface ListTrimEvent extends Event {
-  db: number; key: string; left: number; right: number
+type PushCode = typeof EV_LPUSH | typeof EV_RPUSH
+type PopCode = typeof EV_LPOP | typeof EV_RPOP
+type SetCode = typeof EV_LSET | typeof EV_LINSERT
+export interface ListPushEvent { readonly code: PushCode; db: number; key: string; items: Buffer[] }
+export interface ListPopEvent { readonly code: PopCode; db: number; key: string; count: number }
+export interface ListSetEvent {
+  readonly code: SetCode; db: number; key: string; index: number; item: Buffer
 }
+export interface ListRemEvent {
+  readonly code: typeof EV_LREM; db: number; key: string; count: number; item: Buffer
+}
+export interface ListTrimEvent {
+  readonly code: typeof EV_LTRIM; db: number; key: string; left: number; right: number
+}
+
+// The constructors: `head` picks the LPUSH/LPOP form, else RPUSH/RPOP.
+export const pushEv = (head: boolean, db: number, key: string, items: Buffer[]): ListPushEvent =>
+  ({ code: head ? EV_LPUSH : EV_RPUSH, db, key, items })
+export const popEv = (head: boolean, db: number, key: string, count: number): ListPopEvent =>
+  ({ code: head ? EV_LPOP : EV_RPOP, db, key, count })
+export const lsetEv = (db: number, key: string, index: number, item: Buffer): ListSetEvent =>
+  ({ code: EV_LSET, db, key, index, item })
+export const linsertEv = (db: number, key: string, index: number, item: Buffer): ListSetEvent =>
+  ({ code: EV_LINSERT, db, key, index, item })
+export const lremEv = (db: number, key: string, count: number, item: Buffer): ListRemEvent =>
+  ({ code: EV_LREM, db, key, count, item })
+export const ltrimEv = (db: number, key: string, left: number, right: number): ListTrimEvent =>
+  ({ code: EV_LTRIM, db, key, left, right })
 
 type List = Deque<Buffer>
 
@@ -113,37 +134,37 @@ const encodePush = (w: ByteWriter, e: ListPushEvent): void => {
   w.varuint(e.items.length)
   for (const item of e.items) w.bytes(item)
 }
-const decodePush = (code: number) => (r: ByteReader): ListPushEvent =>
+const decodePush = (code: PushCode) => (r: ByteReader): ListPushEvent =>
   ({ code, db: readDb(r), key: r.str(), items: readArray(r, (x) => x.bytes()) })
 
-export const lpushEvent = registerEvent<ListPushEvent>({
+export const lpushEvent: EventType<ListPushEvent> = {
   code: EV_LPUSH, name: 'lpush', shrinks: false,
   encode: encodePush, decode: decodePush(EV_LPUSH), apply: (ks, e) => applyPush(ks, e, true),
-})
+}
 
-export const rpushEvent = registerEvent<ListPushEvent>({
+export const rpushEvent: EventType<ListPushEvent> = {
   code: EV_RPUSH, name: 'rpush', shrinks: false,
   encode: encodePush, decode: decodePush(EV_RPUSH), apply: (ks, e) => applyPush(ks, e, false),
-})
+}
 
 const encodePop = (w: ByteWriter, e: ListPopEvent): void => {
   writeDbKey(w, e.db, e.key)
   w.varuint(e.count)
 }
-const decodePop = (code: number) => (r: ByteReader): ListPopEvent =>
+const decodePop = (code: PopCode) => (r: ByteReader): ListPopEvent =>
   ({ code, db: readDb(r), key: r.str(), count: r.varuint() })
 
-export const lpopEvent = registerEvent<ListPopEvent>({
+export const lpopEvent: EventType<ListPopEvent> = {
   code: EV_LPOP, name: 'lpop', shrinks: true,
   encode: encodePop, decode: decodePop(EV_LPOP), apply: (ks, e) => applyPop(ks, e, true),
-})
+}
 
-export const rpopEvent = registerEvent<ListPopEvent>({
+export const rpopEvent: EventType<ListPopEvent> = {
   code: EV_RPOP, name: 'rpop', shrinks: true,
   encode: encodePop, decode: decodePop(EV_RPOP), apply: (ks, e) => applyPop(ks, e, false),
-})
+}
 
-export const lsetEvent = registerEvent<ListSetEvent>({
+export const lsetEvent: EventType<ListSetEvent> = {
   code: EV_LSET, name: 'lset', shrinks: false,
   encode(w, e) {
     writeDbKey(w, e.db, e.key)
@@ -168,9 +189,9 @@ export const lsetEvent = registerEvent<ListSetEvent>({
       ks.touch(e.db, e.key)
     }
   },
-})
+}
 
-export const linsertEvent = registerEvent<ListSetEvent>({
+export const linsertEvent: EventType<ListSetEvent> = {
   code: EV_LINSERT, name: 'linsert', shrinks: false,
   encode(w, e) {
     writeDbKey(w, e.db, e.key)
@@ -199,7 +220,7 @@ export const linsertEvent = registerEvent<ListSetEvent>({
       ks.touch(e.db, e.key)
     }
   },
-})
+}
 
 /** Replace the entry's deque by `next`; returns the undo (the old deque object comes back). */
 function replaceList(ks: Keyspace, db: number, key: string, entry: Entry, next: List,
@@ -217,7 +238,7 @@ function replaceList(ks: Keyspace, db: number, key: string, entry: Entry, next: 
   }
 }
 
-export const lremEvent = registerEvent<ListRemEvent>({
+export const lremEvent: EventType<ListRemEvent> = {
   code: EV_LREM, name: 'lrem', shrinks: true,
   encode(w, e) {
     writeDbKey(w, e.db, e.key)
@@ -246,9 +267,9 @@ export const lremEvent = registerEvent<ListRemEvent>({
     for (let i = 0; i < items.length; i++) if (keep[i] === true) next.pushBack(items[i] as Buffer)
     return replaceList(ks, e.db, e.key, entry, next, removed * listItemBytes(e.item))
   },
-})
+}
 
-export const ltrimEvent = registerEvent<ListTrimEvent>({
+export const ltrimEvent: EventType<ListTrimEvent> = {
   code: EV_LTRIM, name: 'ltrim', shrinks: true,
   encode(w, e) {
     writeDbKey(w, e.db, e.key)
@@ -280,4 +301,4 @@ export const ltrimEvent = registerEvent<ListTrimEvent>({
       if (!deleted) ks.touch(e.db, e.key)
     }
   },
-})
+}

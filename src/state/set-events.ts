@@ -12,24 +12,31 @@ import type { ByteReader, ByteWriter } from './bytes.js'
 import {
   COLLECTION_BASE_BYTES, entryOfType, readArray, readDb, setMemberBytes, writeDbKey,
 } from './coll-common.js'
-import { registerEvent, type Event } from './event.js'
+import type { EventType } from './event.js'
 import { Entry, TYPE_SET } from './keyspace.js'
 import { RandomSet } from './random-access.js'
 
 export const EV_SADD = 50
 export const EV_SREM = 51
 
-export interface SetMembersEvent extends Event { db: number; key: string; members: string[] }
+export interface SetMembersEvent {
+  readonly code: typeof EV_SADD | typeof EV_SREM; db: number; key: string; members: string[]
+}
+
+export const saddEv = (db: number, key: string, members: string[]): SetMembersEvent =>
+  ({ code: EV_SADD, db, key, members })
+export const sremEv = (db: number, key: string, members: string[]): SetMembersEvent =>
+  ({ code: EV_SREM, db, key, members })
 
 const encode = (w: ByteWriter, e: SetMembersEvent): void => {
   writeDbKey(w, e.db, e.key)
   w.varuint(e.members.length)
   for (const m of e.members) w.str(m)
 }
-const decode = (code: number) => (r: ByteReader): SetMembersEvent =>
+const decode = (code: SetMembersEvent['code']) => (r: ByteReader): SetMembersEvent =>
   ({ code, db: readDb(r), key: r.str(), members: readArray(r, (x) => x.str()) })
 
-export const saddEvent = registerEvent<SetMembersEvent>({
+export const saddEvent: EventType<SetMembersEvent> = {
   code: EV_SADD, name: 'sadd', shrinks: false, encode, decode: decode(EV_SADD),
   apply(ks, e) {
     if (e.members.length === 0) return null
@@ -58,9 +65,9 @@ export const saddEvent = registerEvent<SetMembersEvent>({
       ks.touch(db, key)
     }
   },
-})
+}
 
-export const sremEvent = registerEvent<SetMembersEvent>({
+export const sremEvent: EventType<SetMembersEvent> = {
   code: EV_SREM, name: 'srem', shrinks: true, encode, decode: decode(EV_SREM),
   apply(ks, e) {
     const { db, key } = e
@@ -86,4 +93,4 @@ export const sremEvent = registerEvent<SetMembersEvent>({
       if (!deleted) ks.touch(db, key)
     }
   },
-})
+}

@@ -12,17 +12,24 @@
 
 import type { ByteReader, ByteWriter } from './bytes.js'
 import { COLLECTION_BASE_BYTES, entryOfType, readArray, readDb, writeDbKey } from './coll-common.js'
-import { registerEvent, type Event } from './event.js'
+import type { EventType } from './event.js'
 import { Entry, TYPE_ZSET } from './keyspace.js'
 import { ZSet, zsetMemberBytes } from './zset.js'
 
 export const EV_ZADD = 60
 export const EV_ZREM = 61
 
-export interface ZAddEvent extends Event { db: number; key: string; entries: [number, string][] }
-export interface ZRemEvent extends Event { db: number; key: string; members: string[] }
+export interface ZAddEvent {
+  readonly code: typeof EV_ZADD; db: number; key: string; entries: [number, string][]
+}
+export interface ZRemEvent { readonly code: typeof EV_ZREM; db: number; key: string; members: string[] }
 
-export const zaddEvent = registerEvent<ZAddEvent>({
+export const zaddEv = (db: number, key: string, entries: [number, string][]): ZAddEvent =>
+  ({ code: EV_ZADD, db, key, entries })
+export const zremEv = (db: number, key: string, members: string[]): ZRemEvent =>
+  ({ code: EV_ZREM, db, key, members })
+
+export const zaddEvent: EventType<ZAddEvent> = {
   code: EV_ZADD, name: 'zadd', shrinks: false,
   encode(w: ByteWriter, e) {
     writeDbKey(w, e.db, e.key)
@@ -70,9 +77,9 @@ export const zaddEvent = registerEvent<ZAddEvent>({
       ks.touch(db, key)
     }
   },
-})
+}
 
-export const zremEvent = registerEvent<ZRemEvent>({
+export const zremEvent: EventType<ZRemEvent> = {
   code: EV_ZREM, name: 'zrem', shrinks: true,
   encode(w, e) {
     writeDbKey(w, e.db, e.key)
@@ -106,4 +113,4 @@ export const zremEvent = registerEvent<ZRemEvent>({
       if (!deleted) ks.touch(db, key)
     }
   },
-})
+}

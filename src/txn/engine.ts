@@ -18,7 +18,6 @@ import { nowMs } from '../clock.js'
 import { StoreError } from '../errors.js'
 import { recoverAsync, recover, type RecoveredLog, type RecoveryProgress } from '../recovery/recover.js'
 import { encodeEvents, eventsShrinkOnly, applyEvent, type Event, type Undo } from '../state/event.js'
-import '../state/core-events.js'
 import { DB_COUNT, KeyMap, type Keyspace, type KeyspaceObserver } from '../state/keyspace.js'
 import {
   Checkpointer, incrementalReserveBytes, smallReserveBytes, writeReserveBytes,
@@ -110,6 +109,7 @@ export class Transaction {
   }
 
   /** Apply one event tentatively: later reads in this transaction see it. */
+  /** Handlers build `e` with its constructor (state/event-registry.ts's AnyEvent). */
   apply(e: Event): void {
     assert(this.open, 'transaction is closed')
     const undo = applyEvent(this.store.keyspace, e)

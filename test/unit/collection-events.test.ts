@@ -11,7 +11,6 @@
 import t from 'tap'
 import { Prng } from '../sim/prng.js'
 import { ByteReader, ByteWriter } from '../../src/state/bytes.js'
-import '../../src/state/collections.js'
 import '../../src/state/core-events.js'
 import { Deque } from '../../src/state/deque.js'
 import { applyEvent, decodeEvents, encodeEvents, type Event } from '../../src/state/event.js'
