@@ -209,18 +209,13 @@ export function keyspaceEventsText(flags: number): string {
 }
 
 /**
- * notify-keyspace-events: Redis's flags, shown as Redis shows them. Every class is emitted
- * (commands/notify.ts) except 'm' (keymiss), which needs read lookups told from write lookups
- * and is refused rather than accepted to do nothing.
+ * notify-keyspace-events: Redis's flags, shown as Redis shows them (commands/notify.ts emits
+ * them).
  */
 function parseNotifyKeyspaceEvents(args: readonly string[]): string {
   const flags = keyspaceEventsFlags(args.join(' '))
   if (flags === null) {
     throw new ConfigValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-  }
-  if ((flags & (NOTIFY_CLASS_BITS.m as number)) !== 0) {
-    throw new ConfigValueError("the keymiss class 'm' is not implemented in capykv: it would " +
-      'have no effect')
   }
   return keyspaceEventsText(flags)
 }

@@ -17,7 +17,7 @@
 import { TYPE_STRING, type Entry } from '../state/keyspace.js'
 import { delEv } from '../state/core-events.js'
 import { commandSpec } from './list.js'
-import { lookupKey } from './lookup.js'
+import { asReader, lookupKey } from './lookup.js'
 import { optionName, parseInt64 } from './numeric.js'
 import {
   ERR_NOT_INTEGER, ERR_SYNTAX, WRONGTYPE, keyOf, type CommandContext, type CommandSpec,
@@ -311,7 +311,7 @@ const bitopCommand: Handler = (ctx, argv) => {
   const srcs: Buffer[] = []
   let maxlen = 0
   for (let j = 3; j < argv.length; j++) {
-    const entry = stringOrReply(ctx, keyOf(argv[j] as Buffer))
+    const entry = stringOrReply(asReader(ctx), keyOf(argv[j] as Buffer)) // lookupKeyRead
     if (entry === null) return
     const v = entry === undefined ? EMPTY : entry.value as Buffer
     srcs.push(v)

@@ -74,6 +74,8 @@ interface SpecInfo {
   readonly skipMonitor: boolean
   readonly subscribedContext: boolean
   readonly allowBusy: boolean
+  /** Its key lookups are reads (keymiss notifications). */
+  readonly readonly: boolean
 }
 
 function infoOf(spec: CommandSpec): SpecInfo {
@@ -90,6 +92,7 @@ function infoOf(spec: CommandSpec): SpecInfo {
     skipMonitor: f.includes('skip_monitor') || f.includes('admin'),
     subscribedContext: spec.subscribedContext === true,
     allowBusy: f.includes('allow_busy'),
+    readonly: f.includes('readonly'),
   }
 }
 
@@ -422,7 +425,8 @@ export class Dispatcher {
   }
 
   private context(session: Session, store: Store | null, txn: Transaction | null,
-    now: number, block?: BlockFn, suspend?: () => SuspendedCall): CommandContext {
+    now: number, block?: BlockFn, suspend?: () => SuspendedCall, readLookups = false):
+    CommandContext {
     return {
       store: store as Store,
       keyspace: (store === null ? null : store.keyspace) as Store['keyspace'],
@@ -433,6 +437,7 @@ export class Dispatcher {
       server: this.services,
       block,
       suspend,
+      readLookups,
     }
   }
 
@@ -556,7 +561,7 @@ export class Dispatcher {
         suspended = true
         session.blocked = true
         return this.suspendedCall(session, txn, finish)
-      })
+      }, info.readonly)
     let failed = false
     const outerCalling = this.calling
     const outerNowMs = this.callingNowMs
@@ -739,7 +744,8 @@ export class Dispatcher {
     const started = performance.now()
     const errorsBefore = session.sink.errorCount
     try {
-      spec.handler(this.context(session, store, txn, now), argv)
+      spec.handler(this.context(session, store, txn, now, undefined, undefined, info.readonly),
+        argv)
     } catch (e) {
       process.stderr.write(`${process.pid}:M internal error in '${spec.name}' inside EXEC: ` +
         `${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)

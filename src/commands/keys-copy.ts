@@ -10,7 +10,7 @@ import { restoreOf, delEv } from '../state/core-events.js'
 import { DB_COUNT, Entry, TYPE_STRING } from '../state/keyspace.js'
 import { valueType } from '../state/value-codec.js'
 import { noteExpiry } from './expire.js'
-import { lookupKey } from './lookup.js'
+import { asReader, lookupKey } from './lookup.js'
 import { NOTIFY_GENERIC, notifyKeyspaceEvent, notifyNew } from './notify.js'
 import { int32OrReply, optionName } from './numeric.js'
 import { ERR_SYNTAX, keyOf, type CommandContext, type Handler } from './spec.js'
@@ -131,7 +131,7 @@ export const copyCommand: Handler = (ctx, argv) => {
     ctx.reply.error(ERR_SAME_OBJECT)
     return
   }
-  const entry = lookupKey(ctx, src)
+  const entry = lookupKey(asReader(ctx), src) // lookupKeyRead
   if (entry === undefined) {
     ctx.reply.integer(0)
     return

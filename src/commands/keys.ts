@@ -239,7 +239,7 @@ export function scanKeys(
     if (entry === undefined) continue
     if (pattern !== null && !globMatch(pattern, keyBuffer(key))) continue
     // The TYPE filter looks the key up (an expired key is deleted there, as in Redis).
-    const live = lookupKey(ctx, key, db, false)
+    const live = lookupKey(ctx, key, db, false, type !== null)
     if (type !== null && typeName(live) !== type) continue
     if (live === undefined) continue // expired: deleted now
     keys.push(key)
@@ -264,7 +264,7 @@ const randomkeyCommand: Handler = (ctx) => {
     for (let t = 0; t < RANDOMKEY_TRIES && map.size > 0; t++) {
       const key = snapshot.keys[randomIndex(snapshot.keys.length)]
       if (key === undefined || !map.has(key)) continue
-      if (lookupKey(ctx, key, db, false) === undefined) continue // expired: deleted, try again
+      if (lookupKey(ctx, key, db, false, false) === undefined) continue // expired: try again
       ctx.reply.bulk(keyBuffer(key))
       return
     }
@@ -306,7 +306,7 @@ function lfuPolicy(ctx: CommandContext): boolean {
 }
 
 function objectEntryOrReply(ctx: CommandContext, argv: Buffer[]): Entry | undefined {
-  const entry = lookupKey(ctx, keyOf(argv[2] as Buffer), ctx.client.db, false)
+  const entry = lookupKey(ctx, keyOf(argv[2] as Buffer), ctx.client.db, false, false)
   if (entry === undefined) ctx.reply.nullBulk()
   return entry
 }

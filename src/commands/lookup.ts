@@ -5,8 +5,18 @@
 
 import { delEv } from '../state/core-events.js'
 import type { Entry } from '../state/keyspace.js'
-import { NOTIFY_EXPIRED, notifyKeyspaceEvent } from './notify.js'
+import { NOTIFY_EXPIRED, NOTIFY_KEY_MISS, notifyKeyspaceEvent } from './notify.js'
 import type { CommandContext } from './spec.js'
+
+/** Redis's lookupKeyRead miss: the `keymiss` event (class m). */
+function keymiss(ctx: CommandContext, key: string, db: number): void {
+  notifyKeyspaceEvent(ctx, NOTIFY_KEY_MISS, 'keymiss', key, db)
+}
+
+/** `ctx` for the read lookups of a write command (Redis's lookupKeyRead there: keymiss). */
+export function asReader(ctx: CommandContext): CommandContext {
+  return ctx.readLookups === true ? ctx : { ...ctx, readLookups: true }
+}
 
 export function isExpired(entry: Entry, nowMs: number): boolean {
   return entry.expireAtMs !== 0 && entry.expireAtMs <= nowMs
@@ -15,15 +25,21 @@ export function isExpired(entry: Entry, nowMs: number): boolean {
 /**
  * The live entry for `key` in the client's database (deleting it first if it expired).
  * `touch` false is Redis's LOOKUP_NOTOUCH (TYPE, EXISTS, TTL, OBJECT): the access time stays.
+ * A miss in a read lookup (ctx.readLookups) notifies `keymiss` unless `notifyMiss` is false
+ * (Redis's LOOKUP_NONOTIFY, or a lookup Redis does not make: RANDOMKEY, SCAN without TYPE).
  */
 export function lookupKey(
-  ctx: CommandContext, key: string, db = ctx.client.db, touch = true,
+  ctx: CommandContext, key: string, db = ctx.client.db, touch = true, notifyMiss = true,
 ): Entry | undefined {
   const entry = ctx.keyspace.get(db, key)
-  if (entry === undefined) return undefined
+  if (entry === undefined) {
+    if (notifyMiss && ctx.readLookups === true) keymiss(ctx, key, db)
+    return undefined
+  }
   if (isExpired(entry, ctx.nowMs)) {
     ctx.txn.apply(delEv(db, key))
     notifyKeyspaceEvent(ctx, NOTIFY_EXPIRED, 'expired', key, db)
+    if (notifyMiss && ctx.readLookups === true) keymiss(ctx, key, db)
     return undefined
   }
   if (touch) entry.accessMs = ctx.nowMs // OBJECT IDLETIME (Entry.accessMs)

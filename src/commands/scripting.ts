@@ -243,7 +243,7 @@ class CallHost implements ScriptHost {
     if (spec.flags.includes('write')) this.wrote = true
     this.out.proto = this.resp
     const ctx: CommandContext = { ...this.ctx, client: this.client, reply: this.sink,
-      block: undefined, script: true }
+      block: undefined, script: true, readLookups: spec.flags.includes('readonly') }
     spec.handler(ctx, args)
     const bytes = this.out.take()
     if (bytes.length === 0) return null

@@ -16,7 +16,7 @@ import {
 import { isIntegerMember, noteSetWrite, setIsIntset } from './encoding.js'
 import { encodingLimits } from '../state/encoding-limits.js'
 import { commandSpec, numkeysKeys } from './list.js'
-import { lookupKey } from './lookup.js'
+import { asReader, lookupKey } from './lookup.js'
 import {
   NOTIFY_GENERIC, NOTIFY_NEW, NOTIFY_SET, notifyIfDeleted, notifyKeyspaceEvent, notifyNew,
   notifying,
@@ -301,7 +301,7 @@ function setOpGeneric(op: SetOp, store: boolean): Handler {
   return (ctx, argv) => {
     const first = store ? 2 : 1
     const keys = argv.slice(first).map((k) => keyOf(k))
-    const sets = setsOf(ctx, keys)
+    const sets = setsOf(store ? asReader(ctx) : ctx, keys) // sources: lookupKeyRead
     if (sets === false) return
     let result: SetValue
     if (op === 'inter') {

@@ -28,7 +28,7 @@ import {
 import type { ZNode, ZSet } from '../state/zset.js'
 import { longOrReply, strtod } from './coll-util.js'
 import { commandSpec } from './list.js'
-import { lookupKey } from './lookup.js'
+import { asReader, lookupKey } from './lookup.js'
 import { NOTIFY_GENERIC, NOTIFY_LIST, notifyKeyspaceEvent, notifyNew } from './notify.js'
 import { optionName } from './numeric.js'
 import {
@@ -98,7 +98,7 @@ function lookupByPattern(ctx: CommandContext, pattern: Buffer, element: Buffer):
   const keyEnd = hasField ? arrow : pattern.length
   const key = Buffer.concat([pattern.subarray(0, star), element,
     pattern.subarray(star + 1, keyEnd)])
-  const entry = lookupKey(ctx, keyOf(key))
+  const entry = lookupKey(asReader(ctx), keyOf(key)) // lookupKeyRead: a miss is a keymiss
   if (entry === undefined) return null
   if (hasField) {
     if (entry.type !== TYPE_HASH) return null
@@ -240,7 +240,7 @@ function storeResult(ctx: CommandContext, dst: string, out: (Buffer | null)[]): 
 function sortGeneric(ctx: CommandContext, argv: Buffer[], readonly: boolean): void {
   const o = parseOptions(ctx, argv, readonly)
   if (o === null) return
-  const entry = lookupKey(ctx, keyOf(argv[1] as Buffer))
+  const entry = lookupKey(asReader(ctx), keyOf(argv[1] as Buffer))
   if (entry !== undefined && entry.type !== TYPE_LIST && entry.type !== TYPE_SET &&
       entry.type !== TYPE_ZSET) {
     ctx.reply.error(WRONGTYPE)

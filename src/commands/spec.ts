@@ -71,6 +71,11 @@ export interface CommandContext {
   /** Set for a command called by a script (Redis's CLIENT_SCRIPT): SORT orders sets then. */
   readonly script?: boolean
   /**
+   * Redis looks this command's keys up for reading (lookupKeyRead: a readonly command, or
+   * asReader for the read lookups of a write command): a miss notifies `keymiss`.
+   */
+  readonly readLookups?: boolean
+  /**
    * Finish this command later (a script past busy-reply-threshold, commands/busy.ts): until
    * `resume()` (called once its replies are written) the transaction stays open, the client
    * waits and dispatch answers others -BUSY; `drop()` (SHUTDOWN NOSAVE) aborts the transaction

@@ -25,7 +25,7 @@ import { noteExpiry } from './expire.js'
 import {
   addLongDouble, formatHuman, longDoubleFromInt, parseLongDouble, type LongDouble,
 } from './long-double.js'
-import { lookupKey } from './lookup.js'
+import { asReader, lookupKey } from './lookup.js'
 import { NOTIFY_GENERIC, NOTIFY_STRING, notifyKeyspaceEvent, notifyNew } from './notify.js'
 import {
   INT64_MAX, INT64_MIN, big, clampSafe, int64OrReply, isInt64Canonical, optionName, parseInt64,
@@ -143,7 +143,8 @@ function expireTimeError(ctx: CommandContext, command: string): void {
 
 /** getGenericCommand: replies the value or nil; false after WRONGTYPE. */
 function getGeneric(ctx: CommandContext, key: string): boolean {
-  const entry = stringEntryOrReply(ctx, key)
+  // lookupKeyReadOrReply in Redis, also for SET … GET, GETSET, GETDEL: a miss is a keymiss.
+  const entry = stringEntryOrReply(asReader(ctx), key)
   if (entry === null) return false
   if (entry === undefined) ctx.reply.nullBulk()
   else ctx.reply.bulk(entry.value as Buffer)
@@ -156,7 +157,7 @@ const getCommand: Handler = (ctx, argv) => {
 
 const getdelCommand: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
-  const entry = stringEntryOrReply(ctx, key)
+  const entry = stringEntryOrReply(asReader(ctx), key) // getGenericCommand's read lookup
   if (entry === null) return
   if (entry === undefined) {
     ctx.reply.nullBulk()
@@ -330,7 +331,7 @@ const getexCommand: Handler = (ctx, argv) => {
   const args = parseExtendedArgs(ctx, argv, 'get')
   if (args === null) return
   const key = keyOf(argv[1] as Buffer)
-  const entry = stringEntryOrReply(ctx, key)
+  const entry = stringEntryOrReply(asReader(ctx), key)
   if (entry === null) return
   if (entry === undefined) {
     ctx.reply.nullBulk()

@@ -26,7 +26,7 @@ import {
 import { zsetIsListpack } from './encoding.js'
 import { encodingLimits } from '../state/encoding-limits.js'
 import { commandSpec, numkeysKeys } from './list.js'
-import { lookupKey } from './lookup.js'
+import { asReader, lookupKey } from './lookup.js'
 import {
   NOTIFY_GENERIC, NOTIFY_ZSET, notifyIfDeleted, notifyKeyspaceEvent, notifyNew,
 } from './notify.js'
@@ -546,7 +546,7 @@ function zrangeGeneric(ctx: CommandContext, argv: Buffer[], argStart: number, st
   const range = zrangeRangeOrReply(ctx, argv, argStart, o)
   if (range === null) return
   const out = store ? storeSink(ctx, keyOf(argv[1] as Buffer)) : clientSink(ctx, o.withScores)
-  const entry = lookupKey(ctx, keyOf(argv[argStart] as Buffer))
+  const entry = lookupKey(asReader(ctx), keyOf(argv[argStart] as Buffer)) // lookupKeyRead
   if (entry === undefined) {
     if (store) {
       out.begin(0)
@@ -956,7 +956,7 @@ function zopSourcesOrReply(ctx: CommandContext, argv: Buffer[], numkeysIndex: nu
   }
   const srcs: Source[] = []
   for (let i = 0; i < setnum; i++) {
-    const entry = lookupKey(ctx, keyOf(argv[numkeysIndex + 1 + i] as Buffer))
+    const entry = lookupKey(asReader(ctx), keyOf(argv[numkeysIndex + 1 + i] as Buffer))
     if (entry === undefined) {
       srcs.push({ z: null, set: null, weight: 1, size: 0 })
     } else if (entry.type === TYPE_ZSET) {

@@ -3,11 +3,11 @@
 // `__keyspace@*__:*` and `__keyevent@*__:*` (one in RESP2, one in RESP3), the acting
 // connection's reply and a blocked client's reply are compared byte for byte — so the event
 // names, their classes, their count (once per effect) and their order are Redis's.
-// It covers strings, bitmaps, keys (DEL/UNLINK, EXPIRE family, RENAME, MOVE, COPY), lazy and active
-// expiry, lists with blocking pops served by a push, hashes, sets, sorted sets, their STORE
+// It covers strings, bitmaps, keys (DEL/UNLINK, EXPIRE family, RENAME, MOVE, COPY), lazy and
+// active expiry, lists with blocking pops served by a push, hashes, sets, sorted sets, their STORE
 // forms and SORT STORE, expired keys met by other commands, FLUSHDB/FLUSHALL/SWAPDB (no events),
-// MULTI/EXEC, EVAL, several databases, every class filter, the `new` class, and CONFIG GET's
-// normalisation.
+// MULTI/EXEC, EVAL, several databases, every class filter, the `new` and `keymiss` classes, and
+// CONFIG GET's normalisation.
 // Barriers: a PING with a marker after each step, on the acting connection first (its command
 // is done), then on each subscriber (whatever that command published was written before).
 // Active expiry is off (DEBUG SET-ACTIVE-EXPIRE 0) except in its own step, so a key's `expired`
@@ -19,15 +19,25 @@ import { RawClient, requireBinary, startCapykv, startRedis } from '../helpers/se
 
 /** A: acting connection; C: a connection that blocks (read until quiet, no barrier). */
 type Conn = 'A' | 'C'
-interface Step { conn: Conn; argv: string[]; sleepMs?: number; unordered?: boolean }
+interface Step {
+  conn: Conn
+  argv: string[]
+  sleepMs?: number
+  /** Wait after sending, before the barriers (the active expire cycle running). */
+  sleepAfterMs?: number
+  unordered?: boolean
+}
 
 const a = (...argv: string[]): Step => ({ conn: 'A', argv })
 const c = (...argv: string[]): Step => ({ conn: 'C', argv })
 /** Wait before sending (a key's expiry time passing; the active expire cycle running). */
 const wait = (ms: number, ...argv: string[]): Step => ({ conn: 'A', argv, sleepMs: ms })
-/** The active expire cycle's order is a hash table's in Redis: its messages as a multiset. */
-const waitUnordered = (ms: number, ...argv: string[]): Step =>
-  ({ conn: 'A', argv, sleepMs: ms, unordered: true })
+/**
+ * Send, then let the active expire cycle run; its order is a hash table's in Redis, so its
+ * messages are compared as a multiset.
+ */
+const thenWaitUnordered = (ms: number, ...argv: string[]): Step =>
+  ({ conn: 'A', argv, sleepAfterMs: ms, unordered: true })
 
 export const STEPS: Step[] = [
   a('CONFIG', 'SET', 'notify-keyspace-events', 'KEA'),
@@ -165,12 +175,39 @@ export const STEPS: Step[] = [
   a('CONFIG', 'SET', 'notify-keyspace-events', 'g$lshzxetd'),
   a('CONFIG', 'GET', 'notify-keyspace-events'),
   a('CONFIG', 'SET', 'notify-keyspace-events', 'Q'),
-  a('CONFIG', 'SET', 'notify-keyspace-events', 'ElzxeKtd$'),
+  a('CONFIG', 'SET', 'notify-keyspace-events', 'ElzxeKtd$m'),
   a('CONFIG', 'GET', 'notify-keyspace-events'),
+  // keymiss (class m): misses of Redis's read lookups, in readonly commands and in the read
+  // lookups of write commands (SET GET, GETSET, GETDEL, GETEX, STORE sources, SORT, COPY, BITOP)
+  a('CONFIG', 'SET', 'notify-keyspace-events', 'KEm'), a('CONFIG', 'GET', 'notify-keyspace-events'),
+  a('SET', 'mk', 'v'), a('GET', 'mk'), a('GET', 'mm'), a('MGET', 'mk', 'mm', 'mn'),
+  a('EXISTS', 'mm', 'mk'), a('TYPE', 'mm'), a('TTL', 'mm'), a('PTTL', 'mk'), a('STRLEN', 'mm'),
+  a('GETRANGE', 'mm', '0', '1'), a('LRANGE', 'mm', '0', '-1'), a('LLEN', 'mm'),
+  a('LINDEX', 'mm', '0'), a('LPOS', 'mm', 'a'), a('HGET', 'mm', 'f'), a('HGETALL', 'mm'),
+  a('HLEN', 'mm'), a('HEXISTS', 'mm', 'f'), a('SMEMBERS', 'mm'), a('SISMEMBER', 'mm', 'a'),
+  a('SMISMEMBER', 'mm', 'a'), a('SCARD', 'mm'), a('SINTER', 'mm', 'mn'),
+  a('SINTERCARD', '2', 'mm', 'mn'), a('SUNIONSTORE', 'md', 'mm', 'mn'),
+  a('ZRANGE', 'mm', '0', '-1'), a('ZSCORE', 'mm', 'a'), a('ZCARD', 'mm'),
+  a('ZUNIONSTORE', 'md', '2', 'mm', 'mn'), a('ZINTERCARD', '1', 'mm'),
+  a('ZRANGESTORE', 'md', 'mm', '0', '-1'), a('SORT', 'mm'), a('SORT', 'mm', 'STORE', 'md'),
+  a('RPUSH', 'ml', '1', '2'), a('SORT', 'ml', 'BY', 'w_*', 'GET', 'o_*', 'GET', '#'),
+  a('BITCOUNT', 'mm'), a('GETBIT', 'mm', '1'), a('BITFIELD_RO', 'mm', 'GET', 'u8', '0'),
+  a('BITOP', 'OR', 'md', 'mm'), a('COPY', 'mm', 'md'), a('SET', 'mm', 'v', 'GET'), a('DEL', 'mm'),
+  a('GETSET', 'mm2', 'v'), a('GETDEL', 'mm3'), a('GETEX', 'mm4'), a('INCR', 'mm5'),
+  a('LPOP', 'mm'), a('HINCRBY', 'mm6', 'f', '1'), a('OBJECT', 'ENCODING', 'mm'), a('TOUCH', 'mm'),
+  a('HRANDFIELD', 'mm'), a('SRANDMEMBER', 'mm'), a('ZRANDMEMBER', 'mm'), a('LCS', 'mm', 'mk'),
+  a('SELECT', '9'), a('RANDOMKEY'), a('SELECT', '0'),
+  a('EVAL', "return redis.call('get', KEYS[1])", '1', 'mm'),
+  a('MULTI'), a('GET', 'mm'), a('SET', 'mm', 'x', 'GET'), a('EXEC'),
+  a('SET', 'mx', 'v', 'PX', '1'), wait(20, 'GET', 'mx'), a('SET', 'my', 'v', 'PX', '1'),
+  wait(20, 'SET', 'my', 'w'), a('CONFIG', 'SET', 'notify-keyspace-events', 'Em'),
+  a('GET', 'mm7'), a('CONFIG', 'SET', 'notify-keyspace-events', 'AKEm'),
+  a('CONFIG', 'GET', 'notify-keyspace-events'), a('GET', 'mm8'),
   // active expiry
   a('CONFIG', 'SET', 'notify-keyspace-events', 'Ex'), a('SET', 'ax', 'v', 'PX', '1'),
-  a('SET', 'ay', 'v', 'PX', '1'), a('SET', 'az', 'v'), a('DEBUG', 'SET-ACTIVE-EXPIRE', '1'),
-  waitUnordered(500, 'DEBUG', 'SET-ACTIVE-EXPIRE', '0'), a('DBSIZE'),
+  a('SET', 'ay', 'v', 'PX', '1'), a('SET', 'az', 'v'),
+  thenWaitUnordered(500, 'DEBUG', 'SET-ACTIVE-EXPIRE', '1'), a('DEBUG', 'SET-ACTIVE-EXPIRE', '0'),
+  a('DBSIZE'),
   a('CONFIG', 'SET', 'notify-keyspace-events', ''), a('SET', 'c1', 'v'),
   a('CONFIG', 'GET', 'notify-keyspace-events'),
 ]
@@ -208,6 +245,9 @@ export async function runSteps(port: number, steps: Step[]): Promise<string[][]>
     const marker = `sync:${n}`
     if (step.sleepMs !== undefined) await new Promise((r) => setTimeout(r, step.sleepMs))
     conns[step.conn].send(RawClient.encode(...step.argv))
+    if (step.sleepAfterMs !== undefined) {
+      await new Promise((r) => setTimeout(r, step.sleepAfterMs))
+    }
     const name = (step.argv[0] as string).toUpperCase()
     let replyC = ''
     if (step.conn === 'C') {
