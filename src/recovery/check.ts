@@ -18,12 +18,19 @@
 //   declined / impossible, 2 usage or I/O error, 3 not a pool, 4 repaired (new pool written).
 
 import { randomBytes } from 'node:crypto'
-import { closeSync, existsSync, fstatSync, linkSync, openSync, readSync, rmSync } from 'node:fs'
+import {
+  closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, linkSync, openSync, readSync, rmSync,
+  writeSync,
+} from 'node:fs'
 import { nowMs } from '../clock.js'
 import { canonical } from '../state/canonical.js'
 import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
 import { Checkpointer } from '../storage/checkpoint.js'
-import { LOG_OFFSET } from '../storage/layout.js'
+import { encodeWord, HEAD_TAGS, TAIL_TAGS } from '../storage/cdb.js'
+import {
+  encodeHeader, FORMAT_VERSION, HEAD_WORD_OFFSETS, HEADER_OFFSETS, LOG_OFFSET, poolSeed,
+  TAIL_WORD_OFFSETS,
+} from '../storage/layout.js'
 import { Log } from '../storage/log.js'
 import { createNativeRegion } from '../storage/pm-region.js'
 import {
@@ -142,6 +149,16 @@ export interface CheckReport {
   pool: string
   status: 'clean' | 'damaged' | 'not-a-pool'
   fileBytes: number
+  /** The pool's format version (1: the next start upgrades it in place to 2). */
+  formatVersion: number | null
+  /** Facts that are not damage: a root word copy lagging after a crash, an old format. */
+  notes: string[]
+  /**
+   * What --repair does in place, nothing lost: 'truncate' a file that grew back to the pool's
+   * length; 'copies' rewrite damaged redundant metadata copies from the intact ones. Null when
+   * the state is damaged (salvage into a new pool) or clean.
+   */
+  inPlace: 'truncate' | 'copies' | null
   /** Set when the status is not-a-pool. */
   notPoolReason?: string
   poolId: string | null
@@ -293,6 +310,8 @@ export interface CheckResult {
   report: CheckReport
   /** The prefix keyspace (for --repair), when one exists. */
   prefixKeyspace: Keyspace | null
+  /** The recovered log of a pool whose state is whole (for an in-place repair of copies). */
+  log?: RecoveredLog
 }
 
 /** Verify the pool at `path` (read-only). Throws only for I/O errors (open, read). */
@@ -307,7 +326,8 @@ export function checkPool(path: string): CheckResult {
 
 export function checkRegion(region: RegionReader, path: string): CheckResult {
   const base: CheckReport = {
-    pool: path, status: 'clean', fileBytes: region.sizeBytes, poolId: null, poolBytes: null,
+    pool: path, status: 'clean', fileBytes: region.sizeBytes, formatVersion: null, notes: [],
+    inPlace: null, poolId: null, poolBytes: null,
     ringBytes: null, createdAt: null, records: 0, txns: 0, checkpointChunks: 0, checkpointEnds: 0,
     lsn: null, headCheckpoint: null, keysPerDb: null, keys: null, damage: [],
   }
@@ -315,8 +335,47 @@ export function checkRegion(region: RegionReader, path: string): CheckResult {
   if (result.kind === 'format') {
     return { report: { ...base, status: 'not-a-pool', notPoolReason: result.reason }, prefixKeyspace: null }
   }
+  if (result.kind === 'corrupt' && result.what === 'pool file length' &&
+      result.partial?.header !== undefined) {
+    // A file of the wrong length: one that grew is checked over the pool's own length (the
+    // bytes past it are not pool data) and --repair truncates it; a short one cannot be read.
+    const poolBytes = result.partial.header.poolBytes
+    const lengthDamage: Damage = { what: result.what, offset: result.offset, lsn: null,
+      reason: result.reason }
+    if (region.sizeBytes > poolBytes) {
+      const inner = checkRegion({ sizeBytes: poolBytes, read: (o, l) => region.read(o, l) }, path)
+      const r = inner.report
+      r.fileBytes = region.sizeBytes
+      r.damage.unshift(lengthDamage)
+      if (r.status === 'clean' || r.inPlace !== null) r.inPlace = 'truncate'
+      r.status = 'damaged'
+      return inner
+    }
+    const h = result.partial.header
+    return {
+      report: {
+        ...base, status: 'damaged', poolId: h.poolId.toString('hex'), poolBytes,
+        ringBytes: h.ringBytes, createdAt: new Date(h.createdAtMs).toISOString(),
+        damage: [lengthDamage], prefix: null, unrepairableReason: result.reason,
+      },
+      prefixKeyspace: null,
+    }
+  }
   const log: Partial<RecoveredLog> = result.kind === 'ok' ? result.log : (result.partial ?? {})
   const report: CheckReport = { ...base }
+  report.formatVersion = log.formatVersion ?? null
+  if (log.formatVersion !== undefined && log.formatVersion !== FORMAT_VERSION) {
+    report.notes.push(`format version ${log.formatVersion}: the next start of this build ` +
+      `upgrades it in place to version ${FORMAT_VERSION} (redundant header and root words)`)
+  }
+  for (const d of log.metaDamage ?? []) {
+    if (d.damaged) {
+      report.damage.push({ what: d.what, offset: d.offset, lsn: null,
+        reason: `${d.reason} (the other copy is intact and used)` })
+    } else {
+      report.notes.push(`${d.what} at offset ${d.offset} ${d.reason}; the next start rewrites it`)
+    }
+  }
   if (log.header !== undefined) {
     report.poolId = log.header.poolId.toString('hex')
     report.poolBytes = log.header.poolBytes
@@ -335,13 +394,17 @@ export function checkRegion(region: RegionReader, path: string): CheckResult {
     const k = keysPerDb(result.keyspace)
     report.keysPerDb = k.perDb
     report.keys = k.total
-    return { report, prefixKeyspace: null }
+    if (report.damage.length > 0) {
+      report.status = 'damaged'
+      report.inPlace = 'copies'
+    }
+    return { report, prefixKeyspace: null, log: result.log }
   }
   report.status = 'damaged'
   report.damage.push({
     what: result.what, offset: result.offset, lsn: result.lsn ?? null, reason: result.reason,
   })
-  if (result.partial === undefined) {
+  if (result.partial === undefined || result.partial.tailLsn === undefined) {
     // Damage before the log could be walked at all (header or root words).
     report.prefix = null
     report.unrepairableReason = `the ${result.what} is damaged: without it no committed state ` +
@@ -430,6 +493,58 @@ export function writeRepairedPool(keyspace: Keyspace, poolBytes: number, output:
     }
   } finally {
     rmSync(temporary, { force: true })
+  }
+}
+
+/** The bytes that restore each damaged or lagging metadata copy, from the copies recovery used. */
+export function metadataPatches(log: RecoveredLog): { what: string; offset: number; bytes: Buffer }[] {
+  const ring = log.header.ringBytes
+  const seed = poolSeed(log.header.poolId)
+  return log.metaDamage.map((d) => {
+    const header = HEADER_OFFSETS.indexOf(d.offset)
+    const tail = TAIL_WORD_OFFSETS.indexOf(d.offset)
+    const head = HEAD_WORD_OFFSETS.indexOf(d.offset)
+    if (header >= 0) return { what: d.what, offset: d.offset, bytes: encodeHeader(log.header, header) }
+    if (tail < 0 && head < 0) throw new Error(`no in-place repair for ${d.what} at offset ${d.offset}`)
+    const w = tail >= 0 ? encodeWord(TAIL_TAGS[tail] as number, log.tailLsn % ring, seed)
+      : encodeWord(HEAD_TAGS[head] as number, log.headLsn % ring, seed)
+    const bytes = Buffer.alloc(8)
+    bytes.writeUInt32LE(w.lo, 0)
+    bytes.writeUInt32LE(w.hi, 4)
+    return { what: d.what, offset: d.offset, bytes }
+  })
+}
+
+/**
+ * In-place repairs that lose nothing (the pool's state is whole): truncate a file that grew to
+ * the pool's length, or rewrite the damaged (or lagging) redundant metadata copies from the
+ * copies recovery used. Plain pwrite(2) and fsync(2) on the pool file; the server must not have
+ * the pool open meanwhile. Each write replaces bytes recovery does not use, so a crash during
+ * the repair leaves the pool as it was or repaired.
+ */
+export function repairInPlace(path: string, checked: CheckResult): string {
+  const r = checked.report
+  const fd = openSync(path, 'r+')
+  try {
+    if (r.inPlace === 'truncate') {
+      const to = r.poolBytes as number
+      ftruncateSync(fd, to)
+      fsyncSync(fd)
+      return `truncated ${path} from ${r.fileBytes} to ${to} bytes`
+    }
+    const log = checked.log
+    if (r.inPlace !== 'copies' || log === undefined) throw new Error('nothing to repair in place')
+    const done: string[] = []
+    for (const patch of metadataPatches(log)) {
+      if (writeSync(fd, patch.bytes, 0, patch.bytes.length, patch.offset) !== patch.bytes.length) {
+        throw new Error(`short write at offset ${patch.offset}`)
+      }
+      done.push(`${patch.what} (offset ${patch.offset})`)
+    }
+    fsyncSync(fd)
+    return `rewrote ${done.join(', ')} in place from the intact copies`
+  } finally {
+    closeSync(fd)
   }
 }
 
@@ -546,11 +661,19 @@ export function formatReport(r: CheckReport): string {
           `ending at lsn ${c.endLsn}, ${c.keys === null ? '? keys' : plural(c.keys, 'key')}`))
   }
   if (r.keys !== null && r.keysPerDb !== null) row('live keys', `${r.keys}${dbList(r.keysPerDb)}`)
+  if (r.formatVersion !== null) row('format', `version ${r.formatVersion}`)
+  for (const n of r.notes) row('note', n)
   for (const d of r.damage) {
     row('DAMAGE', `${d.what} at offset ${d.offset}${d.lsn === null ? '' : ` (lsn ${d.lsn})`}: ` +
       d.reason)
   }
-  if (r.status === 'damaged') {
+  if (r.status === 'damaged' && r.inPlace !== null) {
+    row('status', r.inPlace === 'truncate'
+      ? `DAMAGED: the file is longer than its pool; startup refuses it; \`capykv-check --repair\` ` +
+        `truncates it to ${r.poolBytes} bytes in place (nothing lost)`
+      : 'DAMAGED (a redundant copy): startup uses the intact copy and serves the whole state; ' +
+        '`capykv-check --repair` rewrites the damaged copy in place (nothing lost)')
+  } else if (r.status === 'damaged') {
     if (r.prefix === null || r.prefix === undefined) {
       row('prefix', `none: ${r.unrepairableReason ?? 'no consistent state can be rebuilt'}`)
     } else {
@@ -590,7 +713,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.err(`capykv-check: cannot read ${parsed.pool}: ${errorText(e)}\n`)
     return EXIT_USAGE
   }
-  const r = checked.report
+  let r = checked.report
   const emit = (extra: Record<string, unknown> = {}): void => {
     if (parsed.json) io.out(`${JSON.stringify({ ...r, ...extra })}\n`)
   }
@@ -609,6 +732,47 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     say('repair: the pool is clean; nothing to repair, nothing written')
     emit({ repair: { written: false, reason: 'clean' } })
     return EXIT_CLEAN
+  }
+  if (r.inPlace !== null) {
+    // Nothing is lost: truncate a grown file and/or rewrite damaged copies, then check again.
+    const what = r.inPlace === 'truncate' ? `truncate ${parsed.pool} to its pool length of ` +
+      `${r.poolBytes} bytes` : `rewrite the damaged metadata copies of ${parsed.pool} in place ` +
+      'from the intact ones'
+    if (!parsed.yes) {
+      const plan = `${what} (nothing is lost; stop any server using the pool first)`
+      if (!io.interactive) {
+        say(`repair: would ${plan}.\nrepair declined: not asked on a terminal; pass --yes`)
+        emit({ repair: { written: false, reason: 'declined' } })
+        return EXIT_DAMAGED
+      }
+      if (!(await io.confirm(`${plan[0]?.toUpperCase()}${plan.slice(1)}. Continue? [y/N] `))) {
+        say('repair declined; nothing written')
+        emit({ repair: { written: false, reason: 'declined' } })
+        return EXIT_DAMAGED
+      }
+    }
+    const steps: string[] = []
+    let current: CheckResult = checked
+    try {
+      for (let i = 0; i < 3 && current.report.inPlace !== null; i++) {
+        steps.push(repairInPlace(parsed.pool, current))
+        current = checkPool(parsed.pool)
+      }
+    } catch (e) {
+      io.err(`capykv-check: in-place repair failed: ${errorText(e)}\n`)
+      emit({ repair: { written: false, reason: errorText(e), inPlace: steps } })
+      return EXIT_USAGE
+    }
+    for (const step of steps) say(`repaired: ${step}`)
+    if (current.report.status === 'clean') {
+      say(`repaired in place: ${parsed.pool} is clean again; nothing lost`)
+      emit({ repair: { written: true, inPlace: steps, output: parsed.pool, lostCommits: 0 } })
+      return EXIT_REPAIRED
+    }
+    // What remains is damage of the state itself: report it and go on with the salvage.
+    checked = current
+    r = current.report
+    if (!parsed.json) io.out(formatReport(r))
   }
   if (checked.prefixKeyspace === null || r.prefix === null || r.prefix === undefined) {
     say(`repair: no consistent state can be rebuilt (${r.unrepairableReason ?? 'unknown'}); ` +

@@ -18,10 +18,11 @@
 import { DecodeError } from '../state/bytes.js'
 import { applyEvents, decodeEvents, replayEventsDeferred } from '../state/event.js'
 import { Keyspace } from '../state/keyspace.js'
-import { decodeWord, HEAD_TAG, TAIL_TAG } from '../storage/cdb.js'
+import { decodeWord, HEAD_TAGS, TAIL_TAGS } from '../storage/cdb.js'
 import {
-  decodeHeader, HEAD_WORD_OFFSET, HEADER_BYTES, LOG_OFFSET, poolSeed, TAIL_WORD_OFFSET,
-  type PoolHeader,
+  decodeHeaderCopy, FORMAT_VERSION, FORMAT_VERSION_V1, HEAD_WORD_OFFSET, HEAD_WORD_OFFSETS,
+  HEADER_BYTES, HEADER_OFFSETS, LOG_OFFSET, poolSeed, sameHeader, TAIL_WORD_OFFSET,
+  TAIL_WORD_OFFSETS, type HeaderCopyResult, type PoolHeader,
 } from '../storage/layout.js'
 import {
   checkRecord, CKPT_FLAG_EMPTY, claimedPayloadBytes, decodeCheckpointBegin, decodeCheckpointEnd,
@@ -47,6 +48,17 @@ export interface RecoveredLog {
   checkpointEnds: number
   /** LSN of the END record of the checkpoint the head names, -1 for the creation checkpoint. */
   headCheckpointEndLsn: number
+  /** The pool's format version (1: upgraded in place by Store.open). */
+  formatVersion: number
+  /**
+   * Redundant metadata copies that are damaged (recovery used the other copy) or that differ from
+   * the copy used (a crash between the two stores): what, file offset, reason. Reported by
+   * startup and capykv-check; a root word copy is rewritten by Store.open, a header copy by
+   * capykv-check --repair.
+   */
+  metaDamage: MetaDamage[]
+  /** False when some copy of a root word is damaged or differs from the copy used. */
+  rootsInSync: boolean
   /**
    * BEGIN lsn of the newest checkpoint whose END is committed (the head's, or a later one when
    * a crash came between its commit and the head move: Store.open then moves the head to it).
@@ -93,6 +105,114 @@ export interface RecoverOptions {
   deferIndex?: boolean
 }
 
+export interface MetaDamage {
+  what: string
+  /** File offset of the damaged copy. */
+  offset: number
+  reason: string
+  /** False for a copy that verifies but lags the one used (a crash between the two stores). */
+  damaged: boolean
+}
+
+type Metadata =
+  | {
+    kind: 'ok'; header: PoolHeader; formatVersion: number; tailPhys: number; headPhys: number
+    damage: MetaDamage[]; rootsInSync: boolean
+  }
+  | { kind: 'corrupt'; what: string; reason: string; offset: number; header?: PoolHeader }
+  | { kind: 'format'; reason: string }
+
+/** What a pool file of the wrong length would take to use (recover's 'pool file length'). */
+export function lengthAdvice(fileBytes: number, poolBytes: number): string {
+  if (fileBytes > poolBytes) {
+    return `the file is ${fileBytes} bytes, ${fileBytes - poolBytes} more than the pool's ` +
+      `${poolBytes} (bytes appended, or the file extended by hand: a pool does not grow that ` +
+      `way); the extra bytes hold no pool data: \`capykv-check --repair\` truncates the file to ` +
+      `${poolBytes} bytes`
+  }
+  return `the file is ${fileBytes} bytes, ${poolBytes - fileBytes} fewer than the pool's ` +
+    `${poolBytes} (a truncated copy?): restore the whole file; extending it with zeros ` +
+    `(truncate -s ${poolBytes}) makes it readable, and capykv-check then reports any committed ` +
+    'data the missing bytes held'
+}
+
+/**
+ * The header and the two root words, each from the first of its copies that verifies
+ * (layout.ts, "Redundancy"); the copies that do not, or that differ, are listed in `damage`.
+ */
+function readMetadata(region: RegionReader): Metadata {
+  const damage: MetaDamage[] = []
+  const first = decodeHeaderCopy(Buffer.from(region.read(HEADER_OFFSETS[0] as number, HEADER_BYTES)), 0)
+  let chosen: HeaderCopyResult = first
+  if (first.kind === 'ok' && first.version === FORMAT_VERSION_V1) {
+    // Format version 1: one header, one copy of each root word.
+  } else {
+    const second = decodeHeaderCopy(
+      Buffer.from(region.read(HEADER_OFFSETS[1] as number, HEADER_BYTES)), 1)
+    if (first.kind === 'ok') {
+      if (second.kind === 'bad') {
+        damage.push({ what: 'pool header copy 1', offset: HEADER_OFFSETS[1] as number,
+          reason: second.reason, damaged: true })
+      } else if (!sameHeader(first.header, second.header) || second.version !== first.version) {
+        damage.push({ what: 'pool header copy 1', offset: HEADER_OFFSETS[1] as number,
+          reason: 'verifies but differs from copy 0', damaged: true })
+      }
+    } else if (second.kind === 'ok' && second.version === FORMAT_VERSION) {
+      damage.push({ what: 'pool header copy 0', offset: 0, reason: first.reason, damaged: true })
+      chosen = second
+    } else if (!first.corrupt && !(second.kind === 'bad' && second.corrupt)) {
+      return { kind: 'format', reason: first.reason }
+    }
+  }
+  if (chosen.kind === 'bad') {
+    return chosen.corrupt || first.kind === 'bad' && first.corrupt
+      ? { kind: 'corrupt', what: 'pool header', reason: `every copy is damaged (copy 0: ${
+        first.kind === 'bad' ? first.reason : 'ok'})`, offset: 0 }
+      : { kind: 'format', reason: chosen.reason }
+  }
+  const header = chosen.header
+  if (header.poolBytes !== region.sizeBytes) {
+    return { kind: 'corrupt', what: 'pool file length', header,
+      offset: Math.min(header.poolBytes, region.sizeBytes),
+      reason: lengthAdvice(region.sizeBytes, header.poolBytes) }
+  }
+  const ring = header.ringBytes
+  const seed = poolSeed(header.poolId)
+  const copies = chosen.version === FORMAT_VERSION_V1 ? 1 : 2
+  let rootsInSync = true
+  const word = (name: string, offsets: readonly number[], tags: readonly number[]): number | null => {
+    const values: (number | null)[] = []
+    for (let c = 0; c < copies; c++) {
+      const v = decodeWord(Buffer.from(region.read(offsets[c] as number, 8)), 0, tags[c] as number, seed)
+      values.push(v !== null && v < ring ? v : null)
+    }
+    const used = values.find((v) => v !== null) ?? null
+    if (used === null) return null
+    for (let c = 0; c < copies; c++) {
+      const v = values[c] as number | null
+      if (v === used) continue
+      rootsInSync = false
+      damage.push({
+        what: `${name} word copy ${c}`, offset: offsets[c] as number, damaged: v === null,
+        reason: v === null ? 'check failed' : `names ring offset ${v}, copy 0 names ${used} ` +
+          '(a crash between the stores of the two copies; copy 0 is used)',
+      })
+    }
+    return used
+  }
+  const tailPhys = word('tail', TAIL_WORD_OFFSETS, TAIL_TAGS)
+  if (tailPhys === null) {
+    return { kind: 'corrupt', what: 'tail word', reason: copies > 1 ? 'check failed in every copy'
+      : 'check failed', offset: TAIL_WORD_OFFSET }
+  }
+  const headPhys = word('head', HEAD_WORD_OFFSETS, HEAD_TAGS)
+  if (headPhys === null) {
+    return { kind: 'corrupt', what: 'head word', reason: copies > 1 ? 'check failed in every copy'
+      : 'check failed', offset: HEAD_WORD_OFFSET }
+  }
+  return { kind: 'ok', header, formatVersion: chosen.version, tailPhys, headPhys, damage, rootsInSync }
+}
+
 /** Default byte budget between two yields of recoverSteps (about 0.1-0.5 ms of replay). */
 export const YIELD_EVERY_BYTES = 16 * 1024
 
@@ -129,23 +249,15 @@ export function* recoverSteps(
   if (region.sizeBytes < LOG_OFFSET + MIN_RECORD_BYTES) {
     return { kind: 'format', reason: `file of ${region.sizeBytes} bytes is too small for a pool` }
   }
-  const h = decodeHeader(region.read(0, HEADER_BYTES), region.sizeBytes)
-  if (h.kind === 'bad') {
-    return h.corrupt ? { kind: 'corrupt', what: 'pool header', reason: h.reason, offset: 0 }
-      : { kind: 'format', reason: h.reason }
+  const meta = readMetadata(region)
+  if (meta.kind === 'format') return meta
+  if (meta.kind === 'corrupt') {
+    return { kind: 'corrupt', what: meta.what, reason: meta.reason, offset: meta.offset,
+      partial: meta.header === undefined ? undefined : { header: meta.header } }
   }
-  const header = h.header
+  const { header, formatVersion, tailPhys, headPhys } = meta
   const ring = header.ringBytes
   const seed = poolSeed(header.poolId)
-  const roots = Buffer.from(region.read(TAIL_WORD_OFFSET, 16))
-  const tailPhys = decodeWord(roots, 0, TAIL_TAG, seed)
-  const headPhys = decodeWord(roots, 8, HEAD_TAG, seed)
-  if (tailPhys === null || tailPhys >= ring) {
-    return { kind: 'corrupt', what: 'tail word', reason: 'check failed', offset: TAIL_WORD_OFFSET }
-  }
-  if (headPhys === null || headPhys >= ring) {
-    return { kind: 'corrupt', what: 'head word', reason: 'check failed', offset: HEAD_WORD_OFFSET }
-  }
   const distance = (tailPhys - headPhys + ring) % ring
   if (distance === 0) {
     return { kind: 'corrupt', what: 'root words', reason: 'tail equals head', offset: TAIL_WORD_OFFSET }
@@ -159,7 +271,8 @@ export function* recoverSteps(
   const headLsn = headBytes.readUInt32LE(8) + headBytes.readUInt32LE(12) * 2 ** 32
   const log: RecoveredLog = {
     header, seed, headLsn, tailLsn: headLsn + distance, records: 0, txns: 0, chunks: 0,
-    checkpointEnds: 0, headCheckpointEndLsn: -2, newestCheckpointLsn: headLsn,
+    checkpointEnds: 0, headCheckpointEndLsn: -2, newestCheckpointLsn: headLsn, formatVersion,
+    metaDamage: meta.damage, rootsInSync: meta.rootsInSync,
   }
   let lastBeginLsn = -1
   const keyspace = new Keyspace()

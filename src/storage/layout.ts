@@ -1,28 +1,56 @@
 // Pool layout and the pool header's durable format (one encoder/decoder pair, here).
 //
-//   [0, 4096)        header block; the header occupies its first 128 bytes, written once at
-//                    creation and never again:
-//                      0  magic "CAPYKV01" (8)      8  u32 format version (1)
+// Format version 2 (format version 1, below, is read and upgraded in place at open):
+//   [0, 4096)        header block: header copy 0 at 0 and header copy 1 at 2048 (different
+//                    512-byte sectors and cache lines). Each copy is 128 bytes, written once at
+//                    creation (and by capykv-check --repair over a damaged copy), never else:
+//                      0  magic "CAPYKV01" (8)      8  u32 format version (2)
 //                     12  u32 header bytes (128)   16  pool id (16 random bytes)
 //                     32  u64 pool bytes           40  u64 log offset (8192)
 //                     48  u64 ring bytes           56  u64 creation time, ms (informational)
-//                     64  zero to 120             120  u64 CRC-64 of [0, 120), seed 0
-//   [4096, 8192)     roots block: the tail word at 4096 (the commit word: where the committed
-//                    log ends) and the head word at 4104 (where the newest complete checkpoint
-//                    begins); see cdb.ts
+//                     64  u32 copy index (0, 1)    68  zero to 120
+//                    120  u64 CRC-64 of [0, 120), seed 0
+//                    The copy index is inside the CRC, so a copy found in the other copy's slot
+//                    (a misdirected write) fails its check; the pool id binds it to the pool.
+//   [4096, 8192)     roots block: copy 0 of the tail word at 4096 and of the head word at 4104;
+//                    copy 1 of the tail word at 6144 and of the head word at 6152 (cdb.ts; each
+//                    copy has its own tag, so a word in the wrong slot fails its check).
 //   [8192, end)      the log ring (ring bytes = pool bytes - 8192, rounded down to 8); records
 //                    in record-codec.ts
+// Redundancy (which copy is used, and the write order that keeps one valid at every crash point):
+// - Reading: copy 0 when it verifies, else copy 1 (header, tail word and head word decided each
+//   on its own). Copy 1 of a root word is written after copy 0 and flushed before anything
+//   depends on it, so two valid copies that differ mean a crash between the two stores (copy 0
+//   is then the newer one, and either state is legal: that commit was never acknowledged).
+//   Store.open rewrites a root-word copy that is damaged or differs before anything is appended.
+// - Writing (log.ts): commit = flush the records, store tail copy 0 (the commit point), flush
+//   it, store tail copy 1, flush it; a head move is the same with the head words. Formatting
+//   writes the log and both root copies, flushes, then both header copies, flushes: a file
+//   with no verifying header copy was never a complete pool (Store.create may delete it).
+// - A single flipped bit anywhere in one copy is detected by that copy's CRC (the header's
+//   CRC-64 over 120 bytes, the words' 32-bit check over 8), so the other copy is used.
+// Format version 1 (until 2026-12): one header at 0 (bytes 64..120 zero), root words at 4096 and
+// 4104 only. recover() reads it (copy 0 only); Store.open upgrades it in place (upgradeV1).
 // Pools are created whole (blocks allocated), initialised under a temporary name and renamed,
 // so a crash during creation leaves no half-made pool under the real name.
 
 import { crc64 } from './crc.js'
 
 export const MAGIC = Buffer.from('CAPYKV01', 'latin1')
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
+/** The older format this build still reads (and upgrades in place at open). */
+export const FORMAT_VERSION_V1 = 1
 export const HEADER_BYTES = 128
 export const HEADER_CRC_OFFSET = 120
+export const HEADER_COPY_INDEX_OFFSET = 64
+/** Where each header copy lives (copy 0 is format version 1's only header). */
+export const HEADER_OFFSETS: readonly number[] = [0, 2048]
+/** Copy 0 of each root word (format version 1's only copy). */
 export const TAIL_WORD_OFFSET = 4096
 export const HEAD_WORD_OFFSET = 4104
+/** Every copy of the tail word and of the head word, copy 0 first. */
+export const TAIL_WORD_OFFSETS: readonly number[] = [4096, 6144]
+export const HEAD_WORD_OFFSETS: readonly number[] = [4104, 6152]
 export const LOG_OFFSET = 8192
 export const MIN_RING_BYTES = 1024
 /** The words store ring offsets in 8-byte units in 32 bits. */
@@ -50,27 +78,32 @@ function readU64(buf: Buffer, offset: number): number {
   return buf.readUInt32LE(offset) + buf.readUInt32LE(offset + 4) * 2 ** 32
 }
 
-export function encodeHeader(h: PoolHeader): Buffer {
+/** Header copy `copy` (0 or 1) of the current format; `version` 1 only to build old pools (tests). */
+export function encodeHeader(h: PoolHeader, copy = 0, version = FORMAT_VERSION): Buffer {
   const buf = Buffer.alloc(HEADER_BYTES)
   MAGIC.copy(buf, 0)
-  buf.writeUInt32LE(FORMAT_VERSION, 8)
+  buf.writeUInt32LE(version, 8)
   buf.writeUInt32LE(HEADER_BYTES, 12)
   h.poolId.copy(buf, 16, 0, 16)
   writeU64(buf, 32, h.poolBytes)
   writeU64(buf, 40, h.logOffset)
   writeU64(buf, 48, h.ringBytes)
   writeU64(buf, 56, h.createdAtMs)
+  if (version !== FORMAT_VERSION_V1) buf.writeUInt32LE(copy, HEADER_COPY_INDEX_OFFSET)
   const crc = crc64(buf, 0, HEADER_CRC_OFFSET, 0n)
   buf.writeBigUInt64LE(crc, HEADER_CRC_OFFSET)
   return buf
 }
 
-export type HeaderResult =
-  | { kind: 'ok'; header: PoolHeader }
+export type HeaderCopyResult =
+  | { kind: 'ok'; header: PoolHeader; version: number }
   | { kind: 'bad'; reason: string; corrupt: boolean }
 
-/** Decode and validate the header against the region's size. */
-export function decodeHeader(bytes: Buffer, regionBytes: number): HeaderResult {
+/**
+ * Decode and validate one header copy (`copy` = the slot it was read from), without comparing
+ * its pool size with the file's (recover() does that, to say what a wrong length would take).
+ */
+export function decodeHeaderCopy(bytes: Buffer, copy: number): HeaderCopyResult {
   if (bytes.length < HEADER_BYTES) return { kind: 'bad', reason: 'file too small', corrupt: false }
   const crcOk = crc64(bytes, 0, HEADER_CRC_OFFSET, 0n) === bytes.readBigUInt64LE(HEADER_CRC_OFFSET)
   if (!bytes.subarray(0, 8).equals(MAGIC)) {
@@ -85,9 +118,21 @@ export function decodeHeader(bytes: Buffer, regionBytes: number): HeaderResult {
   }
   if (!crcOk) return { kind: 'bad', reason: 'header checksum mismatch', corrupt: true }
   const version = bytes.readUInt32LE(8)
-  if (version !== FORMAT_VERSION) {
-    return { kind: 'bad', reason: `format version ${version}, this build reads ${FORMAT_VERSION}`,
-      corrupt: false }
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_V1) {
+    return {
+      kind: 'bad', corrupt: false,
+      reason: `format version ${version}, this build reads ${FORMAT_VERSION} (and ` +
+        `${FORMAT_VERSION_V1}): open it with a capykv build that reads version ${version}, or ` +
+        'carry its data over through a client (e.g. redis-cli --scan piped into MIGRATE/DUMP-RESTORE)',
+    }
+  }
+  const index = bytes.readUInt32LE(HEADER_COPY_INDEX_OFFSET)
+  if (version === FORMAT_VERSION && index !== copy) {
+    return { kind: 'bad', reason: `header copy ${index} found in the slot of copy ${copy}`,
+      corrupt: true }
+  }
+  if (version === FORMAT_VERSION_V1 && copy !== 0) {
+    return { kind: 'bad', reason: 'a format version 1 header in the slot of copy 1', corrupt: true }
   }
   const header: PoolHeader = {
     poolId: Buffer.from(bytes.subarray(16, 32)),
@@ -96,15 +141,31 @@ export function decodeHeader(bytes: Buffer, regionBytes: number): HeaderResult {
     ringBytes: readU64(bytes, 48),
     createdAtMs: readU64(bytes, 56),
   }
-  if (header.poolBytes !== regionBytes) {
-    return { kind: 'bad', reason: `header says ${header.poolBytes} bytes, file has ${regionBytes}`,
-      corrupt: true }
-  }
   if (header.logOffset !== LOG_OFFSET || header.ringBytes !== ringBytesFor(header.poolBytes) ||
       header.ringBytes < MIN_RING_BYTES || header.ringBytes > MAX_RING_BYTES) {
     return { kind: 'bad', reason: 'header geometry inconsistent', corrupt: true }
   }
-  return { kind: 'ok', header }
+  return { kind: 'ok', header, version }
+}
+
+export function sameHeader(a: PoolHeader, b: PoolHeader): boolean {
+  return a.poolId.equals(b.poolId) && a.poolBytes === b.poolBytes && a.logOffset === b.logOffset &&
+    a.ringBytes === b.ringBytes && a.createdAtMs === b.createdAtMs
+}
+
+export type HeaderResult =
+  | { kind: 'ok'; header: PoolHeader }
+  | { kind: 'bad'; reason: string; corrupt: boolean }
+
+/** Decode copy 0 and validate it against the region's size (tests and tools). */
+export function decodeHeader(bytes: Buffer, regionBytes: number): HeaderResult {
+  const r = decodeHeaderCopy(bytes, 0)
+  if (r.kind === 'bad') return r
+  if (r.header.poolBytes !== regionBytes) {
+    return { kind: 'bad', reason: `header says ${r.header.poolBytes} bytes, file has ${regionBytes}`,
+      corrupt: true }
+  }
+  return { kind: 'ok', header: r.header }
 }
 
 /** The seed that binds every record and word CRC to this pool's identity. */

@@ -4,16 +4,19 @@
 //   [headLsn, committedLsn)  durable: what recovery replays (named by the head and tail words)
 //   [committedLsn, tailLsn)  appended, not yet durable state: written into the ring with blanket
 //                            permission (recovery never reads past the committed tail)
-// commit(): flush the appended range, then ONE aligned store of the tail word (the commit point,
-// commit permission), then flush it (PmRegion.commit: the three in order, one native call).
-// moveHead(): one store of the head word after the checkpoint it names is committed (blanket:
-// recovery from either head yields the same state), then flush; only after that may the ring
-// reuse the space before the new head.
+// commit(): flush the appended range, then ONE aligned store of the tail word's copy 0 (the
+// commit point, commit permission), then flush it (PmRegion.commit: the three in order, one
+// native call); then the same value into copy 1 (blanket: recovery prefers copy 0 while it
+// verifies) and its flush, before commit() returns and any reply depends on it (layout.ts,
+// "Redundancy").
+// moveHead(): the head word's copy 0, then copy 1, each stored and flushed, after the checkpoint
+// it names is committed (blanket: recovery from either head yields the same state); only after
+// that may the ring reuse the space before the new head.
 
 import { assert } from '../assert.js'
 import { ByteWriter } from '../state/bytes.js'
-import { encodeWord, HEAD_TAG, TAIL_TAG } from './cdb.js'
-import { HEAD_WORD_OFFSET, LOG_OFFSET, TAIL_WORD_OFFSET } from './layout.js'
+import { encodeWord, HEAD_TAGS, TAIL_TAGS } from './cdb.js'
+import { HEAD_WORD_OFFSETS, LOG_OFFSET, TAIL_WORD_OFFSETS } from './layout.js'
 import type { PmRegion } from './pm-region.js'
 import {
   beginRecord, frameRecord, MIN_RECORD_BYTES, padRecord, RECORD_HEADER_BYTES, recordBytes,
@@ -28,6 +31,9 @@ export interface LogTestHooks {
   /** Mutation for the PoWER checker's own test: store the tail word before flushing records. */
   commitBeforeFlush?: boolean
 }
+
+const TAIL_COPY0 = TAIL_WORD_OFFSETS[0] as number
+const TAIL_COPY1 = TAIL_WORD_OFFSETS[1] as number
 
 export class Log {
   headLsn: number
@@ -139,40 +145,46 @@ export class Log {
     if (!this.hasUncommitted) return
     const from = this.committedLsn % this.ringBytes
     const to = this.tailLsn % this.ringBytes
-    const word = encodeWord(TAIL_TAG, to, this.seed)
+    const word = encodeWord(TAIL_TAGS[0] as number, to, this.seed)
     if (this.hooks.commitBeforeFlush === true) {
       this.commitBeforeFlush(from, to, word.lo, word.hi)
     } else if (from < to) {
       // The usual case, one range: region.commit flushes it, stores the word, flushes the word.
-      this.region.commit(LOG_OFFSET + from, to - from, TAIL_WORD_OFFSET, word.lo, word.hi)
+      this.region.commit(LOG_OFFSET + from, to - from, TAIL_COPY0, word.lo, word.hi)
     } else {
       // The appended range wraps: flush its second part first, then commit with the first.
       if (to > 0) this.region.flush(LOG_OFFSET, to)
-      this.region.commit(LOG_OFFSET + from, this.ringBytes - from, TAIL_WORD_OFFSET, word.lo,
+      this.region.commit(LOG_OFFSET + from, this.ringBytes - from, TAIL_COPY0, word.lo,
         word.hi)
     }
+    // Copy 1, once copy 0 is durable.
+    const copy = encodeWord(TAIL_TAGS[1] as number, to, this.seed)
+    this.region.store64(TAIL_COPY1, copy.lo, copy.hi, 'blanket')
+    this.region.flush(TAIL_COPY1, 8)
     this.committedLsn = this.tailLsn
     this.commits++
   }
 
   /** The broken protocol the PoWER checker must catch (hooks.commitBeforeFlush). */
   private commitBeforeFlush(from: number, to: number, lo: number, hi: number): void {
-    this.region.store64(TAIL_WORD_OFFSET, lo, hi, 'commit')
+    this.region.store64(TAIL_COPY0, lo, hi, 'commit')
     if (from < to) {
       this.region.flush(LOG_OFFSET + from, to - from)
     } else {
       this.region.flush(LOG_OFFSET + from, this.ringBytes - from)
       if (to > 0) this.region.flush(LOG_OFFSET, to)
     }
-    this.region.flush(TAIL_WORD_OFFSET, 8)
+    this.region.flush(TAIL_COPY0, 8)
   }
 
   /** Point the head at a committed checkpoint's BEGIN record; frees the space before it. */
   moveHead(lsn: number): void {
     assert(lsn >= this.headLsn && lsn < this.committedLsn, 'head must move forward, within commits')
-    const word = encodeWord(HEAD_TAG, lsn % this.ringBytes, this.seed)
-    this.region.store64(HEAD_WORD_OFFSET, word.lo, word.hi, 'blanket')
-    this.region.flush(HEAD_WORD_OFFSET, 8)
+    for (let c = 0; c < HEAD_WORD_OFFSETS.length; c++) {
+      const word = encodeWord(HEAD_TAGS[c] as number, lsn % this.ringBytes, this.seed)
+      this.region.store64(HEAD_WORD_OFFSETS[c] as number, word.lo, word.hi, 'blanket')
+      this.region.flush(HEAD_WORD_OFFSETS[c] as number, 8)
+    }
     this.headLsn = lsn
   }
 }

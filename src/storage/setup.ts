@@ -1,28 +1,32 @@
-// Formatting a region as an empty pool: the header, the creation checkpoint (a CHECKPOINT_BEGIN
-// record flagged EMPTY: a complete, empty snapshot by itself) at lsn 0, the head word naming it
-// and the tail word after it; then one flush of everything. Formatting is not crash-atomic by
-// itself: Store.create formats under a temporary file name and renames the file afterwards.
+// Formatting a region as an empty pool: the creation checkpoint (a CHECKPOINT_BEGIN record
+// flagged EMPTY: a complete, empty snapshot by itself) at lsn 0, both copies of the head word
+// naming it and of the tail word after it, one flush; then both header copies, one flush. The
+// header comes last so that a file with a verifying header copy is a complete pool: Store.create
+// deletes a leftover temporary file only when no header copy verifies. Formatting is not
+// crash-atomic by itself: Store.create formats under a temporary file name and renames the file.
 
 import { ByteWriter } from '../state/bytes.js'
-import { encodeWord, HEAD_TAG, TAIL_TAG } from './cdb.js'
+import { encodeWord, HEAD_TAGS, TAIL_TAGS } from './cdb.js'
 import {
-  encodeHeader, HEAD_WORD_OFFSET, LOG_OFFSET, MAX_RING_BYTES, MIN_POOL_BYTES, poolSeed,
-  ringBytesFor, TAIL_WORD_OFFSET,
+  encodeHeader, FORMAT_VERSION, FORMAT_VERSION_V1, HEAD_WORD_OFFSETS, HEADER_BYTES,
+  HEADER_OFFSETS, LOG_OFFSET, MAX_RING_BYTES, MIN_POOL_BYTES, poolSeed, ringBytesFor,
+  TAIL_WORD_OFFSETS, type PoolHeader,
 } from './layout.js'
 import type { PmRegion } from './pm-region.js'
 import {
   beginRecord, CKPT_FLAG_EMPTY, encodeCheckpointBegin, finishRecord, normalizeLsn, REC_CKPT_BEGIN,
 } from './record-codec.js'
 
-export function formatRegion(region: PmRegion, poolId: Buffer, createdAtMs: number): void {
+/** `version` = FORMAT_VERSION_V1 builds a pool of the old format (tests of the upgrade). */
+export function formatRegion(
+  region: PmRegion, poolId: Buffer, createdAtMs: number, version = FORMAT_VERSION,
+): void {
   if (region.sizeBytes < MIN_POOL_BYTES) {
     throw new RangeError(`a pool needs at least ${MIN_POOL_BYTES} bytes`)
   }
   const ringBytes = ringBytesFor(region.sizeBytes)
   if (ringBytes > MAX_RING_BYTES) throw new RangeError('pool too large (32 GiB at most)')
-  region.write(0, encodeHeader({
-    poolId, poolBytes: region.sizeBytes, logOffset: LOG_OFFSET, ringBytes, createdAtMs,
-  }), 'blanket')
+  const copies = version === FORMAT_VERSION_V1 ? 1 : 2
   const seed = poolSeed(poolId)
   const w = new ByteWriter(64)
   beginRecord(w)
@@ -30,9 +34,62 @@ export function formatRegion(region: PmRegion, poolId: Buffer, createdAtMs: numb
   const record = finishRecord(w, REC_CKPT_BEGIN, 0, seed)
   region.write(LOG_OFFSET, record, 'blanket')
   const tail = normalizeLsn(record.length, ringBytes) % ringBytes
-  const head = encodeWord(HEAD_TAG, 0, seed)
-  const commit = encodeWord(TAIL_TAG, tail, seed)
-  region.store64(HEAD_WORD_OFFSET, head.lo, head.hi, 'blanket')
-  region.store64(TAIL_WORD_OFFSET, commit.lo, commit.hi, 'blanket')
-  region.flush(0, LOG_OFFSET + record.length)
+  for (let c = 0; c < copies; c++) {
+    const head = encodeWord(HEAD_TAGS[c] as number, 0, seed)
+    const commit = encodeWord(TAIL_TAGS[c] as number, tail, seed)
+    region.store64(HEAD_WORD_OFFSETS[c] as number, head.lo, head.hi, 'blanket')
+    region.store64(TAIL_WORD_OFFSETS[c] as number, commit.lo, commit.hi, 'blanket')
+  }
+  region.flush(HEADER_OFFSETS[0] as number, LOG_OFFSET + record.length)
+  const header = { poolId, poolBytes: region.sizeBytes, logOffset: LOG_OFFSET, ringBytes, createdAtMs }
+  for (let c = 0; c < copies; c++) {
+    region.write(HEADER_OFFSETS[c] as number, encodeHeader(header, c, version), 'blanket')
+  }
+  region.flush(0, (HEADER_OFFSETS[copies - 1] as number) + HEADER_BYTES)
+}
+
+/**
+ * Store.open's metadata upkeep, before anything is appended (layout.ts, "Redundancy"):
+ * - a format version 1 pool is upgraded in place: copy 1 of both root words and header copy 1
+ *   (version 2) are written and flushed, then header copy 0 is rewritten as version 2 and
+ *   flushed. A crash before the second flush leaves copy 0 of version 1 (read as version 1: the
+ *   next open upgrades again) or torn (copy 1, complete, is used);
+ * - a root word copy that is damaged or lags the copy recovery used is rewritten with the used
+ *   value (copy 0 first), each store flushed: a later flip in the other copy must not bring back
+ *   a value recovery did not use, once new records overwrite what it named.
+ * Each write is blanket: recovery of any crash image yields the same state. Returns how many
+ * root-word copies it rewrote (the upgrade counts its two).
+ */
+export function syncMetadata(
+  region: PmRegion, header: PoolHeader, formatVersion: number, tailPhys: number, headPhys: number,
+  inSync: boolean,
+): number {
+  const seed = poolSeed(header.poolId)
+  const words: [readonly number[], readonly number[], number][] =
+    [[TAIL_WORD_OFFSETS, TAIL_TAGS, tailPhys], [HEAD_WORD_OFFSETS, HEAD_TAGS, headPhys]]
+  if (formatVersion === FORMAT_VERSION_V1) {
+    for (const [offsets, tags, value] of words) {
+      const w = encodeWord(tags[1] as number, value, seed)
+      region.store64(offsets[1] as number, w.lo, w.hi, 'blanket')
+    }
+    region.write(HEADER_OFFSETS[1] as number, encodeHeader(header, 1), 'blanket')
+    region.flush(HEADER_OFFSETS[1] as number, LOG_OFFSET - (HEADER_OFFSETS[1] as number))
+    region.write(HEADER_OFFSETS[0] as number, encodeHeader(header, 0), 'blanket')
+    region.flush(HEADER_OFFSETS[0] as number, HEADER_BYTES)
+    return 2
+  }
+  if (inSync) return 0
+  let rewritten = 0
+  for (const [offsets, tags, value] of words) {
+    for (let c = 0; c < offsets.length; c++) {
+      const at = offsets[c] as number
+      const w = encodeWord(tags[c] as number, value, seed)
+      const now = region.read(at, 8)
+      if (now.readUInt32LE(0) === w.lo && now.readUInt32LE(4) === w.hi) continue
+      region.store64(at, w.lo, w.hi, 'blanket')
+      region.flush(at, 8)
+      rewritten++
+    }
+  }
+  return rewritten
 }

@@ -27,7 +27,8 @@ import {
   createNativeRegion, openNativeRegion, type PmRegion,
 } from '../storage/pm-region.js'
 import { REC_TXN } from '../storage/record-codec.js'
-import { formatRegion } from '../storage/setup.js'
+import { formatRegion, syncMetadata } from '../storage/setup.js'
+import { FORMAT_VERSION } from '../storage/layout.js'
 
 export const DEFAULT_POOL_BYTES = 1024 * 1024 * 1024
 /** Deferred events indexed per background slice after open (~1 ms; state/keyspace.ts). */
@@ -201,6 +202,10 @@ export class Store {
   longestCheckpointSliceMs = 0
   recoveryMs = 0
   indexedMs = 0
+  /** The format version this open upgraded the pool from, or null. */
+  upgradedFromVersion: number | null = null
+  /** Root word copies rewritten at open (damaged, or lagging after a crash). */
+  rootCopiesRewritten = 0
   recoveredLog: RecoveredLog
 
   private constructor(
@@ -267,6 +272,14 @@ export class Store {
     }
     const store = new Store(region, result.keyspace, result.log, options)
     store.recoveryMs = performance.now() - started
+    // Redundant metadata (storage/layout.ts): upgrade a format 1 pool, rewrite a root word copy
+    // that is damaged or lags, before anything is appended. A damaged header copy is reported
+    // (metadataDamage: the server logs it and shows it in INFO); capykv-check --repair rewrites it.
+    const ring = result.log.header.ringBytes
+    store.upgradedFromVersion = result.log.formatVersion === FORMAT_VERSION ? null
+      : result.log.formatVersion
+    store.rootCopiesRewritten = syncMetadata(region, result.log.header, result.log.formatVersion,
+      result.log.tailLsn % ring, result.log.headLsn % ring, result.log.rootsInSync)
     // A crash between a checkpoint's commit and its head move: move the head now (a blanket
     // write: recovery from either head yields this state), or its space would stay garbage.
     // Deferred events point into that space: they are applied first.

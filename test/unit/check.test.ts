@@ -2,8 +2,9 @@
 // byte in a committed record reported with its offset and lsn (exit 1), --repair writing a new
 // pool that opens with exactly the prefix state (exit 4) and leaving the damaged pool untouched,
 // the lost-commit count (exact, and "at least" when more is damaged), and every refusal: output
-// exists, no confirmation (non-terminal, or "no" on the terminal), header destroyed, damage inside
-// the head checkpoint, damaged tail word, clean pool, not a pool, usage errors.
+// exists, no confirmation (non-terminal, or "no" on the terminal), every header copy destroyed,
+// damage inside the head checkpoint, every tail word copy damaged, clean pool, not a pool, usage
+// errors. Damage to ONE redundant copy and files of the wrong length: test/unit/redundancy.test.ts.
 // Invariants: pools live in a temp dir on /dev/shm removed at teardown; the expected prefix state
 // is computed by applying the same events to a fresh Keyspace (never by the code under test).
 
@@ -25,7 +26,9 @@ import { canonical } from '../../src/state/canonical.js'
 import { EV_DEL, EV_PUT } from '../../src/state/core-events.js'
 import { applyEvents, type Event } from '../../src/state/event.js'
 import { Keyspace } from '../../src/state/keyspace.js'
-import { LOG_OFFSET, TAIL_WORD_OFFSET } from '../../src/storage/layout.js'
+import {
+  HEADER_OFFSETS, LOG_OFFSET, TAIL_WORD_OFFSET, TAIL_WORD_OFFSETS,
+} from '../../src/storage/layout.js'
 import {
   checkRecord, claimedPayloadBytes, normalizeLsn, REC_CKPT_CHUNK, REC_CKPT_END, REC_PAD, REC_TXN,
   RECORD_HEADER_BYTES, recordBytes,
@@ -290,13 +293,14 @@ t.test('refusals: output exists, no confirmation, answer no', async (t) => {
 })
 
 t.test('no consistent state: header destroyed, damaged head checkpoint, damaged tail word', async (t) => {
-  // The header's pool id (inside its CRC): the pool is recognisably ours, and unreadable.
+  // The pool id in both header copies (inside their CRCs): recognisably ours, and unreadable.
   const header = fresh('header.pool')
   await makePool(header, TXNS)
   xorByte(header, 20)
+  xorByte(header, HEADER_OFFSETS[1] as number + 20)
   const h = await cli(['--repair', '--yes', header])
   t.equal(h.code, EXIT_DAMAGED)
-  t.match(h.out, /DAMAGE\s+pool header at offset 0: header checksum mismatch/)
+  t.match(h.out, /DAMAGE\s+pool header at offset 0: every copy is damaged \(copy 0: header checksum mismatch\)/)
   t.match(h.out, /no consistent state can be rebuilt/)
   t.notOk(existsSync(`${header}.repaired`), 'nothing written')
 
@@ -319,9 +323,10 @@ t.test('no consistent state: header destroyed, damaged head checkpoint, damaged 
   const tail = fresh('tail.pool')
   await makePool(tail, TXNS)
   xorByte(tail, TAIL_WORD_OFFSET + 6, 0x01)
+  xorByte(tail, TAIL_WORD_OFFSETS[1] as number + 2, 0x10)
   const w = await cli(['--repair', '--yes', tail])
   t.equal(w.code, EXIT_DAMAGED)
-  t.match(w.out, /DAMAGE\s+tail word at offset 4096: check failed/)
+  t.match(w.out, /DAMAGE\s+tail word at offset 4096: check failed in every copy/)
   t.notOk(existsSync(`${tail}.repaired`))
 })
 

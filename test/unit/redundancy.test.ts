@@ -1,0 +1,325 @@
+// Redundant pool metadata (src/storage/layout.ts, "Redundancy"; format version 2):
+// - every single-bit flip in any ONE copy of the header (both copies, all 1024 bits each) or of
+//   the root words (tail and head, both copies, 64 bits each) leaves a pool that recovers to the
+//   exact state, names the damaged copy (offset), and metadataPatches (what capykv-check --repair
+//   writes in place) restores the pool byte for byte; the same for two flips in one copy;
+// - a flip in every copy of one structure is reported as corruption, never served;
+// - a root-word copy that lags (a crash between the two stores) is used only when copy 0 fails,
+//   and Store.open rewrites it before anything is appended;
+// - a format version 1 pool (one header, one copy of each word) is read, and Store.open upgrades
+//   it in place, checked in PoWER mode by the crash simulator at every write and flush of the
+//   upgrade; a pool of a format this build does not read is refused naming both versions;
+// - on files through capykv-check: one damaged copy is reported (exit 1), --repair --yes rewrites
+//   it in place (exit 4) and the file is byte-identical to the undamaged one; a file that grew is
+//   reported with its length and what it takes, refused by startup, and --repair truncates it; a
+//   short file is reported with what it would take and not touched.
+// Invariants: pools on /dev/shm (or the temp dir), removed at teardown; the expected state is
+// the model's, from the harness that built the pool (never recomputed by the code under test).
+
+import t from 'tap'
+import { createHash } from 'node:crypto'
+import {
+  appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { checkPool, EXIT_DAMAGED, EXIT_REPAIRED, metadataPatches, runCli } from '../../src/recovery/check.js'
+import { recover, type RegionReader } from '../../src/recovery/recover.js'
+import { canonical } from '../../src/state/canonical.js'
+import { encodeWord, TAIL_TAGS } from '../../src/storage/cdb.js'
+import {
+  decodeHeaderCopy, encodeHeader, FORMAT_VERSION, FORMAT_VERSION_V1, HEAD_WORD_OFFSETS,
+  HEADER_BYTES, HEADER_OFFSETS, poolSeed, TAIL_WORD_OFFSETS,
+} from '../../src/storage/layout.js'
+import { syncMetadata } from '../../src/storage/setup.js'
+import { Store } from '../../src/txn/engine.js'
+import { Harness } from '../sim/harness.js'
+import { Prng } from '../sim/prng.js'
+import { SimRegion, Verifier, DEFAULT_POLICY } from '../sim/sim-region.js'
+import { poolBytesFor, randomTxn } from '../sim/workload.js'
+
+const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'capykv-redundancy-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+let serial = 0
+const fresh = (name: string): string => {
+  const d = join(dir, `${serial++}`)
+  mkdirSync(d)
+  return join(d, name)
+}
+const readerOf = (bytes: Buffer): RegionReader =>
+  ({ sizeBytes: bytes.length, read: (o, l) => bytes.subarray(o, o + l) })
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+/** A committed pool with a moved head (a checkpoint) and history after it: bytes and state. */
+function buildPool(seed: number, ringBytes = 16384): { bytes: Buffer; state: string; older: Buffer } {
+  const rng = new Prng(seed)
+  const h = Harness.fresh({ poolBytes: poolBytesFor(ringBytes), poolId: rng.bytes(16), rng: rng.fork(),
+    verifier: null })
+  for (let i = 0; i < 20; i++) {
+    h.txn(randomTxn(rng))
+    h.flush()
+  }
+  h.checkpointNow()
+  const older = Buffer.from(h.sim.current)
+  for (let i = 0; i < 10; i++) {
+    h.txn(randomTxn(rng))
+    h.flush()
+  }
+  return { bytes: Buffer.from(h.sim.current), state: h.state, older }
+}
+
+interface Span { name: string; offset: number; bytes: number }
+const SPANS: Span[] = [
+  { name: 'pool header copy 0', offset: HEADER_OFFSETS[0] as number, bytes: HEADER_BYTES },
+  { name: 'pool header copy 1', offset: HEADER_OFFSETS[1] as number, bytes: HEADER_BYTES },
+  { name: 'tail word copy 0', offset: TAIL_WORD_OFFSETS[0] as number, bytes: 8 },
+  { name: 'tail word copy 1', offset: TAIL_WORD_OFFSETS[1] as number, bytes: 8 },
+  { name: 'head word copy 0', offset: HEAD_WORD_OFFSETS[0] as number, bytes: 8 },
+  { name: 'head word copy 1', offset: HEAD_WORD_OFFSETS[1] as number, bytes: 8 },
+]
+
+t.test('every single-bit flip in one copy: the exact state, the copy named, repaired byte for byte', (t) => {
+  const pool = buildPool(0x5eed1)
+  const clean = recover(readerOf(pool.bytes))
+  t.equal(clean.kind, 'ok')
+  if (clean.kind !== 'ok') return t.end()
+  t.equal(canonical(clean.keyspace), pool.state, 'the clean pool recovers to the model state')
+  t.same(clean.log.metaDamage, [], 'and reports no damaged copy')
+  t.equal(clean.log.formatVersion, FORMAT_VERSION)
+  t.not(clean.log.headLsn, 0, 'the head has moved (a checkpoint), so the head words are not trivial')
+  const work = Buffer.from(pool.bytes)
+  const reader = readerOf(work)
+  const failures: string[] = []
+  let flips = 0
+  const judge = (span: Span, what: string): void => {
+    flips++
+    const r = recover(reader, { deferIndex: flips % 2 === 0 })
+    if (r.kind !== 'ok') {
+      failures.push(`${span.name} ${what}: ${r.kind} ${r.kind === 'corrupt' ? `${r.what}: ${r.reason}` : r.reason}`)
+      return
+    }
+    if (canonical(r.keyspace) !== pool.state) failures.push(`${span.name} ${what}: another state`)
+    const named = r.log.metaDamage.filter((d) => d.damaged).map((d) => d.offset)
+    if (named.length !== 1 || named[0] !== span.offset) {
+      failures.push(`${span.name} ${what}: damage reported at ${JSON.stringify(named)}`)
+    }
+    const repaired = Buffer.from(work)
+    for (const p of metadataPatches(r.log)) p.bytes.copy(repaired, p.offset)
+    if (!repaired.equals(pool.bytes)) failures.push(`${span.name} ${what}: the repair differs`)
+  }
+  for (const span of SPANS) {
+    for (let bit = 0; bit < span.bytes * 8; bit++) {
+      const at = span.offset + (bit >> 3)
+      work[at] = (work[at] as number) ^ (1 << (bit & 7))
+      judge(span, `bit ${bit}`)
+      work[at] = (work[at] as number) ^ (1 << (bit & 7))
+    }
+    // Two flips in the same copy (a burst inside it), a sample.
+    for (let bit = 0; bit + 9 < span.bytes * 8; bit += 7) {
+      const a = span.offset + (bit >> 3)
+      const b = span.offset + ((bit + 9) >> 3)
+      work[a] = (work[a] as number) ^ (1 << (bit & 7))
+      work[b] = (work[b] as number) ^ (1 << ((bit + 9) & 7))
+      judge(span, `bits ${bit} and ${bit + 9}`)
+      work[b] = (work[b] as number) ^ (1 << ((bit + 9) & 7))
+      work[a] = (work[a] as number) ^ (1 << (bit & 7))
+    }
+  }
+  t.ok(work.equals(pool.bytes), 'every fault was undone')
+  t.same(failures.slice(0, 10), [], `${flips} faults in one copy: exact state, copy named, repaired`)
+  t.ok(flips > 2 * 1024 + 4 * 64, `${flips} faults`)
+  t.end()
+})
+
+t.test('a flip in every copy of one structure is corruption, never served', (t) => {
+  const pool = buildPool(0x5eed2)
+  const cases: [string, number[], RegExp][] = [
+    ['header', [20, (HEADER_OFFSETS[1] as number) + 33], /pool header/],
+    ['tail word', [(TAIL_WORD_OFFSETS[0] as number) + 1, (TAIL_WORD_OFFSETS[1] as number) + 6], /tail word/],
+    ['head word', [(HEAD_WORD_OFFSETS[0] as number) + 7, (HEAD_WORD_OFFSETS[1] as number)], /head word/],
+  ]
+  for (const [name, offsets, what] of cases) {
+    const work = Buffer.from(pool.bytes)
+    for (const o of offsets) work[o] = (work[o] as number) ^ 0x10
+    const r = recover(readerOf(work))
+    t.equal(r.kind, 'corrupt', `${name}: corrupt`)
+    if (r.kind === 'corrupt') t.match(r.what, what)
+  }
+  t.end()
+})
+
+t.test('a lagging root-word copy: copy 0 wins, open rewrites copy 1 before appending', (t) => {
+  const pool = buildPool(0x5eed3)
+  const work = Buffer.from(pool.bytes)
+  // Copy 1 of the tail word from an older, valid state (what a crash between the stores leaves).
+  const at = TAIL_WORD_OFFSETS[1] as number
+  pool.older.copy(work, at, at, at + 8)
+  t.notOk(work.subarray(at, at + 8).equals(pool.bytes.subarray(at, at + 8)), 'copy 1 differs')
+  const r = recover(readerOf(work))
+  t.equal(r.kind, 'ok')
+  if (r.kind !== 'ok') return t.end()
+  t.equal(canonical(r.keyspace), pool.state, 'copy 0 is used')
+  t.equal(r.log.rootsInSync, false)
+  t.same(r.log.metaDamage.map((d) => [d.offset, d.damaged]), [[at, false]], 'reported as lagging, not damage')
+  // Open over the simulated PM in PoWER mode: the rewrite is checked like any blanket write.
+  const verifier = new Verifier()
+  const sim = new SimRegion(work, DEFAULT_POLICY, new Prng(1))
+  sim.enablePower(verifier, pool.state)
+  const store = Store.openRegionSync(sim, { groupCommit: 'manual', autoCheckpoint: false })
+  t.equal(store.rootCopiesRewritten, 1, 'one copy rewritten')
+  t.equal(sim.violation, null, 'every crash image of the rewrite recovers the state')
+  t.ok(sim.durable.subarray(at, at + 8).equals(pool.bytes.subarray(at, at + 8)), 'copy 1 is current again')
+  // Copy 0 damaged afterwards: copy 1 now gives the same state.
+  const after = Buffer.from(sim.durable)
+  after[(TAIL_WORD_OFFSETS[0] as number) + 3] = (after[(TAIL_WORD_OFFSETS[0] as number) + 3] as number) ^ 1
+  const again = recover(readerOf(after))
+  t.equal(again.kind === 'ok' ? canonical(again.keyspace) : again.kind, pool.state)
+  t.end()
+})
+
+/** The same pool in format version 1: one header (no copy index), words at 4096 and 4104 only. */
+function toV1(bytes: Buffer): Buffer {
+  const v1 = Buffer.from(bytes)
+  const h = decodeHeaderCopy(bytes.subarray(0, HEADER_BYTES), 0)
+  if (h.kind !== 'ok') throw new Error('not a pool')
+  encodeHeader(h.header, 0, FORMAT_VERSION_V1).copy(v1, 0)
+  v1.fill(0, HEADER_OFFSETS[1] as number, (HEADER_OFFSETS[1] as number) + HEADER_BYTES)
+  v1.fill(0, TAIL_WORD_OFFSETS[1] as number, (TAIL_WORD_OFFSETS[1] as number) + 8)
+  v1.fill(0, HEAD_WORD_OFFSETS[1] as number, (HEAD_WORD_OFFSETS[1] as number) + 8)
+  return v1
+}
+
+t.test('format version 1: read, upgraded in place at open, every crash image of the upgrade checked', (t) => {
+  const pool = buildPool(0x5eed4)
+  const v1 = toV1(pool.bytes)
+  const r = recover(readerOf(v1))
+  t.equal(r.kind, 'ok')
+  if (r.kind !== 'ok') return t.end()
+  t.equal(r.log.formatVersion, FORMAT_VERSION_V1)
+  t.equal(canonical(r.keyspace), pool.state, 'a version 1 pool reads to its state')
+  const verifier = new Verifier()
+  const sim = new SimRegion(v1, DEFAULT_POLICY, new Prng(2))
+  sim.enablePower(verifier, pool.state)
+  const before = verifier.distinct
+  const ring = r.log.header.ringBytes
+  syncMetadata(sim, r.log.header, r.log.formatVersion, r.log.tailLsn % ring, r.log.headLsn % ring, true)
+  t.equal(sim.violation, null, 'every crash image during the upgrade recovers the state')
+  t.ok(verifier.distinct - before > 10, `${verifier.distinct - before} distinct crash images of the upgrade`)
+  t.ok(Buffer.from(sim.durable).equals(pool.bytes), 'the upgraded pool is byte for byte the version 2 pool')
+  // Through Store.open on a file, and capykv-check before and after.
+  const path = fresh('v1.pool')
+  writeFileSync(path, v1)
+  const { report } = checkPool(path)
+  t.equal(report.status, 'clean')
+  t.equal(report.formatVersion, 1)
+  t.match(report.notes.join('\n'), /format version 1: the next start of this build upgrades it in place to version 2/)
+  return Store.open(path, { create: false }).then((store) => {
+    t.equal(store.upgradedFromVersion, 1)
+    t.equal(canonical(store.keyspace), pool.state)
+    store.close()
+    const after = checkPool(path).report
+    t.equal(after.formatVersion, FORMAT_VERSION)
+    t.equal(after.status, 'clean')
+    t.ok(readFileSync(path).equals(pool.bytes), 'the file is the version 2 pool')
+  })
+})
+
+t.test('a format this build does not read is refused naming both versions', async (t) => {
+  const pool = buildPool(0x5eed5)
+  const v3 = Buffer.from(pool.bytes)
+  for (const [copy, at] of HEADER_OFFSETS.entries()) {
+    const h = decodeHeaderCopy(pool.bytes.subarray(at, at + HEADER_BYTES), copy)
+    if (h.kind !== 'ok') throw new Error('bad header')
+    encodeHeader(h.header, copy, 3).copy(v3, at)
+  }
+  const r = recover(readerOf(v3))
+  t.equal(r.kind, 'format')
+  if (r.kind === 'format') t.match(r.reason, /format version 3, this build reads 2 \(and 1\).*carry its data over/)
+  const path = fresh('v3.pool')
+  writeFileSync(path, v3)
+  await t.rejects(Store.open(path, { create: false }), /format version 3, this build reads 2/)
+})
+
+t.test('capykv-check on files: one damaged copy reported, --repair rewrites it in place', async (t) => {
+  const pool = buildPool(0x5eed6)
+  for (const span of SPANS) {
+    const path = fresh('copy.pool')
+    const damaged = Buffer.from(pool.bytes)
+    damaged[span.offset + 5] = (damaged[span.offset + 5] as number) ^ 0x40
+    writeFileSync(path, damaged)
+    const out: string[] = []
+    const io = { out: (s: string) => { out.push(s) }, err: (s: string) => { out.push(s) },
+      interactive: false, confirm: async () => false }
+    t.equal(await runCli([path], io), EXIT_DAMAGED, `${span.name}: exit 1`)
+    t.match(out.join(''), new RegExp(`DAMAGE\\s+${span.name} at offset ${span.offset}: .*the other copy is intact and used`))
+    t.match(out.join(''), /rewrites the damaged copy in place \(nothing lost\)/)
+    // Startup serves the whole state meanwhile.
+    const store = await Store.open(path, { create: false, groupCommit: 'manual', autoCheckpoint: false })
+    t.equal(canonical(store.keyspace), pool.state, `${span.name}: startup serves the state`)
+    store.close()
+    if (span.name.startsWith('pool header')) {
+      t.equal(sha(readFileSync(path)), sha(damaged), 'startup leaves a header copy for --repair')
+    } else {
+      t.ok(readFileSync(path).equals(pool.bytes), 'startup rewrote the root-word copy')
+      continue
+    }
+    out.length = 0
+    t.equal(await runCli(['--repair', '--yes', path], io), EXIT_REPAIRED, `${span.name}: repaired, exit 4`)
+    t.match(out.join(''), /repaired in place: .* is clean again; nothing lost/)
+    t.ok(readFileSync(path).equals(pool.bytes), `${span.name}: the file is the undamaged pool again`)
+    t.notOk(existsSync(`${path}.repaired`), 'no new pool written')
+  }
+})
+
+t.test('a file of the wrong length: reported with what it takes; a grown file is truncated by --repair', async (t) => {
+  const pool = buildPool(0x5eed7)
+  const grown = fresh('grown.pool')
+  writeFileSync(grown, pool.bytes)
+  appendFileSync(grown, Buffer.alloc(4096, 0xab))
+  const { report } = checkPool(grown)
+  t.equal(report.status, 'damaged')
+  t.equal(report.inPlace, 'truncate')
+  t.equal(report.keys !== null && report.keys >= 0, true, 'the pool inside is checked too')
+  t.match(report.damage[0]?.reason, new RegExp(`${pool.bytes.length + 4096} bytes, 4096 more than the pool's ${pool.bytes.length}.*truncates the file to ${pool.bytes.length} bytes`))
+  await t.rejects(Store.open(grown, { create: false }), /pool file length: the file is \d+ bytes, 4096 more/)
+  const io = { out: () => {}, err: () => {}, interactive: false, confirm: async () => false }
+  t.equal(await runCli(['--repair', grown], io), EXIT_DAMAGED, 'not without --yes off a terminal')
+  t.equal(await runCli(['--repair', '--yes', grown], io), EXIT_REPAIRED)
+  t.ok(readFileSync(grown).equals(pool.bytes), 'truncated back to the pool')
+  const store = await Store.open(grown, { create: false })
+  t.equal(canonical(store.keyspace), pool.state)
+  store.close()
+
+  const short = fresh('short.pool')
+  writeFileSync(short, pool.bytes)
+  truncateSync(short, pool.bytes.length - 4096)
+  const s = checkPool(short).report
+  t.equal(s.status, 'damaged')
+  t.equal(s.inPlace, null)
+  t.match(s.unrepairableReason, /4096 fewer than the pool's \d+ .*restore the whole file; extending it with zeros \(truncate -s \d+\)/)
+  const before = sha(readFileSync(short))
+  t.equal(await runCli(['--repair', '--yes', short], io), EXIT_DAMAGED, 'nothing to salvage')
+  t.equal(sha(readFileSync(short)), before, 'a short file is not touched')
+})
+
+t.test('the word of one copy is not accepted in the other slot', (t) => {
+  const pool = buildPool(0x5eed8)
+  const h = decodeHeaderCopy(pool.bytes.subarray(0, HEADER_BYTES), 0)
+  if (h.kind !== 'ok') throw new Error('bad header')
+  const seed = poolSeed(h.header.poolId)
+  const work = Buffer.from(pool.bytes)
+  // Copy 0's tail word bytes written into copy 1's slot: copy 1 fails its check (its tag).
+  work.copy(work, TAIL_WORD_OFFSETS[1] as number, TAIL_WORD_OFFSETS[0] as number, (TAIL_WORD_OFFSETS[0] as number) + 8)
+  const r = recover(readerOf(work))
+  t.equal(r.kind === 'ok' && r.log.metaDamage[0]?.offset, TAIL_WORD_OFFSETS[1])
+  t.equal(r.kind === 'ok' && r.log.metaDamage[0]?.damaged, true)
+  t.not(encodeWord(TAIL_TAGS[0] as number, 8, seed).hi, encodeWord(TAIL_TAGS[1] as number, 8, seed).hi)
+  // Header copy 0 written into copy 1's slot: its copy index is inside the CRC.
+  const w2 = Buffer.from(pool.bytes)
+  w2.copy(w2, HEADER_OFFSETS[1] as number, 0, HEADER_BYTES)
+  const r2 = recover(readerOf(w2))
+  t.equal(r2.kind === 'ok' && r2.log.metaDamage[0]?.reason, 'header copy 0 found in the slot of copy 1')
+  t.end()
+})
+
