@@ -16,6 +16,9 @@ import { CapykvServer } from './server.js'
 import { configText, FatalConfigError, loadConfig } from './config-file.js'
 import { findParam, noEffectSettings, ServerConfig } from './server-config.js'
 import { logger, type LogLevel } from './server-log.js'
+import {
+  flushMarkerRefusal, pmemForceWarning, readFlushMarker, removeFlushMarker, writeFlushMarker,
+} from './storage/durability.js'
 import { openNativeRegion } from './storage/pm-region.js'
 import { Store } from './txn/engine.js'
 
@@ -95,10 +98,26 @@ async function run(config: ServerConfig): Promise<void> {
   // CAPYKV_COMMAND_MODULES=string,keys limits the data files loaded (development and tests).
   const only = process.env.CAPYKV_COMMAND_MODULES
   const table = await loadCommandTable(only === undefined ? undefined : only.split(','))
+  // A flush failed on this boot: the page cache may hold pool pages the disk never got
+  // (storage/durability.ts). Refuse before anything reads the pool.
+  const refusal = flushMarkerRefusal(poolPath)
+  if (refusal !== null) {
+    logger.warning(`Refusing to start: ${refusal}.`)
+    process.exit(1)
+  }
+  const earlierFailure = readFlushMarker(poolPath)
+  if (earlierFailure !== null) {
+    logger.warning(`A flush of the pool failed on an earlier boot (${earlierFailure.error}): ` +
+      'the pool is re-read from the media and every committed checksum verified.')
+  }
   if (!existsSync(poolPath)) {
     const size = poolSizeBytes(config)
     logger.notice(`Creating pool ${poolPath} (${size} bytes)`)
-    Store.create(poolPath, size)
+    if (Store.create(poolPath, size) === 'adopted') {
+      logger.warning(`Found ${poolPath}.creating holding a complete pool (a crash or power cut ` +
+        'came between making the pool and renaming it): renamed it into place instead of ' +
+        'making a new one.')
+    }
   }
   let region
   try {
@@ -117,6 +136,11 @@ async function run(config: ServerConfig): Promise<void> {
   logger.notice(`Running mode=standalone, port=${server.boundPort}.`)
   logger.notice(`Pool ${poolPath}: backend=${region.backend} is_pmem=${region.isPmem ? 1 : 0} ` +
     `size=${region.sizeBytes}`)
+  const forced = pmemForceWarning(poolPath, region.isPmem)
+  if (forced !== null) {
+    server.services.stats.poolWarnings.push(forced)
+    logger.warning(`WARNING ${forced}.`)
+  }
   installSignals(server)
   logger.warning('Server initialized')
   const loading = { startedAtMs: nowMs(), bytesTotal: 0, bytesDone: 0, records: 0 }
@@ -124,6 +148,19 @@ async function run(config: ServerConfig): Promise<void> {
   let store: Store
   try {
     store = await Store.openRegion(region, {
+      onFlushFailure: (e) => {
+        // Nothing of the failed group was acknowledged. Stop, and leave the marker that keeps
+        // a restart on this boot from serving cached pages the disk may not have.
+        let marker = ''
+        try {
+          marker = writeFlushMarker(poolPath, e.message)
+        } catch (m) {
+          logger.warning(`Could not write the failed-flush marker: ${(m as Error).message}`)
+        }
+        logger.warning(`A flush of the pool failed (${e.message}): stopping. ` +
+          (marker === '' ? '' : `${marker} keeps a start on this boot from using the pool.`))
+        process.exit(1)
+      },
       onProgress: (p) => {
         loading.bytesDone = p.bytesDone
         loading.bytesTotal = p.bytesTotal
@@ -144,6 +181,20 @@ async function run(config: ServerConfig): Promise<void> {
     store.close()
     return
   }
+  for (const d of store.stats().metadataDamage) {
+    server.services.stats.poolWarnings.push(`damaged copy: ${d}`)
+    logger.warning(`Pool metadata: ${d}; the intact copy is used. Run capykv-check --repair ` +
+      `${poolPath} (server stopped) to rewrite it.`)
+  }
+  if (store.rootCopiesRewritten > 0) {
+    logger.warning(`Pool metadata: rewrote ${store.rootCopiesRewritten} root word copies ` +
+      '(damaged, or lagging after a crash between the stores of the two copies).')
+  }
+  if (store.upgradedFromVersion !== null) {
+    logger.warning(`Pool upgraded in place from format version ${store.upgradedFromVersion} to ` +
+      `${store.stats().formatVersion} (redundant header and root words).`)
+  }
+  if (earlierFailure !== null) removeFlushMarker(poolPath)
   server.attachStore(store)
   const pending = store.keyspace.pendingEvents
   logger.notice(`DB loaded from disk: ${(store.recoveryMs / 1000).toFixed(3)} seconds ` +

@@ -145,6 +145,13 @@ function sectionPersistence(sv: ServerServices, ctx: CommandContext): string[] {
     `pool_out_of_space_refusals:${st.outOfSpaceRefusals}`,
     `pool_corruption_events:${sv.stats.corruptionEvents}`,
     `pool_failed:${st.failed === null ? 'no' : st.failed.replace(/[\r\n]/g, ' ')}`,
+    `pool_format_version:${st.formatVersion}`,
+    `pool_upgraded_from_version:${st.upgradedFromVersion ?? 0}`,
+    `pool_metadata_damage:${st.metadataDamage.length === 0 ? 'none'
+      : st.metadataDamage.join('; ').replace(/[\r\n]/g, ' ')}`,
+    `pool_root_copies_rewritten:${st.rootCopiesRewritten}`,
+    `pool_warnings:${sv.stats.poolWarnings.length === 0 ? 'none'
+      : sv.stats.poolWarnings.join('; ').replace(/[\r\n]/g, ' ')}`,
   )
   return lines
 }

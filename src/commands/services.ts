@@ -72,6 +72,11 @@ export class ServerStats {
   expireCycleMs = 0
   /** Corruption reports seen by this process (startup refusals never reach a running server). */
   corruptionEvents = 0
+  /**
+   * Durability warnings of this start (PMEM_IS_PMEM_FORCE on a disk-backed pool; a damaged
+   * redundant metadata copy), shown in INFO persistence as pool_warnings; main.ts fills it.
+   */
+  poolWarnings: string[] = []
   readonly commands = new Map<string, CommandStat>()
   readonly errors = new Map<string, number>()
   /** Ops per second over the last second (sampled by the server's cron). */

@@ -8,6 +8,10 @@
 // Every write names its permission (PoWER): 'blanket' writes must leave the recovered state
 // unchanged whatever subset survives; a 'commit' write is the transaction group's commit point.
 // The native region ignores permissions; the simulated region (test/sim) checks them.
+// Test-only switch: CAPYKV_TEST_FAIL_COMMIT=N makes the Nth commit() of the process (counted
+// over every native region) do its work and then throw EIO, as an msync that wrote the pages
+// into the page cache but failed to write them back would (the failed-flush test,
+// test/process/durability.test.ts). Unset, it costs one integer comparison per commit.
 // Pools over 4 GiB: the mapping comes as segments of at most 1 GiB; read() of a range that
 // crosses a segment boundary returns a copy, write() splits.
 
@@ -44,6 +48,9 @@ export interface PmRegion {
 }
 
 export const SEGMENT_BYTES = 2 ** 30
+
+const failCommitAt = Number(process.env.CAPYKV_TEST_FAIL_COMMIT ?? '0') || 0
+let commitsSoFar = 0
 
 export class NativeRegion implements PmRegion {
   readonly sizeBytes: number
@@ -121,6 +128,10 @@ export class NativeRegion implements PmRegion {
   ): void {
     // One native call for the three steps: each Node-API call costs ~40 ns, as much as a flush.
     this.pool.commit(flushOffset, flushLength, wordOffset, lo, hi)
+    if (failCommitAt > 0 && ++commitsSoFar === failCommitAt) {
+      throw Object.assign(new Error('EIO: i/o error, msync (injected by CAPYKV_TEST_FAIL_COMMIT)'),
+        { code: 'EIO' })
+    }
   }
   close(): void {
     if (this.closed) return

@@ -28,6 +28,7 @@ import {
 } from '../storage/pm-region.js'
 import { REC_TXN } from '../storage/record-codec.js'
 import { formatRegion, syncMetadata } from '../storage/setup.js'
+import { fsyncDirOf, hasVerifyingHeader } from '../storage/durability.js'
 import { FORMAT_VERSION } from '../storage/layout.js'
 
 export const DEFAULT_POOL_BYTES = 1024 * 1024 * 1024
@@ -51,6 +52,11 @@ export interface StoreOptions {
   deferIndex?: boolean
   hooks?: LogTestHooks | undefined
   onProgress?: (p: RecoveryProgress) => void
+  /**
+   * Called once when a group commit's flush fails (the store is failed from then on; nothing of
+   * the group was acknowledged). The server writes the failed-flush marker and exits.
+   */
+  onFlushFailure?: (error: StoreError) => void
 }
 
 export interface StoreStats {
@@ -80,6 +86,13 @@ export interface StoreStats {
   recoveredKeys: number
   outOfSpaceRefusals: number
   failed: string | null
+  /** The pool's format version (after an upgrade at open). */
+  formatVersion: number
+  upgradedFromVersion: number | null
+  /** Redundant metadata copies found damaged at open (the intact copy was used). */
+  metadataDamage: string[]
+  /** Root-word copies rewritten at open (damaged, or lagging after a crash). */
+  rootCopiesRewritten: number
 }
 
 /**
@@ -236,10 +249,22 @@ export class Store {
     }
   }
 
-  /** Create and format a pool file; crash-safe by formatting under a temporary name. */
-  static create(path: string, sizeBytes: number): void {
+  /**
+   * Create and format a pool file; crash-safe by formatting under a temporary name, renamed into
+   * place and the directory fsynced (storage/durability.ts). A leftover temporary file with a
+   * verifying header is a complete pool (perhaps the real one, its rename lost to a power cut):
+   * it is renamed into place instead ('adopted'); one without is deleted and made anew.
+   */
+  static create(path: string, sizeBytes: number): 'created' | 'adopted' {
     const temporary = `${path}.creating`
-    rmSync(temporary, { force: true })
+    if (existsSync(temporary)) {
+      if (hasVerifyingHeader(temporary)) {
+        renameSync(temporary, path)
+        fsyncDirOf(path)
+        return 'adopted'
+      }
+      rmSync(temporary, { force: true })
+    }
     const region = createNativeRegion(temporary, sizeBytes)
     try {
       formatRegion(region, randomBytes(16), nowMs())
@@ -247,6 +272,8 @@ export class Store {
       region.close()
     }
     renameSync(temporary, path)
+    fsyncDirOf(path)
+    return 'created'
   }
 
   static async openRegion(region: PmRegion, options: StoreOptions = {}): Promise<Store> {
@@ -377,6 +404,9 @@ export class Store {
       const reject = this.rejectGroup
       this.endGroup()
       this.callbacks = []
+      // The owner decides what a failed flush means for the process (the server: a marker and
+      // exit, storage/durability.ts); nothing of this group was acknowledged.
+      this.options.onFlushFailure?.(this.failed)
       reject(this.failed)
       return
     }
@@ -566,6 +596,11 @@ export class Store {
       indexedMs: this.keyspace.pendingEvents > 0 ? 0 : this.indexedMs,
       outOfSpaceRefusals: this.outOfSpaceRefusals,
       failed: this.failed === null ? null : this.failed.message,
+      formatVersion: FORMAT_VERSION,
+      upgradedFromVersion: this.upgradedFromVersion,
+      metadataDamage: this.recoveredLog.metaDamage.filter((d) => d.damaged)
+        .map((d) => `${d.what} at offset ${d.offset}: ${d.reason}`),
+      rootCopiesRewritten: this.rootCopiesRewritten,
     }
   }
 
