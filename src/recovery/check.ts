@@ -1,11 +1,15 @@
-// capykv-check: verify a pool read-only and, on request, salvage the longest undamaged committed
-// history into a NEW pool (DESIGN rule 5; like redis-check-aof --fix, but never in place).
+// capykv-check: verify a pool read-only and, on request, repair it: in place when nothing is lost
+// (a redundant metadata copy, a grown file), else salvage the longest undamaged committed history
+// into a NEW pool (DESIGN rule 5; like redis-check-aof --fix, but never in place).
 // Invariants and why:
 // - The pool is read through plain read(2) calls on a file opened O_RDONLY (FileRegionReader):
 //   checking can never modify it, works on read-only files and on pools of any size (> 4 GiB).
 // - Every fact comes from recover() (the one pure function startup uses) plus the record codec:
 //   the report states what startup would see, never a second interpretation of the format.
-// - Repair = recover(pool, {prefix: true}) → a freshly created pool of the same size (blocks
+// - In-place repair only when the state is whole and nothing can be lost: a file that grew is
+//   truncated to its pool length; damaged or lagging redundant metadata copies (layout.ts) are
+//   rewritten from the copies recovery used (repairInPlace, metadataPatches).
+// - Salvage = recover(pool, {prefix: true}) → a freshly created pool of the same size (blocks
 //   allocated, formatted like any new pool), written under a temporary name as ONE checkpoint of
 //   that keyspace (the engine's own Checkpointer and Log), closed, checked and recovered again
 //   and compared (canonical form) before it is linked to its final name. link(2) refuses to replace
@@ -558,8 +562,10 @@ transactions, checkpoint chunks, the LSN range (head..tail), the checkpoint the 
 live keys per database, and any damage (what, offset, lsn, reason).
 
   --json          print the report as one JSON object on stdout
-  --repair        write a NEW pool holding the longest undamaged committed history
-                  (never in place; asks for confirmation on a terminal)
+  --repair        when the state is whole: truncate a file that grew, rewrite damaged
+                  redundant copies of the header and root words, in place (nothing lost);
+                  otherwise write a NEW pool holding the longest undamaged committed history
+                  (the damaged pool untouched). Asks for confirmation on a terminal
   --yes, -y       repair without asking
   --output PATH   where to write the repaired pool (default POOL.repaired; never overwritten)
   --help, -h      this text
@@ -569,7 +575,7 @@ exit codes:
   1  damage found; or the repair was declined or is impossible (nothing written)
   2  usage or I/O error (missing file, output exists, ...)
   3  not a capykv pool (or a format version this build does not read)
-  4  repaired: a new pool was written
+  4  repaired: a new pool was written, or the pool repaired in place
 `
 
 export interface CliIo {

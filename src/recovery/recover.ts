@@ -252,8 +252,10 @@ export function* recoverSteps(
   const meta = readMetadata(region)
   if (meta.kind === 'format') return meta
   if (meta.kind === 'corrupt') {
-    return { kind: 'corrupt', what: meta.what, reason: meta.reason, offset: meta.offset,
-      partial: meta.header === undefined ? undefined : { header: meta.header } }
+    return meta.header === undefined
+      ? { kind: 'corrupt', what: meta.what, reason: meta.reason, offset: meta.offset }
+      : { kind: 'corrupt', what: meta.what, reason: meta.reason, offset: meta.offset,
+        partial: { header: meta.header } }
   }
   const { header, formatVersion, tailPhys, headPhys } = meta
   const ring = header.ringBytes
