@@ -17,7 +17,7 @@ import { configText, FatalConfigError, loadConfig } from './config-file.js'
 import { findParam, noEffectSettings, ServerConfig } from './server-config.js'
 import { logger, type LogLevel } from './server-log.js'
 import {
-  flushMarkerRefusal, pmemForceWarning, readFlushMarker, removeFlushMarker, writeFlushMarker,
+  type FlushMarker, flushMarkerRefusal, pmemForceWarning, readFlushMarker, removeFlushMarker, writeFlushMarker,
 } from './storage/durability.js'
 import { openNativeRegion } from './storage/pm-region.js'
 import { Store } from './txn/engine.js'
@@ -91,15 +91,12 @@ async function main(argv: readonly string[]): Promise<void> {
   await run(config)
 }
 
-async function run(config: ServerConfig): Promise<void> {
-  const dir = resolve(config.get('dir'))
-  mkdirSync(dir, { recursive: true })
-  const poolPath = join(dir, config.get('pool-file'))
-  // CAPYKV_COMMAND_MODULES=string,keys limits the data files loaded (development and tests).
-  const only = process.env.CAPYKV_COMMAND_MODULES
-  const table = await loadCommandTable(only === undefined ? undefined : only.split(','))
-  // A flush failed on this boot: the page cache may hold pool pages the disk never got
-  // (storage/durability.ts). Refuse before anything reads the pool.
+/**
+ * Before anything reads the pool: refuse when a flush failed on this boot (the page cache may
+ * hold pool pages the disk never got, storage/durability.ts); create the pool when missing (or
+ * adopt a complete POOL.creating). Returns the marker of a failure on an earlier boot, if any.
+ */
+function preparePoolFile(config: ServerConfig, poolPath: string): FlushMarker | null {
   const refusal = flushMarkerRefusal(poolPath)
   if (refusal !== null) {
     logger.warning(`Refusing to start: ${refusal}.`)
@@ -119,6 +116,49 @@ async function run(config: ServerConfig): Promise<void> {
         'making a new one.')
     }
   }
+  return earlierFailure
+}
+
+/** A failed group-commit flush: leave the marker (storage/durability.ts) and stop. */
+function stopAfterFlushFailure(poolPath: string, e: Error): never {
+  // Nothing of the failed group was acknowledged. Stop, and leave the marker that keeps a
+  // restart on this boot from serving cached pages the disk may not have.
+  let marker = ''
+  try {
+    marker = writeFlushMarker(poolPath, e.message)
+  } catch (m) {
+    logger.warning(`Could not write the failed-flush marker: ${(m as Error).message}`)
+  }
+  logger.warning(`A flush of the pool failed (${e.message}): stopping. ` +
+    (marker === '' ? '' : `${marker} keeps a start on this boot from using the pool.`))
+  process.exit(1)
+}
+
+/** What the open found about the pool's redundant metadata, in the log and INFO. */
+function reportMetadata(server: CapykvServer, store: Store, poolPath: string): void {
+  for (const d of store.stats().metadataDamage) {
+    server.services.stats.poolWarnings.push(`damaged copy: ${d}`)
+    logger.warning(`Pool metadata: ${d}; the intact copy is used. Run capykv-check --repair ` +
+      `${poolPath} (server stopped) to rewrite it.`)
+  }
+  if (store.rootCopiesRewritten > 0) {
+    logger.warning(`Pool metadata: rewrote ${store.rootCopiesRewritten} root word copies ` +
+      '(damaged, or lagging after a crash between the stores of the two copies).')
+  }
+  if (store.upgradedFromVersion !== null) {
+    logger.warning(`Pool upgraded in place from format version ${store.upgradedFromVersion} to ` +
+      `${store.stats().formatVersion} (redundant header and root words).`)
+  }
+}
+
+async function run(config: ServerConfig): Promise<void> {
+  const dir = resolve(config.get('dir'))
+  mkdirSync(dir, { recursive: true })
+  const poolPath = join(dir, config.get('pool-file'))
+  // CAPYKV_COMMAND_MODULES=string,keys limits the data files loaded (development and tests).
+  const only = process.env.CAPYKV_COMMAND_MODULES
+  const table = await loadCommandTable(only === undefined ? undefined : only.split(','))
+  const earlierFailure = preparePoolFile(config, poolPath)
   let region
   try {
     region = openNativeRegion(poolPath)
@@ -148,19 +188,7 @@ async function run(config: ServerConfig): Promise<void> {
   let store: Store
   try {
     store = await Store.openRegion(region, {
-      onFlushFailure: (e) => {
-        // Nothing of the failed group was acknowledged. Stop, and leave the marker that keeps
-        // a restart on this boot from serving cached pages the disk may not have.
-        let marker = ''
-        try {
-          marker = writeFlushMarker(poolPath, e.message)
-        } catch (m) {
-          logger.warning(`Could not write the failed-flush marker: ${(m as Error).message}`)
-        }
-        logger.warning(`A flush of the pool failed (${e.message}): stopping. ` +
-          (marker === '' ? '' : `${marker} keeps a start on this boot from using the pool.`))
-        process.exit(1)
-      },
+      onFlushFailure: (e) => stopAfterFlushFailure(poolPath, e),
       onProgress: (p) => {
         loading.bytesDone = p.bytesDone
         loading.bytesTotal = p.bytesTotal
@@ -181,19 +209,7 @@ async function run(config: ServerConfig): Promise<void> {
     store.close()
     return
   }
-  for (const d of store.stats().metadataDamage) {
-    server.services.stats.poolWarnings.push(`damaged copy: ${d}`)
-    logger.warning(`Pool metadata: ${d}; the intact copy is used. Run capykv-check --repair ` +
-      `${poolPath} (server stopped) to rewrite it.`)
-  }
-  if (store.rootCopiesRewritten > 0) {
-    logger.warning(`Pool metadata: rewrote ${store.rootCopiesRewritten} root word copies ` +
-      '(damaged, or lagging after a crash between the stores of the two copies).')
-  }
-  if (store.upgradedFromVersion !== null) {
-    logger.warning(`Pool upgraded in place from format version ${store.upgradedFromVersion} to ` +
-      `${store.stats().formatVersion} (redundant header and root words).`)
-  }
+  reportMetadata(server, store, poolPath)
   if (earlierFailure !== null) removeFlushMarker(poolPath)
   server.attachStore(store)
   const pending = store.keyspace.pendingEvents

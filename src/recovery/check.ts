@@ -33,7 +33,7 @@ import { Checkpointer } from '../storage/checkpoint.js'
 import { encodeWord, HEAD_TAGS, TAIL_TAGS } from '../storage/cdb.js'
 import {
   encodeHeader, FORMAT_VERSION, HEAD_WORD_OFFSETS, HEADER_OFFSETS, LOG_OFFSET, poolSeed,
-  TAIL_WORD_OFFSETS,
+  TAIL_WORD_OFFSETS, type PoolHeader,
 } from '../storage/layout.js'
 import { Log } from '../storage/log.js'
 import { createNativeRegion } from '../storage/pm-region.js'
@@ -42,7 +42,9 @@ import {
   REC_CKPT_END, REC_PAD, REC_TXN, RECORD_HEADER_BYTES, RECORD_KIND_NAMES, recordBytes,
 } from '../storage/record-codec.js'
 import { formatRegion } from '../storage/setup.js'
-import { recover, type RecoveredLog, type RegionReader } from './recover.js'
+import {
+  recover, type RecoveredLog, type RecoveryResult, type RegionReader,
+} from './recover.js'
 
 export const EXIT_CLEAN = 0
 export const EXIT_DAMAGED = 1
@@ -328,45 +330,40 @@ export function checkPool(path: string): CheckResult {
   }
 }
 
-export function checkRegion(region: RegionReader, path: string): CheckResult {
-  const base: CheckReport = {
-    pool: path, status: 'clean', fileBytes: region.sizeBytes, formatVersion: null, notes: [],
-    inPlace: null, poolId: null, poolBytes: null,
-    ringBytes: null, createdAt: null, records: 0, txns: 0, checkpointChunks: 0, checkpointEnds: 0,
-    lsn: null, headCheckpoint: null, keysPerDb: null, keys: null, damage: [],
+/**
+ * A file of the wrong length: one that grew is checked over the pool's own length (the bytes
+ * past it are not pool data) and --repair truncates it; a short one cannot be read.
+ */
+function checkWrongLength(
+  region: RegionReader, path: string, base: CheckReport,
+  result: RecoveryResult & { kind: 'corrupt' },
+): CheckResult {
+  const h = result.partial?.header as PoolHeader
+  const poolBytes = h.poolBytes
+  const lengthDamage: Damage = { what: result.what, offset: result.offset, lsn: null,
+    reason: result.reason }
+  if (region.sizeBytes > poolBytes) {
+    const inner = checkRegion({ sizeBytes: poolBytes, read: (o, l) => region.read(o, l) }, path)
+    const r = inner.report
+    r.fileBytes = region.sizeBytes
+    r.damage.unshift(lengthDamage)
+    if (r.status === 'clean' || r.inPlace !== null) r.inPlace = 'truncate'
+    r.status = 'damaged'
+    return inner
   }
-  const result = recover(region, { prefix: true })
-  if (result.kind === 'format') {
-    return { report: { ...base, status: 'not-a-pool', notPoolReason: result.reason }, prefixKeyspace: null }
+  return {
+    report: {
+      ...base, status: 'damaged', poolId: h.poolId.toString('hex'), poolBytes,
+      ringBytes: h.ringBytes, createdAt: new Date(h.createdAtMs).toISOString(),
+      damage: [lengthDamage], prefix: null, unrepairableReason: result.reason,
+    },
+    prefixKeyspace: null,
   }
-  if (result.kind === 'corrupt' && result.what === 'pool file length' &&
-      result.partial?.header !== undefined) {
-    // A file of the wrong length: one that grew is checked over the pool's own length (the
-    // bytes past it are not pool data) and --repair truncates it; a short one cannot be read.
-    const poolBytes = result.partial.header.poolBytes
-    const lengthDamage: Damage = { what: result.what, offset: result.offset, lsn: null,
-      reason: result.reason }
-    if (region.sizeBytes > poolBytes) {
-      const inner = checkRegion({ sizeBytes: poolBytes, read: (o, l) => region.read(o, l) }, path)
-      const r = inner.report
-      r.fileBytes = region.sizeBytes
-      r.damage.unshift(lengthDamage)
-      if (r.status === 'clean' || r.inPlace !== null) r.inPlace = 'truncate'
-      r.status = 'damaged'
-      return inner
-    }
-    const h = result.partial.header
-    return {
-      report: {
-        ...base, status: 'damaged', poolId: h.poolId.toString('hex'), poolBytes,
-        ringBytes: h.ringBytes, createdAt: new Date(h.createdAtMs).toISOString(),
-        damage: [lengthDamage], prefix: null, unrepairableReason: result.reason,
-      },
-      prefixKeyspace: null,
-    }
-  }
-  const log: Partial<RecoveredLog> = result.kind === 'ok' ? result.log : (result.partial ?? {})
-  const report: CheckReport = { ...base }
+}
+
+/** The report's facts from what recovery walked (whole or partial): format, copies, counts. */
+function reportOfLog(region: RegionReader, base: CheckReport, log: Partial<RecoveredLog>): CheckReport {
+  const report: CheckReport = { ...base, notes: [], damage: [] }
   report.formatVersion = log.formatVersion ?? null
   if (log.formatVersion !== undefined && log.formatVersion !== FORMAT_VERSION) {
     report.notes.push(`format version ${log.formatVersion}: the next start of this build ` +
@@ -394,6 +391,26 @@ export function checkRegion(region: RegionReader, path: string): CheckResult {
     report.lsn = { head: log.headLsn, tail: log.tailLsn }
   }
   report.headCheckpoint = headCheckpointOf(region, log)
+  return report
+}
+
+export function checkRegion(region: RegionReader, path: string): CheckResult {
+  const base: CheckReport = {
+    pool: path, status: 'clean', fileBytes: region.sizeBytes, formatVersion: null, notes: [],
+    inPlace: null, poolId: null, poolBytes: null,
+    ringBytes: null, createdAt: null, records: 0, txns: 0, checkpointChunks: 0, checkpointEnds: 0,
+    lsn: null, headCheckpoint: null, keysPerDb: null, keys: null, damage: [],
+  }
+  const result = recover(region, { prefix: true })
+  if (result.kind === 'format') {
+    return { report: { ...base, status: 'not-a-pool', notPoolReason: result.reason }, prefixKeyspace: null }
+  }
+  if (result.kind === 'corrupt' && result.what === 'pool file length' &&
+      result.partial?.header !== undefined) {
+    return checkWrongLength(region, path, base, result)
+  }
+  const log: Partial<RecoveredLog> = result.kind === 'ok' ? result.log : (result.partial ?? {})
+  const report = reportOfLog(region, base, log)
   if (result.kind === 'ok') {
     const k = keysPerDb(result.keyspace)
     report.keysPerDb = k.perDb

@@ -136,12 +136,10 @@ export function lengthAdvice(fileBytes: number, poolBytes: number): string {
     'data the missing bytes held'
 }
 
-/**
- * The header and the two root words, each from the first of its copies that verifies
- * (layout.ts, "Redundancy"); the copies that do not, or that differ, are listed in `damage`.
- */
-function readMetadata(region: RegionReader): Metadata {
-  const damage: MetaDamage[] = []
+/** The header copy to use (copy 0 when it verifies); damage to the other is noted in `damage`. */
+function chooseHeader(
+  region: RegionReader, damage: MetaDamage[],
+): (HeaderCopyResult & { kind: 'ok' }) | (Metadata & { kind: 'corrupt' | 'format' }) {
   const first = decodeHeaderCopy(Buffer.from(region.read(HEADER_OFFSETS[0] as number, HEADER_BYTES)), 0)
   let chosen: HeaderCopyResult = first
   if (first.kind === 'ok' && first.version === FORMAT_VERSION_V1) {
@@ -170,6 +168,17 @@ function readMetadata(region: RegionReader): Metadata {
         first.kind === 'bad' ? first.reason : 'ok'})`, offset: 0 }
       : { kind: 'format', reason: chosen.reason }
   }
+  return chosen
+}
+
+/**
+ * The header and the two root words, each from the first of its copies that verifies
+ * (layout.ts, "Redundancy"); the copies that do not, or that differ, are listed in `damage`.
+ */
+function readMetadata(region: RegionReader): Metadata {
+  const damage: MetaDamage[] = []
+  const chosen = chooseHeader(region, damage)
+  if (chosen.kind !== 'ok') return chosen
   const header = chosen.header
   if (header.poolBytes !== region.sizeBytes) {
     return { kind: 'corrupt', what: 'pool file length', header,
