@@ -53,6 +53,8 @@ import {
 import type { DelEvent } from './state/core-events.js'
 import { logger } from './server-log.js'
 import type { Store } from './txn/engine.js'
+import { ScrubDriver } from './txn/scrub-driver.js'
+import type { ScrubDamage } from './storage/scrub.js'
 import { WatchIndex } from './txn/watch.js'
 
 /** Stop reading a client once this many of its reply bytes are unsent. */
@@ -434,6 +436,19 @@ export interface ServerOptions {
   unsafePublishBeforeDurable?: boolean
 }
 
+/** The scrub's findings, in the log at once (txn/scrub-driver.ts). */
+function logScrub(r: { found: ScrubDamage[]; healed: ScrubDamage[] }): void {
+  for (const d of r.found) {
+    logger.warning(`Pool scrub: damaged ${d.kind} record at offset ${d.offset} (lsn ${d.lsn}): ` +
+      `${d.reason}. The state in memory was verified at startup and is intact; a checkpoint ` +
+      'now rewrites it past the damaged record, so that the next start does not read it.')
+  }
+  for (const d of r.healed) {
+    logger.notice(`Pool scrub: the damaged record at offset ${d.offset} (lsn ${d.lsn}) is healed: ` +
+      'a checkpoint moved the head past it.')
+  }
+}
+
 /** ServerServices over a CapykvServer (what handlers see). */
 class Services implements ServerServices {
   readonly stats = new ServerStats()
@@ -443,6 +458,7 @@ class Services implements ServerServices {
   readonly version = CAPYKV_VERSION
   readonly pubsub = new PubSub()
   store: Store | null = null
+  scrub: ScrubDriver | null = null
   loading: LoadingState | null = null
   lastSaveAtMs = nowMs()
   peakMemoryBytes = 0
@@ -608,6 +624,7 @@ export class CapykvServer {
   attachStore(store: Store): void {
     store.observe(this.watch)
     this.services.store = store
+    this.services.scrub = new ScrubDriver(store, nowMs())
     this.services.loading = null
     this.services.lastSaveAtMs = nowMs()
   }
@@ -750,6 +767,9 @@ export class CapykvServer {
     const spanS = (this.opsSamples.length - 1) / hz
     stats.instantaneousOps = spanS > 0 ? Math.round((last - first) / spanS) : 0
     this.activeExpire()
+    if (this.services.scrub !== null && !this.stopping) {
+      logScrub(this.services.scrub.tick(this.services.config.getNumber('scrub-rate'), nowMs()))
+    }
   }
 
   /** Delete expired keys in the background (DEL events, one transaction per call). */

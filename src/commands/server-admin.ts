@@ -152,8 +152,28 @@ function sectionPersistence(sv: ServerServices, ctx: CommandContext): string[] {
     `pool_root_copies_rewritten:${st.rootCopiesRewritten}`,
     `pool_warnings:${sv.stats.poolWarnings.length === 0 ? 'none'
       : sv.stats.poolWarnings.join('; ').replace(/[\r\n]/g, ' ')}`,
+    ...scrubLines(sv),
   )
   return lines
+}
+
+/** The background scrub (txn/scrub-driver.ts): rate, passes, bytes, damage found and healed. */
+function scrubLines(sv: ServerServices): string[] {
+  const s = sv.scrub?.scrubber.stats
+  if (s === undefined) return []
+  const unhealed = s.damage.filter((d) => d.healedAtMs === null)
+  const last = s.damage[s.damage.length - 1]
+  return [
+    `scrub_rate:${sv.config.getNumber('scrub-rate')}`,
+    `scrub_passes:${s.passes}`,
+    `scrub_last_completed_time:${s.lastCompletedMs === 0 ? -1 : Math.floor(s.lastCompletedMs / 1000)}`,
+    `scrub_bytes_verified:${s.bytesVerified}`,
+    `scrub_corruption_found:${s.corruptionFound}`,
+    `scrub_damage_unhealed:${unhealed.length}`,
+    `scrub_last_corruption:${last === undefined ? 'none' : `${last.kind} record at offset ` +
+      `${last.offset} lsn ${last.lsn}: ${last.reason}${last.healedAtMs === null ? '' : ' (healed)'}`
+      .replace(/[\r\n]/g, ' ')}`,
+  ]
 }
 
 function sectionStats(sv: ServerServices): string[] {

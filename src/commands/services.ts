@@ -8,6 +8,7 @@
 
 import type { ServerConfig } from '../server-config.js'
 import type { Store } from '../txn/engine.js'
+import type { ScrubDriver } from '../txn/scrub-driver.js'
 import type { WatchIndex } from '../txn/watch.js'
 import type { PubSub } from './pubsub.js'
 import type { ClientState, CommandContext, CommandSpec } from './spec.js'
@@ -174,6 +175,8 @@ export interface ServerServices {
   readonly executable: string
   /** The open store, or null while the pool is being recovered. */
   readonly store: Store | null
+  /** The background scrub of the open store (txn/scrub-driver.ts), null while loading. */
+  readonly scrub: ScrubDriver | null
   readonly loading: LoadingState | null
   readonly poolPath: string
   /** Time (ms) of the last completed checkpoint, or of startup. */

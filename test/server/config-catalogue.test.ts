@@ -12,7 +12,7 @@ import { requireBinary, startCapykv, startRedis } from '../helpers/servers.js'
 /** Parameters whose value legitimately differs: the listening address, files, save points. */
 const OWN_VALUES = new Set(['port', 'dir', 'save'])
 /** capykv's own parameters (the pool), absent from Redis. */
-const CAPYKV_ONLY = new Set(['pool-size', 'pool-file'])
+const CAPYKV_ONLY = new Set(['pool-size', 'pool-file', 'scrub-rate'])
 /**
  * Not probed with other values: changing them changes the connection under the test (password,
  * listening address) — capykv refuses another port or bind address (docs/server.md).
