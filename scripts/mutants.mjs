@@ -124,8 +124,8 @@ const MUTANTS = [
   {
     id: 'log-commit-flush-short', what: 'Log.commit flushes one chunk short of the appended range',
     edits: [{ file: 'src/storage/log.ts',
-      find: 'this.region.commit(LOG_OFFSET + from, to - from, TAIL_WORD_OFFSET, word.lo, word.hi)',
-      replace: 'this.region.commit(LOG_OFFSET + from, to - from - 8, TAIL_WORD_OFFSET, word.lo, word.hi)' }],
+      find: 'this.region.commit(LOG_OFFSET + from, to - from, TAIL_COPY0, word.lo, word.hi)',
+      replace: 'this.region.commit(LOG_OFFSET + from, to - from - 8, TAIL_COPY0, word.lo, word.hi)' }],
     tests: [T.crash, T.random],
   },
   {
@@ -202,7 +202,7 @@ const MUTANTS = [
   {
     id: 'head-move-unflushed', what: 'Log.moveHead stores the head word without flushing it',
     edits: [{ file: 'src/storage/log.ts',
-      find: '    this.region.flush(HEAD_WORD_OFFSET, 8)\n',
+      find: '      this.region.flush(HEAD_WORD_OFFSETS[c] as number, 8)\n',
       replace: '' }],
     tests: [T.recovery, T.random, T.crash],
   },

@@ -20,12 +20,43 @@
 //   tmpfs (nothing survives a power loss there anyway, by design) and right on a DAX mount;
 //   anything else gets a loud warning (log and INFO).
 
+import { randomBytes } from 'node:crypto'
 import {
-  closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, realpathSync, rmSync,
-  writeFileSync,
+  closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, realpathSync, renameSync,
+  rmSync, writeFileSync,
 } from 'node:fs'
 import { dirname } from 'node:path'
+import { nowMs } from '../clock.js'
 import { decodeHeaderCopy, HEADER_BYTES, HEADER_OFFSETS } from './layout.js'
+import { createNativeRegion } from './pm-region.js'
+import { formatRegion } from './setup.js'
+
+/**
+ * Create and format a pool file; crash-safe by formatting under a temporary name, renamed into
+ * place and the directory fsynced. A leftover temporary file with a verifying header is a
+ * complete pool (perhaps the real one, its rename lost to a power cut): it is renamed into place
+ * instead ('adopted'); one without is deleted and made anew.
+ */
+export function createPoolFile(path: string, sizeBytes: number): 'created' | 'adopted' {
+  const temporary = `${path}.creating`
+  if (existsSync(temporary)) {
+    if (hasVerifyingHeader(temporary)) {
+      renameSync(temporary, path)
+      fsyncDirOf(path)
+      return 'adopted'
+    }
+    rmSync(temporary, { force: true })
+  }
+  const region = createNativeRegion(temporary, sizeBytes)
+  try {
+    formatRegion(region, randomBytes(16), nowMs())
+  } finally {
+    region.close()
+  }
+  renameSync(temporary, path)
+  fsyncDirOf(path)
+  return 'created'
+}
 
 /** fsync(2) the directory holding `path`, so a create, rename or unlink in it is durable. */
 export function fsyncDirOf(path: string): void {

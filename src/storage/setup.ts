@@ -48,8 +48,18 @@ export function formatRegion(
   region.flush(0, (HEADER_OFFSETS[copies - 1] as number) + HEADER_BYTES)
 }
 
+/** What syncMetadata needs of a recovered log (recover.ts RecoveredLog). */
+export interface RecoveredMetadata {
+  header: PoolHeader
+  formatVersion: number
+  tailLsn: number
+  headLsn: number
+  rootsInSync: boolean
+}
+
 /**
- * Store.open's metadata upkeep, before anything is appended (layout.ts, "Redundancy"):
+ * Store.open's metadata upkeep (a damaged header copy is only reported: the server logs it and
+ * shows it in INFO, and capykv-check --repair rewrites it), before anything is appended (layout.ts, "Redundancy"):
  * - a format version 1 pool is upgraded in place: copy 1 of both root words and header copy 1
  *   (version 2) are written and flushed, then header copy 0 is rewritten as version 2 and
  *   flushed. A crash before the second flush leaves copy 0 of version 1 (read as version 1: the
@@ -60,10 +70,10 @@ export function formatRegion(
  * Each write is blanket: recovery of any crash image yields the same state. Returns how many
  * root-word copies it rewrote (the upgrade counts its two).
  */
-export function syncMetadata(
-  region: PmRegion, header: PoolHeader, formatVersion: number, tailPhys: number, headPhys: number,
-  inSync: boolean,
-): number {
+export function syncMetadata(region: PmRegion, log: RecoveredMetadata): number {
+  const { header, formatVersion, rootsInSync: inSync } = log
+  const tailPhys = log.tailLsn % header.ringBytes
+  const headPhys = log.headLsn % header.ringBytes
   const seed = poolSeed(header.poolId)
   const words: [readonly number[], readonly number[], number][] =
     [[TAIL_WORD_OFFSETS, TAIL_TAGS, tailPhys], [HEAD_WORD_OFFSETS, HEAD_TAGS, headPhys]]

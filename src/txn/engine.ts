@@ -11,8 +11,7 @@
 // Error rules (CapybaraKV's): logical errors are the caller's (they never reach the engine);
 // out of space and I/O failure abort the whole transaction: every event undone, nothing logged.
 
-import { randomBytes } from 'node:crypto'
-import { existsSync, renameSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { assert } from '../assert.js'
 import { nowMs } from '../clock.js'
 import { StoreError } from '../errors.js'
@@ -23,12 +22,10 @@ import {
   Checkpointer, incrementalReserveBytes, smallReserveBytes, writeReserveBytes,
 } from '../storage/checkpoint.js'
 import { Log, type LogTestHooks } from '../storage/log.js'
-import {
-  createNativeRegion, openNativeRegion, type PmRegion,
-} from '../storage/pm-region.js'
+import { openNativeRegion, type PmRegion } from '../storage/pm-region.js'
 import { REC_TXN } from '../storage/record-codec.js'
-import { formatRegion, syncMetadata } from '../storage/setup.js'
-import { fsyncDirOf, hasVerifyingHeader } from '../storage/durability.js'
+import { syncMetadata } from '../storage/setup.js'
+import { createPoolFile } from '../storage/durability.js'
 import { FORMAT_VERSION } from '../storage/layout.js'
 
 export const DEFAULT_POOL_BYTES = 1024 * 1024 * 1024
@@ -86,12 +83,10 @@ export interface StoreStats {
   recoveredKeys: number
   outOfSpaceRefusals: number
   failed: string | null
-  /** The pool's format version (after an upgrade at open). */
+  /** Format version (after an upgrade at open); damaged metadata copies found at open. */
   formatVersion: number
   upgradedFromVersion: number | null
-  /** Redundant metadata copies found damaged at open (the intact copy was used). */
   metadataDamage: string[]
-  /** Root-word copies rewritten at open (damaged, or lagging after a crash). */
   rootCopiesRewritten: number
 }
 
@@ -215,9 +210,8 @@ export class Store {
   longestCheckpointSliceMs = 0
   recoveryMs = 0
   indexedMs = 0
-  /** The format version this open upgraded the pool from, or null. */
+  /** The format version this open upgraded the pool from; root-word copies it rewrote. */
   upgradedFromVersion: number | null = null
-  /** Root word copies rewritten at open (damaged, or lagging after a crash). */
   rootCopiesRewritten = 0
   recoveredLog: RecoveredLog
 
@@ -249,31 +243,9 @@ export class Store {
     }
   }
 
-  /**
-   * Create and format a pool file; crash-safe by formatting under a temporary name, renamed into
-   * place and the directory fsynced (storage/durability.ts). A leftover temporary file with a
-   * verifying header is a complete pool (perhaps the real one, its rename lost to a power cut):
-   * it is renamed into place instead ('adopted'); one without is deleted and made anew.
-   */
+  /** Create and format a pool file, crash-safe (storage/durability.ts createPoolFile). */
   static create(path: string, sizeBytes: number): 'created' | 'adopted' {
-    const temporary = `${path}.creating`
-    if (existsSync(temporary)) {
-      if (hasVerifyingHeader(temporary)) {
-        renameSync(temporary, path)
-        fsyncDirOf(path)
-        return 'adopted'
-      }
-      rmSync(temporary, { force: true })
-    }
-    const region = createNativeRegion(temporary, sizeBytes)
-    try {
-      formatRegion(region, randomBytes(16), nowMs())
-    } finally {
-      region.close()
-    }
-    renameSync(temporary, path)
-    fsyncDirOf(path)
-    return 'created'
+    return createPoolFile(path, sizeBytes)
   }
 
   static async openRegion(region: PmRegion, options: StoreOptions = {}): Promise<Store> {
@@ -299,14 +271,9 @@ export class Store {
     }
     const store = new Store(region, result.keyspace, result.log, options)
     store.recoveryMs = performance.now() - started
-    // Redundant metadata (storage/layout.ts): upgrade a format 1 pool, rewrite a root word copy
-    // that is damaged or lags, before anything is appended. A damaged header copy is reported
-    // (metadataDamage: the server logs it and shows it in INFO); capykv-check --repair rewrites it.
-    const ring = result.log.header.ringBytes
-    store.upgradedFromVersion = result.log.formatVersion === FORMAT_VERSION ? null
-      : result.log.formatVersion
-    store.rootCopiesRewritten = syncMetadata(region, result.log.header, result.log.formatVersion,
-      result.log.tailLsn % ring, result.log.headLsn % ring, result.log.rootsInSync)
+    // Redundant metadata (storage/setup.ts syncMetadata): before anything is appended.
+    if (result.log.formatVersion !== FORMAT_VERSION) store.upgradedFromVersion = result.log.formatVersion
+    store.rootCopiesRewritten = syncMetadata(region, result.log)
     // A crash between a checkpoint's commit and its head move: move the head now (a blanket
     // write: recovery from either head yields this state), or its space would stay garbage.
     // Deferred events point into that space: they are applied first.

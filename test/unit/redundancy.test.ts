@@ -202,10 +202,10 @@ t.test('format version 1: read, upgraded in place at open, every crash image of 
   const sim = new SimRegion(v1, DEFAULT_POLICY, new Prng(2))
   sim.enablePower(verifier, pool.state)
   const before = verifier.distinct
-  const ring = r.log.header.ringBytes
-  syncMetadata(sim, r.log.header, r.log.formatVersion, r.log.tailLsn % ring, r.log.headLsn % ring, true)
+  syncMetadata(sim, r.log)
   t.equal(sim.violation, null, 'every crash image during the upgrade recovers the state')
-  t.ok(verifier.distinct - before > 10, `${verifier.distinct - before} distinct crash images of the upgrade`)
+  // The upgrade writes 2 words and 2 header copies with 2 flushes: a handful of distinct images.
+  t.ok(verifier.distinct - before >= 4, `${verifier.distinct - before} distinct crash images of the upgrade`)
   t.ok(Buffer.from(sim.durable).equals(pool.bytes), 'the upgraded pool is byte for byte the version 2 pool')
   // Through Store.open on a file, and capykv-check before and after.
   const path = fresh('v1.pool')
