@@ -45,6 +45,7 @@ import { newClientState } from './commands/connection.js'
 import { PubSub, deliver } from './commands/pubsub.js'
 import { NOTIFY_EXPIRED, keyspaceDeliveries } from './commands/notify.js'
 import type { ClientState } from './commands/spec.js'
+import { Args } from './resp/args.js'
 import { ProtocolError, RequestReader } from './resp/reader.js'
 import { OutputBuffer } from './resp/writer.js'
 import {
@@ -78,6 +79,9 @@ function isLoopback(host: string | undefined): boolean {
   const h = (host ?? '').replace(/^::ffff:/, '')
   return h.startsWith('127.') || h === '::1'
 }
+
+/** The most arguments a request is read with as slab ranges; more come as an argv. */
+const ARGS_VIEW_MAX = 64
 
 /** Read into by every socket; the reader copies each read before the next one. */
 const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES)
@@ -113,6 +117,8 @@ function adoptSocket(accepted: net.Socket, onRead: (chunk: Buffer) => void): net
 export class Connection implements ClientHandle, Session {
   readonly state: ClientState
   readonly reader: RequestReader
+  /** The request being run: ranges of the reader's input slab, refilled per request. */
+  private readonly args = new Args(ARGS_VIEW_MAX)
   readonly out: OutputBuffer
   readonly sink: OutputSink
   readonly addr: string
@@ -280,8 +286,8 @@ export class Connection implements ClientHandle, Session {
         break
       }
       this.reader.authRequired = requirepass !== '' && !this.state.authenticated
-      const request = this.reader.next()
-      if (request === null) break
+      const request = this.reader.nextArgs(this.args)
+      if (request === false) break
       if (request instanceof ProtocolError) {
         this.protocolError(request)
         break
@@ -291,7 +297,7 @@ export class Connection implements ClientHandle, Session {
       executed++
       const skipping = this.replyMode === 'skip'
       if (skipping) this.replyMode = 'on'
-      server.dispatcher.execute(this, request)
+      server.dispatcher.execute(this, this.args)
       if (skipping && this.replyMode === 'on') this.sink.unmute()
       this.out.proto = this.state.proto
     }

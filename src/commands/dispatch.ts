@@ -16,6 +16,7 @@
 import { assert } from '../assert.js'
 import { StoreError } from '../errors.js'
 import { nowMs } from '../clock.js'
+import { Args } from '../resp/args.js'
 import type { OutputBuffer } from '../resp/writer.js'
 import { BlockingRegistry, type BlockedClient, type Waiter } from '../txn/blocking.js'
 import type { Event } from '../state/event.js'
@@ -182,21 +183,22 @@ const CHAR_UPPER_A = 65
 const CHAR_UPPER_Z = 90
 
 /** FNV-1a over the bytes of `arg`, ASCII letters folded to lower case; a small integer. */
-function hashNameBytes(arg: Uint8Array): number {
+function hashNameBytes(buf: Uint8Array, start: number, length: number): number {
   let h = 0x811c9dc5
-  for (let i = 0; i < arg.length; i++) {
-    let c = arg[i] as number
+  for (let i = start; i < start + length; i++) {
+    let c = buf[i] as number
     if (c >= CHAR_UPPER_A && c <= CHAR_UPPER_Z) c |= 0x20
     h = Math.imul(h ^ c, 16777619)
   }
   return h & 0x3fffffff
 }
 
-/** Whether `arg` is `lower` (a lower-case ASCII name) in any letter case. */
-function equalsIgnoringCase(arg: Uint8Array, lower: Uint8Array): boolean {
-  if (arg.length !== lower.length) return false
-  for (let i = 0; i < arg.length; i++) {
-    let c = arg[i] as number
+/** Whether buf[start, start + length) is `lower` (a lower-case ASCII name) in any letter case. */
+function equalsIgnoringCase(buf: Uint8Array, start: number, length: number,
+  lower: Uint8Array): boolean {
+  if (length !== lower.length) return false
+  for (let i = 0; i < length; i++) {
+    let c = buf[start + i] as number
     if (c >= CHAR_UPPER_A && c <= CHAR_UPPER_Z) c |= 0x20
     if (c !== lower[i]) return false
   }
@@ -215,7 +217,7 @@ class CommandIndex {
     for (const [name, spec] of table.byName) {
       if (table.subcommands.has(name)) continue
       const bytes = Buffer.from(name, 'latin1')
-      const hash = hashNameBytes(bytes)
+      const hash = hashNameBytes(bytes, 0, bytes.length)
       let bucket = this.buckets.get(hash)
       if (bucket === undefined) {
         bucket = []
@@ -225,13 +227,21 @@ class CommandIndex {
     }
   }
 
-  find(arg: Buffer): IndexEntry | undefined {
-    const bucket = this.buckets.get(hashNameBytes(arg))
+  /** The entry named by buf[start, start + length), in any letter case. */
+  find(buf: Uint8Array, start: number, length: number): IndexEntry | undefined {
+    const bucket = this.buckets.get(hashNameBytes(buf, start, length))
     if (bucket === undefined) return undefined
     for (const entry of bucket) {
-      if (equalsIgnoringCase(arg, entry.name)) return entry
+      if (equalsIgnoringCase(buf, start, length, entry.name)) return entry
     }
     return undefined
+  }
+
+  /** The entry named by the request's first argument. */
+  findName(args: Args): IndexEntry | undefined {
+    if (args.viewMode) return this.find(args.buf, args.off[0] as number, args.len[0] as number)
+    const name = args.bytes(0)
+    return this.find(name, 0, name.length)
   }
 }
 
@@ -333,16 +343,21 @@ export class Dispatcher {
     this.batchClock = -1
   }
 
-  /** One request. */
-  execute(session: Session, argv: Buffer[]): void {
+  /**
+   * One request, its arguments as Args (src/resp/args.ts): every command goes through the same
+   * checks; an argv is made only for what keeps the arguments (MULTI's queue, EXEC, MONITOR,
+   * SLOWLOG) or for a handler without an Args form (spec.run).
+   */
+  execute(session: Session, args: Args): void {
     this.index ??= new CommandIndex(this.services.table, (spec) => this.info(spec))
-    const entry = this.index.find(argv[0] as Buffer)
+    const entry = this.index.findName(args)
     let spec: CommandSpec
     let info: SpecInfo
     if (entry !== undefined) {
       spec = entry.spec
       info = entry.info
     } else {
+      const argv = args.toArgv()
       const found = lookupCommand(this.services.table, argv)
       if (found.kind !== 'ok') {
         this.reject(session, null, found.kind === 'unknown-command' ? unknownCommandError(argv)
@@ -354,7 +369,7 @@ export class Dispatcher {
     }
     const client = session.state
     session.handle.lastCommand = spec.name
-    if (!arityOk(spec, argv.length)) {
+    if (!arityOk(spec, args.count)) {
       this.reject(session, spec, `ERR wrong number of arguments for '${spec.name}' command`)
       return
     }
@@ -385,7 +400,7 @@ export class Dispatcher {
       return
     }
     if (client.multi !== null && !IMMEDIATE_IN_MULTI.has(spec.name)) {
-      client.multi.queue.push({ spec, argv })
+      client.multi.queue.push({ spec, argv: args.toArgv() })
       session.sink.simple('QUEUED')
       return
     }
@@ -394,8 +409,8 @@ export class Dispatcher {
       this.reject(session, spec, `MISCONF Errors writing to the pool: ${store.failed.message}`)
       return
     }
-    if (spec === EXEC_SPEC) this.exec(session, spec, argv)
-    else this.call(session, spec, info, argv)
+    if (spec === EXEC_SPEC) this.exec(session, spec, args.toArgv())
+    else this.call(session, spec, info, args)
   }
 
   private protectedAllowed(session: Session): boolean {
@@ -534,7 +549,7 @@ export class Dispatcher {
    * refuses (or a handler that throws) leaves none of them, as the scratch buffer used to do
    * at the cost of a copy per command.
    */
-  private call(session: Session, spec: CommandSpec, info: SpecInfo, argv: Buffer[]): void {
+  private call(session: Session, spec: CommandSpec, info: SpecInfo, args: Args): void {
     const store = this.services.store
     const sink = session.sink
     const out = session.out
@@ -551,8 +566,11 @@ export class Dispatcher {
     const now = nowMs()
     const errorsBefore = sink.errorCount
     let suspended = false
+    // The request's arguments; a suspended command keeps a copy of its own (Args are refilled
+    // by the connection's next request).
+    let request = args
     const finish = (failed: boolean): void => {
-      this.finishCall(session, spec, info, argv, txn, undoable, mark, started, errorsBefore,
+      this.finishCall(session, spec, info, request, txn, undoable, mark, started, errorsBefore,
         failed)
     }
     const ctx = this.context(session, store, txn, now,
@@ -560,6 +578,7 @@ export class Dispatcher {
       txn === null ? undefined : () => {
         suspended = true
         session.blocked = true
+        request = Args.of(args.toArgv())
         return this.suspendedCall(session, txn, finish)
       }, info.readonly)
     let failed = false
@@ -568,7 +587,9 @@ export class Dispatcher {
     this.calling = session
     this.callingNowMs = now
     try {
-      spec.handler(ctx, argv)
+      const run = spec.run
+      if (run !== undefined) run(ctx, args)
+      else spec.handler(ctx, args.toArgv())
     } catch (e) {
       failed = true
       txn?.abort()
@@ -599,7 +620,7 @@ export class Dispatcher {
   }
 
   /** The end of call(), at once or when a suspended command resumes: commit, stats, MONITOR. */
-  private finishCall(session: Session, spec: CommandSpec, info: SpecInfo, argv: Buffer[],
+  private finishCall(session: Session, spec: CommandSpec, info: SpecInfo, args: Args,
     txn: Transaction | null, undoable: boolean, mark: number, started: number,
     errorsBefore: number, failed: boolean): void {
     const sink = session.sink
@@ -613,9 +634,11 @@ export class Dispatcher {
       return
     }
     this.runDeferred()
-    this.account(session, spec, argv, started, handlerFailed, info)
+    this.account(session, spec, args, started, handlerFailed, info)
     if (!failed) this.serveBlocked(txn)
-    if (this.hooks.hasMonitors && !info.skipMonitor) this.hooks.feedMonitors(session, argv)
+    if (this.hooks.hasMonitors && !info.skipMonitor) {
+      this.hooks.feedMonitors(session, args.toArgv())
+    }
   }
 
   /**
@@ -657,7 +680,7 @@ export class Dispatcher {
     this.writeError(session, `ERR internal error in '${spec.name}': ${message.split('\n')[0]}`)
   }
 
-  private account(session: Session, spec: CommandSpec, argv: Buffer[], started: number,
+  private account(session: Session, spec: CommandSpec, argv: Buffer[] | Args, started: number,
     failed: boolean, info: SpecInfo): void {
     const finished = performance.now()
     if (this.inBatch) this.batchClock = finished
@@ -675,7 +698,8 @@ export class Dispatcher {
     const threshold = this.services.config.getNumber('slowlog-log-slower-than')
     if (threshold < 0 || usec < threshold) return
     this.services.slowlog.add({
-      timestampS: Math.floor(nowMs() / 1000), durationUs: usec, argv: slowlogArgv(argv),
+      timestampS: Math.floor(nowMs() / 1000), durationUs: usec,
+      argv: slowlogArgv(Array.isArray(argv) ? argv : argv.toArgv()),
       addr: session.handle.addr, name: session.state.name ?? '',
     }, this.services.config.getNumber('slowlog-max-len'))
   }

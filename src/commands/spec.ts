@@ -5,6 +5,7 @@
 // VALIDATES FIRST and then applies events through ctx.txn.apply(): a command that fails (wrong
 // type, syntax, not an integer…) replies its error and applies nothing (DESIGN rule 3).
 
+import { Args } from '../resp/args.js'
 import type { Keyspace } from '../state/keyspace.js'
 import type { Store, Transaction } from '../txn/engine.js'
 
@@ -101,6 +102,19 @@ export type BlockFn = (keys: readonly string[], timeoutMs: number,
 
 export type Handler = (ctx: CommandContext, argv: Buffer[]) => void
 
+/**
+ * A handler over the request's arguments as src/resp/args.ts's Args (issue 15 stage 2): dispatch
+ * calls it with the reader's ranges, so the request needs no argv and no Buffer per argument.
+ * Arguments are valid during the call; a handler that keeps one (a stored value) keeps
+ * args.bytes(i), which stays valid (see args.ts).
+ */
+export type ArgsHandler = (ctx: CommandContext, args: Args) => void
+
+/** A spec's handler and run for an ArgsHandler: the argv form (EXEC, scripts) wraps its argv. */
+export function argsHandler(run: ArgsHandler): { handler: Handler; run: ArgsHandler } {
+  return { handler: (ctx, argv) => run(ctx, Args.of(argv)), run }
+}
+
 export type CommandFlag =
   | 'write' | 'readonly' | 'denyoom' | 'admin' | 'pubsub' | 'noscript' | 'blocking' | 'loading'
   | 'stale' | 'skip_monitor' | 'skip_slowlog' | 'fast' | 'no_auth' | 'may_replicate'
@@ -120,6 +134,8 @@ export interface CommandSpec {
   /** ACL categories without '@', e.g. ['write', 'string', 'slow']. */
   readonly categories: readonly string[]
   readonly handler: Handler
+  /** The same command over Args (see ArgsHandler); dispatch prefers it when present. */
+  readonly run?: ArgsHandler
   readonly subcommands?: readonly CommandSpec[]
   /**
    * Allowed while a RESP2 client is subscribed (Redis's processCommand list: (P|S)SUBSCRIBE,

@@ -31,8 +31,8 @@ import {
   INT64_MAX, INT64_MIN, big, clampSafe, int64OrReply, isInt64Canonical, optionName, parseInt64,
 } from './numeric.js'
 import {
-  ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_SYNTAX, WRONGTYPE, keyOf,
-  type CommandContext, type CommandSpec, type Handler,
+  ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_SYNTAX, WRONGTYPE, argsHandler, keyOf,
+  type ArgsHandler, type CommandContext, type CommandSpec, type Handler,
 } from './spec.js'
 
 /** proto-max-bulk-len default: the largest string a command may build. */
@@ -151,9 +151,9 @@ function getGeneric(ctx: CommandContext, key: string): boolean {
   return true
 }
 
-const getCommand: Handler = (ctx, argv) => {
-  getGeneric(ctx, keyOf(argv[1] as Buffer))
-}
+const getCommand = argsHandler((ctx, args) => {
+  getGeneric(ctx, args.key(1))
+})
 
 const getdelCommand: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
@@ -304,12 +304,21 @@ function setGeneric(
   }
 }
 
-const setCommand: Handler = (ctx, argv) => {
+const setWithOptions: Handler = (ctx, argv) => {
   const args = parseExtendedArgs(ctx, argv, 'set')
   if (args === null) return
   setGeneric(ctx, 'set', args.flags, keyOf(argv[1] as Buffer), argv[2] as Buffer, args.expire,
     null, null)
 }
+
+/** SET key value needs no argv; with options, parseExtendedArgs reads one. */
+const setCommand = argsHandler((ctx, args) => {
+  if (args.count !== 3) {
+    setWithOptions(ctx, args.toArgv())
+    return
+  }
+  setGeneric(ctx, 'set', 0, args.key(1), args.bytes(2), null, null, null)
+})
 
 const setnxCommand: Handler = (ctx, argv) => {
   setGeneric(ctx, 'setnx', F_NX, keyOf(argv[1] as Buffer), argv[2] as Buffer, null,
@@ -433,24 +442,24 @@ function incrDecrGeneric(ctx: CommandContext, key: string, incr: number | bigint
   ctx.reply.integer(result)
 }
 
-const incrCommand: Handler = (ctx, argv) => incrDecrGeneric(ctx, keyOf(argv[1] as Buffer), 1)
-const decrCommand: Handler = (ctx, argv) => incrDecrGeneric(ctx, keyOf(argv[1] as Buffer), -1)
+const incrCommand = argsHandler((ctx, args) => incrDecrGeneric(ctx, args.key(1), 1))
+const decrCommand = argsHandler((ctx, args) => incrDecrGeneric(ctx, args.key(1), -1))
 
-const incrbyCommand: Handler = (ctx, argv) => {
-  const incr = int64OrReply(ctx, argv[2] as Buffer)
+const incrbyCommand = argsHandler((ctx, args) => {
+  const incr = int64OrReply(ctx, args.bytes(2))
   if (incr === null) return
-  incrDecrGeneric(ctx, keyOf(argv[1] as Buffer), incr)
-}
+  incrDecrGeneric(ctx, args.key(1), incr)
+})
 
-const decrbyCommand: Handler = (ctx, argv) => {
-  const incr = int64OrReply(ctx, argv[2] as Buffer)
+const decrbyCommand = argsHandler((ctx, args) => {
+  const incr = int64OrReply(ctx, args.bytes(2))
   if (incr === null) return
   if (typeof incr === 'bigint' && incr === INT64_MIN) {
     ctx.reply.error('ERR decrement would overflow')
     return
   }
-  incrDecrGeneric(ctx, keyOf(argv[1] as Buffer), -incr)
-}
+  incrDecrGeneric(ctx, args.key(1), -incr)
+})
 
 /** INCRBYFLOAT: long double arithmetic; the formatted result is the new value and the reply. */
 const incrbyfloatCommand: Handler = (ctx, argv) => {
@@ -718,10 +727,11 @@ function lcsIdxReply(
 type Flags = CommandSpec['flags']
 function spec(
   name: string, arity: number, flags: Flags, keys: [number, number, number],
-  categories: string[], handler: Handler,
+  categories: string[], impl: Handler | { handler: Handler; run: ArgsHandler },
 ): CommandSpec {
   const s: CommandSpec = {
-    name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], categories, handler,
+    name, arity, flags, firstKey: keys[0], lastKey: keys[1], step: keys[2], categories,
+    ...(typeof impl === 'function' ? { handler: impl } : impl),
   }
   return Object.freeze(s)
 }

@@ -33,6 +33,8 @@
 //
 // The limits below belong in src/config.ts once it exists; they are Redis 7.0.15's defaults.
 
+import type { Args } from './args.js'
+
 /** PROTO_INLINE_MAX_SIZE: longest inline request, and longest '*N' / '$N' header line. */
 export const PROTO_INLINE_MAX_BYTES = 64 * 1024
 /** PROTO_MBULK_BIG_ARG: bulks this big are gathered from chunk views, copied once. */
@@ -341,6 +343,78 @@ export class RequestReader {
     this.pos = offset
     this.end = offset + length
     this.bufImmutable = true
+  }
+
+  /**
+   * The next complete request into `args`: true when it holds one, false when more bytes are
+   * needed, or the protocol error. A request wholly in the input slab and plainly framed is
+   * handed out as ranges of the slab (no Buffer, no array); any other (split across reads, in
+   * scratch, a big bulk, inline, non-canonical digits, before AUTH, more arguments than
+   * args.capacity) goes through next() and comes as an argv: one parser's answers either way.
+   */
+  nextArgs(args: Args): boolean | ProtocolError {
+    if (this.error === null && this.multibulkRemaining === 0 && this.bufImmutable &&
+      !this.authRequired && this.lineCleanBytes === 0 && !this.lineHasNul &&
+      this.frameViews(args)) return true
+    const request = this.next()
+    if (request === null) return false
+    if (request instanceof ProtocolError) return request
+    args.setArgv(request)
+    return true
+  }
+
+  /**
+   * A '*N' request at pos framed exactly (digits without sign or leading zero, CRLF after every
+   * line and bulk, every bulk under PROTO_MBULK_BIG_ARG_BYTES and the bulk limit, N within
+   * args.capacity) and wholly present: its ranges into args, pos moved past it, true. Anything
+   * else: false with nothing consumed (next() then reads it with every one of Redis's quirks).
+   */
+  private frameViews(args: Args): boolean {
+    const buf = this.buf
+    const end = this.end
+    let p = this.pos
+    if (p >= end || buf[p] !== CHAR_STAR) return false
+    p++
+    const capacity = args.capacity
+    let count = 0
+    let c = (buf[p] ?? 0) - CHAR_ZERO
+    if (c < 1 || c > 9) return false
+    for (; p < end; p++) {
+      c = (buf[p] as number) - CHAR_ZERO
+      if (c < 0 || c > 9) break
+      count = count * 10 + c
+      if (count > capacity) return false
+    }
+    if (p + 1 >= end || buf[p] !== CHAR_CR || buf[p + 1] !== CHAR_LF) return false
+    p += 2
+    const maxBulk = Math.min(PROTO_MBULK_BIG_ARG_BYTES - 1, this.limits.maxBulkBytes)
+    const off = args.off
+    const len = args.len
+    for (let a = 0; a < count; a++) {
+      if (p >= end || buf[p] !== CHAR_DOLLAR) return false
+      p++
+      const first = p
+      let length = 0
+      for (; p < end; p++) {
+        c = (buf[p] as number) - CHAR_ZERO
+        if (c < 0 || c > 9) break
+        length = length * 10 + c
+        if (length > maxBulk) return false
+      }
+      if (p === first || (buf[first] === CHAR_ZERO && p - first > 1)) return false
+      if (p + 1 >= end || buf[p] !== CHAR_CR || buf[p + 1] !== CHAR_LF) return false
+      p += 2
+      if (p + length + 2 > end || buf[p + length] !== CHAR_CR || buf[p + length + 1] !== CHAR_LF) {
+        return false
+      }
+      off[a] = p
+      len[a] = length
+      p += length + 2
+    }
+    args.setViews(buf, count)
+    this.pos = p
+    this.lastInline = false
+    return true
   }
 
   /** The next complete request's argv, null if more bytes are needed, or the protocol error. */

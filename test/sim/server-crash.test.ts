@@ -36,6 +36,7 @@
 import t from 'tap'
 import type net from 'node:net'
 import type { Session } from '../../src/commands/dispatch.js'
+import type { Args } from '../../src/resp/args.js'
 import type { CommandTable } from '../../src/commands/services.js'
 import { loadCommandTable } from '../../src/commands/table.js'
 import { recover, type RegionReader } from '../../src/recovery/recover.js'
@@ -665,11 +666,12 @@ async function runServer(o: RunOptions): Promise<RunResult> {
     }
   }
   const execute = server.dispatcher.execute.bind(server.dispatcher)
-  server.dispatcher.execute = (session: Session, argv: Buffer[]): void => {
+  server.dispatcher.execute = (session: Session, args: Args): void => {
+    const argv = args.toArgv()
     const before = store.transactionsCommitted
     executing = (argv[0] as Buffer).toString('latin1').toUpperCase()
     try {
-      execute(session, argv)
+      execute(session, args)
     } finally {
       executing = null
     }
