@@ -132,7 +132,7 @@ function sampleIndex(
     const entry = map.get(key)
     if (entry === undefined || entry.expireAtMs === 0) {
       index.keys.delete(key)
-    } else if (entry.expireAtMs <= nowMs) {
+    } else if (entry.expireAtMs < nowMs) {
       index.keys.delete(key)
       expired.push(delEv(db, key))
     }

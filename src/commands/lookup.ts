@@ -18,8 +18,9 @@ export function asReader(ctx: CommandContext): CommandContext {
   return ctx.readLookups === true ? ctx : { ...ctx, readLookups: true }
 }
 
+/** Redis 7.0.15 keyIsExpired: a key lives through its expiry millisecond (now > when expires it). */
 export function isExpired(entry: Entry, nowMs: number): boolean {
-  return entry.expireAtMs !== 0 && entry.expireAtMs <= nowMs
+  return entry.expireAtMs !== 0 && entry.expireAtMs < nowMs
 }
 
 /**

@@ -39,7 +39,7 @@ function slot(db: number, key: string): string {
 }
 
 function isLogicallyExpired(entry: Entry | undefined, nowMs: number): boolean {
-  return entry !== undefined && entry.expireAtMs !== 0 && entry.expireAtMs <= nowMs
+  return entry !== undefined && entry.expireAtMs !== 0 && entry.expireAtMs < nowMs
 }
 
 export class WatchIndex implements KeyspaceObserver {

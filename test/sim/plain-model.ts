@@ -51,7 +51,7 @@ export function snapshot(ks: Keyspace, now: number): string {
   const rows: string[] = []
   for (let db = 0; db < 16; db++) {
     for (const [key, e] of ks.db(db)) {
-      if (e.expireAtMs !== 0 && e.expireAtMs <= now) continue
+      if (e.expireAtMs !== 0 && e.expireAtMs < now) continue
       const kind = KIND_OF_TYPE[e.type]
       if (kind === undefined) throw new Error(`snapshot: unknown type ${e.type}`)
       rows.push(`${db} ${keyHex(key)} ${kind} ${e.expireAtMs} ${show(kind, e.value)}`)
@@ -91,7 +91,7 @@ export class PlainModel {
     const rows: string[] = []
     this.dbs.forEach((m, db) => {
       for (const [key, it] of m) {
-        if (it.expireAt !== 0 && it.expireAt <= now) continue
+        if (it.expireAt !== 0 && it.expireAt < now) continue
         rows.push(`${db} ${keyHex(key)} ${it.kind} ${it.expireAt} ${show(it.kind, it.value)}`)
       }
     })
@@ -162,7 +162,7 @@ export class PlainModel {
 
   private live(db: number, key: string, now: number): Item | undefined {
     const it = this.dbs[db]?.get(key)
-    if (it !== undefined && it.expireAt !== 0 && it.expireAt <= now) {
+    if (it !== undefined && it.expireAt !== 0 && it.expireAt < now) {
       this.dbs[db]?.delete(key)
       return undefined
     }
