@@ -751,6 +751,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   // --repair
   const say = (text: string): void => { (parsed.json ? io.err : io.out)(`${text}\n`) }
+  /** Asks before a repair writes (never without a terminal: then --yes is needed). */
+  const agreed = async (plan: string): Promise<boolean> => {
+    if (!io.interactive) {
+      say(`repair: would ${plan}.\nrepair declined: not asked on a terminal; pass --yes`)
+      return false
+    }
+    if (await io.confirm(`${plan[0]?.toUpperCase()}${plan.slice(1)}. Continue? [y/N] `)) return true
+    say('repair declined; nothing written')
+    return false
+  }
   if (r.status === 'clean') {
     say('repair: the pool is clean; nothing to repair, nothing written')
     emit({ repair: { written: false, reason: 'clean' } })
@@ -761,18 +771,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const what = r.inPlace === 'truncate' ? `truncate ${parsed.pool} to its pool length of ` +
       `${r.poolBytes} bytes` : `rewrite the damaged metadata copies of ${parsed.pool} in place ` +
       'from the intact ones'
-    if (!parsed.yes) {
-      const plan = `${what} (nothing is lost; stop any server using the pool first)`
-      if (!io.interactive) {
-        say(`repair: would ${plan}.\nrepair declined: not asked on a terminal; pass --yes`)
-        emit({ repair: { written: false, reason: 'declined' } })
-        return EXIT_DAMAGED
-      }
-      if (!(await io.confirm(`${plan[0]?.toUpperCase()}${plan.slice(1)}. Continue? [y/N] `))) {
-        say('repair declined; nothing written')
-        emit({ repair: { written: false, reason: 'declined' } })
-        return EXIT_DAMAGED
-      }
+    const plan = `${what} (nothing is lost; stop any server using the pool first)`
+    if (!parsed.yes && !(await agreed(plan))) {
+      emit({ repair: { written: false, reason: 'declined' } })
+      return EXIT_DAMAGED
     }
     const steps: string[] = []
     let current: CheckResult = checked
@@ -812,17 +814,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const lost = r.lost === undefined ? 'an unknown number of commits' : lostText(r.lost)
   const plan = `write a new pool ${output} (${r.poolBytes} bytes) holding the committed history ` +
     `up to lsn ${r.prefix.endLsn} (${plural(r.prefix.keys, 'key')}); this loses ${lost}`
-  if (!parsed.yes) {
-    if (!io.interactive) {
-      say(`repair: would ${plan}.\nrepair declined: not asked on a terminal; pass --yes`)
-      emit({ repair: { written: false, reason: 'declined' } })
-      return EXIT_DAMAGED
-    }
-    if (!(await io.confirm(`${plan[0]?.toUpperCase()}${plan.slice(1)}. Continue? [y/N] `))) {
-      say('repair declined; nothing written')
-      emit({ repair: { written: false, reason: 'declined' } })
-      return EXIT_DAMAGED
-    }
+  if (!parsed.yes && !(await agreed(plan))) {
+    emit({ repair: { written: false, reason: 'declined' } })
+    return EXIT_DAMAGED
   }
   let repaired: RepairResult
   try {
