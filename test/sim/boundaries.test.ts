@@ -19,7 +19,8 @@ import type { Event } from '../../src/state/event.js'
 import { encodeEvents } from '../../src/state/event.js'
 import { decodeWord, HEAD_TAG, TAIL_TAG } from '../../src/storage/cdb.js'
 import {
-  decodeHeader, HEAD_WORD_OFFSET, HEADER_BYTES, LOG_OFFSET, poolSeed, TAIL_WORD_OFFSET,
+  decodeHeader, HEAD_WORD_OFFSET, HEAD_WORD_OFFSETS, HEADER_BYTES, LOG_OFFSET, poolSeed,
+  TAIL_WORD_OFFSET, TAIL_WORD_OFFSETS,
 } from '../../src/storage/layout.js'
 import {
   checkRecord, claimedPayloadBytes, MIN_RECORD_BYTES, normalizeLsn, REC_PAD, REC_TXN, recordBytes,
@@ -178,10 +179,24 @@ t.test('identity: another pool\'s records, swapped root words, damage inside the
     if (got !== 'corrupt') t.fail(`another pool's record at ${rec.offset} (lsn ${rec.lsn}): ${got}`)
   }
   t.ok(foreign >= 10, `${foreign} records of another pool, same position and length: each corrupt`)
-  const swapped = Buffer.from(a.bytes)
-  a.bytes.copy(swapped, TAIL_WORD_OFFSET, HEAD_WORD_OFFSET, HEAD_WORD_OFFSET + 8)
-  a.bytes.copy(swapped, HEAD_WORD_OFFSET, TAIL_WORD_OFFSET, TAIL_WORD_OFFSET + 8)
-  t.equal(outcome(swapped), 'corrupt', 'head and tail words in each other\'s slots: corrupt')
+  // Pool format 2 keeps two copies of the root words: head and tail swapped in one copy leave
+  // that copy invalid and the other serves the exact state; swapped in both, the pool is corrupt.
+  const swap = (bytes: Buffer, copies: readonly number[]): Buffer => {
+    const out = Buffer.from(bytes)
+    for (const c of copies) {
+      const tw = TAIL_WORD_OFFSETS[c] as number
+      const hw = HEAD_WORD_OFFSETS[c] as number
+      bytes.copy(out, tw, hw, hw + 8)
+      bytes.copy(out, hw, tw, tw + 8)
+    }
+    return out
+  }
+  for (const c of [0, 1]) {
+    t.equal(outcome(swap(a.bytes, [c])), 'exact',
+      `head and tail words in each other's slots in copy ${c}: the other copy serves`)
+  }
+  t.equal(outcome(swap(a.bytes, [0, 1])), 'corrupt',
+    'head and tail words in each other\'s slots in both copies: corrupt')
   for (const i of [1, Math.floor(recs.length / 2), recs.length - 2]) {
     const rec = recs[i] as Rec
     const work = Buffer.from(a.bytes)

@@ -11,7 +11,6 @@ import type { Event } from '../../src/state/event.js'
 import { applyEvent } from '../../src/state/event.js'
 import { EV_FUNCTION_DEL, EV_FUNCTION_FLUSH, EV_FUNCTION_PUT } from '../../src/state/function-events.js'
 import { Keyspace } from '../../src/state/keyspace.js'
-import '../../src/state/collections.js'
 import { Store } from '../../src/txn/engine.js'
 
 const lib = (name: string, code: string): Event =>
