@@ -12,19 +12,10 @@
 import t from 'tap'
 import { Args } from '../../src/resp/args.js'
 import { ProtocolError, RequestReader } from '../../src/resp/reader.js'
+import { prng } from '../helpers/mulberry32.js'
 
 const SEED = Number(process.env['ARGS_FUZZ_SEED'] ?? 20261207)
 
-function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type Outcome = string[] | { error: string }
 

@@ -15,21 +15,11 @@ import {
   type ReaderLimits,
 } from '../../src/resp/reader.js'
 import { OracleConnection, rawExchange, startOracle, type Oracle } from './resp-oracle.js'
+import { prng } from '../helpers/mulberry32.js'
 
 /** Every seeded test derives its PRNG from this; set RESP_FUZZ_SEED to replay another run. */
 const FUZZ_SEED = Number(process.env['RESP_FUZZ_SEED'] ?? 20240611)
 
-/** mulberry32: a small seeded PRNG, so that every failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function randomInt(random: () => number, below: number): number {
   return Math.floor(random() * below)

@@ -14,6 +14,7 @@ import {
   type Reply,
 } from '../../src/resp/writer.js'
 import { OracleConnection, startOracle } from './resp-oracle.js'
+import { prng } from '../helpers/mulberry32.js'
 
 function written(proto: Protocol, write: (out: OutputBuffer) => void): string {
   const out = new OutputBuffer(proto)
@@ -213,16 +214,6 @@ t.test('formatDouble is printf %.17g', async (t) => {
 // Against redis-server 7.0.15
 
 /** mulberry32, as in the reader tests: seeded, so failures replay. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Doubles that stress %.17g: random bit patterns, short mantissas (ties), powers, decimals. */
 function interestingDoubles(seed: number, count: number): number[] {
