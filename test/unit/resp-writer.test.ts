@@ -213,7 +213,6 @@ t.test('formatDouble is printf %.17g', async (t) => {
 // ---------------------------------------------------------------------------------------------
 // Against redis-server 7.0.15
 
-/** mulberry32, as in the reader tests: seeded, so failures replay. */
 
 /** Doubles that stress %.17g: random bit patterns, short mantissas (ties), powers, decimals. */
 function interestingDoubles(seed: number, count: number): number[] {
