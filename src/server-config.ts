@@ -418,7 +418,7 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
     NONE('list node compression (capykv lists have no quicklist nodes)')),
   mem('stream-node-max-bytes', 4096, 0, LONG_MAX, NONE('streams (not implemented)')),
   int('stream-node-max-entries', 100, 0, LONG_MAX, NONE('streams (not implemented)')),
-  mem('hll-sparse-max-bytes', 3000, 0, LONG_MAX, NONE('HyperLogLog (not implemented)')),
+  mem('hll-sparse-max-bytes', 3000, 0, LONG_MAX),
   // Refused when Redis would emit notifications (capykv emits none yet): see its parser.
   special('notify-keyspace-events', '', parseNotifyKeyspaceEvents),
   int('latency-monitor-threshold', 0, 0, LONG_MAX, NONE('LATENCY (not implemented)')),

@@ -2331,6 +2331,78 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     ],
     arguments: [{ name: 'key', type: 'key', keySpecIndex: 0 }],
   },
+  pfadd: {
+    summary: 'Adds elements to a HyperLogLog, creating the key when missing.',
+    since: '2.8.9',
+    group: 'hyperloglog',
+    complexity: 'O(1) to add every element.',
+    keySpecs: [
+      {
+        flags: ['RW', 'insert'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'element', type: 'string', optional: true, multiple: true },
+    ],
+  },
+  pfcount: {
+    summary: 'Estimates the number of distinct elements added to one HyperLogLog, or to the union of several.',
+    since: '2.8.9',
+    group: 'hyperloglog',
+    complexity: 'O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.',
+    keySpecs: [
+      {
+        notes: 'The cached cardinality inside the value may be rewritten when it is stale.',
+        flags: ['RW', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: -1, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [{ name: 'key', type: 'key', keySpecIndex: 0, multiple: true }],
+  },
+  pfdebug: {
+    summary: 'Inspects or converts the internal encoding of a HyperLogLog (debugging).',
+    since: '2.8.9',
+    group: 'hyperloglog',
+    complexity: 'N/A',
+    docFlags: ['syscmd'],
+    keySpecs: [
+      {
+        flags: ['RW', 'access'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'subcommand', type: 'string' },
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+    ],
+  },
+  pfmerge: {
+    summary: 'Merges HyperLogLogs into a destination HyperLogLog.',
+    since: '2.8.9',
+    group: 'hyperloglog',
+    complexity: 'O(N) to merge N HyperLogLogs, but with high constant times.',
+    keySpecs: [
+      {
+        flags: ['RW', 'access', 'insert'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: -1, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'destkey', type: 'key', keySpecIndex: 0 },
+      { name: 'sourcekey', type: 'key', keySpecIndex: 1, multiple: true },
+    ],
+  },
   ping: {
     summary: 'Checks that the server answers',
     since: '1.0.0',
