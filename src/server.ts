@@ -52,7 +52,7 @@ import {
   findParam, keyspaceEventsFlags, parseOutputBufferLimits, type ServerConfig,
 } from './server-config.js'
 import type { DelEvent } from './state/core-events.js'
-import { logger } from './server-log.js'
+import { logger, type LogLevel } from './server-log.js'
 import type { Store } from './txn/engine.js'
 import { ScrubDriver } from './txn/scrub-driver.js'
 import type { ScrubDamage } from './storage/scrub.js'
@@ -484,6 +484,9 @@ class Services implements ServerServices {
   }
   blockedClientCount(): number {
     return this.server.dispatcher.blocking.size
+  }
+  log(level: LogLevel, message: string): void {
+    logger.log(level, message)
   }
   unblockClient(clientId: number, withError: boolean): boolean {
     return this.server.dispatcher.unblockClient(clientId, withError)

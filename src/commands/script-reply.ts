@@ -1,6 +1,6 @@
-// Replies both ways between commands and scripts (script_lua.c's conversions, after the
-// engine's own, scripting/wasm-lua.ts): parseReply reads the RESP a command handler wrote into a
-// ScriptValue for redis.call; writeValue writes a script's result to the client.
+// A script's result to its client (script_lua.c's luaReplyToRedisReply, after the driver's
+// conversion, scripting/lua-driver.ts). The other way, a command's reply to Lua, is
+// scripting/wire.ts parseRespValue, run in the engine's thread.
 
 import type { ScriptValue } from '../scripting/engine.js'
 import { OutputSink } from './reply-sink.js'
@@ -8,58 +8,6 @@ import type { ReplySink } from './spec.js'
 
 const INT64_MAX = 2n ** 63n - 1n
 const INT64_MIN = -(2n ** 63n)
-
-/** Parse one RESP reply (as our writer produced it) into a ScriptValue. */
-export function parseReply(buf: Buffer, pos: { at: number }): ScriptValue {
-  const type = buf[pos.at] as number
-  const eol = buf.indexOf('\r\n', pos.at, 'latin1')
-  const line = buf.toString('latin1', pos.at + 1, eol)
-  pos.at = eol + 2
-  switch (type) {
-    case 0x2b: return { ok: Buffer.from(line, 'latin1') } // +
-    case 0x2d: return { err: Buffer.from(line, 'latin1') } // -
-    case 0x3a: { // :
-      const n = BigInt(line)
-      return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(n) : n
-    }
-    case 0x24: { // $
-      const len = Number(line)
-      if (len < 0) return null
-      const b = Buffer.from(buf.subarray(pos.at, pos.at + len))
-      pos.at += len + 2
-      return b
-    }
-    case 0x2a: case 0x7e: case 0x3e: { // * ~ >
-      const n = Number(line)
-      if (n < 0) return null
-      const items: ScriptValue[] = []
-      for (let i = 0; i < n; i++) items.push(parseReply(buf, pos))
-      return type === 0x7e ? { set: items } : items
-    }
-    case 0x25: { // %
-      const n = Number(line)
-      const pairs: [ScriptValue, ScriptValue][] = []
-      for (let i = 0; i < n; i++) pairs.push([parseReply(buf, pos), parseReply(buf, pos)])
-      return { map: pairs }
-    }
-    case 0x5f: return null // _
-    case 0x2c: { // ,
-      const x = line === 'inf' ? Infinity : line === '-inf' ? -Infinity : Number(line)
-      return { double: x }
-    }
-    case 0x23: return line === 't' // #
-    case 0x28: return { big_number: Buffer.from(line, 'latin1') } // (
-    case 0x3d: { // =
-      const len = Number(line)
-      const body = buf.subarray(pos.at, pos.at + len)
-      pos.at += len + 2
-      return { verbatim_string: { format: Buffer.from(body.subarray(0, 3)),
-        string: Buffer.from(body.subarray(4)) } }
-    }
-    default: return { err: Buffer.from('ERR unexpected reply type from command') }
-  }
-}
 
 /** Map \r and \n to spaces (Redis does so for status and error replies from scripts). */
 function oneLine(b: Buffer): string {

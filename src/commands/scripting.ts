@@ -21,10 +21,10 @@ import { functionDelEv, functionFlushEv, functionPutEv } from '../state/function
 import type { Keyspace } from '../state/keyspace.js'
 import { OutputBuffer } from '../resp/writer.js'
 import type {
-  RegisteredFunction, ScriptHost, ScriptOutcome, ScriptValue,
+  RegisteredFunction, ScriptHost, ScriptOutcome,
 } from '../scripting/engine.js'
 import { dumpLibraries, parseDumpPayload, verifyDumpPayload } from '../scripting/function-dump.js'
-import { SCRIPT_FLAG_NAMES } from '../scripting/wasm-lua.js'
+import { ENGINE_DESCRIPTION, SCRIPT_FLAG_NAMES } from '../scripting/wasm-lua.js'
 import { WorkerLuaEngine } from '../scripting/worker-engine.js'
 import {
   BUSY_EVAL, busyState, completeScript, killScript, writeRunningScript,
@@ -32,13 +32,12 @@ import {
 import { arityOk, lookupCommand } from './dispatch.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
-import { parseReply, writeValue } from './script-reply.js'
+import { writeValue } from './script-reply.js'
 import { splitShebang } from './shebang.js'
 import { helpLines, services, type ServerServices } from './services.js'
 import type { ClientState, CommandContext, CommandSpec, Handler } from './spec.js'
 
-const engine = new WorkerLuaEngine(
-  'lua-redis-wasm 1.5.0 (Lua 5.1 with cjson, cmsgpack, bit, struct)')
+const engine = new WorkerLuaEngine(ENGINE_DESCRIPTION)
 
 const ERR_NOSCRIPT = 'NOSCRIPT No matching script. Please use EVAL.'
 
@@ -128,9 +127,8 @@ function stateOf(ctx: CommandContext): ScriptingState {
 
 /** The host of a library being loaded: redis.call is not reachable, redis.log goes nowhere. */
 const LOAD_HOST: ScriptHost = {
-  call: () => ({ err: Buffer.from('ERR redis.call is not available while loading a library') }),
+  call: () => Buffer.from('-ERR redis.call is not available while loading a library\r\n'),
   log: () => {},
-  setResp: () => {},
 }
 
 export function sha1hex(body: Buffer): string {
@@ -203,7 +201,6 @@ interface RunMode {
 
 /** The host a running script calls back into: redis.call runs in the caller's transaction. */
 class CallHost implements ScriptHost {
-  resp: 2 | 3 = 2
   /** A write command ran (Redis's SCRIPT_WRITE_DIRTY): the script can no longer be killed. */
   wrote = false
   private readonly out = new OutputBuffer(2, 4096)
@@ -217,11 +214,11 @@ class CallHost implements ScriptHost {
       multi: null, watchDirty: false, watched: new Map() }
   }
 
-  private fail(message: string): ScriptValue {
-    return { err: Buffer.from(message, 'latin1') }
+  private fail(message: string): Buffer {
+    return Buffer.from(`-${message}\r\n`, 'latin1')
   }
 
-  call(args: Buffer[], _raise: boolean): ScriptValue {
+  call(args: Buffer[], resp: 2 | 3): Buffer {
     if (args.length === 0) {
       return this.fail('ERR Please specify at least one argument for this redis lib call')
     }
@@ -239,28 +236,25 @@ class CallHost implements ScriptHost {
       if (this.mode.readOnly || this.mode.flags.noWrites) {
         return this.fail('ERR Write commands are not allowed from read-only scripts.')
       }
+      this.wrote = true
     }
-    if (spec.flags.includes('write')) this.wrote = true
-    this.out.proto = this.resp
+    this.out.proto = resp
     const ctx: CommandContext = { ...this.ctx, client: this.client, reply: this.sink,
       block: undefined, script: true, readLookups: spec.flags.includes('readonly') }
     spec.handler(ctx, args)
     const bytes = this.out.take()
-    if (bytes.length === 0) return null
-    return parseReply(bytes, { at: 0 })
+    if (bytes.length === 0) return NULL_REPLY
+    return bytes
   }
 
+  /** redis.log: to the server's log, at the script's level (Redis's serverLogRaw). */
   log(level: number, message: Buffer): void {
-    const srv = services(this.ctx)
-    void srv
-    void level
-    void message
-  }
-
-  setResp(version: 2 | 3): void {
-    this.resp = version
+    services(this.ctx).log?.(LOG_LEVELS[level] ?? 'warning', message.toString('latin1'))
   }
 }
+
+const NULL_REPLY = Buffer.from('$-1\r\n')
+const LOG_LEVELS = ['debug', 'verbose', 'notice', 'warning'] as const
 
 /** numkeys and the KEYS / ARGV of EVAL-like commands; null after replying an error. */
 function keysAndArgs(ctx: CommandContext, argv: Buffer[],
@@ -292,7 +286,7 @@ function cacheScript(ctx: CommandContext, state: ScriptingState, body: Buffer): 
     ctx.reply.error(parsed.error)
     return null
   }
-  const compileError = engine.compileScript(parsed.body)
+  const compileError = engine.compileScript(sha, parsed.body)
   if (compileError !== null) {
     ctx.reply.error(`ERR ${compileError}`)
     return null
@@ -331,7 +325,7 @@ function runEval(ctx: CommandContext, argv: Buffer[], bySha: boolean, readOnly: 
   if (!checkRun(ctx, mode)) return
   const host = new CallHost(ctx, mode)
   completeScript(ctx, argv, { kind: 'eval', name: sha, wrote: () => host.wrote,
-    job: engine.startScript(script.body, sha, ka.keys, ka.args, host),
+    job: engine.startScript(sha, script.body, ka.keys, ka.args, host),
     reply: (outcome) => writeOutcome(ctx, outcome) })
 }
 
@@ -393,6 +387,7 @@ const scriptFlush: Handler = (ctx, argv) => {
     }
   }
   stateOf(ctx).scripts.clear()
+  engine.flush()
   ctx.reply.simple('OK')
 }
 

@@ -185,6 +185,8 @@ export interface ServerServices {
   handleOf(client: ClientState): ClientHandle
   /** Run `fn` once the current command's (or EXEC's) transaction has committed. */
   afterCommit(fn: () => void): void
+  /** Write a line to the server's log (redis.log); absent without a server. */
+  log?(level: 'debug' | 'verbose' | 'notice' | 'warning', message: string): void
   /** Clients parked by blocking commands (INFO blocked_clients). */
   blockedClientCount(): number
   /** CLIENT UNBLOCK: true when the client was blocked (and is now unblocked). */

@@ -2,7 +2,7 @@
 // engine behind it can be replaced (src/scripting/wasm-lua.ts is the one in use). Everything
 // Redis-specific about commands, transactions and replies stays outside (src/commands/
 // scripting.ts); an engine runs Lua, converts values both ways as Redis's script_lua.c does, and
-// calls back into the host for redis.call / redis.pcall / redis.log / redis.setresp.
+// calls back into the host for redis.call / redis.pcall / redis.log.
 // Invariants: every call is synchronous; `host.call` runs during the engine call that invoked
 // the script and never after it returns; an engine never keeps a reference to `host`.
 
@@ -23,11 +23,12 @@ export type ScriptValue =
   | ScriptValue[]
 
 export interface ScriptHost {
-  /** redis.call (raise = true) or redis.pcall (raise = false); errors as { err, code }. */
-  call(args: Buffer[], raise: boolean): ScriptValue
+  /**
+   * redis.call / redis.pcall: run the command, return its reply as RESP bytes in protocol
+   * `resp` (what redis.setresp chose); errors are RESP errors too.
+   */
+  call(args: Buffer[], resp: 2 | 3): Buffer
   log(level: number, message: Buffer): void
-  /** redis.setresp(2|3): the protocol of later redis.call replies. */
-  setResp(version: 2 | 3): void
 }
 
 /** A script that failed: the error text Redis would reply (no leading '-'). */
@@ -55,19 +56,21 @@ export interface ScriptEngine {
   /** For INFO and docs: the engine and its Lua version. */
   readonly description: string
   /**
-   * Compile `body` (shebang line already blanked) without running it: null when it compiles,
-   * else Redis's text ("Error compiling script (new function): user_script:1: …").
+   * Compile `body` (shebang line already blanked) and keep it under `sha`: null when it
+   * compiles, else Redis's text ("Error compiling script (new function): user_script:1: …").
    */
-  compileScript(body: Buffer): string | null
+  compileScript(sha: string, body: Buffer): string | null
   /**
-   * Run an EVAL body (KEYS/ARGV as globals). Errors are rendered the way Redis renders them,
-   * `script: <name>, on @user_script:<line>.` included; `name` is the script's SHA1.
+   * Run an EVAL body (KEYS/ARGV as globals), compiled once per `sha`. Errors are rendered the
+   * way Redis renders them, `script: <sha>, on @user_script:<line>.` included.
    */
-  runScript(body: Buffer, name: string, keys: Buffer[], args: Buffer[], host: ScriptHost):
+  runScript(sha: string, body: Buffer, keys: Buffer[], args: Buffer[], host: ScriptHost):
     ScriptOutcome
   /** Run a library's code (after its shebang line) to learn what it registers. */
   loadLibrary(code: Buffer, host: ScriptHost): LibraryOutcome
   /** Call function `name` of the library whose code is `code` with (keys, args). */
   callFunction(code: Buffer, name: string, keys: Buffer[], args: Buffer[], host: ScriptHost):
     ScriptOutcome
+  /** Forget every compiled script and loaded library (SCRIPT FLUSH, FUNCTION FLUSH). */
+  flush(): void
 }

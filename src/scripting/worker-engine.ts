@@ -1,55 +1,45 @@
-// The ScriptEngine the server uses: the Lua engine (wasm-lua.ts) runs in a worker thread
-// (lua-worker.ts) so that a long script does not stop the server: the main thread waits for the
-// script synchronously up to a deadline (Atomics.wait; the fast path, no event-loop turn), and
-// past it the caller may keep the script running across event-loop turns (pump() in slices,
-// other clients answered -BUSY meanwhile) or stop it (kill(): the thread is terminated and a new
-// one started). Every redis.call of the script comes back to the main thread as a message and
-// runs there, in the caller's transaction (host.call), while the worker waits for the answer.
-// Protocol: two Int32 flags in a SharedArrayBuffer (TO_WORKER, TO_MAIN) and a MessageChannel; a
-// sender posts, then stores 1 and notifies; a receiver stores 0, then drains the port.
+// The ScriptEngine the server uses: the Lua engine runs in a worker thread (lua-worker.ts, the
+// driver of lua-driver.ts) so that a long script does not stop the server: the main thread waits
+// for the script synchronously up to a deadline (the fast path, no event-loop turn), and past it
+// the caller may keep the script running across event-loop turns (pump() in slices, other
+// clients answered -BUSY meanwhile) or stop it (kill(): the thread is terminated and a new one
+// started). Every redis.call of the script comes back to this thread as a message and runs here,
+// in the caller's transaction (host.call), while the worker waits for its reply.
+// Messages cross in a SharedArrayBuffer (wire.ts): no structured clone, no MessagePort; each side
+// spins briefly, then sleeps in Atomics.wait. The thread keeps every compiled script (by SHA1)
+// and loaded library (by the SHA1 of its code), as Redis keeps its f_<sha> functions.
 // Invariant: at most one job at a time (scripts do not nest: EVAL is 'noscript').
 
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads'
+import { createHash } from 'node:crypto'
+import { Worker } from 'node:worker_threads'
 import type {
-  LibraryOutcome, ScriptEngine, ScriptHost, ScriptOutcome, ScriptValue,
+  LibraryOutcome, RegisteredFunction, ScriptEngine, ScriptHost, ScriptOutcome,
 } from './engine.js'
+import {
+  Channel, DEAD, decodeLuaResult, newChannelBuffer, READY, TO_MAIN, TO_WORKER,
+} from './wire.js'
 
-const TO_WORKER = 0
-const TO_MAIN = 1
-/** Set by the thread as it exits (lua-worker.ts): a job in progress will never be 'done'. */
-const DEAD = 2
 /** How long next() sleeps at most before it looks at DEAD again. */
 const WAIT_SLICE_MS = 200
 /** At most this long for a fresh thread to load its engine before a job's time starts. */
 const START_WAIT_MS = 30_000
 
-function revive(v: unknown): unknown {
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) v[i] = revive(v[i])
-    return v
-  }
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>
-    for (const k of Object.keys(o)) o[k] = revive(o[k])
-  }
-  return v
-}
+const b = (s: string): Buffer => Buffer.from(s, 'latin1')
+const str = (f: Buffer | undefined): string => (f === undefined ? '' : f.toString('latin1'))
+const OP_RUN = b('run')
+const OP_FCALL = b('fcall')
+const OP_LOAD = b('load')
+const OP_COMPILE = b('compile')
+const OP_FLUSH = b('flush')
 
 class LuaThread {
-  readonly flags = new Int32Array(new SharedArrayBuffer(12))
-  readonly port: MessagePort
+  readonly channel = new Channel(newChannelBuffer())
   readonly worker: Worker
   dead = false
-  /** Its engine is loaded (its 'ready' message was read). */
-  ready = false
 
   constructor() {
-    const channel = new MessageChannel()
-    this.port = channel.port1
     this.worker = new Worker(new URL('./lua-worker.js', import.meta.url), {
-      workerData: { flags: this.flags.buffer, port: channel.port2 },
-      transferList: [channel.port2],
+      workerData: { sab: this.channel.sab },
     })
     this.worker.unref()
     this.worker.on('error', (e) => {
@@ -57,42 +47,29 @@ class LuaThread {
       process.stderr.write(`${process.pid}:M the Lua engine thread failed: ${e.message}\n`)
     })
     this.worker.on('exit', () => { this.dead = true })
-    // Not waited for: the thread takes jobs once its engine is loaded (posted ones queue up);
-    // its 'ready' message is skipped by RunningJob.pump.
   }
 
-  send(msg: unknown): void {
-    this.port.postMessage(msg)
-    Atomics.store(this.flags, TO_WORKER, 1)
-    Atomics.notify(this.flags, TO_WORKER)
+  send(fields: readonly Uint8Array[]): void {
+    this.channel.send(TO_WORKER, fields)
   }
 
-  private queue: Record<string, unknown>[] = []
-
-  /** Put a message back in front of the queue. */
-  unread(m: Record<string, unknown>): void {
-    this.queue.unshift(m)
+  /** Its engine is loaded. */
+  get ready(): boolean {
+    return Atomics.load(this.channel.ctrl, READY) === 1
   }
 
   /** The next message from the thread, or null at `deadline` (performance.now() time). */
-  next(deadline: number): Record<string, unknown> | null {
+  next(deadline: number): Buffer[] | null {
     for (;;) {
-      const queued = this.queue.shift()
-      if (queued !== undefined) return queued
-      Atomics.store(this.flags, TO_MAIN, 0)
-      let m = receiveMessageOnPort(this.port)
-      while (m !== undefined) {
-        this.queue.push(m.message as Record<string, unknown>)
-        m = receiveMessageOnPort(this.port)
-      }
-      if (this.queue.length > 0) continue
-      if (Atomics.load(this.flags, DEAD) !== 0) {
+      const m = this.channel.take(TO_MAIN)
+      if (m !== null) return m
+      if (Atomics.load(this.channel.ctrl, DEAD) !== 0) {
         this.dead = true
-        return { type: 'done', fatal: true, result: { error: 'ERR the Lua engine thread exited' } }
+        return [b('done'), b('fatal'), b('ERR the Lua engine thread exited')]
       }
       const wait = deadline - performance.now()
       if (wait <= 0) return null
-      Atomics.wait(this.flags, TO_MAIN, 0, Math.min(wait, WAIT_SLICE_MS))
+      this.channel.wait(TO_MAIN, Math.min(wait, WAIT_SLICE_MS))
     }
   }
 
@@ -107,7 +84,8 @@ export class RunningJob<T> {
   private finished: { value: T } | null = null
 
   constructor(private readonly engine: WorkerLuaEngine, private readonly thread: LuaThread,
-    private readonly host: ScriptHost, private readonly fatal: (error: string) => T) {}
+    private readonly host: ScriptHost, private readonly decode: (fields: Buffer[]) => T,
+    private readonly fatal: (error: string) => T) {}
 
   get done(): boolean {
     return this.finished !== null
@@ -119,25 +97,25 @@ export class RunningJob<T> {
     for (;;) {
       const msg = this.thread.next(deadline)
       if (msg === null) return null
-      switch (msg.type) {
+      switch (str(msg[0])) {
         case 'call': {
-          let value: ScriptValue
+          let reply: Buffer
           try {
-            value = this.host.call(revive(msg.args) as Buffer[], msg.raise as boolean)
+            reply = this.host.call(msg.slice(3), str(msg[2]) === '3' ? 3 : 2)
           } catch (e) {
-            value = { err: Buffer.from(`ERR ${e instanceof Error ? e.message : String(e)}`) }
+            reply = b(`-ERR ${e instanceof Error ? e.message : String(e)}\r\n`)
           }
-          this.thread.send({ value })
+          this.thread.send([reply])
           break
         }
-        case 'ready': this.thread.ready = true; break
-        case 'log': this.host.log(msg.level as number, revive(msg.message) as Buffer); break
-        case 'setresp': this.host.setResp(msg.version as 2 | 3); break
+        case 'log':
+          this.host.log(Number(str(msg[1])), msg[2] ?? Buffer.alloc(0))
+          this.thread.send([])
+          break
         case 'done': {
-          const result = msg.fatal === true
-            ? this.fatal((msg.result as { error: string }).error)
-            : revive(msg.result) as T
-          if (msg.fatal === true) this.engine.replaceThread()
+          const fatal = str(msg[1]) === 'fatal'
+          const result = fatal ? this.fatal(str(msg[2])) : this.decode(msg.slice(1))
+          if (fatal) this.engine.replaceThread()
           this.finished = { value: result }
           this.engine.jobEnded()
           return result
@@ -153,15 +131,12 @@ export class RunningJob<T> {
    */
   waitReady(timeoutMs: number): void {
     const deadline = performance.now() + timeoutMs
-    while (!this.thread.ready && this.finished === null) {
-      const m = this.thread.next(deadline)
-      if (m === null) return
-      if (m.type === 'ready') {
-        this.thread.ready = true
-      } else {
-        this.thread.unread(m)
-        return
-      }
+    const ctrl = this.thread.channel.ctrl
+    while (!this.thread.ready && !this.thread.dead && this.finished === null) {
+      const wait = deadline - performance.now()
+      if (wait <= 0) return
+      if (Atomics.load(ctrl, DEAD) !== 0) return
+      Atomics.wait(ctrl, TO_MAIN, Atomics.load(ctrl, TO_MAIN), Math.min(wait, WAIT_SLICE_MS))
     }
   }
 
@@ -175,15 +150,66 @@ export class RunningJob<T> {
 }
 
 const NO_HOST: ScriptHost = {
-  call: () => ({ err: Buffer.from('ERR redis.call is not available here') }),
+  call: () => b('-ERR redis.call is not available here\r\n'),
   log: () => {},
-  setResp: () => {},
+}
+
+const GLOBAL_READ = /__RLUA_E__:global-read:(.*)$/s
+
+/**
+ * The text Redis replies for a script that raised (luaCallFunction after
+ * __redis__err__handler): a raised string becomes 'ERR <string>', a raised table its err field;
+ * then ` script: <name>, on <source>:<line>.` when the error handler found where it was raised.
+ */
+function abortText(fields: Buffer[], name: string): string {
+  const kind = str(fields[1])
+  let msg = str(fields[2])
+  if (kind === 'string') {
+    msg = 'ERR ' + msg.replace(GLOBAL_READ,
+      "Script attempted to access nonexistent global variable '$1'")
+  }
+  const nul = msg.indexOf('\0')
+  if (nul >= 0) msg = msg.slice(0, nul)
+  msg = msg.replace(/[\r\n]+$/, '').replace(/[\r\n]/g, ' ')
+  const source = str(fields[3])
+  const line = Number(str(fields[4]))
+  if (source === '' || line === 0) return msg
+  return `${msg} script: ${name}, on ${source}:${line}.`
+}
+
+function scriptOutcome(fields: Buffer[], name: string): ScriptOutcome {
+  switch (str(fields[0])) {
+    case 'ok': return { ok: true, value: decodeLuaResult(fields[1] ?? Buffer.alloc(0), { at: 0 }) }
+    case 'err': return { ok: false, error: abortText(fields, name) }
+    case 'cerr': return { ok: false, error: `ERR Error compiling script (new function): ${str(fields[1])}` }
+    default: return { ok: false, error: str(fields[1]) }
+  }
+}
+
+function libraryOutcome(fields: Buffer[]): LibraryOutcome {
+  const status = str(fields[0])
+  if (status === 'lerr') return { ok: false, error: str(fields[1]) }
+  if (status !== 'load') return { ok: false, error: abortText(fields, 'load') }
+  const functions: RegisteredFunction[] = []
+  let at = 2
+  const n = Number(str(fields[1]))
+  for (let i = 0; i < n; i++) {
+    const name = str(fields[at++])
+    const desc = str(fields[at++])
+    const nflags = Number(str(fields[at++]))
+    const flags = fields.slice(at, at + nflags).map(str)
+    at += nflags
+    functions.push({ name, description: desc === '\0' ? null : desc, flags })
+  }
+  return { ok: true, functions }
 }
 
 export class WorkerLuaEngine implements ScriptEngine {
   readonly description: string
   private thread: LuaThread | null = null
   private busy = false
+  /** Library code → its key (the SHA1 of the code), computed once per code buffer. */
+  private readonly libKeys = new WeakMap<Buffer, Buffer>()
 
   constructor(description: string) {
     this.description = `${description}, in a worker thread`
@@ -204,45 +230,62 @@ export class WorkerLuaEngine implements ScriptEngine {
     this.busy = false
   }
 
+  private libKey(code: Buffer): Buffer {
+    let key = this.libKeys.get(code)
+    if (key === undefined) {
+      key = b(createHash('sha1').update(code).digest('hex'))
+      this.libKeys.set(code, key)
+    }
+    return key
+  }
+
   /** Start a job; pump the result. */
-  start<T>(job: Record<string, unknown>, host: ScriptHost, fatal: (error: string) => T):
-    RunningJob<T> {
+  start<T>(job: readonly Uint8Array[], host: ScriptHost, decode: (f: Buffer[]) => T,
+    fatal: (error: string) => T): RunningJob<T> {
     if (this.busy) throw new Error('a script is already running')
     const thread = this.ensureThread()
     this.busy = true
     thread.send(job)
-    return new RunningJob<T>(this, thread, host, fatal)
+    return new RunningJob<T>(this, thread, host, decode, fatal)
   }
 
-  startScript(body: Buffer, name: string, keys: Buffer[], args: Buffer[], host: ScriptHost):
+  startScript(sha: string, body: Buffer, keys: Buffer[], args: Buffer[], host: ScriptHost):
     RunningJob<ScriptOutcome> {
-    return this.start({ op: 'run', body, name, keys, args }, host,
-      (error) => ({ ok: false, error }))
+    return this.start([OP_RUN, b(sha), body, b(String(keys.length)), ...keys, ...args], host,
+      (f) => scriptOutcome(f, sha), (error) => ({ ok: false, error }))
   }
 
   startFunction(code: Buffer, name: string, keys: Buffer[], args: Buffer[], host: ScriptHost):
     RunningJob<ScriptOutcome> {
-    return this.start({ op: 'fcall', code, name, keys, args }, host,
-      (error) => ({ ok: false, error }))
+    return this.start([OP_FCALL, this.libKey(code), code, b(name), b(String(keys.length)),
+      ...keys, ...args], host, (f) => scriptOutcome(f, name), (error) => ({ ok: false, error }))
   }
 
-  compileScript(body: Buffer): string | null {
-    return this.start<string | null>({ op: 'compile', body }, NO_HOST, (e) => e).pump(Infinity)
+  compileScript(sha: string, body: Buffer): string | null {
+    const job = this.start<string | null>([OP_COMPILE, b(sha), body], NO_HOST,
+      (f) => (str(f[0]) === 'cok' ? null
+        : `Error compiling script (new function): ${str(f[1])}`), (e) => e)
+    job.waitReady(START_WAIT_MS)
+    return job.pump(Infinity)
   }
 
-  runScript(body: Buffer, name: string, keys: Buffer[], args: Buffer[], host: ScriptHost):
+  runScript(sha: string, body: Buffer, keys: Buffer[], args: Buffer[], host: ScriptHost):
     ScriptOutcome {
-    return this.startScript(body, name, keys, args, host).pump(Infinity) as ScriptOutcome
+    return this.startScript(sha, body, keys, args, host).pump(Infinity) as ScriptOutcome
+  }
+
+  flush(): void {
+    if (this.thread === null || this.thread.dead) return
+    this.start([OP_FLUSH], NO_HOST, () => null, () => null).pump(Infinity)
   }
 
   /**
-   * Load a library; its code is stopped after `timeoutMs`. Redis's FUNCTION LOAD stops it after
-   * 500 ms, but measured here on the wall clock across threads that also failed legitimate loads
-   * on a loaded machine (the suite's 'EVAL does not leak' at load 17), so FUNCTION LOAD passes none.
+   * Load a library; its code is stopped after `timeoutMs` (wall clock; Redis's FUNCTION LOAD
+   * stops it after 500 ms of its own time).
    */
   loadLibrary(code: Buffer, host: ScriptHost, timeoutMs = Infinity): LibraryOutcome {
-    const job = this.start<LibraryOutcome>({ op: 'load', code }, host,
-      (error) => ({ ok: false, error }))
+    const job = this.start<LibraryOutcome>([OP_LOAD, this.libKey(code), code], host,
+      libraryOutcome, (error) => ({ ok: false, error }))
     job.waitReady(START_WAIT_MS)
     const outcome = job.pump(performance.now() + timeoutMs)
     if (outcome !== null) return outcome
