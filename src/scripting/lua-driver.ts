@@ -140,10 +140,12 @@ local REDIS_API = setmetatable({}, {__index = function(_, k)
   local g = AS_C[k] if g ~= nil then return g() end
   local v = API[k] if v ~= nil then return v end return R[k] end, __newindex = readonly})
 
--- pcall as scripts see it: the package's marker for a read of a missing global becomes Redis's text.
+-- pcall as scripts see it (Redis's luaRedisPcall): an error table's err string is the error; the
+-- package's marker for a read of a missing global becomes Redis's text.
 local function pfix(ok, ...)
   if ok then return ok, ... end
   local e = ...
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then e = rawget(e, 'err') end
   if type(e) == 'string' then
     e = sgsub(e, '__RLUA_E__:global%-read:(.*)$', "Script attempted to access nonexistent global variable '%1'")
   end
@@ -333,9 +335,9 @@ local function load_library(key, code)
     if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
     return v
   end, __newindex = readonly})
-  local chunk, cerr = loadstring('local redis = ...;' .. code, '@user_function')
+  local chunk, cerr = loadstring('local redis, pcall = ...;' .. code, '@user_function')
   if not chunk then return nil, 'ERR Error compiling function: ' .. cerr end
-  local ok, lerr = pcall(chunk, shadow)
+  local ok, lerr = pcall(chunk, shadow, spcall)
   lib.loading = false
   if not ok then
     if type(lerr) == 'table' and type(rawget(lerr, 'err')) == 'string' then lerr = lerr.err else lerr = 'ERR ' .. tostring(lerr) end

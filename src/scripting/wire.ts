@@ -28,7 +28,7 @@ const INITIAL_BYTES = 64 * 1024
 /** The largest message (Redis's proto-max-bulk-len is 512 MB: one argument that large fits). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
 /** Polls of the flag before sleeping on it: a call's reply usually comes within this. */
-const SPIN = 3000
+const SPIN = 0
 
 interface Growable { grow(n: number): void; readonly byteLength: number }
 

@@ -53,7 +53,6 @@ export const FIDELITY_PROBES: readonly string[] = [
  * run on both (they must not break anything) but not compared.
  */
 export const KNOWN_DIFFERENCES: readonly string[] = [
-  'error()', "error({err='MY custom'})", // non-string errors: 'script execution failed'
   'return tostring(math.random())', 'return math.random(10)', // Redis's process-wide rand48
   "redis.setresp(3) return redis.call('get', 'nokey')", // RESP3 null reaches Lua as false
   "redis.setresp(3) return type(redis.call('get', 'nokey'))",
@@ -102,6 +101,28 @@ export const scriptingCases: Case[] = [
     E("redis.call('select', 9) return redis.call('set', 'k9', 'v')", '0'),
     'GET k9', 'SELECT 9', 'GET k9', 'SELECT 0',
   ] },
+  { name: 'numbers as redis.call arguments (%.17g), errors of tail calls, pcall tables', server: true,
+    lines: [
+      'FUNCTION FLUSH', 'RPUSH l a',
+      E("redis.call('set', KEYS[1], 0.1) return redis.call('get', KEYS[1])", '1', 'f'),
+      E("redis.call('set', KEYS[1], 1/3) return redis.call('get', KEYS[1])", '1', 'f'),
+      E("return redis.call('incrby', KEYS[1], 1e15)", '1', 'big'),
+      E("return redis.call('incrby', KEYS[1], 123456789012345678)", '1', 'big2'),
+      E("redis.call('set', KEYS[1], -0.0) return redis.call('get', KEYS[1])", '1', 'f'),
+      E("redis.call('set', KEYS[1], 2^53 + 1) return redis.call('get', KEYS[1])", '1', 'f'),
+      E("local x = redis.call('incr', 'l') return x", '0'),
+      E("local ok, e = pcall(redis.call, 'incr', 'l') return {tostring(ok), type(e), e.err}", '0'),
+      E("local ok, e = pcall(redis.call, 'nosuchcmd') return e['err']", '0'),
+      E("local t = redis.pcall('incr', 'l') return t.err", '0'),
+      E("local function f() return redis.call('incr', 'l') end\nreturn f()", '0'),
+      E("return redis.sha1hex()", '0'),
+      E("return redis.log()", '0'),
+      E("return redis.log('x', 'y')", '0'),
+      E("return redis.log(9, 'y')", '0'),
+      E("return redis.log(redis.LOG_DEBUG, 'capykv test', 1, 2)", '0'),
+      E("error({err='MY custom'})", '0'), E('error()', '0'), // error({}) crashes Redis 7.0.15
+      E("error('x', 0)", '0'), E("local t = setmetatable({}, {__index = function() error('m') end}) return t.x", '0'),
+    ] },
   { name: 'redis.setresp(3) conversions', server: true, lines: [
     'FUNCTION FLUSH', 'HSET h f v', 'SADD st m', 'ZADD z 1.5 m', 'SET s 1',
     E("redis.setresp(3) return redis.call('hgetall', 'h')", '0'),
