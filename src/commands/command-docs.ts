@@ -1314,6 +1314,541 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     complexity: 'O(1)',
     tips: ['nondeterministic_output', 'request_policy:all_shards', 'response_policy:special'],
   },
+  geoadd: {
+    summary: 'Adds or updates members of a sorted set as geographic points (longitude, latitude).',
+    since: '3.2.0',
+    group: 'geo',
+    complexity: 'O(log(N)) for each item added, where N is the number of elements in the sorted set.',
+    history: [['6.2.0', 'The CH, NX and XX options.']],
+    keySpecs: [
+      {
+        flags: ['RW', 'update'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      {
+        name: 'condition',
+        type: 'oneof',
+        since: '6.2.0',
+        optional: true,
+        arguments: [
+          { name: 'nx', type: 'pure-token', token: 'NX' },
+          { name: 'xx', type: 'pure-token', token: 'XX' },
+        ],
+      },
+      { name: 'change', type: 'pure-token', token: 'CH', since: '6.2.0', optional: true },
+      {
+        name: 'longitude_latitude_member',
+        type: 'block',
+        multiple: true,
+        arguments: [
+          { name: 'longitude', type: 'double' },
+          { name: 'latitude', type: 'double' },
+          { name: 'member', type: 'string' },
+        ],
+      },
+    ],
+  },
+  geodist: {
+    summary: 'Returns the distance between two points of a geo set.',
+    since: '3.2.0',
+    group: 'geo',
+    complexity: 'O(log(N))',
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'member1', type: 'string' },
+      { name: 'member2', type: 'string' },
+      {
+        name: 'unit',
+        type: 'oneof',
+        optional: true,
+        arguments: [
+          { name: 'm', type: 'pure-token', token: 'M' },
+          { name: 'km', type: 'pure-token', token: 'KM' },
+          { name: 'ft', type: 'pure-token', token: 'FT' },
+          { name: 'mi', type: 'pure-token', token: 'MI' },
+        ],
+      },
+    ],
+  },
+  geohash: {
+    summary: 'Returns the standard 11-character geohash of members of a geo set.',
+    since: '3.2.0',
+    group: 'geo',
+    complexity: 'O(log(N)) for each member requested, where N is the number of elements in the sorted set.',
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'member', type: 'string', multiple: true },
+    ],
+  },
+  geopos: {
+    summary: 'Returns the longitude and latitude of members of a geo set.',
+    since: '3.2.0',
+    group: 'geo',
+    complexity: 'O(N) where N is the number of members requested.',
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'member', type: 'string', multiple: true },
+    ],
+  },
+  georadius: {
+    summary: 'Finds members of a geo set within a radius of a point, optionally storing them.',
+    since: '3.2.0',
+    group: 'geo',
+    complexity: 'O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.',
+    docFlags: ['deprecated'],
+    deprecatedSince: '6.2.0',
+    replacedBy: '`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument',
+    history: [
+      ['6.2.0', 'The ANY modifier of COUNT.'],
+      ['7.0.0', 'Unit names are accepted in upper case too.'],
+    ],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+      {
+        flags: ['OW', 'update'],
+        beginSearch: { keyword: 'STORE', startfrom: 6 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+      {
+        flags: ['OW', 'update'],
+        beginSearch: { keyword: 'STOREDIST', startfrom: 6 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'longitude', type: 'double' },
+      { name: 'latitude', type: 'double' },
+      { name: 'radius', type: 'double' },
+      {
+        name: 'unit',
+        type: 'oneof',
+        arguments: [
+          { name: 'm', type: 'pure-token', token: 'M' },
+          { name: 'km', type: 'pure-token', token: 'KM' },
+          { name: 'ft', type: 'pure-token', token: 'FT' },
+          { name: 'mi', type: 'pure-token', token: 'MI' },
+        ],
+      },
+      { name: 'withcoord', type: 'pure-token', token: 'WITHCOORD', optional: true },
+      { name: 'withdist', type: 'pure-token', token: 'WITHDIST', optional: true },
+      { name: 'withhash', type: 'pure-token', token: 'WITHHASH', optional: true },
+      {
+        name: 'count',
+        type: 'block',
+        optional: true,
+        arguments: [
+          { name: 'count', type: 'integer', token: 'COUNT' },
+          { name: 'any', type: 'pure-token', token: 'ANY', since: '6.2.0', optional: true },
+        ],
+      },
+      {
+        name: 'order',
+        type: 'oneof',
+        optional: true,
+        arguments: [
+          { name: 'asc', type: 'pure-token', token: 'ASC' },
+          { name: 'desc', type: 'pure-token', token: 'DESC' },
+        ],
+      },
+      { name: 'key', type: 'key', keySpecIndex: 1, token: 'STORE', optional: true },
+      { name: 'key', type: 'key', keySpecIndex: 2, token: 'STOREDIST', optional: true },
+    ],
+  },
+  georadius_ro: {
+    summary: 'Finds members of a geo set within a radius of a point (read-only form).',
+    since: '3.2.10',
+    group: 'geo',
+    complexity: 'O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.',
+    docFlags: ['deprecated'],
+    deprecatedSince: '6.2.0',
+    replacedBy: '`GEOSEARCH` with the `BYRADIUS` argument',
+    history: [['6.2.0', 'The ANY modifier of COUNT.']],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'longitude', type: 'double' },
+      { name: 'latitude', type: 'double' },
+      { name: 'radius', type: 'double' },
+      {
+        name: 'unit',
+        type: 'oneof',
+        arguments: [
+          { name: 'm', type: 'pure-token', token: 'M' },
+          { name: 'km', type: 'pure-token', token: 'KM' },
+          { name: 'ft', type: 'pure-token', token: 'FT' },
+          { name: 'mi', type: 'pure-token', token: 'MI' },
+        ],
+      },
+      { name: 'withcoord', type: 'pure-token', token: 'WITHCOORD', optional: true },
+      { name: 'withdist', type: 'pure-token', token: 'WITHDIST', optional: true },
+      { name: 'withhash', type: 'pure-token', token: 'WITHHASH', optional: true },
+      {
+        name: 'count',
+        type: 'block',
+        optional: true,
+        arguments: [
+          { name: 'count', type: 'integer', token: 'COUNT' },
+          { name: 'any', type: 'pure-token', token: 'ANY', since: '6.2.0', optional: true },
+        ],
+      },
+      {
+        name: 'order',
+        type: 'oneof',
+        optional: true,
+        arguments: [
+          { name: 'asc', type: 'pure-token', token: 'ASC' },
+          { name: 'desc', type: 'pure-token', token: 'DESC' },
+        ],
+      },
+    ],
+  },
+  georadiusbymember: {
+    summary: 'Finds members of a geo set within a radius of one of its members, optionally storing them.',
+    since: '3.2.0',
+    group: 'geo',
+    complexity: 'O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.',
+    docFlags: ['deprecated'],
+    deprecatedSince: '6.2.0',
+    replacedBy: '`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments',
+    history: [['7.0.0', 'Unit names are accepted in upper case too.']],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+      {
+        flags: ['OW', 'update'],
+        beginSearch: { keyword: 'STORE', startfrom: 5 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+      {
+        flags: ['OW', 'update'],
+        beginSearch: { keyword: 'STOREDIST', startfrom: 5 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'member', type: 'string' },
+      { name: 'radius', type: 'double' },
+      {
+        name: 'unit',
+        type: 'oneof',
+        arguments: [
+          { name: 'm', type: 'pure-token', token: 'M' },
+          { name: 'km', type: 'pure-token', token: 'KM' },
+          { name: 'ft', type: 'pure-token', token: 'FT' },
+          { name: 'mi', type: 'pure-token', token: 'MI' },
+        ],
+      },
+      { name: 'withcoord', type: 'pure-token', token: 'WITHCOORD', optional: true },
+      { name: 'withdist', type: 'pure-token', token: 'WITHDIST', optional: true },
+      { name: 'withhash', type: 'pure-token', token: 'WITHHASH', optional: true },
+      {
+        name: 'count',
+        type: 'block',
+        optional: true,
+        arguments: [
+          { name: 'count', type: 'integer', token: 'COUNT' },
+          { name: 'any', type: 'pure-token', token: 'ANY', optional: true },
+        ],
+      },
+      {
+        name: 'order',
+        type: 'oneof',
+        optional: true,
+        arguments: [
+          { name: 'asc', type: 'pure-token', token: 'ASC' },
+          { name: 'desc', type: 'pure-token', token: 'DESC' },
+        ],
+      },
+      { name: 'key', type: 'key', keySpecIndex: 1, token: 'STORE', optional: true },
+      { name: 'key', type: 'key', keySpecIndex: 2, token: 'STOREDIST', optional: true },
+    ],
+  },
+  georadiusbymember_ro: {
+    summary: 'Finds members of a geo set within a radius of one of its members (read-only form).',
+    since: '3.2.10',
+    group: 'geo',
+    complexity: 'O(N+log(M)) where N is the number of elements inside the bounding box of the circular area delimited by center and radius and M is the number of items inside the index.',
+    docFlags: ['deprecated'],
+    deprecatedSince: '6.2.0',
+    replacedBy: '`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments',
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'member', type: 'string' },
+      { name: 'radius', type: 'double' },
+      {
+        name: 'unit',
+        type: 'oneof',
+        arguments: [
+          { name: 'm', type: 'pure-token', token: 'M' },
+          { name: 'km', type: 'pure-token', token: 'KM' },
+          { name: 'ft', type: 'pure-token', token: 'FT' },
+          { name: 'mi', type: 'pure-token', token: 'MI' },
+        ],
+      },
+      { name: 'withcoord', type: 'pure-token', token: 'WITHCOORD', optional: true },
+      { name: 'withdist', type: 'pure-token', token: 'WITHDIST', optional: true },
+      { name: 'withhash', type: 'pure-token', token: 'WITHHASH', optional: true },
+      {
+        name: 'count',
+        type: 'block',
+        optional: true,
+        arguments: [
+          { name: 'count', type: 'integer', token: 'COUNT' },
+          { name: 'any', type: 'pure-token', token: 'ANY', optional: true },
+        ],
+      },
+      {
+        name: 'order',
+        type: 'oneof',
+        optional: true,
+        arguments: [
+          { name: 'asc', type: 'pure-token', token: 'ASC' },
+          { name: 'desc', type: 'pure-token', token: 'DESC' },
+        ],
+      },
+    ],
+  },
+  geosearch: {
+    summary: 'Finds members of a geo set inside a circle or a box around a point or a member.',
+    since: '6.2.0',
+    group: 'geo',
+    complexity: 'O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape',
+    history: [['7.0.0', 'Unit names are accepted in upper case too.']],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      {
+        name: 'from',
+        type: 'oneof',
+        arguments: [
+          { name: 'member', type: 'string', token: 'FROMMEMBER' },
+          {
+            name: 'longitude_latitude',
+            type: 'block',
+            token: 'FROMLONLAT',
+            arguments: [
+              { name: 'longitude', type: 'double' },
+              { name: 'latitude', type: 'double' },
+            ],
+          },
+        ],
+      },
+      {
+        name: 'by',
+        type: 'oneof',
+        arguments: [
+          {
+            name: 'circle',
+            type: 'block',
+            arguments: [
+              { name: 'radius', type: 'double', token: 'BYRADIUS' },
+              {
+                name: 'unit',
+                type: 'oneof',
+                arguments: [
+                  { name: 'm', type: 'pure-token', token: 'M' },
+                  { name: 'km', type: 'pure-token', token: 'KM' },
+                  { name: 'ft', type: 'pure-token', token: 'FT' },
+                  { name: 'mi', type: 'pure-token', token: 'MI' },
+                ],
+              },
+            ],
+          },
+          {
+            name: 'box',
+            type: 'block',
+            arguments: [
+              { name: 'width', type: 'double', token: 'BYBOX' },
+              { name: 'height', type: 'double' },
+              {
+                name: 'unit',
+                type: 'oneof',
+                arguments: [
+                  { name: 'm', type: 'pure-token', token: 'M' },
+                  { name: 'km', type: 'pure-token', token: 'KM' },
+                  { name: 'ft', type: 'pure-token', token: 'FT' },
+                  { name: 'mi', type: 'pure-token', token: 'MI' },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+      {
+        name: 'order',
+        type: 'oneof',
+        optional: true,
+        arguments: [
+          { name: 'asc', type: 'pure-token', token: 'ASC' },
+          { name: 'desc', type: 'pure-token', token: 'DESC' },
+        ],
+      },
+      {
+        name: 'count',
+        type: 'block',
+        optional: true,
+        arguments: [
+          { name: 'count', type: 'integer', token: 'COUNT' },
+          { name: 'any', type: 'pure-token', token: 'ANY', optional: true },
+        ],
+      },
+      { name: 'withcoord', type: 'pure-token', token: 'WITHCOORD', optional: true },
+      { name: 'withdist', type: 'pure-token', token: 'WITHDIST', optional: true },
+      { name: 'withhash', type: 'pure-token', token: 'WITHHASH', optional: true },
+    ],
+  },
+  geosearchstore: {
+    summary: 'Finds members of a geo set inside a circle or a box and stores them in a sorted set.',
+    since: '6.2.0',
+    group: 'geo',
+    complexity: 'O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area around the shape provided as the filter and M is the number of items inside the shape',
+    history: [['7.0.0', 'Unit names are accepted in upper case too.']],
+    keySpecs: [
+      {
+        flags: ['OW', 'update'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'destination', type: 'key', keySpecIndex: 0 },
+      { name: 'source', type: 'key', keySpecIndex: 1 },
+      {
+        name: 'from',
+        type: 'oneof',
+        arguments: [
+          { name: 'member', type: 'string', token: 'FROMMEMBER' },
+          {
+            name: 'longitude_latitude',
+            type: 'block',
+            token: 'FROMLONLAT',
+            arguments: [
+              { name: 'longitude', type: 'double' },
+              { name: 'latitude', type: 'double' },
+            ],
+          },
+        ],
+      },
+      {
+        name: 'by',
+        type: 'oneof',
+        arguments: [
+          {
+            name: 'circle',
+            type: 'block',
+            arguments: [
+              { name: 'radius', type: 'double', token: 'BYRADIUS' },
+              {
+                name: 'unit',
+                type: 'oneof',
+                arguments: [
+                  { name: 'm', type: 'pure-token', token: 'M' },
+                  { name: 'km', type: 'pure-token', token: 'KM' },
+                  { name: 'ft', type: 'pure-token', token: 'FT' },
+                  { name: 'mi', type: 'pure-token', token: 'MI' },
+                ],
+              },
+            ],
+          },
+          {
+            name: 'box',
+            type: 'block',
+            arguments: [
+              { name: 'width', type: 'double', token: 'BYBOX' },
+              { name: 'height', type: 'double' },
+              {
+                name: 'unit',
+                type: 'oneof',
+                arguments: [
+                  { name: 'm', type: 'pure-token', token: 'M' },
+                  { name: 'km', type: 'pure-token', token: 'KM' },
+                  { name: 'ft', type: 'pure-token', token: 'FT' },
+                  { name: 'mi', type: 'pure-token', token: 'MI' },
+                ],
+              },
+            ],
+          },
+        ],
+      },
+      {
+        name: 'order',
+        type: 'oneof',
+        optional: true,
+        arguments: [
+          { name: 'asc', type: 'pure-token', token: 'ASC' },
+          { name: 'desc', type: 'pure-token', token: 'DESC' },
+        ],
+      },
+      {
+        name: 'count',
+        type: 'block',
+        optional: true,
+        arguments: [
+          { name: 'count', type: 'integer', token: 'COUNT' },
+          { name: 'any', type: 'pure-token', token: 'ANY', optional: true },
+        ],
+      },
+      { name: 'storedist', type: 'pure-token', token: 'STOREDIST', optional: true },
+    ],
+  },
   get: {
     summary: 'Reads a string value',
     since: '1.0.0',

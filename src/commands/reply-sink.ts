@@ -97,6 +97,11 @@ export class OutputSink implements ReplySink {
     this.target.writeDouble(x)
   }
 
+  doubleText(text: string): void {
+    if (this.target.proto === 3) this.target.writeRaw(Buffer.from(`,${text}\r\n`, 'latin1'))
+    else this.target.writeBulk(Buffer.from(text, 'latin1'))
+  }
+
   boolean(b: boolean): void {
     this.target.writeBoolean(b)
   }

@@ -30,6 +30,11 @@ export interface ReplySink {
   setHeader(n: number): void
   /** RESP3 ,x ; RESP2 a bulk string with Redis's formatting */
   double(x: number): void
+  /**
+   * A double already formatted by Redis's rules (addReplyHumanLongDouble): RESP3 ,text ; RESP2 a
+   * bulk of text. Sinks without it reply double(Number(text)).
+   */
+  doubleText?(text: string): void
   /** RESP3 #t/#f ; RESP2 :1/:0 */
   boolean(b: boolean): void
   /** RESP3 =len\r\ntxt:... ; RESP2 a bulk string */

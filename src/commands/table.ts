@@ -19,7 +19,7 @@ export const BUILTIN_COMMANDS: readonly CommandSpec[] = Object.freeze([
 /** The per-type command files, loaded when present (src/commands/<name>.ts). */
 export const DATA_MODULES: readonly string[] =
   Object.freeze(['string', 'keys', 'expire', 'list', 'hash', 'set', 'zset', 'scripting',
-    'memory', 'sort', 'bitops', 'hyperloglog'])
+    'memory', 'sort', 'bitops', 'hyperloglog', 'geo'])
 
 function isSpec(v: unknown): v is CommandSpec {
   if (v === null || typeof v !== 'object') return false

@@ -59,7 +59,7 @@ function zrem(ctx: CommandContext, db: number, key: string, members: string[],
  * Store a computed sorted set at (db, key): RESTORE of a fresh value (Redis's setKey: `new` when
  * created, then `event`), or DEL when empty (`del` when there was a key, even an expired one).
  */
-function storeZSet(ctx: CommandContext, db: number, key: string, z: ZSet, event: string): void {
+export function storeZSet(ctx: CommandContext, db: number, key: string, z: ZSet, event: string): void {
   if (z.length === 0) {
     const existed = ctx.keyspace.get(db, key) !== undefined
     ctx.txn.apply(delEv(db, key))

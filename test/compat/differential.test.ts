@@ -15,6 +15,7 @@ import { keyCases } from './cases-keys.js'
 import { sortCases } from './cases-sort.js'
 import { bitopsCases } from './cases-bitops.js'
 import { hllCases } from './cases-hll.js'
+import { geoCases } from './cases-geo.js'
 import { stringCases } from './cases-string.js'
 import { txnCases } from './cases-txn.js'
 import { runCase, type Case } from './script.js'
@@ -22,13 +23,13 @@ import { InProcTarget, SocketTarget, type Target } from './targets.js'
 
 const ALL_CASES: Case[] = [
   ...stringCases, ...keyCases, ...expireCases, ...txnCases, ...generatedCases, ...sortCases,
-  ...bitopsCases, ...hllCases,
+  ...bitopsCases, ...hllCases, ...geoCases,
 ]
 
 /** Every `*Commands` array the command modules export (for the in-process target). */
 async function commandSpecs(): Promise<CommandSpec[]> {
   const modules = ['string', 'keys', 'expire', 'list', 'hash', 'set', 'zset', 'sort',
-    'bitops', 'hyperloglog']
+    'bitops', 'hyperloglog', 'geo']
   const specs: CommandSpec[] = []
   for (const m of modules) {
     let mod: Record<string, unknown>
