@@ -50,6 +50,7 @@ const T = {
   string: 'dist/test/unit/commands-string.test.js',
   durableReplies: 'dist/test/server/durable-replies.test.js',
   native: 'dist/test/unit/native.test.js',
+  redundancy: 'dist/test/unit/redundancy.test.js',
 }
 
 /** The native commit's four steps (pool_commit in native/lib.rs), and a mutant's reordering. */
@@ -183,11 +184,12 @@ const MUTANTS = [
     tests: [T.faults, T.boundaries],
   },
   {
-    id: 'word-tag-ignored', what: 'root word check ignores the tag (head and tail words interchangeable)',
+    id: 'word-tag-ignored', need: 2,
+    what: 'root word check ignores the tag (head and tail words interchangeable)',
     edits: [{ file: 'src/storage/cdb.ts',
       find: 'const byte = (i < 4 ? tag >>> (8 * i) : value >>> (8 * (i - 4))) & 0xff',
       replace: 'const byte = (i < 4 ? 0 : value >>> (8 * (i - 4))) & 0xff' }],
-    tests: [T.cdb, T.boundaries, T.faults],
+    tests: [T.cdb, T.boundaries, T.redundancy, T.faults],
   },
   // --- torn tail versus corruption (src/recovery/recover.ts) ---------------------------------
   {
@@ -205,6 +207,22 @@ const MUTANTS = [
       find: '      this.region.flush(HEAD_WORD_OFFSETS[c] as number, 8)\n',
       replace: '' }],
     tests: [T.recovery, T.random, T.crash],
+  },
+  {
+    id: 'tail-copy1-unflushed', need: 2,
+    what: 'Log.commit stores copy 1 of the tail word without flushing it',
+    edits: [{ file: 'src/storage/log.ts',
+      find: '    this.region.flush(TAIL_COPY1, 8)\n',
+      replace: '' }],
+    tests: [T.crash, T.redundancy, T.random],
+  },
+  {
+    id: 'head-copy1-unflushed', need: 2,
+    what: 'Log.moveHead flushes copy 0 of the head word but not copy 1',
+    edits: [{ file: 'src/storage/log.ts',
+      find: '      this.region.flush(HEAD_WORD_OFFSETS[c] as number, 8)\n',
+      replace: '      if (c === 0) this.region.flush(HEAD_WORD_OFFSETS[c] as number, 8)\n' }],
+    tests: [T.random, T.redundancy, T.recovery],
   },
   {
     id: 'head-move-before-end-commit',

@@ -95,6 +95,9 @@ t.test('counts', (t) => {
   t.ok(verifier.distinct > 0, 'images were checked')
   for (const line of verifier.report()) t.comment(line)
   const plain = Harness.plainTotals
+  const roots = Harness.rootFaultTotals
+  t.ok(roots.faults > 0, `acknowledged points with a flipped root-word copy 0 recovering the ` +
+    `acknowledged state from copy 1: ${roots.faults} faults at ${roots.points} points`)
   t.ok(plain.compared > 0 && plain.notModelled === 0, `group commits equal to the independent ` +
     `model: ${plain.compared} (not modelled: ${plain.notModelled})`)
   t.comment(`crash images visited: ${verifier.visits}, ${(performance.now() - started) / 1000} s`)

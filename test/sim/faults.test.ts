@@ -5,7 +5,9 @@
 // ranges, garbage ranges, misdirected records (a valid record copied to another offset), stale
 // records (an older lap's bytes where a newer record is), a record of another pool at the same
 // place (the same workload with other values, so a foreign record has this pool's lengths and
-// positions and differs in content and pool id), and root words rolled back or forward. Also exhaustively: every single bit of the
+// positions and differs in content and pool id), root words rolled back or forward, and a root
+// word copy written into another copy's slot (misdirected: one copy damaged, so the exact state
+// is required, not just a reported corruption). Also exhaustively: every single bit of the
 // header, the roots and the first and last committed records, and every 1-, 2- and 3-bit flip
 // of the tail and head words. Invariants checked besides: clean pools report no corruption;
 // a flip past the committed tail yields the exact state. Out of the corruption model, tested
@@ -19,7 +21,8 @@ import { recover, type RegionReader } from '../../src/recovery/recover.js'
 import { canonical } from '../../src/state/canonical.js'
 import { decodeWord, encodeWord, HEAD_TAG, TAIL_TAG } from '../../src/storage/cdb.js'
 import {
-  decodeHeader, HEAD_WORD_OFFSET, HEADER_BYTES, LOG_OFFSET, poolSeed, TAIL_WORD_OFFSET,
+  decodeHeader, HEAD_WORD_OFFSET, HEAD_WORD_OFFSETS, HEADER_BYTES, HEADER_OFFSETS, LOG_OFFSET,
+  poolSeed, TAIL_WORD_OFFSET, TAIL_WORD_OFFSETS,
 } from '../../src/storage/layout.js'
 import {
   checkRecord, claimedPayloadBytes, normalizeLsn, REC_PAD, recordBytes,
@@ -83,16 +86,16 @@ function buildBytes(seed: number, ringBytes: number, steps: number, poolId: Buff
     if (rng.bool(0.3)) h.checkpointSlice(rng.pick([64, 512, 4096]))
     h.flush()
     if (rng.bool(0.03)) h.checkpointNow()
-    if (step % 10 === 9) snapshots.push({ bytes: Buffer.from(h.sim.current), state: h.state })
+    if (step % 10 === 9) snapshots.push({ bytes: Buffer.from(h.sim.durable), state: h.state })
   }
   // Then history without checkpoints, so the committed log holds many records (and pads).
   for (let i = 0; i < 200 && h.store.log.usedBytes < ringBytes * 0.55; i++) {
     h.txn(txn(rng))
     if (rng.bool(0.5) || i % 10 === 9) h.flush()
-    if (i % 10 === 9) snapshots.push({ bytes: Buffer.from(h.sim.current), state: h.state })
+    if (i % 10 === 9) snapshots.push({ bytes: Buffer.from(h.sim.durable), state: h.state })
   }
   h.flush()
-  return { bytes: Buffer.from(h.sim.current), state: h.state, snapshots }
+  return { bytes: Buffer.from(h.sim.durable), state: h.state, snapshots }
 }
 
 function buildPool(name: string, seed: number, ringBytes: number, steps: number): Pool {
@@ -170,12 +173,14 @@ class Injector {
 
   /** Where the current fault landed (every changed byte in one class, else 'committed log'). */
   private where(): string {
-    const within = (a: number, b: number): boolean =>
-      this.saved.every(([o, bytes]) => o >= a && o + bytes.length <= b)
-    if (within(TAIL_WORD_OFFSET, TAIL_WORD_OFFSET + 16)) return 'root words'
-    if (within(0, HEADER_BYTES)) return 'header'
-    if (this.saved.every(([o, bytes]) =>
-      this.pool.free.some(([a, b]) => o >= a && o + bytes.length <= b))) return 'free space'
+    // Every changed byte inside one of the spans [start, end).
+    const within = (spans: readonly (readonly [number, number])[]): boolean =>
+      this.saved.every(([o, bytes]) => spans.some(([a, b]) => o >= a && o + bytes.length <= b))
+    if (within([...TAIL_WORD_OFFSETS, ...HEAD_WORD_OFFSETS].map((w) => [w, w + 8]))) {
+      return 'root words'
+    }
+    if (within(HEADER_OFFSETS.map((h) => [h, h + HEADER_BYTES]))) return 'header'
+    if (within(this.pool.free)) return 'free space'
     return 'committed log'
   }
 
@@ -347,6 +352,31 @@ function rootWords(inj: Injector, rng: Prng): void {
   }
 }
 
+/**
+ * Each root word copy written into each other copy's slot (a misdirected store: tail into head,
+ * copy 0 into copy 1, …). Only one copy is damaged, so the other copy must serve the exact state
+ * (each copy's check binds its slot's tag: cdb.ts).
+ */
+function misdirectedWords(inj: Injector): void {
+  const slots: [string, number][] = [
+    ...TAIL_WORD_OFFSETS.map((o, c): [string, number] => [`tail word copy ${c}`, o]),
+    ...HEAD_WORD_OFFSETS.map((o, c): [string, number] => [`head word copy ${c}`, o]),
+  ]
+  for (const [from, a] of slots) {
+    for (const [to, b] of slots) {
+      if (a === b) continue
+      const bytes = Buffer.from(inj.pool.bytes.subarray(a, a + 8))
+      if (bytes.equals(inj.pool.bytes.subarray(b, b + 8))) continue
+      inj.put(b, bytes)
+      const got = inj.judge('root word copy misdirected', () => `${from} written at ${to}`)
+      if (got !== 'exact' && got !== 'wrong') {
+        inj.failures.push(`${inj.pool.name}: ${from} written at ${to}: ${got}, not the exact ` +
+          'state from the other copy')
+      }
+    }
+  }
+}
+
 /** Every 1-, 2- and 3-bit flip of a root word. */
 function wordFlips(inj: Injector, offset: number, name: string): void {
   const base = offset * 8
@@ -423,6 +453,7 @@ for (const [name, seed, ring, steps] of poolSpecs) {
     ranges(inj, rng, perPool)
     misplaced(inj, rng, perPool)
     rootWords(inj, rng)
+    misdirectedWords(inj)
     exhaustiveFlips(inj)
     if (seed === 12) {
       wordFlips(inj, TAIL_WORD_OFFSET, 'tail')

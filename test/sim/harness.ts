@@ -8,7 +8,13 @@
 //   image twice yields the same state;
 // - in PoWER mode every write the engine issues was checked by the sim (sim-region.ts); the
 //   first violation is rethrown here even when the engine swallowed it (Store.flush turns
-//   errors into IO_ERROR).
+//   errors into IO_ERROR);
+// - at an acknowledged point (after a group commit, in PoWER mode; every ROOT_FAULT_EVERY-th
+//   one over the process), a crash keeping only the durable bytes plus one flipped bit in
+//   copy 0 of the tail word, or of the head word, recovers the acknowledged state from copy 1,
+//   with the store's head and tail (DESIGN rule 5 on the redundant root words: copy 1 must be
+//   durable before any reply; a missing flush of copy 1 is invisible to PoWER, which recovers
+//   from copy 0, and to kill -9).
 
 import { assert } from '../../src/assert.js'
 import { StoreError } from '../../src/errors.js'
@@ -19,6 +25,7 @@ import {
 } from '../../src/state/event.js'
 import { ByteWriter } from '../../src/state/bytes.js'
 import type { Keyspace } from '../../src/state/keyspace.js'
+import { HEAD_WORD_OFFSETS, TAIL_WORD_OFFSETS } from '../../src/storage/layout.js'
 import type { LogTestHooks } from '../../src/storage/log.js'
 import { formatRegion } from '../../src/storage/setup.js'
 import { Store } from '../../src/txn/engine.js'
@@ -36,6 +43,9 @@ export interface HarnessOptions {
   hooks?: LogTestHooks
   context?: () => string
 }
+
+/** Check the root-word copy faults at every this-many-th acknowledged point of the process. */
+export const ROOT_FAULT_EVERY = 16
 
 export class HarnessError extends Error {
   override name = 'HarnessError'
@@ -62,6 +72,8 @@ export class Harness {
   /** Over all harnesses of the process: group commits compared with the independent model,
    * and those not compared because an event was not modelled. */
   static readonly plainTotals = { compared: 0, notModelled: 0 }
+  /** Over all harnesses of the process: acknowledged points seen, and root-copy faults checked. */
+  static readonly rootFaultTotals = { points: 0, faults: 0 }
   accepted = 0
   refused = 0
   /** Refused transactions that only delete (must stay 0: a full pool is never bricked). */
@@ -224,6 +236,34 @@ export class Harness {
   private afterCommit(): void {
     if (!this.sim.powerEnabled || this.store.hasUncommitted) return
     this.expectEqual(this.sim.durableState, this.state, 'after the group commit, durable state')
+    if (Harness.rootFaultTotals.points++ % ROOT_FAULT_EVERY === 0) this.checkRootCopyFaults()
+  }
+
+  /**
+   * A crash now (only the durable bytes kept) and one flipped bit in copy 0 of the tail word,
+   * then of the head word: recovery uses copy 1 and must give the acknowledged state, head and
+   * tail. The flipped bit walks through the word's 64 bits from one check to the next.
+   */
+  private checkRootCopyFaults(): void {
+    const log = this.store.log
+    for (const [name, offset] of [['tail', TAIL_WORD_OFFSETS[0]], ['head', HEAD_WORD_OFFSETS[0]]]) {
+      const bytes = Buffer.from(this.sim.durable)
+      const bit = Harness.rootFaultTotals.faults++ % 64
+      const at = (offset as number) + (bit >> 3)
+      bytes[at] = (bytes[at] as number) ^ (1 << (bit & 7))
+      const r = recover({ sizeBytes: bytes.length, read: (o, l) => bytes.subarray(o, o + l) })
+      const what = `a crash after the group commit with bit ${bit} of ${name as string} word ` +
+        'copy 0 flipped'
+      if (r.kind !== 'ok') {
+        throw new HarnessError(`${what}: ${r.kind === 'corrupt' ? `${r.what}: ${r.reason}` :
+          r.reason} [${this.sim.context()}]`)
+      }
+      if (r.log.headLsn !== log.headLsn || r.log.tailLsn !== log.committedLsn) {
+        throw new HarnessError(`${what}: recovered log [${r.log.headLsn}, ${r.log.tailLsn}), ` +
+          `the store's [${log.headLsn}, ${log.committedLsn}) [${this.sim.context()}]`)
+      }
+      this.expectEqual(canonical(r.keyspace), this.state, what)
+    }
   }
 
   expectEqual(actual: string, expected: string, what: string): void {

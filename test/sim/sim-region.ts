@@ -42,7 +42,7 @@
 import { assert } from '../../src/assert.js'
 import { canonical, canonicalDiff } from '../../src/state/canonical.js'
 import { recover, type RegionReader } from '../../src/recovery/recover.js'
-import { HEAD_WORD_OFFSET } from '../../src/storage/layout.js'
+import { HEAD_WORD_OFFSET, HEAD_WORD_OFFSETS, TAIL_WORD_OFFSETS } from '../../src/storage/layout.js'
 import {
   createTracePool, TRACE_COPY, TRACE_DRAIN, TRACE_FLUSH, TRACE_PERSIST, TRACE_STORE64,
   type NativePool, type TracePool,
@@ -51,6 +51,9 @@ import { NativeRegion, type Permission, type PmRegion } from '../../src/storage/
 import type { Prng } from './prng.js'
 
 export const CHUNK_BYTES = 8
+/** The chunks of copy 1 of the tail and head words (OverlayImage.touchedPrimary). */
+const COPY1_CHUNKS: readonly number[] =
+  [TAIL_WORD_OFFSETS[1] as number, HEAD_WORD_OFFSETS[1] as number].map((o) => o / CHUNK_BYTES)
 
 export interface CrashPolicy {
   /** Enumerate every image when the product of per-chunk choices is at most this. */
@@ -171,6 +174,12 @@ export class OverlayImage implements RegionReader {
   watch: Int32Array = new Int32Array(0)
   watchCount = 0
   touched = false
+  /**
+   * A read overlapped a chosen chunk other than the root words' copy 1 (recovery reads copy 1
+   * only to compare it with copy 0, which it uses when it verifies): the image is informative
+   * beyond the copy-1 stores, which format 2 added to every commit and head move.
+   */
+  touchedPrimary = false
   ranges: number[] | null = null
   private readonly scratch = Buffer.alloc(CHUNK_BYTES)
 
@@ -189,9 +198,12 @@ export class OverlayImage implements RegionReader {
     const last = Math.floor((offset + length - 1) / CHUNK_BYTES)
     if (length > 0) {
       if (this.ranges !== null) this.ranges.push(first, last)
-      if (!this.touched && this.watchCount > 0) {
+      if (!this.touchedPrimary && this.watchCount > 0) {
         const w = lowerBound(this.watch, this.watchCount, first)
-        if (w < this.watchCount && (this.watch[w] as number) <= last) this.touched = true
+        if (w < this.watchCount && (this.watch[w] as number) <= last) {
+          this.touched = true
+          if (first !== last || !COPY1_CHUNKS.includes(first)) this.touchedPrimary = true
+        }
       }
     }
     let i = this.lowerBound(first)
@@ -269,6 +281,8 @@ export class Verifier {
   informative = 0
   informativeBy: Record<string, number> = {}
   informativeWrapping = 0
+  /** Informative images whose recovery read a chosen chunk besides the copy-1 root words. */
+  informativePrimary = 0
   /**
    * Crash points where recovering the durable bytes read no outstanding chunk: recovery is a
    * deterministic function of the bytes it reads, so every image of that point recovers the same
@@ -316,6 +330,7 @@ export class Verifier {
       return hit
     }
     image.touched = false
+    image.touchedPrimary = false
     // Half the images (by hash) are recovered with the deferred index, as Store.open does.
     const r = recover(image, { deferIndex: (image.hashA & 1) === 1 })
     const id = this.idOf(r)
@@ -333,6 +348,7 @@ export class Verifier {
     if (this.informativeSet.get(image.hashA, image.hashB) !== undefined) return id
     this.informativeSet.set(image.hashA, image.hashB, 1)
     this.informative++
+    if (image.touchedPrimary) this.informativePrimary++
     if (r.kind === 'ok') {
       const ring = r.log.header.ringBytes
       if (r.log.tailLsn > r.log.headLsn &&
@@ -399,6 +415,7 @@ export class Verifier {
       `crash images checked: ${this.distinct} (distinct), ${this.visits} visited`,
       `informative crash images: ${this.informative} (${by === '' ? 'none' : by}; ` +
         `log wrapping the ring ${this.informativeWrapping})`,
+      `informative crash images beyond the copy-1 root words: ${this.informativePrimary}`,
       `crash points: ${this.pointsEnumerated} enumerated, ${this.pointsCovered} covered by ` +
         'the durable image (recovery read no outstanding chunk); durable recoveries reused ' +
         `${this.durableReused}`,
