@@ -47,7 +47,8 @@ RUNTEST_FLAGS=(--durable --clients 1 --timeout 90 --ignore-encoding --ignore-dig
 
 # Tests skipped beyond the tag profile: "test name or /regexp|reason", one per line. Each entry
 # is also listed in docs/server.md's differences.
-SKIP_TESTS="trim on SET with big value|runs only where INFO mem_allocator is jemalloc (capykv's is v8); it checks jemalloc's size classes"
+SKIP_TESTS="trim on SET with big value|runs only where INFO mem_allocator is jemalloc (capykv's is v8); it checks jemalloc's size classes
+Loading from legacy (Redis <= v6.2.x, rdb_ver < 10) persistence|RESTOREs a Redis 6.2 RDB stream payload: DUMP/RESTORE of Redis's serialization is not implemented (the suite issue)"
 
 units=() mode=capykv tags=$PROFILE_TAGS unit_timeout=300 src="" logs="" keep_logs=0 verbose=0
 cache=${REDIS_SUITE_CACHE:-$HOME/.cache/capykv-redis-suite}

@@ -416,8 +416,8 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
     ...NONE('list node sizes (capykv lists have no quicklist nodes)') }),
   int('list-compress-depth', 0, 0, INT_MAX,
     NONE('list node compression (capykv lists have no quicklist nodes)')),
-  mem('stream-node-max-bytes', 4096, 0, LONG_MAX, NONE('streams (not implemented)')),
-  int('stream-node-max-entries', 100, 0, LONG_MAX, NONE('streams (not implemented)')),
+  mem('stream-node-max-bytes', 4096, 0, LONG_MAX),
+  int('stream-node-max-entries', 100, 0, LONG_MAX),
   mem('hll-sparse-max-bytes', 3000, 0, LONG_MAX),
   // Refused when Redis would emit notifications (capykv emits none yet): see its parser.
   special('notify-keyspace-events', '', parseNotifyKeyspaceEvents),

@@ -4059,6 +4059,576 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     ],
     arguments: [{ name: 'key', type: 'key', keySpecIndex: 0, multiple: true }],
   },
+  xack: {
+    summary: 'Marks pending entries of a consumer group as processed.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1) for each message ID processed.',
+    keySpecs: [
+      {
+        flags: ['RW', 'update'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'group', type: 'string' },
+      { name: 'id', type: 'string', multiple: true },
+    ],
+  },
+  xadd: {
+    summary: 'Appends an entry to a stream, creating the stream unless told not to.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.',
+    history: [
+      ['6.2.0', 'NOMKSTREAM, MINID trimming and LIMIT became available.'],
+      ['7.0.0', 'An explicit ID may leave its sequence part to the server (<ms>-*).'],
+    ],
+    tips: ['nondeterministic_output'],
+    keySpecs: [
+      {
+        notes: 'Marked UPDATE, not INSERT: MAXLEN and MINID may also remove entries.',
+        flags: ['RW', 'update'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      {
+        name: 'nomkstream',
+        type: 'pure-token',
+        token: 'NOMKSTREAM',
+        since: '6.2.0',
+        optional: true,
+      },
+      {
+        name: 'trim',
+        type: 'block',
+        optional: true,
+        arguments: [
+          {
+            name: 'strategy',
+            type: 'oneof',
+            arguments: [
+              { name: 'maxlen', type: 'pure-token', token: 'MAXLEN' },
+              { name: 'minid', type: 'pure-token', token: 'MINID', since: '6.2.0' },
+            ],
+          },
+          {
+            name: 'operator',
+            type: 'oneof',
+            optional: true,
+            arguments: [
+              { name: 'equal', type: 'pure-token', token: '=' },
+              { name: 'approximately', type: 'pure-token', token: '~' },
+            ],
+          },
+          { name: 'threshold', type: 'string' },
+          { name: 'count', type: 'integer', token: 'LIMIT', since: '6.2.0', optional: true },
+        ],
+      },
+      {
+        name: 'id_or_auto',
+        type: 'oneof',
+        arguments: [
+          { name: 'auto_id', type: 'pure-token', token: '*' },
+          { name: 'id', type: 'string' },
+        ],
+      },
+      {
+        name: 'field_value',
+        type: 'block',
+        multiple: true,
+        arguments: [{ name: 'field', type: 'string' }, { name: 'value', type: 'string' }],
+      },
+    ],
+  },
+  xautoclaim: {
+    summary: 'Transfers idle pending entries to another consumer, scanning the group\'s pending list from a cursor.',
+    since: '6.2.0',
+    group: 'stream',
+    complexity: 'O(1) if COUNT is small.',
+    history: [
+      [
+        '7.0.0',
+        'The reply gained a third element: the IDs of deleted entries dropped from the pending list.',
+      ],
+    ],
+    tips: ['nondeterministic_output'],
+    keySpecs: [
+      {
+        flags: ['RW', 'delete'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'group', type: 'string' },
+      { name: 'consumer', type: 'string' },
+      { name: 'min-idle-time', type: 'string' },
+      { name: 'start', type: 'string' },
+      { name: 'count', type: 'integer', token: 'COUNT', optional: true },
+      { name: 'justid', type: 'pure-token', token: 'JUSTID', optional: true },
+    ],
+  },
+  xclaim: {
+    summary: 'Transfers pending entries of a group to another consumer.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(log N) with N being the number of messages in the PEL of the consumer group.',
+    tips: ['nondeterministic_output'],
+    keySpecs: [
+      {
+        flags: ['RW', 'update'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'group', type: 'string' },
+      { name: 'consumer', type: 'string' },
+      { name: 'min-idle-time', type: 'string' },
+      { name: 'id', type: 'string', multiple: true },
+      { name: 'ms', type: 'integer', token: 'IDLE', optional: true },
+      { name: 'unix-time-milliseconds', type: 'unix-time', token: 'TIME', optional: true },
+      { name: 'count', type: 'integer', token: 'RETRYCOUNT', optional: true },
+      { name: 'force', type: 'pure-token', token: 'FORCE', optional: true },
+      { name: 'justid', type: 'pure-token', token: 'JUSTID', optional: true },
+      { name: 'id', type: 'string', token: 'LASTID', optional: true },
+    ],
+  },
+  xdel: {
+    summary: 'Removes entries from a stream by ID and returns how many it removed.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1) for each single item to delete in the stream, regardless of the stream size.',
+    keySpecs: [
+      {
+        flags: ['RW', 'delete'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'id', type: 'string', multiple: true },
+    ],
+  },
+  xgroup: {
+    summary: 'The container of the consumer group commands.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'Depends on subcommand.',
+  },
+  'xgroup|create': {
+    summary: 'Creates a consumer group on a stream.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+    history: [['7.0.0', 'ENTRIESREAD can set the group\'s read counter.']],
+    keySpecs: [
+      {
+        flags: ['RW', 'insert'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'groupname', type: 'string' },
+      {
+        name: 'id',
+        type: 'oneof',
+        arguments: [
+          { name: 'id', type: 'string' },
+          { name: 'new_id', type: 'pure-token', token: '$' },
+        ],
+      },
+      { name: 'mkstream', type: 'pure-token', token: 'MKSTREAM', optional: true },
+      { name: 'entries_read', type: 'integer', token: 'ENTRIESREAD', optional: true },
+    ],
+  },
+  'xgroup|createconsumer': {
+    summary: 'Adds a consumer to a consumer group.',
+    since: '6.2.0',
+    group: 'stream',
+    complexity: 'O(1)',
+    keySpecs: [
+      {
+        flags: ['RW', 'insert'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'groupname', type: 'string' },
+      { name: 'consumername', type: 'string' },
+    ],
+  },
+  'xgroup|delconsumer': {
+    summary: 'Removes a consumer and its pending entries from a consumer group.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+    keySpecs: [
+      {
+        flags: ['RW', 'delete'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'groupname', type: 'string' },
+      { name: 'consumername', type: 'string' },
+    ],
+  },
+  'xgroup|destroy': {
+    summary: 'Deletes a consumer group.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(N) where N is the number of entries in the group\'s pending entries list (PEL).',
+    keySpecs: [
+      {
+        flags: ['RW', 'delete'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'groupname', type: 'string' },
+    ],
+  },
+  'xgroup|help': {
+    summary: 'Lists the XGROUP subcommands.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+  },
+  'xgroup|setid': {
+    summary: 'Moves a consumer group\'s last delivered ID.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+    history: [['7.0.0', 'ENTRIESREAD can set the group\'s read counter.']],
+    keySpecs: [
+      {
+        flags: ['RW', 'update'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'groupname', type: 'string' },
+      {
+        name: 'id',
+        type: 'oneof',
+        arguments: [
+          { name: 'id', type: 'string' },
+          { name: 'new_id', type: 'pure-token', token: '$' },
+        ],
+      },
+      { name: 'entries_read', type: 'integer', token: 'ENTRIESREAD', optional: true },
+    ],
+  },
+  xinfo: {
+    summary: 'The container of the stream introspection commands.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'Depends on subcommand.',
+  },
+  'xinfo|consumers': {
+    summary: 'Lists the consumers of a consumer group.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+    tips: ['nondeterministic_output'],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'groupname', type: 'string' },
+    ],
+  },
+  'xinfo|groups': {
+    summary: 'Lists a stream\'s consumer groups.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+    history: [['7.0.0', 'Each group reports entries-read and lag.']],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [{ name: 'key', type: 'key', keySpecIndex: 0 }],
+  },
+  'xinfo|help': {
+    summary: 'Lists the XINFO subcommands.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+  },
+  'xinfo|stream': {
+    summary: 'Describes a stream, or with FULL its entries, groups and consumers.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+    history: [
+      ['6.0.0', 'FULL became available.'],
+      [
+        '7.0.0',
+        'The reply reports max-deleted-entry-id, entries-added, recorded-first-entry-id, and per group entries-read and lag.',
+      ],
+    ],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 2 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      {
+        name: 'full',
+        type: 'block',
+        token: 'FULL',
+        optional: true,
+        arguments: [{ name: 'count', type: 'integer', token: 'COUNT', optional: true }],
+      },
+    ],
+  },
+  xlen: {
+    summary: 'Returns the number of entries in a stream.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+    keySpecs: [
+      { flags: ['RO'], beginSearch: { index: 1 }, findKeys: { lastkey: 0, keystep: 1, limit: 0 } },
+    ],
+    arguments: [{ name: 'key', type: 'key', keySpecIndex: 0 }],
+  },
+  xpending: {
+    summary: 'Returns the pending entries of a consumer group, as a summary or a list.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.',
+    history: [['6.2.0', 'IDLE filtering and exclusive range bounds became available.']],
+    tips: ['nondeterministic_output'],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'group', type: 'string' },
+      {
+        name: 'filters',
+        type: 'block',
+        optional: true,
+        arguments: [
+          { name: 'min-idle-time', type: 'integer', token: 'IDLE', since: '6.2.0', optional: true },
+          { name: 'start', type: 'string' },
+          { name: 'end', type: 'string' },
+          { name: 'count', type: 'integer' },
+          { name: 'consumer', type: 'string', optional: true },
+        ],
+      },
+    ],
+  },
+  xrange: {
+    summary: 'Returns the stream entries whose IDs fall in a range, oldest first.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).',
+    history: [['6.2.0', 'Range bounds can be exclusive.']],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'start', type: 'string' },
+      { name: 'end', type: 'string' },
+      { name: 'count', type: 'integer', token: 'COUNT', optional: true },
+    ],
+  },
+  xread: {
+    summary: 'Returns entries newer than the given IDs from one or more streams, optionally waiting for them.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data.',
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { keyword: 'STREAMS', startfrom: 1 },
+        findKeys: { lastkey: -1, keystep: 1, limit: 2 },
+      },
+    ],
+    arguments: [
+      { name: 'count', type: 'integer', token: 'COUNT', optional: true },
+      { name: 'milliseconds', type: 'integer', token: 'BLOCK', optional: true },
+      {
+        name: 'streams',
+        type: 'block',
+        token: 'STREAMS',
+        arguments: [
+          { name: 'key', type: 'key', keySpecIndex: 0, multiple: true },
+          { name: 'id', type: 'string', multiple: true },
+        ],
+      },
+    ],
+  },
+  xreadgroup: {
+    summary: 'Reads stream entries on behalf of a consumer of a group, recording them as pending, optionally waiting for new ones.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data.',
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { keyword: 'STREAMS', startfrom: 4 },
+        findKeys: { lastkey: -1, keystep: 1, limit: 2 },
+      },
+    ],
+    arguments: [
+      {
+        name: 'group_consumer',
+        type: 'block',
+        token: 'GROUP',
+        arguments: [{ name: 'group', type: 'string' }, { name: 'consumer', type: 'string' }],
+      },
+      { name: 'count', type: 'integer', token: 'COUNT', optional: true },
+      { name: 'milliseconds', type: 'integer', token: 'BLOCK', optional: true },
+      { name: 'noack', type: 'pure-token', token: 'NOACK', optional: true },
+      {
+        name: 'streams',
+        type: 'block',
+        token: 'STREAMS',
+        arguments: [
+          { name: 'key', type: 'key', keySpecIndex: 0, multiple: true },
+          { name: 'id', type: 'string', multiple: true },
+        ],
+      },
+    ],
+  },
+  xrevrange: {
+    summary: 'Returns the stream entries whose IDs fall in a range, newest first.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1).',
+    history: [['6.2.0', 'Range bounds can be exclusive.']],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'end', type: 'string' },
+      { name: 'start', type: 'string' },
+      { name: 'count', type: 'integer', token: 'COUNT', optional: true },
+    ],
+  },
+  xsetid: {
+    summary: 'Sets a stream\'s last generated ID and, optionally, its counters.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(1)',
+    history: [['7.0.0', 'ENTRIESADDED and MAXDELETEDID became available.']],
+    keySpecs: [
+      {
+        flags: ['RW', 'update'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'last-id', type: 'string' },
+      {
+        name: 'entries_added',
+        type: 'integer',
+        token: 'ENTRIESADDED',
+        since: '7.0.0',
+        optional: true,
+      },
+      {
+        name: 'max_deleted_entry_id',
+        type: 'string',
+        token: 'MAXDELETEDID',
+        since: '7.0.0',
+        optional: true,
+      },
+    ],
+  },
+  xtrim: {
+    summary: 'Removes the oldest entries of a stream, by length or by minimal ID.',
+    since: '5.0.0',
+    group: 'stream',
+    complexity: 'O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation.',
+    history: [['6.2.0', 'MINID trimming and LIMIT became available.']],
+    tips: ['nondeterministic_output'],
+    keySpecs: [
+      {
+        flags: ['RW', 'delete'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      {
+        name: 'trim',
+        type: 'block',
+        arguments: [
+          {
+            name: 'strategy',
+            type: 'oneof',
+            arguments: [
+              { name: 'maxlen', type: 'pure-token', token: 'MAXLEN' },
+              { name: 'minid', type: 'pure-token', token: 'MINID', since: '6.2.0' },
+            ],
+          },
+          {
+            name: 'operator',
+            type: 'oneof',
+            optional: true,
+            arguments: [
+              { name: 'equal', type: 'pure-token', token: '=' },
+              { name: 'approximately', type: 'pure-token', token: '~' },
+            ],
+          },
+          { name: 'threshold', type: 'string' },
+          { name: 'count', type: 'integer', token: 'LIMIT', since: '6.2.0', optional: true },
+        ],
+      },
+    ],
+  },
   zadd: {
     summary: 'Adds members with scores to a sorted set, or updates their scores',
     since: '1.2.0',

@@ -459,6 +459,7 @@ export class Dispatcher {
   /** The command call() is running (its session and time), for blockCurrent. */
   private calling: Session | null = null
   private callingNowMs = 0
+  private callingName = ''
 
   /**
    * ctx.block of a command outside MULTI/EXEC: park the session of the command running. One
@@ -468,6 +469,20 @@ export class Dispatcher {
     const session = this.calling
     assert(session !== null, 'ctx.block called outside its command')
     session.blocked = true
+    // A blocked command answering an error when served (XREADGROUP's -NOGROUP) is a failed call,
+    // as Redis's updateStatsOnUnblock counts it.
+    const name = this.callingName
+    const stats = this.services.stats
+    const counted = serve
+    serve = (ctx, key) => {
+      const before = session.sink.errorCount
+      const served = counted(ctx, key)
+      if (served && session.sink.errorCount > before) {
+        stats.commandStat(name).failedCalls++
+        stats.countError(session.sink.lastError)
+      }
+      return served
+    }
     this.blocking.block(session.state, session.state.db, keys, timeoutMs, this.callingNowMs,
       serve, onTimeout)
   }
@@ -584,8 +599,10 @@ export class Dispatcher {
     let failed = false
     const outerCalling = this.calling
     const outerNowMs = this.callingNowMs
+    const outerName = this.callingName
     this.calling = session
     this.callingNowMs = now
+    this.callingName = spec.name
     try {
       const run = spec.run
       if (run !== undefined) run(ctx, args)
@@ -597,6 +614,7 @@ export class Dispatcher {
     } finally {
       this.calling = outerCalling
       this.callingNowMs = outerNowMs
+      this.callingName = outerName
     }
     if (suspended && !failed) return
     finish(failed)

@@ -20,6 +20,7 @@ import {
   TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, type Entry,
 } from '../state/keyspace.js'
 import type { ZSet } from '../state/zset.js'
+import { TYPE_STREAM } from '../state/stream.js'
 import { encodingLimits } from '../state/encoding-limits.js'
 import { isConverted, markConverted } from '../state/encoding-hints.js'
 import { parseInt64 } from './numeric.js'
@@ -30,6 +31,8 @@ const LIMIT_OF_CONFIG: Record<string, keyof typeof encodingLimits> = {
   'set-max-intset-entries': 'setMaxIntsetEntries',
   'zset-max-listpack-entries': 'zsetMaxListpackEntries',
   'zset-max-listpack-value': 'zsetMaxListpackValue',
+  'stream-node-max-bytes': 'streamNodeMaxBytes',
+  'stream-node-max-entries': 'streamNodeMaxEntries',
 }
 
 /** The server's config listener: a threshold parameter's new (canonical) value. */
@@ -114,6 +117,7 @@ export function encodingOf(entry: Entry): string | null {
       return hashIsListpack(entry.value as Map<string, Buffer>) ? 'listpack' : 'hashtable'
     case TYPE_SET: return setIsIntset(entry.value as Set<string>) ? 'intset' : 'hashtable'
     case TYPE_ZSET: return zsetIsListpack(entry.value as ZSet) ? 'listpack' : 'skiplist'
+    case TYPE_STREAM: return 'stream'
     case TYPE_STRING: return null
     default: return null
   }

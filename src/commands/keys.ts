@@ -18,6 +18,7 @@ import { flushAllEv, flushDbEv, swapDbEv } from '../state/core-events.js'
 import {
   DB_COUNT, type Entry, keyHash, type KeyMap, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../state/keyspace.js'
+import { TYPE_STREAM } from '../state/stream.js'
 import { scanCursorOrReply } from './coll-util.js'
 import { encodingOf } from './encoding.js'
 import { globMatch } from './glob.js'
@@ -35,7 +36,7 @@ import {
 import { stringEncoding, stringRefcount } from './string.js'
 
 
-const TYPE_NAMES: readonly string[] = ['string', 'list', 'hash', 'set', 'zset']
+const TYPE_NAMES: readonly string[] = ['string', 'list', 'hash', 'set', 'zset', 'stream']
 
 export function typeName(entry: Entry | undefined): string {
   if (entry === undefined) return 'none'
@@ -454,5 +455,5 @@ export const keyCommands: CommandSpec[] = [
 /** Types by name, for callers that filter by TYPE. */
 export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['string', TYPE_STRING], ['list', TYPE_LIST], ['hash', TYPE_HASH], ['set', TYPE_SET],
-  ['zset', TYPE_ZSET],
+  ['zset', TYPE_ZSET], ['stream', TYPE_STREAM],
 ])

@@ -17,12 +17,18 @@ import {
   linsertEvent, lpopEvent, lpushEvent, lremEvent, lsetEvent, ltrimEvent, rpopEvent, rpushEvent,
 } from './list-events.js'
 import { saddEvent, sremEvent } from './set-events.js'
+import {
+  xackEvent, xaddEvent, xclaimEvent, xconsumerEvent, xdelEvent, xgroupDelEvent, xgroupNewEvent,
+  xgroupSetEvent, xsetidEvent, xtrimEvent,
+} from './stream-events.js'
 import { zaddEvent, zremEvent } from './zset-events.js'
 
 const TYPES = [
   putEvent, delEvent, expireEvent, flushDbEvent, flushAllEvent, swapDbEvent, restoreEvent,
   lpushEvent, rpushEvent, lpopEvent, rpopEvent, lsetEvent, linsertEvent, lremEvent, ltrimEvent,
   hsetEvent, hdelEvent, saddEvent, sremEvent, zaddEvent, zremEvent,
+  xaddEvent, xtrimEvent, xdelEvent, xsetidEvent, xgroupNewEvent, xgroupSetEvent, xgroupDelEvent,
+  xconsumerEvent, xclaimEvent, xackEvent,
   functionPutEvent, functionDelEvent, functionFlushEvent,
 ] as const
 

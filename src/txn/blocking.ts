@@ -28,6 +28,7 @@
 // Invariants:
 // - A client has at most one waiter; a waiter sits in the FIFO of each of its distinct keys and
 //   is removed from all of them at once (served, timed out or unblocked).
+// - FLUSHDB/FLUSHALL and SWAPDB make every waiter's key in the databases they change ready.
 // - Keys are served in the order they became ready (the order of the events), each key's
 //   waiters in the order they blocked; a waiter whose serve returns false stays blocked.
 // - Timers never keep an idle process alive (unref) and are cleared when a waiter leaves.
@@ -55,6 +56,8 @@ export interface BlockingHost<C, R> {
   timedOut(waiter: Waiter<C, R>): void
 }
 
+const FLUSHDB_CODE = 4
+const FLUSHALL_CODE = 5
 const SWAPDB_CODE = 6
 
 function slot(db: number, key: string): string {
@@ -160,6 +163,13 @@ export class BlockingRegistry<C, R> {
         const ev = e as Event & { db?: unknown; key?: unknown; a?: unknown; b?: unknown }
         if (typeof ev.key === 'string' && typeof ev.db === 'number') {
           this.signal(queue, queued, ev.db, ev.key)
+        } else if (e.code === FLUSHDB_CODE || e.code === FLUSHALL_CODE) {
+          // Redis's scanDatabaseForDeletedStreams: a flush wakes the waiters whose serve answers
+          // a deleted key (XREADGROUP); the others find nothing and stay blocked.
+          for (const w of this.byClient.values()) {
+            if (e.code === FLUSHDB_CODE && w.db !== ev.db) continue
+            for (const key of w.keys) this.signal(queue, queued, w.db, key)
+          }
         } else if (e.code === SWAPDB_CODE && typeof ev.a === 'number' && typeof ev.b === 'number') {
           for (const w of this.byClient.values()) {
             if (w.db !== ev.a && w.db !== ev.b) continue
