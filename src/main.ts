@@ -151,6 +151,17 @@ function reportMetadata(server: CapykvServer, store: Store, poolPath: string): v
   }
 }
 
+/** Redis's ACLLoadUsersAtStartup: a bad aclfile stops the start with its reason. */
+function loadAclFile(server: CapykvServer): void {
+  const aclfile = server.services.config.get('aclfile')
+  if (aclfile === '') return
+  const err = server.services.acl.loadFile(aclfile)
+  if (err !== null) {
+    logger.warning(`Aborting Redis startup because of ACL errors: ${err}`)
+    process.exit(1)
+  }
+}
+
 async function run(config: ServerConfig): Promise<void> {
   const dir = resolve(config.get('dir'))
   mkdirSync(dir, { recursive: true })
@@ -167,6 +178,7 @@ async function run(config: ServerConfig): Promise<void> {
     process.exit(1)
   }
   const server = new CapykvServer({ config, table, poolPath, executable: process.argv[1] })
+  loadAclFile(server)
   try {
     await server.listen()
   } catch (e) {

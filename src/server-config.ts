@@ -369,7 +369,6 @@ const RDB = 'RDB files (the pool is checkpointed instead)'
 const ALLOC = 'memory allocator and defragmentation'
 const PROC = 'process management'
 const EVICT = 'eviction (not implemented)'
-const ACL = 'ACL users (requirepass only)'
 const LAZY = 'lazy freeing (capykv frees at once)'
 const NONE = (why: string): Opts => ({ noEffect: why })
 
@@ -388,6 +387,9 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   // (0: off; txn/scrub-driver.ts). At 1 MiB/s a full 1 GiB pool takes about 17 minutes a pass.
   mem('scrub-rate', 1024 * 1024, 0, LONG_MAX),
   str('requirepass', ''),
+  // Refuses clients from addresses other than 127.0.0.1 and ::1 while the default user has no
+  // password (commands/acl.ts protectedModeDenies).
+  bool('protected-mode', 'yes'),
   int('maxclients', 10000, 1, UINT_MAX),
   int('timeout', 0, 0, INT_MAX),
   int('tcp-keepalive', 300, 0, INT_MAX),
@@ -431,7 +433,6 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   int('active-expire-effort', 1, 1, 10,
     NONE('the active expire cycle has a fixed effort')),
   int('tracking-table-max-keys', 1000000, 0, LONG_MAX, NONE('client tracking (not implemented)')),
-  bool('protected-mode', 'yes', NONE('protected mode (capykv binds 127.0.0.1 by default)')),
   bool('dynamic-hz', 'yes', NONE('the cron runs at the configured hz')),
   bool('activerehashing', 'yes', NONE('hash tables are V8 Maps')),
   mem('maxmemory', 0, 0, Number.MAX_VALUE, { maxText: ULLONG_MAX_TEXT, ...NONE(EVICT) }),
@@ -535,9 +536,9 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
     'tls-ca-cert-dir', 'tls-protocols', 'tls-ciphers', 'tls-ciphersuites',
   ].map((n) => str(n, '', NONE(TLS))),
   // ACL, modules, protected configs.
-  str('aclfile', '', { mutable: false, ...NONE(ACL) }),
-  int('acllog-max-len', 128, 0, LONG_MAX, NONE(ACL)),
-  oneOf('acl-pubsub-default', 'resetchannels', ['allchannels', 'resetchannels'], NONE(ACL)),
+  str('aclfile', '', { mutable: false }),
+  int('acllog-max-len', 128, 0, LONG_MAX),
+  oneOf('acl-pubsub-default', 'resetchannels', ['allchannels', 'resetchannels']),
   oneOf('enable-protected-configs', 'no', ['no', 'yes', 'local'],
     { mutable: false, ...NONE('protected configs stay protected') }),
   oneOf('enable-module-command', 'no', ['no', 'yes', 'local'],

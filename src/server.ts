@@ -42,6 +42,9 @@ import {
   type ServerServices, type ShutdownOptions,
 } from './commands/services.js'
 import { newClientState } from './commands/connection.js'
+import {
+  AclRegistry, DENIED_TEXT, isLocalAddress, protectedModeDenies,
+} from './commands/acl.js'
 import { PubSub, deliver } from './commands/pubsub.js'
 import { NOTIFY_EXPIRED, keyspaceDeliveries } from './commands/notify.js'
 import type { ClientState } from './commands/spec.js'
@@ -75,10 +78,6 @@ function peerAddress(host: string | undefined, port: number | undefined): string
   return `${h}:${port ?? 0}`
 }
 
-function isLoopback(host: string | undefined): boolean {
-  const h = (host ?? '').replace(/^::ffff:/, '')
-  return h.startsWith('127.') || h === '::1'
-}
 
 /** The most arguments a request is read with as slab ranges; more come as an argv. */
 const ARGS_VIEW_MAX = 64
@@ -152,7 +151,7 @@ export class Connection implements ClientHandle, Session {
   /** `accepted`: a socket the server accepted paused (it is adopted, see adoptSocket). */
   constructor(readonly server: CapykvServer, accepted: net.Socket, id: number) {
     const sv = server.services
-    this.state = newClientState(id, sv.config.get('requirepass') === '')
+    this.state = newClientState(id, sv.acl.defaultUser)
     this.reader = new RequestReader({
       maxBulkBytes: sv.config.getNumber('proto-max-bulk-len'),
       queryBufferLimitBytes: sv.config.getNumber('client-query-buffer-limit'),
@@ -168,7 +167,7 @@ export class Connection implements ClientHandle, Session {
     this.fd = handle?.fd ?? -1
     this.createdAtMs = nowMs()
     this.lastInteractionMs = this.createdAtMs
-    this.isLocal = isLoopback(socket.remoteAddress)
+    this.isLocal = isLocalAddress(socket.remoteAddress)
     socket.setNoDelay(true)
     const keepalive = sv.config.getNumber('tcp-keepalive')
     if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000)
@@ -259,13 +258,13 @@ export class Connection implements ClientHandle, Session {
   private processInputUnsafe(): void {
     const server = this.server
     const dispatcher = server.dispatcher
-    const requirepass = server.services.config.get('requirepass')
+    const authRequired = server.services.acl.authRequired
     // Nothing reaches the socket during a batch (replies are handed over after it), so what is
     // unsent besides this.out is read once.
     const unsentBytes = this.heldBytes + (this.closed ? 0 : this.socket.writableLength)
     dispatcher.beginBatch()
     try {
-      this.runBatch(requirepass, unsentBytes)
+      this.runBatch(authRequired, unsentBytes)
     } finally {
       dispatcher.endBatch()
     }
@@ -273,7 +272,7 @@ export class Connection implements ClientHandle, Session {
     server.flushPendingOutputs()
   }
 
-  private runBatch(requirepass: string, unsentBytes: number): void {
+  private runBatch(authRequired: boolean, unsentBytes: number): void {
     const server = this.server
     let executed = 0
     while (!this.closing && !this.closed && !server.stopping && !this.blocked) {
@@ -285,7 +284,7 @@ export class Connection implements ClientHandle, Session {
         setImmediate(() => this.processInput())
         break
       }
-      this.reader.authRequired = requirepass !== '' && !this.state.authenticated
+      this.reader.authRequired = authRequired && !this.state.authenticated
       const request = this.reader.nextArgs(this.args)
       if (request === false) break
       if (request instanceof ProtocolError) {
@@ -463,6 +462,7 @@ class Services implements ServerServices {
   readonly runId = randomBytes(20).toString('hex')
   readonly version = CAPYKV_VERSION
   readonly pubsub = new PubSub()
+  readonly acl: AclRegistry
   store: Store | null = null
   scrub: ScrubDriver | null = null
   loading: LoadingState | null = null
@@ -470,7 +470,9 @@ class Services implements ServerServices {
   peakMemoryBytes = 0
   constructor(private readonly server: CapykvServer, readonly config: ServerConfig,
     readonly table: CommandTable, readonly watch: WatchIndex, readonly poolPath: string,
-    readonly executable: string) {}
+    readonly executable: string) {
+    this.acl = new AclRegistry(this)
+  }
   get clients(): ReadonlyMap<number, ClientHandle> {
     return this.server.connections
   }
@@ -542,6 +544,7 @@ export class CapykvServer {
       applyEncodingConfig(name, value)
       if (name === 'notify-keyspace-events') this.applyKeyspaceEvents()
       if (name === 'client-output-buffer-limit') this.applyOutputLimit(value)
+      if (name === 'requirepass') this.services.acl.setDefaultPassword(value)
       if (name === 'hz') this.startCron()
       if (name === 'loglevel') logger.level = value as typeof logger.level
       const noEffect = findParam(name)?.noEffect
@@ -624,6 +627,15 @@ export class CapykvServer {
       return
     }
     stats.totalConnectionsReceived++
+    if (protectedModeDenies(this.services.config.get('protected-mode'),
+      this.services.acl.defaultUser, socket.remoteAddress)) {
+      stats.rejectedConnections++
+      socket.on('error', () => socket.destroy())
+      socket.resume() // read (and drop) until the peer's FIN, as for maxclients
+      socket.end(DENIED_TEXT)
+      setTimeout(() => socket.destroy(), 5000).unref()
+      return
+    }
     const id = this.nextClientId++
     const conn = new Connection(this, socket, id)
     this.connections.set(id, conn)

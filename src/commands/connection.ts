@@ -1,11 +1,13 @@
 // Connection commands: PING ECHO QUIT RESET HELLO AUTH SELECT and CLIENT, with Redis 7.0.15's
 // replies and error texts. Additions from Redis 7.2 (documented as differences): CLIENT SETINFO,
-// CLIENT NO-TOUCH, and lib-name/lib-ver in CLIENT LIST. Authentication is requirepass only
-// (the default user); any other user name is WRONGPASS, as Redis answers an unknown user.
+// CLIENT NO-TOUCH, and lib-name/lib-ver in CLIENT LIST. Authentication goes through the ACL
+// users (commands/acl.ts): passwords compared as SHA-256 digests in constant time; a failure is
+// WRONGPASS and an ACL LOG entry (reason auth).
 // These handlers touch client state only, never the keyspace, so most carry `loading` and
 // answer while the pool is recovered.
 
 import { parseRedisInteger } from '../resp/reader.js'
+import type { AclUser } from './acl-model.js'
 import { DB_COUNT } from '../state/keyspace.js'
 import { helpLines, services, type ClientHandle, type ServerServices } from './services.js'
 import { discardTransaction } from './transactions.js'
@@ -63,9 +65,12 @@ const quit: Handler = (ctx) => {
   handleOf(ctx).closeAfterReply()
 }
 
-/** The default user's state for a fresh connection: authenticated unless requirepass is set. */
+
+/** A fresh connection's state (Redis's createClient): the default user, authenticated when it
+ * needs no password and is on. */
 export function defaultAuthenticated(sv: ServerServices): boolean {
-  return sv.config.get('requirepass') === ''
+  const d = sv.acl.defaultUser
+  return d.nopass && d.enabled
 }
 
 const reset: Handler = (ctx) => {
@@ -77,6 +82,7 @@ const reset: Handler = (ctx) => {
   client.proto = 2
   ctx.reply.switchProto?.(2)
   client.authenticated = defaultAuthenticated(sv)
+  client.user = sv.acl.defaultUser
   discardTransaction(client, sv.watch)
   sv.pubsub.removeClient(client.id)
   client.name = null
@@ -88,12 +94,18 @@ const reset: Handler = (ctx) => {
 }
 
 /** AUTH's and HELLO AUTH's check; the caller replies. */
-function authenticate(ctx: CommandContext, user: string, password: Buffer): boolean {
-  const requirepass = services(ctx).config.get('requirepass')
-  if (user !== 'default') return false
-  // Config values hold one char per byte (latin1), like keys.
-  if (requirepass !== '' && password.toString('latin1') !== requirepass) return false
+function authenticate(ctx: CommandContext, user: string, password: Buffer, argv0: Buffer):
+  boolean {
+  const sv = services(ctx)
+  const found = sv.acl.credentials(user, password)
+  if (found === null) {
+    sv.acl.addLog({ reason: 'auth', context: ctx.client.multi === null ? 'toplevel' : 'multi',
+      object: argv0.toString('latin1'), username: user, ctimeMs: Date.now(),
+      clientInfo: clientInfoLine(sv, handleOf(ctx), ctx.nowMs) })
+    return false
+  }
   ctx.client.authenticated = true
+  ctx.client.user = found
   return true
 }
 
@@ -105,7 +117,7 @@ const auth: Handler = (ctx, argv) => {
   let user = 'default'
   let password = argv[1] as Buffer
   if (argv.length === 2) {
-    if (services(ctx).config.get('requirepass') === '') {
+    if (services(ctx).acl.defaultUser.nopass) {
       ctx.reply.error('ERR AUTH <password> called without any password configured for the ' +
         'default user. Are you sure your configuration is correct?')
       return
@@ -114,7 +126,7 @@ const auth: Handler = (ctx, argv) => {
     user = (argv[1] as Buffer).toString('latin1')
     password = argv[2] as Buffer
   }
-  if (authenticate(ctx, user, password)) ctx.reply.simple('OK')
+  if (authenticate(ctx, user, password, argv[0] as Buffer)) ctx.reply.simple('OK')
   else ctx.reply.error(WRONGPASS)
 }
 
@@ -166,7 +178,7 @@ const hello: Handler = (ctx, argv) => {
     }
   }
   if (user !== null && password !== null) {
-    if (!authenticate(ctx, user.toString('latin1'), password)) {
+    if (!authenticate(ctx, user.toString('latin1'), password, argv[0] as Buffer)) {
       ctx.reply.error(WRONGPASS)
       return
     }
@@ -260,7 +272,7 @@ export function clientInfoLine(sv: ServerServices, h: ClientHandle, now: number,
     `db=${s.db} sub=${subs.channels} psub=${subs.patterns} ssub=${subs.shardChannels} multi=${s.multi === null ? -1 : s.multi.queue.length} qbuf=${qbuf} ` +
     `qbuf-free=${qbuf === 0 ? 0 : Math.max(0, 16384 - qbuf)} argv-mem=0 multi-mem=0 ` +
     `rbs=16384 rbp=${qbuf} obl=0 oll=0 omem=${omem} tot-mem=${qbuf + omem + 22000} events=r ` +
-    `cmd=${h.lastCommand === '' ? 'NULL' : h.lastCommand} user=default redir=-1 resp=${s.proto} ` +
+    `cmd=${h.lastCommand === '' ? 'NULL' : h.lastCommand} user=${s.user?.name ?? 'default'} redir=-1 resp=${s.proto} ` +
     `lib-name=${h.libName} lib-ver=${h.libVersion}`
 }
 
@@ -573,9 +585,10 @@ export const connectionCommands: readonly CommandSpec[] = Object.freeze([
 ] as CommandSpec[])
 
 /** A fresh client's state. */
-export function newClientState(id: number, authenticated: boolean): ClientState {
+export function newClientState(id: number, user: AclUser): ClientState {
   return {
-    id, name: null, db: 0, proto: 2, authenticated, multi: null, watchDirty: false,
+    id, name: null, db: 0, proto: 2, authenticated: user.nopass && user.enabled, user,
+    multi: null, watchDirty: false,
     watched: new Map(),
   }
 }

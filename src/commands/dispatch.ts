@@ -1,7 +1,8 @@
 // Dispatch: one request (argv) from a client → lookup, checks, MULTI queueing, the handler in a
 // transaction, commit, reply. The checks run in Redis 7.0.15's processCommand order, each with
 // its exact error text: existence (unknown command / unknown subcommand), arity, protected
-// commands (enable-debug-command), authentication, no_multi inside MULTI, RESP2 subscribed mode
+// commands (enable-debug-command), authentication, no_multi inside MULTI, the ACL (skipped for
+// an unrestricted user; checked again for each queued command at EXEC), RESP2 subscribed mode
 // (only the specs marked subscribedContext), loading. A command
 // refused inside MULTI marks the transaction dirty (EXEC then answers EXECABORT); an EXEC that
 // is itself refused discards the transaction ("EXECABORT Transaction discarded because of: …").
@@ -29,6 +30,8 @@ import type {
 } from './spec.js'
 import { EXEC_SPEC, IMMEDIATE_IN_MULTI, discardTransaction } from './transactions.js'
 import { busyError, busyState } from './busy.js'
+import { checkAndLog, execDeniedText, nopermText } from './acl.js'
+import { clientInfoLine } from './connection.js'
 
 export const OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
 export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
@@ -377,7 +380,7 @@ export class Dispatcher {
       this.reject(session, spec, DEBUG_NOT_ALLOWED)
       return
     }
-    if (!client.authenticated && !info.noAuth && this.services.config.get('requirepass') !== '') {
+    if (!client.authenticated && !info.noAuth && this.services.acl.authRequired) {
       this.reject(session, spec, NOAUTH_ERROR)
       return
     }
@@ -385,6 +388,8 @@ export class Dispatcher {
       this.reject(session, spec, 'ERR Command not allowed inside a transaction')
       return
     }
+    const user = client.user
+    if (user !== undefined && !user.unrestricted && this.aclRefused(session, spec, args)) return
     if (!info.subscribedContext && client.proto === 2 &&
         this.services.pubsub.isSubscribed(client.id)) {
       this.reject(session, spec, `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / ` +
@@ -411,6 +416,24 @@ export class Dispatcher {
     }
     if (spec === EXEC_SPEC) this.exec(session, spec, args.toArgv())
     else this.call(session, spec, info, args)
+  }
+
+  /** A restricted user's command the ACL denies: refused with its NOPERM (true). */
+  private aclRefused(session: Session, spec: CommandSpec, args: Args): boolean {
+    const denial = this.aclDenial(session, spec, args.toArgv(),
+      session.state.multi === null ? 'toplevel' : 'multi')
+    if (denial === null) return false
+    this.reject(session, spec, nopermText(denial.result, denial.cmd))
+    return true
+  }
+
+  /** The ACL's verdict for a restricted user (logged when denied), or null when allowed. */
+  private aclDenial(session: Session, spec: CommandSpec, argv: readonly Buffer[],
+    context: 'toplevel' | 'multi'): ReturnType<typeof checkAndLog> {
+    const user = session.state.user
+    if (user === undefined || user.unrestricted) return null
+    return checkAndLog(this.services.acl, user, spec, argv, context,
+      () => clientInfoLine(this.services, session.handle, nowMs()))
   }
 
   private protectedAllowed(session: Session): boolean {
@@ -783,6 +806,11 @@ export class Dispatcher {
   private runQueued(session: Session, spec: CommandSpec, argv: Buffer[], store: Store | null,
     txn: Transaction | null, now: number): boolean {
     const info = this.info(spec)
+    const denial = this.aclDenial(session, spec, argv, 'multi')
+    if (denial !== null) {
+      this.writeError(session, execDeniedText(denial.result))
+      return true
+    }
     const started = performance.now()
     const errorsBefore = session.sink.errorCount
     try {

@@ -29,6 +29,8 @@ import { WorkerLuaEngine } from '../scripting/worker-engine.js'
 import {
   BUSY_EVAL, busyState, completeScript, killScript, writeRunningScript,
 } from './busy.js'
+import { aclErrorMessage, checkAndLog } from './acl.js'
+import { clientInfoLine } from './connection.js'
 import { arityOk, lookupCommand } from './dispatch.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
@@ -211,7 +213,7 @@ class CallHost implements ScriptHost {
     const c = ctx.client
     // The script's own client (Redis's script client): SELECT inside a script stays inside it.
     this.client = { id: c.id, name: c.name, db: c.db, proto: 2, authenticated: true,
-      multi: null, watchDirty: false, watched: new Map() }
+      user: c.user, multi: null, watchDirty: false, watched: new Map() }
   }
 
   private fail(message: string): Buffer {
@@ -231,6 +233,14 @@ class CallHost implements ScriptHost {
     }
     if (spec.flags.includes('noscript')) {
       return this.fail('ERR This Redis command is not allowed from script')
+    }
+    const user = this.client.user
+    if (user !== undefined && !user.unrestricted) {
+      const denial = checkAndLog(srv.acl, user, spec, args, 'lua',
+        () => clientInfoLine(srv, srv.handleOf(this.ctx.client), this.ctx.nowMs))
+      if (denial !== null) {
+        return this.fail(`ERR The user executing the script ${aclErrorMessage(denial.result)}`)
+      }
     }
     if (spec.flags.includes('write')) {
       if (this.mode.readOnly || this.mode.flags.noWrites) {

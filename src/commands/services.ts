@@ -10,6 +10,7 @@ import type { ServerConfig } from '../server-config.js'
 import type { Store } from '../txn/engine.js'
 import type { ScrubDriver } from '../txn/scrub-driver.js'
 import type { WatchIndex } from '../txn/watch.js'
+import type { AclRegistry } from './acl.js'
 import type { PubSub } from './pubsub.js'
 import type { ClientState, CommandContext, CommandSpec } from './spec.js'
 
@@ -169,6 +170,8 @@ export interface ServerServices {
   readonly watch: WatchIndex
   /** Channels, patterns and their subscribers (commands/pubsub.ts). */
   readonly pubsub: PubSub
+  /** ACL users and the ACL LOG (commands/acl.ts). */
+  readonly acl: AclRegistry
   readonly startedAtMs: number
   readonly runId: string
   readonly version: string

@@ -7,6 +7,7 @@
 
 import { Args } from '../resp/args.js'
 import type { Keyspace } from '../state/keyspace.js'
+import type { AclUser } from './acl-model.js'
 import type { Store, Transaction } from '../txn/engine.js'
 
 /** Where replies go; encodes RESP2 or RESP3 per the client's protocol. */
@@ -49,6 +50,8 @@ export interface ClientState {
   db: number
   proto: 2 | 3
   authenticated: boolean
+  /** The ACL user (commands/acl.ts); undefined (in-process tests) runs anything. */
+  user?: AclUser | undefined
   /** Set while inside MULTI. */
   multi: { queue: { spec: CommandSpec; argv: Buffer[] }[]; dirty: boolean } | null
   /** WATCHed keys touched since WATCH: EXEC must fail. */

@@ -7,13 +7,14 @@
 
 import type { CommandTable } from './services.js'
 import type { CommandSpec } from './spec.js'
+import { aclCommands } from './acl.js'
 import { connectionCommands } from './connection.js'
 import { pubsubCommands } from './pubsub.js'
 import { serverAdminCommands } from './server-admin.js'
 import { transactionCommands } from './transactions.js'
 
 export const BUILTIN_COMMANDS: readonly CommandSpec[] = Object.freeze([
-  ...connectionCommands, ...transactionCommands, ...serverAdminCommands, ...pubsubCommands,
+  ...connectionCommands, ...aclCommands, ...transactionCommands, ...serverAdminCommands, ...pubsubCommands,
 ])
 
 /** The per-type command files, loaded when present (src/commands/<name>.ts). */
