@@ -41,6 +41,13 @@ import type { ClientState, CommandContext, CommandSpec, Handler } from './spec.j
 
 const engine = new WorkerLuaEngine(ENGINE_DESCRIPTION)
 
+/**
+ * FUNCTION LOAD stops a library's code after this long (Redis: 500 ms of its own time). Measured
+ * here on the wall clock across threads, so with room for a loaded machine: a legitimate load
+ * takes about a millisecond.
+ */
+const LOAD_TIMEOUT_MS = 2000
+
 const ERR_NOSCRIPT = 'NOSCRIPT No matching script. Please use EVAL.'
 
 /** Script flags (Redis's SCRIPT_FLAG_*), from a shebang or register_function. */
@@ -125,6 +132,18 @@ function stateOf(ctx: CommandContext): ScriptingState {
     STATES.set(key, s)
   }
   return s
+}
+
+/**
+ * INFO memory's scripting lines (Redis's number_of_cached_scripts, number_of_functions,
+ * number_of_libraries); the Lua engine's memory is not measured (it lives in its thread).
+ */
+export function scriptingMemoryInfo(server: object | undefined, ks: Keyspace | null): string[] {
+  const s = STATES.get(server ?? NO_SERVER)
+  const index = s === undefined || ks === null ? null : s.index(ks)
+  return [`number_of_cached_scripts:${s?.scripts.size ?? 0}`,
+    `number_of_functions:${index?.functions.size ?? 0}`,
+    `number_of_libraries:${index?.libraries.size ?? 0}`]
 }
 
 /** The host of a library being loaded: redis.call is not reachable, redis.log goes nowhere. */
@@ -228,10 +247,14 @@ class CallHost implements ScriptHost {
     const found = lookupCommand(srv.table, args)
     if (found.kind !== 'ok') return this.fail('ERR Unknown Redis command called from script')
     const spec = found.spec
+    // commandstats count the commands of scripts too (rejected, failed, calls and time).
+    const stat = srv.stats?.commandStat(spec.name)
     if (!arityOk(spec, args.length)) {
+      if (stat !== undefined) stat.rejectedCalls++
       return this.fail('ERR Wrong number of args calling Redis command from script')
     }
     if (spec.flags.includes('noscript')) {
+      if (stat !== undefined) stat.rejectedCalls++
       return this.fail('ERR This Redis command is not allowed from script')
     }
     const user = this.client.user
@@ -244,6 +267,7 @@ class CallHost implements ScriptHost {
     }
     if (spec.flags.includes('write')) {
       if (this.mode.readOnly || this.mode.flags.noWrites) {
+        if (stat !== undefined) stat.rejectedCalls++
         return this.fail('ERR Write commands are not allowed from read-only scripts.')
       }
       this.wrote = true
@@ -251,8 +275,14 @@ class CallHost implements ScriptHost {
     this.out.proto = resp
     const ctx: CommandContext = { ...this.ctx, client: this.client, reply: this.sink,
       block: undefined, script: true, readLookups: spec.flags.includes('readonly') }
+    const started = performance.now()
     spec.handler(ctx, args)
     const bytes = this.out.take()
+    if (stat !== undefined) {
+      stat.calls++
+      stat.usec += Math.round((performance.now() - started) * 1000)
+      if (bytes[0] === 0x2d) stat.failedCalls++
+    }
     if (bytes.length === 0) return NULL_REPLY
     return bytes
   }
@@ -459,7 +489,7 @@ function createLibrary(payload: Buffer): NewLibrary | { error: string } {
       'must be at least one character long' }
   }
   if (parsed.engine.toLowerCase() !== 'lua') return { error: `Engine '${parsed.engine}' not found` }
-  const loaded = engine.loadLibrary(parsed.code, LOAD_HOST)
+  const loaded = engine.loadLibrary(parsed.code, LOAD_HOST, LOAD_TIMEOUT_MS)
   if (!loaded.ok) {
     return { error: loaded.error.startsWith('ERR ') ? loaded.error.slice(4) : loaded.error }
   }

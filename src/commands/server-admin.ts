@@ -14,6 +14,7 @@ import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
 import { helpLines, services, type ServerServices } from './services.js'
 import { parseLongLong, writeHelp } from './connection.js'
 import { arityOk, lookupCommand } from './dispatch.js'
+import { scriptingMemoryInfo } from './scripting.js'
 import { COMMAND_DOCS, type ArgDoc, type CommandDoc, type KeySpec } from './command-docs.js'
 import {
   ERR_NOT_INTEGER, ERR_SYNTAX, type CommandContext, type CommandFlag, type CommandSpec,
@@ -98,6 +99,7 @@ function sectionMemory(sv: ServerServices): string[] {
     `maxmemory_policy:${sv.config.get('maxmemory-policy')}`,
     `mem_fragmentation_ratio:${used === 0 ? '0.00' : (m.rss / used).toFixed(2)}`,
     'mem_allocator:v8', 'lazyfree_pending_objects:0',
+    ...scriptingMemoryInfo(sv, sv.store === null ? null : sv.store.keyspace),
   ]
 }
 
