@@ -1,7 +1,7 @@
 // XINFO STREAM [FULL [COUNT n]] / GROUPS / CONSUMERS / HELP (Redis 7.0.15 t_stream.c
 // xinfoCommand): read-only views of a stream, its groups and consumers, in Redis's field order
-// and rax order (bytewise by name). radix-tree-nodes is an estimate: capykv keeps Redis's node
-// boundaries (radix-tree-keys is exact) but not its radix tree.
+// and rax order (bytewise by name). capykv keeps Redis's node boundaries (radix-tree-keys) and
+// derives radix-tree-nodes from them as Redis's compressed radix tree would hold them.
 
 import { type Consumer, type ConsumerGroup, ID_MAX, INVALID_ENTRIES_READ, type Stream } from '../state/stream.js'
 import { writeHelp } from './connection.js'
@@ -35,9 +35,38 @@ function lagReply(reply: ReplySink, s: Stream, g: ConsumerGroup): void {
   else reply.integer(lag)
 }
 
-/** rax->numnodes of the stream's node index, estimated (Redis's radix tree is not modelled). */
+/**
+ * rax->numnodes of the stream's node index: the nodes of a compressed radix tree over the nodes'
+ * 16-byte big-endian master ids (a one-child chain is one compressed node, a key ends in a node of
+ * its own), as Redis's rax keeps it.
+ */
 function raxNodes(s: Stream): number {
-  return s.nodes.length === 0 ? 1 : s.nodes.length * 2 + 1
+  const keys = s.nodes.map((n) => {
+    const b = Buffer.alloc(16)
+    b.writeBigUInt64BE(n.master >> 64n, 0)
+    b.writeBigUInt64BE(n.master & ((1n << 64n) - 1n), 8)
+    return b
+  })
+  if (keys.length === 0) return 1
+  const count = (set: Buffer[], depth: number): number => {
+    if (depth === 16) return 1
+    if (set.length === 1) return 2
+    let lcp = 0
+    const first = set[0] as Buffer
+    while (depth + lcp < 16 && set.every((k) => k[depth + lcp] === first[depth + lcp])) lcp++
+    if (lcp > 0) return 1 + count(set, depth + lcp)
+    const byByte = new Map<number, Buffer[]>()
+    for (const k of set) {
+      const c = k[depth] as number
+      const list = byByte.get(c)
+      if (list === undefined) byByte.set(c, [k])
+      else list.push(k)
+    }
+    let n = 1
+    for (const sub of byByte.values()) n += count(sub, depth + 1)
+    return n
+  }
+  return count(keys, 0)
 }
 
 const xinfoStream: Handler = (ctx, argv) => {

@@ -150,7 +150,8 @@ function resolveId(s: Stream | null, a: AddArgs, nowMs: number): bigint | string
     if (a.seqGiven) {
       id = a.id
     } else if (lastMs === a.id >> 64n) {
-      if ((last & U64) === U64) return 'ERR The ID specified in XADD is equal or smaller than the target stream top item'
+      // streamAppendItem fails here without setting errno: Redis's reply is its ERANGE text.
+      if ((last & U64) === U64) return 'ERR Elements are too large to be stored'
       id = last + 1n
     } else {
       id = a.id

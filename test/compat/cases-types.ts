@@ -2,6 +2,7 @@
 // and again in RESP3 (types-differential.test.ts). Line syntax: script.ts. Unordered replies are
 // #set; random picks are #shape here and validated by the lockstep test (types-lockstep).
 import type { Case } from './script.js'
+import { streamCases } from './cases-stream.js'
 
 const seq = (n: number, f: (i: number) => string): string => Array.from({ length: n }, (_, i) => f(i)).join(' ')
 
@@ -353,4 +354,4 @@ export const crossTypeCases: Case[] = [
 ]
 
 export const ALL_TYPE_CASES: Case[] = [...listCases, ...hashCases, ...setCases, ...zsetCases,
-  ...crossTypeCases]
+  ...crossTypeCases, ...streamCases]

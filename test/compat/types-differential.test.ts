@@ -18,7 +18,8 @@ import { InProcTarget, SocketTarget, type Conn, type Target } from './targets.js
 
 async function commandSpecs(): Promise<CommandSpec[]> {
   const specs: CommandSpec[] = []
-  for (const m of ['string', 'keys', 'expire', 'list', 'hash', 'set', 'zset']) {
+  for (const m of ['string', 'keys', 'expire', 'list', 'hash', 'set', 'zset', 'stream', 'stream-read',
+    'stream-group', 'stream-info']) {
     try {
       const mod = await import(`../../src/commands/${m}.js`) as Record<string, unknown>
       for (const [name, value] of Object.entries(mod)) {
@@ -81,6 +82,18 @@ const scenarios: BlockingScenario[] = [
   { name: 'BLMOVE to a destination of the wrong type gets WRONGTYPE when woken',
     setup: [['SET', 'dst', 'v']], waiters: [['BLMOVE', 'src', 'dst', 'LEFT', 'LEFT', '0']],
     wake: [['RPUSH', 'src', 'a']], after: [['LRANGE', 'src', '0', '-1']] },
+  { name: 'XREAD BLOCK woken by XADD, FIFO, $ and an explicit id', setup: [['XADD', 's', '1', 'f', 'v']],
+    waiters: [['XREAD', 'BLOCK', '0', 'STREAMS', 's', '$'], ['XREAD', 'BLOCK', '0', 'COUNT', '1', 'STREAMS', 'x', 's', '0', '1']],
+    wake: [['XADD', 's', '2', 'f', 'v'], ['XADD', 's', '3', 'f', 'v']], after: [['XLEN', 's']] },
+  { name: 'XREADGROUP BLOCK woken by XADD inside MULTI; NOGROUP after DESTROY; UNBLOCKED after DEL',
+    setup: [['XGROUP', 'CREATE', 's', 'g', '$', 'MKSTREAM'], ['XGROUP', 'CREATE', 't', 'g', '$', 'MKSTREAM'],
+      ['XGROUP', 'CREATE', 'u', 'g', '$', 'MKSTREAM']],
+    waiters: [['XREADGROUP', 'GROUP', 'g', 'c1', 'BLOCK', '0', 'STREAMS', 's', '>'],
+      ['XREADGROUP', 'GROUP', 'g', 'c2', 'BLOCK', '0', 'STREAMS', 't', '>'],
+      ['XREADGROUP', 'GROUP', 'g', 'c3', 'NOACK', 'BLOCK', '0', 'STREAMS', 'u', '>']],
+    wake: [['MULTI'], ['XADD', 's', '1', 'f', 'v'], ['XADD', 's', '2', 'f', 'v'], ['EXEC'],
+      ['XGROUP', 'DESTROY', 't', 'g'], ['DEL', 'u']],
+    after: [['XPENDING', 's', 'g'], ['XINFO', 'GROUPS', 's']] },
   { name: 'a string SET on the key does not wake BLPOP; a later push does', setup: [],
     waiters: [['BLPOP', 'k', '0']], wake: [['SET', 'k', 'v'], ['DEL', 'k'], ['RPUSH', 'k', 'x']],
     after: [['EXISTS', 'k']] },
