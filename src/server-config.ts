@@ -368,7 +368,6 @@ const AOF = 'AOF (the pool is the log)'
 const RDB = 'RDB files (the pool is checkpointed instead)'
 const ALLOC = 'memory allocator and defragmentation'
 const PROC = 'process management'
-const EVICT = 'eviction (not implemented)'
 const LAZY = 'lazy freeing (capykv frees at once)'
 const NONE = (why: string): Opts => ({ noEffect: why })
 
@@ -435,13 +434,14 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   int('tracking-table-max-keys', 1000000, 0, LONG_MAX, NONE('client tracking (not implemented)')),
   bool('dynamic-hz', 'yes', NONE('the cron runs at the configured hz')),
   bool('activerehashing', 'yes', NONE('hash tables are V8 Maps')),
-  mem('maxmemory', 0, 0, Number.MAX_VALUE, { maxText: ULLONG_MAX_TEXT, ...NONE(EVICT) }),
-  int('maxmemory-samples', 5, 1, INT_MAX, NONE(EVICT)),
-  int('maxmemory-eviction-tenacity', 10, 0, 100, NONE(EVICT)),
+  // Eviction (commands/evict.ts, state/lru.ts).
+  mem('maxmemory', 0, 0, Number.MAX_VALUE, { maxText: ULLONG_MAX_TEXT }),
+  int('maxmemory-samples', 5, 1, INT_MAX),
+  int('maxmemory-eviction-tenacity', 10, 0, 100),
   { name: 'maxmemory-clients', kind: 'memory', defaultValue: '0', mutable: true, min: -100,
     max: LONG_MAX, percent: true, noEffect: 'client eviction (not implemented)' },
-  int('lfu-log-factor', 10, 0, INT_MAX, NONE('LFU counters (OBJECT FREQ) are not kept')),
-  int('lfu-decay-time', 1, 0, INT_MAX, NONE('LFU counters (OBJECT FREQ) are not kept')),
+  int('lfu-log-factor', 10, 0, INT_MAX),
+  int('lfu-decay-time', 1, 0, INT_MAX),
   bool('lazyfree-lazy-eviction', 'no', NONE(LAZY)),
   bool('lazyfree-lazy-expire', 'no', NONE(LAZY)),
   bool('lazyfree-lazy-server-del', 'no', NONE(LAZY)),

@@ -34,6 +34,8 @@ import { nowMs } from './clock.js'
 import { Dispatcher, reprArg, type Session } from './commands/dispatch.js'
 import { busyError, busyState } from './commands/busy.js'
 import { activeExpireCycle } from './commands/expire.js'
+import { Evictor } from './commands/evict.js'
+import { accessSettings, accessTick } from './state/lru.js'
 import { applyEncodingConfig, ENCODING_CONFIG_NAMES } from './commands/encoding.js'
 import { OutputSink } from './commands/reply-sink.js'
 import { debugFlags, CAPYKV_VERSION } from './commands/server-admin.js'
@@ -130,7 +132,8 @@ export class Connection implements ClientHandle, Session {
   lastCommand = ''
   replyMode: 'on' | 'off' | 'skip' = 'on'
   noEvict = false
-  noTouch = false
+  get noTouch(): boolean { return this.state.noTouch === true }
+  set noTouch(on: boolean) { this.state.noTouch = on }
   libName = ''
   libVersion = ''
   private isMonitor = false
@@ -468,10 +471,12 @@ class Services implements ServerServices {
   loading: LoadingState | null = null
   lastSaveAtMs = nowMs()
   peakMemoryBytes = 0
+  readonly evictor: Evictor
   constructor(private readonly server: CapykvServer, readonly config: ServerConfig,
     readonly table: CommandTable, readonly watch: WatchIndex, readonly poolPath: string,
     readonly executable: string) {
     this.acl = new AclRegistry(this)
+    this.evictor = new Evictor({ services: this, clientsMemory: () => server.clientsMemory })
   }
   get clients(): ReadonlyMap<number, ClientHandle> {
     return this.server.connections
@@ -540,9 +545,11 @@ export class CapykvServer {
     this.applyOutputLimit(options.config.get('client-output-buffer-limit'))
     for (const name of ENCODING_CONFIG_NAMES) applyEncodingConfig(name, options.config.get(name))
     this.applyKeyspaceEvents()
+    this.applyEvictionConfig()
     options.config.onChange((name, value) => {
       applyEncodingConfig(name, value)
       if (name === 'notify-keyspace-events') this.applyKeyspaceEvents()
+      if (name.startsWith('maxmemory') || name.startsWith('lfu-')) this.applyEvictionConfig(name)
       if (name === 'client-output-buffer-limit') this.applyOutputLimit(value)
       if (name === 'requirepass') this.services.acl.setDefaultPassword(value)
       if (name === 'hz') this.startCron()
@@ -662,6 +669,39 @@ export class CapykvServer {
     this.pubsubPending.delete(conn)
     this.watch.unwatchAll(conn.state)
     this.services.pubsub.removeClient(conn.state.id)
+  }
+
+  /**
+   * maxmemory-* and lfu-* (commands/evict.ts, state/lru.ts). A lower maxmemory starts evicting
+   * between requests at once, as Redis's updateMaxmemory does.
+   */
+  private applyEvictionConfig(changed?: string): void {
+    const config = this.services.config
+    accessSettings.lfu = config.get('maxmemory-policy').includes('lfu')
+    accessSettings.logFactor = config.getNumber('lfu-log-factor')
+    accessSettings.decayTime = config.getNumber('lfu-decay-time')
+    accessTick(nowMs())
+    this.services.evictor.configure()
+    if (changed === 'maxmemory' && config.getNumber('maxmemory') !== 0) {
+      const used = this.services.evictor.usedMemory()
+      if (used > config.getNumber('maxmemory')) {
+        logger.warning(`WARNING: the new maxmemory value set via CONFIG SET (${
+          config.getNumber('maxmemory')}) is smaller than the current memory usage (${used}). ` +
+          'This will result in key eviction and/or the inability to accept new write commands ' +
+          'depending on the maxmemory-policy.')
+      }
+      this.services.evictor.startBackground()
+    }
+  }
+
+  /** Query and output buffer bytes of every client, summed at hz (used_memory's share). */
+  clientsMemory = 0
+
+  private sumClientsMemory(): number {
+    let sum = 0
+    for (const c of this.connections.values()) sum += c.queryBufferBytes() + c.outputBytes()
+    this.clientsMemory = sum
+    return sum
   }
 
   /** notify-keyspace-events as flags, from the text it was set from ('An' keeps 'new' on). */
@@ -787,6 +827,8 @@ export class CapykvServer {
     const last = this.opsSamples[this.opsSamples.length - 1] ?? 0
     const spanS = (this.opsSamples.length - 1) / hz
     stats.instantaneousOps = spanS > 0 ? Math.round((last - first) / spanS) : 0
+    accessTick(nowMs())
+    this.sumClientsMemory()
     this.activeExpire()
     if (this.services.scrub !== null && !this.stopping) {
       logScrub(this.services.scrub.tick(this.services.config.getNumber('scrub-rate'), nowMs()))

@@ -2735,6 +2735,13 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     group: 'server',
     complexity: 'O(1)',
   },
+  'memory|purge': {
+    summary: 'Releases unused memory (a full garbage collection in capykv)',
+    since: '4.0.0',
+    group: 'server',
+    complexity: 'Depends on how much memory is allocated, could be slow',
+    tips: ['request_policy:all_shards', 'response_policy:all_succeeded'],
+  },
   'memory|usage': {
     summary: 'Estimates the bytes a key and its value take in memory',
     since: '4.0.0',

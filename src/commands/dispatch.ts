@@ -36,6 +36,8 @@ import { clientInfoLine } from './connection.js'
 export const OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
 export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
 export const NOAUTH_ERROR = 'NOAUTH Authentication required.'
+/** Commands Redis runs inside MULTI when over maxmemory (processCommand's reject_cmd_on_oom). */
+const OOM_ALLOWED_IN_MULTI: ReadonlySet<string> = new Set(['exec', 'discard', 'quit', 'reset'])
 const EXECABORT_PREVIOUS = 'EXECABORT Transaction discarded because of previous errors.'
 export const DEBUG_NOT_ALLOWED = 'ERR DEBUG command not allowed. If the enable-debug-command ' +
   'option is set to "local", you can run it from a local connection, otherwise you need to set ' +
@@ -80,6 +82,8 @@ interface SpecInfo {
   readonly allowBusy: boolean
   /** Its key lookups are reads (keymiss notifications). */
   readonly readonly: boolean
+  /** May grow memory: refused with -OOM over maxmemory (Redis's CMD_DENYOOM). */
+  readonly denyoom: boolean
 }
 
 function infoOf(spec: CommandSpec): SpecInfo {
@@ -97,6 +101,7 @@ function infoOf(spec: CommandSpec): SpecInfo {
     subscribedContext: spec.subscribedContext === true,
     allowBusy: f.includes('allow_busy'),
     readonly: f.includes('readonly'),
+    denyoom: f.includes('denyoom'),
   }
 }
 
@@ -390,6 +395,10 @@ export class Dispatcher {
     }
     const user = client.user
     if (user !== undefined && !user.unrestricted && this.aclRefused(session, spec, args)) return
+    if (this.services.evictor?.enabled === true && this.outOfMemory(client, spec, info)) {
+      this.reject(session, spec, OOM_ERROR)
+      return
+    }
     if (!info.subscribedContext && client.proto === 2 &&
         this.services.pubsub.isSubscribed(client.id)) {
       this.reject(session, spec, `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / ` +
@@ -434,6 +443,26 @@ export class Dispatcher {
     if (user === undefined || user.unrestricted) return null
     return checkAndLog(this.services.acl, user, spec, argv, context,
       () => clientInfoLine(this.services, session.handle, nowMs()))
+  }
+
+  /**
+   * Redis's maxmemory check in processCommand: evict under the policy (commands/evict.ts), then
+   * refuse a command that may grow memory — inside MULTI every command but EXEC, DISCARD, QUIT
+   * and RESET; EXEC when a queued command may — while still over the limit.
+   */
+  private outOfMemory(client: ClientState, spec: CommandSpec, info: SpecInfo): boolean {
+    const evictor = this.services.evictor
+    if (evictor === undefined || this.services.store === null || busyState.current !== null) {
+      return false
+    }
+    const oom = evictor.perform() === 'fail'
+    evictor.lastOutOfMemory = oom
+    if (!oom) return false
+    if (info.denyoom) return true
+    if (spec === EXEC_SPEC) {
+      return client.multi?.queue.some((q) => this.info(q.spec).denyoom) ?? false
+    }
+    return client.multi !== null && !OOM_ALLOWED_IN_MULTI.has(spec.name)
   }
 
   private protectedAllowed(session: Session): boolean {

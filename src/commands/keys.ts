@@ -15,6 +15,7 @@
 //   time that OBJECT IDLETIME reports.
 
 import { flushAllEv, flushDbEv, swapDbEv } from '../state/core-events.js'
+import { idleMs, lfuDecayed, touchKey } from '../state/lru.js'
 import {
   DB_COUNT, type Entry, keyHash, type KeyMap, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../state/keyspace.js'
@@ -69,10 +70,14 @@ const existsCommand: Handler = (ctx, argv) => {
   ctx.reply.integer(count)
 }
 
+/** TOUCH: Redis's lookupKeyRead, which touches even for a CLIENT NO-TOUCH client. */
 const touchCommand: Handler = (ctx, argv) => {
   let count = 0
   for (let j = 1; j < argv.length; j++) {
-    if (lookupKey(ctx, keyOf(argv[j] as Buffer)) !== undefined) count++
+    const entry = lookupKey(ctx, keyOf(argv[j] as Buffer), ctx.client.db, false)
+    if (entry === undefined) continue
+    touchKey(entry, ctx.nowMs)
+    count++
   }
   ctx.reply.integer(count)
 }
@@ -294,8 +299,6 @@ const OBJECT_HELP = [
   '    Prints this help.',
 ]
 
-/** Redis's LFU_INIT_VAL: the counter of a new key under an LFU maxmemory-policy. */
-const LFU_INIT_VAL = 5
 const LFU_TAIL = ' Please note that when switching between policies at runtime LRU and LFU data' +
   ' will take some time to adjust.'
 
@@ -337,12 +340,7 @@ const objectIdletimeCommand: Handler = (ctx, argv) => {
     ctx.reply.error('ERR An LFU maxmemory policy is selected, idle time not tracked.' + LFU_TAIL)
     return
   }
-  let accessed = entry.accessMs
-  if (accessed === 0) {
-    accessed = ctx.nowMs // written and not read since: idle from now on
-    entry.accessMs = accessed
-  }
-  ctx.reply.integer(Math.max(0, Math.floor((ctx.nowMs - accessed) / 1000)))
+  ctx.reply.integer(Math.floor(idleMs(entry.lru, ctx.nowMs) / 1000))
 }
 
 const objectFreqCommand: Handler = (ctx, argv) => {
@@ -353,7 +351,7 @@ const objectFreqCommand: Handler = (ctx, argv) => {
       LFU_TAIL)
     return
   }
-  ctx.reply.integer(LFU_INIT_VAL) // not tracked (capykv never evicts): the initial counter
+  ctx.reply.integer(lfuDecayed(entry.lru, ctx.nowMs))
 }
 
 const objectCommand: Handler = (ctx, argv) => {

@@ -5,6 +5,7 @@
 
 import { delEv } from '../state/core-events.js'
 import type { Entry } from '../state/keyspace.js'
+import { touchKey } from '../state/lru.js'
 import { NOTIFY_EXPIRED, NOTIFY_KEY_MISS, notifyKeyspaceEvent } from './notify.js'
 import type { CommandContext } from './spec.js'
 
@@ -25,7 +26,8 @@ export function isExpired(entry: Entry, nowMs: number): boolean {
 
 /**
  * The live entry for `key` in the client's database (deleting it first if it expired).
- * `touch` false is Redis's LOOKUP_NOTOUCH (TYPE, EXISTS, TTL, OBJECT): the access time stays.
+ * `touch` false is Redis's LOOKUP_NOTOUCH (TYPE, EXISTS, TTL, OBJECT): the access state
+ * (state/lru.ts) stays; so it does for a client in CLIENT NO-TOUCH mode (TOUCH touches itself).
  * A miss in a read lookup (ctx.readLookups) notifies `keymiss` unless `notifyMiss` is false
  * (Redis's LOOKUP_NONOTIFY, or a lookup Redis does not make: RANDOMKEY, SCAN without TYPE).
  */
@@ -43,6 +45,6 @@ export function lookupKey(
     if (notifyMiss && ctx.readLookups === true) keymiss(ctx, key, db)
     return undefined
   }
-  if (touch) entry.accessMs = ctx.nowMs // OBJECT IDLETIME (Entry.accessMs)
+  if (touch && ctx.client.noTouch !== true) touchKey(entry, ctx.nowMs)
   return entry
 }

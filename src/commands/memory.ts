@@ -8,6 +8,8 @@
 // Redis's objectComputeSize, and say nothing about the pool (INFO persistence has its sizes).
 // Like Redis (dictFind), the lookup does not expire a key or touch its access time.
 
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { Deque } from '../state/deque.js'
 import {
   TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, type Entry,
@@ -111,10 +113,22 @@ const memoryUsageCommand: Handler = (ctx: CommandContext, argv) => {
   ctx.reply.integer(memoryUsage(key, entry, samples))
 }
 
+/** V8's full collection, made callable once (Redis's MEMORY PURGE asks jemalloc to purge). */
+let fullGc: (() => void) | null = null
+function collectGarbage(): void {
+  if (fullGc === null) {
+    setFlagsFromString('--expose-gc')
+    fullGc = runInNewContext('gc') as () => void
+  }
+  fullGc()
+}
+
 const MEMORY_HELP = helpLines('MEMORY', [
   'USAGE <key> [SAMPLES <count>]',
   '    Return memory in bytes used by <key> and its value. Nested values are',
   '    sampled up to <count> times (default: 5, 0 means sample all).',
+  'PURGE',
+  '    Attempt to purge dirty pages for reclamation by the allocator.',
 ])
 
 function spec(name: string, arity: number, flags: CommandSpec['flags'],
@@ -133,6 +147,11 @@ export const memoryCommands: CommandSpec[] = [
       (argv[1] as Buffer | undefined)?.toString('latin1') ?? ''}'. Try MEMORY HELP.`)
   }, undefined, [
     spec('memory|usage', -3, ['readonly'], [2, 2, 1], ['read', 'slow'], memoryUsageCommand),
+    // capykv: a full V8 garbage collection (the resident memory then reflects live objects).
+    spec('memory|purge', 2, [], [0, 0, 0], ['slow'], (ctx) => {
+      collectGarbage()
+      ctx.reply.simple('OK')
+    }),
     spec('memory|help', 2, ['loading', 'stale'], [0, 0, 0], ['slow'],
       (ctx) => writeHelp(ctx, MEMORY_HELP)),
   ]),

@@ -33,6 +33,7 @@ export const NOTIFY_ZSET = NOTIFY_CLASS_BITS.z as number
 export const NOTIFY_EXPIRED = NOTIFY_CLASS_BITS.x as number
 export const NOTIFY_NEW = NOTIFY_CLASS_BITS.n as number
 export const NOTIFY_KEY_MISS = NOTIFY_CLASS_BITS.m as number
+export const NOTIFY_EVICTED = NOTIFY_CLASS_BITS.e as number
 
 /** The deliveries of one event (keyspace channel first, then keyevent, as Redis publishes). */
 export function keyspaceDeliveries(ps: PubSub, type: number, event: string, key: string,

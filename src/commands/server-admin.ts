@@ -82,22 +82,36 @@ function sectionClients(sv: ServerServices): string[] {
   ]
 }
 
+/**
+ * INFO memory. used_memory is capykv's accounting (commands/evict.ts, docs/server.md "Memory"):
+ * the dataset (DRAM model + the keys' bytes in the pool) plus the clients' buffers; what the V8
+ * heap holds besides is in used_memory_vm_heap, and the process's resident memory in
+ * used_memory_rss.
+ */
 function sectionMemory(sv: ServerServices): string[] {
   const m = process.memoryUsage()
-  const used = m.heapUsed + m.external
+  const ev = sv.evictor
+  const dataset = ev === undefined ? 0 : ev.datasetMemory()
+  const used = ev === undefined ? m.heapUsed : ev.usedMemory()
   sv.peakMemoryBytes = Math.max(sv.peakMemoryBytes, used)
   const maxmemory = sv.config.getNumber('maxmemory')
-  const live = sv.store === null ? 0 : sv.store.keyspace.liveBytes
+  const pct = (part: number, whole: number): string =>
+    `${whole === 0 ? '0.00' : ((100 * part) / whole).toFixed(2)}%`
   return [
     `used_memory:${used}`, `used_memory_human:${bytesToHuman(used)}`,
     `used_memory_rss:${m.rss}`, `used_memory_rss_human:${bytesToHuman(m.rss)}`,
     `used_memory_peak:${sv.peakMemoryBytes}`,
     `used_memory_peak_human:${bytesToHuman(sv.peakMemoryBytes)}`,
-    `used_memory_dataset:${live}`, `used_memory_heap_total:${m.heapTotal}`,
+    `used_memory_peak_perc:${pct(used, sv.peakMemoryBytes)}`,
+    `used_memory_overhead:${used - dataset}`, 'used_memory_startup:0',
+    `used_memory_dataset:${dataset}`, `used_memory_dataset_perc:${pct(dataset, used)}`,
+    `used_memory_vm_heap:${m.heapUsed}`, `used_memory_heap_total:${m.heapTotal}`,
     `used_memory_array_buffers:${m.arrayBuffers}`,
     `maxmemory:${maxmemory}`, `maxmemory_human:${bytesToHuman(maxmemory)}`,
     `maxmemory_policy:${sv.config.get('maxmemory-policy')}`,
     `mem_fragmentation_ratio:${used === 0 ? '0.00' : (m.rss / used).toFixed(2)}`,
+    'mem_not_counted_for_evict:0', 'mem_replication_backlog:0', 'mem_clients_slaves:0',
+    `mem_clients_normal:${used - dataset}`, 'mem_aof_buffer:0',
     'mem_allocator:v8', 'lazyfree_pending_objects:0',
     ...scriptingMemoryInfo(sv, sv.store === null ? null : sv.store.keyspace),
   ]
@@ -145,6 +159,8 @@ function sectionPersistence(sv: ServerServices, ctx: CommandContext): string[] {
     `pool_index_pending_events:${st.indexPendingEvents}`,
     `pool_indexed_ms:${st.indexedMs.toFixed(3)}`,
     `pool_out_of_space_refusals:${st.outOfSpaceRefusals}`,
+    // The live bytes an eviction policy keeps the pool under (0: noeviction; commands/evict.ts).
+    `pool_evict_limit_bytes:${sv.evictor?.poolLimit() ?? 0}`,
     `pool_corruption_events:${sv.stats.corruptionEvents}`,
     `pool_failed:${st.failed === null ? 'no' : st.failed.replace(/[\r\n]/g, ' ')}`,
     `pool_format_version:${st.formatVersion}`,
@@ -190,7 +206,7 @@ function sectionStats(sv: ServerServices): string[] {
     'sync_partial_err:0', `expired_keys:${s.expiredKeys}`, 'expired_stale_perc:0.00',
     'expired_time_cap_reached_count:0',
     `expire_cycle_cpu_milliseconds:${Math.round(s.expireCycleMs)}`,
-    'evicted_keys:0', 'evicted_clients:0', `keyspace_hits:${s.keyspaceHits}`,
+    `evicted_keys:${sv.evictor?.evictedKeys ?? 0}`, 'evicted_clients:0', `keyspace_hits:${s.keyspaceHits}`,
     `keyspace_misses:${s.keyspaceMisses}`, `pubsub_channels:${sv.pubsub.channelCount}`,
     `pubsub_patterns:${sv.pubsub.patternCount}`,
     `pubsubshard_channels:${sv.pubsub.shardChannelCount}`,

@@ -11,6 +11,7 @@ import type { Store } from '../txn/engine.js'
 import type { ScrubDriver } from '../txn/scrub-driver.js'
 import type { WatchIndex } from '../txn/watch.js'
 import type { AclRegistry } from './acl.js'
+import type { Evictor } from './evict.js'
 import type { PubSub } from './pubsub.js'
 import type { ClientState, CommandContext, CommandSpec } from './spec.js'
 
@@ -198,6 +199,8 @@ export interface ServerServices {
   shutdown(options: ShutdownOptions): string | null
   /** Extra INFO lines for a section, provided by the server (e.g. persistence). */
   peakMemoryBytes: number
+  /** maxmemory and the eviction policies (commands/evict.ts); absent in embedded uses. */
+  readonly evictor?: Evictor
 }
 
 export function services(ctx: CommandContext): ServerServices {

@@ -57,6 +57,8 @@ export interface ClientState {
   /** WATCHed keys touched since WATCH: EXEC must fail. */
   watchDirty: boolean
   readonly watched: Map<string, { db: number; key: string; expiredAtWatch: boolean }>
+  /** CLIENT NO-TOUCH (Redis 7.2): its lookups leave the keys' access state (state/lru.ts). */
+  noTouch?: boolean
 }
 
 export interface CommandContext {

@@ -91,9 +91,9 @@ export const expireEvent: EventType<ExpireEvent> = {
     const entry = ks.get(e.db, e.key)
     if (entry === undefined || entry.expireAtMs === e.expireAtMs) return null
     const previous = entry.expireAtMs
-    entry.expireAtMs = e.expireAtMs
+    ks.setExpiry(e.db, e.key, entry, e.expireAtMs)
     ks.touch(e.db, e.key)
-    return () => { entry.expireAtMs = previous; ks.touch(e.db, e.key) }
+    return () => { ks.setExpiry(e.db, e.key, entry, previous); ks.touch(e.db, e.key) }
   },
 }
 

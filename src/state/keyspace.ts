@@ -26,6 +26,8 @@
 // Materialization is not a change: it touches no WATCH version and does not bump the epoch.
 
 import { assert } from '../assert.js'
+import { accessSettings, inheritAccess } from './lru.js'
+import { KEY_MEMORY_OVERHEAD, valueMemory } from './memory-model.js'
 
 export const DB_COUNT = 16
 export const TYPE_STRING = 0
@@ -39,15 +41,20 @@ export const ENTRY_OVERHEAD_BYTES = 24
 
 export class Entry {
   /**
-   * Last access time (ms) for OBJECT IDLETIME, set by every lookup that is not NOTOUCH; 0 = not
-   * read since written. Volatile, as Redis's LRU field is: never logged, lost on restart. A field
-   * rather than a WeakMap beside the keyspace: a lookup then costs a store, not a hash-table insert.
+   * Access state for OBJECT IDLETIME/FREQ and eviction: a 24-bit LRU clock or LFU word, read and
+   * written only through state/lru.ts. Volatile, as Redis's robj.lru: never logged.
    */
-  accessMs = 0
+  lru = accessSettings.initial
+  /** Position in its KeyMap's sampling arrays (keys/entries); -1 while in no map. */
+  slot = -1
+  /** Position in its KeyMap's volatile sampling arrays, -1 when it has no expiry there. */
+  vslot = -1
+  /** The value's DRAM estimate counted in Keyspace.memBytes (state/memory-model.ts). */
+  mem = 0
   constructor(
     public type: number,
     public value: unknown,
-    /** Absolute expiry time in ms since the epoch; 0 = no expiry. */
+    /** Absolute expiry time in ms since the epoch; 0 = no expiry. Changed via Keyspace.setExpiry. */
     public expireAtMs: number,
     /** Estimated encoded size of the value. */
     public bytes: number,
@@ -102,10 +109,19 @@ export function partOf(key: string): number {
  * A database's keys: a Map<string, Entry> in KEYMAP_PARTS parts, with the subset of Map's API
  * the commands use. Iteration goes part by part; a key added during an iteration is visited
  * only if its part is still ahead (the checkpoint does not need more: storage/checkpoint.ts).
+ * Sampling (eviction, Redis's dictGetSomeKeys): dense arrays of every key and of every key
+ * with an expiry, each entry knowing its position (Entry.slot / vslot), so that a uniform
+ * random key costs O(1) and a delete swaps the last one into the hole. Invariant: sKeys[i] and
+ * sEntries[i] are a key of this map and its entry, entry.slot === i, for i < size; the same for
+ * vKeys / vEntries / vslot over exactly the entries with expireAtMs !== 0.
  */
 export class KeyMap {
   private readonly parts: Map<string, Entry>[] = []
   size = 0
+  private readonly sKeys: string[] = []
+  private readonly sEntries: Entry[] = []
+  private readonly vKeys: string[] = []
+  private readonly vEntries: Entry[] = []
 
   constructor(entries?: Iterable<readonly [string, Entry]>) {
     for (let i = 0; i < KEYMAP_PARTS; i++) this.parts.push(new Map())
@@ -126,17 +142,103 @@ export class KeyMap {
   }
 
   set(key: string, entry: Entry): this {
-    const part = this.part(key)
-    const before = part.size
-    part.set(key, entry)
-    this.size += part.size - before
+    this.put(this.part(key), key, entry)
     return this
   }
 
   delete(key: string): boolean {
-    if (!this.part(key).delete(key)) return false
-    this.size--
+    const part = this.part(key)
+    const previous = part.get(key)
+    if (previous === undefined) return false
+    this.remove(part, key, previous)
     return true
+  }
+
+  /** Insert or replace `key` in its part (from part(key)); returns the previous entry. */
+  put(part: Map<string, Entry>, key: string, entry: Entry): Entry | undefined {
+    const previous = part.get(key)
+    part.set(key, entry)
+    if (previous === undefined) {
+      this.size++
+      entry.slot = this.sKeys.length
+      this.sKeys.push(key)
+      this.sEntries.push(entry)
+      if (entry.expireAtMs !== 0) this.addVolatile(key, entry)
+      return undefined
+    }
+    if (previous === entry) return previous
+    entry.slot = previous.slot
+    this.sEntries[entry.slot] = entry
+    if (previous.vslot >= 0) {
+      if (entry.expireAtMs !== 0) {
+        entry.vslot = previous.vslot
+        this.vEntries[entry.vslot] = entry
+      } else {
+        this.removeVolatile(previous)
+      }
+      previous.vslot = -1
+    } else if (entry.expireAtMs !== 0) {
+      this.addVolatile(key, entry)
+    }
+    previous.slot = -1
+    return previous
+  }
+
+  /** Remove `key`, present with `entry`, from `part`. */
+  remove(part: Map<string, Entry>, key: string, entry: Entry): void {
+    part.delete(key)
+    this.size--
+    const i = entry.slot
+    const lastKey = this.sKeys.pop() as string
+    const lastEntry = this.sEntries.pop() as Entry
+    if (i < this.sKeys.length) {
+      this.sKeys[i] = lastKey
+      this.sEntries[i] = lastEntry
+      lastEntry.slot = i
+    }
+    entry.slot = -1
+    if (entry.vslot >= 0) this.removeVolatile(entry)
+  }
+
+  /** Change an entry's expiry (the volatile sampling arrays follow). */
+  setExpiry(key: string, entry: Entry, expireAtMs: number): void {
+    entry.expireAtMs = expireAtMs
+    if (entry.slot < 0) return // not in this map (an undo after its key was replaced)
+    if (expireAtMs !== 0 && entry.vslot < 0) this.addVolatile(key, entry)
+    else if (expireAtMs === 0 && entry.vslot >= 0) this.removeVolatile(entry)
+  }
+
+  private addVolatile(key: string, entry: Entry): void {
+    entry.vslot = this.vKeys.length
+    this.vKeys.push(key)
+    this.vEntries.push(entry)
+  }
+
+  private removeVolatile(entry: Entry): void {
+    const i = entry.vslot
+    const lastKey = this.vKeys.pop() as string
+    const lastEntry = this.vEntries.pop() as Entry
+    if (i < this.vKeys.length) {
+      this.vKeys[i] = lastKey
+      this.vEntries[i] = lastEntry
+      lastEntry.vslot = i
+    }
+    entry.vslot = -1
+  }
+
+  /** Keys with an expiry. */
+  get volatileSize(): number {
+    return this.vKeys.length
+  }
+
+  /** The key at sampling position i (< size, or < volatileSize when `volatile`). */
+  sampleKey(i: number, volatile: boolean): string {
+    return (volatile ? this.vKeys[i] : this.sKeys[i]) as string
+  }
+
+  /** The entry at sampling position i (as sampleKey). */
+  sampleEntry(i: number, volatile: boolean): Entry {
+    return (volatile ? this.vEntries[i] : this.sEntries[i]) as Entry
   }
 
   * entries(): IterableIterator<[string, Entry]> {
@@ -237,6 +339,11 @@ export class Keyspace {
   /** What applies a deferred event (set by the first defer()). */
   private deferredApply: DeferredApply | null = null
   liveBytes = 0
+  /**
+   * The DRAM estimate of every materialized entry: sum of KEY_MEMORY_OVERHEAD + key length +
+   * entry.mem (state/memory-model.ts). With liveBytes, the dataset's used_memory.
+   */
+  memBytes = 0
   epoch = 0
   /**
    * Function libraries (FUNCTION LOAD): library name → its whole payload (shebang line and
@@ -289,12 +396,12 @@ export class Keyspace {
 
   /** Insert or replace; returns the previous entry. */
   set(db: number, key: string, entry: Entry): Entry | undefined {
-    const part = this.partFor(db, key)
-    const previous = part.get(key)
-    if (previous !== undefined) this.liveBytes -= entryBytes(key, previous)
-    else (this.maps[db] as KeyMap).size++
-    part.set(key, entry)
-    this.liveBytes += entryBytes(key, entry)
+    const previous = (this.maps[db] as KeyMap).put(this.partFor(db, key), key, entry)
+    if (previous !== undefined) {
+      this.uncount(key, previous)
+      inheritAccess(entry, previous)
+    }
+    this.count(key, entry)
     this.touch(db, key)
     return previous
   }
@@ -303,17 +410,36 @@ export class Keyspace {
     const part = this.partFor(db, key)
     const previous = part.get(key)
     if (previous === undefined) return undefined
-    part.delete(key)
-    ;(this.maps[db] as KeyMap).size--
-    this.liveBytes -= entryBytes(key, previous)
+    ;(this.maps[db] as KeyMap).remove(part, key, previous)
+    this.uncount(key, previous)
     this.touch(db, key)
     return previous
   }
 
-  /** An in-place change of a collection's size estimate. */
+  /** An entry enters the accounting (liveBytes, memBytes). */
+  private count(key: string, entry: Entry): void {
+    this.liveBytes += entryBytes(key, entry)
+    entry.mem = valueMemory(entry)
+    this.memBytes += KEY_MEMORY_OVERHEAD + key.length + entry.mem
+  }
+
+  private uncount(key: string, entry: Entry): void {
+    this.liveBytes -= entryBytes(key, entry)
+    this.memBytes -= KEY_MEMORY_OVERHEAD + key.length + entry.mem
+  }
+
+  /** An in-place change of a collection's size estimate (its DRAM estimate follows). */
   adjustBytes(entry: Entry, delta: number): void {
     entry.bytes += delta
     this.liveBytes += delta
+    const mem = valueMemory(entry)
+    this.memBytes += mem - entry.mem
+    entry.mem = mem
+  }
+
+  /** Change the expiry of (db, key), present with `entry` (the EXPIRE event and its undo). */
+  setExpiry(db: number, key: string, entry: Entry, expireAtMs: number): void {
+    ;(this.maps[db] as KeyMap).setExpiry(key, entry, expireAtMs)
   }
 
   touch(db: number, key: string): void {
@@ -327,8 +453,8 @@ export class Keyspace {
   /** Replace a database's map (FLUSHDB, SWAPDB); returns the old one. */
   replaceDb(db: number, map: KeyMap): KeyMap {
     const old = this.db(db)
-    for (const [key, entry] of old) this.liveBytes -= entryBytes(key, entry)
-    for (const [key, entry] of map) this.liveBytes += entryBytes(key, entry)
+    for (const [key, entry] of old) this.uncount(key, entry)
+    for (const [key, entry] of map) this.count(key, entry)
     this.maps[db] = map
     this.epoch++
     this.touchDb(db, old)
@@ -389,12 +515,9 @@ export class Keyspace {
   /** Insert or replace while applying a deferred event: no WATCH touch, no epoch change. */
   setMaterialized(db: number, key: string, entry: Entry): void {
     const map = this.maps[db] as KeyMap
-    const part = map.part(key)
-    const previous = part.get(key)
-    if (previous !== undefined) this.liveBytes -= entryBytes(key, previous)
-    else map.size++
-    part.set(key, entry)
-    this.liveBytes += entryBytes(key, entry)
+    const previous = map.put(map.part(key), key, entry)
+    if (previous !== undefined) this.uncount(key, previous)
+    this.count(key, entry)
   }
 
   /** Apply pending event i of database db (its estimate leaves liveBytes, its entry enters). */

@@ -141,18 +141,18 @@ t.test('encoding thresholds set by CONFIG steer OBJECT ENCODING as in Redis', as
 })
 
 t.test('INFO lists the parameters set that have no effect in capykv', async (t) => {
-  const capykv = await startCapykv({ args: ['--lfu-log-factor', '3'] })
+  const capykv = await startCapykv({ args: ['--active-expire-effort', '3'] })
   t.teardown(() => capykv.stop())
   const b = new Redis({ port: capykv.port, host: '127.0.0.1' })
   t.teardown(() => b.disconnect())
   const field = async (): Promise<string> =>
     /config_no_effect:(.*)\r\n/.exec(await b.info('server'))?.[1] ?? 'missing'
-  t.equal(await field(), 'lfu-log-factor', 'set at startup')
+  t.equal(await field(), 'active-expire-effort', 'set at startup')
   t.equal(await b.call('CONFIG', 'SET', 'appendonly', 'yes', 'repl-timeout', '61'), 'OK')
-  t.equal(await field(), 'lfu-log-factor,appendonly,repl-timeout')
+  t.equal(await field(), 'active-expire-effort,appendonly,repl-timeout')
   t.equal(await b.call('CONFIG', 'SET', 'appendonly', 'no', 'hash-max-ziplist-entries', '3'),
     'OK')
-  t.equal(await field(), 'lfu-log-factor,repl-timeout', 'back to the default; encodings apply')
-  t.match(capykv.log(), /lfu-log-factor is accepted but has no effect in capykv/)
+  t.equal(await field(), 'active-expire-effort,repl-timeout', 'back to the default; encodings apply')
+  t.match(capykv.log(), /active-expire-effort is accepted but has no effect in capykv/)
   t.match(capykv.log(), /CONFIG SET repl-timeout: accepted, no effect in capykv/)
 })

@@ -1,0 +1,280 @@
+// maxmemory and the eviction policies (Redis 7.0.15's evict.c), over capykv's accounting.
+// used_memory (docs/server.md "Memory"): the dataset (Keyspace.memBytes, the DRAM model of
+// state/memory-model.ts, plus Keyspace.liveBytes, the keys' bytes in the pool) plus the clients'
+// query and output buffers (summed at hz by the server's cron, and by INFO). Nothing is excluded
+// (mem_not_counted_for_evict is 0: capykv has no replication or AOF buffers).
+// Invariants, and why:
+// - An eviction is a DEL event (DESIGN rule 2): the evictions of one call are one transaction of
+//   their own, appended before the command that caused them runs, so they reach the pool in the
+//   same group commit as that command, before its reply is released; a crash keeps both or
+//   neither (one commit point per group). WATCH sees them (the keyspace observer), as Redis's
+//   signalModifiedKey; `evicted` notifications leave after the append, with the held output.
+// - Candidates are Redis's: maxmemory-samples keys sampled per database (KeyMap's sampling
+//   arrays: every key, or every key with an expiry for volatile-*), scored (LRU idle time,
+//   255 - decayed LFU counter, or a sooner expiry) into a 16-entry pool kept in ascending order;
+//   the best is taken from the right end, a ghost (deleted meanwhile) is skipped. Random
+//   policies take one random key, visiting the databases round robin.
+// - One call evicts until used_memory <= maxmemory, checking every 16 keys whether it exceeded
+//   the tenacity's time limit (Redis's evictionTimeLimitUs); then the rest continues in the
+//   background (setImmediate slices) and the call counts as 'running', not a failure.
+// - The pool is a second limit: under an eviction policy, keys are evicted as well while the
+//   pool's live bytes exceed poolLimitBytes, a quarter of the ring less its reserves, so that a
+//   checkpoint (which needs the live bytes twice over, storage/checkpoint.ts) always fits and a
+//   cache runs forever in a fixed pool. Under noeviction the pool still refuses with -OOM.
+
+import { nowMs as clockNowMs } from '../clock.js'
+import { delEv } from '../state/core-events.js'
+import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
+import { evictionScore } from '../state/lru.js'
+import { smallReserveBytes, writeReserveBytes } from '../storage/checkpoint.js'
+import type { Store } from '../txn/engine.js'
+import { NOTIFY_EVICTED, keyspaceDeliveries } from './notify.js'
+import { deliver } from './pubsub.js'
+import { randomIndex } from './random.js'
+import type { ServerServices } from './services.js'
+
+export type EvictResult = 'ok' | 'running' | 'fail'
+type Kind = 'none' | 'lru' | 'lfu' | 'ttl' | 'random'
+
+/** Redis's EVPOOL_SIZE. */
+export const EVPOOL_SIZE = 16
+
+/** Redis's evictionTimeLimitUs for maxmemory-eviction-tenacity 0..100 (Infinity at 100). */
+export function evictionTimeLimitUs(tenacity: number): number {
+  if (tenacity <= 10) return 50 * tenacity
+  if (tenacity < 100) return Math.floor(500 * Math.pow(1.15, tenacity - 10))
+  return Number.POSITIVE_INFINITY
+}
+
+/** The live bytes a pool with this ring keeps under an eviction policy (see the invariants). */
+export function poolLimitBytes(ringBytes: number): number {
+  return Math.max(0, Math.floor((ringBytes - 2 * writeReserveBytes(ringBytes) -
+    smallReserveBytes(ringBytes)) / 4))
+}
+
+/**
+ * Redis's eviction pool: up to EVPOOL_SIZE (score, db, key), ascending by score, empty slots
+ * (key null) on the right. insert() is evictionPoolPopulate's placement, exactly.
+ */
+export class EvictionPool {
+  readonly score = new Float64Array(EVPOOL_SIZE)
+  readonly db = new Uint8Array(EVPOOL_SIZE)
+  readonly key: (string | null)[] = new Array<string | null>(EVPOOL_SIZE).fill(null)
+
+  insert(score: number, db: number, key: string): void {
+    let k = 0
+    while (k < EVPOOL_SIZE && this.key[k] !== null && (this.score[k] as number) < score) k++
+    if (k === 0 && this.key[EVPOOL_SIZE - 1] !== null) return // worse than every entry: skip
+    if (k < EVPOOL_SIZE && this.key[k] === null) {
+      // an empty slot: nothing to move
+    } else if (this.key[EVPOOL_SIZE - 1] === null) {
+      this.shift(k, k + 1, EVPOOL_SIZE - k - 1) // room on the right: move k.. one right
+    } else {
+      k-- // full: drop the leftmost (the worst candidate), move 1..k one left
+      this.shift(1, 0, k)
+    }
+    this.score[k] = score
+    this.db[k] = db
+    this.key[k] = key
+  }
+
+  private shift(from: number, to: number, count: number): void {
+    this.score.copyWithin(to, from, from + count)
+    this.db.copyWithin(to, from, from + count)
+    const keys = this.key.slice(from, from + count)
+    for (let i = 0; i < count; i++) this.key[to + i] = keys[i] as string | null
+  }
+
+  /** Take the best candidate (rightmost) that `exists`; null when the pool has none. */
+  takeBest(exists: (db: number, key: string) => boolean): { db: number; key: string } | null {
+    for (let k = EVPOOL_SIZE - 1; k >= 0; k--) {
+      const key = this.key[k]
+      if (key === null || key === undefined) continue
+      const db = this.db[k] as number
+      this.key[k] = null
+      this.score[k] = 0
+      if (exists(db, key)) return { db, key }
+    }
+    return null
+  }
+
+  clear(): void {
+    this.key.fill(null)
+    this.score.fill(0)
+  }
+}
+
+/** What performEvictions needs of the server. */
+export interface EvictHost {
+  readonly services: ServerServices
+  /** The clients' buffer bytes (sampled). */
+  clientsMemory(): number
+}
+
+export class Evictor {
+  evictedKeys = 0
+  /** Redis's pre_command_oom_state: the last check before a command found no room. */
+  lastOutOfMemory = false
+  private kind: Kind = 'none'
+  private allKeys = true
+  private maxmemory = 0
+  private samples = 5
+  private tenacity = 10
+  private readonly pool = new EvictionPool()
+  private nextDb = 0
+  private background = false
+
+  constructor(private readonly host: EvictHost) {}
+
+  /** Re-read maxmemory, maxmemory-policy, -samples, -eviction-tenacity. */
+  configure(): void {
+    const config = this.host.services.config
+    this.maxmemory = config.getNumber('maxmemory')
+    const policy = config.get('maxmemory-policy')
+    const previous = this.kind
+    this.allKeys = policy.startsWith('allkeys-')
+    const tail = policy.slice(policy.indexOf('-') + 1)
+    this.kind = policy === 'noeviction' ? 'none' : tail as Kind
+    this.samples = config.getNumber('maxmemory-samples')
+    this.tenacity = config.getNumber('maxmemory-eviction-tenacity')
+    if (this.kind !== previous) this.pool.clear()
+  }
+
+  /** The store's keyspace, or null while loading. */
+  private get store(): Store | null {
+    return this.host.services.store
+  }
+
+  /** used_memory: the dataset (DRAM model + pool bytes) and the clients' buffers. */
+  usedMemory(): number {
+    return this.datasetMemory() + this.host.clientsMemory()
+  }
+
+  datasetMemory(): number {
+    const store = this.store
+    return store === null ? 0 : store.keyspace.memBytes + store.keyspace.liveBytes
+  }
+
+  /** The pool's limit on live bytes under an eviction policy (0: no eviction policy). */
+  poolLimit(): number {
+    const store = this.store
+    return store === null || this.kind === 'none' ? 0 : poolLimitBytes(store.log.ringBytes)
+  }
+
+  /** Whether anything is over its limit (cheap: before every command). */
+  private overLimit(ks: Keyspace, poolLimit: number, clients: number): boolean {
+    if (this.maxmemory !== 0 && ks.memBytes + ks.liveBytes + clients > this.maxmemory) return true
+    return poolLimit !== 0 && ks.liveBytes > poolLimit
+  }
+
+  /** Whether performEvictions has anything to check (maxmemory set, or an eviction policy). */
+  get enabled(): boolean {
+    return this.maxmemory !== 0 || this.kind !== 'none'
+  }
+
+  /** Redis's performEvictions before a command: 'fail' means out of memory (-OOM). */
+  perform(nowMs = clockNowMs()): EvictResult {
+    const store = this.store
+    if (store === null) return 'ok'
+    const ks = store.keyspace
+    const poolLimit = this.poolLimit()
+    const clients = this.host.clientsMemory()
+    if (!this.overLimit(ks, poolLimit, clients)) return 'ok'
+    if (this.kind === 'none') return 'fail'
+    if (this.background) return 'running'
+    let txn
+    try {
+      txn = store.begin()
+    } catch {
+      return 'ok' // a transaction is open (a busy script) or the store failed: not now
+    }
+    const started = performance.now()
+    const limitMs = evictionTimeLimitUs(this.tenacity) / 1000
+    const evicted: { db: number; key: string }[] = []
+    let result: EvictResult = 'ok'
+    while (this.overLimit(ks, poolLimit, clients)) {
+      const pick = this.pick(ks, nowMs)
+      if (pick === null) {
+        result = 'fail'
+        break
+      }
+      txn.apply(delEv(pick.db, pick.key))
+      evicted.push(pick)
+      if (evicted.length % 16 === 0 && performance.now() - started > limitMs) {
+        result = 'running'
+        break
+      }
+    }
+    try {
+      txn.commitNoWait()
+    } catch {
+      return 'fail' // the pool refused even deletes (an I/O failure): nothing evicted
+    }
+    this.evictedKeys += evicted.length
+    this.notifyEvicted(evicted)
+    if (result === 'running') this.startBackground()
+    return result
+  }
+
+  /** Redis's evictionTimeProc: keep evicting between requests until under the limits. */
+  startBackground(): void {
+    if (this.background) return
+    this.background = true
+    const step = (): void => {
+      this.background = false
+      if (this.perform() === 'running') this.startBackground()
+    }
+    setImmediate(step)
+  }
+
+  private notifyEvicted(evicted: readonly { db: number; key: string }[]): void {
+    const ps = this.host.services.pubsub
+    if ((ps.keyspaceFlags & NOTIFY_EVICTED) === 0) return
+    for (const e of evicted) {
+      const d = keyspaceDeliveries(ps, NOTIFY_EVICTED, 'evicted', e.key, e.db)
+      if (d !== null) deliver(d)
+    }
+  }
+
+  /** The next key to evict under the policy, or null when nothing is evictable. */
+  pick(ks: Keyspace, nowMs: number): { db: number; key: string } | null {
+    if (this.kind === 'random') return this.pickRandom(ks)
+    const kind = this.kind as 'lru' | 'lfu' | 'ttl'
+    const volatile = !this.allKeys
+    for (;;) {
+      let total = 0
+      for (let db = 0; db < DB_COUNT; db++) {
+        const map = ks.db(db)
+        const size = volatile ? map.volatileSize : map.size
+        if (size === 0) continue
+        total += size
+        // Redis's dictGetSomeKeys: every key when the sample covers the database.
+        const all = this.samples >= size
+        const n = all ? size : this.samples
+        for (let j = 0; j < n; j++) {
+          const i = all ? j : randomIndex(size)
+          const entry = map.sampleEntry(i, volatile)
+          this.pool.insert(evictionScore(kind, entry.lru, entry.expireAtMs, nowMs), db,
+            map.sampleKey(i, volatile))
+        }
+      }
+      if (total === 0) return null
+      const best = this.pool.takeBest((db, key) => {
+        const entry = ks.get(db, key)
+        return entry !== undefined && (!volatile || entry.expireAtMs !== 0)
+      })
+      if (best !== null) return best
+    }
+  }
+
+  private pickRandom(ks: Keyspace): { db: number; key: string } | null {
+    const volatile = !this.allKeys
+    for (let i = 0; i < DB_COUNT; i++) {
+      this.nextDb = (this.nextDb + 1) % DB_COUNT
+      const map = ks.db(this.nextDb)
+      const size = volatile ? map.volatileSize : map.size
+      if (size !== 0) return { db: this.nextDb, key: map.sampleKey(randomIndex(size), volatile) }
+    }
+    return null
+  }
+}

@@ -1,0 +1,49 @@
+// The DRAM estimate of one keyspace entry: what used_memory counts for a key besides its bytes
+// in the pool (Keyspace.liveBytes). A model of V8's objects for capykv's layout (64-bit, no
+// pointer compression, as Node 20 ships), not a measurement per key: it must be O(1) per change
+// and deterministic so that eviction is. Calibrated against the process's resident memory
+// (test/server/maxmemory-accounting.test.ts checks the sum within 10 % of the measured growth);
+// docs/server.md lists what is counted. Invariant: valueMemory depends only on the entry's type,
+// its element count and entry.bytes, so Keyspace can keep the sum exact through adjustBytes.
+
+import type { Deque } from './deque.js'
+import type { Entry } from './keyspace.js'
+import type { ZSet } from './zset.js'
+
+/**
+ * Per key: the KeyMap slot (an OrderedHashMap entry of three words plus its bucket share, at a
+ * load between 1 and 2), the key string's header, the Entry object (header and eight fields),
+ * the two sampling-array slots of KeyMap, the Buffer object of a string value and its share of
+ * the input slab it was carved from (src/resp/reader.ts: the request's framing besides the
+ * value). Measured 2026-12-07 (MEMORY PURGE, then resident memory less the pool's mapping):
+ * 498 / 588 / 1623 bytes per key for 16-byte keys and 10 / 100 / 1000-byte values, i.e. about
+ * 462 + key length + 1.1 x value bytes.
+ */
+export const KEY_MEMORY_OVERHEAD = 462
+/** A string value's bytes in DRAM per byte (slab framing and alignment, measured as above). */
+const STRING_BYTE_FACTOR = 1.1
+/** Per element of a collection, beyond its bytes (entry.bytes counts those). */
+const LIST_ELEMENT = 104
+const HASH_FIELD = 160
+const SET_MEMBER = 56
+const ZSET_MEMBER = 160
+/** A collection's own objects (Deque, Map, Set, ZSet with its skiplist head). */
+const COLLECTION_BASE = 128
+
+/** The DRAM estimate of an entry's value (without the key's share). */
+export function valueMemory(entry: Entry): number {
+  switch (entry.type) {
+    case 0: // string: its bytes (the Buffer object is in the per-key overhead)
+      return Math.ceil(entry.bytes * STRING_BYTE_FACTOR)
+    case 1:
+      return COLLECTION_BASE + entry.bytes + LIST_ELEMENT * (entry.value as Deque<Buffer>).length
+    case 2:
+      return COLLECTION_BASE + entry.bytes + HASH_FIELD * (entry.value as Map<string, Buffer>).size
+    case 3:
+      return COLLECTION_BASE + entry.bytes + SET_MEMBER * (entry.value as Set<string>).size
+    case 4:
+      return COLLECTION_BASE + entry.bytes + ZSET_MEMBER * (entry.value as ZSet).length
+    default:
+      return COLLECTION_BASE + entry.bytes
+  }
+}

@@ -1,0 +1,209 @@
+// Eviction's pieces in process: the LRU clock and LFU counter math of state/lru.ts against
+// Redis 7.0.15's formulas (evict.c), the 16-entry eviction pool's placement, KeyMap's sampling
+// arrays and Keyspace.memBytes under seeded random changes (checked against a recount), the
+// tenacity's time limits, and the Evictor's choice under each policy over a real keyspace.
+
+import t from 'tap'
+import {
+  accessSettings, idleMs, lfuDecayed, lfuFromFreq, lfuLogIncr, lfuMinutes, lruClock,
+  lruFromIdleSeconds, LRU_CLOCK_MAX, touched,
+} from '../../src/state/lru.js'
+import { Entry, Keyspace, KeyMap, TYPE_STRING } from '../../src/state/keyspace.js'
+import { KEY_MEMORY_OVERHEAD, valueMemory } from '../../src/state/memory-model.js'
+import { putEv, delEv, expireEv } from '../../src/state/core-events.js'
+import { applyEvent } from '../../src/state/event.js'
+import {
+  EVPOOL_SIZE, EvictionPool, Evictor, evictionTimeLimitUs, poolLimitBytes,
+} from '../../src/commands/evict.js'
+import { ServerConfig } from '../../src/server-config.js'
+import type { ServerServices } from '../../src/commands/services.js'
+import type { Store } from '../../src/txn/engine.js'
+import { prng } from '../helpers/mulberry32.js'
+
+type Checks = Pick<typeof t, 'equal' | 'fail'>
+
+t.test('LRU clock: seconds modulo 2^24, idle time across the wrap', async (t) => {
+  t.equal(lruClock(0), 0)
+  t.equal(lruClock(1999), 1)
+  t.equal(lruClock((LRU_CLOCK_MAX + 1) * 1000 + 5000), 5, 'wraps at 2^24 s')
+  const now = 1_700_000_000_000
+  t.equal(idleMs(lruClock(now - 30_000), now), 30_000)
+  // A value written just before the wrap, read just after: Redis's formula
+  // clock + (LRU_CLOCK_MAX - lru) ticks.
+  const wrapAt = (LRU_CLOCK_MAX + 1) * 1000
+  t.equal(idleMs(LRU_CLOCK_MAX - 2, wrapAt + 3000), (3 + 2) * 1000)
+  t.equal(lruFromIdleSeconds(10, now), lruClock(now) - 10)
+  const early = 5000 // clock 5: an idle time of 10 s underflows, half-way round the clock
+  t.equal(lruFromIdleSeconds(10, early), (5 + Math.floor(LRU_CLOCK_MAX / 2)) % LRU_CLOCK_MAX)
+})
+
+t.test('LFU: logarithmic increment and decay by lfu-decay-time minutes', async (t) => {
+  // p = 1 / ((counter - 5) * factor + 1); at or below LFU_INIT_VAL the increment is certain.
+  t.equal(lfuLogIncr(5, 0.999, 10), 6)
+  t.equal(lfuLogIncr(0, 0.999, 10), 1)
+  t.equal(lfuLogIncr(15, 1 / 101 - 1e-9, 10), 16, 'r just under 1/101')
+  t.equal(lfuLogIncr(15, 1 / 101 + 1e-9, 10), 15, 'r just over 1/101')
+  t.equal(lfuLogIncr(255, 0, 10), 255, 'saturates')
+  t.equal(lfuLogIncr(200, 0.5, 0), 201, 'factor 0: always')
+  const now = 1_700_000_000_000
+  const word = lfuFromFreq(20, now)
+  t.equal(lfuDecayed(word, now, 1), 20)
+  t.equal(lfuDecayed(word, now + 3 * 60_000, 1), 17, 'one per minute')
+  t.equal(lfuDecayed(word, now + 3 * 60_000, 2), 19, 'one per two minutes')
+  t.equal(lfuDecayed(word, now + 3 * 60_000, 0), 20, 'decay time 0: none')
+  t.equal(lfuDecayed(word, now + 60 * 60_000, 1), 0, 'never below 0')
+  // The minutes wrap at 2^16: elapsed is 65535 - ldt + now.
+  const ldt = 65534
+  const wrapped = (ldt << 8) | 9
+  const nowWrapped = (65536 + 2) * 60_000 // minute 2 of the next round
+  t.equal(lfuMinutes(nowWrapped), 2)
+  t.equal(lfuDecayed(wrapped, nowWrapped, 1), 9 - (65535 - ldt + 2))
+  // touched(): under LFU the decrement time moves to now and the counter decays then grows.
+  const saved = { ...accessSettings }
+  t.teardown(() => Object.assign(accessSettings, saved))
+  Object.assign(accessSettings, { lfu: true, logFactor: 10, decayTime: 1, random: () => 0 })
+  const after = touched(lfuFromFreq(10, now), now + 2 * 60_000)
+  t.equal(after & 255, 9, '10, decayed by 2, then incremented (r = 0)')
+  t.equal(after >>> 8, lfuMinutes(now + 2 * 60_000))
+  accessSettings.lfu = false
+  t.equal(touched(12345, now), lruClock(now), 'LRU: the clock')
+})
+
+t.test('eviction pool: ascending, best on the right, the worst dropped when full', async (t) => {
+  const pool = new EvictionPool()
+  const rnd = prng(17)
+  const inserted: number[] = []
+  for (let i = 0; i < 200; i++) {
+    const score = Math.floor(rnd() * 1000)
+    pool.insert(score, i % 16, `k${i}`)
+    inserted.push(score)
+    const keys = pool.key.filter((k) => k !== null)
+    const scores = Array.from(pool.score.subarray(0, keys.length))
+    t.equal(keys.length, Math.min(i + 1, EVPOOL_SIZE), 'filled from the left')
+    for (let j = 1; j < scores.length; j++) {
+      if ((scores[j - 1] as number) > (scores[j] as number)) t.fail(`not ascending at ${j}`)
+    }
+  }
+  // The highest score ever inserted is kept (it can only be pushed out from the left).
+  const best = pool.takeBest(() => true)
+  t.equal(best === null ? -1 : inserted[Number(best.key.slice(1))], Math.max(...inserted))
+  // A ghost is skipped and removed.
+  const ghost = new EvictionPool()
+  ghost.insert(5, 0, 'a')
+  ghost.insert(9, 0, 'gone')
+  t.same(ghost.takeBest((_db, key) => key !== 'gone'), { db: 0, key: 'a' })
+  t.equal(ghost.takeBest(() => true), null, 'empty')
+  // Full pool: a score below every entry is not inserted.
+  const full = new EvictionPool()
+  for (let i = 0; i < EVPOOL_SIZE; i++) full.insert(100 + i, 0, `f${i}`)
+  full.insert(1, 0, 'low')
+  t.notOk(full.key.includes('low'))
+  full.insert(1000, 0, 'high')
+  t.equal(full.key[EVPOOL_SIZE - 1], 'high')
+  t.notOk(full.key.includes('f0'), 'the worst dropped')
+})
+
+t.test('tenacity: Redis evictionTimeLimitUs', async (t) => {
+  t.equal(evictionTimeLimitUs(0), 0)
+  t.equal(evictionTimeLimitUs(10), 500)
+  t.equal(evictionTimeLimitUs(11), Math.floor(500 * 1.15))
+  t.equal(evictionTimeLimitUs(100), Number.POSITIVE_INFINITY)
+  t.ok(poolLimitBytes(256 * 1024 * 1024) > 60 * 1024 * 1024, 'a quarter of a 256 MiB ring, less reserves')
+})
+
+/** Every invariant of the sampling arrays and the accounting, by a full recount. */
+function checkKeyspace(t: Checks, ks: Keyspace): void {
+  let mem = 0
+  for (let db = 0; db < 16; db++) {
+    const map = ks.db(db)
+    const seen = new Set<string>()
+    for (let i = 0; i < map.size; i++) {
+      const key = map.sampleKey(i, false)
+      const entry = map.sampleEntry(i, false)
+      if (map.get(key) !== entry || entry.slot !== i) t.fail(`slot ${i} of db ${db}`)
+      seen.add(key)
+    }
+    if (seen.size !== map.size) t.fail(`db ${db}: ${seen.size} sampled keys, ${map.size} keys`)
+    let volatile = 0
+    for (const [key, entry] of map) {
+      mem += KEY_MEMORY_OVERHEAD + key.length + valueMemory(entry)
+      if (entry.expireAtMs !== 0) {
+        volatile++
+        if (map.sampleKey(entry.vslot, true) !== key || map.sampleEntry(entry.vslot, true) !== entry) {
+          t.fail(`volatile slot of ${key}`)
+        }
+      } else if (entry.vslot !== -1) {
+        t.fail(`${key} has no expiry but a volatile slot`)
+      }
+    }
+    if (volatile !== map.volatileSize) t.fail(`db ${db}: volatile ${map.volatileSize} != ${volatile}`)
+  }
+  t.equal(ks.memBytes, mem, 'memBytes equals a recount')
+}
+
+t.test('KeyMap sampling arrays and memBytes under seeded changes and undos', async (t) => {
+  const ks = new Keyspace()
+  const rnd = prng(3)
+  const undos: (() => void)[] = []
+  for (let step = 0; step < 4000; step++) {
+    const db = Math.floor(rnd() * 3)
+    const key = `k${Math.floor(rnd() * 300)}`
+    const r = rnd()
+    const e = r < 0.5 ? putEv(db, key, Buffer.alloc(Math.floor(rnd() * 50)), rnd() < 0.3 ? 1e13 : 0)
+      : r < 0.8 ? delEv(db, key) : expireEv(db, key, rnd() < 0.5 ? 0 : 2e13)
+    const undo = applyEvent(ks, e)
+    if (undo !== null) undos.push(undo)
+    // Now and then undo the last few changes, as an aborted transaction does.
+    if (rnd() < 0.05) for (let i = 0; i < 5 && undos.length > 0; i++) (undos.pop() as () => void)()
+  }
+  checkKeyspace(t, ks)
+  for (let db = 0; db < 3; db++) for (const key of [...ks.db(db).keys()]) ks.delete(db, key)
+  t.equal(ks.memBytes, 0, 'back to 0 when empty')
+  t.equal(ks.liveBytes, 0)
+  const map = new KeyMap()
+  const e = new Entry(TYPE_STRING, Buffer.from('v'), 5, 3)
+  map.set('a', e)
+  t.equal(map.volatileSize, 1)
+  map.setExpiry('a', e, 0)
+  t.equal(map.volatileSize, 0)
+})
+
+/** An Evictor over a bare keyspace (no server): config, a store-like object, no clients. */
+function evictorOver(t: Checks, ks: Keyspace, settings: Record<string, string>): Evictor {
+  const config = new ServerConfig()
+  t.equal(config.setMany(Object.entries(settings)), null)
+  const store = { keyspace: ks, log: { ringBytes: 1 << 30 } } as unknown as Store
+  const services = { config, store, pubsub: { keyspaceFlags: 0 } } as unknown as ServerServices
+  const ev = new Evictor({ services, clientsMemory: () => 0 })
+  ev.configure()
+  return ev
+}
+
+t.test('the policies choose as Redis does when every key is sampled', async (t) => {
+  const now = 1_700_000_000_000
+  const ks = new Keyspace()
+  for (let i = 0; i < 10; i++) {
+    applyEvent(ks, putEv(i % 2, `k${i}`, Buffer.from('v'), i < 5 ? now + 1000 * (10 - i) : 0))
+    const entry = ks.get(i % 2, `k${i}`) as Entry
+    entry.lru = lruClock(now - 1000 * (i === 7 ? 100 : i)) // k7 idlest; k0 least idle
+  }
+  const samples = { 'maxmemory-samples': '1000' }
+  const lru = evictorOver(t, ks, { ...samples, 'maxmemory-policy': 'allkeys-lru' })
+  t.same(lru.pick(ks, now), { db: 1, key: 'k7' }, 'allkeys-lru: the idlest')
+  const vlru = evictorOver(t, ks, { ...samples, 'maxmemory-policy': 'volatile-lru' })
+  t.same(vlru.pick(ks, now), { db: 0, key: 'k4' }, 'volatile-lru: the idlest with an expiry')
+  const ttl = evictorOver(t, ks, { ...samples, 'maxmemory-policy': 'volatile-ttl' })
+  t.same(ttl.pick(ks, now), { db: 0, key: 'k4' }, 'volatile-ttl: the soonest expiry')
+  for (let i = 0; i < 10; i++) (ks.get(i % 2, `k${i}`) as Entry).lru = lfuFromFreq(i === 3 ? 1 : 50, now)
+  const lfu = evictorOver(t, ks, { ...samples, 'maxmemory-policy': 'allkeys-lfu' })
+  t.same(lfu.pick(ks, now), { db: 1, key: 'k3' }, 'allkeys-lfu: the least frequent')
+  const rnd = evictorOver(t, ks, { 'maxmemory-policy': 'volatile-random' })
+  for (let i = 0; i < 20; i++) {
+    const p = rnd.pick(ks, now)
+    if (p === null || (ks.get(p.db, p.key) as Entry).expireAtMs === 0) t.fail('volatile-random picked a persistent key')
+  }
+  const none = new Keyspace()
+  applyEvent(none, putEv(0, 'p', Buffer.from('v'), 0))
+  t.equal(evictorOver(t, none, { 'maxmemory-policy': 'volatile-lru' }).pick(none, now), null,
+    'volatile-* with no expiring key: nothing to evict')
+})
