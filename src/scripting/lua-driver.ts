@@ -230,17 +230,23 @@ local function encode(v)
   return s
 end
 
-local WRAP_HEAD = 'return function(redis, pcall) return function(...) '
+-- A script is compiled as the body of a function whose redis and pcall are parameters (so that
+-- it sees the driver's versions and keeps its line numbers); a getter made beside it tells
+-- whether the script assigned redis (Redis: 'Attempt to modify a readonly table') and puts the
+-- API back for the next call.
+local WRAP_HEAD = 'return function(redis, pcall, __capykv_o) __capykv_o.take = function() ' ..
+  'local r = redis redis = __capykv_o.api return r end return function(...) '
 local WRAP_TAIL = '\nend end'
-local scripts, libs = {}, {}
+local scripts, takes, libs = {}, {}, {}
 
 local function compile(sha, body)
   local f, e = loadstring(body, '@user_script')
   if not f then return nil, e end
   local mk = loadstring(WRAP_HEAD .. body .. WRAP_TAIL, '@user_script')
   if not mk then return nil, 'cannot wrap the script' end
-  f = mk()(REDIS_API, spcall)
-  scripts[sha] = f
+  local o = {api = REDIS_API}
+  f = mk()(REDIS_API, spcall, o)
+  scripts[sha], takes[sha] = f, o.take
   return f
 end
 
@@ -251,6 +257,17 @@ local function aborted(ok, r)
     return 'err', 'table', type(m) == 'string' and m or '', errsrc, errline
   end
   return 'err', 'string', tostring(r), errsrc, errline
+end
+
+-- After a run: a script or library that assigned its name redis gets Redis's error instead.
+-- (take runs after the script: it is called here, not where the arguments are evaluated.)
+local function unmodified(r, ...)
+  if r ~= REDIS_API then return 'err', 'string', 'Attempt to modify a readonly table', '', 0 end
+  return ...
+end
+local function after(take, ...)
+  if take == nil then return ... end
+  return unmodified(take(REDIS_API), ...)
 end
 
 local function fill(t, job, from, to)
@@ -323,28 +340,70 @@ local function register_into(lib)
   end
 end
 
--- A library: its code runs once, seeing as redis only the load-time API; then its redis becomes
--- the full API (the same table, its metatable switched).
-local function load_library(key, code)
+-- A library. Redis runs its top-level code in an environment holding only the load-time redis
+-- API; without setfenv, the driver gets close to that by compiling the code twice: first with
+-- every other global name shadowed by a local PROXY (reading a field of it, calling it, writing
+-- into it raises Redis's "Script attempted to access nonexistent global variable" error) — that
+-- run checks the code and reports its errors — then as written, run again (its redis.log calls
+-- silenced) for the functions FCALL calls, which see the real globals. After the load the
+-- library's redis is the full API, register_function included (which then refuses).
+local PROXY_NAMES, PROXY_VALUES = {}, {}
+for k in next, _G do
+  if type(k) == 'string' and k ~= 'redis' and k ~= 'pcall' and sfind(k, '^[%a_][%w_]*$') then
+    PROXY_NAMES[#PROXY_NAMES + 1] = k
+  end
+end
+local function no_global(name)
+  local function no() error("Script attempted to access nonexistent global variable '" .. name .. "'", 2) end
+  return setmetatable({}, {__index = no, __newindex = no, __call = no, __concat = no, __len = no,
+    __add = no, __sub = no, __mul = no, __div = no, __unm = no, __lt = no, __le = no})
+end
+local proxy_decl = {}
+for i, name in ipairs(PROXY_NAMES) do
+  PROXY_VALUES[i] = no_global(name)
+  proxy_decl[i] = '__capykv_p[' .. i .. ']'
+end
+local SWAP = 'local redis, pcall, __capykv_o = ...; __capykv_o.swap = function(r) local o = redis redis = r return o end; '
+local ISOLATED = SWAP .. 'local __capykv_p = select(4, ...); local ' .. concat(PROXY_NAMES, ', ') ..
+  ' = ' .. concat(proxy_decl, ', ') .. ';'
+
+local function run_library(chunk, silent)
   local lib = {byname = {}, regs = {}, loading = true}
   local api = {register_function = register_into(lib)}
   for k, v in next, LOAD_API do api[k] = v end
   local shadow = setmetatable({}, {__index = function(_, k)
-    if k == 'log' then return AS_C.log() end
+    if k == 'log' then return silent and function() end or AS_C.log() end
     local v = api[k]
     if v == nil then error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2) end
     return v
   end, __newindex = readonly})
-  local chunk, cerr = loadstring('local redis, pcall = ...;' .. code, '@user_function')
-  if not chunk then return nil, 'ERR Error compiling function: ' .. cerr end
-  local ok, lerr = pcall(chunk, shadow, spcall)
+  local out = {}
+  local ok, lerr = pcall(chunk, shadow, spcall, out, PROXY_VALUES)
   lib.loading = false
   if not ok then
     if type(lerr) == 'table' and type(rawget(lerr, 'err')) == 'string' then lerr = lerr.err else lerr = 'ERR ' .. tostring(lerr) end
     return nil, 'ERR Error registering functions: ' .. lerr
   end
   if #lib.regs == 0 then return nil, 'ERR No functions registered' end
-  setmetatable(shadow, {__index = REDIS_API, __newindex = readonly})
+  -- The load-time table (kept by code that copied it) refuses register_function from now on;
+  -- the library's own name redis becomes the full API, where register_function is nil.
+  local register = api.register_function
+  setmetatable(shadow, {__index = function(_, k)
+    if k == 'register_function' then return register end
+    return REDIS_API[k]
+  end, __newindex = readonly})
+  if out.swap ~= nil then out.swap(REDIS_API) end
+  lib.swap = out.swap
+  return lib
+end
+
+local function load_library(key, code)
+  local chunk, cerr = loadstring(ISOLATED .. code, '@user_function')
+  if not chunk then return nil, 'ERR Error compiling function: ' .. cerr end
+  local lib, e = run_library(chunk, false)
+  if lib == nil then return nil, e end
+  local real = loadstring(SWAP .. code, '@user_function')
+  if real ~= nil then lib = run_library(real, true) or lib end
   libs[key] = lib
   return lib
 end
@@ -364,7 +423,7 @@ local function run_job(job)
       if f == nil then return 'err', 'string', e, '', 0 end
     end
     errsrc, errline = '', 0
-    return aborted(xpcall(f, handler))
+    return after(takes[sha], aborted(xpcall(f, handler)))
   elseif op == 'fcall' then
     local key, code, fname, nk = job[2], job[3], job[4], tonumber(job[5])
     local lib = libs[key]
@@ -382,7 +441,7 @@ local function run_job(job)
     fill(ARGV, job, 1, 0)
     errsrc, errline = '', 0
     local cb = target.cb
-    return aborted(xpcall(function() return cb(keys, args) end, handler))
+    return after(lib.swap, aborted(xpcall(function() return cb(keys, args) end, handler)))
   elseif op == 'load' then
     local lib, e = load_library(job[2], job[3])
     if lib == nil then return 'lerr', e end
@@ -400,7 +459,7 @@ local function run_job(job)
     if f == nil then return 'cerr', e end
     return 'cok'
   elseif op == 'flush' then
-    scripts, libs = {}, {}
+    scripts, takes, libs = {}, {}, {}
     return 'cok'
   end
   return 'cerr', 'unknown job ' .. tostring(op)
