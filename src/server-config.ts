@@ -363,7 +363,7 @@ function special(name: string, def: string, parse: (args: readonly string[]) => 
 // ones set away from their default; docs/server.md lists them all).
 const REPL = 'replication (capykv has no replicas)'
 const CLUSTER = 'cluster mode'
-const TLS = 'TLS'
+const TLS = 'TLS client certificates (replication and cluster links)'
 const AOF = 'AOF (the pool is the log)'
 const RDB = 'RDB files (the pool is checkpointed instead)'
 const ALLOC = 'memory allocator and defragmentation'
@@ -523,17 +523,21 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   mem('cluster-link-sendbuf-limit', 0, 0, Number.MAX_VALUE,
     { maxText: ULLONG_MAX_TEXT, ...NONE(CLUSTER) }),
   // TLS.
-  int('tls-port', 0, 0, 65535, NONE(TLS)),
-  int('tls-session-cache-size', 20480, 0, INT_MAX, NONE(TLS)),
-  int('tls-session-cache-timeout', 300, 0, INT_MAX, NONE(TLS)),
-  bool('tls-cluster', 'no', { validate: NO_TLS, ...NONE(TLS) }),
-  bool('tls-replication', 'no', { validate: NO_TLS, ...NONE(TLS) }),
-  oneOf('tls-auth-clients', 'yes', ['no', 'yes', 'optional'], NONE(TLS)),
-  bool('tls-prefer-server-ciphers', 'no', NONE(TLS)),
-  bool('tls-session-caching', 'yes', NONE(TLS)),
-  ...['tls-cert-file', 'tls-key-file', 'tls-key-file-pass', 'tls-client-cert-file',
-    'tls-client-key-file', 'tls-client-key-file-pass', 'tls-dh-params-file', 'tls-ca-cert-file',
-    'tls-ca-cert-dir', 'tls-protocols', 'tls-ciphers', 'tls-ciphersuites',
+  // TLS (src/server-tls.ts): read when the server listens; a CONFIG SET of a tls-* file or
+  // option rebuilds the context for new connections. tls-port is read at startup only.
+  int('tls-port', 0, 0, 65535),
+  int('tls-session-cache-size', 20480, 0, INT_MAX,
+    NONE('TLS session cache size (Node keeps its own)')),
+  int('tls-session-cache-timeout', 300, 0, INT_MAX),
+  bool('tls-cluster', 'no', { validate: NO_TLS, ...NONE(CLUSTER) }),
+  bool('tls-replication', 'no', { validate: NO_TLS, ...NONE(REPL) }),
+  oneOf('tls-auth-clients', 'yes', ['no', 'yes', 'optional']),
+  bool('tls-prefer-server-ciphers', 'no'),
+  bool('tls-session-caching', 'yes'),
+  ...['tls-cert-file', 'tls-key-file', 'tls-key-file-pass', 'tls-dh-params-file',
+    'tls-ca-cert-file', 'tls-ca-cert-dir', 'tls-protocols', 'tls-ciphers', 'tls-ciphersuites',
+  ].map((n) => str(n, '')),
+  ...['tls-client-cert-file', 'tls-client-key-file', 'tls-client-key-file-pass',
   ].map((n) => str(n, '', NONE(TLS))),
   // ACL, modules, protected configs.
   str('aclfile', '', { mutable: false }),

@@ -30,6 +30,7 @@
 
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
+import tls from 'node:tls'
 import { nowMs } from './clock.js'
 import { Dispatcher, reprArg, type Session } from './commands/dispatch.js'
 import { busyError, busyState } from './commands/busy.js'
@@ -58,6 +59,7 @@ import {
 } from './server-config.js'
 import type { DelEvent } from './state/core-events.js'
 import { logger, type LogLevel } from './server-log.js'
+import { isTlsContextSetting, tlsContextOptions } from './server-tls.js'
 import type { Store } from './txn/engine.js'
 import { ScrubDriver } from './txn/scrub-driver.js'
 import type { ScrubDamage } from './storage/scrub.js'
@@ -97,7 +99,8 @@ const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES)
 function adoptSocket(accepted: net.Socket, onRead: (chunk: Buffer) => void): net.Socket {
   const internal = accepted as unknown as { _handle: object | null }
   const handle = internal._handle
-  if (handle === null || accepted.destroyed) {
+  // A TLS socket's handle is its TLS layer: it stays, and reads come as 'data' events.
+  if (handle === null || accepted.destroyed || accepted instanceof tls.TLSSocket) {
     accepted.on('data', onRead)
     accepted.resume()
     return accepted
@@ -516,6 +519,7 @@ export class CapykvServer {
   readonly dispatcher: Dispatcher
   readonly watch: WatchIndex
   private readonly listeners: net.Server[] = []
+  private readonly tlsListeners: tls.Server[] = []
   private readonly monitors = new Set<Connection>()
   private readonly pendingOutput = new Set<Connection>()
   private readonly pubsubPending = new Set<Connection>()
@@ -552,6 +556,7 @@ export class CapykvServer {
       if (name.startsWith('maxmemory') || name.startsWith('lfu-')) this.applyEvictionConfig(name)
       if (name === 'client-output-buffer-limit') this.applyOutputLimit(value)
       if (name === 'requirepass') this.services.acl.setDefaultPassword(value)
+      if (isTlsContextSetting(name)) this.reloadTls()
       if (name === 'hz') this.startCron()
       if (name === 'loglevel') logger.level = value as typeof logger.level
       const noEffect = findParam(name)?.noEffect
@@ -573,43 +578,86 @@ export class CapykvServer {
     return this.services.store
   }
 
-  /** Listen on every bind address; resolves with the addresses bound. */
+  /**
+   * Listen on every bind address, on `port` (TCP) and `tls-port` (TLS); resolves with the
+   * addresses bound. With a tls-port, port 0 means TLS only (Redis's meaning); without one,
+   * port 0 asks the system for a free port (tests).
+   */
   async listen(): Promise<string[]> {
-    const port = this.services.config.getNumber('port')
-    const backlog = this.services.config.getNumber('tcp-backlog')
-    const words = this.services.config.get('bind').split(' ').filter((w) => w !== '')
+    const config = this.services.config
+    const port = config.getNumber('port')
+    const tlsPort = config.getNumber('tls-port')
+    const words = config.get('bind').split(' ').filter((w) => w !== '')
     const bound: string[] = []
-    for (const word of words) {
-      const optional = word.startsWith('-')
-      let host = optional ? word.slice(1) : word
-      if (host === '*') host = '0.0.0.0'
-      if (host === '::*') host = '::'
-      // Paused: nothing is read before the socket is adopted (see adoptSocket).
-      const srv = net.createServer({ noDelay: true, pauseOnConnect: true },
-        (socket) => this.accept(socket))
-      srv.maxConnections = 1 << 30
-      try {
-        await new Promise<void>((resolve, reject) => {
-          srv.once('error', reject)
-          srv.listen({ port, host, backlog }, () => {
-            srv.off('error', reject)
-            resolve()
-          })
-        })
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException
-        if (optional && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) continue
-        logger.warning(`Warning: Could not create server TCP listening socket ${host}:${port}: ` +
-          `bind: ${err.code === 'EADDRINUSE' ? 'Address already in use' : err.message}`)
-        for (const l of this.listeners) l.close()
-        throw new Error(`Failed listening on port ${port} (TCP), aborting.`)
+    if (port > 0 || tlsPort === 0) {
+      for (const word of words) {
+        // Paused: nothing is read before the socket is adopted (see adoptSocket).
+        const srv = net.createServer({ noDelay: true, pauseOnConnect: true },
+          (socket) => this.accept(socket))
+        if (await this.listenOn(srv, word, port, 'TCP')) bound.push(`${word}:${port}`)
       }
-      srv.on('error', (e) => logger.warning(`Listening socket ${host}:${port}: ${e.message}`))
-      this.listeners.push(srv)
-      bound.push(`${host}:${port}`)
+    }
+    if (tlsPort > 0) {
+      const options = tlsContextOptions(config) // throws a one-line reason
+      for (const word of words) {
+        const srv = tls.createServer(options, (socket) => this.accept(socket))
+        srv.on('tlsClientError', (e) => {
+          logger.verbose(`Error accepting a client connection: ${e.message}`)
+        })
+        if (await this.listenOn(srv, word, tlsPort, 'TLS')) bound.push(`${word}:${tlsPort} (tls)`)
+        this.tlsListeners.push(srv)
+      }
     }
     this.startCron()
     return bound
+  }
+
+  /** One listener on one bind word; false when an optional address ('-addr') is missing. */
+  private async listenOn(srv: net.Server, word: string, port: number, kind: string):
+    Promise<boolean> {
+    const optional = word.startsWith('-')
+    let host = optional ? word.slice(1) : word
+    if (host === '*') host = '0.0.0.0'
+    if (host === '::*') host = '::'
+    srv.maxConnections = 1 << 30
+    const backlog = this.services.config.getNumber('tcp-backlog')
+    try {
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject)
+        srv.listen({ port, host, backlog }, () => {
+          srv.off('error', reject)
+          resolve()
+        })
+      })
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException
+      if (optional && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) return false
+      logger.warning(`Warning: Could not create server ${kind} listening socket ${host}:${port}: ` +
+        `bind: ${err.code === 'EADDRINUSE' ? 'Address already in use' : err.message}`)
+      for (const l of this.listeners) l.close()
+      throw new Error(`Failed listening on port ${port} (${kind.toLowerCase()}), aborting.`)
+    }
+    srv.on('error', (e) => logger.warning(`Listening socket ${host}:${port}: ${e.message}`))
+    this.listeners.push(srv)
+    return true
+  }
+
+  /** CONFIG SET of a tls-* setting: a new secure context for new connections (cert reload). */
+  private reloadTls(): void {
+    if (this.tlsListeners.length === 0) return
+    try {
+      const options = tlsContextOptions(this.services.config)
+      for (const srv of this.tlsListeners) {
+        srv.setSecureContext(options)
+        // tls-auth-clients: server properties each new TLSSocket is made with (node:_tls_wrap).
+        const props = srv as unknown as { requestCert: boolean; rejectUnauthorized: boolean }
+        props.requestCert = options.requestCert === true
+        props.rejectUnauthorized = options.rejectUnauthorized === true
+      }
+    } catch (e) {
+      logger.warning('Failed to update the TLS configuration, keeping the previous one: ' +
+        (e as Error).message)
+    }
   }
 
   /** The port actually bound (when port 0 was asked). */
