@@ -431,7 +431,7 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
     NONE('RESTORE (not implemented)')),
   int('active-expire-effort', 1, 1, 10,
     NONE('the active expire cycle has a fixed effort')),
-  int('tracking-table-max-keys', 1000000, 0, LONG_MAX, NONE('client tracking (not implemented)')),
+  int('tracking-table-max-keys', 1000000, 0, LONG_MAX),
   bool('dynamic-hz', 'yes', NONE('the cron runs at the configured hz')),
   bool('activerehashing', 'yes', NONE('hash tables are V8 Maps')),
   // Eviction (commands/evict.ts, state/lru.ts).

@@ -49,6 +49,7 @@ import {
   AclRegistry, DENIED_TEXT, isLocalAddress, protectedModeDenies,
 } from './commands/acl.js'
 import { PubSub, deliver } from './commands/pubsub.js'
+import { Tracking } from './commands/tracking.js'
 import { NOTIFY_EXPIRED, keyspaceDeliveries } from './commands/notify.js'
 import type { ClientState } from './commands/spec.js'
 import { Args } from './resp/args.js'
@@ -58,6 +59,7 @@ import {
   findParam, keyspaceEventsFlags, parseOutputBufferLimits, type ServerConfig,
 } from './server-config.js'
 import type { DelEvent } from './state/core-events.js'
+import type { KeyspaceObserver } from './state/keyspace.js'
 import { logger, type LogLevel } from './server-log.js'
 import { isTlsContextSetting, tlsContextOptions } from './server-tls.js'
 import type { Store } from './txn/engine.js'
@@ -237,7 +239,9 @@ export class Connection implements ClientHandle, Session {
 
   /** One socket read; `chunk` is overwritten by the next read of any socket. */
   private onData(chunk: Buffer): void {
-    this.server.services.stats.netInputBytes += chunk.length
+    const stats = this.server.services.stats
+    stats.netInputBytes += chunk.length
+    stats.readsProcessed++
     if (this.closing || this.closed) return
     this.reader.feed(chunk)
     if (this.reader.queryBufferLimitReached) {
@@ -353,7 +357,9 @@ export class Connection implements ClientHandle, Session {
   }
 
   private write(bytes: Buffer): void {
-    this.server.services.stats.netOutputBytes += bytes.length
+    const stats = this.server.services.stats
+    stats.netOutputBytes += bytes.length
+    stats.writesProcessed++
     this.socket.write(bytes)
   }
 
@@ -469,6 +475,7 @@ class Services implements ServerServices {
   readonly version = CAPYKV_VERSION
   readonly pubsub = new PubSub()
   readonly acl: AclRegistry
+  readonly tracking: Tracking = new Tracking(() => this)
   store: Store | null = null
   scrub: ScrubDriver | null = null
   loading: LoadingState | null = null
@@ -698,7 +705,7 @@ export class CapykvServer {
 
   /** The pool is recovered: start serving data commands. */
   attachStore(store: Store): void {
-    store.observe(this.watch)
+    store.observe(this.keyObserver)
     this.services.store = store
     this.services.scrub = new ScrubDriver(store, nowMs())
     this.services.loading = null
@@ -717,6 +724,22 @@ export class CapykvServer {
     this.pubsubPending.delete(conn)
     this.watch.unwatchAll(conn.state)
     this.services.pubsub.removeClient(conn.state.id)
+    this.services.tracking.disable(conn.state.id)
+  }
+
+  /**
+   * The store's keyspace observer: WATCH's index, then client-side caching's table (every key
+   * change, expiry and eviction deletes included, invalidates its cached copies).
+   */
+  private readonly keyObserver: KeyspaceObserver = {
+    touched: (keyspace, db, key) => {
+      this.watch.touched(keyspace, db, key)
+      const tracking = this.services.tracking
+      if (tracking.active) tracking.touched(key)
+    },
+    touchedDb: (keyspace, db, previous, current) => {
+      this.watch.touchedDb(keyspace, db, previous, current)
+    },
   }
 
   /**
@@ -878,6 +901,10 @@ export class CapykvServer {
     accessTick(nowMs())
     this.sumClientsMemory()
     this.activeExpire()
+    const tracking = this.services.tracking
+    if (tracking.clientCount > 0) {
+      tracking.limitUsedSlots(this.services.config.getNumber('tracking-table-max-keys'))
+    }
     if (this.services.scrub !== null && !this.stopping) {
       logScrub(this.services.scrub.tick(this.services.config.getNumber('scrub-rate'), nowMs()))
     }
@@ -900,6 +927,8 @@ export class CapykvServer {
       if (performance.now() - started > EXPIRE_SLOW_CYCLE_MS_MAX) break
     }
     this.services.stats.expiredKeys += expired
+    // Their invalidations: the cycle's transactions are appended (rule 2, commands/tracking.ts).
+    this.services.tracking.release()
     this.services.stats.expireCycleMs += performance.now() - started
   }
 

@@ -655,6 +655,22 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     group: 'connection',
     complexity: 'Depends on subcommand.',
   },
+  'client|caching': {
+    summary: 'Tells the server whether to track the keys of the next command (OPTIN/OPTOUT modes)',
+    since: '6.0.0',
+    group: 'connection',
+    complexity: 'O(1)',
+    arguments: [
+      {
+        name: 'mode',
+        type: 'oneof',
+        arguments: [
+          { name: 'yes', type: 'pure-token', token: 'YES' },
+          { name: 'no', type: 'pure-token', token: 'NO' },
+        ],
+      },
+    ],
+  },
   'client|getname': {
     summary: 'Returns this connection\'s name',
     since: '2.6.9',
@@ -843,6 +859,41 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     group: 'connection',
     complexity: 'O(1)',
     arguments: [{ name: 'connection-name', type: 'string' }],
+  },
+  'client|tracking': {
+    summary: 'Turns client-side caching on or off for this connection, with its options',
+    since: '6.0.0',
+    group: 'connection',
+    complexity: 'O(1). Some options may introduce additional complexity.',
+    arguments: [
+      {
+        name: 'status',
+        type: 'oneof',
+        arguments: [
+          { name: 'on', type: 'pure-token', token: 'ON' },
+          { name: 'off', type: 'pure-token', token: 'OFF' },
+        ],
+      },
+      { name: 'client-id', type: 'integer', token: 'REDIRECT', optional: true },
+      {
+        name: 'prefix',
+        type: 'string',
+        token: 'PREFIX',
+        optional: true,
+        multiple: true,
+        multipleToken: true,
+      },
+      { name: 'bcast', type: 'pure-token', token: 'BCAST', optional: true },
+      { name: 'optin', type: 'pure-token', token: 'OPTIN', optional: true },
+      { name: 'optout', type: 'pure-token', token: 'OPTOUT', optional: true },
+      { name: 'noloop', type: 'pure-token', token: 'NOLOOP', optional: true },
+    ],
+  },
+  'client|trackinginfo': {
+    summary: 'Describes this connection\'s client-side caching state',
+    since: '6.2.0',
+    group: 'connection',
+    complexity: 'O(1)',
   },
   'client|unblock': {
     summary: 'Wakes a client blocked by a blocking command, as on a timeout or with an error',

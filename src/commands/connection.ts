@@ -3,6 +3,7 @@
 // CLIENT NO-TOUCH, and lib-name/lib-ver in CLIENT LIST. Authentication goes through the ACL
 // users (commands/acl.ts): passwords compared as SHA-256 digests in constant time; a failure is
 // WRONGPASS and an ACL LOG entry (reason auth).
+// CLIENT LIST's lines: client-info.ts.
 // These handlers touch client state only, never the keyspace, so most carry `loading` and
 // answer while the pool is recovered.
 
@@ -11,6 +12,8 @@ import type { AclUser } from './acl-model.js'
 import { DB_COUNT } from '../state/keyspace.js'
 import { helpLines, services, type ClientHandle, type ServerServices } from './services.js'
 import { discardTransaction } from './transactions.js'
+import { trackingHandlers } from './tracking.js'
+import { clientInfoLine, clientType } from './client-info.js'
 import {
   ERR_NOT_INTEGER, ERR_SYNTAX, type ClientState, type CommandContext, type CommandFlag,
   type CommandSpec, type Handler,
@@ -85,6 +88,7 @@ const reset: Handler = (ctx) => {
   client.user = sv.acl.defaultUser
   discardTransaction(client, sv.watch)
   sv.pubsub.removeClient(client.id)
+  sv.tracking.disable(client.id)
   client.name = null
   handle.noTouch = false
   handle.noEvict = false
@@ -230,52 +234,6 @@ function setName(ctx: CommandContext, name: Buffer): boolean {
   return true
 }
 
-/** Redis's getClientType: 'pubsub' while subscribed, else 'normal' (MONITOR included). */
-export function clientType(sv: ServerServices, h: ClientHandle): 'normal' | 'pubsub' {
-  return sv.pubsub.isSubscribed(h.state.id) ? 'pubsub' : 'normal'
-}
-
-function clientFlags(sv: ServerServices, h: ClientHandle): string {
-  let f = ''
-  const s = h.state
-  if (h.monitor) f += 'O'
-  if (sv.pubsub.isSubscribed(s.id)) f += 'P'
-  if (h.blocked) f += 'b'
-  if (s.multi !== null) f += 'x'
-  if (s.watchDirty) f += 'd'
-  if (h.noEvict) f += 'e'
-  if (h.noTouch) f += 'T'
-  return f === '' ? 'N' : f
-}
-
-/** The bytes of `argv` as a multibulk request (what Redis's query buffer holds for it). */
-function requestBytes(argv: readonly Buffer[]): number {
-  let n = 3 + String(argv.length).length
-  for (const a of argv) n += 5 + String(a.length).length + a.length
-  return n
-}
-
-/**
- * One CLIENT LIST line (Redis 7.0.15's fields, plus 7.2's lib-name and lib-ver). `running` is
- * the request this client is executing (CLIENT LIST/INFO asked by it): its qbuf counts it, as
- * Redis's query buffer still holds the command being executed.
- */
-export function clientInfoLine(sv: ServerServices, h: ClientHandle, now: number,
-  running?: readonly Buffer[]): string {
-  const s = h.state
-  const qbuf = h.queryBufferBytes() + (running === undefined ? 0 : requestBytes(running))
-  const omem = h.outputBytes()
-  const subs = sv.pubsub.counts(s.id)
-  return `id=${s.id} addr=${h.addr} laddr=${h.laddr} fd=${h.fd} name=${s.name ?? ''} ` +
-    `age=${Math.floor((now - h.createdAtMs) / 1000)} ` +
-    `idle=${Math.floor((now - h.lastInteractionMs) / 1000)} flags=${clientFlags(sv, h)} ` +
-    `db=${s.db} sub=${subs.channels} psub=${subs.patterns} ssub=${subs.shardChannels} multi=${s.multi === null ? -1 : s.multi.queue.length} qbuf=${qbuf} ` +
-    `qbuf-free=${qbuf === 0 ? 0 : Math.max(0, 16384 - qbuf)} argv-mem=0 multi-mem=0 ` +
-    `rbs=16384 rbp=${qbuf} obl=0 oll=0 omem=${omem} tot-mem=${qbuf + omem + 22000} events=r ` +
-    `cmd=${h.lastCommand === '' ? 'NULL' : h.lastCommand} user=${s.user?.name ?? 'default'} redir=-1 resp=${s.proto} ` +
-    `lib-name=${h.libName} lib-ver=${h.libVersion}`
-}
-
 const CLIENT_TYPES = new Set(['normal', 'slave', 'replica', 'pubsub', 'master'])
 
 function clientList(ctx: CommandContext, argv: Buffer[]): void {
@@ -406,6 +364,10 @@ function onOff(ctx: CommandContext, arg: Buffer | undefined, set: (on: boolean) 
 }
 
 const CLIENT_HELP = helpLines('CLIENT', [
+  'CACHING (YES|NO)',
+  '    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.',
+  'GETREDIR',
+  '    Return the client ID we are redirecting to when tracking is enabled.',
   'GETNAME',
   '    Return the name of the current connection.',
   'ID',
@@ -438,10 +400,13 @@ const CLIENT_HELP = helpLines('CLIENT', [
   '    Set client meta attr. Options are:',
   '    * LIB-NAME: the client lib name.',
   '    * LIB-VER: the client lib version.',
-  'GETREDIR',
-  '    Return the client ID we are redirecting to when tracking is enabled.',
   'UNBLOCK <clientid> [TIMEOUT|ERROR]',
   '    Unblock the specified blocked client.',
+  'TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]',
+  '         [OPTIN] [OPTOUT] [NOLOOP]',
+  '    Control server assisted client side caching.',
+  'TRACKINGINFO',
+  '    Report tracking status for the current connection.',
   'NO-EVICT (ON|OFF)',
   '    Protect current client connection from eviction.',
   'NO-TOUCH (ON|OFF)',
@@ -504,7 +469,7 @@ const clientHandlers: Record<string, Handler> = {
       ctx.reply.error(ERR_SYNTAX)
     }
   },
-  getredir: (ctx) => ctx.reply.integer(-1),
+  ...trackingHandlers,
   unblock: (ctx, argv) => {
     if (argv.length > 4) {
       ctx.reply.error("ERR unknown subcommand or wrong number of arguments for 'unblock'. " +
@@ -578,6 +543,9 @@ export const connectionCommands: readonly CommandSpec[] = Object.freeze([
       sub('no-touch', 3, CONN),
       sub('reply', 3, CONN),
       sub('getredir', 2, CONN),
+      sub('tracking', -3, CONN),
+      sub('caching', 3, CONN),
+      sub('trackinginfo', 2, CONN),
       sub('unblock', -3, CONN_ADMIN),
       sub('help', 2, ['loading', 'stale']),
     ],

@@ -31,7 +31,7 @@ import type {
 import { EXEC_SPEC, IMMEDIATE_IN_MULTI, discardTransaction } from './transactions.js'
 import { busyError, busyState } from './busy.js'
 import { checkAndLog, execDeniedText, nopermText } from './acl.js'
-import { clientInfoLine } from './connection.js'
+import { clientInfoLine } from './client-info.js'
 
 export const OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
 export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
@@ -357,6 +357,13 @@ export class Dispatcher {
    * SLOWLOG) or for a handler without an Args form (spec.run).
    */
   execute(session: Session, args: Args): void {
+    const spec = this.executeRequest(session, args)
+    const tracking = this.services.tracking
+    if (tracking.clientCount > 0) tracking.afterRequest(session.state, spec)
+  }
+
+  /** execute()'s body: the spec run or refused (null: no such command). */
+  private executeRequest(session: Session, args: Args): CommandSpec | null {
     this.index ??= new CommandIndex(this.services.table, (spec) => this.info(spec))
     const entry = this.index.findName(args)
     let spec: CommandSpec
@@ -370,7 +377,7 @@ export class Dispatcher {
       if (found.kind !== 'ok') {
         this.reject(session, null, found.kind === 'unknown-command' ? unknownCommandError(argv)
           : unknownSubcommandError(argv))
-        return
+        return null
       }
       spec = found.spec
       info = this.info(spec)
@@ -379,52 +386,62 @@ export class Dispatcher {
     session.handle.lastCommand = spec.name
     if (!arityOk(spec, args.count)) {
       this.reject(session, spec, `ERR wrong number of arguments for '${spec.name}' command`)
-      return
+      return spec
     }
     if (info.protectedCmd && !this.protectedAllowed(session)) {
       this.reject(session, spec, DEBUG_NOT_ALLOWED)
-      return
+      return spec
     }
     if (!client.authenticated && !info.noAuth && this.services.acl.authRequired) {
       this.reject(session, spec, NOAUTH_ERROR)
-      return
+      return spec
     }
     if (client.multi !== null && info.noMulti) {
       this.reject(session, spec, 'ERR Command not allowed inside a transaction')
-      return
+      return spec
     }
     const user = client.user
-    if (user !== undefined && !user.unrestricted && this.aclRefused(session, spec, args)) return
+    if (user !== undefined && !user.unrestricted && this.aclRefused(session, spec, args)) {
+      return spec
+    }
     if (this.services.evictor?.enabled === true && this.outOfMemory(client, spec, info)) {
       this.reject(session, spec, OOM_ERROR)
-      return
+      return spec
     }
     if (!info.subscribedContext && client.proto === 2 &&
         this.services.pubsub.isSubscribed(client.id)) {
       this.reject(session, spec, `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / ` +
         '(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context')
-      return
+      return spec
     }
     if (this.services.store === null && !info.loading) {
       this.reject(session, spec, LOADING_ERROR)
-      return
+      return spec
     }
     if (busyState.current !== null && !info.allowBusy) {
       this.reject(session, spec, busyError() as string)
-      return
+      return spec
     }
+    if (this.services.tracking.clientCount > 0) this.limitTracking()
     if (client.multi !== null && !IMMEDIATE_IN_MULTI.has(spec.name)) {
       client.multi.queue.push({ spec, argv: args.toArgv() })
       session.sink.simple('QUEUED')
-      return
+      return spec
     }
     const store = this.services.store
     if (store !== null && store.failed !== null) {
       this.reject(session, spec, `MISCONF Errors writing to the pool: ${store.failed.message}`)
-      return
+      return spec
     }
     if (spec === EXEC_SPEC) this.exec(session, spec, args.toArgv())
     else this.call(session, spec, info, args)
+    return spec
+  }
+
+  /** Redis's trackingLimitUsedSlots before a command (its invalidations go before its reply). */
+  private limitTracking(): void {
+    this.services.tracking.limitUsedSlots(
+      this.services.config.getNumber('tracking-table-max-keys'))
   }
 
   /** A restricted user's command the ACL denies: refused with its NOPERM (true). */
@@ -555,9 +572,13 @@ export class Dispatcher {
       sink.target = this.scratch
     }
     let served = false
+    const tracking = this.services.tracking
+    const outerCurrent = tracking.current
+    tracking.current = client.id
     try {
       served = fn(this.context(session, store, txn, nowMs()))
     } catch (e) {
+      tracking.current = outerCurrent
       if (useScratch) sink.target = session.out
       txn.abort()
       this.deferred = []
@@ -566,6 +587,7 @@ export class Dispatcher {
         `${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
       return { served: false, events: [] }
     }
+    tracking.current = outerCurrent
     if (useScratch) sink.target = session.out
     const events = txn.events.slice()
     if (!this.commit(txn)) {
@@ -575,8 +597,9 @@ export class Dispatcher {
     }
     const replies = useScratch ? this.scratch.take() : null
     this.runDeferred() // its notifications, after its commit (DESIGN rule 2)
+    if (served && replies !== null) session.out.writeRaw(replies)
+    tracking.release() // after the served client's reply, as Redis sends its own
     if (served) {
-      if (replies !== null) session.out.writeRaw(replies)
       session.blocked = false
       this.hooks.resume(session)
     }
@@ -652,9 +675,13 @@ export class Dispatcher {
     const outerCalling = this.calling
     const outerNowMs = this.callingNowMs
     const outerName = this.callingName
+    const tracking = this.services.tracking
+    const outerCurrent = tracking.current
     this.calling = session
     this.callingNowMs = now
     this.callingName = spec.name
+    tracking.current = session.state.id
+    tracking.scriptRead = false
     try {
       const run = spec.run
       if (run !== undefined) run(ctx, args)
@@ -667,6 +694,7 @@ export class Dispatcher {
       this.calling = outerCalling
       this.callingNowMs = outerNowMs
       this.callingName = outerName
+      tracking.current = outerCurrent
     }
     if (suspended && !failed) return
     finish(failed)
@@ -696,13 +724,17 @@ export class Dispatcher {
     const sink = session.sink
     const out = session.out
     const handlerFailed = !failed && sink.errorCount > errorsBefore
+    const tracking = this.services.tracking
+    if (!failed && tracking.clientCount > 0) tracking.afterCommand(session.state, spec, args)
     if (!failed && txn !== null && !this.commit(txn)) {
       if (undoable) out.truncate(mark)
       this.services.stats.commandStat(spec.name).rejectedCalls++
       this.writeError(session, this.refusalText())
+      tracking.release()
       this.runDeferred()
       return
     }
+    tracking.release() // after the reply, once the transaction is appended (commands/tracking.ts)
     this.runDeferred()
     this.account(session, spec, args, started, handlerFailed, info)
     if (!failed) this.serveBlocked(txn)
@@ -803,6 +835,9 @@ export class Dispatcher {
     }
     sink.arrayHeader(queue.length)
     this.inExec = true
+    const tracking = this.services.tracking
+    const outerCurrent = tracking.current
+    tracking.current = client.id
     let crashed = false
     for (const queued of queue) {
       if (!this.runQueued(session, queued.spec, queued.argv, store, txn, now)) {
@@ -812,6 +847,7 @@ export class Dispatcher {
       if (!muted) this.scratch.proto = client.proto
     }
     this.inExec = false
+    tracking.current = outerCurrent
     if (!muted) sink.target = session.out
     if (crashed) {
       txn?.abort()
@@ -823,9 +859,11 @@ export class Dispatcher {
       this.writeError(session, `EXECABORT Transaction discarded because of: ${this.refusalText()}`)
     } else {
       if (!muted) session.out.writeRaw(this.scratch.take())
+      tracking.release()
       this.runDeferred()
       this.serveBlocked(txn)
     }
+    tracking.release()
     this.runDeferred()
     this.account(session, spec, argv, started, false, this.info(spec))
     if (this.hooks.hasMonitors) this.hooks.feedMonitors(session, argv)
@@ -842,6 +880,7 @@ export class Dispatcher {
     }
     const started = performance.now()
     const errorsBefore = session.sink.errorCount
+    this.services.tracking.scriptRead = false
     try {
       spec.handler(this.context(session, store, txn, now, undefined, undefined, info.readonly),
         argv)
@@ -851,6 +890,8 @@ export class Dispatcher {
       return false
     }
     const failed = session.sink.errorCount > errorsBefore
+    const tracking = this.services.tracking
+    if (tracking.clientCount > 0) tracking.afterCommand(session.state, spec, argv)
     this.account(session, spec, argv, started, failed, info)
     if (this.hooks.hasMonitors && !info.skipMonitor) this.hooks.feedMonitors(session, argv)
     return true

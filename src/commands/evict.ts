@@ -211,6 +211,9 @@ export class Evictor {
       return 'fail' // the pool refused even deletes (an I/O failure): nothing evicted
     }
     this.evictedKeys += evicted.length
+    // The deletes' tracking invalidations (queued by the keyspace observer), now that their
+    // transaction is appended: before the command about to run, as Redis sends them.
+    if (evicted.length > 0) this.host.services.tracking.release()
     this.notifyEvicted(evicted)
     if (result === 'running') this.startBackground()
     return result

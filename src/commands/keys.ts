@@ -27,7 +27,7 @@ import { isExpired, lookupKey } from './lookup.js'
 import { NOTIFY_GENERIC, notifyKeyspaceEvent } from './notify.js'
 import { int32OrReply, int64OrReply, clampSafe, optionName } from './numeric.js'
 import { randomIndex } from './random.js'
-import { services } from './services.js'
+import { services, type ServerServices } from './services.js'
 import {
   ERR_SYNTAX, keyBuffer, keyOf, type CommandContext, type CommandSpec, type Handler,
 } from './spec.js'
@@ -310,7 +310,7 @@ function lfuPolicy(ctx: CommandContext): boolean {
 }
 
 function objectEntryOrReply(ctx: CommandContext, argv: Buffer[]): Entry | undefined {
-  const entry = lookupKey(ctx, keyOf(argv[2] as Buffer), ctx.client.db, false, false)
+  const entry = lookupKey(ctx, keyOf(argv[2] as Buffer), ctx.client.db, false, false, true)
   if (entry === undefined) ctx.reply.nullBulk()
   return entry
 }
@@ -386,15 +386,23 @@ function flushOptionsOk(ctx: CommandContext, argv: Buffer[]): boolean {
   return false
 }
 
+/** Redis's trackingInvalidateKeysOnFlush: every tracking client is told "all keys". */
+function trackingFlushed(ctx: CommandContext): void {
+  const sv = ctx.server as ServerServices | null | undefined
+  sv?.tracking?.flushed()
+}
+
 const flushdbCommand: Handler = (ctx, argv) => {
   if (!flushOptionsOk(ctx, argv)) return
   ctx.txn.apply(flushDbEv(ctx.client.db))
+  trackingFlushed(ctx)
   ctx.reply.simple('OK')
 }
 
 const flushallCommand: Handler = (ctx, argv) => {
   if (!flushOptionsOk(ctx, argv)) return
   ctx.txn.apply(flushAllEv())
+  trackingFlushed(ctx)
   ctx.reply.simple('OK')
 }
 

@@ -7,6 +7,7 @@ import { delEv } from '../state/core-events.js'
 import type { Entry } from '../state/keyspace.js'
 import { touchKey } from '../state/lru.js'
 import { NOTIFY_EXPIRED, NOTIFY_KEY_MISS, notifyKeyspaceEvent } from './notify.js'
+import type { ServerServices, ServerStats } from './services.js'
 import type { CommandContext } from './spec.js'
 
 /** Redis's lookupKeyRead miss: the `keymiss` event (class m). */
@@ -30,21 +31,43 @@ export function isExpired(entry: Entry, nowMs: number): boolean {
  * (state/lru.ts) stays; so it does for a client in CLIENT NO-TOUCH mode (TOUCH touches itself).
  * A miss in a read lookup (ctx.readLookups) notifies `keymiss` unless `notifyMiss` is false
  * (Redis's LOOKUP_NONOTIFY, or a lookup Redis does not make: RANDOMKEY, SCAN without TYPE).
+ * A read lookup counts INFO keyspace_hits / keyspace_misses unless `countStats` is false
+ * (Redis's LOOKUP_NOSTATS; by default it follows notifyMiss: OBJECT is the one lookup that
+ * counts without notifying).
  */
 export function lookupKey(
   ctx: CommandContext, key: string, db = ctx.client.db, touch = true, notifyMiss = true,
+  countStats = notifyMiss,
 ): Entry | undefined {
   const entry = ctx.keyspace.get(db, key)
   if (entry === undefined) {
-    if (notifyMiss && ctx.readLookups === true) keymiss(ctx, key, db)
+    if (ctx.readLookups === true) readMiss(ctx, key, db, notifyMiss, countStats)
     return undefined
   }
   if (isExpired(entry, ctx.nowMs)) {
     ctx.txn.apply(delEv(db, key))
     notifyKeyspaceEvent(ctx, NOTIFY_EXPIRED, 'expired', key, db)
-    if (notifyMiss && ctx.readLookups === true) keymiss(ctx, key, db)
+    if (ctx.readLookups === true) readMiss(ctx, key, db, notifyMiss, countStats)
     return undefined
   }
   if (touch && ctx.client.noTouch !== true) touchKey(entry, ctx.nowMs)
+  if (countStats && ctx.readLookups === true) {
+    const stats = statsOf(ctx)
+    if (stats !== null) stats.keyspaceHits++
+  }
   return entry
+}
+
+/** INFO's counters, or null where there is no server (the embedded engine's own tests). */
+function statsOf(ctx: CommandContext): ServerStats | null {
+  const sv = ctx.server as ServerServices | null | undefined
+  return sv === null || sv === undefined ? null : sv.stats
+}
+
+function readMiss(ctx: CommandContext, key: string, db: number, notifyMiss: boolean,
+  countStats: boolean): void {
+  if (notifyMiss) keymiss(ctx, key, db)
+  if (!countStats) return
+  const stats = statsOf(ctx)
+  if (stats !== null) stats.keyspaceMisses++
 }

@@ -30,7 +30,7 @@ import {
   BUSY_EVAL, busyState, completeScript, killScript, writeRunningScript,
 } from './busy.js'
 import { aclErrorMessage, checkAndLog } from './acl.js'
-import { clientInfoLine } from './connection.js'
+import { clientInfoLine } from './client-info.js'
 import { arityOk, lookupCommand } from './dispatch.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
@@ -272,6 +272,8 @@ class CallHost implements ScriptHost {
       }
       this.wrote = true
     }
+    // Redis's call(): a read in a script makes the caller track the script's keys.
+    if (spec.flags.includes('readonly')) srv.tracking.scriptRead = true
     this.out.proto = resp
     const ctx: CommandContext = { ...this.ctx, client: this.client, reply: this.sink,
       block: undefined, script: true, readLookups: spec.flags.includes('readonly') }

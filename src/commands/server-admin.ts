@@ -77,7 +77,8 @@ function sectionClients(sv: ServerServices): string[] {
     `connected_clients:${sv.clients.size}`, 'cluster_connections:0',
     `maxclients:${sv.config.get('maxclients')}`, `client_recent_max_input_buffer:${maxIn}`,
     `client_recent_max_output_buffer:${maxOut}`,
-    `blocked_clients:${sv.blockedClientCount()}`, 'tracking_clients:0',
+    `blocked_clients:${sv.blockedClientCount()}`,
+    `tracking_clients:${sv.tracking.clientCount}`,
     'clients_in_timeout_table:0',
   ]
 }
@@ -201,17 +202,29 @@ function sectionStats(sv: ServerServices): string[] {
     `total_commands_processed:${s.totalCommandsProcessed}`,
     `instantaneous_ops_per_sec:${s.instantaneousOps}`,
     `total_net_input_bytes:${s.netInputBytes}`, `total_net_output_bytes:${s.netOutputBytes}`,
+    'total_net_repl_input_bytes:0', 'total_net_repl_output_bytes:0',
     'instantaneous_input_kbps:0.00', 'instantaneous_output_kbps:0.00',
+    'instantaneous_input_repl_kbps:0.00', 'instantaneous_output_repl_kbps:0.00',
     `rejected_connections:${s.rejectedConnections}`, 'sync_full:0', 'sync_partial_ok:0',
     'sync_partial_err:0', `expired_keys:${s.expiredKeys}`, 'expired_stale_perc:0.00',
     'expired_time_cap_reached_count:0',
     `expire_cycle_cpu_milliseconds:${Math.round(s.expireCycleMs)}`,
-    `evicted_keys:${sv.evictor?.evictedKeys ?? 0}`, 'evicted_clients:0', `keyspace_hits:${s.keyspaceHits}`,
+    `evicted_keys:${sv.evictor?.evictedKeys ?? 0}`, 'evicted_clients:0',
+    'total_eviction_exceeded_time:0', 'current_eviction_exceeded_time:0',
+    `keyspace_hits:${s.keyspaceHits}`,
     `keyspace_misses:${s.keyspaceMisses}`, `pubsub_channels:${sv.pubsub.channelCount}`,
     `pubsub_patterns:${sv.pubsub.patternCount}`,
     `pubsubshard_channels:${sv.pubsub.shardChannelCount}`,
-    'latest_fork_usec:0', 'total_forks:0', 'unexpected_error_replies:0',
-    `total_error_replies:${s.totalErrorReplies}`,
+    'latest_fork_usec:0', 'total_forks:0', 'migrate_cached_sockets:0',
+    'slave_expires_tracked_keys:0', 'active_defrag_hits:0', 'active_defrag_misses:0',
+    'active_defrag_key_hits:0', 'active_defrag_key_misses:0', 'total_active_defrag_time:0',
+    'current_active_defrag_time:0', `tracking_total_keys:${sv.tracking.totalKeys}`,
+    `tracking_total_items:${sv.tracking.totalItemCount}`,
+    `tracking_total_prefixes:${sv.tracking.totalPrefixes}`, 'unexpected_error_replies:0',
+    `total_error_replies:${s.totalErrorReplies}`, 'dump_payload_sanitizations:0',
+    `total_reads_processed:${s.readsProcessed}`, `total_writes_processed:${s.writesProcessed}`,
+    'io_threaded_reads_processed:0', 'io_threaded_writes_processed:0',
+    'reply_buffer_shrinks:0', 'reply_buffer_expands:0',
   ]
 }
 
@@ -953,6 +966,7 @@ const debug: Handler = (ctx, argv) => {
       if (saveFirst) store.checkpointNow()
       store.reload()
     })
+    sv.tracking.flushed() // Redis's emptyData: signalFlushedDb
     ctx.reply.simple('OK')
   } else {
     ctx.reply.error(`ERR unknown subcommand or wrong number of arguments for '${

@@ -13,6 +13,7 @@ import type { WatchIndex } from '../txn/watch.js'
 import type { AclRegistry } from './acl.js'
 import type { Evictor } from './evict.js'
 import type { PubSub } from './pubsub.js'
+import type { Tracking } from './tracking.js'
 import type { ClientState, CommandContext, CommandSpec } from './spec.js'
 
 /** One connection as handlers see it (the server's Connection implements it). */
@@ -72,6 +73,9 @@ export class ServerStats {
   netOutputBytes = 0
   keyspaceHits = 0
   keyspaceMisses = 0
+  /** Socket reads handled and writes issued (INFO total_reads/writes_processed). */
+  readsProcessed = 0
+  writesProcessed = 0
   expireCycleMs = 0
   /** Corruption reports seen by this process (startup refusals never reach a running server). */
   corruptionEvents = 0
@@ -111,6 +115,8 @@ export class ServerStats {
     this.netOutputBytes = 0
     this.keyspaceHits = 0
     this.keyspaceMisses = 0
+    this.readsProcessed = 0
+    this.writesProcessed = 0
     this.expireCycleMs = 0
     this.commands.clear()
     this.errors.clear()
@@ -173,6 +179,8 @@ export interface ServerServices {
   readonly pubsub: PubSub
   /** ACL users and the ACL LOG (commands/acl.ts). */
   readonly acl: AclRegistry
+  /** Client-side caching: the tracking table and its clients (commands/tracking.ts). */
+  readonly tracking: Tracking
   readonly startedAtMs: number
   readonly runId: string
   readonly version: string

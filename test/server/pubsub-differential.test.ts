@@ -10,22 +10,14 @@
 // fails under CI=true.
 
 import t from 'tap'
-import { replyLength } from '../compat/resp.js'
-import { RawClient, requireBinary, startCapykv, startRedis } from '../helpers/servers.js'
-
-type Arg = string | Buffer
-/** 'set': the reply is one array whose elements are compared as a multiset. 'frames': the
- * top-level frames of each connection as a multiset (their trailing counts in order). */
-type Order = 'exact' | 'set' | 'frames'
-interface Step { conn: 0 | 1 | 2; argv: Arg[]; order?: Order; only?: 2 | 3 }
+import {
+  bin, frames, label, runSteps, s, set, type Step,
+} from '../helpers/push-differential.js'
+import { requireBinary, startCapykv, startRedis } from '../helpers/servers.js'
 
 const A = 0
 const B = 1
 const C = 2
-const s = (conn: 0 | 1 | 2, ...argv: Arg[]): Step => ({ conn, argv })
-const set = (conn: 0 | 1 | 2, ...argv: Arg[]): Step => ({ conn, argv, order: 'set' })
-const frames = (conn: 0 | 1 | 2, ...argv: Arg[]): Step => ({ conn, argv, order: 'frames' })
-const bin = (text: string): Buffer => Buffer.from(text, 'latin1')
 
 export const STEPS: Step[] = [
   // arity and argument errors
@@ -100,111 +92,6 @@ export const STEPS: Step[] = [
   s(C, 'SUBSCRIBE', 'gone'), s(C, 'QUIT'), s(B, 'PUBSUB', 'NUMSUB', 'gone'),
   s(B, 'PUBLISH', 'gone', 'x'),
 ]
-
-/** Output of a connection that gets no barrier (inside MULTI, replies off) is read until quiet. */
-const QUIET_MS = 100
-const BARRIER_TIMEOUT_MS = 5000
-
-/** Top-level frames of `b`. */
-function splitFrames(b: Buffer): Buffer[] {
-  const out: Buffer[] = []
-  let pos = 0
-  while (pos < b.length) {
-    const n = replyLength(b, pos)
-    if (n < 0) {
-      out.push(b.subarray(pos))
-      break
-    }
-    out.push(b.subarray(pos, pos + n))
-    pos += n
-  }
-  return out
-}
-
-/** One array reply with its elements sorted. */
-function sortedArray(frame: Buffer): string {
-  const nl = frame.indexOf('\r\n')
-  const header = frame.toString('latin1', 0, nl + 2)
-  return header + splitFrames(frame.subarray(nl + 2)).map((e) => e.toString('latin1')).sort()
-    .join('')
-}
-
-/** Frames as a multiset; each frame's trailing integer (a count) kept apart, in order. */
-function framesMultiset(b: Buffer): string {
-  const counts: string[] = []
-  const rest = splitFrames(b).map((f) => {
-    const text = f.toString('latin1')
-    const m = /:(\d+)\r\n$/.exec(text)
-    if (m !== null) counts.push(m[1] as string)
-    return m === null ? text : text.slice(0, m.index)
-  })
-  return `${rest.sort().join('|')} counts ${counts.join(',')}`
-}
-
-function normalize(b: Buffer, order: Order): string {
-  if (order === 'set') return splitFrames(b).map(sortedArray).join('')
-  if (order === 'frames') return framesMultiset(b)
-  return b.toString('latin1')
-}
-
-/**
- * Everything a step causes has arrived on a connection once the reply to a PING sent after it
- * arrived (a server answers one connection in order, and a message pushed by another client's
- * command is written before that command's reply is). The PING's reply is cut off: a bulk
- * string, or RESP2 subscribed mode's ["pong", marker]. Connections inside MULTI or under
- * CLIENT REPLY OFF get no PING (it would be queued or unanswered): they are read until quiet.
- */
-async function readAll(clients: RawClient[], barrier: boolean[], n: number, acting: number):
-  Promise<Buffer[]> {
-  const marker = `sync:${n}`
-  const bulk = `$${marker.length}\r\n${marker}\r\n`
-  const subscribed = `*2\r\n$4\r\npong\r\n${bulk}`
-  const read = async (i: number): Promise<Buffer> => {
-    const c = clients[i] as RawClient
-    if (!barrier[i] || c.isClosed) return c.readFor(QUIET_MS, 1000)
-    c.send(RawClient.encode('PING', marker))
-    const text = await c.readUntil(bulk, BARRIER_TIMEOUT_MS)
-    if (text.endsWith(subscribed)) return Buffer.from(text.slice(0, -subscribed.length), 'latin1')
-    if (text.endsWith(bulk)) return Buffer.from(text.slice(0, -bulk.length), 'latin1')
-    return Buffer.from(`${text} (no barrier reply)`, 'latin1')
-  }
-  // The acting connection first: once its command is done, what it pushed to others is
-  // written, and their PINGs come after it.
-  const first = await read(acting)
-  const rest = await Promise.all(clients.map((_, i) => i === acting ? first : read(i)))
-  return rest
-}
-
-/** Runs the steps on one server; per step, per connection, the normalized output. */
-export async function runSteps(port: number, proto: 2 | 3, steps: Step[]): Promise<string[][]> {
-  const clients = [await RawClient.connect(port), await RawClient.connect(port),
-    await RawClient.connect(port)]
-  if (proto === 3) {
-    for (const c of clients) await c.command(['HELLO', '3'], 10)
-  }
-  // Which connections may get a barrier PING (see readAll).
-  const barrier = [true, true, true]
-  const out: string[][] = []
-  for (const [n, step] of steps.entries()) {
-    if (step.only !== undefined && step.only !== proto) {
-      out.push([])
-      continue
-    }
-    const name = step.argv.map((a) => String(a).toUpperCase()).join(' ')
-    if (name === 'MULTI' || name === 'CLIENT REPLY OFF') barrier[step.conn] = false
-    if (['EXEC', 'DISCARD', 'RESET', 'CLIENT REPLY ON'].includes(name)) barrier[step.conn] = true
-    ;(clients[step.conn] as RawClient).send(RawClient.encode(...step.argv))
-    const got = await readAll(clients, barrier, n, step.conn)
-    out.push(got.map((g) => normalize(g, step.order ?? 'exact')))
-  }
-  for (const c of clients) c.close()
-  return out
-}
-
-function label(step: Step): string {
-  return `${'ABC'[step.conn]}: ${step.argv.map((a) => JSON.stringify(
-    typeof a === 'string' ? a : a.toString('latin1'))).join(' ')}`
-}
 
 for (const proto of [2, 3] as const) {
   t.test(`pub/sub in RESP${proto} replies and pushes as Redis 7.0.15, byte for byte`,

@@ -12,9 +12,13 @@
 // subscribers (RESP2 SUBSCRIBE __keyspace@0__:k, RESP3 PSUBSCRIBE __keyevent@0__:*) count the
 // notifications per key; the n-th `set` of k announces the n-th write (value n), the n-th
 // `incrby` of `other` the value n, so on arrival the durable image must hold at least n.
+// Client-side caching invalidations too: a RESP2 client tracks k (CLIENT TRACKING on, REDIRECT
+// to a client subscribed to __redis__:invalidate) and re-reads k after each invalidation; an
+// invalidation announces a write made after the tracker's last GET, whose reply showed v, so on
+// arrival the durable image must hold k > v.
 // The test of the test: the same run over a server built with the unsafePublishBeforeDurable
-// mutation (messages and notifications written to sockets at once) must report violations of
-// both kinds.
+// mutation (messages, notifications and invalidations written to sockets at once) must report
+// violations of each kind.
 // CAPYKV_SIM_SEED reproduces the seed printed.
 
 import t from 'tap'
@@ -51,6 +55,8 @@ interface RunResult {
   notificationsExpected: number
   messagesChecked: number
   messagesExpected: number
+  invalidationsChecked: number
+  invalidationViolations: number
   bareDeliveredWithoutCommit: boolean
   commits: number
 }
@@ -75,7 +81,8 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
   server.attachStore(store)
   const result: RunResult = { violations: [], messageViolations: 0, notificationViolations: 0,
     notificationsChecked: 0, notificationsExpected: 0, messagesChecked: 0, messagesExpected: 0,
-    bareDeliveredWithoutCommit: false, commits: 0 }
+    invalidationsChecked: 0, invalidationViolations: 0, bareDeliveredWithoutCommit: false,
+    commits: 0 }
 
   /** The integer at `key` in the image a crash right now would certainly keep. */
   const durableValue = (key: string): number => {
@@ -139,6 +146,15 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
   await subscribe('RESP2 SSUBSCRIBE', [['SSUBSCRIBE', 'c']])
   await subscribe('RESP2 keyspace', [['SUBSCRIBE', '__keyspace@0__:k']])
   await subscribe('RESP3 keyevent', [['HELLO', '3'], ['PSUBSCRIBE', '__keyevent@0__:*']])
+  const tracking = await trackKey(server.boundPort, (trackedAt) => {
+    result.invalidationsChecked++
+    const durable = durableValue('k')
+    if (durable <= trackedAt) {
+      result.invalidationViolations++
+      violation(`seed ${seed}: an invalidation of k (tracked at k=${trackedAt}) arrived while ` +
+        `the durable image holds k=${durable}`)
+    }
+  })
   const perPublish = 3 // RESP2 + RESP3 channel + RESP3 pattern
   const perSpublish = 1
 
@@ -205,10 +221,49 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
   }
   result.notificationsExpected = 2 * written + incrs
   writer.close()
+  tracking.close()
   for (const s of subscribers) s.client.close()
   server.requestShutdown(false, 'test over')
   await new Promise((r) => setTimeout(r, 50))
   return result
+}
+
+/**
+ * A tracker of `k` redirecting to a subscriber of __redis__:invalidate. `onInvalidation(v)` runs
+ * on each invalidation's arrival with the value the tracker's last GET showed; the tracker then
+ * reads k again (tracking it again).
+ */
+async function trackKey(port: number, onInvalidation: (trackedAt: number) => void):
+  Promise<{ close(): void }> {
+  const inval = await RawClient.connect(port)
+  const id = (await inval.command(['CLIENT', 'ID'], 10)).slice(1, -2)
+  await inval.command(['SUBSCRIBE', '__redis__:invalidate'], 10)
+  const tracker = await RawClient.connect(port)
+  await tracker.command(['CLIENT', 'TRACKING', 'on', 'REDIRECT', id], 10)
+  let trackedAt = 0
+  const replies = new ReplyFramer()
+  tracker.socket.on('data', (chunk: Buffer) => {
+    replies.feed(chunk)
+    for (let f = replies.next(); f !== null; f = replies.next()) {
+      const v = parseReply(f)
+      trackedAt = Buffer.isBuffer(v) ? Number(v.toString()) : 0
+    }
+    tracker.take()
+  })
+  await tracker.command(['GET', 'k'], 10)
+  const messages = new ReplyFramer()
+  inval.socket.on('data', (chunk: Buffer) => {
+    messages.feed(chunk)
+    for (let f = messages.next(); f !== null; f = messages.next()) {
+      const v = parseReply(f) as Value[]
+      const keys = v[2]
+      if (!Array.isArray(keys) || String(keys[0]) !== 'k') continue
+      onInvalidation(trackedAt)
+      tracker.send(RawClient.encode('GET', 'k'))
+    }
+    inval.take()
+  })
+  return { close: () => { tracker.close(); inval.close() } }
 }
 
 /** One seed for both runs: the mutation is caught on the very workload the real build passes. */
@@ -226,9 +281,11 @@ t.test('no subscriber receives a PUBLISH issued after a write, or a keyspace not
       'after the last commit every published message has arrived')
     t.equal(r.notificationsChecked, r.notificationsExpected,
       'after the last commit every keyspace notification has arrived')
+    t.ok(r.invalidationsChecked > 0, `${r.invalidationsChecked} tracking invalidations checked`)
     t.ok(r.commits > 10, `${r.commits} manual group commits`)
     t.comment(`pubsub durability: ${r.messagesChecked} messages and ${r.notificationsChecked} ` +
-      `keyspace notifications checked against the durable image, ${r.commits} commits`)
+      `keyspace notifications and ${r.invalidationsChecked} invalidations checked against the ` +
+      `durable image, ${r.commits} commits`)
   })
 
 t.test('test of the test: a server that publishes before the commit is caught', async (t) => {
@@ -238,4 +295,6 @@ t.test('test of the test: a server that publishes before the commit is caught', 
     `${r.violations[0] ?? 'none'})`)
   t.ok(r.notificationViolations > 0,
     `premature keyspace notifications are detected (${r.notificationViolations})`)
+  t.ok(r.invalidationViolations > 0,
+    `premature tracking invalidations are detected (${r.invalidationViolations})`)
 })
