@@ -364,24 +364,9 @@ export class Dispatcher {
 
   /** execute()'s body: the spec run or refused (null: no such command). */
   private executeRequest(session: Session, args: Args): CommandSpec | null {
-    this.index ??= new CommandIndex(this.services.table, (spec) => this.info(spec))
-    const entry = this.index.findName(args)
-    let spec: CommandSpec
-    let info: SpecInfo
-    if (entry !== undefined) {
-      spec = entry.spec
-      info = entry.info
-    } else {
-      const argv = args.toArgv()
-      const found = lookupCommand(this.services.table, argv)
-      if (found.kind !== 'ok') {
-        this.reject(session, null, found.kind === 'unknown-command' ? unknownCommandError(argv)
-          : unknownSubcommandError(argv))
-        return null
-      }
-      spec = found.spec
-      info = this.info(spec)
-    }
+    const found = this.findSpec(session, args)
+    if (found === null) return null
+    const { spec, info } = found
     const client = session.state
     session.handle.lastCommand = spec.name
     if (!arityOk(spec, args.count)) {
@@ -436,6 +421,21 @@ export class Dispatcher {
     if (spec === EXEC_SPEC) this.exec(session, spec, args.toArgv())
     else this.call(session, spec, info, args)
     return spec
+  }
+
+  /** The request's command: from the index, else looked up; null after an unknown one's error. */
+  private findSpec(session: Session, args: Args): { spec: CommandSpec; info: SpecInfo } | null {
+    this.index ??= new CommandIndex(this.services.table, (spec) => this.info(spec))
+    const entry = this.index.findName(args)
+    if (entry !== undefined) return entry
+    const argv = args.toArgv()
+    const found = lookupCommand(this.services.table, argv)
+    if (found.kind !== 'ok') {
+      this.reject(session, null, found.kind === 'unknown-command' ? unknownCommandError(argv)
+        : unknownSubcommandError(argv))
+      return null
+    }
+    return { spec: found.spec, info: this.info(found.spec) }
   }
 
   /** Redis's trackingLimitUsedSlots before a command (its invalidations go before its reply). */
