@@ -21,6 +21,7 @@ import { Args } from '../resp/args.js'
 import type { OutputBuffer } from '../resp/writer.js'
 import { BlockingRegistry, type BlockedClient, type Waiter } from '../txn/blocking.js'
 import type { Event } from '../state/event.js'
+import type { Keyspace } from '../state/keyspace.js'
 import type { Store, Transaction } from '../txn/engine.js'
 import type { WatchIndex } from '../txn/watch.js'
 import type { OutputSink } from './reply-sink.js'
@@ -286,6 +287,50 @@ export function reprArg(arg: Buffer): string {
     }
   }
   return s + '"'
+}
+
+/**
+ * The CommandContext of a command outside MULTI: one object per dispatcher, its fields set per
+ * call (see Dispatcher.call).
+ */
+class CallContext implements CommandContext {
+  store = null as unknown as Store
+  keyspace = null as unknown as Keyspace
+  txn = null as unknown as Transaction
+  client = null as unknown as ClientState
+  reply = null as unknown as ReplySink
+  nowMs = 0
+  server: unknown = null
+  block: BlockFn | undefined = undefined
+  suspend: (() => SuspendedCall) | undefined = undefined
+  readLookups = false
+
+  set(store: Store | null, txn: Transaction | null, session: Session, now: number,
+    server: unknown, readLookups: boolean): void {
+    this.store = store as Store
+    this.keyspace = (store === null ? null : store.keyspace) as Keyspace
+    this.txn = txn as Transaction
+    this.client = session.state
+    this.reply = session.sink
+    this.nowMs = now
+    this.server = server
+    this.readLookups = readLookups
+  }
+}
+
+/** A call's state from its start to finishCall (which may come later: ctx.suspend). */
+class CallFrame {
+  session: Session | null = null
+  spec: CommandSpec | null = null
+  info: SpecInfo | null = null
+  args: Args | null = null
+  txn: Transaction | null = null
+  /** A write command's replies that a refusal must drop start at `mark` in session.out. */
+  undoable = false
+  mark = 0
+  started = 0
+  errorsBefore = 0
+  suspended = false
 }
 
 export class Dispatcher {
@@ -627,59 +672,65 @@ export class Dispatcher {
     return true
   }
 
-  /** Serve clients blocked on keys the committed events touched. */
+  /**
+   * Serve clients blocked on keys the committed events touched. Each is served in a
+   * transaction of its own from store.begin(), never the shared one whose events this reads.
+   */
   private serveBlocked(txn: Transaction | null): void {
-    if (txn === null || this.blocking.size === 0 || txn.events.length === 0) return
+    if (txn === null || this.blocking.size === 0 || txn.eventCount === 0) return
     this.blocking.serveBlocked(txn.events)
   }
 
   /**
-   * A command outside MULTI: its own transaction. A write command's replies go straight into
-   * the session's output; `mark` remembers where they start, so that a transaction the pool
-   * refuses (or a handler that throws) leaves none of them, as the scratch buffer used to do
-   * at the cost of a copy per command.
+   * A command outside MULTI: its own transaction (the store's shared one: no Transaction per
+   * request). A write command's replies go straight into the session's output; `mark`
+   * remembers where they start, so that a transaction the pool refuses (or a handler that
+   * throws) leaves none of them. The context and the call's state are the dispatcher's reused
+   * objects (no closure or context per request); a command that outlives its call
+   * (ctx.suspend) takes them along and the dispatcher makes new ones.
    */
   private call(session: Session, spec: CommandSpec, info: SpecInfo, args: Args): void {
     const store = this.services.store
     const sink = session.sink
-    const out = session.out
     const undoable = info.write && !sink.muted && store !== null
-    assert(!undoable || sink.target === out, 'an unmuted sink writes to its session')
-    const mark = undoable ? out.length : 0
-    const started = this.batchClock >= 0 ? this.batchClock : performance.now()
+    assert(!undoable || sink.target === session.out, 'an unmuted sink writes to its session')
     // While a script is busy (commands/busy.ts) only allow_busy commands get here: they write
     // nothing and run outside the script's open transaction, and what waits for the script's
     // commit (its PUBLISHes) stays parked until then.
     const parked = busyState.current === null ? null : this.deferred
     if (parked !== null) this.deferred = []
-    const txn = store === null || parked !== null ? null : store.begin()
+    const txn = store === null || parked !== null ? null : store.beginShared()
+    // A call inside a call (none today) would get objects of its own.
+    const nested = this.calling !== null
+    const frame = nested ? new CallFrame() : this.frame
+    frame.session = session
+    frame.spec = spec
+    frame.info = info
+    frame.args = args
+    frame.txn = txn
+    frame.undoable = undoable
+    frame.mark = undoable ? session.out.length : 0
+    frame.started = this.batchClock >= 0 ? this.batchClock : performance.now()
+    frame.errorsBefore = sink.errorCount
+    frame.suspended = false
+    const ctx = nested ? new CallContext() : this.ctx
     const now = nowMs()
-    const errorsBefore = sink.errorCount
-    let suspended = false
-    // The request's arguments; a suspended command keeps a copy of its own (Args are refilled
-    // by the connection's next request).
-    let request = args
-    const finish = (failed: boolean): void => {
-      this.finishCall(session, spec, info, request, txn, undoable, mark, started, errorsBefore,
-        failed)
-    }
-    const ctx = this.context(session, store, txn, now,
-      txn === null ? undefined : this.blockCurrent,
-      txn === null ? undefined : () => {
-        suspended = true
-        session.blocked = true
-        request = Args.of(args.toArgv())
-        return this.suspendedCall(session, txn, finish)
-      }, info.readonly)
+    ctx.set(store, txn, session, now, this.services, info.readonly)
+    ctx.block = txn === null ? undefined : this.blockCurrent
+    ctx.suspend = txn === null ? undefined : this.suspendCurrent
     let failed = false
     const outerCalling = this.calling
     const outerNowMs = this.callingNowMs
     const outerName = this.callingName
+    const outerFrame = this.callingFrame
+    const outerCtx = this.callingCtx
     const tracking = this.services.tracking
     const outerCurrent = tracking.current
     this.calling = session
     this.callingNowMs = now
     this.callingName = spec.name
+    this.callingFrame = frame
+    this.callingCtx = ctx
     tracking.current = session.state.id
     tracking.scriptRead = false
     try {
@@ -689,25 +740,48 @@ export class Dispatcher {
     } catch (e) {
       failed = true
       txn?.abort()
-      this.handlerCrashed(session, spec, e, undoable ? mark : -1)
+      this.handlerCrashed(session, spec, e, undoable ? frame.mark : -1)
     } finally {
       this.calling = outerCalling
       this.callingNowMs = outerNowMs
       this.callingName = outerName
       tracking.current = outerCurrent
+      this.callingFrame = outerFrame
+      this.callingCtx = outerCtx
     }
-    if (suspended && !failed) return
-    finish(failed)
+    if (frame.suspended && !failed) return
+    this.finishCall(frame, failed)
     if (parked !== null) this.deferred = parked
   }
 
-  /** ctx.suspend's handle: finish the call later, or drop its transaction (SHUTDOWN NOSAVE). */
-  private suspendedCall(session: Session, txn: Transaction, finish: (failed: boolean) => void):
-    SuspendedCall {
+  /** The running call's state (this.frame unless nested or suspended). */
+  private frame = new CallFrame()
+  private ctx = new CallContext()
+  private callingFrame: CallFrame | null = null
+  private callingCtx: CallContext | null = null
+
+  /**
+   * ctx.suspend of a command outside MULTI/EXEC: finish the call later, or drop its transaction
+   * (SHUTDOWN NOSAVE). One function for every call; what a suspension allocates (its handle, a
+   * copy of the arguments, the next call's context and frame) it allocates only when used.
+   */
+  private readonly suspendCurrent = (): SuspendedCall => {
+    const frame = this.callingFrame
+    const session = frame?.session ?? null
+    const txn = frame?.txn ?? null
+    assert(frame !== null && session !== null, 'ctx.suspend called outside its command')
+    assert(txn !== null, 'a suspended command has its transaction')
+    frame.suspended = true
+    session.blocked = true
+    // Args are refilled by the connection's next request: the command keeps a copy.
+    frame.args = Args.of((frame.args as Args).toArgv())
+    // The command keeps its frame and context past this call.
+    if (frame === this.frame) this.frame = new CallFrame()
+    if (this.callingCtx === this.ctx) this.ctx = new CallContext()
     return {
       resume: () => {
         session.blocked = false
-        finish(false)
+        this.finishCall(frame, false)
         this.hooks.resume(session)
       },
       drop: () => {
@@ -718,16 +792,18 @@ export class Dispatcher {
   }
 
   /** The end of call(), at once or when a suspended command resumes: commit, stats, MONITOR. */
-  private finishCall(session: Session, spec: CommandSpec, info: SpecInfo, args: Args,
-    txn: Transaction | null, undoable: boolean, mark: number, started: number,
-    errorsBefore: number, failed: boolean): void {
+  private finishCall(frame: CallFrame, failed: boolean): void {
+    const session = frame.session as Session
+    const spec = frame.spec as CommandSpec
+    const info = frame.info as SpecInfo
+    const args = frame.args as Args
+    const txn = frame.txn
     const sink = session.sink
-    const out = session.out
-    const handlerFailed = !failed && sink.errorCount > errorsBefore
+    const handlerFailed = !failed && sink.errorCount > frame.errorsBefore
     const tracking = this.services.tracking
     if (!failed && tracking.clientCount > 0) tracking.afterCommand(session.state, spec, args)
     if (!failed && txn !== null && !this.commit(txn)) {
-      if (undoable) out.truncate(mark)
+      if (frame.undoable) session.out.truncate(frame.mark)
       this.services.stats.commandStat(spec.name).rejectedCalls++
       this.writeError(session, this.refusalText())
       tracking.release()
@@ -736,7 +812,7 @@ export class Dispatcher {
     }
     tracking.release() // after the reply, once the transaction is appended (commands/tracking.ts)
     this.runDeferred()
-    this.account(session, spec, args, started, handlerFailed, info)
+    this.account(session, spec, args, frame.started, handlerFailed, info)
     if (!failed) this.serveBlocked(txn)
     if (this.hooks.hasMonitors && !info.skipMonitor) {
       this.hooks.feedMonitors(session, args.toArgv())
@@ -826,7 +902,7 @@ export class Dispatcher {
     const started = performance.now()
     const queue = multi.queue
     discardTransaction(client, this.watch) // leaves MULTI and unwatches, as Redis does first
-    const txn = store === null ? null : store.begin()
+    const txn = store === null ? null : store.beginShared()
     const now = nowMs()
     const muted = sink.muted
     if (!muted) {

@@ -428,7 +428,7 @@ const lastsave: Handler = (ctx) => {
 const save: Handler = (ctx) => {
   const sv = services(ctx)
   const store = ctx.store
-  if (ctx.txn.events.length > 0 || !store.checkpointNow()) {
+  if (ctx.txn.eventCount > 0 || !store.checkpointNow()) {
     ctx.reply.error('ERR')
     return
   }

@@ -19,6 +19,7 @@
 //   made, not only on its bytes: `encodingHints` remembers it per Buffer (volatile, like Redis's
 //   encoding, which a restart recomputes).
 
+import type { Args } from '../resp/args.js'
 import { delEv, expireEv, putEv } from '../state/core-events.js'
 import { TYPE_STRING, type Entry } from '../state/keyspace.js'
 import { noteExpiry } from './expire.js'
@@ -373,40 +374,40 @@ function applyExpire(ctx: CommandContext, db: number, key: string, expireAtMs: n
 // ---------------------------------------------------------------------------------------------
 // MGET / MSET family
 
-const mgetCommand: Handler = (ctx, argv) => {
-  ctx.reply.arrayHeader(argv.length - 1)
-  for (let j = 1; j < argv.length; j++) {
-    const entry = lookupKey(ctx, keyOf(argv[j] as Buffer))
+const mgetCommand = argsHandler((ctx, args) => {
+  ctx.reply.arrayHeader(args.count - 1)
+  for (let j = 1; j < args.count; j++) {
+    const entry = lookupKey(ctx, args.key(j))
     if (entry === undefined || entry.type !== TYPE_STRING) ctx.reply.nullBulk()
     else ctx.reply.bulk(entry.value as Buffer)
   }
-}
+})
 
-function msetGeneric(ctx: CommandContext, argv: Buffer[], nx: boolean): void {
-  if (argv.length % 2 === 0) {
+function msetGeneric(ctx: CommandContext, args: Args, nx: boolean): void {
+  if (args.count % 2 === 0) {
     ctx.reply.error(`ERR wrong number of arguments for '${nx ? 'msetnx' : 'mset'}' command`)
     return
   }
   if (nx) {
-    for (let j = 1; j < argv.length; j += 2) {
-      if (lookupKey(ctx, keyOf(argv[j] as Buffer)) !== undefined) {
+    for (let j = 1; j < args.count; j += 2) {
+      if (lookupKey(ctx, args.key(j)) !== undefined) {
         ctx.reply.integer(0)
         return
       }
     }
   }
   const db = ctx.client.db
-  for (let j = 1; j < argv.length; j += 2) {
-    const key = keyOf(argv[j] as Buffer)
+  for (let j = 1; j < args.count; j += 2) {
+    const key = args.key(j)
     // setKey's lookupKeyWrite: an expired key is deleted (`expired`), then created (`new`).
-    putNotify(ctx, key, argv[j + 1] as Buffer, 0, lookupKey(ctx, key, db) === undefined, 'set')
+    putNotify(ctx, key, args.bytes(j + 1), 0, lookupKey(ctx, key, db) === undefined, 'set')
   }
   if (nx) ctx.reply.integer(1)
   else ctx.reply.simple('OK')
 }
 
-const msetCommand: Handler = (ctx, argv) => msetGeneric(ctx, argv, false)
-const msetnxCommand: Handler = (ctx, argv) => msetGeneric(ctx, argv, true)
+const msetCommand = argsHandler((ctx, args) => msetGeneric(ctx, args, false))
+const msetnxCommand = argsHandler((ctx, args) => msetGeneric(ctx, args, true))
 
 // ---------------------------------------------------------------------------------------------
 // INCR family

@@ -15,6 +15,7 @@ import { ByteReader, ByteWriter } from './bytes.js'
 import { readDb } from './coll-common.js'
 import { carryEncodingHints } from './encoding-hints.js'
 import type { EventType, Undo } from './event.js'
+import type { UndoLog } from './undo-log.js'
 import { Entry, KeyMap, type Keyspace, TYPE_STRING, DB_COUNT, ENTRY_OVERHEAD_BYTES, keyHashBytes } from './keyspace.js'
 import { valueType } from './value-codec.js'
 
@@ -64,14 +65,34 @@ export function deleteEntry(ks: Keyspace, db: number, key: string): Undo | null 
   return previous === undefined ? null : () => { ks.set(db, key, previous) }
 }
 
+/** putEntry with its undo recorded as data (EventType.applyLogged). */
+export function putEntryLogged(ks: Keyspace, db: number, key: string, entry: Entry,
+  undo: UndoLog): true {
+  undo.entry(db, key, ks.set(db, key, entry))
+  return true
+}
+
+/** deleteEntry with its undo recorded as data; false when the key was absent. */
+export function deleteEntryLogged(ks: Keyspace, db: number, key: string, undo: UndoLog): boolean {
+  const previous = ks.delete(db, key)
+  if (previous === undefined) return false
+  undo.entry(db, key, previous)
+  return true
+}
+
+/** The entry a PUT stores (both apply forms). */
+function entryOfPut(e: PutEvent): Entry {
+  return new Entry(TYPE_STRING, e.value, e.expireAtMs, e.value.length + 2)
+}
+
 export const putEvent: EventType<PutEvent> = {
   code: EV_PUT, name: 'put', shrinks: false,
   encode(w: ByteWriter, e) {
     w.u8(e.db); w.str(e.key); w.bytes(e.value); w.f64(e.expireAtMs)
   },
   decode: (r) => ({ code: EV_PUT, db: readDb(r), key: r.str(), value: r.bytes(), expireAtMs: r.f64() }),
-  apply: (ks, e) =>
-    putEntry(ks, e.db, e.key, new Entry(TYPE_STRING, e.value, e.expireAtMs, e.value.length + 2)),
+  apply: (ks, e) => putEntry(ks, e.db, e.key, entryOfPut(e)),
+  applyLogged: (ks, e, undo) => putEntryLogged(ks, e.db, e.key, entryOfPut(e), undo),
   deferInto: (ks, r) => deferStringWrite(ks, r, EV_PUT),
 
 }
@@ -81,6 +102,7 @@ export const delEvent: EventType<DelEvent> = {
   encode(w, e) { w.u8(e.db); w.str(e.key) },
   decode: (r) => ({ code: EV_DEL, db: readDb(r), key: r.str() }),
   apply: (ks, e) => deleteEntry(ks, e.db, e.key),
+  applyLogged: (ks, e, undo) => deleteEntryLogged(ks, e.db, e.key, undo),
 }
 
 export const expireEvent: EventType<ExpireEvent> = {

@@ -8,17 +8,21 @@
 //   (storage/checkpoint.ts) may apply a delta to a key whose full value arrives later in a RESTORE
 //   event; the RESTORE overwrites whatever the delta produced, so totality is all it needs;
 // - apply returns an undo closure that restores the exact previous state (abort, out of space),
-//   or null when the event changed nothing.
+//   or null when the event changed nothing; applyLogged, where a type has it, does the same
+//   change and records its undo as data in an UndoLog instead (no closure per event: the
+//   string path's PUT and DEL, issue 15 stage 2). Both forms leave the same state.
 
+import { assert } from '../assert.js'
 import { ByteReader, type ByteWriter, DecodeError } from './bytes.js'
 import { EVENT_TYPES } from './event-registry.js'
 import type { Keyspace } from './keyspace.js'
+import type { Undo, UndoLog } from './undo-log.js'
+
+export type { Undo } from './undo-log.js'
 
 export interface Event {
   readonly code: number
 }
-
-export type Undo = () => void
 
 export interface EventType<E extends Event = Event> {
   readonly code: number
@@ -28,6 +32,11 @@ export interface EventType<E extends Event = Event> {
   encode(w: ByteWriter, e: E): void
   decode(r: ByteReader): E
   apply(ks: Keyspace, e: E): Undo | null
+  /**
+   * Optional: apply as apply() does, recording the undo into `undo` rather than returning a
+   * closure; false when the event changed nothing (apply's null).
+   */
+  applyLogged?(ks: Keyspace, e: E, undo: UndoLog): boolean
   /**
    * Optional, for whole-key writes (the deferred index, keyspace.ts): read the event's fields
    * from `r` (positioned just after the code byte) and either hand it to ks.defer and return
@@ -52,9 +61,13 @@ export function eventType(code: number): EventType {
   return et
 }
 
-export function encodeEvents(w: ByteWriter, events: readonly Event[]): void {
-  w.varuint(events.length)
-  for (const e of events) {
+/** The first `count` events (all of them by default) as one record's payload. */
+export function encodeEvents(w: ByteWriter, events: readonly Event[],
+  count = events.length): void {
+  assert(count <= events.length, 'encode only events that exist')
+  w.varuint(count)
+  for (let i = 0; i < count; i++) {
+    const e = events[i] as Event
     w.u8(e.code)
     eventType(e.code).encode(w, e)
   }
@@ -97,7 +110,18 @@ export function applyEvent(ks: Keyspace, e: Event): Undo | null {
   return eventType(e.code).apply(ks, e)
 }
 
-export function eventsShrinkOnly(events: readonly Event[]): boolean {
-  for (const e of events) if (!eventType(e.code).shrinks) return false
+/** Apply one event tentatively, its undo recorded in `undo`; false when nothing changed. */
+export function applyEventLogged(ks: Keyspace, e: Event, undo: UndoLog): boolean {
+  const et = eventType(e.code)
+  if (et.applyLogged !== undefined) return et.applyLogged(ks, e, undo)
+  const fn = et.apply(ks, e)
+  if (fn === null) return false
+  undo.closure(fn)
+  return true
+}
+
+/** Whether the first `count` events can only shrink live data. */
+export function eventsShrinkOnly(events: readonly Event[], count = events.length): boolean {
+  for (let i = 0; i < count; i++) if (!eventType((events[i] as Event).code).shrinks) return false
   return true
 }

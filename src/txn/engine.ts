@@ -16,7 +16,7 @@ import { assert } from '../assert.js'
 import { nowMs } from '../clock.js'
 import { StoreError } from '../errors.js'
 import { recoverAsync, recover, type RecoveredLog, type RecoveryProgress } from '../recovery/recover.js'
-import { encodeEvents, eventsShrinkOnly, applyEvent, type Event, type Undo } from '../state/event.js'
+import { Transaction } from './transaction.js'
 import { DB_COUNT, KeyMap, type Keyspace, type KeyspaceObserver } from '../state/keyspace.js'
 import {
   Checkpointer, incrementalReserveBytes, smallReserveBytes, writeReserveBytes,
@@ -27,6 +27,8 @@ import { REC_TXN } from '../storage/record-codec.js'
 import { syncMetadata } from '../storage/setup.js'
 import { createPoolFile } from '../storage/durability.js'
 import { FORMAT_VERSION } from '../storage/layout.js'
+
+export { Transaction }
 
 export const DEFAULT_POOL_BYTES = 1024 * 1024 * 1024
 /** Deferred events indexed per background slice after open (~1 ms; state/keyspace.ts). */
@@ -90,93 +92,6 @@ export interface StoreStats {
   rootCopiesRewritten: number
 }
 
-/**
- * A transaction with no events yet shares these (frozen, so a stray push fails loudly). The first
- * event makes an array of its own: `[e]` holds one slot, where pushing onto `[]` would allocate
- * seventeen, and most transactions hold one event (garbage per command is the server's GC cost).
- */
-const NO_EVENTS: Event[] = Object.freeze([]) as unknown as Event[]
-const NO_UNDOS: Undo[] = Object.freeze([]) as unknown as Undo[]
-
-export class Transaction {
-  /** The events applied so far, in order (read-only outside this class). */
-  events: Event[] = NO_EVENTS
-  private undos: Undo[] = NO_UNDOS
-  private open = true
-  /**
-   * The keyspace epoch at begin. Undoing every event puts back the very same database maps, so
-   * abort and undoAll restore it: a running checkpoint's iterators stay valid, and it is not
-   * abandoned (its log space wasted) because a FLUSHDB or SWAPDB was applied and then undone.
-   */
-  private readonly epochAtBegin: number
-  constructor(private readonly store: Store) {
-    this.epochAtBegin = store.keyspace.epoch
-  }
-
-  get keyspace(): Keyspace {
-    return this.store.keyspace
-  }
-
-  /** Apply one event tentatively: later reads in this transaction see it. */
-  /** Handlers build `e` with its constructor (state/event-registry.ts's AnyEvent). */
-  apply(e: Event): void {
-    assert(this.open, 'transaction is closed')
-    const undo = applyEvent(this.store.keyspace, e)
-    if (undo === null) return
-    if (this.events === NO_EVENTS) {
-      this.undos = [undo]
-      this.events = [e]
-    } else {
-      this.undos.push(undo)
-      this.events.push(e)
-    }
-  }
-
-  /** Undo every tentative event; no PM I/O. */
-  abort(): void {
-    if (!this.open) return
-    for (let i = this.undos.length - 1; i >= 0; i--) (this.undos[i] as Undo)()
-    this.undos = NO_UNDOS
-    this.store.keyspace.epoch = this.epochAtBegin
-    this.events = NO_EVENTS
-    this.open = false
-    this.store.endTransaction(this)
-  }
-
-  /** Append to the log now; durable at the end of this turn. Throws StoreError (nothing applied). */
-  commitNoWait(): void {
-    assert(this.open, 'transaction is closed')
-    try {
-      if (this.events.length > 0) this.store.appendTransaction(this)
-    } catch (e) {
-      this.abort()
-      throw e
-    }
-    this.open = false
-    this.store.endTransaction(this)
-  }
-
-  /** Resolves when the transaction is durable. */
-  commit(): Promise<void> {
-    this.commitNoWait()
-    return this.events.length === 0 ? Promise.resolve() : this.store.whenDurable()
-  }
-
-  /** Re-apply after an undo (used when a checkpoint ran to make room). */
-  reapply(): void {
-    const events = this.events
-    this.undos = NO_UNDOS
-    this.events = NO_EVENTS
-    for (const e of events) this.apply(e)
-  }
-
-  undoAll(): void {
-    for (let i = this.undos.length - 1; i >= 0; i--) (this.undos[i] as Undo)()
-    this.undos = NO_UNDOS
-    this.store.keyspace.epoch = this.epochAtBegin
-  }
-}
-
 const noop = (): void => {}
 
 export class Store {
@@ -187,6 +102,8 @@ export class Store {
   readonly log: Log
   readonly checkpointer: Checkpointer
   private current: Transaction | null = null
+  /** beginShared's transaction, made by its first call. */
+  private shared: Transaction | null = null
   /**
    * The promise every whenDurable() of the group being gathered shares (made by its first
    * caller; settled by the group's flush): one promise per group commit, not per transaction.
@@ -287,11 +204,33 @@ export class Store {
   }
 
   begin(): Transaction {
+    this.checkBegin()
+    this.current = new Transaction(this)
+    return this.current
+  }
+
+  /**
+   * begin(), returning the same Transaction object every time (the server's request path: no
+   * Transaction per request). The object is valid until its commit or abort; whoever calls
+   * beginShared keeps no reference to it past that (its events then belong to the next one).
+   */
+  beginShared(): Transaction {
+    this.checkBegin()
+    let txn = this.shared
+    if (txn === null) {
+      txn = new Transaction(this)
+      this.shared = txn
+    } else {
+      txn.reset()
+    }
+    this.current = txn
+    return txn
+  }
+
+  private checkBegin(): void {
     if (this.closed) throw new StoreError('CLOSED')
     if (this.failed !== null) throw this.failed
     assert(this.current === null, 'a transaction is already open (one writer)')
-    this.current = new Transaction(this)
-    return this.current
   }
 
   endTransaction(txn: Transaction): void {
@@ -317,14 +256,14 @@ export class Store {
       }
     }
     this.transactionsCommitted++
-    this.eventsCommitted += txn.events.length
+    this.eventsCommitted += txn.eventCount
     this.scheduleCommit()
   }
 
   private tryAppend(txn: Transaction): boolean {
     const w = this.log.begin()
-    encodeEvents(w, txn.events)
-    const shrinkOnly = eventsShrinkOnly(txn.events)
+    txn.encodeInto(w)
+    const shrinkOnly = txn.shrinksOnly()
     // Keep room for a full checkpoint after every transaction, deletes included (INV in
     // storage/checkpoint.ts): a full pool can always compact, so it is never bricked.
     const ring = this.log.ringBytes
@@ -337,10 +276,13 @@ export class Store {
   private scheduleCommit(): void {
     if (this.scheduled || this.options.groupCommit === 'manual') return
     this.scheduled = true
-    setImmediate(() => {
-      this.scheduled = false
-      this.flush()
-    })
+    setImmediate(this.groupCommitFn)
+  }
+
+  /** The end-of-turn group commit, one function for every turn (not a closure per group). */
+  private readonly groupCommitFn = (): void => {
+    this.scheduled = false
+    this.flush()
   }
 
   /** Resolves once everything appended so far is durable. */

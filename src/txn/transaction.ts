@@ -1,0 +1,135 @@
+// A transaction of the embedded store (txn/engine.ts's Store.begin / beginShared): the events
+// it applied tentatively, in order, and what undoes them. One writer: between begin and
+// commit/abort everything is synchronous.
+// Invariants, and why:
+// - Every event applied is in slots [0, eventCount) in apply order, and its undo is in the undo
+//   log (state/undo-log.ts) in the same order: abort (or the engine's make-room path, undoAll)
+//   undoes newest first and leaves the keyspace, and its epoch, as at begin.
+// - A closed transaction holds no undo records. A shared transaction (Store.beginShared) is
+//   reset only once closed, so a request never sees a previous request's events or undo.
+// Error rules (CapybaraKV's): out of space and I/O failure abort the whole transaction
+// (commitNoWait undoes every event before it rethrows): nothing applied, nothing logged.
+
+import { assert } from '../assert.js'
+import type { ByteWriter } from '../state/bytes.js'
+import { applyEventLogged, encodeEvents, eventsShrinkOnly, type Event } from '../state/event.js'
+import type { Keyspace } from '../state/keyspace.js'
+import { UndoLog } from '../state/undo-log.js'
+import type { Store } from './engine.js'
+
+/** A transaction with no event yet shares this (frozen: a stray push fails loudly). */
+const NO_EVENTS: Event[] = Object.freeze([]) as unknown as Event[]
+
+export class Transaction {
+  /**
+   * The events applied so far, in order: slots [0, eventCount). A transaction's own array is
+   * reused by the next transaction of a shared one (Store.beginShared), so slots past
+   * eventCount may hold stale events; read them through eventCount / eventAt, or `events`.
+   */
+  private evs: Event[] = NO_EVENTS
+  /** How many events this transaction applied. */
+  eventCount = 0
+  /** What undoes them, as data (state/undo-log.ts): no closure per PUT or DEL. */
+  private readonly undo = new UndoLog()
+  private open = true
+  /**
+   * The keyspace epoch at begin. Undoing every event puts back the very same database maps, so
+   * abort and undoAll restore it: a running checkpoint's iterators stay valid, and it is not
+   * abandoned (its log space wasted) because a FLUSHDB or SWAPDB was applied and then undone.
+   */
+  private epochAtBegin: number
+  constructor(private readonly store: Store) {
+    this.epochAtBegin = store.keyspace.epoch
+  }
+
+  /** Open again for Store.beginShared: nothing applied, nothing to undo. */
+  reset(): void {
+    assert(!this.open, 'a shared transaction is reset only once closed')
+    assert(this.undo.count === 0, 'a closed transaction holds no undo records')
+    this.open = true
+    this.eventCount = 0
+    this.epochAtBegin = this.store.keyspace.epoch
+  }
+
+  get keyspace(): Keyspace {
+    return this.store.keyspace
+  }
+
+  /** The events applied, in order (an array of exactly eventCount; copied when the slots are reused). */
+  get events(): readonly Event[] {
+    const evs = this.evs
+    return evs.length === this.eventCount ? evs : evs.slice(0, this.eventCount)
+  }
+
+  /** Event i (i < eventCount). */
+  eventAt(i: number): Event {
+    assert(i < this.eventCount, 'an event that was applied')
+    return this.evs[i] as Event
+  }
+
+  /** Apply one event tentatively: later reads in this transaction see it. */
+  /** Handlers build `e` with its constructor (state/event-registry.ts's AnyEvent). */
+  apply(e: Event): void {
+    assert(this.open, 'transaction is closed')
+    if (!applyEventLogged(this.store.keyspace, e, this.undo)) return
+    const i = this.eventCount
+    if (this.evs === NO_EVENTS) this.evs = [e] // one slot, where [] would grow to seventeen
+    else if (i === this.evs.length) this.evs.push(e)
+    else this.evs[i] = e
+    this.eventCount = i + 1
+  }
+
+  /** Undo every tentative event; no PM I/O. */
+  abort(): void {
+    if (!this.open) return
+    this.undoAll()
+    this.eventCount = 0
+    this.close()
+  }
+
+  /** Append to the log now; durable at the end of this turn. Throws StoreError (nothing applied). */
+  commitNoWait(): void {
+    assert(this.open, 'transaction is closed')
+    try {
+      if (this.eventCount > 0) this.store.appendTransaction(this)
+    } catch (e) {
+      this.abort()
+      throw e
+    }
+    this.undo.clear()
+    this.close()
+  }
+
+  private close(): void {
+    this.open = false
+    this.store.endTransaction(this)
+  }
+
+  /** Resolves when the transaction is durable. */
+  commit(): Promise<void> {
+    this.commitNoWait()
+    return this.eventCount === 0 ? Promise.resolve() : this.store.whenDurable()
+  }
+
+  /** Re-apply after an undo (used when a checkpoint ran to make room). */
+  reapply(): void {
+    const events = this.evs.slice(0, this.eventCount)
+    this.eventCount = 0
+    for (const e of events) this.apply(e)
+  }
+
+  undoAll(): void {
+    this.undo.undo(this.store.keyspace)
+    this.store.keyspace.epoch = this.epochAtBegin
+  }
+
+  /** The events' log payload (the engine's admission: Store.tryAppend). */
+  encodeInto(w: ByteWriter): void {
+    encodeEvents(w, this.evs, this.eventCount)
+  }
+
+  /** Whether every event can only shrink live data (admitted into a full pool). */
+  shrinksOnly(): boolean {
+    return eventsShrinkOnly(this.evs, this.eventCount)
+  }
+}
