@@ -20,7 +20,7 @@
 //   encoding, which a restart recomputes).
 
 import type { Args } from '../resp/args.js'
-import { delEv, expireEv, putEv } from '../state/core-events.js'
+import { delEv, expireEv } from '../state/core-events.js'
 import { TYPE_STRING, type Entry } from '../state/keyspace.js'
 import { noteExpiry } from './expire.js'
 import {
@@ -95,7 +95,7 @@ export function copyStringEncoding(from: Buffer, to: Buffer): void {
 export function putString(
   ctx: CommandContext, db: number, key: string, value: Buffer, expireAtMs: number,
 ): void {
-  ctx.txn.apply(putEv(db, key, value, expireAtMs))
+  ctx.txn.put(db, key, value, expireAtMs)
   if (expireAtMs !== 0) noteExpiry(ctx.keyspace, db, key)
 }
 
@@ -412,6 +412,21 @@ const msetnxCommand = argsHandler((ctx, args) => msetGeneric(ctx, args, true))
 // ---------------------------------------------------------------------------------------------
 // INCR family
 
+/**
+ * The values 0..SHARED_INTEGERS-1 as INCR stores them, one Buffer each, made on first use and
+ * shared by every key holding that number (as Redis's shared integer objects): stored strings
+ * are never modified in place and carry no encoding hint, so sharing one is safe.
+ */
+const sharedIntegers = new Array<Buffer | undefined>(SHARED_INTEGERS).fill(undefined)
+function sharedInteger(n: number): Buffer {
+  let b = sharedIntegers[n]
+  if (b === undefined) {
+    b = Buffer.from(String(n), 'latin1')
+    sharedIntegers[n] = b
+  }
+  return b
+}
+
 /** incrDecrCommand: add `incr` to the int64 at key (0 when missing); the result is logged. */
 function incrDecrGeneric(ctx: CommandContext, key: string, incr: number | bigint): void {
   const entry = stringEntryOrReply(ctx, key)
@@ -437,7 +452,8 @@ function incrDecrGeneric(ctx: CommandContext, key: string, incr: number | bigint
     }
     result = sum
   }
-  const text = Buffer.from(String(result), 'latin1')
+  const text = typeof result === 'number' && result >= 0 && result < SHARED_INTEGERS
+    ? sharedInteger(result) : Buffer.from(String(result), 'latin1')
   putNotify(ctx, key, text, entry === undefined ? 0 : entry.expireAtMs, entry === undefined,
     'incrby')
   ctx.reply.integer(result)

@@ -218,7 +218,7 @@ export class Store {
     this.checkBegin()
     let txn = this.shared
     if (txn === null) {
-      txn = new Transaction(this)
+      txn = new Transaction(this, true)
       this.shared = txn
     } else {
       txn.reset()

@@ -6,12 +6,14 @@
 //   log (state/undo-log.ts) in the same order: abort (or the engine's make-room path, undoAll)
 //   undoes newest first and leaves the keyspace, and its epoch, as at begin.
 // - A closed transaction holds no undo records. A shared transaction (Store.beginShared) is
-//   reset only once closed, so a request never sees a previous request's events or undo.
+//   reset only once closed, so a request never sees a previous request's events or undo; its
+//   pooled PUT events are refilled only after that reset, when nothing holds the old ones.
 // Error rules (CapybaraKV's): out of space and I/O failure abort the whole transaction
 // (commitNoWait undoes every event before it rethrows): nothing applied, nothing logged.
 
 import { assert } from '../assert.js'
 import type { ByteWriter } from '../state/bytes.js'
+import { putEv, type PutEvent } from '../state/core-events.js'
 import { applyEventLogged, encodeEvents, eventsShrinkOnly, type Event } from '../state/event.js'
 import type { Keyspace } from '../state/keyspace.js'
 import { UndoLog } from '../state/undo-log.js'
@@ -38,7 +40,14 @@ export class Transaction {
    * abandoned (its log space wasted) because a FLUSHDB or SWAPDB was applied and then undone.
    */
   private epochAtBegin: number
-  constructor(private readonly store: Store) {
+  /**
+   * A shared transaction's PUT events, reused by the next transaction (no event object per
+   * write); putsUsed of them belong to this one. Empty for a transaction of its own.
+   */
+  private readonly puts: PutEvent[] = []
+  private putsUsed = 0
+
+  constructor(private readonly store: Store, private readonly shared = false) {
     this.epochAtBegin = store.keyspace.epoch
   }
 
@@ -48,6 +57,7 @@ export class Transaction {
     assert(this.undo.count === 0, 'a closed transaction holds no undo records')
     this.open = true
     this.eventCount = 0
+    this.putsUsed = 0
     this.epochAtBegin = this.store.keyspace.epoch
   }
 
@@ -77,6 +87,30 @@ export class Transaction {
     else if (i === this.evs.length) this.evs.push(e)
     else this.evs[i] = e
     this.eventCount = i + 1
+  }
+
+  /**
+   * apply(putEv(db, key, value, expireAtMs)), the string path's write: a shared transaction
+   * takes the event from its pool (what its events hold is read before its next reset: the
+   * encoder, serveBlocked, and nothing past the request).
+   */
+  put(db: number, key: string, value: Buffer, expireAtMs: number): void {
+    if (!this.shared) {
+      this.apply(putEv(db, key, value, expireAtMs))
+      return
+    }
+    let e = this.puts[this.putsUsed]
+    if (e === undefined) {
+      e = putEv(db, key, value, expireAtMs)
+      this.puts.push(e)
+    } else {
+      e.db = db
+      e.key = key
+      e.value = value
+      e.expireAtMs = expireAtMs
+    }
+    this.putsUsed++
+    this.apply(e)
   }
 
   /** Undo every tentative event; no PM I/O. */
