@@ -30,8 +30,10 @@ import {
   BUSY_EVAL, busyState, completeScript, killScript, writeRunningScript,
 } from './busy.js'
 import { aclErrorMessage, checkAndLog } from './acl.js'
+import { checkUserCommand } from './acl-check.js'
+import { AclResult } from './acl-model.js'
 import { clientInfoLine } from './client-info.js'
-import { arityOk, lookupCommand } from './dispatch.js'
+import { OOM_ERROR, arityOk, lookupCommand } from './dispatch.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
 import { writeValue } from './script-reply.js'
@@ -149,6 +151,7 @@ export function scriptingMemoryInfo(server: object | undefined, ks: Keyspace | n
 /** The host of a library being loaded: redis.call is not reachable, redis.log goes nowhere. */
 const LOAD_HOST: ScriptHost = {
   call: () => Buffer.from('-ERR redis.call is not available while loading a library\r\n'),
+  aclCheck: () => Buffer.from('-ERR redis.acl_check_cmd is not available while loading a library\r\n'),
   log: () => {},
 }
 
@@ -270,8 +273,15 @@ class CallHost implements ScriptHost {
         if (stat !== undefined) stat.rejectedCalls++
         return this.fail('ERR Write commands are not allowed from read-only scripts.')
       }
-      this.wrote = true
     }
+    // scriptVerifyOOM: until the script has written, a denyoom command is refused when the
+    // script's command found the server over maxmemory (unless the script allows OOM).
+    if (!this.mode.flags.allowOom && !this.wrote && spec.flags.includes('denyoom') &&
+      outOfMemory(this.ctx)) {
+      if (stat !== undefined) stat.rejectedCalls++
+      return this.fail(OOM_ERROR)
+    }
+    if (spec.flags.includes('write')) this.wrote = true
     // Redis's call(): a read in a script makes the caller track the script's keys.
     if (spec.flags.includes('readonly')) srv.tracking.scriptRead = true
     this.out.proto = resp
@@ -289,6 +299,18 @@ class CallHost implements ScriptHost {
     return bytes
   }
 
+  /** redis.acl_check_cmd (luaRedisAclCheckCmdPermissionsCommand), with no ACL LOG entry. */
+  aclCheck(args: Buffer[]): Buffer {
+    const srv = services(this.ctx)
+    const found = lookupCommand(srv.table, args)
+    if (found.kind !== 'ok') return this.fail('ERR Invalid command passed to redis.acl_check_cmd()')
+    const user = this.ctx.client.user
+    if (user === undefined || user.unrestricted) return ONE_REPLY
+    const cmd = srv.acl.commands.of(found.spec)
+    if (cmd === undefined) return ONE_REPLY
+    return checkUserCommand(user, cmd, args)[0] === AclResult.OK ? ONE_REPLY : ZERO_REPLY
+  }
+
   /** redis.log: to the server's log, at the script's level (Redis's serverLogRaw). */
   log(level: number, message: Buffer): void {
     services(this.ctx).log?.(LOG_LEVELS[level] ?? 'warning', message.toString('latin1'))
@@ -296,6 +318,8 @@ class CallHost implements ScriptHost {
 }
 
 const NULL_REPLY = Buffer.from('$-1\r\n')
+const ONE_REPLY = Buffer.from(':1\r\n')
+const ZERO_REPLY = Buffer.from(':0\r\n')
 const LOG_LEVELS = ['debug', 'verbose', 'notice', 'warning'] as const
 
 /** numkeys and the KEYS / ARGV of EVAL-like commands; null after replying an error. */
@@ -343,7 +367,18 @@ function checkRun(ctx: CommandContext, mode: RunMode): boolean {
     ctx.reply.error('ERR Can not execute a script with write flag using *_ro command.')
     return false
   }
+  if (mode.flags.declared && !mode.flags.allowOom && !mode.flags.noWrites && outOfMemory(ctx)) {
+    ctx.reply.error("OOM allow-oom flag is not set on the script, can not run it when used " +
+      "memory > 'maxmemory'")
+    return false
+  }
   return true
+}
+
+/** Redis's pre_command_oom_state: the script's command found the server over maxmemory. */
+function outOfMemory(ctx: CommandContext): boolean {
+  const evictor = (ctx.server as ServerServices | undefined)?.evictor
+  return evictor !== undefined && evictor.enabled && evictor.lastOutOfMemory
 }
 
 function runEval(ctx: CommandContext, argv: Buffer[], bySha: boolean, readOnly: boolean): void {

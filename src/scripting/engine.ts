@@ -28,6 +28,8 @@ export interface ScriptHost {
    * `resp` (what redis.setresp chose); errors are RESP errors too.
    */
   call(args: Buffer[], resp: 2 | 3): Buffer
+  /** redis.acl_check_cmd: ':1' when the script's user may run `args`, ':0' if not, or an error. */
+  aclCheck(args: Buffer[]): Buffer
   log(level: number, message: Buffer): void
 }
 

@@ -92,6 +92,15 @@ local function pcall_(...)
   return rpcall(unpack(a, 1, n))
 end
 local function fail(msg) error({err = 'ERR ' .. msg}) end
+-- redis.acl_check_cmd: whether the script's user may run the command (the main thread checks).
+local function acl_check_cmd(...)
+  local a, n = argv17(...)
+  if a == nil then error({err = ARGTYPE}) end
+  if n == 0 then fail('Please specify at least one argument for this redis lib call') end
+  local r = rcall(TOKEN, 'acl', unpack(a, 1, n))
+  if type(r) == 'table' and rawget(r, 'err') ~= nil then error(r) end
+  return r == 1
+end
 local function error_reply(...)
   local e = ...
   if select('#', ...) ~= 1 or type(e) ~= 'string' then return {err = 'ERR wrong number or type of arguments'} end
@@ -135,7 +144,8 @@ local function log(...)
 end
 local readonly = function() error('Attempt to modify a readonly table', 2) end
 local API = {pcall = pcall_, error_reply = error_reply, status_reply = status_reply}
-local AS_C = {call = get_call, setresp = as_c(setresp), sha1hex = as_c(sha1hex), log = as_c(log)}
+local AS_C = {call = get_call, setresp = as_c(setresp), sha1hex = as_c(sha1hex), log = as_c(log),
+  acl_check_cmd = as_c(acl_check_cmd)}
 local REDIS_API = setmetatable({}, {__index = function(_, k)
   local g = AS_C[k] if g ~= nil then return g() end
   local v = API[k] if v ~= nil then return v end return R[k] end, __newindex = readonly})

@@ -30,7 +30,7 @@ const b = (s: string): Buffer => Buffer.from(s, 'latin1')
 const CALL = b('call')
 const LOG = b('log')
 const DONE = b('done')
-const ONE = b('1')
+const ACL = b('acl')
 const ZERO = b('0')
 const RESP2 = b('2')
 const RESP3 = b('3')
@@ -57,8 +57,9 @@ let current: { op: string; key: string; startedMs: number } | null = null
 let spentMs = 0
 let pending: Buffer[] | null = null
 
-function forward(args: Buffer[], raise: boolean): ReplyValue {
-  ch.send(TO_MAIN, [CALL, raise ? ONE : ZERO, resp === 3 ? RESP3 : RESP2, ...args])
+/** A redis.call (or redis.acl_check_cmd) to the main thread; its reply as the package takes it. */
+function forward(args: Buffer[], kind: 'call' | 'acl'): ReplyValue {
+  ch.send(TO_MAIN, [CALL, kind === 'acl' ? ACL : ZERO, resp === 3 ? RESP3 : RESP2, ...args])
   const reply = receive()
   return parseRespValue(reply[0] ?? EMPTY, { at: 0 }) as ReplyValue
 }
@@ -109,10 +110,13 @@ const mod = await load({ profile: 'redis-7.0', limits: { maxFuel: MAX_FUEL },
   redisProps: REDIS_PROPS })
 const engine = mod.create({
   redisCall: (args) => {
-    if (args.length > 1 && (args[0] as Buffer).equals(token)) return driverNext(args)
-    return forward(args, true)
+    if (args.length > 1 && (args[0] as Buffer).equals(token)) {
+      if ((args[1] as Buffer).equals(ACL)) return forward(args.slice(2), 'acl')
+      return driverNext(args)
+    }
+    return forward(args, 'call')
   },
-  redisPcall: (args) => forward(args, false),
+  redisPcall: (args) => forward(args, 'call'),
   log: (level, message) => {
     ch.send(TO_MAIN, [LOG, b(String(level)), message])
     receive()

@@ -101,7 +101,8 @@ export class RunningJob<T> {
         case 'call': {
           let reply: Buffer
           try {
-            reply = this.host.call(msg.slice(3), str(msg[2]) === '3' ? 3 : 2)
+            reply = str(msg[1]) === 'acl' ? this.host.aclCheck(msg.slice(3))
+              : this.host.call(msg.slice(3), str(msg[2]) === '3' ? 3 : 2)
           } catch (e) {
             reply = b(`-ERR ${e instanceof Error ? e.message : String(e)}\r\n`)
           }
@@ -151,6 +152,7 @@ export class RunningJob<T> {
 
 const NO_HOST: ScriptHost = {
   call: () => b('-ERR redis.call is not available here\r\n'),
+  aclCheck: () => b('-ERR redis.acl_check_cmd is not available here\r\n'),
   log: () => {},
 }
 
