@@ -73,6 +73,12 @@ export const OUTPUT_PAUSE_BYTES = 1024 * 1024
 export const REQUESTS_PER_TURN_MAX = 1024
 /** A new connection's reply buffer (it grows on demand). */
 const OUTPUT_INITIAL_BYTES = 256
+/**
+ * Unread replies a client that must still authenticate may have (Redis 7.0.15 as Debian ships
+ * it, with the fix for CVE-2025-21605: past its 16 KiB reply buffer, more than 1 KiB closes the
+ * client). Without it a peer could pipeline wrong AUTHs and never read, growing our memory.
+ */
+const UNAUTHENTICATED_OUTPUT_MAX = 16384 + 1024
 /** The static read buffer shared by every socket (one read delivers at most this much). */
 const READ_BUFFER_BYTES = 64 * 1024
 /** Active expiry: keys sampled per call, and the time budget per cycle when many expire. */
@@ -323,6 +329,13 @@ export class Connection implements ClientHandle, Session {
   /** Hand the replies produced so far to the socket, or hold them until durable. */
   flushOutput(): void {
     if (this.closed) return
+    if (!this.state.authenticated && this.server.services.acl.authRequired &&
+        this.outputBytes() > UNAUTHENTICATED_OUTPUT_MAX) {
+      logger.warning(`Client id=${this.state.id} addr=${this.addr} closed for overcoming of ` +
+        'output buffer limits (unauthenticated).')
+      this.kill()
+      return
+    }
     const bytes = this.out.take()
     if (bytes.length > 0) {
       const store = this.server.services.store

@@ -267,3 +267,30 @@ t.test('protected mode: a peer other than 127.0.0.1 gets Redis\'s DENIED text', 
   await c.config('SET', 'protected-mode', 'no')
   t.equal(await connectFrom(capykv.port, '127.0.0.2'), '(open) +PONG\r\n', 'protected-mode no')
 })
+
+/** Pipeline `count` wrong AUTHs without reading; whether the server closed the connection. */
+function unreadWrongAuths(port: number, count: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' })
+    s.pause()
+    let closed = false
+    s.on('close', () => { closed = true })
+    s.on('error', () => { closed = true })
+    s.on('connect', () => { s.write('AUTH wrongpassword\r\n'.repeat(count)) })
+    // A paused socket notices no close: read (and drop) after the server had its time.
+    setTimeout(() => { s.on('data', () => undefined); s.resume() }, 1500)
+    setTimeout(() => { s.destroy(); resolve(closed) }, 3000)
+  })
+}
+
+t.test('an unauthenticated client that does not read its replies is closed', async (t) => {
+  if (!requireBinary(t, 'redis-server')) return
+  const redis = await startRedis(['--requirepass', 'secret'])
+  t.teardown(() => redis.stop())
+  const capykv = await startCapykv({ args: ['--requirepass', 'secret'] })
+  t.teardown(() => capykv.stop())
+  const redisClosed = await unreadWrongAuths(redis.port, 20000)
+  t.equal(await unreadWrongAuths(capykv.port, 20000), redisClosed,
+    `20,000 wrong AUTHs unread: closed as by redis-server (${String(redisClosed)})`)
+  t.equal(await unreadWrongAuths(capykv.port, 100), false, '100 (6 KB of replies): kept')
+})
