@@ -242,6 +242,12 @@ class CallHost implements ScriptHost {
     return Buffer.from(`-${message}\r\n`, 'latin1')
   }
 
+  /** A call refused after its command was found: counted in errorstats, as scriptCall does. */
+  private reject(message: string): Buffer {
+    services(this.ctx).stats?.countError(message)
+    return this.fail(message)
+  }
+
   call(args: Buffer[], resp: 2 | 3): Buffer {
     if (args.length === 0) {
       return this.fail('ERR Please specify at least one argument for this redis lib call')
@@ -254,24 +260,24 @@ class CallHost implements ScriptHost {
     const stat = srv.stats?.commandStat(spec.name)
     if (!arityOk(spec, args.length)) {
       if (stat !== undefined) stat.rejectedCalls++
-      return this.fail('ERR Wrong number of args calling Redis command from script')
+      return this.reject('ERR Wrong number of args calling Redis command from script')
     }
     if (spec.flags.includes('noscript')) {
       if (stat !== undefined) stat.rejectedCalls++
-      return this.fail('ERR This Redis command is not allowed from script')
+      return this.reject('ERR This Redis command is not allowed from script')
     }
     const user = this.client.user
     if (user !== undefined && !user.unrestricted) {
       const denial = checkAndLog(srv.acl, user, spec, args, 'lua',
         () => clientInfoLine(srv, srv.handleOf(this.ctx.client), this.ctx.nowMs))
       if (denial !== null) {
-        return this.fail(`ERR The user executing the script ${aclErrorMessage(denial.result)}`)
+        return this.reject(`ERR The user executing the script ${aclErrorMessage(denial.result)}`)
       }
     }
     if (spec.flags.includes('write')) {
       if (this.mode.readOnly || this.mode.flags.noWrites) {
         if (stat !== undefined) stat.rejectedCalls++
-        return this.fail('ERR Write commands are not allowed from read-only scripts.')
+        return this.reject('ERR Write commands are not allowed from read-only scripts.')
       }
     }
     // scriptVerifyOOM: until the script has written, a denyoom command is refused when the
@@ -279,7 +285,7 @@ class CallHost implements ScriptHost {
     if (!this.mode.flags.allowOom && !this.wrote && spec.flags.includes('denyoom') &&
       outOfMemory(this.ctx)) {
       if (stat !== undefined) stat.rejectedCalls++
-      return this.fail(OOM_ERROR)
+      return this.reject(OOM_ERROR)
     }
     if (spec.flags.includes('write')) this.wrote = true
     // Redis's call(): a read in a script makes the caller track the script's keys.
@@ -293,7 +299,10 @@ class CallHost implements ScriptHost {
     if (stat !== undefined) {
       stat.calls++
       stat.usec += Math.round((performance.now() - started) * 1000)
-      if (bytes[0] === 0x2d) stat.failedCalls++
+      if (bytes[0] === 0x2d) {
+        stat.failedCalls++
+        srv.stats.countError(bytes.toString('latin1', 1, bytes.indexOf(0x0d)))
+      }
     }
     if (bytes.length === 0) return NULL_REPLY
     return bytes
@@ -407,8 +416,17 @@ function runEval(ctx: CommandContext, argv: Buffer[], bySha: boolean, readOnly: 
 }
 
 function writeOutcome(ctx: CommandContext, outcome: ScriptOutcome): void {
-  if (!outcome.ok) ctx.reply.error(outcome.error)
-  else writeValue(ctx.reply, outcome.value)
+  const stats = (ctx.server as ServerServices | undefined)?.stats
+  if (!outcome.ok) {
+    if (outcome.counted === true && stats !== undefined) stats.uncountedError = outcome.error
+    ctx.reply.error(outcome.error)
+    return
+  }
+  const v = outcome.value
+  if (stats !== undefined && v !== null && typeof v === 'object' && 'counted' in v) {
+    stats.uncountedError = v.err.toString('latin1')
+  }
+  writeValue(ctx.reply, v)
 }
 
 function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): void {

@@ -98,7 +98,16 @@ export class ServerStats {
     return s
   }
 
+  /**
+   * A script's error reply already counted where it arose (a redis.call error: Redis's
+   * ignore_error_stats_update): the next countError of exactly this text is skipped.
+   */
+  uncountedError: string | null = null
+
   countError(message: string): void {
+    const skip = this.uncountedError === message
+    this.uncountedError = null
+    if (skip) return
     this.totalErrorReplies++
     const space = message.indexOf(' ')
     const code = space < 0 ? message : message.slice(0, space)

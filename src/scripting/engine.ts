@@ -14,7 +14,7 @@ export type ScriptValue =
   | boolean
   | Buffer
   | { ok: Buffer }
-  | { err: Buffer; code?: Buffer }
+  | { err: Buffer; code?: Buffer; counted?: true }
   | { double: number }
   | { big_number: Buffer }
   | { verbatim_string: { format: Buffer; string: Buffer } }
@@ -40,7 +40,8 @@ export interface ScriptFailure {
 
 export type ScriptOutcome =
   | { readonly ok: true; readonly value: ScriptValue }
-  | { readonly ok: false; readonly error: string }
+  /** counted: the error arose in a redis.call and is already in errorstats. */
+  | { readonly ok: false; readonly error: string; readonly counted?: boolean }
 
 /** A function a library registered with redis.register_function. */
 export interface RegisteredFunction {

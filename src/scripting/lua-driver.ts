@@ -19,7 +19,7 @@
 // or '\0', flag count, flags… | 'lerr', message | 'cok' | 'cerr', message.
 // ENCODED (decoded by wire.ts decodeLuaResult), luaReplyToRedisReply's rules: n = nil/false
 // (RESP2), i<%.17g>; = number (the integer is taken in JS), t / f = booleans under RESP3,
-// s<len>:<bytes> bulk, e<len>:<bytes> error, o<len>:<bytes> status, d<%.17g>; double,
+// s<len>:<bytes> bulk, e<len>:<bytes> error (E: one already counted in errorstats), o<len>:<bytes> status, d<%.17g>; double,
 // B<len>:<bytes> big number, v<len>:<format><len>:<string> verbatim, m<n>; map (pairs follow),
 // S<n>; set, a<n>; array, x = 'reached lua stack limit' in place of a too-deep element.
 // Scripts see `redis` as a shadow of the package's table (REDIS_API) whose call/pcall pass
@@ -73,11 +73,23 @@ local function as_c(f)
 end
 local call_dead = true
 local call_w
+-- An error the main thread already counted in errorstats (a command's error, or a rejection
+-- after the command was found) is marked as Redis marks it, so the script's own error reply
+-- carrying it is not counted again.
+local UNCOUNTED = {['ERR Unknown Redis command called from script'] = true,
+  ['ERR Please specify at least one argument for this redis lib call'] = true}
+local function mark(r)
+  if type(r) == 'table' then
+    local e = rawget(r, 'err')
+    if e ~= nil and not UNCOUNTED[e] then r.ignore_error_stats_update = true end
+  end
+  return r
+end
 local function call_body(...)
   local a, n = argv17(...)
   while true do
     local r
-    if a == nil then r = {err = ARGTYPE} else r = rpcall(unpack(a, 1, n)) end
+    if a == nil then r = {err = ARGTYPE} else r = mark(rpcall(unpack(a, 1, n))) end
     if type(r) == 'table' and rawget(r, 'err') ~= nil then call_dead = true error(r, 0) end
     a, n = argv17(co_yield(r))
   end
@@ -89,7 +101,7 @@ end
 local function pcall_(...)
   local a, n = argv17(...)
   if a == nil then return {err = ARGTYPE} end
-  return rpcall(unpack(a, 1, n))
+  return mark(rpcall(unpack(a, 1, n)))
 end
 local function fail(msg) error({err = 'ERR ' .. msg}) end
 -- redis.acl_check_cmd: whether the script's user may run the command (the main thread checks).
@@ -198,7 +210,7 @@ enc = function(v, d)
   elseif t ~= 'table' then put('n')
   else
     local f = rawget(v, 'err')
-    if type(f) == 'string' then str('e', f) return end
+    if type(f) == 'string' then str(rawget(v, 'ignore_error_stats_update') == true and 'E' or 'e', f) return end
     f = rawget(v, 'ok')
     if type(f) == 'string' then str('o', f) return end
     f = rawget(v, 'double')
@@ -264,7 +276,8 @@ local function aborted(ok, r)
   if ok then return 'ok', encode(r) end
   if type(r) == 'table' then
     local m = rawget(r, 'err')
-    return 'err', 'table', type(m) == 'string' and m or '', errsrc, errline
+    local kind = rawget(r, 'ignore_error_stats_update') == true and 'counted' or 'table'
+    return 'err', kind, type(m) == 'string' and m or '', errsrc, errline
   end
   return 'err', 'string', tostring(r), errsrc, errline
 end

@@ -205,6 +205,7 @@ export function decodeLuaResult(b: Buffer, pos: { at: number }): ScriptValue {
     case 0x66: return false // f
     case 0x73: return bytes() // s
     case 0x65: return { err: oneLine(bytes(), true) } // e
+    case 0x45: return { err: oneLine(bytes(), true), counted: true } // E
     case 0x6f: return { ok: oneLine(bytes(), false) } // o
     case 0x64: return { double: parseG(num()) } // d
     case 0x42: return { big_number: oneLine(bytes(), false) } // B

@@ -166,6 +166,7 @@ const GLOBAL_READ = /__RLUA_E__:global-read:(.*)$/s
 function abortText(fields: Buffer[], name: string): string {
   const kind = str(fields[1])
   let msg = str(fields[2])
+  // 'counted' is a raised table too (its error already counted in errorstats).
   if (kind === 'string') {
     msg = 'ERR ' + msg.replace(GLOBAL_READ,
       "Script attempted to access nonexistent global variable '$1'")
@@ -182,7 +183,7 @@ function abortText(fields: Buffer[], name: string): string {
 function scriptOutcome(fields: Buffer[], name: string): ScriptOutcome {
   switch (str(fields[0])) {
     case 'ok': return { ok: true, value: decodeLuaResult(fields[1] ?? Buffer.alloc(0), { at: 0 }) }
-    case 'err': return { ok: false, error: abortText(fields, name) }
+    case 'err': return { ok: false, error: abortText(fields, name), counted: str(fields[1]) === 'counted' }
     case 'cerr': return { ok: false, error: `ERR Error compiling script (new function): ${str(fields[1])}` }
     default: return { ok: false, error: str(fields[1]) }
   }
