@@ -1,7 +1,9 @@
-// A seeded generator of random commands over lists, hashes, sets and sorted sets, for the
+// A seeded generator of random commands over lists, hashes, sets, sorted sets and streams, for the
 // lockstep test against redis-server (types-lockstep.test.ts). Small key and element domains
 // make collisions, WRONGTYPE, empty results and deletions of the last element frequent; a few
 // arguments are deliberately invalid (bad numbers, bad options) to compare error paths too.
+// Stream ids are explicit and grow with a counter (Redis's `*` ids are time-based); stream
+// commands whose replies show times (XPENDING's list, XINFO CONSUMERS / FULL) are not sent.
 // Each command says how its reply compares: 'exact' bytes, 'multiset' (unordered aggregate),
 // 'pairs' (an unordered aggregate of field/value pairs, e.g. HGETALL), or 'random' (a random
 // pick: validated against Redis's state, and its effect replayed into Redis).
@@ -18,7 +20,8 @@ const LIST_KEYS = ['l0', 'l1', 'l2']
 const HASH_KEYS = ['h0', 'h1', 'h2']
 const SET_KEYS = ['s0', 's1', 's2', 's3']
 const ZSET_KEYS = ['z0', 'z1', 'z2', 'z3']
-const ALL_KEYS = [...LIST_KEYS, ...HASH_KEYS, ...SET_KEYS, ...ZSET_KEYS, 'str', 'none']
+const STREAM_KEYS = ['x0', 'x1']
+const ALL_KEYS = [...LIST_KEYS, ...HASH_KEYS, ...SET_KEYS, ...ZSET_KEYS, ...STREAM_KEYS, 'str', 'none']
 /** Big collections cross Redis's encoding thresholds (listpack/intset → hashtable/skiplist). */
 const BIG_INTS = Array.from({ length: 800 }, (_, i) => String(i))
 const BIG_FIELDS = Array.from({ length: 700 }, (_, i) => `f${i}`)
@@ -91,8 +94,57 @@ export class CommandGen {
     if (x < 0.28) return this.list()
     if (x < 0.48) return this.hash()
     if (x < 0.7) return this.set()
-    if (x < 0.97) return this.zset()
+    if (x < 0.9) return this.zset()
+    if (x < 0.97) return this.stream()
     return this.misc()
+  }
+
+  /** Stream ids grow with this counter (both servers get the same ids; `*` is time-based). */
+  private streamMs = 1
+
+  private streamId(): string {
+    if (this.chance(0.1)) return `${this.int(0, this.streamMs)}-${this.int(0, 2)}`
+    this.streamMs += this.r.int(3)
+    return this.chance(0.3) ? `${this.streamMs}-*` : `${this.streamMs}-${this.int(0, 2)}`
+  }
+
+  /** An id near the stream's recent ones (for ranges, XDEL, XACK, XCLAIM). */
+  private nearId(): string {
+    const ms = Math.max(0, this.streamMs - this.r.int(12))
+    return this.chance(0.5) ? String(ms) : `${ms}-${this.int(0, 2)}`
+  }
+
+  private stream(): GenCommand {
+    const k = this.key(STREAM_KEYS)
+    const g = this.pick(['g1', 'g2'])
+    const c = this.pick(['c1', 'c2', 'c3'])
+    const exact = (...argv: string[]): GenCommand => ({ argv, compare: 'exact' })
+    const fields = (): string[] => this.chance(0.8) ? ['f', this.pick(ELEMS)] : ['a', this.pick(ELEMS), 'b', this.pick(ELEMS)]
+    const trim = (): string[] => [this.pick(['MAXLEN', 'MINID']), this.pick(['=', '~', '']),
+      this.chance(0.5) ? this.int(0, 8) : this.nearId()].filter((a) => a !== '')
+    switch (this.r.int(20)) {
+      case 0: case 1: case 2: return exact('XADD', k, this.streamId(), ...fields())
+      case 3: return exact('XADD', k, ...(this.chance(0.3) ? ['NOMKSTREAM'] : []), ...trim(), this.streamId(), ...fields())
+      case 4: return exact('XLEN', k)
+      case 5: return exact(this.pick(['XRANGE', 'XREVRANGE']), k, ...(this.chance(0.5) ? ['-', '+'] : ['+', '-']),
+        ...(this.chance(0.5) ? ['COUNT', this.num(0, 5)] : []))
+      case 6: return exact('XRANGE', k, this.pick(['-', '(', '']) + this.nearId(), this.pick(['+', '(' + this.nearId(), this.nearId()]))
+      case 7: return exact('XDEL', k, this.nearId(), this.nearId())
+      case 8: return exact('XTRIM', k, ...trim())
+      case 9: return exact('XREAD', 'COUNT', this.int(1, 4), 'STREAMS', k, this.pick(STREAM_KEYS), this.nearId(), this.pick(['0', '$']))
+      case 10: return exact('XGROUP', 'CREATE', k, g, this.pick(['$', '0', this.nearId()]), ...(this.chance(0.5) ? ['MKSTREAM'] : []))
+      case 11: return this.chance(0.3) ? exact('XGROUP', 'DESTROY', k, g)
+        : exact('XGROUP', 'SETID', k, g, this.pick(['$', '0', this.nearId()]))
+      case 12: return exact('XGROUP', this.pick(['CREATECONSUMER', 'DELCONSUMER']), k, g, c)
+      case 13: case 14: return exact('XREADGROUP', 'GROUP', g, c, 'COUNT', this.int(1, 4), ...(this.chance(0.2) ? ['NOACK'] : []),
+        'STREAMS', k, this.pick(['>', '>', '0', this.nearId()]))
+      case 15: return exact('XACK', k, g, this.nearId(), this.nearId())
+      case 16: return exact('XPENDING', k, g)
+      case 17: return this.chance(0.5) ? exact('XCLAIM', k, g, c, '0', this.nearId(), this.nearId(), 'JUSTID')
+        : exact('XAUTOCLAIM', k, g, c, '0', this.pick(['0', this.nearId()]), 'COUNT', this.int(1, 5), 'JUSTID')
+      case 18: return exact('XINFO', this.pick(['GROUPS', 'STREAM']), k)
+      default: return exact('XSETID', k, this.nearId())
+    }
   }
 
   private misc(): GenCommand {

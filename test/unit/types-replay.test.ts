@@ -33,7 +33,8 @@ function canonical(ks: Keyspace): string {
 
 async function specs(): Promise<Map<string, CommandSpec>> {
   const byName = new Map<string, CommandSpec>()
-  for (const m of ['string', 'keys', 'list', 'hash', 'set', 'zset']) {
+  for (const m of ['string', 'keys', 'list', 'hash', 'set', 'zset', 'stream',
+    'stream-read', 'stream-group', 'stream-info']) {
     try {
       const mod = await import(`../../src/commands/${m}.js`) as Record<string, unknown>
       for (const [name, value] of Object.entries(mod)) {
