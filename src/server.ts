@@ -37,6 +37,7 @@ import { busyError, busyState } from './commands/busy.js'
 import { activeExpireCycle } from './commands/expire.js'
 import { Evictor } from './commands/evict.js'
 import { accessSettings, accessTick } from './state/lru.js'
+import { expiryPaused } from './commands/client-pause.js'
 import { applyEncodingConfig, ENCODING_CONFIG_NAMES } from './commands/encoding.js'
 import { OutputSink } from './commands/reply-sink.js'
 import { debugFlags, CAPYKV_VERSION } from './commands/server-admin.js'
@@ -291,6 +292,8 @@ export class Connection implements ClientHandle, Session {
   private runBatch(authRequired: boolean, unsentBytes: number): void {
     const server = this.server
     let executed = 0
+    // A request postponed by CLIENT PAUSE runs first, once the pause has ended.
+    if (!this.blocked && server.dispatcher.runPostponed(this)) executed++
     while (!this.closing && !this.closed && !server.stopping && !this.blocked) {
       if (this.out.length + unsentBytes > OUTPUT_PAUSE_BYTES) {
         this.pauseForOutput()
@@ -443,6 +446,7 @@ export class Connection implements ClientHandle, Session {
 
   private onClose(): void {
     this.closed = true
+    this.server.dispatcher.forgetPostponed(this)
     this.server.removeConnection(this)
   }
 }
@@ -513,7 +517,7 @@ class Services implements ServerServices {
     this.server.dispatcher.defer(fn)
   }
   blockedClientCount(): number {
-    return this.server.dispatcher.blocking.size
+    return this.server.dispatcher.blocking.size + this.server.dispatcher.postponedCount
   }
   log(level: LogLevel, message: string): void {
     logger.log(level, message)
@@ -926,8 +930,10 @@ export class CapykvServer {
   /** Delete expired keys in the background (DEL events, one transaction per call). */
   activeExpire(): void {
     const store = this.services.store
-    // Not while a script is busy: its transaction is open (commands/busy.ts).
-    if (store === null || this.stopping || !debugFlags.activeExpire || busyState.current !== null) {
+    // Not while a script is busy: its transaction is open (commands/busy.ts); not while
+    // clients are paused (Redis keeps the dataset static then, commands/client-pause.ts).
+    if (store === null || this.stopping || !debugFlags.activeExpire || busyState.current !== null ||
+      expiryPaused(this.services, nowMs())) {
       return
     }
     const started = performance.now()

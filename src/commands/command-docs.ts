@@ -820,6 +820,26 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
       },
     ],
   },
+  'client|pause': {
+    summary: 'Suspends commands from clients, all or only those that may write, for a time.',
+    since: '2.9.50',
+    group: 'connection',
+    complexity: 'O(1)',
+    history: [['6.2.0', 'The WRITE mode and the mode argument.']],
+    arguments: [
+      { name: 'timeout', type: 'integer' },
+      {
+        name: 'mode',
+        type: 'oneof',
+        since: '6.2.0',
+        optional: true,
+        arguments: [
+          { name: 'write', type: 'pure-token', token: 'WRITE' },
+          { name: 'all', type: 'pure-token', token: 'ALL' },
+        ],
+      },
+    ],
+  },
   'client|reply': {
     summary: 'Turns replies to this connection\'s commands on, off, or off for the next command',
     since: '3.2.0',
@@ -912,6 +932,12 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
         ],
       },
     ],
+  },
+  'client|unpause': {
+    summary: 'Ends a client pause, running the commands it held.',
+    since: '6.2.0',
+    group: 'connection',
+    complexity: 'O(N) Where N is the number of paused clients',
   },
   command: {
     summary: 'Describes every command of the server',

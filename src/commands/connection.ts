@@ -7,6 +7,7 @@
 // These handlers touch client state only, never the keyspace, so most carry `loading` and
 // answer while the pool is recovered.
 
+import { clientPause, clientUnpause } from './client-pause.js'
 import { parseRedisInteger } from '../resp/reader.js'
 import type { AclUser } from './acl-model.js'
 import { DB_COUNT } from '../state/keyspace.js'
@@ -67,7 +68,6 @@ const quit: Handler = (ctx) => {
   ctx.reply.simple('OK')
   handleOf(ctx).closeAfterReply()
 }
-
 
 /** A fresh connection's state (Redis's createClient): the default user, authenticated when it
  * needs no password and is on. */
@@ -392,6 +392,10 @@ const CLIENT_HELP = helpLines('CLIENT', [
   '    Return information about client connections. Options:',
   '    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)',
   '      Return clients of specified type.',
+  'UNPAUSE',
+  '    Stop the current client pause, resuming traffic.',
+  'PAUSE <timeout> [WRITE|ALL]',
+  '    Suspend all, or just write, clients for <timeout> milliseconds.',
   'REPLY (ON|OFF|SKIP)',
   '    Control the replies sent to the current connection.',
   'SETNAME <name>',
@@ -493,6 +497,7 @@ const clientHandlers: Record<string, Handler> = {
     ctx.reply.integer(services(ctx).unblockClient(id, withError) ? 1 : 0)
   },
   help: (ctx) => writeHelp(ctx, CLIENT_HELP),
+  pause: clientPause, unpause: clientUnpause,
 }
 
 const CONN = ['noscript', 'loading', 'stale'] as const
@@ -547,6 +552,7 @@ export const connectionCommands: readonly CommandSpec[] = Object.freeze([
       sub('caching', 3, CONN),
       sub('trackinginfo', 2, CONN),
       sub('unblock', -3, CONN_ADMIN),
+      sub('pause', -3, CONN_ADMIN), sub('unpause', 2, CONN_ADMIN),
       sub('help', 2, ['loading', 'stale']),
     ],
   },

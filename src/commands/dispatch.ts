@@ -33,6 +33,7 @@ import { EXEC_SPEC, IMMEDIATE_IN_MULTI, discardTransaction } from './transaction
 import { busyError, busyState } from './busy.js'
 import { checkAndLog, execDeniedText, nopermText } from './acl.js'
 import { clientInfoLine } from './client-info.js'
+import { pauseOf, scriptFlagsHook, type PauseState } from './client-pause.js'
 
 export const OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
 export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
@@ -43,6 +44,9 @@ const EXECABORT_PREVIOUS = 'EXECABORT Transaction discarded because of previous 
 export const DEBUG_NOT_ALLOWED = 'ERR DEBUG command not allowed. If the enable-debug-command ' +
   'option is set to "local", you can run it from a local connection, otherwise you need to set ' +
   'this option in the configuration file, and then restart the server.'
+/** The script calls whose flags come from the script (Redis's getCommandFlags). */
+const SCRIPT_CALLS = new Set(['eval', 'eval_ro', 'evalsha', 'evalsha_ro', 'fcall', 'fcall_ro'])
+
 /** Redis's SLOWLOG_ENTRY_MAX_ARGC and SLOWLOG_ENTRY_MAX_STRING. */
 const SLOWLOG_MAX_ARGC = 32
 const SLOWLOG_MAX_STRING = 128
@@ -448,11 +452,9 @@ export class Dispatcher {
       this.reject(session, spec, LOADING_ERROR)
       return spec
     }
-    if (busyState.current !== null && !info.allowBusy) {
-      this.reject(session, spec, busyError() as string)
-      return spec
-    }
+    if (this.refusedWhileBusy(session, spec, info)) return spec
     if (this.services.tracking.clientCount > 0) this.limitTracking()
+    if (this.postponeIfPaused(session, spec, info, args)) return spec
     if (client.multi !== null && !IMMEDIATE_IN_MULTI.has(spec.name)) {
       client.multi.queue.push({ spec, argv: args.toArgv() })
       session.sink.simple('QUEUED')
@@ -525,6 +527,76 @@ export class Dispatcher {
       return client.multi?.queue.some((q) => this.info(q.spec).denyoom) ?? false
     }
     return client.multi !== null && !OOM_ALLOWED_IN_MULTI.has(spec.name)
+  }
+
+  /** A script is busy (commands/busy.ts): only allow_busy commands run; the others -BUSY. */
+  private refusedWhileBusy(session: Session, spec: CommandSpec, info: SpecInfo): boolean {
+    if (busyState.current === null || info.allowBusy) return false
+    this.reject(session, spec, busyError() as string)
+    return true
+  }
+
+  private pause: PauseState | null = null
+  /** Requests postponed by CLIENT PAUSE (client-pause.ts), in arrival order. */
+  private readonly postponed = new Map<Session, Buffer[]>()
+
+  /** Clients waiting for a pause to end (INFO blocked_clients counts them). */
+  get postponedCount(): number {
+    return this.postponed.size
+  }
+
+  /** Redis's pause check in processCommand: park the request until the pause ends. */
+  private postponeIfPaused(session: Session, spec: CommandSpec, info: SpecInfo,
+    args: Args): boolean {
+    if (this.pause === null) {
+      this.pause = pauseOf(this.services)
+      this.pause.onEnd = () => this.resumePostponed()
+    }
+    if (this.pause.mode === 'off') return false
+    const mode = this.pause.current(Date.now())
+    if (mode === 'off') return false
+    if (mode === 'write' && !this.mayReplicate(session, spec, info, args.toArgv())) return false
+    this.postponed.set(session, args.toArgv())
+    session.blocked = true
+    return true
+  }
+
+  /** is_may_replicate_command: write or may_replicate, an EXEC of such, a writing script. */
+  private mayReplicate(session: Session, spec: CommandSpec, info: SpecInfo,
+    argv: Buffer[]): boolean {
+    if (spec === EXEC_SPEC) {
+      return session.state.multi?.queue.some((q) =>
+        this.mayReplicate(session, q.spec, this.info(q.spec), q.argv)) ?? false
+    }
+    if (SCRIPT_CALLS.has(spec.name)) {
+      const declared = scriptFlagsHook.mayWrite?.(this.services, this.services.store?.keyspace,
+        spec.name, argv)
+      if (declared !== undefined) return declared
+    }
+    return info.write
+  }
+
+  /** The pause ended: every postponed client runs its request, then its next ones. */
+  private resumePostponed(): void {
+    const parked = [...this.postponed.keys()]
+    for (const session of parked) {
+      session.blocked = false
+      this.hooks.resume(session)
+    }
+  }
+
+  /** Run a request postponed by a pause that has ended (the connection calls it first). */
+  runPostponed(session: Session): boolean {
+    const argv = this.postponed.get(session)
+    if (argv === undefined || session.blocked) return false
+    this.postponed.delete(session)
+    this.execute(session, Args.of(argv))
+    return true
+  }
+
+  /** A closed connection's postponed request is dropped. */
+  forgetPostponed(session: Session): void {
+    this.postponed.delete(session)
   }
 
   private protectedAllowed(session: Session): boolean {

@@ -4,6 +4,7 @@
 // notified as Redis's `expired` event.
 
 import { delEv } from '../state/core-events.js'
+import { expiryPaused } from './client-pause.js'
 import type { Entry } from '../state/keyspace.js'
 import { touchKey } from '../state/lru.js'
 import { NOTIFY_EXPIRED, NOTIFY_KEY_MISS, notifyKeyspaceEvent } from './notify.js'
@@ -45,7 +46,14 @@ export function lookupKey(
     return undefined
   }
   if (isExpired(entry, ctx.nowMs)) {
+    // While clients are paused an expired key reads as missing and stays (expireIfNeeded).
+    if (expiryPaused(ctx.server, ctx.nowMs)) {
+      if (notifyMiss && ctx.readLookups === true) keymiss(ctx, key, db)
+      return undefined
+    }
     ctx.txn.apply(delEv(db, key))
+    const stats = (ctx.server as ServerServices | undefined)?.stats
+    if (stats !== undefined) stats.expiredKeys++ // INFO expired_keys counts lazy expiry too
     notifyKeyspaceEvent(ctx, NOTIFY_EXPIRED, 'expired', key, db)
     if (ctx.readLookups === true) readMiss(ctx, key, db, notifyMiss, countStats)
     return undefined

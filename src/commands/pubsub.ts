@@ -393,7 +393,7 @@ const PUBSUB_HELP = helpLines('PUBSUB', [
 
 const SUBSCRIBE_FLAGS: readonly CommandFlag[] = ['pubsub', 'noscript', 'loading', 'stale']
 /** Redis's JSON adds MAY_REPLICATE, which 7.0.15's COMMAND INFO does not show. */
-const PUBLISH_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale', 'fast']
+const PUBLISH_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale', 'fast', 'may_replicate']
 const INTROSPECTION_FLAGS: readonly CommandFlag[] = ['pubsub', 'loading', 'stale']
 
 function cmd(name: string, arity: number, flags: readonly CommandFlag[], handler: Handler,

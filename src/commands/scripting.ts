@@ -33,6 +33,7 @@ import { aclErrorMessage, checkAndLog } from './acl.js'
 import { checkUserCommand } from './acl-check.js'
 import { AclResult } from './acl-model.js'
 import { clientInfoLine } from './client-info.js'
+import { scriptFlagsHook } from './client-pause.js'
 import { OOM_ERROR, arityOk, lookupCommand } from './dispatch.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
@@ -274,7 +275,10 @@ class CallHost implements ScriptHost {
         return this.reject(`ERR The user executing the script ${aclErrorMessage(denial.result)}`)
       }
     }
-    if (spec.flags.includes('write')) {
+    // may_replicate commands (PUBLISH, PFCOUNT…) count as writes here, as in Redis: a
+    // read-only script can then run during CLIENT PAUSE WRITE.
+    const writes = spec.flags.includes('write')
+    if (writes || spec.flags.includes('may_replicate')) {
       if (this.mode.readOnly || this.mode.flags.noWrites) {
         if (stat !== undefined) stat.rejectedCalls++
         return this.reject('ERR Write commands are not allowed from read-only scripts.')
@@ -368,6 +372,30 @@ function cacheScript(ctx: CommandContext, state: ScriptingState, body: Buffer): 
   }
   state.scripts.set(sha, { body: parsed.body, flags: parsed.flags })
   return sha
+}
+
+/** The declared flags of the script or function a call would run (evalGetCommandFlags). */
+function declaredFlags(server: unknown, keyspace: Keyspace, name: string,
+  argv: Buffer[]): ScriptFlags | undefined {
+  const state = STATES.get((server ?? NO_SERVER) as object)
+  const arg = argv[1]
+  if (arg === undefined) return undefined
+  if (name === 'eval' || name === 'eval_ro') {
+    const cached = state?.scripts.get(sha1hex(arg))
+    if (cached !== undefined) return cached.flags
+    const parsed = parseEvalShebang(arg)
+    return 'error' in parsed ? undefined : parsed.flags
+  }
+  if (name === 'evalsha' || name === 'evalsha_ro') {
+    return state?.scripts.get(arg.toString('latin1').toLowerCase())?.flags
+  }
+  const fn = state?.index(keyspace).functions.get(arg.toString('latin1').toLowerCase())
+  return fn === undefined ? undefined : flagsOf(fn.fn.flags)
+}
+
+scriptFlagsHook.mayWrite = (server, keyspace, name, argv) => {
+  const flags = declaredFlags(server, keyspace as Keyspace, name, argv)
+  return flags === undefined || !flags.declared ? undefined : !flags.noWrites
 }
 
 /** Redis's scriptPrepareForRun checks of a script's flags against the call. */
