@@ -25,11 +25,14 @@ export class StoreError extends Error {
   /** Where the problem is, when known: byte offset in the pool and log sequence number. */
   readonly offset: number | undefined
   readonly lsn: number | undefined
+  /** What went wrong, without the code's message and the place. */
+  readonly detail: string | undefined
   constructor(code: StoreErrorCode, detail?: string, where?: { offset?: number | undefined; lsn?: number | undefined }) {
     const place = where === undefined ? '' :
       ` (offset ${where.offset ?? '?'}${where.lsn === undefined ? '' : `, lsn ${where.lsn}`})`
     super(`${STORE_ERROR_MESSAGES[code]}${detail === undefined ? '' : `: ${detail}`}${place}`)
     this.code = code
+    this.detail = detail
     this.offset = where?.offset
     this.lsn = where?.lsn
   }

@@ -924,6 +924,16 @@ export class Dispatcher {
   private handlerCrashed(session: Session, spec: CommandSpec, e: unknown, mark: number): void {
     if (mark >= 0) session.out.truncate(mark)
     this.deferred = []
+    if (e instanceof StoreError && e.code === 'CORRUPTION') {
+      // A key whose pool bytes failed verification (state/keyspace.ts, "Verify before apply"):
+      // one error for that key, its transaction refused (DESIGN rule 5).
+      const text = `CORRUPT ${e.detail ?? 'damaged value'} at pool offset ${e.offset ?? '?'} ` +
+        `(lsn ${e.lsn ?? '?'})`
+      this.services.stats.corruptionEvents++
+      process.stderr.write(`${process.pid}:M '${spec.name}' refused: ${text}\n`)
+      this.writeError(session, text)
+      return
+    }
     const message = e instanceof Error ? e.message : String(e)
     process.stderr.write(`${process.pid}:M internal error in '${spec.name}': ` +
       `${e instanceof Error ? e.stack ?? message : message}\n`)

@@ -163,6 +163,7 @@ function sectionPersistence(sv: ServerServices, ctx: CommandContext): string[] {
     // The live bytes an eviction policy keeps the pool under (0: noeviction; commands/evict.ts).
     `pool_evict_limit_bytes:${sv.evictor?.poolLimit() ?? 0}`,
     `pool_corruption_events:${sv.stats.corruptionEvents}`,
+    `pool_corrupt_keys:${sv.store?.keyspace.corruptKeyCount ?? 0}`,
     `pool_failed:${st.failed === null ? 'no' : st.failed.replace(/[\r\n]/g, ' ')}`,
     `pool_format_version:${st.formatVersion}`,
     `pool_upgraded_from_version:${st.upgradedFromVersion ?? 0}`,

@@ -300,6 +300,12 @@ export function* recoverSteps(
       headLsn)
   }
   const deferIndex = options.deferIndex === true && options.prefix !== true
+  // Deferred events are applied later from the region's bytes: their record is verified again
+  // then (keyspace.ts, "Verify before apply"), by the same check as here.
+  const verifyAgain = (record: Buffer, at: number): string | null => {
+    const c = checkRecord(record, at, seed, record.length)
+    return c.ok ? null : c.reason
+  }
   const every = options.yieldEveryRecords ?? 0
   const everyBytes = every > 0 ? options.yieldEveryBytes ?? YIELD_EVERY_BYTES : 0
   let yieldedAtLsn = headLsn
@@ -326,7 +332,10 @@ export function* recoverSteps(
       switch (check.kind) {
         case REC_TXN:
         case REC_CKPT_CHUNK:
-          if (deferIndex) replayEventsDeferred(keyspace, bytes, RECORD_HEADER_BYTES, payloadEnd)
+          if (deferIndex) {
+            keyspace.deferFrom(lsn, offset, verifyAgain)
+            replayEventsDeferred(keyspace, bytes, RECORD_HEADER_BYTES, payloadEnd)
+          }
           else applyEvents(keyspace, decodeEvents(bytes, RECORD_HEADER_BYTES, payloadEnd))
           if (check.kind === REC_TXN) log.txns++
           else log.chunks++

@@ -24,10 +24,21 @@
 // - the record bytes must stay valid until applied: Store applies every pending event before
 //   it closes the pool or lets the log head move past them (storage/checkpoint.ts, engine.ts).
 // Materialization is not a change: it touches no WATCH version and does not bump the epoch.
+// Verify before apply (DESIGN rule 5): a pending event's record (pool bytes, which media may
+// change after recovery) is verified again before the event applies (once per materialization
+// call); one that fails applies nothing and marks each key it wrote (database, key hash): an
+// access throws StoreError CORRUPTION naming its offset and lsn, never other data; a later
+// whole-key write of the key clears the mark, FLUSHDB/FLUSHALL too. Unit: the log record.
 
 import { assert } from '../assert.js'
+import { StoreError } from '../errors.js'
 import { accessSettings, inheritAccess } from './lru.js'
 import { KEY_MEMORY_OVERHEAD, valueMemory } from './memory-model.js'
+import {
+  CorruptMarks, PENDING_SHARDS, PendingDb, type CorruptKey, type DeferSource, type RecordVerifier,
+} from './pending-db.js'
+
+export { PENDING_SHARDS, type CorruptKey, type DeferSource, type RecordVerifier }
 
 export const DB_COUNT = 16
 export const TYPE_STRING = 0
@@ -85,7 +96,6 @@ export function keyHashBytes(buf: Buffer, start: number, end: number): number {
   return h >>> 0
 }
 
-export const PENDING_SHARDS = 2048
 
 /**
  * Parts of a database's map. A JS Map grows by rehashing every entry at once (measured: ~40-70 ms
@@ -258,65 +268,6 @@ export class KeyMap {
   }
 }
 
-/**
- * One database's deferred events, as typed arrays (a million of them cost no GC): event i is
- * (bufs[record[i]], offset[i], code[i]) in shard shard[i], having added estimate[i] to
- * liveBytes. Each shard is a singly linked list through next[], in log order, from head[shard]
- * to tail[shard] (head -1: nothing pending). Every event below `applied` has been applied; an
- * event at or above it is pending exactly when it is its shard's head or behind it — and, as
- * all earlier events of its shard are applied first, a pending event at `applied` is its
- * shard's head. So the background pass can apply in log order (sequential memory) while a key's
- * access applies just its shard's list.
- */
-class PendingDb {
-  bufs: Buffer[] = []
-  record = new Int32Array(1024)
-  offset = new Int32Array(1024)
-  code = new Uint8Array(1024)
-  next = new Int32Array(1024)
-  shard = new Uint16Array(1024)
-  estimate = new Int32Array(1024)
-  used = 0
-  applied = 0
-  readonly head = new Int32Array(PENDING_SHARDS).fill(-1)
-  readonly tail = new Int32Array(PENDING_SHARDS)
-  readonly count = new Int32Array(PENDING_SHARDS)
-  /** Events still pending in this database. */
-  events = 0
-
-  add(shard: number, buf: Buffer, offset: number, code: number, estimate: number): void {
-    if (this.used === this.record.length) this.grow()
-    const i = this.used++
-    if (this.bufs[this.bufs.length - 1] !== buf) this.bufs.push(buf)
-    this.record[i] = this.bufs.length - 1
-    this.offset[i] = offset
-    this.code[i] = code
-    this.next[i] = -1
-    this.shard[i] = shard
-    this.estimate[i] = estimate
-    if (this.head[shard] === -1) this.head[shard] = i
-    else this.next[this.tail[shard] as number] = i
-    this.tail[shard] = i
-    this.count[shard] = (this.count[shard] as number) + 1
-    this.events++
-  }
-
-  private grow(): void {
-    const n = this.record.length * 2
-    const widen = <T extends Int32Array | Uint8Array | Uint16Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n)
-      b.set(a)
-      return b
-    }
-    this.record = widen(this.record, (k) => new Int32Array(k))
-    this.offset = widen(this.offset, (k) => new Int32Array(k))
-    this.code = widen(this.code, (k) => new Uint8Array(k))
-    this.next = widen(this.next, (k) => new Int32Array(k))
-    this.shard = widen(this.shard, (k) => new Uint16Array(k))
-    this.estimate = widen(this.estimate, (k) => new Int32Array(k))
-  }
-}
-
 /** Applies one deferred event (fields at buf[offset], event `code`) to database `db`. */
 export type DeferredApply = (ks: Keyspace, db: number, buf: Buffer, offset: number, code: number) => void
 
@@ -338,6 +289,14 @@ export class Keyspace {
   pendingEvents = 0
   /** What applies a deferred event (set by the first defer()). */
   private deferredApply: DeferredApply | null = null
+  /** Verify-before-apply (set by recovery; null: pending events are applied unverified). */
+  private verifier: RecordVerifier | null = null
+  /** The record defer() files events from (recovery sets it per record). */
+  private source: DeferSource = { lsn: -1, offset: -1 }
+  /** Counts materialization calls: a record is verified once per call. */
+  private materializations = 0
+  /** Keys whose pending write failed verification (pending-db.ts). */
+  readonly corrupt = new CorruptMarks()
   liveBytes = 0
   /**
    * The DRAM estimate of every materialized entry: sum of KEY_MEMORY_OVERHEAD + key length +
@@ -387,7 +346,21 @@ export class Keyspace {
       const shard = keyHash(key) % PENDING_SHARDS
       if (p.head[shard] !== -1) this.materializeShard(db, p, shard)
     }
+    if (this.corrupt.count !== 0) this.refuseCorrupt(db, key)
     return map.part(key)
+  }
+
+  /** Throw CORRUPTION for a key marked corrupt (verify before apply, above). */
+  private refuseCorrupt(db: number, key: string): void {
+    const c = this.corrupt.get(db, keyHash(key))
+    if (c === undefined) return
+    throw new StoreError('CORRUPTION', `log record holding this key's value: ${c.reason}`,
+      { offset: c.offset, lsn: c.lsn })
+  }
+
+  /** Keys marked corrupt, all databases (INFO pool_corrupt_keys). */
+  get corruptKeyCount(): number {
+    return this.corrupt.count
   }
 
   get(db: number, key: string): Entry | undefined {
@@ -456,6 +429,7 @@ export class Keyspace {
     for (const [key, entry] of old) this.uncount(key, entry)
     for (const [key, entry] of map) this.count(key, entry)
     this.maps[db] = map
+    this.corrupt.dropDb(db)
     this.epoch++
     this.touchDb(db, old)
     return old
@@ -469,6 +443,7 @@ export class Keyspace {
     const pa = this.pending[a] as PendingDb | null
     this.pending[a] = this.pending[b] as PendingDb | null
     this.pending[b] = pa
+    this.corrupt.swap(a, b)
     this.maps[a] = mb
     this.maps[b] = ma
     this.epoch++
@@ -507,9 +482,18 @@ export class Keyspace {
       p = new PendingDb()
       this.pending[db] = p
     }
-    p.add(hash % PENDING_SHARDS, buf, offset, code, estimate)
+    p.add(hash, buf, offset, code, estimate, this.source)
     this.pendingEvents++
     this.liveBytes += estimate
+  }
+
+  /**
+   * Recovery: the events defer() files next come from the record at `lsn`, pool offset
+   * `offset`; with `verifier`, each pending event's record is verified again before it applies.
+   */
+  deferFrom(lsn: number, offset: number, verifier: RecordVerifier | null): void {
+    this.source = { lsn, offset }
+    this.verifier = verifier
   }
 
   /** Insert or replace while applying a deferred event: no WATCH touch, no epoch change. */
@@ -523,11 +507,26 @@ export class Keyspace {
   /** Apply pending event i of database db (its estimate leaves liveBytes, its entry enters). */
   private applyPending(db: number, p: PendingDb, i: number): void {
     this.liveBytes -= p.estimate[i] as number
-    ;(this.deferredApply as DeferredApply)(this, db, p.bufs[p.record[i] as number] as Buffer,
-      p.offset[i] as number, p.code[i] as number)
+    const k = p.record[i] as number
+    const buf = p.bufs[k] as Buffer
+    if (this.verifier !== null) {
+      if (p.failure[k] === null && p.verifiedIn[k] !== this.materializations) {
+        p.verifiedIn[k] = this.materializations
+        p.failure[k] = this.verifier(buf, p.lsns[k] as number)
+      }
+      const failure = p.failure[k] as string | null
+      if (failure !== null) {
+        this.corrupt.mark(db, p.hash[i] as number,
+          { reason: failure, offset: p.offsets[k] as number, lsn: p.lsns[k] as number })
+        return
+      }
+    }
+    ;(this.deferredApply as DeferredApply)(this, db, buf, p.offset[i] as number, p.code[i] as number)
+    if (this.corrupt.count !== 0) this.corrupt.clear(db, p.hash[i] as number)
   }
 
   private materializeShard(db: number, p: PendingDb, shard: number): void {
+    this.materializations++
     let i = p.head[shard] as number
     const n = p.count[shard] as number
     // First: applying must not find this shard pending again.
@@ -542,6 +541,7 @@ export class Keyspace {
 
   /** Apply up to `budget` pending events of `db` in log order; returns how many. */
   private materializeInOrder(db: number, p: PendingDb, budget: number): number {
+    this.materializations++
     let n = 0
     let i = p.applied
     for (; i < p.used && n < budget; i++) {

@@ -91,6 +91,10 @@ export class Checkpointer {
   start(reserveBytes = 0): boolean {
     assert(this.active === null, 'checkpoint already running')
     const ks = this.keyspace()
+    // Keys marked corrupt (keyspace.ts, "Verify before apply") are absent from the maps: a
+    // checkpoint would drop them silently and move the head past the damaged record that a
+    // restart must report. None starts while any is marked; none completes if one appears.
+    if (ks.corruptKeyCount > 0) return false
     const w = this.log.begin()
     encodeCheckpointBegin(w, { flags: 0, keyCountEstimate: ks.keyCountEstimate() })
     if (!this.log.fits(w.length - 16, reserveBytes)) return false
@@ -170,6 +174,10 @@ export class Checkpointer {
         budget -= bytes
       }
       if (a.db >= DB_COUNT) {
+        if (ks.corruptKeyCount > 0) {
+          this.abandon()
+          return 'abandoned'
+        }
         const w = this.log.begin()
         encodeCheckpointEnd(w, { beginLsn: a.beginLsn, keys: a.keys })
         if (!this.log.fits(w.length - 16, 0)) {

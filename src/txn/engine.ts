@@ -375,39 +375,28 @@ export class Store {
 
   /** One slice of checkpoint work; true when no checkpoint is running afterwards. */
   checkpointSlice(maxBytes: number): boolean {
-    if (this.checkpointer.active === null && !this.startIncremental()) return true
+    if (this.checkpointer.active === null && !this.startIncremental()) {
+      this.releaseCheckpointWaiters() // none can start (no room, or keys marked corrupt)
+      return true
+    }
     const result = this.checkpointer.step(maxBytes)
-    if (result === 'more') {
-      this.scheduleCommit()
-      return false
-    }
-    if (result === 'done') {
-      this.flush()
-      this.checkpointer.finish()
-      this.eventsAtCheckpoint = this.eventsAtBegin
-      this.lastCheckpointAtMs = nowMs()
-      const waiters = this.checkpointWaiters
-      this.checkpointWaiters = []
-      for (const w of waiters) w()
-    }
-    // 'abandoned' (a database was replaced): start again if someone waits for a checkpoint.
+    if (result === 'done') this.checkpointDone()
+    // 'more': the chunks ride the next group commit; 'abandoned' (a database was replaced, or
+    // keys were marked corrupt): start again if someone waits for a checkpoint.
     this.scheduleCommit()
-    if (result === 'abandoned' && this.checkpointWaiters.length > 0) return false
-    return true
+    return result === 'done' || (result === 'abandoned' && this.checkpointWaiters.length === 0)
   }
 
   /** A whole checkpoint now, synchronously (SAVE; making room when the pool looks full). */
   checkpointNow(): boolean {
-    // A running checkpoint is finished first rather than abandoned: abandoning it would waste
-    // the log space its records hold (INV in storage/checkpoint.ts lets it complete). Then a
-    // fresh one compacts what the first one could not.
+    // A running checkpoint is finished first, not abandoned (its records' space would be wasted;
+    // INV in storage/checkpoint.ts lets it complete); a fresh one compacts what it could not.
     if (this.checkpointer.active !== null) this.completeCheckpoint()
     const from = this.log.tailLsn
     if (!this.checkpointer.start()) return false
     this.eventsAtBegin = this.eventsCommitted
     if (!this.completeCheckpoint()) {
-      // No room (an entry too large for the reserve): drop its uncommitted records, so a failed
-      // attempt costs no log space and repeated attempts cannot fill the log.
+      // No room (an entry too large for the reserve): drop its uncommitted records (no space lost).
       this.log.truncate(from)
       return false
     }
@@ -418,14 +407,23 @@ export class Store {
   private completeCheckpoint(): boolean {
     const result = this.checkpointer.step(Number.MAX_SAFE_INTEGER)
     if (result !== 'done') return false
+    this.checkpointDone()
+    return true
+  }
+
+  /** END appended: commit it, move the head, release the waiters. */
+  private checkpointDone(): void {
     this.flush()
     this.checkpointer.finish()
     this.eventsAtCheckpoint = this.eventsAtBegin
     this.lastCheckpointAtMs = nowMs()
+    this.releaseCheckpointWaiters()
+  }
+
+  private releaseCheckpointWaiters(): void {
     const waiters = this.checkpointWaiters
     this.checkpointWaiters = []
     for (const w of waiters) w()
-    return true
   }
 
   /** A whole checkpoint, in slices between requests (BGSAVE); resolves when the head moved. */
