@@ -123,6 +123,13 @@ export class Store {
   private eventsAtBegin = 0
   private eventsAtCheckpoint = 0
   outOfSpaceRefusals = 0
+  /**
+   * eventsCommitted when a compaction for a refused transaction could not make room (-1: none).
+   * Until another transaction commits, the log holds that checkpoint alone and a new one would
+   * be the same size: a refusal then answers at once instead of checkpointing the whole state
+   * again on the request path (issue 19: 50 refused SETs stalled every client for 1 s).
+   */
+  private futileCompactionAt = -1
   lastCheckpointAtMs = 0
   longestCheckpointSliceMs = 0
   recoveryMs = 0
@@ -246,11 +253,16 @@ export class Store {
   appendTransaction(txn: Transaction): void {
     if (this.failed !== null) throw this.failed
     if (!this.tryAppend(txn)) {
+      const futile = this.futileCompactionAt === this.eventsCommitted &&
+        this.checkpointer.active === null
       // Room may be held by history rather than live data: compact now, then try once more.
-      txn.undoAll()
-      this.checkpointNow()
-      txn.reapply()
-      if (!this.tryAppend(txn)) {
+      if (!futile) {
+        txn.undoAll()
+        this.checkpointNow()
+        txn.reapply()
+      }
+      if (futile || !this.tryAppend(txn)) {
+        this.futileCompactionAt = this.eventsCommitted
         this.outOfSpaceRefusals++
         throw new StoreError('OUT_OF_SPACE')
       }

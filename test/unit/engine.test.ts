@@ -169,6 +169,33 @@ t.test('a full pool: OUT_OF_SPACE applies nothing; deletes, FLUSHALL and compact
     again.close()
   })
 
+t.test('at a full pool a refusal checkpoints once, then refuses at once until a commit',
+  async (t) => {
+    const path = poolPath(t)
+    const store = await Store.open(path, { sizeBytes: 256 * 1024 })
+    const big = Buffer.alloc(4000, 7)
+    let refusal: StoreError | null = null
+    for (let n = 0; refusal === null && n < 1000; n++) {
+      const r = tryCommit(store, put(`k${n}`, big))
+      if (r instanceof StoreError) refusal = r
+      else await r
+    }
+    t.equal(refusal?.code, 'OUT_OF_SPACE')
+    const before = store.stats().checkpointsCompleted
+    for (let i = 0; i < 20; i++) {
+      const r = tryCommit(store, put(`x${i}`, big))
+      t.equal(r instanceof StoreError ? r.code : 'accepted', 'OUT_OF_SPACE', `refusal ${i}`)
+    }
+    t.equal(store.stats().checkpointsCompleted, before,
+      'no checkpoint for refusals while nothing committed since the futile one')
+    await commit(store, del('k0'))
+    const r = tryCommit(store, put('y', Buffer.alloc(6000, 1)))
+    t.ok(r instanceof StoreError ? store.stats().checkpointsCompleted > before : true,
+      'after a commit a refusal compacts again (or the write fits)')
+    if (!(r instanceof StoreError)) await r
+    store.close()
+  })
+
 t.test('checkpointNow compacts the log; reload rebuilds the keyspace from the pool', async (t) => {
   const path = poolPath(t)
   const store = await Store.open(path, { sizeBytes: 1 << 20, autoCheckpoint: false })
