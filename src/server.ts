@@ -537,6 +537,9 @@ class Services implements ServerServices {
 
 interface OutputLimit { hardBytes: number; softBytes: number; softSeconds: number }
 
+/** Per connection in used_memory (see CapykvServer.clientsMemory; docs/server.md "Memory"). */
+const CLIENT_MEMORY_BYTES = 16 * 1024
+
 export class CapykvServer {
   readonly connections = new Map<number, Connection>()
   readonly services: Services
@@ -782,14 +785,22 @@ export class CapykvServer {
     }
   }
 
-  /** Query and output buffer bytes of every client, summed at hz (used_memory's share). */
-  clientsMemory = 0
+  /** The clients' query and output buffer bytes, summed at hz. */
+  private clientBuffers = 0
 
-  private sumClientsMemory(): number {
+  /**
+   * The clients' share of used_memory: a fixed CLIENT_MEMORY_BYTES per connection (its socket,
+   * streams, reader and output buffer objects; Redis counts each client's 16 KiB reply buffer
+   * likewise) plus their buffers' bytes as last summed.
+   */
+  get clientsMemory(): number {
+    return this.connections.size * CLIENT_MEMORY_BYTES + this.clientBuffers
+  }
+
+  private sumClientsMemory(): void {
     let sum = 0
     for (const c of this.connections.values()) sum += c.queryBufferBytes() + c.outputBytes()
-    this.clientsMemory = sum
-    return sum
+    this.clientBuffers = sum
   }
 
   /** notify-keyspace-events as flags, from the text it was set from ('An' keeps 'new' on). */

@@ -112,7 +112,6 @@ export interface EvictHost {
 }
 
 export class Evictor {
-  evictedKeys = 0
   /** Redis's pre_command_oom_state: the last check before a command found no room. */
   lastOutOfMemory = false
   private kind: Kind = 'none'
@@ -210,7 +209,7 @@ export class Evictor {
     } catch {
       return 'fail' // the pool refused even deletes (an I/O failure): nothing evicted
     }
-    this.evictedKeys += evicted.length
+    this.host.services.stats.evictedKeys += evicted.length
     // The deletes' tracking invalidations (queued by the keyspace observer), now that their
     // transaction is appended: before the command about to run, as Redis sends them.
     if (evicted.length > 0) this.host.services.tracking.release()

@@ -210,7 +210,7 @@ function sectionStats(sv: ServerServices): string[] {
     'sync_partial_err:0', `expired_keys:${s.expiredKeys}`, 'expired_stale_perc:0.00',
     'expired_time_cap_reached_count:0',
     `expire_cycle_cpu_milliseconds:${Math.round(s.expireCycleMs)}`,
-    `evicted_keys:${sv.evictor?.evictedKeys ?? 0}`, 'evicted_clients:0',
+    `evicted_keys:${s.evictedKeys}`, 'evicted_clients:0',
     'total_eviction_exceeded_time:0', 'current_eviction_exceeded_time:0',
     `keyspace_hits:${s.keyspaceHits}`,
     `keyspace_misses:${s.keyspaceMisses}`, `pubsub_channels:${sv.pubsub.channelCount}`,

@@ -68,6 +68,8 @@ export class ServerStats {
   totalCommandsProcessed = 0
   rejectedConnections = 0
   expiredKeys = 0
+  /** Keys evicted under maxmemory or the pool's limit (commands/evict.ts). */
+  evictedKeys = 0
   totalErrorReplies = 0
   netInputBytes = 0
   netOutputBytes = 0
@@ -119,6 +121,7 @@ export class ServerStats {
     this.totalCommandsProcessed = 0
     this.rejectedConnections = 0
     this.expiredKeys = 0
+    this.evictedKeys = 0
     this.totalErrorReplies = 0
     this.netInputBytes = 0
     this.netOutputBytes = 0

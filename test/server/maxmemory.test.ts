@@ -97,6 +97,8 @@ t.test('a SET workload under allkeys-lru evicts and stays within maxmemory', asy
   // Notifications leave after the group commit; wait for them (bounded).
   for (let i = 0; i < 100 && evicted.size < evictedKeys; i++) await new Promise((r) => setTimeout(r, 20))
   t.equal(evicted.size, evictedKeys, 'one `evicted` notification per evicted key')
+  await b.call('CONFIG', 'RESETSTAT')
+  t.equal(infoField(await b.info('stats'), 'evicted_keys'), '0', 'CONFIG RESETSTAT resets it')
   t.ok(evicted.has('watched'), 'the oldest key went first')
   // noeviction over the limit: the exact error, reads and deletes still work.
   await b.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
