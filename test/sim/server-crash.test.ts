@@ -16,6 +16,11 @@
 //      but not yet flushed — the state of the commit in flight; nothing else, never corruption.
 //      So every server-made event (active and lazy expiry DELs, SWAPDB, MOVE, RENAME, COPY,
 //      FLUSHDB, FLUSHALL, MULTI/EXEC) goes through the crash simulator.
+//  (A') independent: the same image also equals the independent model (plain-model.ts): every
+//      admitted transaction's events applied from the log format's documented meaning, never
+//      through the engine's apply or keyspace, snapshotted at each commit point — so a recovery
+//      or checkpoint that agrees with the server's own keyspace but not with the events it
+//      logged fails too. (Which events the commands log is crash-commands.test's subject.)
 //  (B1) replies: every reply the server had already handed to a socket when the crash came
 //      (counted in bytes with socket.bytesWritten, a superset of what clients had received)
 //      depends on transactions the image contains: a write on its own transaction, any reply on
@@ -59,6 +64,8 @@ import { Store, type Transaction } from '../../src/txn/engine.js'
 import { RawClient } from '../helpers/servers.js'
 import { Prng, seedFromEnv, simScale } from './prng.js'
 import { DEFAULT_POLICY, SimRegion } from './sim-region.js'
+import { copyEvents } from './harness.js'
+import { PlainModel, snapshot } from './plain-model.js'
 import { poolBytesFor } from './workload.js'
 
 const CLIENTS = 5
@@ -559,6 +566,9 @@ interface RunResult {
   eventCounts: Record<string, number>
   /** (A): recovered states other than the last durable commit (or the one in flight). */
   exact: string[]
+  /** (A'): images compared with the independent model, and the commits it did not model. */
+  independent: number
+  notModelled: number
   /** (B1): replies handed out that depend on transactions an image lacks. */
   replies: string[]
   /** Of those, replies the client had already received when the crash came. */
@@ -605,7 +615,7 @@ async function runServer(o: RunOptions): Promise<RunResult> {
 
   const result: RunResult = { points: 0, images: 0, inFlight: 0, dependent: 0, tight: 0,
     maxLiveBytes: 0, commits: 0, requests: 0, txns: 0, checkpoints: 0, eventCounts: {},
-    exact: [], replies: [], repliesReceived: 0, effects: [], semantics: [], seconds: 0 }
+    exact: [], independent: 0, notModelled: 0, replies: [], repliesReceived: 0, effects: [], semantics: [], seconds: 0 }
   const note = (list: string[], message: string): void => {
     if (list.length < 2000) list.push(message)
   }
@@ -641,9 +651,12 @@ async function runServer(o: RunOptions): Promise<RunResult> {
   let executing: string | null = null
   const READS = new Set(['GET', 'EXISTS', 'PTTL', 'MGET', 'LLEN', 'HLEN', 'SCARD', 'ZCARD',
     'LRANGE'])
+  // The independent model (A'): each admitted transaction's events, at admission.
+  const plain = PlainModel.of(store.keyspace)
   const appendTransaction = store.appendTransaction.bind(store)
   store.appendTransaction = (txn: Transaction): void => {
     appendTransaction(txn) // throws when refused: nothing appended
+    for (const e of copyEvents(txn.events)) plain.event(e)
     const n = store.transactionsCommitted
     for (const e of txn.events as (Event & { db?: number; key?: string; a?: number;
       b?: number })[]) {
@@ -703,8 +716,12 @@ async function runServer(o: RunOptions): Promise<RunResult> {
     return r
   }
 
+  const plainState = (): string | null => plain.unmodelled === null ? plain.snapshot(-Infinity) : null
+
   // --- the durable state, tracked at each commit -----------------------------------------
   let durableState = canonical(store.keyspace)
+  let durablePlain = plainState()
+  let pendingPlain: string | null = null
   let durableLsn = store.log.committedLsn
   let durableTxns = store.transactionsCommitted
   let pendingLsn = -1
@@ -725,10 +742,11 @@ async function runServer(o: RunOptions): Promise<RunResult> {
             'written (the sent-bytes accounting is broken)')
         }
       }
-      const allowed = [{ lsn: durableLsn, state: durableState, txns: durableTxns }]
+      const allowed = [{ lsn: durableLsn, state: durableState, txns: durableTxns,
+        plain: durablePlain }]
       if (pendingLsn >= 0) {
         allowed.push({ lsn: pendingLsn, state: canonical(store.keyspace),
-          txns: store.transactionsCommitted })
+          txns: store.transactionsCommitted, plain: pendingPlain })
       }
       const images: [string, Buffer][] = [['none', sim.durable]]
       if (sim.outstandingChunks > 0) {
@@ -755,6 +773,17 @@ async function runServer(o: RunOptions): Promise<RunResult> {
             canonicalDiff(match.state, state))
           continue
         }
+        if (match.plain === null) {
+          result.notModelled++
+        } else {
+          const independent = snapshot(r.keyspace, -Infinity)
+          result.independent++
+          if (independent !== match.plain) {
+            note(result.exact, `${label}: recovered state differs from the independent model: ` +
+              canonicalDiff(match.plain, independent))
+            continue
+          }
+        }
         if (match.lsn === pendingLsn && match.lsn !== durableLsn) result.inFlight++
         points.push({ where, image: name, sent, received, txns: match.txns,
           summary: summarize(r.keyspace) })
@@ -771,7 +800,10 @@ async function runServer(o: RunOptions): Promise<RunResult> {
   // Crash points around every PM primitive the sim applies (the addon's stores, flushes and
   // fences included: SimRegion.hooks).
   sim.hooks.write = (permission, when): void => {
-    if (when === 'after' && permission === 'commit') pendingLsn = store.log.tailLsn
+    if (when === 'after' && permission === 'commit') {
+      pendingLsn = store.log.tailLsn
+      pendingPlain = plainState()
+    }
     maybeCrash(`${when} a ${permission} write`)
   }
   sim.hooks.flush = (when): void => {
@@ -783,6 +815,7 @@ async function runServer(o: RunOptions): Promise<RunResult> {
       TAIL_WORD_OFFSET + 8, TAIL_WORD_OFFSET, TAIL_WORD_OFFSET + 8) === 0) {
       // The commit word is durable: the whole group is, and nothing else was applied since.
       durableState = canonical(store.keyspace)
+      durablePlain = pendingPlain
       durableLsn = pendingLsn
       durableTxns = store.transactionsCommitted
       pendingLsn = -1
@@ -948,7 +981,9 @@ for (const c of configs) {
       totalImages += r.images
       t.same(r.semantics.slice(0, 5), [], 'replies are what the workload expects')
       t.same(r.exact.slice(0, 5), [], '(A) every image recovers to the last durable commit ' +
-        '(or the one in flight)')
+        '(or the one in flight), equal to the independent model (A\')')
+      t.ok(r.independent > 0 && r.notModelled === 0, `(A') ${r.independent} images compared ` +
+        `with the independent model (not modelled: ${r.notModelled})`)
       t.same(r.replies.slice(0, 5), [], '(B1) every reply handed out depends only on ' +
         'transactions the image holds')
       t.same(r.effects.slice(0, 5), [], '(B2) every acknowledged effect is in the image, ' +
