@@ -15,6 +15,7 @@ import {
   TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, type Entry,
 } from '../state/keyspace.js'
 import type { ZSet } from '../state/zset.js'
+import { type Stream, TYPE_STREAM } from '../state/stream.js'
 import { helpLines } from './services.js'
 import { parseLongLong, writeHelp } from './connection.js'
 import {
@@ -77,6 +78,11 @@ export function memoryUsage(key: string, entry: Entry, samples: number): number 
       value = 128 + sampled(z.map.keys(), z.length, samples, (m) => ZSET_MEMBER + m.length)
       break
     }
+    case TYPE_STREAM:
+      // The stream's own estimate (state/stream.ts: entries with their fields, groups,
+      // consumers, NACKs), not sampled; not yet compared with Redis's listpack figures.
+      value = 96 + (entry.value as Stream).bytes
+      break
     default:
       value = 64
   }
