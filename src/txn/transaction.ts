@@ -21,6 +21,8 @@ import type { Store } from './engine.js'
 
 /** A transaction with no event yet shares this (frozen: a stray push fails loudly). */
 const NO_EVENTS: Event[] = Object.freeze([]) as unknown as Event[]
+/** A transaction of its own pools no PUT events (Transaction.put makes each one). */
+const NO_PUTS: PutEvent[] = Object.freeze([]) as unknown as PutEvent[]
 
 export class Transaction {
   /**
@@ -44,11 +46,12 @@ export class Transaction {
    * A shared transaction's PUT events, reused by the next transaction (no event object per
    * write); putsUsed of them belong to this one. Empty for a transaction of its own.
    */
-  private readonly puts: PutEvent[] = []
+  private readonly puts: PutEvent[]
   private putsUsed = 0
 
   constructor(private readonly store: Store, private readonly shared = false) {
     this.epochAtBegin = store.keyspace.epoch
+    this.puts = shared ? [] : NO_PUTS
   }
 
   /** Open again for Store.beginShared: nothing applied, nothing to undo. */
