@@ -6,7 +6,7 @@
 // ./data), listens at once and serves -LOADING while the pool is recovered, then serves.
 // SIGTERM/SIGINT/SHUTDOWN: stop accepting, finish in-flight commits, close the pool, exit 0.
 
-import { existsSync, mkdirSync, realpathSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, realpathSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { nowMs } from './clock.js'
 import { StoreError } from './errors.js'
@@ -162,9 +162,28 @@ function loadAclFile(server: CapykvServer): void {
   }
 }
 
+/** strerror's text for the errors a data directory meets. */
+const STRERROR: Readonly<Record<string, string>> = {
+  ENOTDIR: 'Not a directory', EEXIST: 'Not a directory', EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted', ENOENT: 'No such file or directory',
+  EROFS: 'Read-only file system', ENOSPC: 'No space left on device',
+}
+
+/** The data directory exists (made if missing) and is writable, or the start stops, one line. */
+function prepareDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true })
+    accessSync(dir, constants.W_OK | constants.X_OK)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? ''
+    logger.warning(`Can't chdir to '${dir}': ${STRERROR[code] ?? (e as Error).message}`)
+    process.exit(1)
+  }
+}
+
 async function run(config: ServerConfig): Promise<void> {
   const dir = resolve(config.get('dir'))
-  mkdirSync(dir, { recursive: true })
+  prepareDir(dir)
   const poolPath = join(dir, config.get('pool-file'))
   // CAPYKV_COMMAND_MODULES=string,keys limits the data files loaded (development and tests).
   const only = process.env.CAPYKV_COMMAND_MODULES
@@ -249,6 +268,8 @@ function installSignals(server: CapykvServer): void {
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  logger.warning(`Fatal: ${(e as Error).stack ?? String(e)}`)
+  // One line for the operator; the stack only at loglevel verbose or debug.
+  logger.warning(`Fatal: ${e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e)}`)
+  if (e instanceof Error && e.stack !== undefined) logger.verbose(e.stack)
   process.exit(1)
 })
