@@ -8,7 +8,10 @@
 //   subscriber inside the command. Its deliveries wait for the transaction's commit
 //   (services.afterCommit: after the command, the EXEC or the script, dropped when the pool
 //   refuses the transaction) and then leave with the subscribers' output, which the server holds
-//   until the group commit is durable (pubsub.ts). The active expire cycle, which runs outside any
+//   until the group commit is durable (pubsub.ts). The acting client's own notifications (RESP3,
+//   subscribed to its own keys) are written into its reply buffer at once, before its reply as
+//   in Redis: that buffer is held the same way, and dropped with the reply when the pool refuses
+//   the transaction (ownOutput). The active expire cycle, which runs outside any
 //   command, delivers after its own transaction was appended (deliverAfterCommit).
 // - Recipients are chosen when the event happens, as Redis publishes then (a subscription made
 //   later in the same EXEC does not receive it).
@@ -18,7 +21,9 @@
 import {
   NOTIFY_CLASS_BITS,
 } from '../server-config.js'
+import type { OutputBuffer } from '../resp/writer.js'
 import { deliver, type Delivery, type PubSub } from './pubsub.js'
+import { OutputSink } from './reply-sink.js'
 import type { ServerServices } from './services.js'
 import type { CommandContext } from './spec.js'
 
@@ -68,7 +73,36 @@ export function notifyKeyspaceEvent(ctx: CommandContext, type: number, event: st
   const sv = pubsubOf(ctx)
   if (sv === null || (sv.pubsub.keyspaceFlags & type) === 0) return
   const deliveries = keyspaceDeliveries(sv.pubsub, type, event, key, db)
-  if (deliveries !== null) sv.afterCommit(() => deliver(deliveries))
+  if (deliveries === null) return
+  const own = ownOutput(ctx)
+  if (own === null) {
+    sv.afterCommit(() => deliver(deliveries))
+    return
+  }
+  let others: Delivery[] | null = null
+  for (const d of deliveries) {
+    if (d.handle.state.id === ctx.client.id) own.writeRaw(d.message.for(d.handle.state.proto))
+    else (others ??= []).push(d)
+  }
+  if (others !== null) {
+    const later = others
+    sv.afterCommit(() => deliver(later))
+  }
+}
+
+/**
+ * Where the acting client's own notifications go at once, in its output before its reply (as
+ * Redis publishes during the command): its reply buffer — the session's output, EXEC's or a
+ * served blocked client's scratch — which the server holds until the commit is durable and which
+ * dispatch drops when the pool refuses a write command's, EXEC's or a serve's transaction (a
+ * read-only command's lazy-expiry delete, and a CLIENT REPLY OFF client's writes, keep theirs:
+ * the pool keeps room for deletes, and only an I/O failure, which stops the server, refuses
+ * one). Null in a script (its sink is the
+ * script's redis.call reply) or outside the server: then they wait for the commit like others'.
+ */
+function ownOutput(ctx: CommandContext): OutputBuffer | null {
+  if (ctx.script === true || !(ctx.reply instanceof OutputSink)) return null
+  return ctx.reply.unmutedTarget
 }
 
 /** Redis's dbAdd notification: `key` was created in `db`. */

@@ -11,10 +11,12 @@
 
 import t from 'tap'
 import {
-  bin, frames, label, runSteps, s, set, type Step,
+  bin, frames, label, runSteps, s, set, type Arg, type Step,
 } from '../helpers/push-differential.js'
 import { requireBinary, startCapykv, startRedis } from '../helpers/servers.js'
 
+/** A step of the RESP3 run only (a RESP2 client in subscribed mode cannot run it). */
+const r3 = (conn: number, ...argv: Arg[]): Step => ({ conn, argv, only: 3 })
 const A = 0
 const B = 1
 const C = 2
@@ -88,6 +90,11 @@ export const STEPS: Step[] = [
   s(A, 'HELLO', '2'), s(A, 'RESET'), s(B, 'PUBSUB', 'NUMSUB', 'r1'), s(B, 'PUBSUB', 'NUMPAT'),
   s(B, 'PUBSUB', 'SHARDNUMSUB', 'rs'), s(B, 'PUBLISH', 'r1', 'x'), s(A, 'PING'),
   s(A, 'GET', 'k'),
+  // a RESP3 client's own keyspace notifications come before its reply (also inside EXEC)
+  s(B, 'CONFIG', 'SET', 'notify-keyspace-events', 'KEA'), r3(C, 'SUBSCRIBE', '__keyspace@0__:own'),
+  r3(C, 'SET', 'own', 'v'), r3(C, 'MULTI'), r3(C, 'SET', 'own', 'w'), r3(C, 'DEL', 'own'),
+  r3(C, 'EXEC'), s(B, 'SET', 'own', 'x'), r3(C, 'GET', 'own'), r3(C, 'UNSUBSCRIBE'),
+  s(B, 'CONFIG', 'SET', 'notify-keyspace-events', ''),
   // QUIT in subscribed mode; the channel is gone once the connection is
   s(C, 'SUBSCRIBE', 'gone'), s(C, 'QUIT'), s(B, 'PUBSUB', 'NUMSUB', 'gone'),
   s(B, 'PUBLISH', 'gone', 'x'),
