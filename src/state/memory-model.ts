@@ -15,11 +15,11 @@ import type { ZSet } from './zset.js'
  * load between 1 and 2), the key string's header, the Entry object (header and eight fields),
  * the two sampling-array slots of KeyMap, the Buffer object of a string value and its share of
  * the input slab it was carved from (src/resp/reader.ts: the request's framing besides the
- * value). Measured 2026-12-07 (MEMORY PURGE, then resident memory less the pool's mapping):
- * 498 / 588 / 1623 bytes per key for 16-byte keys and 10 / 100 / 1000-byte values, i.e. about
- * 462 + key length + 1.1 x value bytes.
+ * value). Measured 2026-12-07 (MEMORY PURGE, then resident memory less the pool's mapping,
+ * after a warm-up that grows V8's young generation): 418 bytes per key for 16-byte keys and
+ * 100-byte values; the per-byte slope from 10 / 100 / 1000-byte values is about 1.1.
  */
-export const KEY_MEMORY_OVERHEAD = 462
+export const KEY_MEMORY_OVERHEAD = 290
 /** A string value's bytes in DRAM per byte (slab framing and alignment, measured as above). */
 const STRING_BYTE_FACTOR = 1.1
 /** Per element of a collection, beyond its bytes (entry.bytes counts those). */
