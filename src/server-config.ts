@@ -422,8 +422,8 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   mem('hll-sparse-max-bytes', 3000, 0, LONG_MAX),
   // Refused when Redis would emit notifications (capykv emits none yet): see its parser.
   special('notify-keyspace-events', '', parseNotifyKeyspaceEvents),
-  int('latency-monitor-threshold', 0, 0, LONG_MAX, NONE('LATENCY (not implemented)')),
-  bool('latency-tracking', 'yes', NONE('INFO latencystats (not implemented)')),
+  int('latency-monitor-threshold', 0, 0, LONG_MAX),
+  bool('latency-tracking', 'yes'),
   special('latency-tracking-info-percentiles', '50 99 99.9', parsePercentiles,
     { arity: 'rest', ...NONE('INFO latencystats (not implemented)') }),
   int('busy-reply-threshold', 5000, 0, LONG_MAX, { aliases: ['lua-time-limit'] }),

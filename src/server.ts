@@ -38,6 +38,7 @@ import { activeExpireCycle } from './commands/expire.js'
 import { Evictor } from './commands/evict.js'
 import { accessSettings, accessTick } from './state/lru.js'
 import { expiryPaused } from './commands/client-pause.js'
+import { latencySample } from './commands/latency.js'
 import { applyEncodingConfig, ENCODING_CONFIG_NAMES } from './commands/encoding.js'
 import { OutputSink } from './commands/reply-sink.js'
 import { debugFlags, CAPYKV_VERSION } from './commands/server-admin.js'
@@ -960,6 +961,7 @@ export class CapykvServer {
     // Their invalidations: the cycle's transactions are appended (rule 2, commands/tracking.ts).
     this.services.tracking.release()
     this.services.stats.expireCycleMs += performance.now() - started
+    latencySample(this.services, 'expire-cycle', performance.now() - started)
   }
 
   private clientsCron(): void {

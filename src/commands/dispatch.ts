@@ -34,6 +34,7 @@ import { busyError, busyState } from './busy.js'
 import { checkAndLog, execDeniedText, nopermText } from './acl.js'
 import { clientInfoLine } from './client-info.js'
 import { pauseOf, scriptFlagsHook, type PauseState } from './client-pause.js'
+import { latencyCommand } from './latency.js'
 
 export const OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
 export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
@@ -87,6 +88,8 @@ interface SpecInfo {
   readonly allowBusy: boolean
   /** Its key lookups are reads (keymiss notifications). */
   readonly readonly: boolean
+  /** Redis's fast flag: its slow runs are the fast-command latency event. */
+  readonly fast: boolean
   /** May grow memory: refused with -OOM over maxmemory (Redis's CMD_DENYOOM). */
   readonly denyoom: boolean
 }
@@ -106,6 +109,7 @@ function infoOf(spec: CommandSpec): SpecInfo {
     subscribedContext: spec.subscribedContext === true,
     allowBusy: f.includes('allow_busy'),
     readonly: f.includes('readonly'),
+    fast: f.includes('fast'),
     denyoom: f.includes('denyoom'),
   }
 }
@@ -949,6 +953,7 @@ export class Dispatcher {
     const stat = stats.commandStat(spec.name)
     stat.calls++
     stat.usec += usec
+    latencyCommand(this.services, stat, usec, info.fast)
     if (failed) {
       stat.failedCalls++
       stats.countError(session.sink.lastError)

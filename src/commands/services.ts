@@ -61,6 +61,8 @@ export interface CommandStat {
   usec: number
   rejectedCalls: number
   failedCalls: number
+  /** Calls per power-of-two microsecond bucket (LATENCY HISTOGRAM; commands/latency.ts). */
+  histogram?: number[]
 }
 
 export class ServerStats {

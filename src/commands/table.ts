@@ -20,7 +20,7 @@ export const BUILTIN_COMMANDS: readonly CommandSpec[] = Object.freeze([
 /** The per-type command files, loaded when present (src/commands/<name>.ts). */
 export const DATA_MODULES: readonly string[] =
   Object.freeze(['string', 'keys', 'expire', 'list', 'hash', 'set', 'zset', 'scripting',
-    'memory', 'sort', 'bitops', 'hyperloglog', 'geo', 'stream', 'stream-read', 'stream-group',
+    'memory', 'sort', 'bitops', 'hyperloglog', 'geo', 'latency', 'stream', 'stream-read', 'stream-group',
     'stream-info'])
 
 function isSpec(v: unknown): v is CommandSpec {

@@ -16,6 +16,7 @@ import { sortCases } from './cases-sort.js'
 import { bitopsCases } from './cases-bitops.js'
 import { hllCases } from './cases-hll.js'
 import { geoCases } from './cases-geo.js'
+import { latencyCases } from './cases-latency.js'
 import { stringCases } from './cases-string.js'
 import { txnCases } from './cases-txn.js'
 import { runCase, type Case } from './script.js'
@@ -23,7 +24,7 @@ import { InProcTarget, SocketTarget, type Target } from './targets.js'
 
 const ALL_CASES: Case[] = [
   ...stringCases, ...keyCases, ...expireCases, ...txnCases, ...generatedCases, ...sortCases,
-  ...bitopsCases, ...hllCases, ...geoCases,
+  ...bitopsCases, ...hllCases, ...geoCases, ...latencyCases,
 ]
 
 /** Every `*Commands` array the command modules export (for the in-process target). */
