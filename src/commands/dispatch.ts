@@ -41,6 +41,8 @@ export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory'
 export const NOAUTH_ERROR = 'NOAUTH Authentication required.'
 /** Commands Redis runs inside MULTI when over maxmemory (processCommand's reject_cmd_on_oom). */
 const OOM_ALLOWED_IN_MULTI: ReadonlySet<string> = new Set(['exec', 'discard', 'quit', 'reset'])
+/** Refusals Redis makes with rejectCommandFormat (no error code of their own). */
+const FORMATTED_REJECTION = /^ERR (wrong number of arguments for |Can't execute ')/
 const EXECABORT_PREVIOUS = 'EXECABORT Transaction discarded because of previous errors.'
 export const DEBUG_NOT_ALLOWED = 'ERR DEBUG command not allowed. If the enable-debug-command ' +
   'option is set to "local", you can run it from a local connection, otherwise you need to set ' +
@@ -614,7 +616,10 @@ export class Dispatcher {
     if (spec !== null) this.services.stats.commandStat(spec.name).rejectedCalls++
     if (spec === EXEC_SPEC) {
       discardTransaction(client, this.watch)
-      const text = typeof message === 'string' ? message : message.toString('latin1')
+      let text = typeof message === 'string' ? message : message.toString('latin1')
+      // Redis's rejectCommandFormat texts (arity, RESP2 subscribed mode) carry no ERR code:
+      // execCommandAbort quotes them bare, where the shared errors keep theirs.
+      if (FORMATTED_REJECTION.test(text)) text = text.slice(4)
       this.writeError(session, `EXECABORT Transaction discarded because of: ${text}`)
       return
     }

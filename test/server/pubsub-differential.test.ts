@@ -78,7 +78,8 @@ export const STEPS: Step[] = [
   frames(B, 'PUBLISH', 'b\\', '2'), frames(B, 'PUBLISH', 'zy', '3'), s(B, 'PUBLISH', 'q', '4'),
   s(B, 'PUBLISH', 'a[', '5'), s(A, 'PUNSUBSCRIBE'), frames(A, 'UNSUBSCRIBE'),
   // MULTI/EXEC
-  s(A, 'MULTI'), s(A, 'SUBSCRIBE', 'm1'), s(A, 'EXEC'), s(A, 'PING'),
+  s(A, 'MULTI'), s(A, 'SUBSCRIBE', 'm1'), s(A, 'EXEC'), s(A, 'PING'), s(C, 'MULTI'),
+  s(C, 'EXEC', 'x'),
   s(B, 'MULTI'), s(B, 'PUBLISH', 'm1', 'in-exec'), s(B, 'SET', 'mk', '1'), s(B, 'EXEC'),
   s(A, 'UNSUBSCRIBE'), s(A, 'MULTI'), s(A, 'SSUBSCRIBE', 'sx'), s(A, 'PSUBSCRIBE', 'mp'),
   s(A, 'EXEC'), s(A, 'PUNSUBSCRIBE'),
