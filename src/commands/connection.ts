@@ -272,11 +272,14 @@ interface KillFilter {
   type: string | null
   addr: string | null
   laddr: string | null
+  user: AclUser | null
   skipme: boolean
 }
 
 function parseKillFilter(ctx: CommandContext, argv: Buffer[]): KillFilter | null {
-  const f: KillFilter = { id: null, type: null, addr: null, laddr: null, skipme: true }
+  const f: KillFilter = {
+    id: null, type: null, addr: null, laddr: null, user: null, skipme: true,
+  }
   if (argv.length === 3) {
     f.addr = (argv[2] as Buffer).toString('latin1')
     f.skipme = false
@@ -308,10 +311,12 @@ function parseKillFilter(ctx: CommandContext, argv: Buffer[]): KillFilter | null
     } else if (opt === 'laddr') {
       f.laddr = value.toString('latin1')
     } else if (opt === 'user') {
-      if (value.toString('latin1') !== 'default') {
+      const u = services(ctx).acl.users.get(value.toString('latin1'))
+      if (u === undefined) {
         ctx.reply.error(`ERR No such user '${value.toString('latin1')}'`)
         return null
       }
+      f.user = u
     } else if (opt === 'skipme') {
       const v = lower(value)
       if (v !== 'yes' && v !== 'no') {
@@ -337,6 +342,7 @@ function clientKill(ctx: CommandContext, argv: Buffer[]): void {
   for (const h of Array.from(sv.clients.values())) {
     if (f.addr !== null && h.addr !== f.addr) continue
     if (f.laddr !== null && h.laddr !== f.laddr) continue
+    if (f.user !== null && h.state.user !== f.user) continue
     if (f.type !== null && f.type !== clientType(sv, h)) continue
     if (f.id !== null && h.state.id !== f.id) continue
     if (h === self && f.skipme) continue

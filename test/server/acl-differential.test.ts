@@ -101,6 +101,7 @@ const ADMIN_STEPS: string[][] = [
   ['ACL', 'DRYRUN', 'bob', 'eval', 'return 1', '1', 'zz'],
   ['ACL', 'DRYRUN', 'bob', 'getrange', 'r1', '0', '1'],
   ['ACL', 'DRYRUN', 'bob', 'sort', 'r1'], ['ACL', 'DRYRUN', 'bob', 'zunionstore', 'k', '1', 'r'],
+  ['CLIENT', 'KILL', 'USER', 'nosuch'], ['CLIENT', 'KILL', 'USER', 'alice'],
   ['ACL', 'LOG', 'RESET'],
 ]
 
