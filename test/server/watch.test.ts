@@ -182,13 +182,15 @@ t.test('a key that expires after WATCH aborts EXEC (as Redis 7.0)', async (t) =>
   t.teardown(() => redis.stop())
   const capykv = await startCapykv()
   t.teardown(() => capykv.stop())
-  const script: Step[] = [[0, 'SET', 'ttl', '1', 'PX', '150'], [0, 'WATCH', 'ttl']]
+  // The key must still exist when WATCH runs: 1 s of life leaves room for a loaded machine
+  // (150 ms once expired before WATCH under CI load, and then EXEC rightly succeeds).
+  const script: Step[] = [[0, 'SET', 'ttl', '1', 'PX', '1000'], [0, 'WATCH', 'ttl']]
   const tail: Step[] = [[0, 'MULTI'], [0, 'PING'], [0, 'EXEC']]
   const run = async (port: number): Promise<string[]> => {
     const c = await RawClient.connect(port)
     const out: string[] = []
     for (const [, ...argv] of script) out.push(await c.command(argv, 15))
-    await new Promise((r) => setTimeout(r, 400))
+    await new Promise((r) => setTimeout(r, 1300))
     for (const [, ...argv] of tail) out.push(await c.command(argv, 15))
     c.close()
     return out
