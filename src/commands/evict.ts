@@ -180,7 +180,8 @@ export class Evictor {
     const clients = this.host.clientsMemory()
     if (!this.overLimit(ks, poolLimit, clients)) return 'ok'
     if (this.kind === 'none') return 'fail'
-    if (this.background) return 'running'
+    // While the background continuation runs, every command still evicts first (as Redis's
+    // performEvictions does): writes must not outrun it.
     let txn
     try {
       txn = store.begin()
@@ -215,7 +216,7 @@ export class Evictor {
     if (evicted.length > 0) this.host.services.tracking.release()
     this.notifyEvicted(evicted)
     if (result === 'running') this.startBackground()
-    return result
+    return result === 'ok' && this.background ? 'running' : result
   }
 
   /** Redis's evictionTimeProc: keep evicting between requests until under the limits. */
