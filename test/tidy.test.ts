@@ -53,8 +53,6 @@ const LONG_FUNCTIONS: Readonly<Record<string, string>> = {
     "streamParseAddOrTrimArgsOrReply's one option loop, kept whole so its order of errors is Redis's",
   'src/commands/stream-read.ts#readArgsOrReply':
     "xreadCommand's option loop and per-stream key/id checks, kept whole for Redis's error order",
-  'src/commands/stream-group.ts#xpending':
-    "xpendingCommand's argument forms (summary, range, IDLE, consumer) in Redis's error order",
   'src/commands/stream-group.ts#xautoclaim':
     "xautoclaimCommand's scan of the PEL with its attempts and count budget, one loop as Redis's",
   'src/recovery/recover.ts#recoverSteps':

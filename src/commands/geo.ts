@@ -145,17 +145,30 @@ const geodistCommand: Handler = (ctx, argv) => {
 
 const GEOALPHABET = '0123456789bcdefghjkmnpqrstuvwxyz'
 
-const geohashCommand: Handler = (ctx, argv) => {
+/**
+ * GEOHASH's and GEOPOS's shape: an array with one element per member argv[2..] of the geo set
+ * argv[1], `missing()` for a member that is not there, `found(lon, lat)` for one that is.
+ */
+function eachMemberPosition(
+  ctx: CommandContext, argv: Buffer[], missing: () => void,
+  found: (lon: number, lat: number) => void,
+): void {
   const z = geoSetOrReply(ctx, argv[1] as Buffer)
   if (z === null) return
   ctx.reply.arrayHeader(argv.length - 2)
   for (let j = 2; j < argv.length; j++) {
     const score = z?.score(keyOf(argv[j] as Buffer))
     if (score === undefined) {
-      ctx.reply.nullBulk()
+      missing()
       continue
     }
     const [lon, lat] = decodeScore(score)
+    found(lon, lat)
+  }
+}
+
+const geohashCommand: Handler = (ctx, argv) => {
+  eachMemberPosition(ctx, argv, () => ctx.reply.nullBulk(), (lon, lat) => {
     const cell = geohashEncode({ min: -180, max: 180 }, { min: -90, max: 90 }, lon, lat, 26)
     const bits = cell === null ? 0n : BigInt(scoreText(cell))
     let text = ''
@@ -164,24 +177,15 @@ const geohashCommand: Handler = (ctx, argv) => {
       text += GEOALPHABET[idx] as string
     }
     ctx.reply.bulk(text)
-  }
+  })
 }
 
 const geoposCommand: Handler = (ctx, argv) => {
-  const z = geoSetOrReply(ctx, argv[1] as Buffer)
-  if (z === null) return
-  ctx.reply.arrayHeader(argv.length - 2)
-  for (let j = 2; j < argv.length; j++) {
-    const score = z?.score(keyOf(argv[j] as Buffer))
-    if (score === undefined) {
-      ctx.reply.nullArray()
-      continue
-    }
-    const [lon, lat] = decodeScore(score)
+  eachMemberPosition(ctx, argv, () => ctx.reply.nullArray(), (lon, lat) => {
     ctx.reply.arrayHeader(2)
     humanDouble(ctx.reply, lon)
     humanDouble(ctx.reply, lat)
-  }
+  })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -194,6 +194,21 @@ function groupOf(ctx: CommandContext, key: string, group: string): [Stream, Cons
   return s === null || g === undefined ? null : [s, g]
 }
 
+/** argv[1]'s stream and argv[2]'s group, or null once the error is replied (NOGROUP if missing). */
+function groupOrReply(
+  ctx: CommandContext, argv: Buffer[],
+): [Stream, ConsumerGroup, string, string] | null {
+  const key = keyOf(argv[1] as Buffer)
+  const group = keyOf(argv[2] as Buffer)
+  const at = groupOf(ctx, key, group)
+  if (at === false) return null
+  if (at === null) {
+    nogroup(ctx, key, group)
+    return null
+  }
+  return [at[0], at[1], key, group]
+}
+
 const xack: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
   const group = keyOf(argv[2] as Buffer)
@@ -254,14 +269,8 @@ const xpending: Handler = (ctx, argv) => {
     end = e0
     if (at + 3 < argv.length) consumer = keyOf(argv[at + 3] as Buffer)
   }
-  const key = keyOf(argv[1] as Buffer)
-  const group = keyOf(argv[2] as Buffer)
-  const found = groupOf(ctx, key, group)
-  if (found === false) return
-  if (found === null) {
-    nogroup(ctx, key, group)
-    return
-  }
+  const found = groupOrReply(ctx, argv)
+  if (found === null) return
   const g = found[1]
   if (justInfo) {
     pendingSummary(ctx.reply, g)
@@ -366,18 +375,12 @@ function claimArgsOrReply(ctx: CommandContext, argv: Buffer[]): [bigint[], Claim
 }
 
 const xclaim: Handler = (ctx, argv) => {
-  const key = keyOf(argv[1] as Buffer)
-  const group = keyOf(argv[2] as Buffer)
-  const at = groupOf(ctx, key, group)
-  if (at === false) return
-  if (at === null) {
-    nogroup(ctx, key, group)
-    return
-  }
+  const at = groupOrReply(ctx, argv)
+  if (at === null) return
+  const [s, g, key, group] = at
   const parsed = claimArgsOrReply(ctx, argv)
   if (parsed === null) return
   const [ids, o] = parsed
-  const [s, g] = at
   const name = keyOf(argv[3] as Buffer)
   const db = ctx.client.db
   // The effect, computed on a view of the PEL as the claims so far leave it.
@@ -455,15 +458,9 @@ const xautoclaim: Handler = (ctx, argv) => {
       return
     }
   }
-  const key = keyOf(argv[1] as Buffer)
-  const group = keyOf(argv[2] as Buffer)
-  const at = groupOf(ctx, key, group)
-  if (at === false) return
-  if (at === null) {
-    nogroup(ctx, key, group)
-    return
-  }
-  const [s, g] = at
+  const at = groupOrReply(ctx, argv)
+  if (at === null) return
+  const [s, g, key, group] = at
   const name = keyOf(argv[3] as Buffer)
   const db = ctx.client.db
   let attempts = count * 10
