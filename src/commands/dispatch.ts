@@ -666,15 +666,23 @@ export class Dispatcher {
     session.blocked = true
     // A blocked command answering an error when served (XREADGROUP's -NOGROUP) is a failed call,
     // as Redis's updateStatsOnUnblock counts it.
+    // Served, it goes to SLOWLOG as the client sent it (BLPOP, not the LPOP it became), as
+    // Redis's updateStatsOnUnblock logs it; toArgv's views stay valid past the request.
     const name = this.callingName
     const stats = this.services.stats
     const counted = serve
+    const frame = this.callingFrame
+    const argv = frame?.info?.skipSlowlog === false ? frame.args?.toArgv() ?? null : null
     serve = (ctx, key) => {
       const before = session.sink.errorCount
+      const started = performance.now()
       const served = counted(ctx, key)
       if (served && session.sink.errorCount > before) {
         stats.commandStat(name).failedCalls++
         stats.countError(session.sink.lastError)
+      }
+      if (served && argv !== null) {
+        this.slowlogPush(session, argv, Math.round((performance.now() - started) * 1000))
       }
       return served
     }
@@ -964,7 +972,12 @@ export class Dispatcher {
       stats.countError(session.sink.lastError)
     }
     stats.totalCommandsProcessed++
-    if (info.skipSlowlog) return
+    // A command that blocked is logged when served (blockCurrent), as Redis's call() defers it.
+    if (!info.skipSlowlog && !session.blocked) this.slowlogPush(session, argv, usec)
+  }
+
+  /** Redis's slowlogPushCurrentCommand: the command as the client sent it, if slow enough. */
+  private slowlogPush(session: Session, argv: Buffer[] | Args, usec: number): void {
     const threshold = this.services.config.getNumber('slowlog-log-slower-than')
     if (threshold < 0 || usec < threshold) return
     this.services.slowlog.add({
