@@ -8,7 +8,9 @@
 //   config" (it can still be given at startup);
 // - CONFIG SET of several parameters is all-or-nothing: every value is validated before any is
 //   stored, and listeners run only after all are stored.
-// An L0 leaf: imports nothing of the project, so commands (L4) and main (L5) share it.
+// An L1 leaf: imports only src/int64.ts (L0), so commands (L4) and main (L5) share it.
+
+import { INT64_MAX, string2llText } from './int64.js'
 
 export type ConfigKind = 'bool' | 'int' | 'memory' | 'octal' | 'enum' | 'string' | 'special'
 
@@ -60,9 +62,9 @@ export class ConfigValueError extends Error {
   }
 }
 
-const LONG_MAX = Number.MAX_SAFE_INTEGER
+/** A table bound standing for INT64_MAX (Redis's LONG_MAX), which no JS number can hold. */
+const INT64_BOUND = Number.MAX_SAFE_INTEGER
 
-const I64_MAX = (1n << 63n) - 1n
 const U64_MAX = (1n << 64n) - 1n
 const MEMORY_UNITS: Record<string, bigint> = {
   b: 1n, k: 1000n, kb: 1024n, m: 1000n ** 2n, mb: 1024n ** 2n, g: 1000n ** 3n, gb: 1024n ** 3n,
@@ -85,11 +87,10 @@ export function parseMemory(text: string): number | null {
   return n === null ? null : Number(n)
 }
 
-/** Redis's string2ll: canonical decimal, no sign on zero, no leading zeros, within int64. */
+/** Redis's string2ll (src/int64.ts) as a bigint. */
 function parseInt64Text(text: string): bigint | null {
-  if (!/^(0|-?[1-9][0-9]*)$/.test(text)) return null
-  const n = BigInt(text)
-  return n > I64_MAX || n < -I64_MAX - 1n ? null : n
+  const n = string2llText(text)
+  return n === null ? null : BigInt(n)
 }
 
 function parseIntStrict(text: string): number | null {
@@ -98,9 +99,9 @@ function parseIntStrict(text: string): number | null {
     ? null : Number(n)
 }
 
-/** A table bound as an exact integer (LONG_MAX stands for int64's, Number.MAX_VALUE uint64's). */
+/** A table bound as an exact integer (INT64_BOUND stands for int64's, Number.MAX_VALUE uint64's). */
 function exactBound(n: number): bigint {
-  if (n === LONG_MAX) return I64_MAX
+  if (n === INT64_BOUND) return INT64_MAX
   if (n === Number.MAX_VALUE) return U64_MAX
   return BigInt(n)
 }
@@ -380,11 +381,11 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   int('port', 6379, 0, 65535, { sameValueOnly: true }),
   special('bind', '127.0.0.1', parseBind, { arity: 'rest', sameValueOnly: true }),
   str('dir', './data', { mutable: true, protected: true }),
-  mem('pool-size', 1024 ** 3, 1024 * 1024, LONG_MAX, { sameValueOnly: true }),
+  mem('pool-size', 1024 ** 3, 1024 * 1024, INT64_BOUND, { sameValueOnly: true }),
   str('pool-file', 'capykv.pool', { sameValueOnly: true }),
   // capykv's own: the background scrub's rate, bytes of committed log verified per second
   // (0: off; txn/scrub-driver.ts). At 1 MiB/s a full 1 GiB pool takes about 17 minutes a pass.
-  mem('scrub-rate', 1024 * 1024, 0, LONG_MAX),
+  mem('scrub-rate', 1024 * 1024, 0, INT64_BOUND),
   str('requirepass', ''),
   // Refuses clients from addresses other than 127.0.0.1 and ::1 while the default user has no
   // password (commands/acl.ts protectedModeDenies).
@@ -395,43 +396,43 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   int('tcp-backlog', 511, 0, INT_MAX, { mutable: false }),
   int('databases', 16, 16, 16, { mutable: false }),
   special('save', SAVE_DEFAULT, parseSave, { arity: 'rest' }),
-  mem('proto-max-bulk-len', 512 * 1024 * 1024, 1024 * 1024, LONG_MAX),
-  mem('client-query-buffer-limit', 1024 ** 3, 1024 * 1024, LONG_MAX),
+  mem('proto-max-bulk-len', 512 * 1024 * 1024, 1024 * 1024, INT64_BOUND),
+  mem('client-query-buffer-limit', 1024 ** 3, 1024 * 1024, INT64_BOUND),
   special('client-output-buffer-limit', COBL_DEFAULT, parseCobl, { arity: 'rest' }),
   oneOf('enable-debug-command', 'no', ['no', 'yes', 'local'], { mutable: false }),
   int('hz', 10, 0, INT_MAX, { clampMin: 1, clampMax: 500 }),
-  int('slowlog-log-slower-than', 10000, -1, LONG_MAX),
-  int('slowlog-max-len', 128, 0, LONG_MAX),
+  int('slowlog-log-slower-than', 10000, -1, INT64_BOUND),
+  int('slowlog-max-len', 128, 0, INT64_BOUND),
   oneOf('loglevel', 'notice', ['debug', 'verbose', 'notice', 'warning']),
   str('logfile', '', { mutable: false }),
   oneOf('maxmemory-policy', 'noeviction', MAXMEMORY_POLICIES),
   // Encodings: OBJECT ENCODING follows these as Redis's conversions do (commands/encoding.ts).
-  int('hash-max-listpack-entries', 512, 0, LONG_MAX, { aliases: ['hash-max-ziplist-entries'] }),
-  mem('hash-max-listpack-value', 64, 0, LONG_MAX, { aliases: ['hash-max-ziplist-value'] }),
-  int('set-max-intset-entries', 512, 0, LONG_MAX),
-  int('zset-max-listpack-entries', 128, 0, LONG_MAX, { aliases: ['zset-max-ziplist-entries'] }),
-  mem('zset-max-listpack-value', 64, 0, LONG_MAX, { aliases: ['zset-max-ziplist-value'] }),
+  int('hash-max-listpack-entries', 512, 0, INT64_BOUND, { aliases: ['hash-max-ziplist-entries'] }),
+  mem('hash-max-listpack-value', 64, 0, INT64_BOUND, { aliases: ['hash-max-ziplist-value'] }),
+  int('set-max-intset-entries', 512, 0, INT64_BOUND),
+  int('zset-max-listpack-entries', 128, 0, INT64_BOUND, { aliases: ['zset-max-ziplist-entries'] }),
+  mem('zset-max-listpack-value', 64, 0, INT64_BOUND, { aliases: ['zset-max-ziplist-value'] }),
 
   // Accepted with Redis's types and ranges, no effect in capykv (the reason is in noEffect).
   int('list-max-listpack-size', -2, INT_MIN, INT_MAX, { aliases: ['list-max-ziplist-size'],
     ...NONE('list node sizes (capykv lists have no quicklist nodes)') }),
   int('list-compress-depth', 0, 0, INT_MAX,
     NONE('list node compression (capykv lists have no quicklist nodes)')),
-  mem('stream-node-max-bytes', 4096, 0, LONG_MAX),
-  int('stream-node-max-entries', 100, 0, LONG_MAX),
-  mem('hll-sparse-max-bytes', 3000, 0, LONG_MAX),
+  mem('stream-node-max-bytes', 4096, 0, INT64_BOUND),
+  int('stream-node-max-entries', 100, 0, INT64_BOUND),
+  mem('hll-sparse-max-bytes', 3000, 0, INT64_BOUND),
   // Refused when Redis would emit notifications (capykv emits none yet): see its parser.
   special('notify-keyspace-events', '', parseNotifyKeyspaceEvents),
-  int('latency-monitor-threshold', 0, 0, LONG_MAX),
+  int('latency-monitor-threshold', 0, 0, INT64_BOUND),
   bool('latency-tracking', 'yes'),
   special('latency-tracking-info-percentiles', '50 99 99.9', parsePercentiles,
     { arity: 'rest', ...NONE('INFO latencystats (not implemented)') }),
-  int('busy-reply-threshold', 5000, 0, LONG_MAX, { aliases: ['lua-time-limit'] }),
+  int('busy-reply-threshold', 5000, 0, INT64_BOUND, { aliases: ['lua-time-limit'] }),
   oneOf('sanitize-dump-payload', 'no', ['no', 'yes', 'clients'],
     NONE('RESTORE (not implemented)')),
   int('active-expire-effort', 1, 1, 10,
     NONE('the active expire cycle has a fixed effort')),
-  int('tracking-table-max-keys', 1000000, 0, LONG_MAX),
+  int('tracking-table-max-keys', 1000000, 0, INT64_BOUND),
   bool('dynamic-hz', 'yes', NONE('the cron runs at the configured hz')),
   bool('activerehashing', 'yes', NONE('hash tables are V8 Maps')),
   // Eviction (commands/evict.ts, state/lru.ts).
@@ -439,7 +440,7 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   int('maxmemory-samples', 5, 1, INT_MAX),
   int('maxmemory-eviction-tenacity', 10, 0, 100),
   { name: 'maxmemory-clients', kind: 'memory', defaultValue: '0', mutable: true, min: -100,
-    max: LONG_MAX, percent: true, noEffect: 'client eviction (not implemented)' },
+    max: INT64_BOUND, percent: true, noEffect: 'client eviction (not implemented)' },
   int('lfu-log-factor', 10, 0, INT_MAX),
   int('lfu-decay-time', 1, 0, INT_MAX),
   bool('lazyfree-lazy-eviction', 'no', NONE(LAZY)),
@@ -453,7 +454,7 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   str('appendfilename', 'appendonly.aof', { mutable: false, ...NONE(AOF) }),
   str('appenddirname', 'appendonlydir', { mutable: false, ...NONE(AOF) }),
   int('auto-aof-rewrite-percentage', 100, 0, INT_MAX, NONE(AOF)),
-  mem('auto-aof-rewrite-min-size', 64 * 1024 * 1024, 0, LONG_MAX, NONE(AOF)),
+  mem('auto-aof-rewrite-min-size', 64 * 1024 * 1024, 0, INT64_BOUND, NONE(AOF)),
   bool('aof-rewrite-incremental-fsync', 'yes', NONE(AOF)),
   bool('no-appendfsync-on-rewrite', 'no', NONE(AOF)),
   bool('aof-load-truncated', 'yes', NONE(AOF)),
@@ -494,8 +495,8 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   int('repl-timeout', 60, 1, INT_MAX, NONE(REPL)),
   int('repl-ping-replica-period', 10, 1, INT_MAX, { aliases: ['repl-ping-slave-period'],
     ...NONE(REPL) }),
-  mem('repl-backlog-size', 1024 * 1024, 1, LONG_MAX, { clampMin: 16 * 1024, ...NONE(REPL) }),
-  int('repl-backlog-ttl', 3600, 0, LONG_MAX, NONE(REPL)),
+  mem('repl-backlog-size', 1024 * 1024, 1, INT64_BOUND, { clampMin: 16 * 1024, ...NONE(REPL) }),
+  int('repl-backlog-ttl', 3600, 0, INT64_BOUND, NONE(REPL)),
   oneOf('propagation-error-behavior', 'ignore', ['ignore', 'panic', 'panic-on-replicas'],
     NONE(REPL)),
   int('shutdown-timeout', 10, 0, INT_MAX, NONE('replicas to wait for at shutdown')),
@@ -503,7 +504,7 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   bool('cluster-enabled', 'no', { mutable: false, ...NONE(CLUSTER) }),
   str('cluster-config-file', 'nodes.conf', { mutable: false, ...NONE(CLUSTER) }),
   int('cluster-port', 0, 0, 65535, { mutable: false, ...NONE(CLUSTER) }),
-  int('cluster-node-timeout', 15000, 0, LONG_MAX, NONE(CLUSTER)),
+  int('cluster-node-timeout', 15000, 0, INT64_BOUND, NONE(CLUSTER)),
   int('cluster-replica-validity-factor', 10, 0, INT_MAX,
     { aliases: ['cluster-slave-validity-factor'], ...NONE(CLUSTER) }),
   int('cluster-migration-barrier', 1, 0, INT_MAX, NONE(CLUSTER)),
@@ -541,7 +542,7 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   ].map((n) => str(n, '', NONE(TLS))),
   // ACL, modules, protected configs.
   str('aclfile', '', { mutable: false }),
-  int('acllog-max-len', 128, 0, LONG_MAX),
+  int('acllog-max-len', 128, 0, INT64_BOUND),
   oneOf('acl-pubsub-default', 'resetchannels', ['allchannels', 'resetchannels']),
   oneOf('enable-protected-configs', 'no', ['no', 'yes', 'local'],
     { mutable: false, ...NONE('protected configs stay protected') }),
@@ -555,8 +556,8 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   int('active-defrag-cycle-max', 25, 1, 99, NONE(ALLOC)),
   int('active-defrag-threshold-lower', 10, 0, 1000, NONE(ALLOC)),
   int('active-defrag-threshold-upper', 100, 0, 1000, NONE(ALLOC)),
-  mem('active-defrag-ignore-bytes', 100 * 1024 * 1024, 1, LONG_MAX, NONE(ALLOC)),
-  int('active-defrag-max-scan-fields', 1000, 1, LONG_MAX, NONE(ALLOC)),
+  mem('active-defrag-ignore-bytes', 100 * 1024 * 1024, 1, INT64_BOUND, NONE(ALLOC)),
+  int('active-defrag-max-scan-fields', 1000, 1, INT64_BOUND, NONE(ALLOC)),
   bool('jemalloc-bg-thread', 'yes', NONE(ALLOC)),
   bool('disable-thp', 'yes', { mutable: false, ...NONE(ALLOC) }),
   int('io-threads', 1, 1, 128, { mutable: false, ...NONE('I/O threads') }),
@@ -645,7 +646,7 @@ function parseValue(p: ConfigParam, args: readonly string[]): string {
       if (p.percent === true) {
         // Redis keeps a percentage as a negative number: `N%` parses to -N, and so does a
         // memory value past int64 (ssize_t wraps), which then reads back as a percentage.
-        let signed: bigint | null = n === null ? null : n > I64_MAX ? n - (1n << 64n) : n
+        let signed: bigint | null = n === null ? null : n > INT64_MAX ? n - (1n << 64n) : n
         if (signed === null && /^(0|[1-9][0-9]*)%$/.test(text)) {
           signed = -BigInt(text.slice(0, -1))
         }
@@ -665,7 +666,7 @@ function parseValue(p: ConfigParam, args: readonly string[]): string {
               : 'argument must be a memory value')
       }
       const min = exactBound(p.percent === true ? 0 : p.min ?? 0)
-      const max = exactBound(p.max ?? LONG_MAX)
+      const max = exactBound(p.max ?? INT64_BOUND)
       if (n < min || n > max) {
         const [lo, hi] = p.kind === 'octal' ? [min.toString(8), max.toString(8)]
           : [String(min), p.maxText ?? String(max)]

@@ -11,12 +11,14 @@
 import type { Entry } from '../state/keyspace.js'
 import { globMatch } from './glob.js'
 import { lookupKey } from './lookup.js'
+import { INT64_MAX } from '../int64.js'
 import { clampSafe, optionName, parseInt64 } from './numeric.js'
 import { ERR_NOT_FLOAT, ERR_NOT_INTEGER, ERR_SYNTAX, WRONGTYPE, type CommandContext,
   type ReplySink } from './spec.js'
 import { ceilToInt64, parseLongDouble, scaleLongDouble } from './long-double.js'
 
-export const LONG_MAX = 9223372036854775807n
+/** Redis's LONG_MAX (64-bit): src/int64.ts's INT64_MAX. */
+export const LONG_MAX = INT64_MAX
 export const LONG_MIN = -9223372036854775808n
 
 /** A latin1 string (key, field, member) as a bulk reply. */

@@ -1,59 +1,21 @@
 // Redis's number parsing for command arguments and stored strings (util.c string2ll / string2l,
 // object.c get*FromObjectOrReply), byte for byte: a reply error is the same text Redis sends.
 // Invariants, and why:
-// - parseInt64 accepts exactly what string2ll accepts: an optional '-', no '+', no spaces, no
-//   leading zeros ("0" alone excepted, "-0" refused), at most 20 bytes, within int64. Values
-//   that fit in a double exactly come back as numbers (the fast path of INCR and every count),
-//   others as bigint, so no int64 is ever rounded.
+// - parseInt64 is src/int64.ts's string2ll (Redis's, byte for byte): safe integers come back as
+//   numbers (the fast path of INCR and every count), other int64s as bigint, never rounded.
 // - The *OrReply helpers write Redis's error and return null: a handler that gets null returns at
 //   once, before it applied anything (DESIGN rule 3).
 
+import { string2ll } from '../int64.js'
 import { ERR_NOT_INTEGER, type CommandContext } from './spec.js'
 
-export const INT64_MIN = -(2n ** 63n)
-export const INT64_MAX = 2n ** 63n - 1n
+export { INT64_MIN, INT64_MAX } from '../int64.js'
 export const INT32_MIN = -2147483648
 export const INT32_MAX = 2147483647
-/** LONG_STR_SIZE: string2ll refuses strings of this length or longer. */
-const LONG_STR_SIZE = 21
-
-const CHAR_0 = 48
-const CHAR_1 = 49
-const CHAR_9 = 57
-const CHAR_MINUS = 45
 
 /** An int64 as Redis parses it (string2ll), or null. Safe integers as numbers, others bigint. */
 export function parseInt64(buf: Buffer): number | bigint | null {
-  const length = buf.length
-  if (length === 0 || length >= LONG_STR_SIZE) return null
-  if (length === 1 && buf[0] === CHAR_0) return 0
-  let i = 0
-  let negative = false
-  if (buf[0] === CHAR_MINUS) {
-    negative = true
-    i = 1
-    if (length === 1) return null
-  }
-  const first = buf[i] as number
-  if (first < CHAR_1 || first > CHAR_9) return null
-  if (length - i <= 15) {
-    let v = 0
-    for (; i < length; i++) {
-      const c = buf[i] as number
-      if (c < CHAR_0 || c > CHAR_9) return null
-      v = v * 10 + (c - CHAR_0)
-    }
-    return negative ? -v : v
-  }
-  let v = 0n
-  for (; i < length; i++) {
-    const c = buf[i] as number
-    if (c < CHAR_0 || c > CHAR_9) return null
-    v = v * 10n + BigInt(c - CHAR_0)
-  }
-  if (negative) v = -v
-  if (v < INT64_MIN || v > INT64_MAX) return null
-  return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v
+  return string2ll(buf, 0, buf.length)
 }
 
 /** A number or bigint as a bigint. */

@@ -34,6 +34,7 @@
 // The limits below belong in src/config.ts once it exists; they are Redis 7.0.15's defaults.
 
 import type { Args } from './args.js'
+import { string2ll } from '../int64.js'
 
 /** PROTO_INLINE_MAX_SIZE: longest inline request, and longest '*N' / '$N' header line. */
 export const PROTO_INLINE_MAX_BYTES = 64 * 1024
@@ -106,7 +107,6 @@ const CHAR_DQUOTE = 34
 const CHAR_DOLLAR = 36
 const CHAR_SQUOTE = 39
 const CHAR_STAR = 42
-const CHAR_MINUS = 45
 const CHAR_ZERO = 48
 const CHAR_NINE = 57
 const CHAR_BACKSLASH = 92
@@ -142,8 +142,6 @@ const BIG_PART_VIEW_BYTES = 16 * 1024
 const BIG_TAIL_BYTES = 64 * 1024
 /** The argv scratch is dropped once a request grew it past this many arguments. */
 const ARGV_SCRATCH_KEEP_MAX = 1024
-/** Redis's LONG_STR_SIZE: string2ll refuses strings this long or longer. */
-const LONG_STR_SIZE = 21
 
 const EMPTY = Buffer.alloc(0)
 
@@ -160,45 +158,13 @@ function hexValue(byte: number): number {
 }
 
 /**
- * Redis's string2ll over buf[start, stop): NaN unless the bytes are a canonical signed 64-bit
- * decimal (no sign but '-', no leading zeros, no "-0", at most 20 chars). Values beyond 2^53
- * come back rounded, which is harmless: callers only compare them with limits below 2^32.
+ * Redis's string2ll over buf[start, stop) (src/int64.ts): NaN unless the bytes are a canonical
+ * signed 64-bit decimal. Values beyond 2^53 come back rounded, which is harmless: callers only
+ * compare them with limits below 2^32.
  */
 export function parseRedisInteger(buf: Buffer, start: number, stop: number): number {
-  const length = stop - start
-  if (length === 0 || length >= LONG_STR_SIZE) return NaN
-  if (length === 1 && buf[start] === CHAR_ZERO) return 0
-  let p = start
-  const negative = buf[p] === CHAR_MINUS
-  if (negative) {
-    p++
-    if (p === stop) return NaN
-  }
-  const first = buf[p] ?? 0
-  if (first <= CHAR_ZERO || first > CHAR_NINE) return NaN
-  if (stop - p > 15) return parseRedisIntegerWide(buf, p, stop, negative)
-  let value = 0
-  for (; p < stop; p++) {
-    const digit = (buf[p] ?? 0) - CHAR_ZERO
-    if (digit < 0 || digit > 9) return NaN
-    value = value * 10 + digit
-  }
-  return negative ? -value : value
-}
-
-const INT64_MAX = 9223372036854775807n
-const INT64_MIN_MAGNITUDE = 9223372036854775808n
-
-/** The rare path of parseRedisInteger: 16 to 20 digits, range-checked exactly with BigInt. */
-function parseRedisIntegerWide(buf: Buffer, p: number, stop: number, negative: boolean): number {
-  let value = 0n
-  for (; p < stop; p++) {
-    const digit = (buf[p] ?? 0) - CHAR_ZERO
-    if (digit < 0 || digit > 9) return NaN
-    value = value * 10n + BigInt(digit)
-  }
-  if (value > (negative ? INT64_MIN_MAGNITUDE : INT64_MAX)) return NaN
-  return negative ? -Number(value) : Number(value)
+  const v = string2ll(buf, start, stop)
+  return v === null ? NaN : Number(v)
 }
 
 /**
