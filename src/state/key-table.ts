@@ -1,0 +1,513 @@
+// A database's key index over typed arrays (issue 15 stage 3): key bytes, hash, expiry and a
+// reference per key, with no JS object per key but the reference itself. Replaces a
+// Map<string, V>: a lookup by a latin1 string or by bytes (a request's argument, no string
+// built) costs a hash over the key's bytes, one bucket read, a hash compare and a byte compare.
+//
+// Layout. TABLE_PARTS parts, a key's part by the low bits of its mixed hash, so that growing one
+// part copies 1/64 of the columns (bench/key-table.ts times every insert up to 10 M keys beside a
+// Map's). A part holds:
+// - records 0..size-1, dense, in parallel columns: mixed hash (u32), chain link (i32), key
+//   address and length (f64, i32), expiry (f64 ms, 0 = none), position in the volatile list
+//   (i32, -1 = none), and the reference (a JS array). Deleting a record moves the last one into
+//   its place (so a uniform random key costs O(1): eviction's and RANDOMKEY's sampling);
+// - chained buckets indexed by the TOP `bits` bits of the mixed hash: growing from bits to bits+1
+//   splits bucket b into 2b and 2b+1, so the order of buckets is the order of hashes. Growth is
+//   incremental (Redis's dict rehash): while `old` is set, inserts and deletes move MOVE_STEP old
+//   buckets each; a key whose old bucket is not yet moved is chained there (an insert too), else
+//   in its new bucket, so a lookup reads exactly one chain. Buckets and columns never shrink
+//   (their bytes per peak key stay until the table is dropped);
+// - the volatile list: the records with an expiry, dense, each knowing its position (vslot).
+// Key bytes live in a KeyArena shared by the parts (state/key-arena.ts).
+//
+// Iteration and SCAN walk hash RANGES, not records: rangeInPart(lo, hi) returns the keys whose
+// mixed hash lies in [lo, hi), reading every bucket, old or new, that can hold such a hash. A
+// walk of consecutive ranges therefore returns every key present for the whole walk exactly once
+// — whatever inserts, deletes, growth and bucket moves happen between its steps — because a
+// key's hash never changes and the ranges are disjoint. A key inserted or deleted meanwhile is
+// returned at most once.
+//
+// Invariants (check() verifies them all, O(n); the property test runs it after every step):
+// - a key is in at most one record; size = the number of records = the keys;
+// - every record is chained from exactly one bucket: the bucket of its hash in the old table
+//   while growing and that old bucket is not yet moved (index >= moved), else in the new table;
+// - old buckets below `moved` are empty; growth completes before the next one starts;
+// - vslot[r] >= 0 exactly when expire[r] !== 0, and vrecs[vslot[r]] === r;
+// - a key's arena chunk is owned by its record alone (released when the record is deleted).
+
+import { assert } from '../assert.js'
+import { fnv1a, KeyArena, mixHash } from './key-arena.js'
+
+export { ARENA_CLASS_MAX, fnv1a, fnv1aBytes, mixHash } from './key-arena.js'
+
+/** Parts of a table (a power of two; the low bits of the mixed hash choose the part). */
+export const TABLE_PARTS = 64
+/** Old buckets moved per insert or delete while a part grows (finishes within size/2 inserts). */
+const MOVE_STEP = 2
+const INITIAL_BITS = 2
+const INITIAL_RECORDS = 4
+
+/** One part: records in parallel columns, chained buckets by the hash's top bits. */
+class Part<V> {
+  hash = new Uint32Array(INITIAL_RECORDS)
+  next = new Int32Array(INITIAL_RECORDS)
+  keyAt = new Float64Array(INITIAL_RECORDS)
+  keyLen = new Int32Array(INITIAL_RECORDS)
+  expire = new Float64Array(INITIAL_RECORDS)
+  vslot = new Int32Array(INITIAL_RECORDS)
+  refs: V[] = []
+  size = 0
+  bits = INITIAL_BITS
+  buckets = new Int32Array(1 << INITIAL_BITS).fill(-1)
+  /** While growing: the previous buckets (bits - 1), moved up to `moved`. */
+  old: Int32Array | null = null
+  moved = 0
+  vrecs = new Int32Array(INITIAL_RECORDS)
+  vsize = 0
+
+  grow(): void {
+    const n = this.hash.length * 2
+    const widen = <T extends Uint32Array | Int32Array | Float64Array>(a: T, b: T): T => {
+      b.set(a)
+      return b
+    }
+    this.hash = widen(this.hash, new Uint32Array(n))
+    this.next = widen(this.next, new Int32Array(n))
+    this.keyAt = widen(this.keyAt, new Float64Array(n))
+    this.keyLen = widen(this.keyLen, new Int32Array(n))
+    this.expire = widen(this.expire, new Float64Array(n))
+    this.vslot = widen(this.vslot, new Int32Array(n))
+  }
+
+  addVolatile(r: number): void {
+    if (this.vsize === this.vrecs.length) {
+      const b = new Int32Array(this.vrecs.length * 2)
+      b.set(this.vrecs)
+      this.vrecs = b
+    }
+    this.vslot[r] = this.vsize
+    this.vrecs[this.vsize++] = r
+  }
+
+  removeVolatile(r: number): void {
+    const i = this.vslot[r] as number
+    const last = this.vrecs[--this.vsize] as number
+    if (i < this.vsize) {
+      this.vrecs[i] = last
+      this.vslot[last] = i
+    }
+    this.vslot[r] = -1
+  }
+
+  /** Start growing the buckets (bits + 1): the current ones become `old`. */
+  startGrowth(): void {
+    if (this.old !== null) this.finishGrowth()
+    this.old = this.buckets
+    this.moved = 0
+    this.bits++
+    this.buckets = new Int32Array(1 << this.bits).fill(-1)
+  }
+
+  finishGrowth(): void {
+    while (this.old !== null) this.moveBuckets(1 << 30)
+  }
+
+  /** Move up to `n` old buckets' chains into the new buckets. */
+  moveBuckets(n: number): void {
+    const old = this.old
+    if (old === null) return
+    const shift = 32 - this.bits
+    let b = this.moved
+    const end = Math.min(old.length, b + n)
+    for (; b < end; b++) {
+      let r = old[b] as number
+      old[b] = -1
+      while (r !== -1) {
+        const nx = this.next[r] as number
+        const nb = (this.hash[r] as number) >>> shift
+        this.next[r] = this.buckets[nb] as number
+        this.buckets[nb] = r
+        r = nx
+      }
+    }
+    this.moved = b
+    if (b === old.length) this.old = null
+  }
+
+  /** Set by chainOf: the bucket array and index a record of hash m is chained from. */
+  cArr: Int32Array = this.buckets
+  cB = 0
+
+  /**
+   * Where a record of hash m is chained (into cArr / cB): its old bucket while that one is not
+   * yet moved (inserts during growth go there too), else its new bucket.
+   */
+  chainOf(m: number): void {
+    if (this.old !== null) {
+      const ob = m >>> (33 - this.bits)
+      if (ob >= this.moved) {
+        this.cArr = this.old
+        this.cB = ob
+        return
+      }
+    }
+    this.cArr = this.buckets
+    this.cB = m >>> (32 - this.bits)
+  }
+
+  /** The first record chained where hash m belongs (-1: none). */
+  head(m: number): number {
+    if (this.old !== null) {
+      const ob = m >>> (33 - this.bits)
+      if (ob >= this.moved) return this.old[ob] as number
+    }
+    return this.buckets[m >>> (32 - this.bits)] as number
+  }
+
+  /** Unlink record r (hash m) from its chain. */
+  unlink(r: number, m: number): void {
+    this.chainOf(m)
+    const arr = this.cArr
+    const b = this.cB
+    let p = arr[b] as number
+    if (p === r) {
+      arr[b] = this.next[r] as number
+      return
+    }
+    while (p !== -1) {
+      const nx = this.next[p] as number
+      if (nx === r) {
+        this.next[p] = this.next[r] as number
+        return
+      }
+      p = nx
+    }
+    assert(false, 'a record is on its chain')
+  }
+
+  /** Point whatever links to record `from` (hash m) at `to` instead (a record moved). */
+  relink(from: number, to: number, m: number): void {
+    this.chainOf(m)
+    const arr = this.cArr
+    const b = this.cB
+    let p = arr[b] as number
+    if (p === from) {
+      arr[b] = to
+      return
+    }
+    while (p !== -1) {
+      const nx = this.next[p] as number
+      if (nx === from) {
+        this.next[p] = to
+        return
+      }
+      p = nx
+    }
+    assert(false, 'a moved record is on its chain')
+  }
+}
+
+/** A record's place: part index and record index, packed as rec * TABLE_PARTS + part. */
+export type Handle = number
+
+export class KeyTable<V> {
+  private readonly parts: Part<V>[] = []
+  readonly arena = new KeyArena()
+  /** Keys in the table. */
+  size = 0
+  /** Keys with an expiry. */
+  volatileSize = 0
+
+  constructor() {
+    for (let i = 0; i < TABLE_PARTS; i++) this.parts.push(new Part<V>())
+  }
+
+  // ---- lookup -------------------------------------------------------------------------------
+
+  /** The record of latin1 string `key` whose FNV-1a is `fnv`, or -1. */
+  find(key: string, fnv: number): Handle {
+    const m = mixHash(fnv)
+    const pi = m & (TABLE_PARTS - 1)
+    const p = this.parts[pi] as Part<V>
+    const n = key.length
+    for (let r = p.head(m); r !== -1; r = p.next[r] as number) {
+      if (p.hash[r] === m && p.keyLen[r] === n &&
+          this.arena.equalsString(p.keyAt[r] as number, n, key)) return r * TABLE_PARTS + pi
+    }
+    return -1
+  }
+
+  /** The record of the key buf[start, end) whose FNV-1a is `fnv`, or -1. */
+  findBytes(buf: Uint8Array, start: number, end: number, fnv: number): Handle {
+    const m = mixHash(fnv)
+    const pi = m & (TABLE_PARTS - 1)
+    const p = this.parts[pi] as Part<V>
+    const n = end - start
+    for (let r = p.head(m); r !== -1; r = p.next[r] as number) {
+      if (p.hash[r] === m && p.keyLen[r] === n &&
+          this.arena.equalsBytes(p.keyAt[r] as number, n, buf, start)) return r * TABLE_PARTS + pi
+    }
+    return -1
+  }
+
+  get(key: string, fnv = fnv1a(key)): V | undefined {
+    const h = this.find(key, fnv)
+    return h === -1 ? undefined : this.ref(h)
+  }
+
+  has(key: string, fnv = fnv1a(key)): boolean {
+    return this.find(key, fnv) !== -1
+  }
+
+  /** The reference of record h. */
+  ref(h: Handle): V {
+    return (this.parts[h & (TABLE_PARTS - 1)] as Part<V>).refs[Math.floor(h / TABLE_PARTS)] as V
+  }
+
+  /** The key of record h, as a latin1 string (builds it). */
+  keyOf(h: Handle): string {
+    const p = this.parts[h & (TABLE_PARTS - 1)] as Part<V>
+    const r = Math.floor(h / TABLE_PARTS)
+    return this.arena.string(p.keyAt[r] as number, p.keyLen[r] as number)
+  }
+
+  /** The expiry of record h (ms, 0 = none). */
+  expireAtMs(h: Handle): number {
+    return (this.parts[h & (TABLE_PARTS - 1)] as Part<V>).expire[Math.floor(h / TABLE_PARTS)] as number
+  }
+
+  // ---- changes ------------------------------------------------------------------------------
+
+  /**
+   * Insert or replace latin1 string `key` (FNV-1a `fnv`) with `ref` and `expireAtMs`; returns the
+   * previous reference (undefined: the key was absent). A replaced key keeps its record.
+   */
+  set(key: string, ref: V, expireAtMs: number, fnv = fnv1a(key)): V | undefined {
+    const h = this.find(key, fnv)
+    if (h !== -1) {
+      const p = this.parts[h & (TABLE_PARTS - 1)] as Part<V>
+      const r = Math.floor(h / TABLE_PARTS)
+      const previous = p.refs[r] as V
+      p.refs[r] = ref
+      this.setExpiryAt(p, r, expireAtMs)
+      return previous
+    }
+    const m = mixHash(fnv)
+    const p = this.parts[m & (TABLE_PARTS - 1)] as Part<V>
+    const r = this.insertRecord(p, m, expireAtMs)
+    p.keyAt[r] = this.arena.storeString(key)
+    p.keyLen[r] = key.length
+    p.refs[r] = ref
+    return undefined
+  }
+
+  /** A new record of hash m in part p (its key and ref still to be written). */
+  private insertRecord(p: Part<V>, m: number, expireAtMs: number): number {
+    if (p.old !== null) p.moveBuckets(MOVE_STEP)
+    if (p.size === p.hash.length) p.grow()
+    const r = p.size++
+    this.size++
+    p.hash[r] = m
+    p.chainOf(m)
+    p.next[r] = p.cArr[p.cB] as number
+    p.cArr[p.cB] = r
+    p.expire[r] = expireAtMs
+    p.vslot[r] = -1
+    if (expireAtMs !== 0) {
+      p.addVolatile(r)
+      this.volatileSize++
+    }
+    if (p.size > p.buckets.length) p.startGrowth()
+    return r
+  }
+
+  /** Delete latin1 string `key`; returns its reference (undefined: absent). */
+  delete(key: string, fnv = fnv1a(key)): V | undefined {
+    const h = this.find(key, fnv)
+    if (h === -1) return undefined
+    const previous = this.ref(h)
+    this.deleteHandle(h)
+    return previous
+  }
+
+  /** Delete record h (every other handle of its part may change: the last record moves). */
+  deleteHandle(h: Handle): void {
+    const p = this.parts[h & (TABLE_PARTS - 1)] as Part<V>
+    const r = Math.floor(h / TABLE_PARTS)
+    if (p.old !== null) p.moveBuckets(MOVE_STEP)
+    p.unlink(r, p.hash[r] as number)
+    this.arena.release(p.keyAt[r] as number, p.keyLen[r] as number)
+    if (p.vslot[r] !== -1) {
+      p.removeVolatile(r)
+      this.volatileSize--
+    }
+    const last = --p.size
+    this.size--
+    if (r !== last) {
+      const m = p.hash[last] as number
+      p.relink(last, r, m)
+      p.hash[r] = m
+      p.next[r] = p.next[last] as number
+      p.keyAt[r] = p.keyAt[last] as number
+      p.keyLen[r] = p.keyLen[last] as number
+      p.expire[r] = p.expire[last] as number
+      const vs = p.vslot[last] as number
+      p.vslot[r] = vs
+      if (vs !== -1) p.vrecs[vs] = r
+      p.refs[r] = p.refs[last] as V
+    }
+    p.refs[last] = undefined as V
+    p.refs.length = last
+  }
+
+  /** Set the expiry of latin1 string `key`; false when it is absent. */
+  setExpiry(key: string, expireAtMs: number, fnv = fnv1a(key)): boolean {
+    const h = this.find(key, fnv)
+    if (h === -1) return false
+    this.setExpiryAt(this.parts[h & (TABLE_PARTS - 1)] as Part<V>, Math.floor(h / TABLE_PARTS),
+      expireAtMs)
+    return true
+  }
+
+  private setExpiryAt(p: Part<V>, r: number, expireAtMs: number): void {
+    const was = p.expire[r] as number
+    p.expire[r] = expireAtMs
+    if (was === 0 && expireAtMs !== 0) {
+      p.addVolatile(r)
+      this.volatileSize++
+    } else if (was !== 0 && expireAtMs === 0) {
+      p.removeVolatile(r)
+      this.volatileSize--
+    }
+  }
+
+  // ---- sampling -----------------------------------------------------------------------------
+
+  /** The record at sampling position i (< size, or < volatileSize when `volatile`). */
+  sample(i: number, volatile: boolean): Handle {
+    let k = i
+    for (let pi = 0; pi < TABLE_PARTS; pi++) {
+      const p = this.parts[pi] as Part<V>
+      const n = volatile ? p.vsize : p.size
+      if (k < n) return (volatile ? p.vrecs[k] as number : k) * TABLE_PARTS + pi
+      k -= n
+    }
+    throw new RangeError(`no sampling position ${i}`)
+  }
+
+  // ---- iteration ----------------------------------------------------------------------------
+
+  /**
+   * The records of part `pi` whose mixed hash is in [lo, hi) (hi <= 2^32), appended to `out`
+   * as handles. Reads every bucket, new or not yet moved, that can hold such a hash.
+   */
+  rangeInPart(pi: number, lo: number, hi: number, out: Handle[]): void {
+    const p = this.parts[pi] as Part<V>
+    this.collect(p, pi, p.buckets, p.bits, 0, lo, hi, out)
+    if (p.old !== null) this.collect(p, pi, p.old, p.bits - 1, p.moved, lo, hi, out)
+  }
+
+  private collect(p: Part<V>, pi: number, arr: Int32Array, bits: number, from: number,
+    lo: number, hi: number, out: Handle[]): void {
+    const shift = 32 - bits
+    const first = Math.max(from, Math.floor(lo / 2 ** shift))
+    const last = Math.floor((hi - 1) / 2 ** shift)
+    for (let b = first; b <= last; b++) {
+      for (let r = arr[b] as number; r !== -1; r = p.next[r] as number) {
+        const m = p.hash[r] as number
+        if (m >= lo && m < hi) out.push(r * TABLE_PARTS + pi)
+      }
+    }
+  }
+
+  /** The width of a hash range holding about one bucket of the largest part. */
+  rangeWidth(): number {
+    let bits = 0
+    for (const p of this.parts) bits = Math.max(bits, p.bits)
+    return 2 ** (32 - bits)
+  }
+
+  /**
+   * One SCAN step from hash position `cursor` (0 <= cursor < 2^32): appends the records of every
+   * part whose mixed hash is in [cursor, cursor + rangeWidth()) to `out`; returns the next
+   * cursor, 0 when the walk is done. A walk from 0 returns every key present for all of it
+   * exactly once (the ranges are disjoint and cover the hash space).
+   */
+  scanStep(cursor: number, out: Handle[]): number {
+    const hi = Math.min(2 ** 32, cursor + this.rangeWidth())
+    for (let pi = 0; pi < TABLE_PARTS; pi++) this.rangeInPart(pi, cursor, hi, out)
+    return hi === 2 ** 32 ? 0 : hi
+  }
+
+  /**
+   * Every key with its reference, part by part in hash order; robust to changes between steps:
+   * a key present for the whole walk is returned exactly once, each returned pair is current
+   * when returned (a key deleted after its range was read is skipped).
+   */
+  * entries(): IterableIterator<[string, V]> {
+    const handles: Handle[] = []
+    const keys: string[] = []
+    for (let pi = 0; pi < TABLE_PARTS; pi++) {
+      let lo = 0
+      while (lo < 2 ** 32) {
+        const p = this.parts[pi] as Part<V>
+        if (p.size === 0) break
+        const hi = Math.min(2 ** 32, lo + 2 ** (32 - p.bits))
+        handles.length = 0
+        this.rangeInPart(pi, lo, hi, handles)
+        keys.length = 0
+        for (const h of handles) keys.push(this.keyOf(h))
+        for (const key of keys) {
+          const h = this.find(key, fnv1a(key))
+          if (h !== -1) yield [key, this.ref(h)]
+        }
+        lo = hi
+      }
+    }
+  }
+
+  // ---- verification -------------------------------------------------------------------------
+
+  /** Check every invariant at the top of this file (O(n)); throws on the first violation. */
+  check(): void {
+    let total = 0
+    let volatile = 0
+    for (let pi = 0; pi < TABLE_PARTS; pi++) {
+      const p = this.parts[pi] as Part<V>
+      total += p.size
+      volatile += p.vsize
+      assert(p.refs.length === p.size, 'refs are dense')
+      const seen = new Uint8Array(p.size)
+      const walk = (arr: Int32Array, bits: number, from: number): void => {
+        for (let b = 0; b < arr.length; b++) {
+          for (let r = arr[b] as number; r !== -1; r = p.next[r] as number) {
+            assert(b >= from, 'moved old buckets are empty')
+            assert(r < p.size, 'a chained record exists')
+            assert(seen[r] === 0, 'a record is chained once')
+            seen[r] = 1
+            assert((p.hash[r] as number) >>> (32 - bits) === b, 'a record is in its hash bucket')
+            assert(((p.hash[r] as number) & (TABLE_PARTS - 1)) === pi, 'a record is in its part')
+          }
+        }
+      }
+      walk(p.buckets, p.bits, 0)
+      if (p.old !== null) {
+        for (let b = 0; b < p.buckets.length; b++) {
+          for (let r = p.buckets[b] as number; r !== -1; r = p.next[r] as number) {
+            assert((p.hash[r] as number) >>> (33 - p.bits) < p.moved, 'new buckets hold moved keys')
+          }
+        }
+      }
+      if (p.old !== null) walk(p.old, p.bits - 1, p.moved)
+      for (let r = 0; r < p.size; r++) {
+        assert(seen[r] === 1, 'every record is chained')
+        const vs = p.vslot[r] as number
+        assert((vs !== -1) === (p.expire[r] !== 0), 'volatile exactly when it has an expiry')
+        if (vs !== -1) assert(p.vrecs[vs] === r, 'the volatile list knows its record')
+        const key = this.arena.string(p.keyAt[r] as number, p.keyLen[r] as number)
+        assert(this.find(key, fnv1a(key)) === r * TABLE_PARTS + pi, 'a key finds its own record')
+      }
+    }
+    assert(total === this.size, 'size counts the records')
+    assert(volatile === this.volatileSize, 'volatileSize counts the volatile records')
+  }
+}
