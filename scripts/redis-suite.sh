@@ -50,7 +50,6 @@ RUNTEST_FLAGS=(--durable --clients 1 --timeout 90 --ignore-encoding --ignore-dig
 # Tests skipped beyond the tag profile: "test name or /regexp|reason", one per line. Each entry
 # is also listed in docs/server.md's differences.
 SKIP_TESTS="trim on SET with big value|runs only where INFO mem_allocator is jemalloc (capykv's is v8); it checks jemalloc's size classes
-CLUSTER RESET can not be invoke from within a script|capykv has no CLUSTER command (no cluster mode): the script gets 'Unknown Redis command called from script' where Redis says CLUSTER RESET is not allowed
 not enough good replicas|capykv has no replication: min-replicas-to-write has no effect, so scripts never get NOREPLICAS
 Script check unpack with massive arguments|redis.call takes at most 7998 arguments in capykv's Lua engine (a coroutine.wrap'd function, whose resume copies them onto a stack of 8000 slots); the test passes 8001 (docs/scripting.md)
 Loading from legacy (Redis <= v6.2.x, rdb_ver < 10) persistence|RESTOREs a Redis 6.2 RDB stream payload: DUMP/RESTORE of Redis's serialization is not implemented (the suite issue)

@@ -7,6 +7,7 @@
 // command denial, the later argument over the earlier).
 
 import type { KeySpec } from './command-docs.js'
+import { keysBySpecs } from './command-keys.js'
 import { globMatch } from './glob.js'
 import {
   ALL, AclResult, READ, WRITE, type AclCommand, type AclUser, type Selector,
@@ -31,7 +32,7 @@ export function keysOf(cmd: AclCommand, argv: readonly Buffer[]): number[] {
   const specs = cmd.keySpecs.filter((k) => !k.flags.includes('not_key'))
   const out: number[] = []
   if (specs.length > 0 && !specs.some((k) => k.flags.includes('variable_flags'))) {
-    if (keysBySpecs(specs, argv, out)) return out
+    if (keysBySpecs(specs, argv, (pos, ks) => out.push(pos, keyFlagsOf(ks)))) return out
     out.length = 0
   }
   const flags = spec.flags.includes('write') ? ALL : READ
@@ -45,57 +46,6 @@ export function keysOf(cmd: AclCommand, argv: readonly Buffer[]): number[] {
     out.push(i, flags)
   }
   return out
-}
-
-/** getKeysUsingKeySpecs; false when a spec is invalid or incomplete for these arguments. */
-function keysBySpecs(specs: readonly KeySpec[], argv: readonly Buffer[], out: number[]): boolean {
-  const argc = argv.length
-  for (const spec of specs) {
-    let first = 0
-    const bs = spec.beginSearch
-    if (bs === 'unknown') return false
-    if ('index' in bs) {
-      first = bs.index
-    } else {
-      const start = bs.startfrom > 0 ? bs.startfrom : argc + bs.startfrom
-      const end = bs.startfrom > 0 ? argc - 1 : 1
-      for (let i = start; i !== end; i = start <= end ? i + 1 : i - 1) {
-        if (i >= argc || i < 1) break
-        if ((argv[i] as Buffer).toString('latin1').toLowerCase() === bs.keyword.toLowerCase()) {
-          first = i + 1
-          break
-        }
-      }
-      if (first === 0) continue
-    }
-    const fk = spec.findKeys
-    if (fk === 'unknown') return false
-    let last: number
-    let step: number
-    if ('lastkey' in fk) {
-      step = fk.keystep
-      if (fk.lastkey >= 0) last = first + fk.lastkey
-      else if (fk.limit === 0) last = argc + fk.lastkey
-      else last = first + (Math.floor((argc - first) / fk.limit) + fk.lastkey)
-    } else {
-      step = fk.keystep
-      if (fk.keynumidx >= argc) return false
-      const raw = argv[first + fk.keynumidx]
-      const n = raw === undefined ? NaN : Number(raw.toString('latin1'))
-      if (!Number.isSafeInteger(n) || n < 0 || !/^(0|-?[1-9][0-9]*)$/.test(raw?.toString() ?? '')) {
-        return false
-      }
-      first += fk.firstkey
-      last = first + n - 1
-    }
-    if (last >= argc || last < first || first >= argc) return false
-    for (let i = first; i <= last; i += step) {
-      if (i >= argc || i < first) continue
-      out.push(i, keyFlagsOf(spec))
-    }
-    if (spec.flags.includes('incomplete')) return false
-  }
-  return true
 }
 
 function keyAllowed(s: Selector, key: Buffer, need: number): boolean {

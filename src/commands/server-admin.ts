@@ -14,6 +14,7 @@ import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
 import { helpLines, services, type ServerServices } from './services.js'
 import { parseLongLong, writeHelp } from './connection.js'
 import { arityOk, lookupCommand } from './dispatch.js'
+import { commandHasKeys, keysWithFlags } from './command-keys.js'
 import { scriptingMemoryInfo } from './scripting.js'
 import { COMMAND_DOCS, type ArgDoc, type CommandDoc, type KeySpec } from './command-docs.js'
 import {
@@ -813,7 +814,10 @@ const commandCount: Handler = (ctx) => {
   ctx.reply.integer(services(ctx).table.all.length)
 }
 
-/** COMMAND GETKEYS / GETKEYSANDFLAGS: keys by the spec's first/last/step. */
+/**
+ * COMMAND GETKEYS / GETKEYSANDFLAGS (getKeysSubcommandImpl): the keys command-keys.ts finds, by
+ * the key specs or the command's own finder, with their flags.
+ */
 function getKeysGeneric(ctx: CommandContext, argv: Buffer[], withFlags: boolean): void {
   const table = services(ctx).table
   const args = argv.slice(2)
@@ -823,42 +827,29 @@ function getKeysGeneric(ctx: CommandContext, argv: Buffer[], withFlags: boolean)
     return
   }
   const spec = found.spec
+  if (!commandHasKeys(spec)) {
+    ctx.reply.error('ERR The command has no key arguments')
+    return
+  }
   if (!arityOk(spec, args.length)) {
     ctx.reply.error('ERR Invalid number of arguments specified for command')
     return
   }
-  const keys: Buffer[] = []
-  if (spec.keys !== undefined) {
-    // movablekeys (EVAL, FCALL…): the spec finds its own key positions.
-    for (const i of spec.keys(args)) keys.push(args[i] as Buffer)
-    if (keys.length === 0) {
-      ctx.reply.error('ERR Invalid arguments specified for command')
-      return
-    }
-  } else {
-    const keySpecs = docOf(spec).keySpecs ?? []
-    const notKey = keySpecs.length > 0 && keySpecs.every((ks) => ks.flags.includes('not_key'))
-    if (spec.firstKey <= 0 || notKey) {
-      ctx.reply.error('ERR The command has no key arguments')
-      return
-    }
-    const last = spec.lastKey < 0 ? args.length + spec.lastKey : spec.lastKey
-    for (let i = spec.firstKey; i <= last && i < args.length; i += Math.max(1, spec.step)) {
-      keys.push(args[i] as Buffer)
-    }
+  const keys = keysWithFlags(spec, args)
+  if (keys.length === 0 && !spec.flags.includes('no_mandatory_keys')) {
+    ctx.reply.error('ERR Invalid arguments specified for command')
+    return
   }
   ctx.reply.arrayHeader(keys.length)
-  const write = spec.flags.includes('write')
   for (const k of keys) {
     if (!withFlags) {
-      ctx.reply.bulk(k)
+      ctx.reply.bulk(args[k.pos] as Buffer)
       continue
     }
     ctx.reply.arrayHeader(2)
-    ctx.reply.bulk(k)
-    ctx.reply.setHeader(2)
-    ctx.reply.simple(write ? 'RW' : 'RO')
-    ctx.reply.simple(write ? 'update' : 'access')
+    ctx.reply.bulk(args[k.pos] as Buffer)
+    ctx.reply.setHeader(k.flags.length)
+    for (const f of k.flags) ctx.reply.simple(f)
   }
 }
 

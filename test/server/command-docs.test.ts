@@ -287,7 +287,8 @@ t.test('issue 10: redis-cli builds the same hints from capykv\'s COMMAND DOCS', 
   const names = ('items' in listed ? listed.items : []).map((n) => text(n) ?? '')
   const seen = new Set<string>()
   for (const group of ['generic', 'string', 'list', 'set', 'sorted-set', 'hash', 'pubsub',
-    'transactions', 'connection', 'server', 'scripting', 'bitmap', 'hyperloglog', 'geo', 'stream']) {
+    'transactions', 'connection', 'server', 'scripting', 'bitmap', 'hyperloglog', 'geo', 'stream',
+    'cluster']) {
     const mine = helpEntries(capykv.port, group)
     const theirs = helpEntries(redis.port, group)
     for (const [name, line] of mine) {

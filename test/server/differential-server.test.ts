@@ -9,6 +9,36 @@ import { RawClient, requireBinary, startCapykv, startRedis } from '../helpers/se
 
 type Req = (string | Buffer)[]
 
+/** COMMAND GETKEYS / GETKEYSANDFLAGS of these: key specs, their fallbacks, and the errors. */
+const KEY_CASES: Req[] = [
+  ['set', 'k', 'v'], ['set', 'k', 'v', 'GET'], ['set', 'k', 'v', 'EX', '1', 'get'], ['get', 'k'],
+  ['mset', 'a', '1', 'b', '2'], ['lmove', 'a', 'b', 'left', 'right'], ['smove', 'a', 'b', 'm'],
+  ['sort', 'k'], ['sort', 'k', 'store', 'd'], ['sort', 'k', 'by', 'store', 'store', 'd2'],
+  ['sort', 'k', 'limit', '0', '1', 'get', 'store', 'store', 'x'], ['sort_ro', 'k', 'by', 'w'],
+  ['bitfield', 'k', 'get', 'u8', '0'], ['bitfield', 'k', 'set', 'u8', '0', '1'],
+  ['bitfield', 'k', 'overflow', 'sat', 'get', 'u8', '0'], ['bitfield', 'k', 'foo'],
+  ['bitfield_ro', 'k', 'get', 'u8', '0'],
+  ['eval', 'return 1', '0'], ['eval', 'return 1', '2', 'a', 'b', 'c'], ['eval', 'return 1', '3', 'a'],
+  ['eval', 'return 1', 'x'], ['evalsha_ro', 'abc', '1', 'k'], ['fcall', 'f', '0'], ['fcall_ro', 'f', '1', 'k'],
+  ['zunionstore', 'd', '2', 'a', 'b'], ['zunionstore', 'd', '0', 'a'], ['zunionstore', 'd', '5', 'a'],
+  ['zunion', '2', 'a', 'b', 'WITHSCORES'], ['zinter', '1', 'a'], ['zdiff', '-1', 'a'],
+  ['sintercard', '2', 'a', 'b', 'limit', '1'], ['lmpop', '2', 'a', 'b', 'left'],
+  ['blmpop', '0', '1', 'a', 'left'], ['zmpop', '1', 'a', 'min'], ['bzmpop', '1', '1', 'a', 'max'],
+  ['xread', 'count', '1', 'streams', 'a', 'b', '0', '0'], ['xread', 'streams', 'a'],
+  ['xreadgroup', 'group', 'g', 'c', 'streams', 'a', '>'], ['xgroup', 'create', 'k', 'g', '$'],
+  ['georadius', 'k', '0', '0', '1', 'km', 'store', 'd'],
+  ['georadius', 'k', '0', '0', '1', 'km', 'store', 'd', 'storedist', 'e'],
+  ['georadiusbymember', 'k', 'm', '1', 'km'], ['georadius_ro', 'k', '0', '0', '1', 'km'],
+  ['geosearchstore', 'd', 's', 'frommember', 'm', 'byradius', '1', 'km'],
+  ['memory', 'usage', 'k'], ['object', 'encoding', 'k'], ['lcs', 'a', 'b'], ['del', 'a', 'b', 'c'],
+  ['rename', 'a', 'b'], ['copy', 'a', 'b'], ['getex', 'k', 'persist'], ['getdel', 'k'],
+  ['blpop', 'a', 'b', '0'], ['brpoplpush', 'a', 'b', '0'], ['pfmerge', 'd', 'a', 'b'],
+  ['pfcount', 'a', 'b'], ['touch', 'a'], ['watch', 'a', 'b'], ['xadd', 'k', '*', 'f', 'v'],
+  ['bitop', 'and', 'd', 'a', 'b'], ['exists', 'a'], ['hset', 'h', 'f', 'v'],
+  ['ping'], ['publish', 'c', 'm'], ['nosuch', 'a'], ['get'], ['get', 'a', 'b'], ['client', 'list'],
+  ['client', 'nosuch'], ['config', 'get', 'x'], ['script', 'flush'], ['cluster', 'info'],
+]
+
 const SCRIPT: Req[] = [
   ['PING'], ['ping', 'a', 'b'], ['PING', 'x'], ['foo', 'a', 'b'], ['foo'],
   ['FOO\x00bar', 'a\x00b', 'c\r\nd'], ['foo', 'a'.repeat(200)],
@@ -82,6 +112,15 @@ const SCRIPT: Req[] = [
   ['COMMAND', 'DOCS', 'foo'], ['COMMAND', 'FOO'],
   ['DEBUG'], ['DEBUG', 'sleep', '0'], ['MONITOR', 'x'],
   ['INFO', 'foo'], ['INFO', 'cluster'], ['INFO', 'CLUSTER', 'nosuch'],
+  // CLUSTER and its neighbours, as a standalone redis-server answers them
+  ['CLUSTER', 'HELP'], ['CLUSTER', 'INFO'], ['CLUSTER', 'SLOTS'], ['CLUSTER', 'RESET', 'HARD'],
+  ['CLUSTER'], ['CLUSTER', 'FOO'], ['CLUSTER', 'KEYSLOT'], ['READONLY'], ['READWRITE'],
+  ['ASKING'], ['READONLY', 'x'],
+  ['COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'set'], ['COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'xad?'],
+  ['COMMAND', 'LIST', 'FILTERBY', 'ACLCAT', 'nosuch'], ['COMMAND', 'LIST', 'FILTERBY', 'MODULE', 'm'],
+  ['COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'cluster|he*'],
+  ['COMMAND', 'LIST', 'FILTERBY', 'PATTERN'], ['COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'a', 'b'],
+  ...KEY_CASES.flatMap((c): Req[] => [['COMMAND', 'GETKEYS', ...c], ['COMMAND', 'GETKEYSANDFLAGS', ...c]]),
 ]
 
 async function runScript(port: number): Promise<string[]> {
