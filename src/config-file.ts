@@ -1,7 +1,9 @@
 // Configuration text as redis-server reads it: a config file's lines, then each command-line
 // `--name value ...` as one more line (values quoted with sdscatrepr), parsed with sdssplitargs
 // (src/resp/reader.ts splitArgs) into the parameters of src/server-config.ts. Errors carry the
-// line number and text for Redis's "*** FATAL CONFIG FILE ERROR ***" report.
+// line number and text for Redis's "*** FATAL CONFIG FILE ERROR ***" report. `user` lines are
+// checked as they are read (their rules need the command table: the caller's check) and kept in
+// ServerConfig.usersToLoad for startup.
 
 import { readFileSync } from 'node:fs'
 import { splitArgs } from './resp/reader.js'
@@ -44,8 +46,15 @@ function reprConfigValue(v: string): string {
     .replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`
 }
 
+/**
+ * Checks a `user` line (its words after `user`) against the users before it: the text after
+ * "Error in user declaration ", or null (commands/acl-file.ts checkConfigUser).
+ */
+export type UserLineCheck = (words: string[], earlier: string[], config: ServerConfig) =>
+  string | null
+
 /** Applies config text to `config` (Redis's loadServerConfigFromString). */
-export function loadConfig(config: ServerConfig, text: string): void {
+export function loadConfig(config: ServerConfig, text: string, checkUser?: UserLineCheck): void {
   const lines = text.split('\n')
   const seen = new Set<string>()
   for (let n = 0; n < lines.length; n++) {
@@ -59,6 +68,14 @@ export function loadConfig(config: ServerConfig, text: string): void {
     const [first, ...rest] = words.map((w) => w.toString('latin1'))
     if (first === undefined) continue
     const name = first.toLowerCase()
+    if (name === 'user' && rest.length > 0) {
+      const earlier = config.usersToLoad.map((u) => u.name)
+      const err = checkUser?.(rest, earlier, config) ??
+        (earlier.includes(rest[0] as string) ? `'${rest[0] as string}': Duplicate user` : null)
+      if (err !== null) throw new FatalConfigError(n + 1, line, `Error in user declaration ${err}`)
+      config.usersToLoad.push({ name: rest[0] as string, rules: rest.slice(1) })
+      continue
+    }
     const param = findParam(name)
     if (param === undefined || name === 'include' || name === 'rename-command') {
       throw new FatalConfigError(n + 1, line, 'Bad directive or wrong number of arguments')

@@ -6,12 +6,18 @@
 // ./data), listens at once and serves -LOADING while the pool is recovered, then serves.
 // SIGTERM/SIGINT/SHUTDOWN: stop accepting, finish in-flight commits, close the pool, exit 0.
 
-import { accessSync, constants, existsSync, mkdirSync, realpathSync } from 'node:fs'
+import { accessSync, constants, existsSync, realpathSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { nowMs } from './clock.js'
+import { makeDirectories, strerror } from './fs-util.js'
 import { StoreError } from './errors.js'
 import { CAPYKV_VERSION } from './commands/server-admin.js'
 import { loadCommandTable } from './commands/table.js'
+import type { CommandTable } from './commands/services.js'
+import { aclCommandsOf } from './commands/acl-model.js'
+import {
+  checkConfigUser, loadConfiguredUsers, readAclFile, replaceUsers,
+} from './commands/acl-file.js'
 import { CapykvServer } from './server.js'
 import { configText, FatalConfigError, loadConfig } from './config-file.js'
 import { findParam, noEffectSettings, ServerConfig } from './server-config.js'
@@ -65,8 +71,13 @@ async function main(argv: readonly string[]): Promise<void> {
       `${(e as Error).message}\n`)
     process.exit(1)
   }
+  // CAPYKV_COMMAND_MODULES=string,keys limits the data files loaded (development and tests).
+  const only = process.env.CAPYKV_COMMAND_MODULES
+  const table = await loadCommandTable(only === undefined ? undefined : only.split(','))
+  const commands = aclCommandsOf(table)
   try {
-    loadConfig(config, loaded.text)
+    loadConfig(config, loaded.text, (words, earlier, c) => checkConfigUser(words, earlier,
+      commands, c.get('acl-pubsub-default') === 'allchannels'))
   } catch (e) {
     if (e instanceof FatalConfigError) fatalConfig(e)
     throw e
@@ -88,7 +99,7 @@ async function main(argv: readonly string[]): Promise<void> {
     logger.warning(`Config ${name} is accepted but has no effect in capykv ` +
       `(${findParam(name)?.noEffect ?? ''})`)
   }
-  await run(config)
+  await run(config, table)
 }
 
 /**
@@ -151,43 +162,51 @@ function reportMetadata(server: CapykvServer, store: Store, poolPath: string): v
   }
 }
 
-/** Redis's ACLLoadUsersAtStartup: a bad aclfile stops the start with its reason. */
-function loadAclFile(server: CapykvServer): void {
-  const aclfile = server.services.config.get('aclfile')
-  if (aclfile === '') return
-  const err = server.services.acl.loadFile(aclfile)
-  if (err !== null) {
-    logger.warning(`Aborting Redis startup because of ACL errors: ${err}`)
+/** Redis's ACLLoadUsersAtStartup: config users or the aclfile; an error stops the start. */
+function loadAclUsers(server: CapykvServer): void {
+  const sv = server.services
+  const aclfile = sv.config.get('aclfile')
+  if (aclfile !== '' && sv.config.usersToLoad.length > 0) {
+    logger.warning('Configuring Redis with users defined in redis.conf and at the same ' +
+      'setting an ACL file path is invalid. This setup is very likely to lead to configuration ' +
+      'errors and security holes, please define either an ACL file or declare users directly ' +
+      'in your redis.conf, but not both.')
     process.exit(1)
   }
-}
-
-/** strerror's text for the errors a data directory meets. */
-const STRERROR: Readonly<Record<string, string>> = {
-  ENOTDIR: 'Not a directory', EEXIST: 'Not a directory', EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted', ENOENT: 'No such file or directory',
-  EROFS: 'Read-only file system', ENOSPC: 'No space left on device',
+  const configured = loadConfiguredUsers(sv.acl, sv.config.usersToLoad)
+  if (configured.errors !== null) {
+    for (const line of configured.errors) logger.warning(line)
+    logger.warning('Critical error while loading ACLs. Exiting.')
+    process.exit(1)
+  }
+  for (const name of configured.disabled) {
+    logger.notice(`The user '${name}' is disabled (there is no 'on' modifier in the user ` +
+      'description). Make sure this is not a configuration error.')
+  }
+  if (aclfile === '') return
+  const staged = readAclFile(sv.acl, sv.config.get('dir'), aclfile)
+  if (typeof staged === 'string') {
+    logger.warning(`Aborting Redis startup because of ACL errors: ${staged}`)
+    process.exit(1)
+  }
+  replaceUsers(sv.acl, staged)
 }
 
 /** The data directory exists (made if missing) and is writable, or the start stops, one line. */
 function prepareDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true })
+    makeDirectories(dir)
     accessSync(dir, constants.W_OK | constants.X_OK)
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? ''
-    logger.warning(`Can't chdir to '${dir}': ${STRERROR[code] ?? (e as Error).message}`)
+    logger.warning(`Can't chdir to '${dir}': ${strerror(e)}`)
     process.exit(1)
   }
 }
 
-async function run(config: ServerConfig): Promise<void> {
+async function run(config: ServerConfig, table: CommandTable): Promise<void> {
   const dir = resolve(config.get('dir'))
   prepareDir(dir)
   const poolPath = join(dir, config.get('pool-file'))
-  // CAPYKV_COMMAND_MODULES=string,keys limits the data files loaded (development and tests).
-  const only = process.env.CAPYKV_COMMAND_MODULES
-  const table = await loadCommandTable(only === undefined ? undefined : only.split(','))
   const earlierFailure = preparePoolFile(config, poolPath)
   let region
   try {
@@ -197,7 +216,7 @@ async function run(config: ServerConfig): Promise<void> {
     process.exit(1)
   }
   const server = new CapykvServer({ config, table, poolPath, executable: process.argv[1] })
-  loadAclFile(server)
+  loadAclUsers(server)
   try {
     await server.listen()
   } catch (e) {

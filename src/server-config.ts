@@ -695,6 +695,9 @@ export class ServerConfig {
   private readonly givenTexts = new Map<string, string>()
   /** Path of the config file given at startup (CONFIG REWRITE target), or null. */
   configFile: string | null = null
+  /** The config file's `user` lines (name first, then its rules), in order: created at
+   * startup after the command table (commands/acl-file.ts loadConfiguredUsers). */
+  readonly usersToLoad: { name: string; rules: string[] }[] = []
 
   constructor() {
     for (const p of CONFIG_PARAMS) this.values.set(p.name, p.defaultValue)

@@ -205,7 +205,12 @@ const RULE_ERRORS = {
     'hexadecimal characters',
   ECHILD: 'Allowing first-arg of a subcommand is not supported',
 } as const
-type RuleError = keyof typeof RULE_ERRORS
+export type RuleError = keyof typeof RULE_ERRORS
+
+/** ACLSetUserStringError's text for a refused rule. */
+export function ruleErrorText(e: RuleError): string {
+  return RULE_ERRORS[e]
+}
 
 /** ACLSetSelector: one rule on one selector; an error name or null. */
 export function applySelectorRule(s: Selector, op: string): RuleError | null {
@@ -332,6 +337,11 @@ export class AclUser {
     this.sanitize = from.sanitize
     this.passwords = from.passwords.slice()
     this.selectors = from.selectors.map((s) => s.copy())
+    this.settle()
+  }
+
+  /** Recompute what dispatch reads after rules were applied to this user directly. */
+  settle(): void {
     const r = this.root
     this.unrestricted = r.allCommands && r.allKeys && r.allChannels
   }

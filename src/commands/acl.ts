@@ -8,17 +8,16 @@
 //   every client authenticated as the user.
 // - `authRequired` is Redis's authRequired without the client part: the default user needs a
 //   password or is off. Dispatch refuses NOAUTH only then.
-// - Users live in memory; they are not in the pool. With `aclfile` set, ACL SAVE writes them
-//   there (a temp file then rename) and ACL LOAD / startup read them; without it, users are lost
-//   at restart (CONFIG REWRITE does not write `user` lines: documented in docs/server.md).
+// - Users live in memory; they are not in the pool. They persist in the aclfile (ACL SAVE /
+//   ACL LOAD / startup) or as `user` lines of the config file (CONFIG REWRITE): acl-file.ts.
 
 import { randomBytes } from 'node:crypto'
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import {
   ACL_CATEGORIES, AclResult, AclUser, aclCommandsOf, describeChannels, describeCommandRules,
   describeKeys, describeUser, hasSpaces, stageRules, userFlags, type AclCommand, type AclCommands,
 } from './acl-model.js'
 import { checkUserCommand } from './acl-check.js'
+import { readAclFile, replaceUsers, saveAclFile } from './acl-file.js'
 import { helpLines, services, type CommandTable, type ServerServices } from './services.js'
 import type { CommandContext, CommandSpec, Handler } from './spec.js'
 
@@ -102,76 +101,11 @@ export class AclRegistry {
     if (this.log.length > max) this.log.length = max
   }
 
-  /** The ACL file's text (ACL SAVE): one `user` line per user, sorted like ACL LIST. */
-  fileText(): string {
-    return this.sortedUsers().map((u) => `user ${u.name} ${describeUser(u)}\n`).join('')
-  }
-
   sortedUsers(): AclUser[] {
     return Array.from(this.users.values()).sort((a, b) =>
       Buffer.compare(Buffer.from(a.name, 'latin1'), Buffer.from(b.name, 'latin1')))
   }
 
-  /**
-   * ACL LOAD / startup: every line `user <name> <rules…>`; all or nothing. Returns an error
-   * text (Redis's "/path:line: reason" form) or null.
-   */
-  loadText(text: string, path: string): string | null {
-    const staged = new Map<string, AclUser>()
-    const lines = text.split('\n')
-    for (let i = 0; i < lines.length; i++) {
-      const line = (lines[i] as string).trim()
-      if (line === '' || line.startsWith('#')) continue
-      const words = line.split(/[ \t]+/)
-      if (words[0] !== 'user' || words.length < 2) {
-        return `${path}:${i + 1}: line should start with user keyword`
-      }
-      const name = words[1] as string
-      if (staged.has(name)) return `${path}:${i + 1}: Duplicate user '${name}' found`
-      const fresh = new AclUser(name, this.commands, this.pubsubAll)
-      const result = stageRules(fresh, words.slice(2), this.pubsubAll)
-      if (typeof result === 'string') {
-        return `${path}:${i + 1}: ${result.replace(/^ERR Error in ACL SETUSER modifier /, '')}`
-      }
-      staged.set(name, result)
-    }
-    if (!staged.has('default')) {
-      const d = this.defaultUser.clone()
-      staged.set('default', d)
-    }
-    for (const name of [...this.users.keys()]) if (!staged.has(name)) this.users.delete(name)
-    for (const [name, s] of staged) {
-      const existing = this.users.get(name)
-      if (existing !== undefined) existing.assign(s)
-      else {
-        const u = new AclUser(name, this.commands, this.pubsubAll)
-        u.assign(s)
-        this.users.set(name, u)
-      }
-    }
-    this.changed()
-    return null
-  }
-
-  loadFile(path: string): string | null {
-    let text: string
-    try {
-      text = readFileSync(path, 'latin1')
-    } catch (e) {
-      return `Error loading ACLs, opening file '${path}': ${(e as Error).message}`
-    }
-    return this.loadText(text, path)
-  }
-
-  saveFile(path: string): boolean {
-    try {
-      writeFileSync(`${path}.tmp`, this.fileText(), 'latin1')
-      renameSync(`${path}.tmp`, path)
-      return true
-    } catch {
-      return false
-    }
-  }
 }
 
 /** The registry of the server a command runs in. */
@@ -274,19 +208,32 @@ const deluser: Handler = (ctx, argv) => {
     ctx.reply.error("ERR The 'default' user cannot be removed")
     return
   }
-  let deleted = 0
+  const gone = new Set<AclUser>()
   for (const name of names) {
     const u = acl.users.get(name)
     if (u === undefined) continue
     acl.users.delete(name)
-    deleted++
-    for (const h of services(ctx).clients.values()) {
-      if (h.state.user !== u) continue
-      if (h.state.id === ctx.client.id) h.closeAfterReply()
-      else h.kill()
-    }
+    gone.add(u)
   }
-  ctx.reply.integer(deleted)
+  closeClientsOf(ctx, gone)
+  ctx.reply.integer(gone.size)
+}
+
+/**
+ * ACLFreeUserAndKillClients for each of `users`: their clients are closed (the calling client
+ * after this reply) and left unauthenticated as the default user meanwhile, as Redis does.
+ */
+export function closeClientsOf(ctx: CommandContext, users: ReadonlySet<AclUser>): void {
+  if (users.size === 0) return
+  const sv = services(ctx)
+  for (const h of sv.clients.values()) {
+    const u = h.state.user
+    if (u === undefined || !users.has(u)) continue
+    h.state.user = sv.acl.defaultUser
+    h.state.authenticated = false
+    if (h.state.id === ctx.client.id) h.closeAfterReply()
+    else h.kill()
+  }
 }
 
 const getuser: Handler = (ctx, argv) => {
@@ -351,9 +298,14 @@ const load: Handler = (ctx) => {
     ctx.reply.error(NO_ACLFILE)
     return
   }
-  const err = aclOf(ctx).loadFile(path)
-  if (err === null) ctx.reply.simple('OK')
-  else ctx.reply.error(`ERR ${err}`)
+  const sv = services(ctx)
+  const staged = readAclFile(sv.acl, sv.config.get('dir'), path)
+  if (typeof staged === 'string') {
+    ctx.reply.error(`ERR ${staged}`)
+    return
+  }
+  closeClientsOf(ctx, replaceUsers(sv.acl, staged))
+  ctx.reply.simple('OK')
 }
 
 const save: Handler = (ctx) => {
@@ -362,8 +314,11 @@ const save: Handler = (ctx) => {
     ctx.reply.error(NO_ACLFILE)
     return
   }
-  if (aclOf(ctx).saveFile(path)) ctx.reply.simple('OK')
+  const sv = services(ctx)
+  const failure = saveAclFile(sv.acl, sv.config.get('dir'), path, process.pid, Date.now())
+  if (failure === null) ctx.reply.simple('OK')
   else {
+    sv.log?.('warning', failure)
     ctx.reply.error('ERR There was an error trying to save the ACLs. Please check the server ' +
       'logs for more information')
   }

@@ -211,12 +211,16 @@ export function requireBinary(t: object, name: string): boolean {
   return false
 }
 
-/** Start redis-server 7 on a free port without persistence; resolves once PING answers. */
+/**
+ * Start redis-server 7 on a free port without persistence; resolves once PING answers. A first
+ * argument not starting with '-' is a config file and is passed first, as redis-server expects.
+ */
 export async function startRedis(args: string[] = []): Promise<RedisServer> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'redis-test-'))
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1',
-    '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
+  const file = args.length > 0 && !(args[0] as string).startsWith('-') ? [args[0] as string] : []
+  const proc = spawn('redis-server', [...file, '--port', String(port), '--bind', '127.0.0.1',
+    '--save', '', '--appendonly', 'no', '--dir', dir, ...args.slice(file.length)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const log = collect(proc)

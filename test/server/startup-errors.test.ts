@@ -24,7 +24,9 @@ t.test('startup errors: one line each, exit code 1', async (t) => {
     ['dir is a file', ['--dir', file], /Can't chdir to '.*a-file': Not a directory/],
     ['dir under a file', ['--dir', join(file, 'sub')], /Can't chdir to .*: Not a directory/],
     ['bad aclfile line', ['--dir', join(dir, 'd1'), '--aclfile', join(dir, 'bad.acl')],
-      /ACL errors: .*bad\.acl:1: '\+nosuchcommand': Unknown command or category name in ACL/],
+      /ACL errors: .*bad\.acl:1: Error in applying operation '\+nosuchcommand': Unknown command/],
+    ['dir under /proc (mkdir -p must not spin)', ['--dir', '/proc/1/capykv-nope'],
+      /Can't chdir to '\/proc\/1\/capykv-nope': No such file or directory/],
     ['missing aclfile', ['--dir', join(dir, 'd2'), '--aclfile', join(dir, 'none.acl')],
       /ACL errors: .*none\.acl/],
   ]
