@@ -1,6 +1,7 @@
 // Where a node server's CPU goes under redis-benchmark (issue 6, "How"):
 // `node dist/bench/profile.js` [--server capykv-pm|capykv-disk|bare] [--tests set] [--pipeline 16]
 // [--clients 50] [-n 1000000] [--fill 0] [--warm 100000] [--top 25] [--keep]
+// [--command 'XADD s * f v'] (a redis-benchmark command line instead of --tests)
 //
 // Starts the server under `node --cpu-prof`, fills it with --fill SET requests (e.g. so that a
 // GET profile reads existing keys), warms it with --warm requests of the tests, then runs the
@@ -127,6 +128,9 @@ async function main(): Promise<void> {
   }
   const kind = value('--server', 'capykv-pm') as ServerKind
   const tests = value('--tests', 'set')
+  // --command 'XADD s * f v': a command line for redis-benchmark instead of -t (split on spaces).
+  const command = value('--command', '')
+  const what = command === '' ? ['-t', tests] : command.split(' ')
   const pipeline = value('--pipeline', '16')
   const clients = value('--clients', '50')
   const n = Number(value('-n', '1000000'))
@@ -140,20 +144,20 @@ async function main(): Promise<void> {
   const common = ['-h', '127.0.0.1', '-p', String(server.port), '-c', clients, '-P', pipeline,
     '-d', '100', '-r', '100000', '--csv']
   if (fill > 0) await runBenchmark([...common, '-n', String(fill), '-t', 'set'])
-  if (warm > 0) await runBenchmark([...common, '-n', String(warm), '-t', tests])
+  if (warm > 0) await runBenchmark([...common, '-n', String(warm), ...what])
   const fromUs = Number(process.hrtime.bigint() / 1000n)
   const cpu0 = cpuSeconds(server.pid)
-  const out = await runBenchmark([...common, '-n', String(n), '-t', tests])
+  const out = await runBenchmark([...common, '-n', String(n), ...what])
   const cpu = cpuSeconds(server.pid) - cpu0
   const toUs = Number(process.hrtime.bigint() / 1000n)
   await server.stop()
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
   if (file === undefined) throw new Error(`no profile written in ${profDir}:\n${server.log()}`)
   const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as Profile
-  const requests = n * tests.split(',').length
+  const requests = n * (command === '' ? tests.split(',').length : 1)
   const s = summarize(profile, { fromUs, toUs })
   const busyMs = s.totalMs - (s.stages.get('idle') ?? 0) - (s.stages.get('startup') ?? 0)
-  process.stdout.write(`${kind}: redis-benchmark -c ${clients} -P ${pipeline} -n ${n} -t ${tests} ` +
+  process.stdout.write(`${kind}: redis-benchmark -c ${clients} -P ${pipeline} -n ${n} ${what.join(' ')} ` +
     `(after ${fill} SETs and ${warm} warm-up requests, not profiled); load average ` +
     `${loadavg().map((x) => x.toFixed(1)).join('/')}\n` +
     `${out.trim()}\nserver CPU ${cpu.toFixed(2)} s = ${(cpu * 1e6 / requests).toFixed(2)} µs/request ` +

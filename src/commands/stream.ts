@@ -42,8 +42,8 @@ function addTrimArgsOrReply(ctx: CommandContext, argv: Buffer[], xadd: boolean):
   for (; i < argv.length; i++) {
     const more = argv.length - 1 - i
     const arg = argv[i] as Buffer
-    const opt = optionName(arg)
     if (xadd && arg.length === 1 && arg[0] === 0x2a) break
+    const opt = optionName(arg)
     if ((opt === 'maxlen' || opt === 'minid') && more > 0) {
       if (a.strategy !== 'none') {
         ctx.reply.error('ERR syntax error, MAXLEN and MINID options at the same time are not compatible')

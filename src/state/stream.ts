@@ -57,26 +57,66 @@ function backlenSize(n: number): number {
 
 const INT_TEXT = /^(0|-?[1-9][0-9]{0,19})$/
 
+/** intEncodedSize of a safe integer (the same thresholds, without BigInt). */
+function intEncodedSizeNum(v: number): number {
+  if (v >= 0 && v <= 127) return 1
+  if (v >= -4096 && v <= 4095) return 2
+  if (v >= -32768 && v <= 32767) return 3
+  if (v >= -8388608 && v <= 8388607) return 4
+  if (v >= -2147483648 && v <= 2147483647) return 5
+  return 9
+}
+
+/** The string's listpack size when it cannot be an integer (the common field or value). */
+function lpTextSize(length: number): number {
+  const enc = length < 64 ? 1 + length : length < 4096 ? 2 + length : 5 + length
+  return enc + backlenSize(enc)
+}
+
 /** Bytes a listpack entry of this string takes (lpAppend stores integer-looking text as int). */
 export function lpStringSize(b: Buffer): number {
-  if (b.length > 0 && b.length <= 20) {
-    const s = b.toString('latin1')
-    if (INT_TEXT.test(s)) {
-      const v = BigInt(s)
-      if (v >= -(1n << 63n) && v < (1n << 63n)) return intEncodedSize(v) + 1
+  const c = b[0]
+  // Fast paths: no integer text starts otherwise; up to 15 digits is a safe integer.
+  if (c === undefined || b.length > 20 || (c !== 0x2d && (c < 0x30 || c > 0x39))) return lpTextSize(b.length)
+  if (b.length <= 15 && c !== 0x2d && (c !== 0x30 || b.length === 1)) {
+    let v = 0
+    for (let i = 0; i < b.length; i++) {
+      const d = (b[i] as number) - 0x30
+      if (d < 0 || d > 9) return lpTextSize(b.length)
+      v = v * 10 + d
     }
+    return intEncodedSizeNum(v) + 1
   }
-  const enc = b.length < 64 ? 1 + b.length : b.length < 4096 ? 2 + b.length : 5 + b.length
-  return enc + backlenSize(enc)
+  const s = b.toString('latin1')
+  if (INT_TEXT.test(s)) {
+    const v = BigInt(s)
+    if (v >= -(1n << 63n) && v < (1n << 63n)) return intEncodedSize(v) + 1
+  }
+  return lpTextSize(b.length)
 }
 
 const lpIntSize = (v: bigint | number): number => intEncodedSize(BigInt(v)) + 1
 const toI64 = (v: bigint): bigint => BigInt.asIntN(64, v)
 
+/** Byte equality; a JS loop for short buffers (a native equals costs more than it compares). */
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  if (a.length !== b.length) return false
+  if (a.length > 32) return a.equals(b)
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 function sameFields(master: readonly Buffer[], fv: readonly Buffer[]): boolean {
   if (master.length * 2 !== fv.length) return false
-  for (let i = 0; i < master.length; i++) if (!(master[i] as Buffer).equals(fv[i * 2] as Buffer)) return false
+  for (let i = 0; i < master.length; i++) if (!sameBytes(master[i] as Buffer, fv[i * 2] as Buffer)) return false
   return true
+}
+
+/** lpIntSize of a 64-bit two's-complement delta held as a bigint (numbers when they are safe). */
+function lpDeltaSize(delta: bigint): number {
+  const n = Number(delta)
+  if (Number.isSafeInteger(n)) return intEncodedSizeNum(n) + 1
+  return lpIntSize(toI64(delta))
 }
 
 /** One listpack's worth of entries (Redis's rax node). */
@@ -90,7 +130,11 @@ export class StreamNode {
   /** Listpack bytes of the entries (the master entry and the header are added by lpBytes). */
   entryBytes = 0
   private readonly masterBytes: number
+  private readonly masterMs: bigint
+  private readonly masterSeq: bigint
   constructor(readonly master: bigint, readonly masterFields: readonly Buffer[]) {
+    this.masterMs = idMs(master)
+    this.masterSeq = idSeq(master)
     let n = lpIntSize(masterFields.length) + lpIntSize(0)
     for (const f of masterFields) n += lpStringSize(f)
     this.masterBytes = n
@@ -123,12 +167,13 @@ export class StreamNode {
 
   entrySize(id: bigint, fv: readonly Buffer[]): number {
     const same = sameFields(this.masterFields, fv)
-    let n = lpIntSize(same ? 2 : 0) + lpIntSize(toI64(idMs(id) - idMs(this.master))) +
-      lpIntSize(toI64(idSeq(id) - idSeq(this.master)))
-    if (!same) n += lpIntSize(fv.length / 2)
+    const ms = id >> 64n
+    let n = 2 + (ms === this.masterMs ? 2 : lpDeltaSize(ms - this.masterMs)) +
+      lpDeltaSize((id & U64) - this.masterSeq)
+    if (!same) n += intEncodedSizeNum(fv.length / 2) + 1
     for (let i = 0; i < fv.length; i++) if (!same || i % 2 === 1) n += lpStringSize(fv[i] as Buffer)
     const pieces = fv.length / 2 + 3 + (same ? 0 : fv.length / 2 + 1)
-    return n + lpIntSize(pieces)
+    return n + intEncodedSizeNum(pieces) + 1
   }
 }
 
@@ -228,7 +273,8 @@ export class Stream {
     node.dead.push(false)
     node.live++
     node.entryBytes += size
-    const before = { lastId: this.lastId, firstId: this.firstId }
+    const lastBefore = this.lastId
+    const firstBefore = this.firstId
     this.length++
     this.entriesAdded++
     this.lastId = id
@@ -245,8 +291,8 @@ export class Stream {
       if (created) this.nodes.pop()
       this.length--
       this.entriesAdded--
-      this.lastId = before.lastId
-      this.firstId = before.firstId
+      this.lastId = lastBefore
+      this.firstId = firstBefore
       this.bytes -= est
     }
   }
@@ -420,14 +466,37 @@ export class Stream {
 
 // ---- codec --------------------------------------------------------------------------------
 
+const TWO_32 = 2 ** 32
+const SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** Two u32 of a 64-bit part, most significant first (numbers when the part is a safe integer). */
+function writeU64(w: ByteWriter, v: bigint): void {
+  if (v <= SAFE_BIG) {
+    const n = Number(v)
+    w.u32(Math.floor(n / TWO_32))
+    w.u32(n % TWO_32)
+    return
+  }
+  w.u32(Number(v >> 32n))
+  w.u32(Number(v & 0xffffffffn))
+}
+
+function readU64(r: ByteReader): bigint {
+  const hi = r.u32()
+  const lo = r.u32()
+  if (hi < 0x200000) return BigInt(hi * TWO_32 + lo)
+  return (BigInt(hi) << 32n) | BigInt(lo)
+}
+
 export function writeId(w: ByteWriter, id: bigint): void {
-  for (let shift = 96n; shift >= 0n; shift -= 32n) w.u32(Number((id >> shift) & 0xffffffffn))
+  writeU64(w, id >> 64n)
+  writeU64(w, id & U64)
 }
 
 export function readId(r: ByteReader): bigint {
-  let id = 0n
-  for (let i = 0; i < 4; i++) id = (id << 32n) | BigInt(r.u32())
-  return id
+  const ms = readU64(r)
+  const seq = readU64(r)
+  return ms === 0n ? seq : (ms << 64n) | seq
 }
 
 export function writeI64(w: ByteWriter, v: bigint): void {
