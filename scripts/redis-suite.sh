@@ -43,8 +43,7 @@ CORE_UNITS="type/string type/incr keyspace expire multi type/list type/hash type
 OTHER_UNITS="pubsub pubsubshard tracking scripting functions type/stream type/stream-cgroups"
 PROFILE_TAGS="-needs:debug -needs:repl -needs:pfdebug -needs:save -needs:local-process"
 # needs:config-maxmemory runs since eviction landed (issue 17): multi 39, scripting 183,
-# functions 90, pubsub 30 ok as the reference; dump's two RESTORE … IDLETIME/FREQ tests need
-# DUMP/RESTORE, which capykv does not have.
+# functions 90, pubsub 30 ok as the reference; dump 11 (its RESTORE … IDLETIME/FREQ tests).
 RUNTEST_FLAGS=(--durable --clients 1 --timeout 90 --ignore-encoding --ignore-digest)
 
 # Tests skipped beyond the tag profile: "test name or /regexp|reason", one per line. Each entry

@@ -1414,6 +1414,21 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     group: 'transactions',
     complexity: 'O(N), when N is the number of queued commands',
   },
+  dump: {
+    summary: 'Serializes a key\'s value in Redis\'s RDB format',
+    since: '2.6.0',
+    group: 'generic',
+    complexity: 'O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).',
+    tips: ['nondeterministic_output'],
+    keySpecs: [
+      {
+        flags: ['RO', 'access'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [{ name: 'key', type: 'key', keySpecIndex: 0 }],
+  },
   echo: {
     summary: 'Replies with its argument',
     since: '1.0.0',
@@ -3649,6 +3664,61 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     since: '6.2.0',
     group: 'connection',
     complexity: 'O(1)',
+  },
+  restore: {
+    summary: 'Creates a key from a DUMP payload',
+    since: '2.6.0',
+    group: 'generic',
+    complexity: 'O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).',
+    history: [
+      ['3.0.0', 'REPLACE option'],
+      ['5.0.0', 'ABSTTL option'],
+      ['5.0.0', 'IDLETIME and FREQ options'],
+    ],
+    keySpecs: [
+      {
+        flags: ['OW', 'update'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'ttl', type: 'integer' },
+      { name: 'serialized-value', type: 'string' },
+      { name: 'replace', type: 'pure-token', token: 'REPLACE', since: '3.0.0', optional: true },
+      { name: 'absttl', type: 'pure-token', token: 'ABSTTL', since: '5.0.0', optional: true },
+      { name: 'seconds', type: 'integer', token: 'IDLETIME', since: '5.0.0', optional: true },
+      { name: 'frequency', type: 'integer', token: 'FREQ', since: '5.0.0', optional: true },
+    ],
+  },
+  'restore-asking': {
+    summary: 'Creates a key from a DUMP payload (the form a cluster migration sends)',
+    since: '3.0.0',
+    group: 'server',
+    complexity: 'O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).',
+    docFlags: ['syscmd'],
+    history: [
+      ['3.0.0', 'REPLACE option'],
+      ['5.0.0', 'ABSTTL option'],
+      ['5.0.0', 'IDLETIME and FREQ options'],
+    ],
+    keySpecs: [
+      {
+        flags: ['OW', 'update'],
+        beginSearch: { index: 1 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'key', type: 'key', keySpecIndex: 0 },
+      { name: 'ttl', type: 'integer' },
+      { name: 'serialized-value', type: 'string' },
+      { name: 'replace', type: 'pure-token', token: 'REPLACE', since: '3.0.0', optional: true },
+      { name: 'absttl', type: 'pure-token', token: 'ABSTTL', since: '5.0.0', optional: true },
+      { name: 'seconds', type: 'integer', token: 'IDLETIME', since: '5.0.0', optional: true },
+      { name: 'frequency', type: 'integer', token: 'FREQ', since: '5.0.0', optional: true },
+    ],
   },
   rpop: {
     summary: 'Removes and returns elements from the tail of a list',

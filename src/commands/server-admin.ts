@@ -594,7 +594,7 @@ const monitor: Handler = (ctx) => {
  * may_replicate and protected on purpose.
  */
 const SHOWN_FLAGS: readonly CommandFlag[] = ['write', 'readonly', 'denyoom', 'admin', 'pubsub',
-  'noscript', 'blocking', 'loading', 'stale', 'skip_monitor', 'skip_slowlog', 'fast', 'no_auth',
+  'noscript', 'blocking', 'loading', 'stale', 'skip_monitor', 'skip_slowlog', 'asking', 'fast', 'no_auth',
   'no_mandatory_keys', 'no_async_loading', 'no_multi', 'movablekeys', 'allow_busy']
 
 /** A command's documentation; a command without an entry (a test's own spec) has the minimum. */

@@ -128,7 +128,7 @@ export function argsHandler(run: ArgsHandler): { handler: Handler; run: ArgsHand
 export type CommandFlag =
   | 'write' | 'readonly' | 'denyoom' | 'admin' | 'pubsub' | 'noscript' | 'blocking' | 'loading'
   | 'stale' | 'skip_monitor' | 'skip_slowlog' | 'fast' | 'no_auth' | 'may_replicate'
-  | 'no_mandatory_keys' | 'no_multi' | 'allow_busy' | 'movablekeys' | 'no_async_loading'
+  | 'no_mandatory_keys' | 'no_multi' | 'allow_busy' | 'movablekeys' | 'no_async_loading' | 'asking'
   /** Not shown by COMMAND: refused unless enable-debug-command allows it (Redis's CMD_PROTECTED). */
   | 'protected'
 

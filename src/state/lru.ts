@@ -124,4 +124,17 @@ export function lfuFromFreq(freq: number, nowMs: number): number {
   return (lfuMinutes(nowMs) << 8) | (freq & 255)
 }
 
+/**
+ * RESTORE … IDLETIME / FREQ (Redis's objectSetLRUOrLFU): FREQ under an LFU policy, IDLETIME
+ * under any other; -1 = not given.
+ */
+export function restoreAccess(entry: { lru: number }, freq: number, idleSeconds: number,
+  nowMs: number): void {
+  if (accessSettings.lfu) {
+    if (freq >= 0) entry.lru = lfuFromFreq(freq, nowMs)
+  } else if (idleSeconds >= 0) {
+    entry.lru = lruFromIdleSeconds(idleSeconds, nowMs)
+  }
+}
+
 accessTick(Date.now())
