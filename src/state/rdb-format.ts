@@ -24,6 +24,7 @@
 // be there, except LZF's output, bounded by its maximum expansion (lzf.ts).
 
 import { assert } from '../assert.js'
+import { string2ll } from '../int64.js'
 import { lzfCompress, lzfDecompress } from './lzf.js'
 
 export const RDB_VERSION = 10
@@ -81,25 +82,10 @@ export function verifyPayload(p: Buffer): boolean {
 
 // ---- integers as text (string2ll / ll2string) -------------------------------------------------
 
-const I64_MIN = -(1n << 63n)
-const I64_MAX = (1n << 63n) - 1n
-
-/** Redis's string2ll: the integer a canonical decimal text holds, or null. */
+/** Redis's string2ll (src/int64.ts) as a bigint: the integer a canonical text holds, or null. */
 export function canonicalInt(b: Uint8Array): bigint | null {
-  const n = b.length
-  if (n === 0 || n > 20) return null
-  let i = 0
-  if (b[0] === 0x2d) {
-    if (n === 1) return null
-    i = 1
-  }
-  if (b[i] === 0x30) return n === 1 ? 0n : null
-  for (let j = i; j < n; j++) {
-    const c = b[j] as number
-    if (c < 0x30 || c > 0x39) return null
-  }
-  const v = BigInt(Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1'))
-  return v < I64_MIN || v > I64_MAX ? null : v
+  const v = string2ll(b)
+  return v === null ? null : BigInt(v)
 }
 
 const intText = (v: bigint | number): Buffer => Buffer.from(String(v), 'latin1')
