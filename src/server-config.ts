@@ -446,8 +446,10 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   bool('lazyfree-lazy-eviction', 'no', NONE(LAZY)),
   bool('lazyfree-lazy-expire', 'no', NONE(LAZY)),
   bool('lazyfree-lazy-server-del', 'no', NONE(LAZY)),
-  bool('lazyfree-lazy-user-del', 'no', NONE(LAZY)),
-  bool('lazyfree-lazy-user-flush', 'no', NONE(LAZY)),
+  // Memory is freed at once either way; these decide what INFO lazyfreed_objects counts as Redis
+  // would (commands/lazyfree.ts).
+  bool('lazyfree-lazy-user-del', 'no'),
+  bool('lazyfree-lazy-user-flush', 'no'),
   // Persistence files Redis writes; capykv's pool replaces them.
   bool('appendonly', 'no', NONE(AOF)),
   oneOf('appendfsync', 'everysec', ['everysec', 'always', 'no'], NONE(AOF)),

@@ -35,6 +35,7 @@ import {
   ERR_DB_RANGE, copyCommand, del, moveCommand, renameCommand, renamenxCommand,
 } from './keys-copy.js'
 import { stringEncoding, stringRefcount } from './string.js'
+import { configYes, countLazyFreed, freedLazily } from './lazyfree.js'
 
 
 const TYPE_NAMES: readonly string[] = ['string', 'list', 'hash', 'set', 'zset', 'stream']
@@ -48,18 +49,29 @@ export function typeName(entry: Entry | undefined): string {
 // ---------------------------------------------------------------------------------------------
 // DEL UNLINK EXISTS TOUCH TYPE DBSIZE
 
-/** delGenericCommand: the number of keys removed (an expired key counts as missing). */
-const delCommand: Handler = (ctx, argv) => {
-  let deleted = 0
-  const db = ctx.client.db
-  for (let j = 1; j < argv.length; j++) {
-    const key = keyOf(argv[j] as Buffer)
-    if (lookupKey(ctx, key, db, false) === undefined) continue
-    del(ctx, db, key)
-    notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
-    deleted++
+/**
+ * delGenericCommand: the number of keys removed (an expired key counts as missing). `lazy`
+ * (UNLINK, or DEL under lazyfree-lazy-user-del): each value Redis would free in its lazy-free
+ * thread counts in INFO lazyfreed_objects (commands/lazyfree.ts).
+ */
+function delGeneric(lazyAlways: boolean): Handler {
+  return (ctx, argv) => {
+    let deleted = 0
+    let lazyfreed = 0
+    const lazy = lazyAlways || configYes(ctx, 'lazyfree-lazy-user-del')
+    const db = ctx.client.db
+    for (let j = 1; j < argv.length; j++) {
+      const key = keyOf(argv[j] as Buffer)
+      const entry = lookupKey(ctx, key, db, false)
+      if (entry === undefined) continue
+      if (lazy && freedLazily(ctx, entry)) lazyfreed++
+      del(ctx, db, key)
+      notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'del', key, db)
+      deleted++
+    }
+    countLazyFreed(ctx, lazyfreed)
+    ctx.reply.integer(deleted)
   }
-  ctx.reply.integer(deleted)
 }
 
 const existsCommand: Handler = (ctx, argv) => {
@@ -375,15 +387,19 @@ const swapdbCommand: Handler = (ctx, argv) => {
   ctx.reply.simple('OK')
 }
 
-/** getFlushCommandFlags: [ASYNC|SYNC] (both are synchronous here: a map is dropped whole). */
-function flushOptionsOk(ctx: CommandContext, argv: Buffer[]): boolean {
-  if (argv.length === 1) return true
+/**
+ * getFlushCommandFlags: [ASYNC|SYNC], or lazyfree-lazy-user-flush without one; null after a
+ * syntax error. Both are synchronous here (a map is dropped whole); ASYNC only counts the keys
+ * in INFO lazyfreed_objects, as Redis's emptyDbAsync (commands/lazyfree.ts).
+ */
+function flushIsAsync(ctx: CommandContext, argv: Buffer[]): boolean | null {
+  if (argv.length === 1) return configYes(ctx, 'lazyfree-lazy-user-flush')
   if (argv.length === 2) {
     const opt = optionName(argv[1] as Buffer)
-    if (opt === 'sync' || opt === 'async') return true
+    if (opt === 'sync' || opt === 'async') return opt === 'async'
   }
   ctx.reply.error(ERR_SYNTAX)
-  return false
+  return null
 }
 
 /** Redis's trackingInvalidateKeysOnFlush: every tracking client is told "all keys". */
@@ -393,14 +409,22 @@ function trackingFlushed(ctx: CommandContext): void {
 }
 
 const flushdbCommand: Handler = (ctx, argv) => {
-  if (!flushOptionsOk(ctx, argv)) return
+  const async = flushIsAsync(ctx, argv)
+  if (async === null) return
+  if (async) countLazyFreed(ctx, ctx.keyspace.db(ctx.client.db).size)
   ctx.txn.apply(flushDbEv(ctx.client.db))
   trackingFlushed(ctx)
   ctx.reply.simple('OK')
 }
 
 const flushallCommand: Handler = (ctx, argv) => {
-  if (!flushOptionsOk(ctx, argv)) return
+  const async = flushIsAsync(ctx, argv)
+  if (async === null) return
+  if (async) {
+    let keys = 0
+    for (let db = 0; db < DB_COUNT; db++) keys += ctx.keyspace.db(db).size
+    countLazyFreed(ctx, keys)
+  }
   ctx.txn.apply(flushAllEv())
   trackingFlushed(ctx)
   ctx.reply.simple('OK')
@@ -427,8 +451,9 @@ const K0: [number, number, number] = [0, 0, 0]
 const OBJ_KEY: [number, number, number] = [2, 2, 1]
 
 export const keyCommands: CommandSpec[] = [
-  spec('del', -2, ['write'], KALL, ['keyspace', 'write', 'slow'], delCommand),
-  spec('unlink', -2, ['write', 'fast'], KALL, ['keyspace', 'write', 'fast'], delCommand),
+  spec('del', -2, ['write'], KALL, ['keyspace', 'write', 'slow'], delGeneric(false)),
+  spec('unlink', -2, ['write', 'fast'], KALL, ['keyspace', 'write', 'fast'],
+    delGeneric(true)),
   spec('exists', -2, ['readonly', 'fast'], KALL, ['keyspace', 'read', 'fast'], existsCommand),
   spec('type', 2, ['readonly', 'fast'], K1, ['keyspace', 'read', 'fast'], typeCommand),
   spec('rename', 3, ['write'], K12, ['keyspace', 'write', 'slow'], renameCommand),

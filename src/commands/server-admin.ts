@@ -117,6 +117,7 @@ function sectionMemory(sv: ServerServices): string[] {
     'mem_not_counted_for_evict:0', 'mem_replication_backlog:0', 'mem_clients_slaves:0',
     `mem_clients_normal:${used - dataset}`, 'mem_aof_buffer:0',
     'mem_allocator:v8', 'lazyfree_pending_objects:0',
+    `lazyfreed_objects:${sv.stats.lazyfreedObjects}`,
     ...scriptingMemoryInfo(sv, sv.store === null ? null : sv.store.keyspace),
   ]
 }

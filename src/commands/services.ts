@@ -72,6 +72,8 @@ export class ServerStats {
   expiredKeys = 0
   /** Keys evicted under maxmemory or the pool's limit (commands/evict.ts). */
   evictedKeys = 0
+  /** Values Redis would have freed in its lazy-free thread (commands/lazyfree.ts). */
+  lazyfreedObjects = 0
   totalErrorReplies = 0
   netInputBytes = 0
   netOutputBytes = 0
@@ -124,6 +126,7 @@ export class ServerStats {
     this.rejectedConnections = 0
     this.expiredKeys = 0
     this.evictedKeys = 0
+    this.lazyfreedObjects = 0
     this.totalErrorReplies = 0
     this.netInputBytes = 0
     this.netOutputBytes = 0

@@ -40,7 +40,7 @@ function lagReply(reply: ReplySink, s: Stream, g: ConsumerGroup): void {
  * 16-byte big-endian master ids (a one-child chain is one compressed node, a key ends in a node of
  * its own), as Redis's rax keeps it.
  */
-function raxNodes(s: Stream): number {
+export function raxNodes(s: Stream): number {
   const keys = s.nodes.map((n) => {
     const b = Buffer.alloc(16)
     b.writeBigUInt64BE(n.master >> 64n, 0)
