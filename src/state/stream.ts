@@ -25,6 +25,7 @@
 
 import { type ByteReader, type ByteWriter, DecodeError } from './bytes.js'
 import { registerValueType } from './value-codec.js'
+import { intEncodedSizeNum, lpDeltaSize, lpIntSize, lpStringSize, sameFields } from './stream-listpack.js'
 
 export const TYPE_STREAM = 5
 
@@ -35,89 +36,6 @@ export const idOf = (ms: bigint, seq: bigint): bigint => (ms << 64n) | seq
 export const idMs = (id: bigint): bigint => id >> 64n
 export const idSeq = (id: bigint): bigint => id & U64
 export const idString = (id: bigint): string => `${id >> 64n}-${id & U64}`
-
-// ---- listpack size emulation (only decides node boundaries, as Redis's lp_bytes does) -------
-
-function intEncodedSize(v: bigint): number {
-  if (v >= 0n && v <= 127n) return 1
-  if (v >= -4096n && v <= 4095n) return 2
-  if (v >= -32768n && v <= 32767n) return 3
-  if (v >= -8388608n && v <= 8388607n) return 4
-  if (v >= -2147483648n && v <= 2147483647n) return 5
-  return 9
-}
-
-function backlenSize(n: number): number {
-  if (n <= 127) return 1
-  if (n < 16383) return 2
-  if (n < 2097151) return 3
-  if (n < 268435455) return 4
-  return 5
-}
-
-const INT_TEXT = /^(0|-?[1-9][0-9]{0,19})$/
-
-/** intEncodedSize of a safe integer (the same thresholds, without BigInt). */
-function intEncodedSizeNum(v: number): number {
-  if (v >= 0 && v <= 127) return 1
-  if (v >= -4096 && v <= 4095) return 2
-  if (v >= -32768 && v <= 32767) return 3
-  if (v >= -8388608 && v <= 8388607) return 4
-  if (v >= -2147483648 && v <= 2147483647) return 5
-  return 9
-}
-
-/** The string's listpack size when it cannot be an integer (the common field or value). */
-function lpTextSize(length: number): number {
-  const enc = length < 64 ? 1 + length : length < 4096 ? 2 + length : 5 + length
-  return enc + backlenSize(enc)
-}
-
-/** Bytes a listpack entry of this string takes (lpAppend stores integer-looking text as int). */
-export function lpStringSize(b: Buffer): number {
-  const c = b[0]
-  // Fast paths: no integer text starts otherwise; up to 15 digits is a safe integer.
-  if (c === undefined || b.length > 20 || (c !== 0x2d && (c < 0x30 || c > 0x39))) return lpTextSize(b.length)
-  if (b.length <= 15 && c !== 0x2d && (c !== 0x30 || b.length === 1)) {
-    let v = 0
-    for (let i = 0; i < b.length; i++) {
-      const d = (b[i] as number) - 0x30
-      if (d < 0 || d > 9) return lpTextSize(b.length)
-      v = v * 10 + d
-    }
-    return intEncodedSizeNum(v) + 1
-  }
-  const s = b.toString('latin1')
-  if (INT_TEXT.test(s)) {
-    const v = BigInt(s)
-    if (v >= -(1n << 63n) && v < (1n << 63n)) return intEncodedSize(v) + 1
-  }
-  return lpTextSize(b.length)
-}
-
-const lpIntSize = (v: bigint | number): number => intEncodedSize(BigInt(v)) + 1
-const toI64 = (v: bigint): bigint => BigInt.asIntN(64, v)
-
-/** Byte equality; a JS loop for short buffers (a native equals costs more than it compares). */
-function sameBytes(a: Buffer, b: Buffer): boolean {
-  if (a.length !== b.length) return false
-  if (a.length > 32) return a.equals(b)
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-function sameFields(master: readonly Buffer[], fv: readonly Buffer[]): boolean {
-  if (master.length * 2 !== fv.length) return false
-  for (let i = 0; i < master.length; i++) if (!sameBytes(master[i] as Buffer, fv[i * 2] as Buffer)) return false
-  return true
-}
-
-/** lpIntSize of a 64-bit two's-complement delta held as a bigint (numbers when they are safe). */
-function lpDeltaSize(delta: bigint): number {
-  const n = Number(delta)
-  if (Number.isSafeInteger(n)) return intEncodedSizeNum(n) + 1
-  return lpIntSize(toI64(delta))
-}
 
 /** One listpack's worth of entries (Redis's rax node). */
 export class StreamNode {
