@@ -727,6 +727,7 @@ export class CapykvServer {
   /** The pool is recovered: start serving data commands. */
   attachStore(store: Store): void {
     store.observe(this.keyObserver)
+    store.roomMaker = this.services.evictor // the pool as a second limit (commands/evict.ts)
     this.services.store = store
     this.services.scrub = new ScrubDriver(store, nowMs())
     this.services.loading = null

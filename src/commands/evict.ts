@@ -21,13 +21,20 @@
 //   pool's live bytes exceed poolLimitBytes, a quarter of the ring less its reserves, so that a
 //   checkpoint (which needs the live bytes twice over, storage/checkpoint.ts) always fits and a
 //   cache runs forever in a fixed pool. Under noeviction the pool still refuses with -OOM.
+// - A transaction that still does not fit (a big MULTI, a script, a big value: more than the
+//   room the eviction before it left) evicts too, inside itself: as Store.roomMaker, evictInto
+//   appends DELs of keys none of its events names, after its own events, in its record (one
+//   commit point for both; txn/engine.ts evictToFit), under the same policy. Only a transaction
+//   the pool cannot hold beside its compacted state even with every other key evicted (from
+//   about a fifth of the ring up) is refused, and its evictions with it. Counted and notified
+//   once the transaction is appended (settled).
 
 import { nowMs as clockNowMs } from '../clock.js'
 import { delEv } from '../state/core-events.js'
 import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
 import { evictionScore } from '../state/lru.js'
 import { smallReserveBytes, writeReserveBytes } from '../storage/checkpoint.js'
-import type { Store } from '../txn/engine.js'
+import type { RoomMaker, Store, Transaction } from '../txn/engine.js'
 import { NOTIFY_EVICTED, keyspaceDeliveries } from './notify.js'
 import { deliver } from './pubsub.js'
 import { randomIndex } from './random.js'
@@ -35,6 +42,9 @@ import type { ServerServices } from './services.js'
 
 export type EvictResult = 'ok' | 'running' | 'fail'
 type Kind = 'none' | 'lru' | 'lfu' | 'ttl' | 'random'
+
+/** Sampling rounds that may find only excluded keys before pick gives up. */
+const PICK_ROUNDS_MAX = 200
 
 /** Redis's EVPOOL_SIZE. */
 export const EVPOOL_SIZE = 16
@@ -111,7 +121,19 @@ export interface EvictHost {
   clientsMemory(): number
 }
 
-export class Evictor {
+/** The (database, key) pairs a transaction's events name (events without a key name none). */
+function keysNamed(txn: Transaction): Set<string> | null {
+  let keys: Set<string> | null = null
+  for (let i = 0; i < txn.eventCount; i++) {
+    const e = txn.eventAt(i) as { db?: unknown; key?: unknown }
+    if (typeof e.key !== 'string' || typeof e.db !== 'number') continue
+    keys ??= new Set()
+    keys.add(`${e.db}:${e.key}`)
+  }
+  return keys
+}
+
+export class Evictor implements RoomMaker {
   /** Redis's pre_command_oom_state: the last check before a command found no room. */
   lastOutOfMemory = false
   private kind: Kind = 'none'
@@ -122,6 +144,8 @@ export class Evictor {
   private readonly pool = new EvictionPool()
   private nextDb = 0
   private background = false
+  /** What evictInto evicted into the transaction being appended (settled reports them). */
+  private evictedInto: { db: number; key: string }[] = []
 
   constructor(private readonly host: EvictHost) {}
 
@@ -219,6 +243,36 @@ export class Evictor {
     return result === 'ok' && this.background ? 'running' : result
   }
 
+  /**
+   * The pool as a second limit (Store.roomMaker): a transaction that does not fit in the pool
+   * even after compaction — a big MULTI, a script, a big value — gets evictions of keys it does
+   * not name, in its own record (txn/engine.ts evictToFit), under the policy's rules.
+   */
+  evictInto(txn: Transaction, bytes: number): boolean {
+    if (this.kind === 'none') return false
+    const ks = txn.keyspace
+    const exclude = keysNamed(txn)
+    const target = ks.liveBytes - bytes
+    const nowMs = clockNowMs()
+    let any = false
+    while (ks.liveBytes > target) {
+      const pick = this.pick(ks, nowMs, exclude)
+      if (pick === null) break
+      txn.apply(delEv(pick.db, pick.key))
+      this.evictedInto.push(pick)
+      any = true
+    }
+    return any
+  }
+
+  settled(appended: boolean): void {
+    const evicted = this.evictedInto
+    this.evictedInto = []
+    if (!appended) return
+    this.host.services.stats.evictedKeys += evicted.length
+    this.notifyEvicted(evicted)
+  }
+
   /** Redis's evictionTimeProc: keep evicting between requests until under the limits. */
   startBackground(): void {
     if (this.background) return
@@ -239,12 +293,21 @@ export class Evictor {
     }
   }
 
-  /** The next key to evict under the policy, or null when nothing is evictable. */
-  pick(ks: Keyspace, nowMs: number): { db: number; key: string } | null {
-    if (this.kind === 'random') return this.pickRandom(ks)
+  /**
+   * The next key to evict under the policy, or null when nothing is evictable; never one of
+   * `exclude` ("db:key"), and null when those are all there is.
+   */
+  pick(ks: Keyspace, nowMs: number, exclude: ReadonlySet<string> | null = null):
+    { db: number; key: string } | null {
+    if (this.kind === 'random') return this.pickRandom(ks, exclude)
     const kind = this.kind as 'lru' | 'lfu' | 'ttl'
     const volatile = !this.allKeys
-    for (;;) {
+    const allowed = (db: number, key: string): boolean => {
+      if (exclude !== null && exclude.has(`${db}:${key}`)) return false
+      const entry = ks.get(db, key)
+      return entry !== undefined && (!volatile || entry.expireAtMs !== 0)
+    }
+    for (let round = 0; ; round++) {
       let total = 0
       for (let db = 0; db < DB_COUNT; db++) {
         const map = ks.db(db)
@@ -262,22 +325,29 @@ export class Evictor {
         }
       }
       if (total === 0) return null
-      const best = this.pool.takeBest((db, key) => {
-        const entry = ks.get(db, key)
-        return entry !== undefined && (!volatile || entry.expireAtMs !== 0)
-      })
+      const best = this.pool.takeBest(allowed)
       if (best !== null) return best
+      if (round >= PICK_ROUNDS_MAX) return null // sampling found only excluded keys
     }
   }
 
-  private pickRandom(ks: Keyspace): { db: number; key: string } | null {
+  private pickRandom(ks: Keyspace, exclude: ReadonlySet<string> | null):
+    { db: number; key: string } | null {
     const volatile = !this.allKeys
-    for (let i = 0; i < DB_COUNT; i++) {
-      this.nextDb = (this.nextDb + 1) % DB_COUNT
-      const map = ks.db(this.nextDb)
-      const size = volatile ? map.volatileSize : map.size
-      if (size !== 0) return { db: this.nextDb, key: map.sampleKey(randomIndex(size), volatile) }
+    for (let round = 0; round <= PICK_ROUNDS_MAX; round++) {
+      let size = 0
+      for (let i = 0; i < DB_COUNT && size === 0; i++) {
+        this.nextDb = (this.nextDb + 1) % DB_COUNT
+        const map = ks.db(this.nextDb)
+        size = volatile ? map.volatileSize : map.size
+      }
+      if (size === 0) return null
+      const key = ks.db(this.nextDb).sampleKey(randomIndex(size), volatile)
+      if (exclude === null || !exclude.has(`${this.nextDb}:${key}`)) {
+        return { db: this.nextDb, key }
+      }
     }
-    return null
+    return null // sampling found only excluded keys
   }
+
 }

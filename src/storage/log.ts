@@ -92,6 +92,17 @@ export class Log {
   }
 
   /**
+   * The log bytes a record of `writerBytes` (the writer's length: header and payload) lacks to
+   * fit with `reserveBytes` left over (fits() is shortfallBytes(...) <= 0, for records the ring
+   * can hold at all).
+   */
+  shortfallBytes(writerBytes: number, reserveBytes: number): number {
+    const total = recordBytes(writerBytes - RECORD_HEADER_BYTES)
+    return this.usedBytes + this.costAt(total, this.tailLsn % this.ringBytes) + reserveBytes -
+      this.ringBytes + 1
+  }
+
+  /**
    * Append the record built in `writer` (beginRecord + payload) at the tail; returns its lsn.
    * The caller checked fits(); this asserts it.
    */

@@ -35,6 +35,8 @@ export const DEFAULT_POOL_BYTES = 1024 * 1024 * 1024
 const INDEX_SLICE_EVENTS = 1500
 /** Snapshot bytes written per checkpoint slice (a slice runs between client requests). */
 const CHECKPOINT_SLICE_BYTES = 256 * 1024
+/** Eviction rounds for one transaction that does not fit (each evicts what is still missing). */
+const EVICT_ROUNDS_MAX = 8
 
 export interface StoreOptions {
   /** Size of a pool created by open() when the file does not exist. */
@@ -56,6 +58,21 @@ export interface StoreOptions {
    * the group was acknowledged). The server writes the failed-flush marker and exits.
    */
   onFlushFailure?: (error: StoreError) => void
+}
+
+/**
+ * What makes room in a full pool under an eviction policy (the server's Evictor,
+ * commands/evict.ts): the pool as a second limit. Called by appendTransaction when a
+ * transaction does not fit even after compaction.
+ */
+export interface RoomMaker {
+  /**
+   * Apply DEL events into `txn` (after its own events, for keys none of them names) until the
+   * live bytes fell by about `bytes`; false when nothing could be evicted.
+   */
+  evictInto(txn: Transaction, bytes: number): boolean
+  /** The transaction evictInto evicted into was appended (true) or refused (false). */
+  settled(appended: boolean): void
 }
 
 export interface StoreStats {
@@ -130,6 +147,8 @@ export class Store {
    * again on the request path (issue 19: 50 refused SETs stalled every client for 1 s).
    */
   private futileCompactionAt = -1
+  /** Evicts into a transaction that does not fit (null: the pool refuses it with OUT_OF_SPACE). */
+  roomMaker: RoomMaker | null = null
   lastCheckpointAtMs = 0
   longestCheckpointSliceMs = 0
   recoveryMs = 0
@@ -263,8 +282,10 @@ export class Store {
       }
       if (futile || !this.tryAppend(txn)) {
         this.futileCompactionAt = this.eventsCommitted
-        this.outOfSpaceRefusals++
-        throw new StoreError('OUT_OF_SPACE')
+        if (!this.evictToFit(txn)) {
+          this.outOfSpaceRefusals++
+          throw new StoreError('OUT_OF_SPACE')
+        }
       }
     }
     this.transactionsCommitted++
@@ -275,14 +296,41 @@ export class Store {
   private tryAppend(txn: Transaction): boolean {
     const w = this.log.begin()
     txn.encodeInto(w)
-    const shrinkOnly = txn.shrinksOnly()
-    // Keep room for a full checkpoint after every transaction, deletes included (INV in
-    // storage/checkpoint.ts): a full pool can always compact, so it is never bricked.
+    return this.log.tryAppend(REC_TXN, this.reserveFor(txn)) >= 0
+  }
+
+  /**
+   * Keep room for a full checkpoint after every transaction, deletes included (INV in
+   * storage/checkpoint.ts): a full pool can always compact, so it is never bricked.
+   */
+  private reserveFor(txn: Transaction): number {
     const ring = this.log.ringBytes
     const live = this.keyspace.liveBytes
-    const reserve = live + writeReserveBytes(ring) + (shrinkOnly ? 0 : smallReserveBytes(ring)) +
+    return live + writeReserveBytes(ring) + (txn.shrinksOnly() ? 0 : smallReserveBytes(ring)) +
       (this.checkpointer.active !== null ? live : 0)
-    return this.log.tryAppend(REC_TXN, reserve) >= 0
+  }
+
+  /**
+   * The pool as a second limit: a transaction that does not fit after compaction gets evictions
+   * of other keys (roomMaker) appended to its own events, so they share its record and its
+   * commit point — both durable or neither. Each round evicts the bytes missing (each evicted
+   * key frees its live bytes twice: in the log's reserve and in the next checkpoint, and costs
+   * a DEL of its key in the record), until it fits or nothing is left to evict; a refusal then
+   * undoes the evictions with the transaction (commitNoWait's abort).
+   */
+  private evictToFit(txn: Transaction): boolean {
+    const maker = this.roomMaker
+    if (maker === null) return false
+    let appended = false
+    for (let round = 0; round < EVICT_ROUNDS_MAX && !appended; round++) {
+      const w = this.log.begin()
+      txn.encodeInto(w)
+      const missing = this.log.shortfallBytes(w.length, this.reserveFor(txn))
+      if (!maker.evictInto(txn, missing + (missing >> 3) + 64)) break
+      appended = this.tryAppend(txn)
+    }
+    maker.settled(appended)
+    return appended
   }
 
   private scheduleCommit(): void {
