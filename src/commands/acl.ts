@@ -4,8 +4,9 @@
 // Invariants:
 // - `default` always exists; requirepass sets its passwords (resetpass, then >pass or nopass),
 //   as Redis's ACLUpdateDefaultUserPassword. A client's state points at its AclUser object:
-//   SETUSER changes the user in place (the client sees it at its next command), DELUSER closes
-//   every client authenticated as the user.
+//   SETUSER changes the user in place (the client sees it at its next command) and closes the
+//   user's subscribers whose channels it takes away; DELUSER (and ACL LOAD, for every replaced
+//   user) closes every client authenticated as the user.
 // - `authRequired` is Redis's authRequired without the client part: the default user needs a
 //   password or is off. Dispatch refuses NOAUTH only then.
 // - Users live in memory; they are not in the pool. They persist in the aclfile (ACL SAVE /
@@ -17,6 +18,7 @@ import {
   describeKeys, describeUser, hasSpaces, stageRules, userFlags, type AclCommand, type AclCommands,
 } from './acl-model.js'
 import { checkUserCommand } from './acl-check.js'
+import { globMatch } from './glob.js'
 import { readAclFile, replaceUsers, saveAclFile } from './acl-file.js'
 import { helpLines, services, type CommandTable, type ServerServices } from './services.js'
 import type { CommandContext, CommandSpec, Handler } from './spec.js'
@@ -195,10 +197,36 @@ const setuser: Handler = (ctx, argv) => {
     ctx.reply.error(staged)
     return
   }
+  if (existing !== undefined) closeRevokedSubscribers(ctx, staged, existing)
   base.assign(staged)
   if (existing === undefined) acl.users.set(name, base)
   acl.changed()
   ctx.reply.simple('OK')
+}
+
+/**
+ * ACLKillPubsubClientsIfNeeded: a SETUSER that takes channels away closes the user's clients
+ * whose subscriptions the new rules no longer allow — a pattern subscription must be one of the
+ * new channel patterns literally, a channel or shard channel must match one. Nothing when any
+ * new selector allows every channel. (Redis's "superset" shortcut compares list nodes by
+ * pointer and so never applies; the clients' check decides, as here.)
+ */
+function closeRevokedSubscribers(ctx: CommandContext, next: AclUser, original: AclUser): void {
+  if (next.selectors.some((s) => s.allChannels)) return
+  const sv = services(ctx)
+  if (sv.pubsub.subscribedClientCount === 0) return
+  const upcoming = next.selectors.flatMap((s) => s.channels)
+  const matches = (name: string): boolean =>
+    upcoming.some((p) => globMatch(Buffer.from(p, 'latin1'), Buffer.from(name, 'latin1')))
+  for (const h of sv.clients.values()) {
+    const id = h.state.id
+    if (h.state.user !== original || !sv.pubsub.isSubscribed(id)) continue
+    const revoked = sv.pubsub.subscriptionsOf(id, 'pattern').some((p) => !upcoming.includes(p)) ||
+      !sv.pubsub.subscriptionsOf(id, 'channel').every(matches) ||
+      !sv.pubsub.subscriptionsOf(id, 'shard').every(matches)
+    // Redis frees the client at once, the calling one too (it gets no reply).
+    if (revoked) h.kill()
+  }
 }
 
 const deluser: Handler = (ctx, argv) => {
