@@ -129,7 +129,10 @@ function convertArgs(args) {
   return args.map((a) => {
     const out = { name: a.name.toLowerCase(), type: a.type }
     if (a.key_spec_index !== undefined) out.keySpecIndex = a.key_spec_index
-    if (given(a.token)) out.token = a.token.toUpperCase()
+    // MIGRATE's `""` token: Redis 7.0.15's generated commands.c turns it into an empty C string,
+    // so COMMAND DOCS replies an empty token.
+    if (a.token === '""') out.token = ''
+    else if (given(a.token)) out.token = a.token.toUpperCase()
     if (given(a.since)) out.since = a.since
     if (given(a.deprecated_since)) out.deprecatedSince = a.deprecated_since
     if (a.optional === true) out.optional = true

@@ -3182,6 +3182,72 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     ],
     arguments: [{ name: 'key', type: 'key', keySpecIndex: 0, multiple: true }],
   },
+  migrate: {
+    summary: 'Moves keys to another Redis server (DUMP then RESTORE)',
+    since: '2.6.0',
+    group: 'generic',
+    complexity: 'This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.',
+    history: [
+      ['3.0.0', 'COPY and REPLACE options'],
+      ['3.0.6', 'KEYS option'],
+      ['4.0.7', 'AUTH option'],
+      ['6.0.0', 'AUTH2 option'],
+    ],
+    tips: ['nondeterministic_output'],
+    keySpecs: [
+      {
+        flags: ['RW', 'access', 'delete'],
+        beginSearch: { index: 3 },
+        findKeys: { lastkey: 0, keystep: 1, limit: 0 },
+      },
+      {
+        flags: ['RW', 'access', 'delete', 'incomplete'],
+        beginSearch: { keyword: 'KEYS', startfrom: -2 },
+        findKeys: { lastkey: -1, keystep: 1, limit: 0 },
+      },
+    ],
+    arguments: [
+      { name: 'host', type: 'string' },
+      { name: 'port', type: 'integer' },
+      {
+        name: 'key_or_empty_string',
+        type: 'oneof',
+        arguments: [
+          { name: 'key', type: 'key', keySpecIndex: 0 },
+          { name: 'empty_string', type: 'pure-token', token: '' },
+        ],
+      },
+      { name: 'destination-db', type: 'integer' },
+      { name: 'timeout', type: 'integer' },
+      { name: 'copy', type: 'pure-token', token: 'COPY', since: '3.0.0', optional: true },
+      { name: 'replace', type: 'pure-token', token: 'REPLACE', since: '3.0.0', optional: true },
+      {
+        name: 'authentication',
+        type: 'oneof',
+        optional: true,
+        arguments: [
+          { name: 'password', type: 'string', token: 'AUTH', since: '4.0.7', optional: true },
+          {
+            name: 'username_password',
+            type: 'block',
+            token: 'AUTH2',
+            since: '6.0.0',
+            optional: true,
+            arguments: [{ name: 'username', type: 'string' }, { name: 'password', type: 'string' }],
+          },
+        ],
+      },
+      {
+        name: 'key',
+        type: 'key',
+        keySpecIndex: 1,
+        token: 'KEYS',
+        since: '3.0.6',
+        optional: true,
+        multiple: true,
+      },
+    ],
+  },
   monitor: {
     summary: 'Streams every command the server handles to this connection',
     since: '1.0.0',
