@@ -517,6 +517,12 @@ class Services implements ServerServices {
   afterCommit(fn: () => void): void {
     this.server.dispatcher.defer(fn)
   }
+  afterCommitMark(): number {
+    return this.server.dispatcher.deferredCount()
+  }
+  dropAfterCommitFrom(mark: number): void {
+    this.server.dispatcher.dropDeferredFrom(mark)
+  }
   blockedClientCount(): number {
     return this.server.dispatcher.blocking.size + this.server.dispatcher.postponedCount
   }

@@ -386,6 +386,16 @@ export class Dispatcher {
     this.deferred.push(fn)
   }
 
+  /** How many afterCommit functions wait (a mark for dropDeferredFrom). */
+  deferredCount(): number {
+    return this.deferred.length
+  }
+
+  /** Forget the afterCommit functions queued since `mark` (their work was rolled back). */
+  dropDeferredFrom(mark: number): void {
+    if (mark < this.deferred.length) this.deferred.length = mark
+  }
+
   private runDeferred(): void {
     while (this.deferred.length > 0) {
       const fns = this.deferred

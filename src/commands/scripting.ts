@@ -26,6 +26,7 @@ import type {
 import { dumpLibraries, parseDumpPayload, verifyDumpPayload } from '../scripting/function-dump.js'
 import { ENGINE_DESCRIPTION, SCRIPT_FLAG_NAMES } from '../scripting/wasm-lua.js'
 import { WorkerLuaEngine } from '../scripting/worker-engine.js'
+import { AttemptRecord, fastEligible, flushFast, inline, tryFast } from './script-fast.js'
 import {
   BUSY_EVAL, busyState, completeScript, killScript, writeRunningScript,
 } from './busy.js'
@@ -39,7 +40,7 @@ import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
 import { writeValue } from './script-reply.js'
 import { splitShebang } from './shebang.js'
-import { helpLines, services, type ServerServices } from './services.js'
+import { helpLines, services, type ServerServices, type ServerStats } from './services.js'
 import type { ClientState, CommandContext, CommandSpec, Handler } from './spec.js'
 
 const engine = new WorkerLuaEngine(ENGINE_DESCRIPTION)
@@ -146,7 +147,11 @@ export function scriptingMemoryInfo(server: object | undefined, ks: Keyspace | n
   const index = s === undefined || ks === null ? null : s.index(ks)
   return [`number_of_cached_scripts:${s?.scripts.size ?? 0}`,
     `number_of_functions:${index?.functions.size ?? 0}`,
-    `number_of_libraries:${index?.libraries.size ?? 0}`]
+    `number_of_libraries:${index?.libraries.size ?? 0}`,
+    // capykv's own: scripts run on the main thread (the fast path), and those moved to the
+    // worker thread past its budget (script-fast.ts).
+    `scripts_fast_path:${inline.disabledReason === null ? 'on' : 'off'}`,
+    `scripts_fast_runs:${inline.runs}`, `scripts_fast_moved:${inline.aborts}`]
 }
 
 /** The host of a library being loaded: redis.call is not reachable, redis.log goes nowhere. */
@@ -225,18 +230,27 @@ interface RunMode {
 }
 
 /** The host a running script calls back into: redis.call runs in the caller's transaction. */
-class CallHost implements ScriptHost {
+export class CallHost implements ScriptHost {
   /** A write command ran (Redis's SCRIPT_WRITE_DIRTY): the script can no longer be killed. */
   wrote = false
-  private readonly out = new OutputBuffer(2, 4096)
-  private readonly sink = new OutputSink(this.out)
+  private readonly out = CALL_OUT
+  private readonly sink = CALL_SINK
   private readonly client: ClientState
+  /** The context of the script's commands (made at the first redis.call). */
+  private callCtx: { -readonly [K in keyof CommandContext]: CommandContext[K] } | null = null
+  /**
+   * An attempt on the main thread (script-fast.ts), which may be rolled back: its redis.log
+   * lines wait for its end, and what it counted in commandstats / errorstats can be put back.
+   */
+  readonly attempt: AttemptRecord | null
 
-  constructor(private readonly ctx: CommandContext, private readonly mode: RunMode) {
+  constructor(private readonly ctx: CommandContext, private readonly mode: RunMode,
+    attempt = false) {
+    this.attempt = attempt ? new AttemptRecord() : null
     const c = ctx.client
     // The script's own client (Redis's script client): SELECT inside a script stays inside it.
     this.client = { id: c.id, name: c.name, db: c.db, proto: 2, authenticated: true,
-      user: c.user, multi: null, watchDirty: false, watched: new Map() }
+      user: c.user, multi: null, watchDirty: false, watched: NO_WATCHED }
   }
 
   private fail(message: string): Buffer {
@@ -245,8 +259,15 @@ class CallHost implements ScriptHost {
 
   /** A call refused after its command was found: counted in errorstats, as scriptCall does. */
   private reject(message: string): Buffer {
-    services(this.ctx).stats?.countError(message)
+    this.countError(message)
     return this.fail(message)
+  }
+
+  private countError(message: string): void {
+    const stats = services(this.ctx).stats as ServerStats | undefined
+    if (stats === undefined) return
+    this.attempt?.error(stats, message)
+    stats.countError(message)
   }
 
   call(args: Buffer[], resp: 2 | 3): Buffer {
@@ -258,6 +279,7 @@ class CallHost implements ScriptHost {
     if (found.kind !== 'ok') return this.fail('ERR Unknown Redis command called from script')
     const spec = found.spec
     // commandstats count the commands of scripts too (rejected, failed, calls and time).
+    if (this.attempt !== null && srv.stats !== undefined) this.attempt.command(srv.stats, spec.name)
     const stat = srv.stats?.commandStat(spec.name)
     if (!arityOk(spec, args.length)) {
       if (stat !== undefined) stat.rejectedCalls++
@@ -295,8 +317,13 @@ class CallHost implements ScriptHost {
     // Redis's call(): a read in a script makes the caller track the script's keys.
     if (spec.flags.includes('readonly')) srv.tracking.scriptRead = true
     this.out.proto = resp
-    const ctx: CommandContext = { ...this.ctx, client: this.client, reply: this.sink,
-      block: undefined, script: true, readLookups: spec.flags.includes('readonly') }
+    let ctx = this.callCtx
+    if (ctx === null) {
+      ctx = { ...this.ctx, client: this.client, reply: this.sink, block: undefined,
+        script: true, readLookups: false, suspend: undefined }
+      this.callCtx = ctx
+    }
+    ctx.readLookups = spec.flags.includes('readonly')
     const started = performance.now()
     spec.handler(ctx, args)
     const bytes = this.out.take()
@@ -305,7 +332,7 @@ class CallHost implements ScriptHost {
       stat.usec += Math.round((performance.now() - started) * 1000)
       if (bytes[0] === 0x2d) {
         stat.failedCalls++
-        srv.stats.countError(bytes.toString('latin1', 1, bytes.indexOf(0x0d)))
+        this.countError(bytes.toString('latin1', 1, bytes.indexOf(0x0d)))
       }
     }
     if (bytes.length === 0) return NULL_REPLY
@@ -326,9 +353,31 @@ class CallHost implements ScriptHost {
 
   /** redis.log: to the server's log, at the script's level (Redis's serverLogRaw). */
   log(level: number, message: Buffer): void {
+    if (this.attempt !== null) {
+      this.attempt.logs.push([level, Buffer.from(message)])
+      return
+    }
     services(this.ctx).log?.(LOG_LEVELS[level] ?? 'warning', message.toString('latin1'))
   }
+
+  /** The attempt succeeded: its redis.log lines go to the log now. */
+  flushLogs(): void {
+    const logs = this.attempt?.logs
+    if (logs === undefined) return
+    const log = services(this.ctx).log
+    for (const [level, message] of logs) log?.(LOG_LEVELS[level] ?? 'warning', message.toString('latin1'))
+    logs.length = 0
+  }
 }
+
+/**
+ * The output of scripts' commands (each call's reply is taken before the next call), shared:
+ * one script runs at a time (EVAL and FCALL are refused while one is busy, and scripts do not
+ * nest). Scripts cannot WATCH (noscript): their client watches nothing.
+ */
+const CALL_OUT = new OutputBuffer(2, 4096)
+const CALL_SINK = new OutputSink(CALL_OUT)
+const NO_WATCHED: ClientState['watched'] = new Map()
 
 const NULL_REPLY = Buffer.from('$-1\r\n')
 const ONE_REPLY = Buffer.from(':1\r\n')
@@ -365,7 +414,8 @@ function cacheScript(ctx: CommandContext, state: ScriptingState, body: Buffer): 
     ctx.reply.error(parsed.error)
     return null
   }
-  const compileError = engine.compileScript(sha, parsed.body)
+  let compileError = inline.ready ? inline.compile(sha, parsed.body) : undefined
+  if (compileError === undefined) compileError = engine.compileScript(sha, parsed.body)
   if (compileError !== null) {
     ctx.reply.error(`ERR ${compileError}`)
     return null
@@ -437,6 +487,16 @@ function runEval(ctx: CommandContext, argv: Buffer[], bySha: boolean, readOnly: 
   const script = state.scripts.get(sha) as CachedScript
   const mode: RunMode = { readOnly, flags: script.flags }
   if (!checkRun(ctx, mode)) return
+  const key = `e:${sha}`
+  if (fastEligible(key)) {
+    const fastHost = new CallHost(ctx, mode, true)
+    const fast = tryFast(ctx, key, fastHost, (deadline) =>
+      inline.tryScript(sha, script.body, ka.keys, ka.args, fastHost, deadline))
+    if (fast !== null) {
+      writeOutcome(ctx, fast)
+      return
+    }
+  }
   const host = new CallHost(ctx, mode)
   completeScript(ctx, argv, { kind: 'eval', name: sha, wrote: () => host.wrote,
     job: engine.startScript(sha, script.body, ka.keys, ka.args, host),
@@ -468,6 +528,16 @@ function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): vo
   if (ka === null) return
   const mode: RunMode = { readOnly, flags: flagsOf(found.fn.flags) }
   if (!checkRun(ctx, mode)) return
+  const key = `f:${found.fn.name}`
+  if (fastEligible(key)) {
+    const fastHost = new CallHost(ctx, mode, true)
+    const fast = tryFast(ctx, key, fastHost, (deadline) =>
+      inline.tryFunction(found.lib.code, found.fn.name, ka.keys, ka.args, fastHost, deadline))
+    if (fast !== null) {
+      writeOutcome(ctx, fast)
+      return
+    }
+  }
   const host = new CallHost(ctx, mode)
   completeScript(ctx, argv, { kind: 'function', name: found.fn.name, wrote: () => host.wrote,
     job: engine.startFunction(found.lib.code, found.fn.name, ka.keys, ka.args, host),
@@ -511,6 +581,7 @@ const scriptFlush: Handler = (ctx, argv) => {
   }
   stateOf(ctx).scripts.clear()
   engine.flush()
+  flushFast()
   ctx.reply.simple('OK')
 }
 

@@ -214,6 +214,10 @@ export interface ServerServices {
   handleOf(client: ClientState): ClientHandle
   /** Run `fn` once the current command's (or EXEC's) transaction has committed. */
   afterCommit(fn: () => void): void
+  /** How many afterCommit functions wait now: a mark for dropAfterCommitFrom. */
+  afterCommitMark?(): number
+  /** Forget the afterCommit functions queued since `mark` (a rolled-back script attempt). */
+  dropAfterCommitFrom?(mark: number): void
   /** Write a line to the server's log (redis.log); absent without a server. */
   log?(level: 'debug' | 'verbose' | 'notice' | 'warning', message: string): void
   /** Clients parked by blocking commands (INFO blocked_clients). */

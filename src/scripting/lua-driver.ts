@@ -28,6 +28,7 @@
 
 export const DRIVER = String.raw`
 local TOKEN = ARGV[1]
+local INLINE = ARGV[3] == 'inline'
 local KEYS, ARGV = KEYS, ARGV
 local R = redis
 local rcall, rpcall, rsetresp, rsha, rlog = R.call, R.pcall, R.setresp, R.sha1hex, R.log
@@ -434,11 +435,14 @@ end
 local function run_job(job)
   local op = job[1]
   resp = 2
-  rsetresp(2)
+  -- (An inline job is an eval of its own: the package starts each eval at RESP2 already.)
+  if not INLINE then rsetresp(2) end
   if op == 'run' then
     local sha, body, nk = job[2], job[3], tonumber(job[4])
-    fill(KEYS, job, 5, 4 + nk)
-    fill(ARGV, job, 5 + nk, #job)
+    if not INLINE then
+      fill(KEYS, job, 5, 4 + nk)
+      fill(ARGV, job, 5 + nk, #job)
+    end
     local f = scripts[sha]
     if f == nil then
       local e
@@ -458,8 +462,13 @@ local function run_job(job)
     local target = lib.byname[slower(fname)]
     if target == nil then return 'err', 'table', 'ERR Function not found', '', 0 end
     local keys, args = {}, {}
-    for i = 6, 5 + nk do keys[#keys + 1] = job[i] end
-    for i = 6 + nk, #job do args[#args + 1] = job[i] end
+    if INLINE then
+      for i = 1, #KEYS do keys[i] = KEYS[i] end
+      for i = 1, #ARGV do args[i] = ARGV[i] end
+    else
+      for i = 6, 5 + nk do keys[#keys + 1] = job[i] end
+      for i = 6 + nk, #job do args[#args + 1] = job[i] end
+    end
     fill(KEYS, job, 1, 0)
     fill(ARGV, job, 1, 0)
     errsrc, errline = '', 0
@@ -493,6 +502,29 @@ local function loop(...)
   if job[1] == 'exit' then return end
   return loop(run_job(job))
 end
-loop('start')
+if not INLINE then
+  loop('start')
+  return 0
+end
+
+-- The main thread's engine (inline-engine.ts): each job is an eval of its own, whose KEYS are
+-- the script's keys and whose ARGV are the script's arguments followed by the job's fields, their
+-- count and TOKEN. serve() takes the job off ARGV, runs it, and hands the result to the host as
+-- the worker's driver does (redis.call(TOKEN, status, ...)). It is kept between evals in the
+-- metatable of the globals, under TOKEN: the host lifts that table's read-only flag for the one
+-- rawset below ('unlock' / 'lock').
+local function serve()
+  KEYS, ARGV = rawget(_G, 'KEYS'), rawget(_G, 'ARGV')
+  local n = #ARGV
+  local m = tonumber(ARGV[n - 1])
+  local job = {}
+  for i = 1, m do job[i] = ARGV[n - 2 - m + i] end
+  for i = n, n - 1 - m, -1 do ARGV[i] = nil end
+  rcall(TOKEN, run_job(job))
+end
+local mt = getmetatable(_G)
+rcall(TOKEN, 'unlock', tostring(mt))
+rawset(mt, TOKEN, serve)
+rcall(TOKEN, 'lock', tostring(mt))
 return 0
 `

@@ -180,7 +180,8 @@ function abortText(fields: Buffer[], name: string): string {
   return `${msg} script: ${name}, on ${source}:${line}.`
 }
 
-function scriptOutcome(fields: Buffer[], name: string): ScriptOutcome {
+/** A job's 'done' fields (the driver's result) as the script's outcome. */
+export function scriptOutcome(fields: Buffer[], name: string): ScriptOutcome {
   switch (str(fields[0])) {
     case 'ok': return { ok: true, value: decodeLuaResult(fields[1] ?? Buffer.alloc(0), { at: 0 }) }
     case 'err': return { ok: false, error: abortText(fields, name), counted: str(fields[1]) === 'counted' }

@@ -8,6 +8,8 @@
 // - Records are undone newest first, each exactly once, then the log is empty: undo(ks) leaves
 //   the keyspace as it was when the first record was added (each record restores the state just
 //   before its own event, so the reverse walk composes them).
+// - undoTo(ks, n) undoes only the records past the first n, newest first: a savepoint taken when
+//   the log held n records is restored, the records before it stay.
 // - count * SLOTS <= slots.length; records at or past count hold nothing (null / undefined),
 //   so a reused log keeps no entry or closure of a past transaction alive.
 
@@ -58,8 +60,18 @@ export class UndoLog {
 
   /** Undo every record, newest first, into `ks`; the log is then empty. */
   undo(ks: Keyspace): void {
+    this.undoTo(ks, 0)
+  }
+
+  /**
+   * Undo the records from the newest down to record `count` (a savepoint of the transaction,
+   * txn/transaction.ts), newest first, into `ks`; the log then holds its first `count` records.
+   */
+  undoTo(ks: Keyspace, count: number): void {
+    assert(count >= 0, 'a savepoint is a record count')
+    assert(count <= this.count, 'a savepoint is not past the newest record')
     const slots = this.slots
-    for (let i = this.count - 1; i >= 0; i--) {
+    for (let i = this.count - 1; i >= count; i--) {
       const at = i * SLOTS
       const fn = slots[at] as Undo | null
       if (fn !== null) {
@@ -73,19 +85,24 @@ export class UndoLog {
       if (previous === undefined) ks.delete(db, key)
       else ks.set(db, key, previous)
     }
-    this.clear()
+    this.clearFrom(count)
   }
 
   /** Forget every record (the transaction committed). */
   clear(): void {
+    this.clearFrom(0)
+  }
+
+  /** Forget the records from record `count` on (they hold no references afterwards). */
+  private clearFrom(count: number): void {
     const slots = this.slots
     const end = this.count * SLOTS
     assert(end <= slots.length, 'records are within the slots')
-    for (let at = 0; at < end; at += SLOTS) {
+    for (let at = count * SLOTS; at < end; at += SLOTS) {
       slots[at] = null
       slots[at + 2] = null
       slots[at + 3] = undefined
     }
-    this.count = 0
+    this.count = count
   }
 }

@@ -5,6 +5,8 @@
 // - Every event applied is in slots [0, eventCount) in apply order, and its undo is in the undo
 //   log (state/undo-log.ts) in the same order: abort (or the engine's make-room path, undoAll)
 //   undoes newest first and leaves the keyspace, and its epoch, as at begin.
+// - rollbackTo(savepoint) leaves the events, the undo log and the epoch exactly as they were when
+//   the savepoint was taken (the undo records past it are undone newest first).
 // - A closed transaction holds no undo records. A shared transaction (Store.beginShared) is
 //   reset only once closed, so a request never sees a previous request's events or undo; its
 //   pooled PUT events are refilled only after that reset, when nothing holds the old ones.
@@ -23,6 +25,14 @@ import type { Store } from './engine.js'
 const NO_EVENTS: Event[] = Object.freeze([]) as unknown as Event[]
 /** A transaction of its own pools no PUT events (Transaction.put makes each one). */
 const NO_PUTS: PutEvent[] = Object.freeze([]) as unknown as PutEvent[]
+
+/** A point of an open transaction to roll back to (Transaction.savepoint). */
+export interface Savepoint {
+  readonly events: number
+  readonly undo: number
+  readonly puts: number
+  readonly epoch: number
+}
 
 export class Transaction {
   /**
@@ -114,6 +124,26 @@ export class Transaction {
     }
     this.putsUsed++
     this.apply(e)
+  }
+
+  /**
+   * Where the transaction stands now (a script's attempt on the main thread starts here,
+   * commands/scripting.ts): rollbackTo(it) undoes whatever was applied after it.
+   */
+  savepoint(): Savepoint {
+    return { events: this.eventCount, undo: this.undo.count, puts: this.putsUsed,
+      epoch: this.store.keyspace.epoch }
+  }
+
+  /** Undo every event applied since `sp` (newest first); those before it stay. No PM I/O. */
+  rollbackTo(sp: Savepoint): void {
+    assert(this.open, 'a savepoint is rolled back in its open transaction')
+    assert(sp.events <= this.eventCount, 'a savepoint is not past the newest event')
+    assert(sp.undo <= this.undo.count, 'a savepoint is not past the newest undo record')
+    this.undo.undoTo(this.store.keyspace, sp.undo)
+    this.eventCount = sp.events
+    this.putsUsed = sp.puts
+    this.store.keyspace.epoch = sp.epoch
   }
 
   /** Undo every tentative event; no PM I/O. */
