@@ -56,6 +56,7 @@ import { NOTIFY_EXPIRED, keyspaceDeliveries } from './commands/notify.js'
 import type { ClientState } from './commands/spec.js'
 import { Args } from './resp/args.js'
 import { ProtocolError, RequestReader } from './resp/reader.js'
+import { QueryBufferModel } from './resp/query-buffer.js'
 import { OutputBuffer } from './resp/writer.js'
 import {
   findParam, keyspaceEventsFlags, parseOutputBufferLimits, type ServerConfig,
@@ -131,6 +132,8 @@ function adoptSocket(accepted: net.Socket, onRead: (chunk: Buffer) => void): net
 export class Connection implements ClientHandle, Session {
   readonly state: ClientState
   readonly reader: RequestReader
+  /** What Redis's query buffer would hold for this connection (CLIENT LIST qbuf-free). */
+  private readonly queryBuffer = new QueryBufferModel()
   /** The request being run: ranges of the reader's input slab, refilled per request. */
   private readonly args = new Args(ARGS_VIEW_MAX)
   readonly out: OutputBuffer
@@ -209,6 +212,16 @@ export class Connection implements ClientHandle, Session {
     return this.reader.bufferedBytes
   }
 
+  queryBufferFreeBytes(heldBytes: number): number {
+    return this.queryBuffer.freeBytes(heldBytes)
+  }
+
+  /** Redis's clientsCronResizeQueryBuffer, on the model of its query buffer (query-buffer.ts). */
+  resizeQueryBuffer(now: number): void {
+    this.queryBuffer.cron(this.reader.bufferedBytes,
+      Math.floor(now / 1000) - Math.floor(this.lastInteractionMs / 1000))
+  }
+
   outputBytes(): number {
     return this.out.length + this.heldBytes + (this.closed ? 0 : this.socket.writableLength)
   }
@@ -251,7 +264,11 @@ export class Connection implements ClientHandle, Session {
     stats.netInputBytes += chunk.length
     stats.readsProcessed++
     if (this.closing || this.closed) return
-    this.reader.feed(chunk)
+    const reader = this.reader
+    const before = reader.bufferedBytes
+    const bulk = reader.bulkInProgressBytes
+    reader.feed(chunk)
+    this.queryBuffer.onRead(before, reader.bufferedBytes, bulk)
     if (this.reader.queryBufferLimitReached) {
       logger.warning(`Closing client that reached max query buffer length: id=${this.state.id} ` +
         `addr=${this.addr} qbuf=${this.reader.bufferedBytes} (qbuf initial bytes: "")`)
@@ -265,6 +282,9 @@ export class Connection implements ClientHandle, Session {
   processInput(): void {
     try {
       this.processInputUnsafe()
+      const r = this.reader
+      this.queryBuffer.afterParse(r.bufferedBytes, r.bulkInProgressBytes, r.bigBulksSeen,
+        r.lastBigBulkBytes)
     } catch (e) {
       // A bug must cost one connection, not the server and every other client.
       logger.warning(`Closing client id=${this.state.id} addr=${this.addr} after an internal ` +
@@ -934,7 +954,11 @@ export class CapykvServer {
     const last = this.opsSamples[this.opsSamples.length - 1] ?? 0
     const spanS = (this.opsSamples.length - 1) / hz
     stats.instantaneousOps = spanS > 0 ? Math.round((last - first) / spanS) : 0
-    accessTick(nowMs())
+    const now = nowMs()
+    accessTick(now)
+    // Redis visits every client's query buffer each tick while there are few of them, and each
+    // once a second past hz*5 (clientsCron's iterations): all of them here, each tick.
+    for (const c of this.connections.values()) c.resizeQueryBuffer(now)
     this.sumClientsMemory()
     this.activeExpire()
     const tracking = this.services.tracking

@@ -40,14 +40,16 @@ export function clientInfoLine(sv: ServerServices, h: ClientHandle, now: number,
   running?: readonly Buffer[]): string {
   const s = h.state
   const qbuf = h.queryBufferBytes() + (running === undefined ? 0 : requestBytes(running))
+  const qbufFree = h.queryBufferFreeBytes(qbuf)
   const omem = h.outputBytes()
   const subs = sv.pubsub.counts(s.id)
   return `id=${s.id} addr=${h.addr} laddr=${h.laddr} fd=${h.fd} name=${s.name ?? ''} ` +
     `age=${Math.floor((now - h.createdAtMs) / 1000)} ` +
     `idle=${Math.floor((now - h.lastInteractionMs) / 1000)} flags=${clientFlags(sv, h)} ` +
     `db=${s.db} sub=${subs.channels} psub=${subs.patterns} ssub=${subs.shardChannels} multi=${s.multi === null ? -1 : s.multi.queue.length} qbuf=${qbuf} ` +
-    `qbuf-free=${qbuf === 0 ? 0 : Math.max(0, 16384 - qbuf)} argv-mem=0 multi-mem=0 ` +
-    `rbs=16384 rbp=${qbuf} obl=0 oll=0 omem=${omem} tot-mem=${qbuf + omem + 22000} events=r ` +
+    `qbuf-free=${qbufFree} argv-mem=0 multi-mem=0 ` +
+    `rbs=16384 rbp=${qbuf} obl=0 oll=0 omem=${omem} tot-mem=${qbuf + qbufFree + omem + 22000} ` +
+    'events=r ' +
     `cmd=${h.lastCommand === '' ? 'NULL' : h.lastCommand} user=${s.user?.name ?? 'default'} ` +
     `redir=${trackingListFields(sv.tracking, s.id).redir} resp=${s.proto} ` +
     `lib-name=${h.libName} lib-ver=${h.libVersion}`

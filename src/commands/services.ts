@@ -45,6 +45,8 @@ export interface ClientHandle {
   /** Close now (CLIENT KILL of another client). */
   kill(): void
   queryBufferBytes(): number
+  /** The room Redis's query buffer would have left with `heldBytes` in it (qbuf-free). */
+  queryBufferFreeBytes(heldBytes: number): number
   /** Reply bytes produced and not yet handed to the kernel. */
   outputBytes(): number
   /** Append a line to this client's output as a MONITOR feed (already RESP-encoded). */

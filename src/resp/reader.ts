@@ -217,6 +217,8 @@ export class RequestReader {
   private bigTailUsed = 0
   private error: ProtocolError | null = null
   private lastInline = false
+  private bigBulkCount = 0
+  private lastBigBulk = -1
   // The line starting at pos: its first lineCleanBytes bytes hold neither the terminator nor a
   // NUL; lineHasNul once a NUL was found in it. pos only moves past a found line, which resets.
   private lineCleanBytes = 0
@@ -255,6 +257,28 @@ export class RequestReader {
    */
   get queryBufferLimitReached(): boolean {
     return this.bufferedBytes > this.limits.queryBufferLimitBytes
+  }
+
+  /** The length of the bulk being read (its '$N' parsed, not all its bytes here), or -1. */
+  get bulkInProgressBytes(): number {
+    return this.multibulkRemaining > 0 ? this.bulkLength : -1
+  }
+
+  /**
+   * Bulks of at least PROTO_MBULK_BIG_ARG_BYTES whose header was parsed, and the last one's
+   * length (-1 before the first): what Redis's query buffer sizing follows (query-buffer.ts).
+   */
+  get bigBulksSeen(): number {
+    return this.bigBulkCount
+  }
+
+  get lastBigBulkBytes(): number {
+    return this.lastBigBulk
+  }
+
+  private noteBigBulk(length: number): void {
+    this.bigBulkCount++
+    this.lastBigBulk = length
   }
 
   /** Whether the argv last returned by next() was an inline request. */
@@ -536,6 +560,7 @@ export class RequestReader {
     }
     this.pos = newline + 2
     this.bulkLength = length
+    if (length >= PROTO_MBULK_BIG_ARG_BYTES) this.noteBigBulk(length)
     if (length >= PROTO_MBULK_BIG_ARG_BYTES && this.end - this.pos < length) {
       // Gather the big bulk apart from buf; the bytes already here are its first piece. If that
       // piece is kept as a view of scratch, scratch must never be written again.

@@ -1,6 +1,7 @@
 // Issue 14: the introspection figures Redis's own units check, against redis-server 7.0.15 —
 // INFO lazyfreed_objects after the same deletes on both servers (which values Redis would free in
-// its lazy-free thread).
+// its lazy-free thread); CLIENT LIST's qbuf-free after requests of the sizes that decide Redis's
+// query buffer (src/resp/query-buffer.ts).
 // Skips with a visible reason without redis-server; fails under CI=true.
 
 import t from 'tap'
@@ -75,4 +76,46 @@ t.test('INFO lazyfreed_objects counts as Redis 7.0.15 after the same deletes', a
     t.equal(await lazyfreed(b), await lazyfreed(a), `step ${i}: ${label}`)
   }
   t.equal(await infoField(b, 'memory', 'lazyfree_pending_objects'), '0', 'nothing pending')
+})
+
+/** qbuf and qbuf-free of the client named `name`, as CLIENT LIST shows them to `r`. */
+async function qbufOf(r: Redis, name: string): Promise<string> {
+  const list = String(await r.call('CLIENT', 'LIST'))
+  const line = list.split('\n').find((l) => l.includes(` name=${name} `)) ?? ''
+  return /qbuf=\d+ qbuf-free=\d+/.exec(line)?.[0] ?? `no client ${name}`
+}
+
+t.test('CLIENT LIST qbuf-free follows Redis 7.0.15\'s query buffer sizes', async (t) => {
+  if (!requireBinary(t, 'redis-server')) return
+  // hz 1: the cron that trims a buffer twice its peak runs once a second on both servers, so
+  // each figure is read long before a trim could change it (a trim takes two cron passes).
+  const redis = await startRedis(['--hz', '1'])
+  t.teardown(() => redis.stop())
+  const capykv = await startCapykv({ args: ['--hz', '1'] })
+  t.teardown(() => capykv.stop())
+  const servers = [redis, capykv].map((s) => ({
+    probe: new Redis({ port: s.port, host: '127.0.0.1' }),
+    client: new Redis({ port: s.port, host: '127.0.0.1' }),
+  }))
+  t.teardown(() => { for (const s of servers) { s.probe.disconnect(); s.client.disconnect() } })
+  const steps: [string, string[]][] = [
+    ['a fresh client after one small request', ['CLIENT', 'SETNAME', 'tc']],
+    ['after a 400000-byte argument', ['SET', 'x', 'A'.repeat(400000)]],
+    ['after a 40000-byte argument', ['SET', 'y', 'A'.repeat(40000)]],
+    ['after a 33000-byte argument', ['SET', 'y', 'B'.repeat(33000)]],
+    ['after a 100000-byte argument', ['SET', 'z', 'A'.repeat(100000)]],
+  ]
+  for (const [label, args] of steps) {
+    const seen: string[] = []
+    for (const s of servers) {
+      await s.client.call(args[0] as string, ...args.slice(1))
+      seen.push(await qbufOf(s.probe, 'tc'))
+    }
+    t.equal(seen[1], seen[0], label)
+  }
+  const own = await Promise.all(servers.map(async (s) => {
+    const line = String(await s.client.call('CLIENT', 'INFO'))
+    return /qbuf=\d+ qbuf-free=\d+/.exec(line)?.[0]
+  }))
+  t.equal(own[1], own[0], 'CLIENT INFO of the client itself (its request is in the buffer)')
 })
