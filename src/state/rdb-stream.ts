@@ -55,7 +55,7 @@ function nodeListpack(node: StreamNode): Buffer {
   els.push(el(0))
   for (let i = 0; i < node.ids.length; i++) {
     const id = node.ids[i] as bigint
-    const fv = node.pairs[i] as Buffer[]
+    const fv = node.pairsAt(i)
     const same = sameAsMaster(node.masterFields, fv)
     const pairs = fv.length / 2
     els.push(el((node.dead[i] === true ? FLAG_DELETED : 0) | (same ? FLAG_SAMEFIELDS : 0)))

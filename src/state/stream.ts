@@ -25,7 +25,9 @@
 
 import { type ByteReader, type ByteWriter, DecodeError } from './bytes.js'
 import { registerValueType } from './value-codec.js'
-import { intEncodedSizeNum, lpDeltaSize, lpIntSize, lpStringSize, sameFields } from './stream-listpack.js'
+import { StreamNode } from './stream-node.js'
+
+export { StreamNode }
 
 export const TYPE_STREAM = 5
 
@@ -36,64 +38,6 @@ export const idOf = (ms: bigint, seq: bigint): bigint => (ms << 64n) | seq
 export const idMs = (id: bigint): bigint => id >> 64n
 export const idSeq = (id: bigint): bigint => id & U64
 export const idString = (id: bigint): string => `${id >> 64n}-${id & U64}`
-
-/** One listpack's worth of entries (Redis's rax node). */
-export class StreamNode {
-  readonly ids: bigint[] = []
-  /** Per entry: field, value, field, value… */
-  readonly pairs: Buffer[][] = []
-  readonly dead: boolean[] = []
-  live = 0
-  deleted = 0
-  /** Listpack bytes of the entries (the master entry and the header are added by lpBytes). */
-  entryBytes = 0
-  private readonly masterBytes: number
-  private readonly masterMs: bigint
-  private readonly masterSeq: bigint
-  constructor(readonly master: bigint, readonly masterFields: readonly Buffer[]) {
-    this.masterMs = idMs(master)
-    this.masterSeq = idSeq(master)
-    let n = lpIntSize(masterFields.length) + lpIntSize(0)
-    for (const f of masterFields) n += lpStringSize(f)
-    this.masterBytes = n
-  }
-
-  /** Redis's lpBytes of this node's listpack. */
-  lpBytes(): number {
-    return 6 + lpIntSize(this.live) + lpIntSize(this.deleted) + this.masterBytes + this.entryBytes + 1
-  }
-
-  get first(): bigint {
-    return this.ids[0] as bigint
-  }
-
-  get last(): bigint {
-    return this.ids[this.ids.length - 1] as bigint
-  }
-
-  /** Index of the first entry with id >= `id` (ids.length when none). */
-  lowerBound(id: bigint): number {
-    let lo = 0
-    let hi = this.ids.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((this.ids[mid] as bigint) < id) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-
-  entrySize(id: bigint, fv: readonly Buffer[]): number {
-    const same = sameFields(this.masterFields, fv)
-    const ms = id >> 64n
-    let n = 2 + (ms === this.masterMs ? 2 : lpDeltaSize(ms - this.masterMs)) +
-      lpDeltaSize((id & U64) - this.masterSeq)
-    if (!same) n += intEncodedSizeNum(fv.length / 2) + 1
-    for (let i = 0; i < fv.length; i++) if (!same || i % 2 === 1) n += lpStringSize(fv[i] as Buffer)
-    const pieces = fv.length / 2 + 3 + (same ? 0 : fv.length / 2 + 1)
-    return n + intEncodedSizeNum(pieces) + 1
-  }
-}
 
 export class Nack {
   constructor(public consumer: Consumer, public deliveryTime: number, public deliveryCount: number) {}
@@ -181,31 +125,23 @@ export class Stream {
     let node = this.nodes[this.nodes.length - 1]
     let created = false
     if (node === undefined || newNode) {
+      node?.seal()
       node = new StreamNode(id, fv.filter((_, i) => i % 2 === 0))
       this.nodes.push(node)
       created = true
     }
-    const size = node.entrySize(id, fv)
-    node.ids.push(id)
-    node.pairs.push(fv)
-    node.dead.push(false)
-    node.live++
-    node.entryBytes += size
+    const est = entryEstimate(fv)
+    const size = node.push(id, fv, est)
     const lastBefore = this.lastId
     const firstBefore = this.firstId
     this.length++
     this.entriesAdded++
     this.lastId = id
     if (this.length === 1) this.firstId = id
-    const est = entryEstimate(fv)
     this.bytes += est
     const n = node
     return () => {
-      n.ids.pop()
-      n.pairs.pop()
-      n.dead.pop()
-      n.live--
-      n.entryBytes -= size
+      n.pop(size, est)
       if (created) this.nodes.pop()
       this.length--
       this.entriesAdded--
@@ -238,7 +174,7 @@ export class Stream {
 
   fields(id: bigint): Buffer[] | null {
     const at = this.find(id)
-    return at === null ? null : (this.nodes[at[0]] as StreamNode).pairs[at[1]] as Buffer[]
+    return at === null ? null : (this.nodes[at[0]] as StreamNode).pairsAt(at[1])
   }
 
   /**
@@ -255,7 +191,7 @@ export class Stream {
     let est = 0
     if (dropped) {
       this.nodes.splice(ni, 1)
-      for (const fv of node.pairs) est += entryEstimate(fv)
+      est = node.estimate
       this.bytes -= est
     }
     return () => {
@@ -275,7 +211,7 @@ export class Stream {
     let est = 0
     for (const node of removed) {
       live += node.live
-      for (const fv of node.pairs) est += entryEstimate(fv)
+      est += node.estimate
     }
     this.length -= live
     this.bytes -= est
@@ -326,7 +262,7 @@ export class Stream {
           if (id > end) return n
           if (node.dead[i] === true) continue
           n++
-          if (visit(id, node.pairs[i] as Buffer[]) === false) return n
+          if (visit(id, node.pairsAt(i)) === false) return n
           if (count !== 0 && n >= count) return n
         }
       }
@@ -342,7 +278,7 @@ export class Stream {
         if (id < start) return n
         if (node.dead[i] === true) continue
         n++
-        if (visit(id, node.pairs[i] as Buffer[]) === false) return n
+        if (visit(id, node.pairsAt(i)) === false) return n
         if (count !== 0 && n >= count) return n
       }
     }
@@ -440,7 +376,7 @@ function encodeStream(w: ByteWriter, s: Stream): void {
     for (let i = 0; i < node.ids.length; i++) {
       w.u8(node.dead[i] === true ? 1 : 0)
       writeId(w, node.ids[i] as bigint)
-      const fv = node.pairs[i] as Buffer[]
+      const fv = node.pairsAt(i)
       w.varuint(fv.length / 2)
       for (const b of fv) w.bytes(b)
     }
@@ -545,7 +481,7 @@ function canonicalStream(s: Stream): string {
     const entries: string[] = []
     for (let i = 0; i < node.ids.length; i++) {
       entries.push(`${node.dead[i] === true ? 'x' : ''}${idString(node.ids[i] as bigint)}:` +
-        (node.pairs[i] as Buffer[]).map((b) => b.toString('hex')).join('.'))
+        node.pairsAt(i).map((b) => b.toString('hex')).join('.'))
     }
     parts.push(`[${entries.join(' ')}]`)
   }
