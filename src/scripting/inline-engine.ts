@@ -30,6 +30,7 @@ import type { ScriptHost, ScriptOutcome } from './engine.js'
 import { DRIVER } from './lua-driver.js'
 import { FastPathAbort, next, type EmscriptenModule, type GlueHooks } from './lua-glue.js'
 import { REDIS_PROPS } from './wasm-lua.js'
+import { installCallHandlers } from './inline-wire.js'
 import { parseRespValue } from './wire.js'
 import { scriptOutcome } from './worker-engine.js'
 
@@ -47,6 +48,7 @@ const READONLY_AT = 8
 const b = (s: string): Buffer => Buffer.from(s, 'latin1')
 const str = (f: Buffer | undefined): string => (f === undefined ? '' : f.toString('latin1'))
 const EMPTY = Buffer.alloc(0)
+const NULL_REPLY = b('$-1\r\n')
 const OP_RUN = b('run')
 const OP_FCALL = b('fcall')
 const OP_COMPILE = b('compile')
@@ -129,16 +131,15 @@ export class InlineLuaEngine {
       redisProps: REDIS_PROPS, wasmBytes: this.wasmBytes,
       modulePath: new URL('./lua-glue.js', import.meta.url).href })
     const engine = mod.create({
-      redisCall: (args) => {
-        if (args.length > 1 && (args[0] as Buffer).equals(this.token)) return this.protocol(args)
-        return this.forward(args)
-      },
-      redisPcall: (args) => this.forward(args),
+      // (Replaced at once by installCallHandlers.)
+      redisCall: (args) => parseRespValue(this.answer(args), { at: 0 }) as ReplyValue,
+      redisPcall: (args) => parseRespValue(this.answer(args), { at: 0 }) as ReplyValue,
       log: (level, message) => { this.host.log(level, message) },
       onSetResp: (version) => { this.resp = version },
     })
     const m = hooks.module
     if (m === null) throw new Error('the Lua glue did not capture its module')
+    installCallHandlers(mod, m, (args) => this.answer(args))
     if (m._eval_with_args.length < 6) throw new Error('unexpected eval_with_args ABI')
     const jobAt = m._alloc(JOB_BYTES.length)
     m.HEAPU8.set(JOB_BYTES, jobAt)
@@ -174,29 +175,27 @@ export class InlineLuaEngine {
     return this.inJob && this.inst !== null && readFuel(this.inst) <= 0
   }
 
-  /** The driver's calls with its token: a job's result, an ACL check, the read-only flag. */
-  private protocol(args: Buffer[]): ReplyValue {
-    const what = str(args[1])
-    if (what === 'acl') return this.reply(this.host.aclCheck(args.slice(2)))
-    if (what === 'unlock' || what === 'lock') {
-      // Only the driver's own setup may (a script that found the token may not).
-      if (this.booting === null) throw new Error('not booting')
-      setReadonly(this.booting, str(args[2]), what === 'lock')
-      return null
-    }
-    if (this.inJob) this.result = args.slice(1)
-    return null
-  }
-
-  private forward(args: Buffer[]): ReplyValue {
+  /** A redis.call / redis.pcall: the RESP reply. */
+  private answer(args: Buffer[]): Buffer {
+    if (args.length > 1 && (args[0] as Buffer).equals(this.token)) return this.protocol(args)
     if (performance.now() > this.deadline) this.exhaust()
     const r = this.host.call(args, this.resp)
     if (performance.now() > this.deadline) this.exhaust()
-    return this.reply(r)
+    return r
   }
 
-  private reply(bytes: Buffer): ReplyValue {
-    return parseRespValue(bytes, { at: 0 }) as ReplyValue
+  /** The driver's calls with its token: a job's result, an ACL check, the read-only flag. */
+  private protocol(args: Buffer[]): Buffer {
+    const what = str(args[1])
+    if (what === 'acl') return this.host.aclCheck(args.slice(2))
+    if (what === 'unlock' || what === 'lock') {
+      // Only the driver's own setup may (a script that found the token may not).
+      if (this.booting === null) throw new Error('ERR not booting')
+      setReadonly(this.booting, str(args[2]), what === 'lock')
+      return NULL_REPLY
+    }
+    if (this.inJob) this.result = args.slice(1)
+    return NULL_REPLY
   }
 
   /** Past the deadline: no fuel left, so the next hook (within 1000 instructions) stops it. */
