@@ -11,6 +11,7 @@
 // RESTORE carries a whole value of any type: checkpoint chunks, RENAME, COPY and MOVE use it, so
 // replay never depends on another key's state (fuzzy checkpoints rely on this; see event.ts).
 
+import { keptValue } from './kept-value.js'
 import { ByteReader, ByteWriter } from './bytes.js'
 import { readDb } from './coll-common.js'
 import { carryEncodingHints } from './encoding-hints.js'
@@ -82,7 +83,7 @@ export function deleteEntryLogged(ks: Keyspace, db: number, key: string, undo: U
 
 /** The entry a PUT stores (both apply forms). */
 function entryOfPut(e: PutEvent): Entry {
-  return new Entry(TYPE_STRING, e.value, e.expireAtMs, e.value.length + 2)
+  return new Entry(TYPE_STRING, keptValue(e.value), e.expireAtMs, e.value.length + 2)
 }
 
 export const putEvent: EventType<PutEvent> = {
