@@ -104,6 +104,7 @@ const pfcountCommand: Handler = (ctx, argv) => {
   const value = entry.value as Buffer
   const cached = hllCachedCard(value)
   if (cached !== null) {
+    markRawString(value) // Redis unshares the value first (dbUnshareStringValue): raw
     ctx.reply.integer(cached)
     return
   }
