@@ -72,8 +72,17 @@ import { WatchIndex } from './txn/watch.js'
 
 /** Stop reading a client once this many of its reply bytes are unsent. */
 export const OUTPUT_PAUSE_BYTES = 1024 * 1024
-/** Requests executed per connection before yielding to other connections. */
+/**
+ * Requests executed per connection before yielding to other connections, and the time one
+ * connection's batch may take (checked every TURN_CLOCK_EVERY requests). Past either, the
+ * connection stops reading its socket and continues on the next turn (setImmediate), reading
+ * again only once its buffered requests are done: one client's huge pipeline costs the others
+ * at most a slice per turn, and what it has sent waits in the kernel, not in our memory (Redis
+ * bounds the same by reading 16 KiB per client per event-loop iteration).
+ */
 export const REQUESTS_PER_TURN_MAX = 1024
+const TURN_MS_MAX = 5
+const TURN_CLOCK_EVERY = 64
 /** A new connection's reply buffer (it grows on demand). */
 const OUTPUT_INITIAL_BYTES = 256
 /**
@@ -163,6 +172,9 @@ export class Connection implements ClientHandle, Session {
   private closing = false
   private closed = false
   private pausedForOutput = false
+  /** Stopped reading because a batch used its turn (REQUESTS_PER_TURN_MAX, TURN_MS_MAX). */
+  private pausedForTurn = false
+  private turnScheduled = false
   private resumeScheduled = false
   private draining = false
   private softLimitSinceMs = 0
@@ -313,6 +325,7 @@ export class Connection implements ClientHandle, Session {
   private runBatch(authRequired: boolean, unsentBytes: number): void {
     const server = this.server
     let executed = 0
+    const startedMs = performance.now()
     // A request postponed by CLIENT PAUSE runs first, once the pause has ended.
     if (!this.blocked && server.dispatcher.runPostponed(this)) executed++
     while (!this.closing && !this.closed && !server.stopping && !this.blocked) {
@@ -320,13 +333,17 @@ export class Connection implements ClientHandle, Session {
         this.pauseForOutput()
         break
       }
-      if (executed >= REQUESTS_PER_TURN_MAX) {
-        setImmediate(() => this.processInput())
+      if (executed >= REQUESTS_PER_TURN_MAX || (executed % TURN_CLOCK_EVERY === 0 &&
+          executed > 0 && performance.now() - startedMs > TURN_MS_MAX)) {
+        this.yieldTurn()
         break
       }
       this.reader.authRequired = authRequired && !this.state.authenticated
       const request = this.reader.nextArgs(this.args)
-      if (request === false) break
+      if (request === false) {
+        if (this.pausedForTurn) this.resumeAfterTurn()
+        break
+      }
       if (request instanceof ProtocolError) {
         this.protocolError(request)
         break
@@ -411,6 +428,26 @@ export class Connection implements ClientHandle, Session {
     setTimeout(() => this.kill(), 10_000).unref()
   }
 
+  /** The batch used its turn: stop reading, continue on the next turn. */
+  private yieldTurn(): void {
+    if (!this.pausedForTurn) {
+      this.pausedForTurn = true
+      this.socket.pause()
+    }
+    if (this.turnScheduled) return
+    this.turnScheduled = true
+    setImmediate(() => {
+      this.turnScheduled = false
+      this.processInput()
+    })
+  }
+
+  /** Every buffered request is done: read the socket again (unless paused for output). */
+  private resumeAfterTurn(): void {
+    this.pausedForTurn = false
+    if (!this.pausedForOutput && !this.closed) this.socket.resume()
+  }
+
   private pauseForOutput(): void {
     if (this.pausedForOutput) return
     this.pausedForOutput = true
@@ -434,7 +471,7 @@ export class Connection implements ClientHandle, Session {
       if (!this.pausedForOutput || this.closed) return
       if (this.outputBytes() > OUTPUT_PAUSE_BYTES) return
       this.pausedForOutput = false
-      this.socket.resume()
+      if (!this.pausedForTurn) this.socket.resume()
       this.processInput()
     })
   }
