@@ -287,9 +287,9 @@ const xpending: Handler = (ctx, argv) => {
   }
   const rows: [bigint, string, number, number][] = []
   for (let i = pel.lowerBound(start); i < pel.size && BigInt(rows.length) < count; i++) {
-    const id = pel.keys[i] as bigint
+    const id = pel.keyAt(i)
     if (id > end) break
-    const nack = pel.vals[i]
+    const nack = pel.valAt(i)
     if (nack === undefined) continue
     const idle = ctx.nowMs - nack.deliveryTime
     if (minIdle !== 0n && BigInt(idle) < minIdle) continue
@@ -314,8 +314,8 @@ function pendingSummary(reply: ReplySink, g: ConsumerGroup): void {
     reply.nullArray()
     return
   }
-  replyId(reply, g.pel.keys[0] as bigint)
-  replyId(reply, g.pel.keys[g.pel.size - 1] as bigint)
+  replyId(reply, g.pel.keyAt(0))
+  replyId(reply, g.pel.keyAt(g.pel.size - 1))
   const owners = sortedNames(g.consumers).map((n) => g.consumers.get(n) as Consumer).filter((c) => c.pel.size > 0)
   reply.arrayHeader(owners.length)
   for (const c of owners) {
@@ -469,8 +469,8 @@ const xautoclaim: Handler = (ctx, argv) => {
   let i = g.pel.lowerBound(start)
   for (; attempts > 0 && count > 0 && i < g.pel.size; i++) {
     attempts--
-    const id = g.pel.keys[i] as bigint
-    const nack = g.pel.vals[i]
+    const id = g.pel.keyAt(i)
+    const nack = g.pel.valAt(i)
     if (nack === undefined) continue
     if (s.fields(id) === null) {
       removed.push(id)
@@ -481,7 +481,7 @@ const xautoclaim: Handler = (ctx, argv) => {
     claimed.push([id, justId ? nack.deliveryCount : nack.deliveryCount + 1])
     count--
   }
-  const next = i < g.pel.size ? g.pel.keys[i] as bigint : 0n
+  const next = i < g.pel.size ? g.pel.keyAt(i) : 0n
   if (removed.length > 0) ctx.txn.apply(xackEv(db, key, group, removed))
   if (claimed.length > 0) {
     if (!g.consumers.has(name)) {

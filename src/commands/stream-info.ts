@@ -136,9 +136,9 @@ function fullGroup(r: ReplySink, s: Stream, name: string, g: ConsumerGroup, n: n
   const pending = n === 0 ? g.pel.size : Math.min(n, g.pel.size)
   r.arrayHeader(pending)
   for (let i = 0; i < pending; i++) {
-    const nack = g.pel.vals[i]
+    const nack = g.pel.valAt(i)
     r.arrayHeader(4)
-    replyId(r, g.pel.keys[i] as bigint)
+    replyId(r, g.pel.keyAt(i))
     replyName(r, nack?.consumer.name ?? '')
     r.integer(nack?.deliveryTime ?? 0)
     r.integer(nack?.deliveryCount ?? 0)
@@ -155,9 +155,9 @@ function fullGroup(r: ReplySink, s: Stream, name: string, g: ConsumerGroup, n: n
     const own = n === 0 ? c.pel.size : Math.min(n, c.pel.size)
     r.arrayHeader(own)
     for (let i = 0; i < own; i++) {
-      const nack = c.pel.vals[i]
+      const nack = c.pel.valAt(i)
       r.arrayHeader(3)
-      replyId(r, c.pel.keys[i] as bigint)
+      replyId(r, c.pel.keyAt(i))
       r.integer(nack?.deliveryTime ?? 0)
       r.integer(nack?.deliveryCount ?? 0)
     }

@@ -197,10 +197,10 @@ export function readGroupHistory(ctx: CommandContext, key: string, s: Stream, gr
   const nacks: [bigint, number, number][] = []
   if (c !== undefined) {
     for (let i = c.pel.lowerBound(start); i < c.pel.size && (count === 0 || rows.length < count); i++) {
-      const id = c.pel.keys[i] as bigint
+      const id = c.pel.keyAt(i)
       const pairs = s.fields(id)
       rows.push([id, pairs])
-      if (pairs !== null) nacks.push([id, ctx.nowMs, (c.pel.vals[i]?.deliveryCount ?? 0) + 1])
+      if (pairs !== null) nacks.push([id, ctx.nowMs, c.pel.valAt(i).deliveryCount + 1])
     }
   }
   ctx.txn.apply(xclaimEv(ctx.client.db, key, group, consumer, ctx.nowMs, null, nacks))

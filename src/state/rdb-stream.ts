@@ -90,8 +90,8 @@ export function writeStreamValue(w: RdbWriter, s: Stream): void {
     w.len(BigInt.asUintN(64, g.entriesRead))
     w.len(g.pel.size)
     for (let i = 0; i < g.pel.size; i++) {
-      const nack = g.pel.vals[i] as Nack
-      w.raw(idBytes(g.pel.keys[i] as bigint))
+      const nack = g.pel.valAt(i)
+      w.raw(idBytes(g.pel.keyAt(i)))
       w.i64le(nack.deliveryTime)
       w.len(nack.deliveryCount)
     }
@@ -100,7 +100,7 @@ export function writeStreamValue(w: RdbWriter, s: Stream): void {
       w.string(Buffer.from(c.name, 'latin1'))
       w.i64le(c.seenTime)
       w.len(c.pel.size)
-      for (const id of c.pel.keys) w.raw(idBytes(id))
+      for (const id of c.pel.keyList()) w.raw(idBytes(id))
     }
   }
 }

@@ -347,8 +347,8 @@ export const xgroupDelEvent: EventType<XGroupDelEvent> = {
 
 /** Remove a consumer and its NACKs from the group; returns the undo. */
 function deleteConsumer(s: Stream, g: ConsumerGroup, c: Consumer): Undo {
-  const ids = [...c.pel.keys]
-  const nacks = [...c.pel.vals]
+  const ids = c.pel.keyList()
+  const nacks = ids.map((_, i) => c.pel.valAt(i))
   for (const id of ids) g.pel.delete(id)
   g.consumers.delete(c.name)
   const est = consumerBytes(c.name) + ids.length * NACK_BYTES

@@ -43,45 +43,101 @@ export class Nack {
   constructor(public consumer: Consumer, public deliveryTime: number, public deliveryCount: number) {}
 }
 
-/** A sorted map from IDs (the PELs): binary search, appends at the end in O(1). */
+/**
+ * A sorted map from IDs (the PELs). Binary search (O(log n)) for lookups; the entries sit in
+ * keys/vals[start, length), so an append and a removal at either end are O(1) and a removal or
+ * insertion inside moves the shorter side (a work queue acknowledges near the front). The gap
+ * before `start` is compacted once it outgrows the live part (amortized O(1)).
+ */
 export class IdMap<V> {
-  readonly keys: bigint[] = []
-  readonly vals: V[] = []
+  private keys: bigint[] = []
+  private vals: (V | undefined)[] = []
+  private start = 0
   get size(): number {
-    return this.keys.length
+    return this.keys.length - this.start
   }
+  keyAt(i: number): bigint {
+    return this.keys[this.start + i] as bigint
+  }
+  valAt(i: number): V {
+    return this.vals[this.start + i] as V
+  }
+  /** The ids in order (a copy). */
+  keyList(): bigint[] {
+    return this.keys.slice(this.start)
+  }
+  /** Index (from 0) of the first id >= `id` (size when none). */
   lowerBound(id: bigint): number {
     const k = this.keys
-    if (k.length === 0 || (k[k.length - 1] as bigint) < id) return k.length
-    let lo = 0
+    if (k.length === this.start || (k[k.length - 1] as bigint) < id) return k.length - this.start
+    let lo = this.start
     let hi = k.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
       if ((k[mid] as bigint) < id) lo = mid + 1
       else hi = mid
     }
-    return lo
+    return lo - this.start
   }
   get(id: bigint): V | undefined {
     const i = this.lowerBound(id)
-    return this.keys[i] === id ? this.vals[i] : undefined
+    return this.keys[this.start + i] === id ? this.vals[this.start + i] : undefined
   }
   set(id: bigint, v: V): void {
     const i = this.lowerBound(id)
-    if (this.keys[i] === id) {
-      this.vals[i] = v
+    const p = this.start + i
+    if (this.keys[p] === id) {
+      this.vals[p] = v
       return
     }
-    this.keys.splice(i, 0, id)
-    this.vals.splice(i, 0, v)
+    if (p === this.keys.length) {
+      this.keys.push(id)
+      this.vals.push(v)
+    } else if (this.start > 0 && i < this.size / 2) {
+      // Move the i entries before the slot one step into the gap.
+      this.start--
+      for (let j = this.start; j < p - 1; j++) {
+        this.keys[j] = this.keys[j + 1] as bigint
+        this.vals[j] = this.vals[j + 1]
+      }
+      this.keys[p - 1] = id
+      this.vals[p - 1] = v
+    } else {
+      this.keys.splice(p, 0, id)
+      this.vals.splice(p, 0, v)
+    }
   }
   delete(id: bigint): V | undefined {
     const i = this.lowerBound(id)
-    if (this.keys[i] !== id) return undefined
-    const v = this.vals[i]
-    this.keys.splice(i, 1)
-    this.vals.splice(i, 1)
+    const p = this.start + i
+    if (this.keys[p] !== id) return undefined
+    const v = this.vals[p]
+    if (i < this.size / 2) {
+      // Move the i entries before it one step right and grow the gap.
+      for (let j = p; j > this.start; j--) {
+        this.keys[j] = this.keys[j - 1] as bigint
+        this.vals[j] = this.vals[j - 1]
+      }
+      this.keys[this.start] = 0n
+      this.vals[this.start] = undefined
+      this.start++
+      if (this.start === this.keys.length) this.clear()
+      else if (this.start > 64 && this.start > this.size) this.compact()
+    } else {
+      this.keys.splice(p, 1)
+      this.vals.splice(p, 1)
+    }
     return v
+  }
+  private clear(): void {
+    this.keys = []
+    this.vals = []
+    this.start = 0
+  }
+  private compact(): void {
+    this.keys = this.keys.slice(this.start)
+    this.vals = this.vals.slice(this.start)
+    this.start = 0
   }
 }
 
@@ -395,8 +451,8 @@ function encodeStream(w: ByteWriter, s: Stream): void {
     }
     w.varuint(g.pel.size)
     for (let i = 0; i < g.pel.size; i++) {
-      const nack = g.pel.vals[i] as Nack
-      writeId(w, g.pel.keys[i] as bigint)
+      const nack = g.pel.valAt(i)
+      writeId(w, g.pel.keyAt(i))
       w.varuint(index.get(nack.consumer) ?? 0)
       w.i53(nack.deliveryTime)
       w.i53(nack.deliveryCount)
@@ -489,8 +545,8 @@ function canonicalStream(s: Stream): string {
     const g = s.groups.get(name) as ConsumerGroup
     const consumers = [...g.consumers.values()].sort((a, b) => (a.name < b.name ? -1 : 1))
       .map((c) => `${Buffer.from(c.name, 'latin1').toString('hex')}@${c.seenTime}`)
-    const pel = g.pel.keys.map((id, i) => {
-      const n = g.pel.vals[i] as Nack
+    const pel = g.pel.keyList().map((id, i) => {
+      const n = g.pel.valAt(i)
       return `${idString(id)}>${Buffer.from(n.consumer.name, 'latin1').toString('hex')}@${n.deliveryTime}#${n.deliveryCount}`
     })
     parts.push(`{${Buffer.from(name, 'latin1').toString('hex')} ${idString(g.lastId)} ${g.entriesRead} ` +

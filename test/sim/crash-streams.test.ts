@@ -41,7 +41,7 @@ function randomTxn(rng: Prng, ks: Keyspace, now: number): Event[] {
   const g = s.groups.get(GROUP)
   if (g === undefined) return []
   const consumer = rng.pick(CONSUMERS)
-  const pending = g.pel.keys
+  const pending = g.pel.keyList()
   switch (rng.int(10)) {
     case 0: case 1: case 2: {
       const id = s.lastId + BigInt(rng.range(1, 3)) + (rng.bool(0.3) ? 1n << 64n : 0n)
@@ -79,7 +79,7 @@ function invariants(ks: Keyspace, ackedBelow: bigint): string | null {
   if (s.lastId < ackedBelow) return `last id ${s.lastId} went below an acknowledged ${ackedBelow}`
   const g = s.groups.get(GROUP)
   if (g === undefined) return null
-  for (const id of g.pel.keys) {
+  for (const id of g.pel.keyList()) {
     if (id > g.lastId) return `pending ${id} beyond the group's last delivered id ${g.lastId}`
     const owner = g.pel.get(id)?.consumer
     if (owner === undefined || owner.pel.get(id) === undefined) return `NACK ${id} not in its consumer's PEL`
