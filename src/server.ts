@@ -586,6 +586,10 @@ class Services implements ServerServices {
   log(level: LogLevel, message: string): void {
     logger.log(level, message)
   }
+  feedMonitors(client: ClientState | null, db: number, argv: readonly Buffer[]): void {
+    const origin = client === null ? 'lua' : this.handleOf(client).addr
+    this.server.feedMonitorLine(db, origin, argv)
+  }
   unblockClient(clientId: number, withError: boolean): boolean {
     return this.server.dispatcher.unblockClient(clientId, withError)
   }
@@ -919,11 +923,16 @@ export class CapykvServer {
     else this.monitors.delete(conn)
   }
 
-  private feedMonitors(session: Session, argv: Buffer[]): void {
+  private feedMonitors(session: Session, argv: readonly Buffer[]): void {
+    this.feedMonitorLine(session.state.db, session.handle.addr, argv)
+  }
+
+  /** replicationFeedMonitors: `origin` is the client's address, or 'lua' for a script's. */
+  feedMonitorLine(db: number, origin: string, argv: readonly Buffer[]): void {
+    if (this.monitors.size === 0) return
     const us = Math.floor((performance.timeOrigin + performance.now()) * 1000)
     const ts = `${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}`
-    const line = `+${ts} [${session.state.db} ${session.handle.addr}] ` +
-      `${argv.map(reprArg).join(' ')}\r\n`
+    const line = `+${ts} [${db} ${origin}] ${argv.map(reprArg).join(' ')}\r\n`
     const bytes = Buffer.from(line, 'latin1')
     for (const m of this.monitors) m.monitorFeed(bytes)
   }

@@ -435,19 +435,20 @@ export class Dispatcher {
     const client = session.state
     session.handle.lastCommand = spec.name
     if (!arityOk(spec, args.count)) {
-      this.reject(session, spec, `ERR wrong number of arguments for '${spec.name}' command`)
+      this.reject(session, spec, `ERR wrong number of arguments for '${spec.name}' command`,
+        args)
       return spec
     }
     if (info.protectedCmd && !this.protectedAllowed(session)) {
-      this.reject(session, spec, DEBUG_NOT_ALLOWED)
+      this.reject(session, spec, DEBUG_NOT_ALLOWED, args)
       return spec
     }
     if (!client.authenticated && !info.noAuth && this.services.acl.authRequired) {
-      this.reject(session, spec, NOAUTH_ERROR)
+      this.reject(session, spec, NOAUTH_ERROR, args)
       return spec
     }
     if (client.multi !== null && info.noMulti) {
-      this.reject(session, spec, 'ERR Command not allowed inside a transaction')
+      this.reject(session, spec, 'ERR Command not allowed inside a transaction', args)
       return spec
     }
     const user = client.user
@@ -455,17 +456,17 @@ export class Dispatcher {
       return spec
     }
     if (this.services.evictor?.enabled === true && this.outOfMemory(client, spec, info)) {
-      this.reject(session, spec, OOM_ERROR)
+      this.reject(session, spec, OOM_ERROR, args)
       return spec
     }
     if (!info.subscribedContext && client.proto === 2 &&
         this.services.pubsub.isSubscribed(client.id)) {
       this.reject(session, spec, `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / ` +
-        '(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context')
+        '(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context', args)
       return spec
     }
     if (this.services.store === null && !info.loading) {
-      this.reject(session, spec, LOADING_ERROR)
+      this.reject(session, spec, LOADING_ERROR, args)
       return spec
     }
     if (this.refusedWhileBusy(session, spec, info)) return spec
@@ -478,7 +479,8 @@ export class Dispatcher {
     }
     const store = this.services.store
     if (store !== null && store.failed !== null) {
-      this.reject(session, spec, `MISCONF Errors writing to the pool: ${store.failed.message}`)
+      this.reject(session, spec, `MISCONF Errors writing to the pool: ${store.failed.message}`,
+        args)
       return spec
     }
     if (spec === EXEC_SPEC) this.exec(session, spec, args.toArgv())
@@ -512,7 +514,7 @@ export class Dispatcher {
     const denial = this.aclDenial(session, spec, args.toArgv(),
       session.state.multi === null ? 'toplevel' : 'multi')
     if (denial === null) return false
-    this.reject(session, spec, nopermText(denial.result, denial.cmd))
+    this.reject(session, spec, nopermText(denial.result, denial.cmd), args)
     return true
   }
 
@@ -620,7 +622,9 @@ export class Dispatcher {
     return mode === 'yes' || (mode === 'local' && session.handle.isLocal)
   }
 
-  private reject(session: Session, spec: CommandSpec | null, message: string | Buffer): void {
+  /** A refused command; `args`, when given, are fed to MONITOR for a refused EXEC. */
+  private reject(session: Session, spec: CommandSpec | null, message: string | Buffer,
+    args?: Args): void {
     const client = session.state
     if (client.multi !== null) client.multi.dirty = true
     if (spec !== null) this.services.stats.commandStat(spec.name).rejectedCalls++
@@ -631,6 +635,10 @@ export class Dispatcher {
       // execCommandAbort quotes them bare, where the shared errors keep theirs.
       if (FORMATTED_REJECTION.test(text)) text = text.slice(4)
       this.writeError(session, `EXECABORT Transaction discarded because of: ${text}`)
+      // execCommandAbort shows the EXEC to MONITOR, so that the transaction is seen to end.
+      if (args !== undefined && this.hooks.hasMonitors) {
+        this.hooks.feedMonitors(session, args.toArgv())
+      }
       return
     }
     this.writeError(session, message)
@@ -1004,6 +1012,7 @@ export class Dispatcher {
     const sink = session.sink
     if (multi === null) {
       this.writeError(session, 'ERR EXEC without MULTI')
+      if (this.hooks.hasMonitors) this.hooks.feedMonitors(session, argv)
       return
     }
     const store = this.services.store
@@ -1012,6 +1021,8 @@ export class Dispatcher {
       if (multi.dirty) this.writeError(session, EXECABORT_PREVIOUS)
       else sink.nullArray()
       discardTransaction(client, this.watch)
+      // call() shows an EXEC that found the transaction aborted, too.
+      if (this.hooks.hasMonitors) this.hooks.feedMonitors(session, argv)
       return
     }
     const started = performance.now()

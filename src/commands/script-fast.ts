@@ -46,6 +46,8 @@ const SKIP_MAX = 65_536
 /** What an attempt counted, to put back if it is rolled back. */
 export class AttemptRecord {
   readonly logs: [number, Buffer][] = []
+  /** The MONITOR lines of the attempt's commands, shown once it succeeded: [db, argv]. */
+  readonly monitored: [number, Buffer[]][] = []
   /** commandstats entries as they were before the attempt touched them (undefined: absent). */
   private commands: Map<string, [number, number, number, number] | undefined> | null = null
   /** errorstats counts as they were before the attempt touched them. */
@@ -80,6 +82,7 @@ export class AttemptRecord {
       else stats.errors.set(code, was)
     }
     this.logs.length = 0
+    this.monitored.length = 0
   }
 }
 

@@ -326,6 +326,7 @@ export class CallHost implements ScriptHost {
     ctx.readLookups = spec.flags.includes('readonly')
     const started = performance.now()
     spec.handler(ctx, args)
+    this.monitor(spec, args)
     const bytes = this.out.take()
     if (stat !== undefined) {
       stat.calls++
@@ -360,13 +361,28 @@ export class CallHost implements ScriptHost {
     services(this.ctx).log?.(LOG_LEVELS[level] ?? 'warning', message.toString('latin1'))
   }
 
-  /** The attempt succeeded: its redis.log lines go to the log now. */
+  /** The attempt succeeded: its redis.log lines go to the log now, its commands to MONITOR. */
   flushLogs(): void {
-    const logs = this.attempt?.logs
-    if (logs === undefined) return
-    const log = services(this.ctx).log
-    for (const [level, message] of logs) log?.(LOG_LEVELS[level] ?? 'warning', message.toString('latin1'))
-    logs.length = 0
+    const attempt = this.attempt
+    if (attempt === null) return
+    const srv = services(this.ctx)
+    for (const [level, message] of attempt.logs) {
+      srv.log?.(LOG_LEVELS[level] ?? 'warning', message.toString('latin1'))
+    }
+    attempt.logs.length = 0
+    for (const [db, argv] of attempt.monitored) srv.feedMonitors?.(null, db, argv)
+    attempt.monitored.length = 0
+  }
+
+  /** call()'s MONITOR feed of a script's command, after it ran, as the script client ("lua"). */
+  private monitor(spec: CommandSpec, args: Buffer[]): void {
+    if (spec.flags.includes('skip_monitor') || spec.flags.includes('admin')) return
+    if (this.attempt !== null) {
+      this.attempt.monitored.push([this.client.db, args.map((a) => Buffer.from(a))])
+      return
+    }
+    ;(this.ctx.server as ServerServices | null | undefined)?.feedMonitors?.(null, this.client.db,
+      args)
   }
 }
 
@@ -544,12 +560,24 @@ function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): vo
     reply: (outcome) => writeOutcome(ctx, outcome) })
 }
 
-const evalCommand: Handler = (ctx, argv) => runEval(ctx, argv, false, false)
-const evalRoCommand: Handler = (ctx, argv) => runEval(ctx, argv, false, true)
-const evalshaCommand: Handler = (ctx, argv) => runEval(ctx, argv, true, false)
-const evalshaRoCommand: Handler = (ctx, argv) => runEval(ctx, argv, true, true)
-const fcallCommand: Handler = (ctx, argv) => runFunction(ctx, argv, false)
-const fcallRoCommand: Handler = (ctx, argv) => runFunction(ctx, argv, true)
+/**
+ * EVAL* and FCALL* are skip_monitor: they show themselves to MONITOR before they run, so that
+ * the commands of the script follow them (evalCommand, fcallCommandGeneric).
+ */
+function monitored(run: Handler): Handler {
+  return (ctx, argv) => {
+    ;(ctx.server as ServerServices | null | undefined)?.feedMonitors?.(ctx.client, ctx.client.db,
+      argv)
+    run(ctx, argv)
+  }
+}
+
+const evalCommand = monitored((ctx, argv) => runEval(ctx, argv, false, false))
+const evalRoCommand = monitored((ctx, argv) => runEval(ctx, argv, false, true))
+const evalshaCommand = monitored((ctx, argv) => runEval(ctx, argv, true, false))
+const evalshaRoCommand = monitored((ctx, argv) => runEval(ctx, argv, true, true))
+const fcallCommand = monitored((ctx, argv) => runFunction(ctx, argv, false))
+const fcallRoCommand = monitored((ctx, argv) => runFunction(ctx, argv, true))
 
 // ---------------------------------------------------------------------------------------------
 // SCRIPT

@@ -220,6 +220,11 @@ export interface ServerServices {
   afterCommitMark?(): number
   /** Forget the afterCommit functions queued since `mark` (a rolled-back script attempt). */
   dropAfterCommitFrom?(mark: number): void
+  /**
+   * MONITOR: show `argv` as run in `db` by `client`, or by a script's client (null: "lua"), to
+   * every monitoring client (Redis's replicationFeedMonitors); absent without a server.
+   */
+  feedMonitors?(client: ClientState | null, db: number, argv: readonly Buffer[]): void
   /** Write a line to the server's log (redis.log); absent without a server. */
   log?(level: 'debug' | 'verbose' | 'notice' | 'warning', message: string): void
   /** Clients parked by blocking commands (INFO blocked_clients). */

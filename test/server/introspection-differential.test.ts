@@ -1,12 +1,13 @@
 // Issue 14: the introspection figures Redis's own units check, against redis-server 7.0.15 —
 // INFO lazyfreed_objects after the same deletes on both servers (which values Redis would free in
 // its lazy-free thread); CLIENT LIST's qbuf-free after requests of the sizes that decide Redis's
-// query buffer (src/resp/query-buffer.ts).
+// query buffer (src/resp/query-buffer.ts); what MONITOR shows of scripts, functions and
+// transactions (timestamps and client addresses aside).
 // Skips with a visible reason without redis-server; fails under CI=true.
 
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { requireBinary, startCapykv, startRedis } from '../helpers/servers.js'
+import { RawClient, requireBinary, startCapykv, startRedis } from '../helpers/servers.js'
 
 async function infoField(r: Redis, section: string, name: string): Promise<string> {
   const text = await r.info(section)
@@ -118,4 +119,46 @@ t.test('CLIENT LIST qbuf-free follows Redis 7.0.15\'s query buffer sizes', async
     return /qbuf=\d+ qbuf-free=\d+/.exec(line)?.[0]
   }))
   t.equal(own[1], own[0], 'CLIENT INFO of the client itself (its request is in the buffer)')
+})
+
+/** MONITOR lines without their timestamp and client address ("lua" kept). */
+function monitorLines(raw: string): string[] {
+  return raw.split('\r\n').filter((l) => l !== '' && l !== '+OK')
+    .map((l) => l.replace(/^\+\d+\.\d{6} \[(\d+) (lua|[0-9.:]+)\]/,
+      (_m, db: string, who: string) => `[${db} ${who === 'lua' ? 'lua' : 'client'}]`))
+}
+
+t.test('MONITOR shows scripts\' and functions\' commands and EXEC as Redis 7.0.15', async (t) => {
+  if (!requireBinary(t, 'redis-server')) return
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const capykv = await startCapykv()
+  t.teardown(() => capykv.stop())
+  const requests: string[][] = [
+    ['FUNCTION', 'LOAD', "#!lua name=t\nredis.register_function('f', function(k) " +
+      "redis.call('set', k[1], 'v'); return redis.call('get', k[1]) end)"],
+    ['EVAL', "redis.call('set', KEYS[1], ARGV[1]); redis.call('select', '3'); " +
+      "return redis.call('incr', 'n')", '1', 'foo', 'bar'],
+    ['EVAL', "return redis.pcall('nosuch')", '0'],
+    ['EVAL', "return redis.pcall('get')", '0'],
+    ['EVALSHA', 'ffffffffffffffffffffffffffffffffffffffff', '0'],
+    ['EVAL_RO', "return redis.call('get', KEYS[1])", '1', 'foo'],
+    ['FCALL', 'f', '1', 'k'], ['FCALL_RO', 'f', '1', 'k'], ['FCALL', 'nosuch', '0'],
+    ['MULTI'], ['SET', 'a', '1'], ['EVAL', "return redis.call('get', 'a')", '0'], ['EXEC'],
+    ['MULTI'], ['NOSUCH'], ['EXEC'], ['EXEC'], ['MULTI'], ['EXEC', 'x'],
+    ['WATCH', 'w'], ['SET', 'w', '1'], ['MULTI'], ['EXEC'],
+    ['CONFIG', 'GET', 'maxmemory'], ['PING'],
+  ]
+  const seen: string[][] = []
+  for (const port of [redis.port, capykv.port]) {
+    const monitor = await RawClient.connect(port)
+    t.teardown(() => monitor.socket.destroy())
+    await monitor.command(['MONITOR'])
+    const client = await RawClient.connect(port)
+    t.teardown(() => client.socket.destroy())
+    for (const req of requests) await client.command(req, 20)
+    seen.push(monitorLines((await monitor.readFor(200)).toString('latin1')))
+  }
+  t.same(seen[1], seen[0], 'the same lines in the same order')
+  t.ok((seen[0] ?? []).some((l) => l.includes('[0 lua] "set" "foo" "bar"')), 'scripts shown')
 })
