@@ -528,7 +528,9 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   // TLS.
   // TLS (src/server-tls.ts): read when the server listens; a CONFIG SET of a tls-* file or
   // option rebuilds the context for new connections. tls-port is read at startup only.
-  int('tls-port', 0, 0, 65535),
+  // Like port: the listeners are made at startup; CONFIG SET of another value is refused with
+  // that reason (Redis 7.0.15 opens or closes the TLS listener at runtime).
+  int('tls-port', 0, 0, 65535, { sameValueOnly: true }),
   int('tls-session-cache-size', 20480, 0, INT_MAX,
     NONE('TLS session cache size (Node keeps its own)')),
   int('tls-session-cache-timeout', 300, 0, INT_MAX),

@@ -93,6 +93,11 @@ t.test('TLS port: same request path, client certificates, reload', async (t) => 
   const anonymous = new Redis({ port: tlsPort, host: '127.0.0.1', tls: { ca: tlsOptions.ca } })
   t.teardown(() => anonymous.disconnect())
   t.equal(await anonymous.get('k'), 'over tls', 'tls-auth-clients optional: no certificate needed')
+  t.equal(await overTcp.config('SET', 'tls-port', String(tlsPort)), 'OK', 'tls-port: same value')
+  await t.rejects(overTcp.config('SET', 'tls-port', String(tlsPort + 1)),
+    /CONFIG SET failed \(possibly related to argument 'tls-port'\) - capykv can't change it/,
+    'tls-port: another value at runtime is refused with the reason (issue 19)')
+  t.equal(await overTls.ping(), 'PONG', 'the TLS listener is unchanged')
 })
 
 t.test('a bad certificate stops the start with one line', async (t) => {
