@@ -38,8 +38,13 @@ export const RDB_TYPE = {
   HASH_LISTPACK: 16, ZSET_LISTPACK: 17, LIST_QUICKLIST_2: 18, STREAM_LISTPACKS_2: 19,
 } as const
 
-/** list-max-listpack-size -2 (the default): a quicklist node's listpack stays within 8 KB. */
+/**
+ * list-max-listpack-size -2 (the default): an element joins the tail node while the node's
+ * listpack bytes + the element's length + 8 stay within 8 KB (quicklist.c
+ * _quicklistNodeAllowInsert), so a list built by RPUSH dumps as Redis's does.
+ */
 const LIST_NODE_BYTES = 8192
+const LIST_INSERT_OVERHEAD = 8
 const CONTAINER_PLAIN = 1
 const CONTAINER_PACKED = 2
 
@@ -77,7 +82,7 @@ function writeList(w: RdbWriter, list: Deque<Buffer>): void {
   let bytes = 7
   for (const item of list) {
     const el = listpackElement(item)
-    if (node.length > 0 && bytes + el.length > LIST_NODE_BYTES) {
+    if (node.length > 0 && bytes + item.length + LIST_INSERT_OVERHEAD > LIST_NODE_BYTES) {
       nodes.push(node)
       node = []
       bytes = 7
