@@ -11,8 +11,9 @@
 // loaded libraries between jobs: it stores its job function in the metatable of the (read-only)
 // globals, whose read-only flag this file lifts for that one rawset ('unlock' / 'lock': the
 // table's `readonly` int, 8 bytes into Redis's patched Lua Table struct on wasm32, checked to be
-// 1 before it is cleared). Each job is then one eval of JOB_SOURCE: KEYS are the script's keys,
-// ARGV its arguments followed by the job's fields, their count and the driver's token.
+// 1 before it is cleared). Each job is then one eval of JOB_BYTES: KEYS are the script's keys,
+// ARGV its arguments followed by the job's fields, their count and the driver's token; the
+// eval's reply is the job's result.
 // The budget: FAST_FUEL instructions, and a wall-clock deadline checked at every host call (past
 // it, the fuel left is set to 0 so the next hook raises). Where the fuel counter lives (the
 // package's g_fuel_remaining, an int64 in the instance's memory) is found once per instance by
@@ -49,6 +50,10 @@ const b = (s: string): Buffer => Buffer.from(s, 'latin1')
 const str = (f: Buffer | undefined): string => (f === undefined ? '' : f.toString('latin1'))
 const EMPTY = Buffer.alloc(0)
 const NULL_REPLY = b('$-1\r\n')
+/** Reply types of the package's wire format (inline-wire.ts has them all). */
+const WIRE_INT = 0x01
+const WIRE_BULK = 0x02
+const WIRE_ARRAY = 0x03
 const OP_RUN = b('run')
 const OP_FCALL = b('fcall')
 const OP_COMPILE = b('compile')
@@ -57,7 +62,7 @@ const OP_FLUSH = b('flush')
 interface Instance {
   readonly engine: { evalWithArgs(s: string, k: Buffer[], a: Buffer[]): ReplyValue }
   readonly m: EmscriptenModule
-  /** JOB_SOURCE in the instance's memory, and an 8-byte result slot, made once. */
+  /** JOB_BYTES in the instance's memory, and an 8-byte result slot, made once. */
   readonly jobAt: number
   readonly retAt: number
   /** The job's KEYS/ARGV area (set_keys_argv's layout), grown as needed. */
@@ -87,7 +92,6 @@ export class InlineLuaEngine {
   private host: ScriptHost = NO_HOST
   /** The instance whose driver is being set up (boot), before it becomes `inst`. */
   private booting: EmscriptenModule | null = null
-  private result: Buffer[] | null = null
   private resp: 2 | 3 = 2
   private deadline = Infinity
   private readonly token = b(randomBytes(16).toString('hex'))
@@ -155,7 +159,6 @@ export class InlineLuaEngine {
   private boot(inst: Instance): void {
     inst.m._set_limits(BOOT_FUEL, 0, 0)
     this.inJob = false
-    this.result = null
     this.booting = inst.m
     try {
       inst.engine.evalWithArgs(BOOT_SOURCE, [], [this.token, b(DRIVER), b('inline')])
@@ -184,7 +187,7 @@ export class InlineLuaEngine {
     return r
   }
 
-  /** The driver's calls with its token: a job's result, an ACL check, the read-only flag. */
+  /** The driver's calls with its token: an ACL check, the read-only flag. */
   private protocol(args: Buffer[]): Buffer {
     const what = str(args[1])
     if (what === 'acl') return this.host.aclCheck(args.slice(2))
@@ -194,7 +197,6 @@ export class InlineLuaEngine {
       setReadonly(this.booting, str(args[2]), what === 'lock')
       return NULL_REPLY
     }
-    if (this.inJob) this.result = args.slice(1)
     return NULL_REPLY
   }
 
@@ -209,12 +211,12 @@ export class InlineLuaEngine {
   private runJob(inst: Instance, fields: Buffer[], keys: Buffer[], args: Buffer[],
     host: ScriptHost, deadline: number): JobResult {
     this.host = host
-    this.result = null
     this.resp = 2
     this.deadline = deadline
     this.inJob = true
+    let result: Buffer[] | null
     try {
-      evalJob(inst, keys, args, fields, this.token)
+      result = evalJob(inst, keys, args, fields, this.token)
     } catch (e) {
       if (!(e instanceof FastPathAbort)) {
         process.stderr.write(`${process.pid}:M the main thread's Lua engine failed: ` +
@@ -227,8 +229,6 @@ export class InlineLuaEngine {
       this.host = NO_HOST
       this.deadline = Infinity
     }
-    const result = this.result
-    this.result = null
     if (result === null) {
       this.drop()
       return 'aborted'
@@ -314,7 +314,7 @@ export class InlineLuaEngine {
  * every argument twice.
  */
 function evalJob(inst: Instance, keys: Buffer[], args: Buffer[], fields: Buffer[],
-  token: Buffer): void {
+  token: Buffer): Buffer[] | null {
   const m = inst.m
   const count = String(fields.length)
   let size = 4 + 4 + count.length + 4 + token.length
@@ -344,7 +344,33 @@ function evalJob(inst: Instance, keys: Buffer[], args: Buffer[], fields: Buffer[
   put(token)
   m._eval_with_args(inst.retAt, inst.jobAt, JOB_BYTES.length, inst.argsAt, size, keys.length)
   const ptr = view.getUint32(inst.retAt, true)
-  if (ptr !== 0) m._free_mem(ptr)
+  const len = view.getUint32(inst.retAt + 4, true)
+  if (ptr === 0) return null
+  const result = resultFields(Buffer.from(heap.subarray(ptr, ptr + len)))
+  m._free_mem(ptr)
+  return result
+}
+
+/**
+ * The job's result: the driver's reply, an array (the package's wire format: u8 type, u32le
+ * count or length) of bulk strings and integers (integers as their decimal text, as the
+ * worker's driver hands them over); null for anything else (the driver itself failed).
+ */
+function resultFields(reply: Buffer): Buffer[] | null {
+  if (reply.length < 5 || reply[0] !== WIRE_ARRAY) return null
+  const n = reply.readUInt32LE(1)
+  const fields: Buffer[] = []
+  let at = 5
+  for (let i = 0; i < n; i++) {
+    const type = reply[at]
+    const len = reply.readUInt32LE(at + 1)
+    at += 5
+    if (type === WIRE_BULK) fields.push(reply.subarray(at, at + len))
+    else if (type === WIRE_INT) fields.push(b(String(reply.readBigInt64LE(at))))
+    else return null
+    at += len
+  }
+  return fields
 }
 
 /** The fuel left in the instance's counter (int64, read as a double: exact below 2^53). */

@@ -509,8 +509,9 @@ end
 
 -- The main thread's engine (inline-engine.ts): each job is an eval of its own, whose KEYS are
 -- the script's keys and whose ARGV are the script's arguments followed by the job's fields, their
--- count and TOKEN. serve() takes the job off ARGV, runs it, and hands the result to the host as
--- the worker's driver does (redis.call(TOKEN, status, ...)). It is kept between evals in the
+-- count and TOKEN. serve() takes the job off ARGV, runs it, and returns its result (the fields
+-- the worker's driver hands over with redis.call(TOKEN, status, ...)) as the eval's reply, an
+-- array of strings and integers. It is kept between evals in the
 -- metatable of the globals, under TOKEN: the host lifts that table's read-only flag for the one
 -- rawset below ('unlock' / 'lock').
 local function serve()
@@ -520,7 +521,7 @@ local function serve()
   local job = {}
   for i = 1, m do job[i] = ARGV[n - 2 - m + i] end
   for i = n, n - 1 - m, -1 do ARGV[i] = nil end
-  rcall(TOKEN, run_job(job))
+  return {run_job(job)}
 end
 local mt = getmetatable(_G)
 rcall(TOKEN, 'unlock', tostring(mt))
