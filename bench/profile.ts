@@ -184,7 +184,10 @@ async function main(): Promise<void> {
   else rmSync(profDir, { recursive: true, force: true })
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`profile failed: ${e instanceof Error ? e.stack : String(e)}\n`)
-  process.exitCode = 1
-})
+// Run only as a program: bench/evict-cpu.ts imports summarize().
+if (process.argv[1]?.endsWith('profile.js') === true) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`profile failed: ${e instanceof Error ? e.stack : String(e)}\n`)
+    process.exitCode = 1
+  })
+}

@@ -10,11 +10,14 @@
 //   neither (one commit point per group). WATCH sees them (the keyspace observer), as Redis's
 //   signalModifiedKey; `evicted` notifications leave after the append, with the held output.
 // - Candidates are Redis's: maxmemory-samples keys sampled per database (KeyMap's sampling
-//   arrays: every key, or every key with an expiry for volatile-*), scored (LRU idle time,
+//   arrays: every key, or every key with an expiry for volatile-*; consecutive positions from a
+//   random one, as dictGetSomeKeys reads consecutive buckets), scored (LRU idle time,
 //   255 - decayed LFU counter, or a sooner expiry) into a 16-entry pool kept in ascending order;
-//   the best is taken from the right end, a ghost (deleted meanwhile) is skipped. Random
-//   policies take one random key, visiting the databases round robin.
-// - One call evicts until used_memory <= maxmemory, checking every 16 keys whether it exceeded
+//   the best is taken from the right end, a ghost (its entry no longer at the position it was
+//   sampled from) is skipped. Random policies take one random key, visiting the databases
+//   round robin.
+// - One call evicts until used_memory <= maxmemory less evictionMargin (one transaction for a
+//   batch of keys, not one per command), checking every 16 keys whether it exceeded
 //   the tenacity's time limit (Redis's evictionTimeLimitUs); then the rest continues in the
 //   background (setImmediate slices) and the call counts as 'running', not a failure.
 // - The pool is a second limit: under an eviction policy, keys are evicted as well while the
@@ -56,6 +59,16 @@ export function evictionTimeLimitUs(tenacity: number): number {
   return Number.POSITIVE_INFINITY
 }
 
+/**
+ * How far under a limit an eviction goes once started: a batch of keys per transaction (a
+ * transaction costs a log record, its framing and checksum), where Redis stops just under the
+ * limit and evicts again at the next command — about 1/512 of the limit, at most 32 KiB (the
+ * same maxmemory then holds 0.2 % fewer keys at most). 0 for limits under 512 bytes.
+ */
+export function evictionMargin(limit: number): number {
+  return Math.min(limit >>> 9, 32 * 1024)
+}
+
 /** The live bytes a pool with this ring keeps under an eviction policy (see the invariants). */
 export function poolLimitBytes(ringBytes: number): number {
   return Math.max(0, Math.floor((ringBytes - 2 * writeReserveBytes(ringBytes) -
@@ -64,14 +77,24 @@ export function poolLimitBytes(ringBytes: number): number {
 
 /**
  * Redis's eviction pool: up to EVPOOL_SIZE (score, db, key), ascending by score, empty slots
- * (key null) on the right. insert() is evictionPoolPopulate's placement, exactly.
+ * (key null) on the right. insert() is evictionPoolPopulate's placement, exactly. Each
+ * candidate also keeps where it was sampled (its position in the database's sampling arrays and
+ * its entry), so that takeBest can tell a live candidate from a ghost without a lookup by key.
  */
 export class EvictionPool {
   readonly score = new Float64Array(EVPOOL_SIZE)
   readonly db = new Uint8Array(EVPOOL_SIZE)
   readonly key: (string | null)[] = new Array<string | null>(EVPOOL_SIZE).fill(null)
+  readonly pos = new Int32Array(EVPOOL_SIZE)
+  readonly entry: unknown[] = new Array<unknown>(EVPOOL_SIZE).fill(null)
 
-  insert(score: number, db: number, key: string): void {
+  /** Whether insert(score, …) would place the candidate (not worse than a full pool's worst). */
+  takes(score: number): boolean {
+    return this.key[EVPOOL_SIZE - 1] === null || (this.key[0] !== null &&
+      (this.score[0] as number) < score)
+  }
+
+  insert(score: number, db: number, key: string, pos = -1, entry: unknown = null): void {
     let k = 0
     while (k < EVPOOL_SIZE && this.key[k] !== null && (this.score[k] as number) < score) k++
     if (k === 0 && this.key[EVPOOL_SIZE - 1] !== null) return // worse than every entry: skip
@@ -86,30 +109,53 @@ export class EvictionPool {
     this.score[k] = score
     this.db[k] = db
     this.key[k] = key
+    this.pos[k] = pos
+    this.entry[k] = entry
   }
 
   private shift(from: number, to: number, count: number): void {
     this.score.copyWithin(to, from, from + count)
     this.db.copyWithin(to, from, from + count)
-    const keys = this.key.slice(from, from + count)
-    for (let i = 0; i < count; i++) this.key[to + i] = keys[i] as string | null
+    this.pos.copyWithin(to, from, from + count)
+    const keys = this.key
+    const entries = this.entry
+    // In place, in the direction that reads each slot before it is overwritten.
+    if (to > from) {
+      for (let i = count - 1; i >= 0; i--) {
+        keys[to + i] = keys[from + i] as string | null
+        entries[to + i] = entries[from + i]
+      }
+    } else {
+      for (let i = 0; i < count; i++) {
+        keys[to + i] = keys[from + i] as string | null
+        entries[to + i] = entries[from + i]
+      }
+    }
   }
 
-  /** Take the best candidate (rightmost) that `exists`; null when the pool has none. */
-  takeBest(exists: (db: number, key: string) => boolean): { db: number; key: string } | null {
+  /**
+   * Take the best candidate (rightmost) that `live` accepts (given its database, key, sampling
+   * position and entry); null when the pool has none. Every candidate looked at leaves the pool.
+   */
+  takeBest(live: (db: number, key: string, pos: number, entry: unknown) => boolean):
+    { db: number; key: string } | null {
     for (let k = EVPOOL_SIZE - 1; k >= 0; k--) {
       const key = this.key[k]
       if (key === null || key === undefined) continue
       const db = this.db[k] as number
+      const pos = this.pos[k] as number
+      const entry = this.entry[k]
       this.key[k] = null
+      this.entry[k] = null
       this.score[k] = 0
-      if (exists(db, key)) return { db, key }
+      if (live(db, key, pos, entry)) return { db, key }
     }
     return null
   }
 
   clear(): void {
     this.key.fill(null)
+    this.entry.fill(null)
     this.score.fill(0)
   }
 }
@@ -184,10 +230,15 @@ export class Evictor implements RoomMaker {
     return store === null || this.kind === 'none' ? 0 : poolLimitBytes(store.log.ringBytes)
   }
 
-  /** Whether anything is over its limit (cheap: before every command). */
-  private overLimit(ks: Keyspace, poolLimit: number, clients: number): boolean {
-    if (this.maxmemory !== 0 && ks.memBytes + ks.liveBytes + clients > this.maxmemory) return true
-    return poolLimit !== 0 && ks.liveBytes > poolLimit
+  /**
+   * Whether anything is over its limit (cheap: before every command); with `batch`, over the
+   * limit less its batch margin (evictionMargin), where an eviction that started stops.
+   */
+  private overLimit(ks: Keyspace, poolLimit: number, clients: number, batch = false): boolean {
+    const max = this.maxmemory
+    const used = ks.memBytes + ks.liveBytes + clients
+    if (max !== 0 && used > max - (batch ? evictionMargin(max) : 0)) return true
+    return poolLimit !== 0 && ks.liveBytes > poolLimit - (batch ? evictionMargin(poolLimit) : 0)
   }
 
   /** Whether performEvictions has anything to check (maxmemory set, or an eviction policy). */
@@ -216,10 +267,10 @@ export class Evictor implements RoomMaker {
     const limitMs = evictionTimeLimitUs(this.tenacity) / 1000
     const evicted: { db: number; key: string }[] = []
     let result: EvictResult = 'ok'
-    while (this.overLimit(ks, poolLimit, clients)) {
+    while (this.overLimit(ks, poolLimit, clients, true)) {
       const pick = this.pick(ks, nowMs)
       if (pick === null) {
-        result = 'fail'
+        if (this.overLimit(ks, poolLimit, clients)) result = 'fail'
         break
       }
       txn.apply(delEv(pick.db, pick.key))
@@ -302,11 +353,8 @@ export class Evictor implements RoomMaker {
     if (this.kind === 'random') return this.pickRandom(ks, exclude)
     const kind = this.kind as 'lru' | 'lfu' | 'ttl'
     const volatile = !this.allKeys
-    const allowed = (db: number, key: string): boolean => {
-      if (exclude !== null && exclude.has(`${db}:${key}`)) return false
-      const entry = ks.get(db, key)
-      return entry !== undefined && (!volatile || entry.expireAtMs !== 0)
-    }
+    this.pickKs = ks
+    this.pickExclude = exclude
     for (let round = 0; ; round++) {
       let total = 0
       for (let db = 0; db < DB_COUNT; db++) {
@@ -314,21 +362,47 @@ export class Evictor implements RoomMaker {
         const size = volatile ? map.volatileSize : map.size
         if (size === 0) continue
         total += size
-        // Redis's dictGetSomeKeys: every key when the sample covers the database.
+        // Redis's dictGetSomeKeys: consecutive positions from a random one (every key when the
+        // sample covers the database), so a sample reads a few cache lines, not one per key.
         const all = this.samples >= size
         const n = all ? size : this.samples
-        for (let j = 0; j < n; j++) {
-          const i = all ? j : randomIndex(size)
+        let i = all ? 0 : randomIndex(size)
+        for (let j = 0; j < n; j++, i++) {
+          if (i === size) i = 0
           const entry = map.sampleEntry(i, volatile)
-          this.pool.insert(evictionScore(kind, entry.lru, entry.expireAtMs, nowMs), db,
-            map.sampleKey(i, volatile))
+          const score = evictionScore(kind, entry.lru, entry.expireAtMs, nowMs)
+          // The key (another memory access) only for a candidate the pool takes.
+          if (this.pool.takes(score)) {
+            this.pool.insert(score, db, map.sampleKey(i, volatile), i, entry)
+          }
         }
       }
       if (total === 0) return null
-      const best = this.pool.takeBest(allowed)
+      const best = this.pool.takeBest(this.liveCandidate)
       if (best !== null) return best
       if (round >= PICK_ROUNDS_MAX) return null // sampling found only excluded keys
     }
+  }
+
+  /** pick's keyspace and exclusions, for liveCandidate (no closure per pick). */
+  private pickKs: Keyspace | null = null
+  private pickExclude: ReadonlySet<string> | null = null
+
+  /**
+   * A pool candidate is live when its entry is still at the position it was sampled from in
+   * its database's sampling arrays (an entry is in one map at one position: a key deleted,
+   * overwritten, moved by a delete's swap, flushed or swapped away is not), and not excluded.
+   */
+  private readonly liveCandidate = (db: number, key: string, pos: number, entry: unknown):
+    boolean => {
+    const ks = this.pickKs
+    if (ks === null) return false
+    const exclude = this.pickExclude
+    if (exclude !== null && exclude.has(`${db}:${key}`)) return false
+    const map = ks.db(db)
+    const volatile = !this.allKeys
+    return pos >= 0 && pos < (volatile ? map.volatileSize : map.size) &&
+      map.sampleEntry(pos, volatile) === entry
   }
 
   private pickRandom(ks: Keyspace, exclude: ReadonlySet<string> | null):
