@@ -30,6 +30,11 @@
 #   --logs DIR        keep each unit's runtest output and server log there (default: a temp
 #                     dir, removed at exit unless a unit failed)
 #   --verbose         print every [err] line of every unit after the table
+#   --tls             run the units over TLS (runtest --tls): certificates are made here with
+#                     openssl into the suite's tests/tls (a CA, a server and a client certificate,
+#                     as Redis's utils/gen-test-certs.sh lays them out), each server gets a
+#                     tls-port with them (tls-auth-clients yes) beside its plain port (used only
+#                     for the PING that says it is up); needs Debian's tcl-tls and openssl
 # Output: one row per unit (ok, err, ignored, seconds, note), then the last line
 #   SUITE ok=N err=M units=K
 # for capykv (or for the reference with --reference). Exit status 0 iff every unit passed.
@@ -55,6 +60,7 @@ LATENCY of expire events are correctly collected|expects the active expire cycle
 LATENCY RESET is able to reset events|counts the events the skipped expire test recorded (its 1,000,000-command EVAL and the expiry); without it neither server has any, and both fail it"
 
 units=() mode=capykv tags=$PROFILE_TAGS unit_timeout=300 src="" logs="" keep_logs=0 verbose=0
+use_tls=0
 cache=${REDIS_SUITE_CACHE:-$HOME/.cache/capykv-redis-suite}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -69,6 +75,7 @@ while [ $# -gt 0 ]; do
     --capykv) root=$(cd "$2" && pwd); shift ;;
     --logs) logs=$2; keep_logs=1; shift ;;
     --verbose) verbose=1 ;;
+    --tls) use_tls=1 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "redis-suite: unknown option $1" >&2; exit 2 ;;
     *) units+=("${1#unit/}") ;;
@@ -146,30 +153,67 @@ if [ "$mode" != reference ] && [ ! -f "$root/dist/src/main.js" ]; then
   echo "redis-suite: $root/dist/src/main.js is missing (build capykv first)" >&2; exit 2
 fi
 
+# --tls: the certificates runtest's --tls reads from tests/tls (ca.crt, client.crt,
+# client.key), and the server's, made with openssl (no Redis code), once per suite tree.
+tls_args=() runtest_tls=()
+make_test_certs() {
+  local d="$src/tests/tls"
+  mkdir -p "$d"
+  [ -s "$d/client.key" ] && [ -s "$d/server.key" ] && return 0
+  openssl genrsa -out "$d/ca.key" 2048 &&
+    openssl req -x509 -new -nodes -sha256 -key "$d/ca.key" -days 3650 \
+      -subj '/O=capykv suite/CN=Certificate Authority' -out "$d/ca.crt" &&
+    printf '[server]\nkeyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1\n[client]\nkeyUsage = digitalSignature, keyEncipherment\nextendedKeyUsage = clientAuth\n' \
+      >"$d/openssl.cnf" || return 1
+  local name
+  for name in server client; do
+    openssl genrsa -out "$d/$name.key" 2048 &&
+      openssl req -new -sha256 -subj "/O=capykv suite/CN=$name" -key "$d/$name.key" |
+      openssl x509 -req -sha256 -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAserial "$d/ca.txt" \
+        -CAcreateserial -days 3650 -extfile "$d/openssl.cnf" -extensions "$name" \
+        -out "$d/$name.crt" || return 1
+  done
+  chmod 644 "$d"/*.key
+}
+if [ "$use_tls" = 1 ]; then
+  need openssl "Debian package openssl"
+  echo 'package require tls' | tclsh8.6 >/dev/null 2>&1 ||
+    { echo "redis-suite: --tls needs Tcl's tls package (Debian package tcl-tls)" >&2; exit 2; }
+  make_test_certs >"$logs/certs" 2>&1 || { cat "$logs/certs"; exit 2; }
+  tls_args=(--tls-cert-file "$src/tests/tls/server.crt" --tls-key-file "$src/tests/tls/server.key"
+    --tls-ca-cert-file "$src/tests/tls/ca.crt")
+  runtest_tls=(--tls)
+fi
+
 free_port() {
   node -e "const s=require('net').createServer()
     s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
-# Starts the target ($1: capykv|reference) on a free port; sets port, spid, sdir.
+# Starts the target ($1: capykv|reference) on a free port; sets port (the one runtest uses: the
+# TLS port with --tls), spid, sdir.
 start_target() {
-  local target=$1 log=$2
+  local target=$1 log=$2 tls_port=()
   port=$(free_port)
+  [ "$use_tls" = 0 ] || { test_port=$(free_port); tls_port=(--tls-port "$test_port" "${tls_args[@]}"); }
   if [ "$target" = capykv ]; then
     sdir=$(mktemp -d /dev/shm/capykv-suite.XXXXXX)
     # 512 MiB: room for every unit's data, and half the time a 1 GiB pool takes to create.
     PMEM_IS_PMEM_FORCE=1 node "$root/dist/src/main.js" --port "$port" --bind 127.0.0.1 \
-      --dir "$sdir" --pool-size 512mb >"$log" 2>&1 &
+      --dir "$sdir" --pool-size 512mb "${tls_port[@]}" >"$log" 2>&1 &
   else
     sdir=$(mktemp -d "${TMPDIR:-/tmp}/redis-suite-ref.XXXXXX")
     redis-server --port "$port" --bind 127.0.0.1 --dir "$sdir" --save '' --appendonly no \
-      >"$log" 2>&1 &
+      "${tls_port[@]}" >"$log" 2>&1 &
   fi
   spid=$!
   pids+=("$spid") dirs+=("$sdir")
   local i
   for i in $(seq 1 300); do
-    redis-cli -p "$port" PING 2>/dev/null | grep -q PONG && return 0
+    if redis-cli -p "$port" PING 2>/dev/null | grep -q PONG; then
+      [ "$use_tls" = 0 ] || port=$test_port
+      return 0
+    fi
     kill -0 "$spid" 2>/dev/null || break
     sleep 0.1
   done
@@ -206,7 +250,8 @@ run_unit() {
   local t0 rc
   t0=$(date +%s)
   (cd "$src" && exec timeout -k 10 "$unit_timeout" ./runtest --host 127.0.0.1 --port "$port" \
-    --single "unit/$unit" "${RUNTEST_FLAGS[@]}" --tags "$tags" "${skip_args[@]}" \
+    --single "unit/$unit" "${RUNTEST_FLAGS[@]}" "${runtest_tls[@]}" --tags "$tags" \
+    "${skip_args[@]}" \
     --baseport "$base" --portcount 100) \
     >"$out" 2>&1 &
   rpid=$!
