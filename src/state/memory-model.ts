@@ -9,6 +9,8 @@
 import type { Deque } from './deque.js'
 import type { Entry } from './keyspace.js'
 import type { ZSet } from './zset.js'
+import type { Stream } from './stream.js'
+import { streamValueMemory } from './stream-memory.js'
 
 /**
  * Per key: the KeyMap slot (an OrderedHashMap entry of three words plus its bucket share, at a
@@ -43,6 +45,8 @@ export function valueMemory(entry: Entry): number {
       return COLLECTION_BASE + entry.bytes + SET_MEMBER * (entry.value as Set<string>).size
     case 4:
       return COLLECTION_BASE + entry.bytes + ZSET_MEMBER * (entry.value as ZSet).length
+    case 5: // stream: its own O(1) model (stream-memory.ts)
+      return streamValueMemory(entry.value as Stream)
     default:
       return COLLECTION_BASE + entry.bytes
   }

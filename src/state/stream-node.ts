@@ -17,6 +17,8 @@
 import { intEncodedSizeNum, lpDeltaSize, lpIntSize, lpStringSize, sameFields } from './stream-listpack.js'
 
 const U64 = (1n << 64n) - 1n
+/** A stream's liveBytes estimate before any entry or group (stream.ts `bytes`). */
+export const STREAM_BASE_BYTES = 64
 const EMPTY = Buffer.alloc(0)
 const FLAG_SAME_FIELDS = 1
 /** First capacity of a node's data (doubled as it grows; trimmed to size once sealed). */
@@ -65,6 +67,11 @@ export class StreamNode {
   /** Bytes of DRAM the packed data takes (its capacity). */
   get dataBytes(): number {
     return this.data.length
+  }
+
+  /** Bytes of the packed records (their length, whatever the capacity). */
+  get packedBytes(): number {
+    return this.dataLength
   }
 
   /** Index of the first entry with id >= `id` (ids.length when none). */

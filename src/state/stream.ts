@@ -25,9 +25,9 @@
 
 import { type ByteReader, type ByteWriter, DecodeError } from './bytes.js'
 import { registerValueType } from './value-codec.js'
-import { StreamNode } from './stream-node.js'
+import { STREAM_BASE_BYTES, StreamNode } from './stream-node.js'
 
-export { StreamNode }
+export { STREAM_BASE_BYTES, StreamNode }
 
 export const TYPE_STREAM = 5
 
@@ -156,7 +156,6 @@ export class ConsumerGroup {
 }
 
 // liveBytes estimate, additive (see the invariants).
-export const STREAM_BASE_BYTES = 64
 const entryEstimate = (fv: readonly Buffer[]): number => {
   let n = 20
   for (const b of fv) n += b.length + 2
@@ -175,6 +174,11 @@ export class Stream {
   entriesAdded = 0n
   readonly groups = new Map<string, ConsumerGroup>()
   bytes = STREAM_BASE_BYTES
+  /** Over the nodes: entries stored (deleted ones included), their packed bytes and their
+   *  liveBytes estimates (stream-memory.ts's inputs, kept so it is O(1)). */
+  stored = 0
+  packedBytes = 0
+  storedEstimate = 0
 
   /** Append (the caller checked id > lastId); returns the undo. */
   append(id: bigint, fv: Buffer[], newNode: boolean): () => void {
@@ -187,7 +191,12 @@ export class Stream {
       created = true
     }
     const est = entryEstimate(fv)
+    const packedBefore = node.packedBytes
     const size = node.push(id, fv, est)
+    const packed = node.packedBytes - packedBefore
+    this.stored++
+    this.packedBytes += packed
+    this.storedEstimate += est
     const lastBefore = this.lastId
     const firstBefore = this.firstId
     this.length++
@@ -198,6 +207,9 @@ export class Stream {
     const n = node
     return () => {
       n.pop(size, est)
+      this.stored--
+      this.packedBytes -= packed
+      this.storedEstimate -= est
       if (created) this.nodes.pop()
       this.length--
       this.entriesAdded--
@@ -249,9 +261,13 @@ export class Stream {
       this.nodes.splice(ni, 1)
       est = node.estimate
       this.bytes -= est
+      this.dropStored(node, -1)
     }
     return () => {
-      if (dropped) this.nodes.splice(ni, 0, node)
+      if (dropped) {
+        this.nodes.splice(ni, 0, node)
+        this.dropStored(node, 1)
+      }
       this.bytes += est
       node.dead[ei] = false
       node.live++
@@ -268,14 +284,23 @@ export class Stream {
     for (const node of removed) {
       live += node.live
       est += node.estimate
+      this.dropStored(node, -1)
     }
     this.length -= live
     this.bytes -= est
     return () => {
       this.nodes.unshift(...removed)
+      for (const node of removed) this.dropStored(node, 1)
       this.length += live
       this.bytes += est
     }
+  }
+
+  /** Count a node's entries out of (sign -1) or back into (1) the stored totals. */
+  private dropStored(node: StreamNode, sign: number): void {
+    this.stored += sign * node.ids.length
+    this.packedBytes += sign * node.packedBytes
+    this.storedEstimate += sign * node.estimate
   }
 
   /** The first (or last) live entry's id, or null when empty. */
