@@ -148,7 +148,9 @@ const verifier = new Verifier()
 
 t.test('scripts and function libraries, crash images at every write', async (t) => {
   const table = await loadCommandTable()
-  const server = { table }
+  // A server's config as handlers read it: every parameter at its default (lazyfree's yes/no
+  // are off; busy-reply-threshold is Redis's 5000 ms, the scripts' fast path reads it).
+  const server = { table, config: { get: (): undefined => undefined, getNumber: (): number => 5000 } }
   const clock = { now: T0 }
   const previous = setClock({ nowMs: () => clock.now })
   t.teardown(() => { setClock(previous) })
