@@ -3539,6 +3539,13 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
       { name: 'sourcekey', type: 'key', keySpecIndex: 1, multiple: true },
     ],
   },
+  pfselftest: {
+    summary: 'Runs the HyperLogLog self test: register access and estimate error (internal)',
+    since: '2.8.9',
+    group: 'hyperloglog',
+    complexity: 'N/A',
+    docFlags: ['syscmd'],
+  },
   ping: {
     summary: 'Checks that the server answers',
     since: '1.0.0',

@@ -193,7 +193,7 @@ export function denseGet(p: Buffer, at: number, reg: number): number {
   return ((b0 >> fb) | (b1 << (8 - fb))) & 63
 }
 
-function denseSetRaw(p: Buffer, at: number, reg: number, val: number): void {
+export function denseSetRaw(p: Buffer, at: number, reg: number, val: number): void {
   const bit = reg * 6
   const byte = at + (bit >> 3)
   const fb = bit & 7

@@ -43,7 +43,7 @@ function hllOrReply(ctx: CommandContext, key: string): Entry | undefined | null 
   return entry
 }
 
-function sparseMaxBytes(ctx: CommandContext): number {
+export function sparseMaxBytes(ctx: CommandContext): number {
   const sv = ctx.server as ServerServices | undefined
   return sv === undefined ? 3000 : sv.config.getNumber('hll-sparse-max-bytes')
 }

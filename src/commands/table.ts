@@ -21,7 +21,7 @@ export const BUILTIN_COMMANDS: readonly CommandSpec[] = Object.freeze([
 export const DATA_MODULES: readonly string[] =
   Object.freeze(['string', 'keys', 'expire', 'list', 'hash', 'set', 'zset', 'scripting',
     'memory', 'sort', 'bitops', 'hyperloglog', 'geo', 'latency', 'stream', 'stream-read', 'stream-group',
-    'stream-info', 'cluster', 'dump', 'migrate'])
+    'stream-info', 'cluster', 'dump', 'migrate', 'hll-selftest'])
 
 function isSpec(v: unknown): v is CommandSpec {
   if (v === null || typeof v !== 'object') return false

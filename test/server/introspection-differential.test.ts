@@ -162,3 +162,26 @@ t.test('MONITOR shows scripts\' and functions\' commands and EXEC as Redis 7.0.1
   t.same(seen[1], seen[0], 'the same lines in the same order')
   t.ok((seen[0] ?? []).some((l) => l.includes('[0 lua] "set" "foo" "bar"')), 'scripts shown')
 })
+
+t.test('PFSELFTEST passes on both servers; its arity error is Redis\'s', async (t) => {
+  if (!requireBinary(t, 'redis-server')) return
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const capykv = await startCapykv()
+  t.teardown(() => capykv.stop())
+  const replies: string[][] = []
+  for (const port of [redis.port, capykv.port]) {
+    const c = await RawClient.connect(port)
+    t.teardown(() => c.socket.destroy())
+    const out: string[] = []
+    // The self test blocks its server for seconds (ten million additions): a long bound.
+    c.send(RawClient.encode('PFSELFTEST'))
+    out.push(await c.readUntil('\r\n', 120_000))
+    for (const req of [['PFSELFTEST', 'x'], ['COMMAND', 'INFO', 'PFSELFTEST']]) {
+      out.push(await c.command(req))
+    }
+    replies.push(out)
+  }
+  t.same(replies[1], replies[0])
+  t.equal(replies[1]?.[0], '+OK\r\n', 'the self test passes')
+})
