@@ -206,3 +206,26 @@ t.test('TTLs, options and refused payloads answer as Redis', async (t) => {
     t.equal(a, b, cmd.map((x) => (Buffer.isBuffer(x) ? '<payload>' : x)).join(' '))
   })
 })
+
+t.test('FUNCTION DUMP is Redis\'s bytes and restores both ways (the same RDB codec)', async (t) => {
+  if (!requireBinary(t, 'redis-server')) return
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const capykv = await startCapykv()
+  t.teardown(() => capykv.stop())
+  const r = await new SocketTarget('redis', redis.port).connect()
+  const k = await new SocketTarget('capykv', capykv.port).connect()
+  t.teardown(() => { r.close(); k.close() })
+  const lib = "#!lua name=mylib\nredis.register_function('f1', function(keys, args) return 'hello' end)" +
+    `\n-- ${'padding '.repeat(20)}`
+  const [, mine] = await k.send([['FUNCTION', 'LOAD', lib], ['FUNCTION', 'DUMP']])
+  const [, theirs] = await r.send([['FUNCTION', 'LOAD', lib], ['FUNCTION', 'DUMP']])
+  if (mine === undefined || theirs === undefined) throw new Error('no reply')
+  t.same(bulkOf(mine), bulkOf(theirs), 'FUNCTION DUMP bytes (LZF-compressed library source)')
+  const back = await k.send([['FUNCTION', 'FLUSH'], ['FUNCTION', 'RESTORE', bulkOf(theirs)],
+    ['FCALL', 'f1', '0']])
+  t.equal(back[2]?.toString(), '$5\r\nhello\r\n', 'Redis\'s FUNCTION DUMP restores into capykv')
+  const there = await r.send([['FUNCTION', 'FLUSH'], ['FUNCTION', 'RESTORE', bulkOf(mine)],
+    ['FCALL', 'f1', '0']])
+  t.equal(there[2]?.toString(), '$5\r\nhello\r\n', 'capykv\'s FUNCTION DUMP restores into Redis')
+})
