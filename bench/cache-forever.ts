@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   console.log('| phase | SETs | server errors | refusals | evicted_keys | keys | log used / ring | ' +
     'restart ms | keys after kill -9 |')
   console.log('|---|---|---|---|---|---|---|---|---|')
-  let server = await startServer('capykv-pm', { dir, poolSize: pool, args })
+  let server = await startServer('capykv-pm', { dir, poolSize: pool, args, timeoutMs: 600_000 })
   try {
     for (let phase = 0; phase < phases; phase++) {
       const out = await benchmark(server.port, Math.floor(sets / phases))
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
         server.proc.kill('SIGKILL')
         await new Promise((r) => server.proc.once('exit', r))
         const t0 = performance.now()
-        server = await startServer('capykv-pm', { dir, poolSize: pool, args })
+        server = await startServer('capykv-pm', { dir, poolSize: pool, args, timeoutMs: 600_000 })
         restart = (performance.now() - t0).toFixed(0)
         const r = new Redis({ port: server.port, host: '127.0.0.1' })
         recovered = String(await r.dbsize())
