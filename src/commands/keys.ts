@@ -17,7 +17,7 @@
 import { flushAllEv, flushDbEv, swapDbEv } from '../state/core-events.js'
 import { idleMs, lfuDecayed, touchKey } from '../state/lru.js'
 import {
-  DB_COUNT, type Entry, keyHash, type KeyMap, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
+  DB_COUNT, type Entry, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET,
 } from '../state/keyspace.js'
 import { TYPE_STREAM } from '../state/stream.js'
 import { scanCursorOrReply } from './coll-util.js'
@@ -118,76 +118,11 @@ const keysCommand: Handler = (ctx, argv) => {
   for (const key of out) ctx.reply.bulk(keyBuffer(key))
 }
 
-/** SCAN's hash space: keyHash (state/keyspace.ts, FNV-1a over the key's bytes). Never change it. */
-const HASH_SPACE = 2 ** 32
-
-/** The keys of one database map at one moment, grouped by the top `bits` bits of keyHash. */
-interface Snapshot {
-  readonly keys: string[]
-  /** Bucket b holds keys[starts[b] .. starts[b+1]). */
-  readonly starts: Uint32Array
-  readonly bits: number
-  readonly takenAtMs: number
-  lastUsedMs: number
-}
-
-const snapshots = new WeakMap<KeyMap, Snapshot>()
-/** Snapshots alive (for releasing idle ones); at most this many are kept. */
-const liveSnapshots: { map: WeakRef<KeyMap>; snapshot: Snapshot }[] = []
-const SNAPSHOTS_MAX = 16
-const SNAPSHOT_IDLE_MS = 60_000
-
-function takeSnapshot(map: KeyMap, nowMs: number): Snapshot {
-  const count = map.size
-  let bits = 4
-  while (bits < 24 && 2 ** bits < count) bits++
-  const shift = 32 - bits
-  const bucketCount = 2 ** bits
-  const hashes = new Uint32Array(count)
-  const starts = new Uint32Array(bucketCount + 1)
-  const unsorted: string[] = new Array<string>(count)
-  let i = 0
-  for (const key of map.keys()) {
-    const b = keyHash(key) >>> shift
-    hashes[i] = b
-    unsorted[i] = key
-    starts[b + 1] = (starts[b + 1] as number) + 1
-    i++
-  }
-  for (let b = 0; b < bucketCount; b++) {
-    starts[b + 1] = (starts[b + 1] as number) + (starts[b] as number)
-  }
-  const fill = starts.slice(0, bucketCount)
-  const keys: string[] = new Array<string>(count)
-  for (let k = 0; k < count; k++) {
-    const b = hashes[k] as number
-    keys[fill[b] as number] = unsorted[k] as string
-    fill[b] = (fill[b] as number) + 1
-  }
-  const snapshot: Snapshot = { keys, starts, bits, takenAtMs: nowMs, lastUsedMs: nowMs }
-  snapshots.set(map, snapshot)
-  releaseSnapshots(nowMs, map, snapshot)
-  return snapshot
-}
-
-/** Forget idle snapshots, and the oldest beyond SNAPSHOTS_MAX. */
-function releaseSnapshots(nowMs: number, map: KeyMap, snapshot: Snapshot): void {
-  for (let i = liveSnapshots.length - 1; i >= 0; i--) {
-    const item = liveSnapshots[i] as (typeof liveSnapshots)[number]
-    const m = item.map.deref()
-    if (m === map || m === undefined || snapshots.get(m) !== item.snapshot ||
-        nowMs - item.snapshot.lastUsedMs > SNAPSHOT_IDLE_MS) {
-      if (m !== undefined && m !== map && snapshots.get(m) === item.snapshot) snapshots.delete(m)
-      liveSnapshots.splice(i, 1)
-    }
-  }
-  liveSnapshots.push({ map: new WeakRef(map), snapshot })
-  while (liveSnapshots.length > SNAPSHOTS_MAX) {
-    const oldest = liveSnapshots.shift() as (typeof liveSnapshots)[number]
-    const m = oldest.map.deref()
-    if (m !== undefined && snapshots.get(m) === oldest.snapshot) snapshots.delete(m)
-  }
-}
+/**
+ * SCAN's cursors are KeyMap.scan's (state/key-table.ts): part * 2^32 + a hash position, below
+ * 2^38; a larger cursor ends the walk at once.
+ */
+const CURSOR_END = 2 ** 38
 
 /** SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] */
 const scanCommand: Handler = (ctx, argv) => {
@@ -233,28 +168,10 @@ export function scanKeys(
 ): { next: number; keys: string[] } {
   const db = ctx.client.db
   const map = ctx.keyspace.db(db)
-  if (cursor >= HASH_SPACE) return { next: 0, keys: [] }
-  let snapshot = cursor === 0 ? undefined : snapshots.get(map)
-  if (snapshot === undefined) snapshot = takeSnapshot(map, ctx.nowMs)
-  snapshot.lastUsedMs = ctx.nowMs
-  const shift = 32 - snapshot.bits
-  const bucketCount = 2 ** snapshot.bits
-  let bucket = Math.floor(cursor / 2 ** shift)
-  const candidates: string[] = []
-  let visited = 0
-  const maxVisits = count * 10
-  while (bucket < bucketCount) {
-    const start = snapshot.starts[bucket] as number
-    const end = snapshot.starts[bucket + 1] as number
-    for (let k = start; k < end; k++) candidates.push(snapshot.keys[k] as string)
-    bucket++
-    visited++
-    if (candidates.length >= count || visited >= maxVisits) break
-  }
+  if (cursor >= CURSOR_END) return { next: 0, keys: [] }
+  const { next, keys: candidates } = map.scan(cursor, count, count * 10)
   const keys: string[] = []
   for (const key of candidates) {
-    const entry = map.get(key)
-    if (entry === undefined) continue
     if (pattern !== null && !globMatch(pattern, keyBuffer(key))) continue
     // The TYPE filter looks the key up (an expired key is deleted there, as in Redis).
     const live = lookupKey(ctx, key, db, false, type !== null)
@@ -262,7 +179,6 @@ export function scanKeys(
     if (live === undefined) continue // expired: deleted now
     keys.push(key)
   }
-  const next = bucket >= bucketCount ? 0 : bucket * 2 ** shift
   return { next, keys }
 }
 
@@ -274,18 +190,13 @@ const RANDOMKEY_TRIES = 100
 const randomkeyCommand: Handler = (ctx) => {
   const db = ctx.client.db
   const map = ctx.keyspace.db(db)
-  for (let round = 0; round < 2 && map.size > 0; round++) {
-    let snapshot = snapshots.get(map)
-    if (snapshot === undefined || round === 1 || snapshot.keys.length !== map.size) {
-      snapshot = takeSnapshot(map, ctx.nowMs)
-    }
-    for (let t = 0; t < RANDOMKEY_TRIES && map.size > 0; t++) {
-      const key = snapshot.keys[randomIndex(snapshot.keys.length)]
-      if (key === undefined || !map.has(key)) continue
-      if (lookupKey(ctx, key, db, false, false) === undefined) continue // expired: try again
-      ctx.reply.bulk(keyBuffer(key))
-      return
-    }
+  // Uniform over the keys (KeyMap's sampling positions); an expired pick is deleted, as in
+  // Redis's dbRandomKey, and another one drawn.
+  for (let t = 0; t < RANDOMKEY_TRIES && map.size > 0; t++) {
+    const key = map.sampleKey(randomIndex(map.size), false)
+    if (lookupKey(ctx, key, db, false, false) === undefined) continue // expired: try again
+    ctx.reply.bulk(keyBuffer(key))
+    return
   }
   ctx.reply.nullBulk()
 }

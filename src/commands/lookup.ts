@@ -3,6 +3,7 @@
 // it is durable and replays (DESIGN rule 1: a key that expires is logged as a delete), and
 // notified as Redis's `expired` event.
 
+import type { Args } from '../resp/args.js'
 import { delEv } from '../state/core-events.js'
 import { expiryPaused } from './client-pause.js'
 import type { Entry } from '../state/keyspace.js'
@@ -60,6 +61,24 @@ export function lookupKey(
   }
   if (touch && ctx.client.noTouch !== true) touchKey(entry, ctx.nowMs)
   if (countStats && ctx.readLookups === true) {
+    const stats = statsOf(ctx)
+    if (stats !== null) stats.keyspaceHits++
+  }
+  return entry
+}
+
+/**
+ * lookupKey(ctx, args.key(i)) for a read lookup with its defaults, without building the key's
+ * string when the key is found live (the GET path: the index is searched with the argument's
+ * bytes). A miss or an expired key takes lookupKey itself, which notifies, counts and deletes.
+ */
+export function lookupKeyArg(ctx: CommandContext, args: Args, i: number): Entry | undefined {
+  if (!args.viewMode) return lookupKey(ctx, args.key(i))
+  const off = args.off[i] as number
+  const entry = ctx.keyspace.getBytes(ctx.client.db, args.buf, off, off + (args.len[i] as number))
+  if (entry === undefined || isExpired(entry, ctx.nowMs)) return lookupKey(ctx, args.key(i))
+  if (ctx.client.noTouch !== true) touchKey(entry, ctx.nowMs)
+  if (ctx.readLookups === true) {
     const stats = statsOf(ctx)
     if (stats !== null) stats.keyspaceHits++
   }

@@ -26,7 +26,7 @@ import { noteExpiry } from './expire.js'
 import {
   addLongDouble, formatHuman, longDoubleFromInt, parseLongDouble, type LongDouble,
 } from './long-double.js'
-import { asReader, lookupKey } from './lookup.js'
+import { asReader, lookupKey, lookupKeyArg } from './lookup.js'
 import { NOTIFY_GENERIC, NOTIFY_STRING, notifyKeyspaceEvent, notifyNew } from './notify.js'
 import {
   INT64_MAX, INT64_MIN, big, clampSafe, int64OrReply, isInt64Canonical, optionName, parseInt64,
@@ -153,7 +153,12 @@ function getGeneric(ctx: CommandContext, key: string): boolean {
 }
 
 const getCommand = argsHandler((ctx, args) => {
-  getGeneric(ctx, args.key(1))
+  // getGeneric with the lookup by the argument's bytes (no key string when the key is found).
+  const rctx = asReader(ctx)
+  const entry = lookupKeyArg(rctx, args, 1)
+  if (entry === undefined) ctx.reply.nullBulk()
+  else if (entry.type !== TYPE_STRING) ctx.reply.error(WRONGTYPE)
+  else ctx.reply.bulk(entry.value as Buffer)
 })
 
 const getdelCommand: Handler = (ctx, argv) => {

@@ -44,7 +44,7 @@ export function mixHash(fnv: number): number {
 }
 
 /** A Buffer with its own latin1Slice (toString('latin1', …) minus its argument checks). */
-type Latin1Page = Buffer & { latin1Slice(start: number, end: number): string }
+export type Latin1Page = Buffer & { latin1Slice(start: number, end: number): string }
 
 function newPage(bytes: number): Latin1Page {
   return Buffer.alloc(bytes) as Latin1Page

@@ -6,9 +6,11 @@
 // Layout. TABLE_PARTS parts, a key's part by the low bits of its mixed hash, so that growing one
 // part copies 1/64 of the columns (bench/key-table.ts times every insert up to 10 M keys beside a
 // Map's). A part holds:
-// - records 0..size-1, dense, in parallel columns: mixed hash (u32), chain link (i32), key
-//   address and length (f64, i32), expiry (f64 ms, 0 = none), position in the volatile list
-//   (i32, -1 = none), and the reference (a JS array). Deleting a record moves the last one into
+// - records 0..size-1, dense: 32 bytes each holding the mixed hash, the chain link, the key's
+//   length and, up to INLINE_KEY_BYTES, its bytes (one cache line read per record a lookup
+//   visits; longer keys have an arena address in a column), then columns for the expiry (f64 ms,
+//   0 = none), the position in the volatile list (i32, -1 = none), and the reference (a JS
+//   array). Deleting a record moves the last one into
 //   its place (so a uniform random key costs O(1): eviction's and RANDOMKEY's sampling);
 // - chained buckets indexed by the TOP `bits` bits of the mixed hash: growing from bits to bits+1
 //   splits bucket b into 2b and 2b+1, so the order of buckets is the order of hashes. Growth is
@@ -35,7 +37,7 @@
 // - a key's arena chunk is owned by its record alone (released when the record is deleted).
 
 import { assert } from '../assert.js'
-import { fnv1a, KeyArena, mixHash } from './key-arena.js'
+import { fnv1a, KeyArena, type Latin1Page, mixHash } from './key-arena.js'
 
 export { ARENA_CLASS_MAX, fnv1a, fnv1aBytes, mixHash } from './key-arena.js'
 
@@ -43,15 +45,25 @@ export { ARENA_CLASS_MAX, fnv1a, fnv1aBytes, mixHash } from './key-arena.js'
 export const TABLE_PARTS = 64
 /** Old buckets moved per insert or delete while a part grows (finishes within size/2 inserts). */
 const MOVE_STEP = 2
+/** 32-bit words per record (see Part.rec); record r starts at word r << 3, byte r << 5. */
+const RECORD_WORDS = 8
+/** Keys of up to this many bytes are kept in their record (words 4..7), longer ones in the arena. */
+export const INLINE_KEY_BYTES = 16
 const INITIAL_BITS = 2
 const INITIAL_RECORDS = 4
 
 /** One part: records in parallel columns, chained buckets by the hash's top bits. */
 class Part<V> {
-  hash = new Uint32Array(INITIAL_RECORDS)
-  next = new Int32Array(INITIAL_RECORDS)
+  /**
+   * Records, RECORD_WORDS 32-bit words each, so a lookup reads one cache line per record:
+   * word 0 the mixed hash, 1 the chain link, 2 the key's length, 3 unused, words 4..7 the key's
+   * bytes when it has at most INLINE_KEY_BYTES (else keyAt holds its arena address).
+   */
+  rec = new Int32Array(INITIAL_RECORDS * RECORD_WORDS)
+  /** The same words unsigned (the hash), and as bytes (inline keys) and a Buffer (their strings). */
+  recU = new Uint32Array(this.rec.buffer)
+  recB = Buffer.from(this.rec.buffer) as Latin1Page
   keyAt = new Float64Array(INITIAL_RECORDS)
-  keyLen = new Int32Array(INITIAL_RECORDS)
   expire = new Float64Array(INITIAL_RECORDS)
   vslot = new Int32Array(INITIAL_RECORDS)
   refs: V[] = []
@@ -64,18 +76,65 @@ class Part<V> {
   vrecs = new Int32Array(INITIAL_RECORDS)
   vsize = 0
 
+  /** Records this part has room for. */
+  get capacity(): number {
+    return this.keyAt.length
+  }
+
   grow(): void {
-    const n = this.hash.length * 2
-    const widen = <T extends Uint32Array | Int32Array | Float64Array>(a: T, b: T): T => {
+    const n = this.capacity * 2
+    const widen = <T extends Int32Array | Float64Array>(a: T, b: T): T => {
       b.set(a)
       return b
     }
-    this.hash = widen(this.hash, new Uint32Array(n))
-    this.next = widen(this.next, new Int32Array(n))
+    this.rec = widen(this.rec, new Int32Array(n * RECORD_WORDS))
+    this.recU = new Uint32Array(this.rec.buffer)
+    this.recB = Buffer.from(this.rec.buffer) as Latin1Page
     this.keyAt = widen(this.keyAt, new Float64Array(n))
-    this.keyLen = widen(this.keyLen, new Int32Array(n))
     this.expire = widen(this.expire, new Float64Array(n))
     this.vslot = widen(this.vslot, new Int32Array(n))
+  }
+
+  /** Record r's key is latin1 string `key` (store it inline or in the arena). */
+  storeString(arena: KeyArena, r: number, key: string): void {
+    const n = key.length
+    this.rec[(r << 3) + 2] = n
+    if (n > INLINE_KEY_BYTES) {
+      this.keyAt[r] = arena.storeString(key)
+      return
+    }
+    const at = (r << 5) + 16
+    for (let i = 0; i < n; i++) this.recB[at + i] = key.charCodeAt(i)
+  }
+
+  /** Record r's key (of length n) equals latin1 string `key` (of length n). */
+  equalsString(arena: KeyArena, r: number, n: number, key: string): boolean {
+    if (n > INLINE_KEY_BYTES) return arena.equalsString(this.keyAt[r] as number, n, key)
+    const at = (r << 5) + 16
+    for (let i = 0; i < n; i++) if (this.recB[at + i] !== key.charCodeAt(i)) return false
+    return true
+  }
+
+  /** Record r's key (of length n) equals bytes buf[start, start + n). */
+  equalsBytes(arena: KeyArena, r: number, n: number, buf: Uint8Array, start: number): boolean {
+    if (n > INLINE_KEY_BYTES) return arena.equalsBytes(this.keyAt[r] as number, n, buf, start)
+    const at = (r << 5) + 16
+    for (let i = 0; i < n; i++) if (this.recB[at + i] !== buf[start + i]) return false
+    return true
+  }
+
+  /** Record r's key as a latin1 string. */
+  keyString(arena: KeyArena, r: number): string {
+    const n = this.rec[(r << 3) + 2] as number
+    if (n > INLINE_KEY_BYTES) return arena.string(this.keyAt[r] as number, n)
+    const at = (r << 5) + 16
+    return this.recB.latin1Slice(at, at + n)
+  }
+
+  /** Record r's key leaves (its arena chunk, if any, is freed). */
+  releaseKey(arena: KeyArena, r: number): void {
+    const n = this.rec[(r << 3) + 2] as number
+    if (n > INLINE_KEY_BYTES) arena.release(this.keyAt[r] as number, n)
   }
 
   addVolatile(r: number): void {
@@ -122,9 +181,9 @@ class Part<V> {
       let r = old[b] as number
       old[b] = -1
       while (r !== -1) {
-        const nx = this.next[r] as number
-        const nb = (this.hash[r] as number) >>> shift
-        this.next[r] = this.buckets[nb] as number
+        const nx = this.rec[(r << 3) + 1] as number
+        const nb = (this.recU[r << 3] as number) >>> shift
+        this.rec[(r << 3) + 1] = this.buckets[nb] as number
         this.buckets[nb] = r
         r = nx
       }
@@ -170,13 +229,13 @@ class Part<V> {
     const b = this.cB
     let p = arr[b] as number
     if (p === r) {
-      arr[b] = this.next[r] as number
+      arr[b] = this.rec[(r << 3) + 1] as number
       return
     }
     while (p !== -1) {
-      const nx = this.next[p] as number
+      const nx = this.rec[(p << 3) + 1] as number
       if (nx === r) {
-        this.next[p] = this.next[r] as number
+        this.rec[(p << 3) + 1] = this.rec[(r << 3) + 1] as number
         return
       }
       p = nx
@@ -195,9 +254,9 @@ class Part<V> {
       return
     }
     while (p !== -1) {
-      const nx = this.next[p] as number
+      const nx = this.rec[(p << 3) + 1] as number
       if (nx === from) {
-        this.next[p] = to
+        this.rec[(p << 3) + 1] = to
         return
       }
       p = nx
@@ -229,9 +288,9 @@ export class KeyTable<V> {
     const pi = m & (TABLE_PARTS - 1)
     const p = this.parts[pi] as Part<V>
     const n = key.length
-    for (let r = p.head(m); r !== -1; r = p.next[r] as number) {
-      if (p.hash[r] === m && p.keyLen[r] === n &&
-          this.arena.equalsString(p.keyAt[r] as number, n, key)) return r * TABLE_PARTS + pi
+    for (let r = p.head(m); r !== -1; r = p.rec[(r << 3) + 1] as number) {
+      if (p.recU[r << 3] === m && p.rec[(r << 3) + 2] === n &&
+          p.equalsString(this.arena, r, n, key)) return r * TABLE_PARTS + pi
     }
     return -1
   }
@@ -242,9 +301,9 @@ export class KeyTable<V> {
     const pi = m & (TABLE_PARTS - 1)
     const p = this.parts[pi] as Part<V>
     const n = end - start
-    for (let r = p.head(m); r !== -1; r = p.next[r] as number) {
-      if (p.hash[r] === m && p.keyLen[r] === n &&
-          this.arena.equalsBytes(p.keyAt[r] as number, n, buf, start)) return r * TABLE_PARTS + pi
+    for (let r = p.head(m); r !== -1; r = p.rec[(r << 3) + 1] as number) {
+      if (p.recU[r << 3] === m && p.rec[(r << 3) + 2] === n &&
+          p.equalsBytes(this.arena, r, n, buf, start)) return r * TABLE_PARTS + pi
     }
     return -1
   }
@@ -267,7 +326,7 @@ export class KeyTable<V> {
   keyOf(h: Handle): string {
     const p = this.parts[h & (TABLE_PARTS - 1)] as Part<V>
     const r = Math.floor(h / TABLE_PARTS)
-    return this.arena.string(p.keyAt[r] as number, p.keyLen[r] as number)
+    return p.keyString(this.arena, r)
   }
 
   /** The expiry of record h (ms, 0 = none). */
@@ -288,14 +347,13 @@ export class KeyTable<V> {
       const r = Math.floor(h / TABLE_PARTS)
       const previous = p.refs[r] as V
       p.refs[r] = ref
-      this.setExpiryAt(p, r, expireAtMs)
+      this.setExpiryIn(p, r, expireAtMs)
       return previous
     }
     const m = mixHash(fnv)
     const p = this.parts[m & (TABLE_PARTS - 1)] as Part<V>
     const r = this.insertRecord(p, m, expireAtMs)
-    p.keyAt[r] = this.arena.storeString(key)
-    p.keyLen[r] = key.length
+    p.storeString(this.arena, r, key)
     p.refs[r] = ref
     return undefined
   }
@@ -303,12 +361,12 @@ export class KeyTable<V> {
   /** A new record of hash m in part p (its key and ref still to be written). */
   private insertRecord(p: Part<V>, m: number, expireAtMs: number): number {
     if (p.old !== null) p.moveBuckets(MOVE_STEP)
-    if (p.size === p.hash.length) p.grow()
+    if (p.size === p.capacity) p.grow()
     const r = p.size++
     this.size++
-    p.hash[r] = m
+    p.recU[r << 3] = m
     p.chainOf(m)
-    p.next[r] = p.cArr[p.cB] as number
+    p.rec[(r << 3) + 1] = p.cArr[p.cB] as number
     p.cArr[p.cB] = r
     p.expire[r] = expireAtMs
     p.vslot[r] = -1
@@ -334,8 +392,8 @@ export class KeyTable<V> {
     const p = this.parts[h & (TABLE_PARTS - 1)] as Part<V>
     const r = Math.floor(h / TABLE_PARTS)
     if (p.old !== null) p.moveBuckets(MOVE_STEP)
-    p.unlink(r, p.hash[r] as number)
-    this.arena.release(p.keyAt[r] as number, p.keyLen[r] as number)
+    p.unlink(r, p.recU[r << 3] as number)
+    p.releaseKey(this.arena, r)
     if (p.vslot[r] !== -1) {
       p.removeVolatile(r)
       this.volatileSize--
@@ -343,12 +401,9 @@ export class KeyTable<V> {
     const last = --p.size
     this.size--
     if (r !== last) {
-      const m = p.hash[last] as number
-      p.relink(last, r, m)
-      p.hash[r] = m
-      p.next[r] = p.next[last] as number
+      p.relink(last, r, p.recU[last << 3] as number)
+      p.rec.copyWithin(r << 3, last << 3, (last << 3) + 8)
       p.keyAt[r] = p.keyAt[last] as number
-      p.keyLen[r] = p.keyLen[last] as number
       p.expire[r] = p.expire[last] as number
       const vs = p.vslot[last] as number
       p.vslot[r] = vs
@@ -363,12 +418,17 @@ export class KeyTable<V> {
   setExpiry(key: string, expireAtMs: number, fnv = fnv1a(key)): boolean {
     const h = this.find(key, fnv)
     if (h === -1) return false
-    this.setExpiryAt(this.parts[h & (TABLE_PARTS - 1)] as Part<V>, Math.floor(h / TABLE_PARTS),
-      expireAtMs)
+    this.setExpiryAt(h, expireAtMs)
     return true
   }
 
-  private setExpiryAt(p: Part<V>, r: number, expireAtMs: number): void {
+  /** Set the expiry of record h. */
+  setExpiryAt(h: Handle, expireAtMs: number): void {
+    this.setExpiryIn(this.parts[h & (TABLE_PARTS - 1)] as Part<V>, Math.floor(h / TABLE_PARTS),
+      expireAtMs)
+  }
+
+  private setExpiryIn(p: Part<V>, r: number, expireAtMs: number): void {
     const was = p.expire[r] as number
     p.expire[r] = expireAtMs
     if (was === 0 && expireAtMs !== 0) {
@@ -412,8 +472,8 @@ export class KeyTable<V> {
     const first = Math.max(from, Math.floor(lo / 2 ** shift))
     const last = Math.floor((hi - 1) / 2 ** shift)
     for (let b = first; b <= last; b++) {
-      for (let r = arr[b] as number; r !== -1; r = p.next[r] as number) {
-        const m = p.hash[r] as number
+      for (let r = arr[b] as number; r !== -1; r = p.rec[(r << 3) + 1] as number) {
+        const m = p.recU[r << 3] as number
         if (m >= lo && m < hi) out.push(r * TABLE_PARTS + pi)
       }
     }
@@ -436,6 +496,31 @@ export class KeyTable<V> {
     const hi = Math.min(2 ** 32, cursor + this.rangeWidth())
     for (let pi = 0; pi < TABLE_PARTS; pi++) this.rangeInPart(pi, cursor, hi, out)
     return hi === 2 ** 32 ? 0 : hi
+  }
+
+  /**
+   * One step of a SCAN walk in part-major order (Redis's granularity: about one bucket per
+   * visit). `cursor` = part * 2^32 + a hash position in that part; records are appended to `out`
+   * until it holds `count` or `maxVisits` ranges were read. Returns the next cursor, 0 when the
+   * walk is done. A walk from 0 returns every key present for all of it exactly once (parts in
+   * order, disjoint hash ranges within each part).
+   */
+  scan(cursor: number, count: number, maxVisits: number, out: Handle[]): number {
+    let pi = Math.floor(cursor / 2 ** 32)
+    let pos = cursor % 2 ** 32
+    let visits = 0
+    while (pi < TABLE_PARTS) {
+      const p = this.parts[pi] as Part<V>
+      const hi = p.size === 0 ? 2 ** 32 : Math.min(2 ** 32, pos + 2 ** (32 - p.bits))
+      if (p.size !== 0) this.rangeInPart(pi, pos, hi, out)
+      pos = hi
+      if (pos === 2 ** 32) {
+        pi++
+        pos = 0
+      }
+      if (out.length >= count || ++visits >= maxVisits) break
+    }
+    return pi >= TABLE_PARTS ? 0 : pi * 2 ** 32 + pos
   }
 
   /**
@@ -479,21 +564,21 @@ export class KeyTable<V> {
       const seen = new Uint8Array(p.size)
       const walk = (arr: Int32Array, bits: number, from: number): void => {
         for (let b = 0; b < arr.length; b++) {
-          for (let r = arr[b] as number; r !== -1; r = p.next[r] as number) {
+          for (let r = arr[b] as number; r !== -1; r = p.rec[(r << 3) + 1] as number) {
             assert(b >= from, 'moved old buckets are empty')
             assert(r < p.size, 'a chained record exists')
             assert(seen[r] === 0, 'a record is chained once')
             seen[r] = 1
-            assert((p.hash[r] as number) >>> (32 - bits) === b, 'a record is in its hash bucket')
-            assert(((p.hash[r] as number) & (TABLE_PARTS - 1)) === pi, 'a record is in its part')
+            assert((p.recU[r << 3] as number) >>> (32 - bits) === b, 'a record is in its hash bucket')
+            assert(((p.recU[r << 3] as number) & (TABLE_PARTS - 1)) === pi, 'a record is in its part')
           }
         }
       }
       walk(p.buckets, p.bits, 0)
       if (p.old !== null) {
         for (let b = 0; b < p.buckets.length; b++) {
-          for (let r = p.buckets[b] as number; r !== -1; r = p.next[r] as number) {
-            assert((p.hash[r] as number) >>> (33 - p.bits) < p.moved, 'new buckets hold moved keys')
+          for (let r = p.buckets[b] as number; r !== -1; r = p.rec[(r << 3) + 1] as number) {
+            assert((p.recU[r << 3] as number) >>> (33 - p.bits) < p.moved, 'new buckets hold moved keys')
           }
         }
       }
@@ -503,7 +588,7 @@ export class KeyTable<V> {
         const vs = p.vslot[r] as number
         assert((vs !== -1) === (p.expire[r] !== 0), 'volatile exactly when it has an expiry')
         if (vs !== -1) assert(p.vrecs[vs] === r, 'the volatile list knows its record')
-        const key = this.arena.string(p.keyAt[r] as number, p.keyLen[r] as number)
+        const key = p.keyString(this.arena, r)
         assert(this.find(key, fnv1a(key)) === r * TABLE_PARTS + pi, 'a key finds its own record')
       }
     }

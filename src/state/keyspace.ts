@@ -32,6 +32,7 @@
 
 import { assert } from '../assert.js'
 import { StoreError } from '../errors.js'
+import { fnv1a, fnv1aBytes, KeyTable } from './key-table.js'
 import { accessSettings, inheritAccess } from './lru.js'
 import { KEY_MEMORY_OVERHEAD, valueMemory } from './memory-model.js'
 import {
@@ -56,10 +57,6 @@ export class Entry {
    * written only through state/lru.ts. Volatile, as Redis's robj.lru: never logged.
    */
   lru = accessSettings.initial
-  /** Position in its KeyMap's sampling arrays (keys/entries); -1 while in no map. */
-  slot = -1
-  /** Position in its KeyMap's volatile sampling arrays, -1 when it has no expiry there. */
-  vslot = -1
   /** The value's DRAM estimate counted in Keyspace.memBytes (state/memory-model.ts). */
   mem = 0
   constructor(
@@ -76,191 +73,118 @@ export function entryBytes(key: string, entry: Entry): number {
   return key.length + entry.bytes + ENTRY_OVERHEAD_BYTES
 }
 
-/** FNV-1a (32-bit) of a key's bytes: the deferred index's shards and SCAN's buckets. */
-export function keyHash(key: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
+/** FNV-1a (32-bit) of a key's bytes: the deferred index's shards, the key index's hash. */
+export const keyHash = fnv1a
 
 /** keyHash of the latin1 string of buf[start, end) — the same key, without building it. */
-export function keyHashBytes(buf: Buffer, start: number, end: number): number {
-  let h = 0x811c9dc5
-  for (let i = start; i < end; i++) {
-    h ^= buf[i] as number
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
-
+export const keyHashBytes = fnv1aBytes
 
 /**
- * Parts of a database's map. A JS Map grows by rehashing every entry at once (measured: ~40-70 ms
- * at 2^20 keys, an event-loop stall while serving); split, each rehash moves about 1/64 of that.
- */
-export const KEYMAP_PARTS = 64
-
-/**
- * The part of a key: a hash of its length and last four chars — a few ns, where keyHash of the
- * whole key costs ~50 ns for 16 chars, on every access. Keys that differ only before their last
- * four chars share a part: that only makes their part's rehashes bigger, never a wrong answer.
- */
-export function partOf(key: string): number {
-  const n = key.length
-  let h = n
-  for (let i = n > 4 ? n - 4 : 0; i < n; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
-  return (h ^ (h >>> 15)) & (KEYMAP_PARTS - 1)
-}
-
-/**
- * A database's keys: a Map<string, Entry> in KEYMAP_PARTS parts, with the subset of Map's API
- * the commands use. Iteration goes part by part; a key added during an iteration is visited
- * only if its part is still ahead (the checkpoint does not need more: storage/checkpoint.ts).
- * Sampling (eviction, Redis's dictGetSomeKeys): dense arrays of every key and of every key
- * with an expiry, each entry knowing its position (Entry.slot / vslot), so that a uniform
- * random key costs O(1) and a delete swaps the last one into the hole. Invariant: sKeys[i] and
- * sEntries[i] are a key of this map and its entry, entry.slot === i, for i < size; the same for
- * vKeys / vEntries / vslot over exactly the entries with expireAtMs !== 0.
+ * A database's keys: Entry objects indexed by a KeyTable (state/key-table.ts: key bytes, hash and
+ * expiry in typed arrays, in 64 parts that grow incrementally), with the subset of Map's API the
+ * commands use, plus lookups by a key's bytes and its precomputed hash (no key string built).
+ * Iteration walks hash ranges: a key present for the whole iteration is visited exactly once,
+ * a key added during it only if its hash is still ahead (storage/checkpoint.ts relies on no
+ * more). Sampling (eviction, Redis's dictGetSomeKeys): sampling positions 0..size-1 over every
+ * key and 0..volatileSize-1 over the keys with an expiry, a uniform random key in O(1).
+ * Invariant: the table's expiry of a key equals its entry's expireAtMs (both change only
+ * through put and setExpiry).
  */
 export class KeyMap {
-  private readonly parts: Map<string, Entry>[] = []
-  size = 0
-  private readonly sKeys: string[] = []
-  private readonly sEntries: Entry[] = []
-  private readonly vKeys: string[] = []
-  private readonly vEntries: Entry[] = []
+  private readonly table = new KeyTable<Entry>()
 
   constructor(entries?: Iterable<readonly [string, Entry]>) {
-    for (let i = 0; i < KEYMAP_PARTS; i++) this.parts.push(new Map())
     if (entries !== undefined) for (const [k, e] of entries) this.set(k, e)
   }
 
-  /** The part holding `key`. */
-  part(key: string): Map<string, Entry> {
-    return this.parts[partOf(key)] as Map<string, Entry>
+  get size(): number {
+    return this.table.size
   }
 
-  get(key: string): Entry | undefined {
-    return this.part(key).get(key)
+  get(key: string, hash = keyHash(key)): Entry | undefined {
+    const h = this.table.find(key, hash)
+    return h === -1 ? undefined : this.table.ref(h)
+  }
+
+  /** The entry of the key buf[start, end) whose keyHash is `hash`. */
+  getBytes(buf: Uint8Array, start: number, end: number, hash: number): Entry | undefined {
+    const h = this.table.findBytes(buf, start, end, hash)
+    return h === -1 ? undefined : this.table.ref(h)
   }
 
   has(key: string): boolean {
-    return this.part(key).has(key)
+    return this.table.find(key, keyHash(key)) !== -1
   }
 
   set(key: string, entry: Entry): this {
-    this.put(this.part(key), key, entry)
+    this.put(key, entry)
     return this
   }
 
   delete(key: string): boolean {
-    const part = this.part(key)
-    const previous = part.get(key)
-    if (previous === undefined) return false
-    this.remove(part, key, previous)
-    return true
+    return this.remove(key) !== undefined
   }
 
-  /** Insert or replace `key` in its part (from part(key)); returns the previous entry. */
-  put(part: Map<string, Entry>, key: string, entry: Entry): Entry | undefined {
-    const previous = part.get(key)
-    part.set(key, entry)
-    if (previous === undefined) {
-      this.size++
-      entry.slot = this.sKeys.length
-      this.sKeys.push(key)
-      this.sEntries.push(entry)
-      if (entry.expireAtMs !== 0) this.addVolatile(key, entry)
-      return undefined
-    }
-    if (previous === entry) return previous
-    entry.slot = previous.slot
-    this.sEntries[entry.slot] = entry
-    if (previous.vslot >= 0) {
-      if (entry.expireAtMs !== 0) {
-        entry.vslot = previous.vslot
-        this.vEntries[entry.vslot] = entry
-      } else {
-        this.removeVolatile(previous)
-      }
-      previous.vslot = -1
-    } else if (entry.expireAtMs !== 0) {
-      this.addVolatile(key, entry)
-    }
-    previous.slot = -1
-    return previous
+  /** Insert or replace `key` (keyHash `hash`); returns the previous entry. */
+  put(key: string, entry: Entry, hash = keyHash(key)): Entry | undefined {
+    return this.table.set(key, entry, entry.expireAtMs, hash)
   }
 
-  /** Remove `key`, present with `entry`, from `part`. */
-  remove(part: Map<string, Entry>, key: string, entry: Entry): void {
-    part.delete(key)
-    this.size--
-    const i = entry.slot
-    const lastKey = this.sKeys.pop() as string
-    const lastEntry = this.sEntries.pop() as Entry
-    if (i < this.sKeys.length) {
-      this.sKeys[i] = lastKey
-      this.sEntries[i] = lastEntry
-      lastEntry.slot = i
-    }
-    entry.slot = -1
-    if (entry.vslot >= 0) this.removeVolatile(entry)
+  /** Remove `key` (keyHash `hash`); returns its entry, undefined when absent. */
+  remove(key: string, hash = keyHash(key)): Entry | undefined {
+    return this.table.delete(key, hash)
   }
 
-  /** Change an entry's expiry (the volatile sampling arrays follow). */
+  /** Change an entry's expiry (the table's copy follows while the entry is the key's). */
   setExpiry(key: string, entry: Entry, expireAtMs: number): void {
     entry.expireAtMs = expireAtMs
-    if (entry.slot < 0) return // not in this map (an undo after its key was replaced)
-    if (expireAtMs !== 0 && entry.vslot < 0) this.addVolatile(key, entry)
-    else if (expireAtMs === 0 && entry.vslot >= 0) this.removeVolatile(entry)
-  }
-
-  private addVolatile(key: string, entry: Entry): void {
-    entry.vslot = this.vKeys.length
-    this.vKeys.push(key)
-    this.vEntries.push(entry)
-  }
-
-  private removeVolatile(entry: Entry): void {
-    const i = entry.vslot
-    const lastKey = this.vKeys.pop() as string
-    const lastEntry = this.vEntries.pop() as Entry
-    if (i < this.vKeys.length) {
-      this.vKeys[i] = lastKey
-      this.vEntries[i] = lastEntry
-      lastEntry.vslot = i
-    }
-    entry.vslot = -1
+    const h = this.table.find(key, keyHash(key))
+    // Not the key's entry: an undo after its key was replaced or deleted.
+    if (h !== -1 && this.table.ref(h) === entry) this.table.setExpiryAt(h, expireAtMs)
   }
 
   /** Keys with an expiry. */
   get volatileSize(): number {
-    return this.vKeys.length
+    return this.table.volatileSize
   }
 
   /** The key at sampling position i (< size, or < volatileSize when `volatile`). */
   sampleKey(i: number, volatile: boolean): string {
-    return (volatile ? this.vKeys[i] : this.sKeys[i]) as string
+    return this.table.keyOf(this.table.sample(i, volatile))
   }
 
   /** The entry at sampling position i (as sampleKey). */
   sampleEntry(i: number, volatile: boolean): Entry {
-    return (volatile ? this.vEntries[i] : this.sEntries[i]) as Entry
+    return this.table.ref(this.table.sample(i, volatile))
   }
 
-  * entries(): IterableIterator<[string, Entry]> {
-    for (const part of this.parts) yield* part.entries()
+  /**
+   * One SCAN step (KeyTable.scan: every key present for a whole walk from cursor 0 is returned
+   * exactly once): the next cursor (0: done) and up to about `count` keys, reading at most
+   * `maxVisits` buckets. The cursor is below 2^38.
+   */
+  scan(cursor: number, count: number, maxVisits: number): { next: number; keys: string[] } {
+    const handles: number[] = []
+    const next = this.table.scan(cursor, count, maxVisits, handles)
+    const keys = handles.map((h) => this.table.keyOf(h))
+    return { next, keys }
+  }
+
+  /** Check the index's invariants (O(n); tests and VERIFY). */
+  check(): void {
+    this.table.check()
+  }
+
+  entries(): IterableIterator<[string, Entry]> {
+    return this.table.entries()
   }
 
   * keys(): IterableIterator<string> {
-    for (const part of this.parts) yield* part.keys()
+    for (const [k] of this.table.entries()) yield k
   }
 
   * values(): IterableIterator<Entry> {
-    for (const part of this.parts) yield* part.values()
+    for (const [, e] of this.table.entries()) yield e
   }
 
   [Symbol.iterator](): IterableIterator<[string, Entry]> {
@@ -337,25 +261,40 @@ export class Keyspace {
     return map
   }
 
-  /** The part of `db`'s map holding `key`, ready for an access (its pending shard applied). */
-  private partFor(db: number, key: string): Map<string, Entry> {
+  /**
+   * Ready `db` for an access to the key whose keyHash is `hash` (its pending shard applied, a
+   * corrupt mark refused); returns the database's map.
+   */
+  private mapFor(db: number, hash: number): KeyMap {
     const map = this.maps[db]
     if (map === undefined) throw new RangeError(`no database ${db}`)
     const p = this.pending[db]
     if (p !== null && p !== undefined) {
-      const shard = keyHash(key) % PENDING_SHARDS
+      const shard = hash % PENDING_SHARDS
       if (p.head[shard] !== -1) this.materializeShard(db, p, shard)
     }
-    if (this.corrupt.count !== 0) this.refuseCorrupt(db, key)
-    return map.part(key)
+    if (this.corrupt.count !== 0) this.refuseCorrupt(db, hash)
+    return map
   }
 
   /** Throw CORRUPTION for a key marked corrupt (verify before apply, above). */
-  private refuseCorrupt(db: number, key: string): void {
-    const c = this.corrupt.get(db, keyHash(key))
+  private refuseCorrupt(db: number, hash: number): void {
+    const c = this.corrupt.get(db, hash)
     if (c === undefined) return
     throw new StoreError('CORRUPTION', `log record holding this key's value: ${c.reason}`,
       { offset: c.offset, lsn: c.lsn })
+  }
+
+  /** The last key hashed, and its keyHash: a write looks its key up, then sets it (SET, INCR). */
+  private lastKey = ''
+  private lastHash = keyHash('')
+
+  private hashOf(key: string): number {
+    if (key === this.lastKey) return this.lastHash
+    const hash = keyHash(key)
+    this.lastKey = key
+    this.lastHash = hash
+    return hash
   }
 
   /** Keys marked corrupt, all databases (INFO pool_corrupt_keys). */
@@ -364,12 +303,20 @@ export class Keyspace {
   }
 
   get(db: number, key: string): Entry | undefined {
-    return this.partFor(db, key).get(key)
+    const hash = this.hashOf(key)
+    return this.mapFor(db, hash).get(key, hash)
+  }
+
+  /** get() of the key buf[start, end) (a request's argument), without building its string. */
+  getBytes(db: number, buf: Uint8Array, start: number, end: number): Entry | undefined {
+    const hash = keyHashBytes(buf, start, end)
+    return this.mapFor(db, hash).getBytes(buf, start, end, hash)
   }
 
   /** Insert or replace; returns the previous entry. */
   set(db: number, key: string, entry: Entry): Entry | undefined {
-    const previous = (this.maps[db] as KeyMap).put(this.partFor(db, key), key, entry)
+    const hash = this.hashOf(key)
+    const previous = this.mapFor(db, hash).put(key, entry, hash)
     if (previous !== undefined) {
       this.uncount(key, previous)
       inheritAccess(entry, previous)
@@ -380,10 +327,9 @@ export class Keyspace {
   }
 
   delete(db: number, key: string): Entry | undefined {
-    const part = this.partFor(db, key)
-    const previous = part.get(key)
+    const hash = this.hashOf(key)
+    const previous = this.mapFor(db, hash).remove(key, hash)
     if (previous === undefined) return undefined
-    ;(this.maps[db] as KeyMap).remove(part, key, previous)
     this.uncount(key, previous)
     this.touch(db, key)
     return previous
@@ -498,8 +444,7 @@ export class Keyspace {
 
   /** Insert or replace while applying a deferred event: no WATCH touch, no epoch change. */
   setMaterialized(db: number, key: string, entry: Entry): void {
-    const map = this.maps[db] as KeyMap
-    const previous = map.put(map.part(key), key, entry)
+    const previous = (this.maps[db] as KeyMap).put(key, entry)
     if (previous !== undefined) this.uncount(key, previous)
     this.count(key, entry)
   }

@@ -13,13 +13,17 @@ import type { Stream } from './stream.js'
 import { streamValueMemory } from './stream-memory.js'
 
 /**
- * Per key: the KeyMap slot (an OrderedHashMap entry of three words plus its bucket share, at a
- * load between 1 and 2), the key string's header, the Entry object (header and eight fields),
- * the two sampling-array slots of KeyMap, the Buffer object of a string value and its share of
- * the input slab it was carved from (src/resp/reader.ts: the request's framing besides the
- * value). Measured 2026-12-07 (MEMORY PURGE, then resident memory less the pool's mapping,
- * after a warm-up that grows V8's young generation): 418 bytes per key for 16-byte keys and
- * 100-byte values; the per-byte slope from 10 / 100 / 1000-byte values is about 1.1.
+ * Per key: its KeyTable record (state/key-table.ts: 32 bytes with a key of up to 16 bytes
+ * inline, the arena chunk of a longer key, the expiry, volatile-slot and key-address columns,
+ * the reference slot, the bucket share, all at the tables' growth slack), the Entry object
+ * (header and six fields), the Buffer object of a string value and its share of the input slab
+ * it was carved from (src/resp/reader.ts: the request's framing besides the value). Measured
+ * 2026-12-07 (MEMORY PURGE, then resident memory less the pool's mapping, after a warm-up that
+ * grows V8's young generation): 418 bytes per key for 16-byte keys and 100-byte values with the
+ * Map index; after issue 15 stage 3 step 2, with two purges 300 ms apart, 376-441 over four
+ * runs (mean 420: the constant stands). One purge read as low as 287: V8 frees a collected
+ * ArrayBuffer's backing store (the index's grown columns) after the collection, on a background
+ * thread. The per-byte slope from 10 / 100 / 1000-byte values is about 1.1.
  */
 export const KEY_MEMORY_OVERHEAD = 290
 /** A string value's bytes in DRAM per byte (slab framing and alignment, measured as above). */

@@ -6,8 +6,8 @@
 // interleave. Once END is committed, the head word moves to c0 and the space before c0 is reused.
 // Why recovery from c0 (starting empty) rebuilds exactly the live state:
 // - a key that exists at the end was either visited by the iteration (a RESTORE after every
-//   earlier change of it, and later changes replay on top), or was created after c0 — added to
-//   a part of its database's KeyMap the iteration had passed — and then every event that made
+//   earlier change of it, and later changes replay on top), or was created after c0 — at a hash
+//   position of its database's KeyMap the iteration had passed — and then every event that made
 //   it, from absent on, is in the log after c0;
 // - deltas replayed before a key's RESTORE act on a missing or partial key; apply is total and
 //   the RESTORE overwrites whatever they made (state/event.ts);

@@ -120,8 +120,17 @@ function checkKeyspace(t: Checks, ks: Keyspace): void {
     for (let i = 0; i < map.size; i++) {
       const key = map.sampleKey(i, false)
       const entry = map.sampleEntry(i, false)
-      if (map.get(key) !== entry || entry.slot !== i) t.fail(`slot ${i} of db ${db}`)
+      if (map.get(key) !== entry) t.fail(`slot ${i} of db ${db}`)
       seen.add(key)
+    }
+    map.check()
+    const vseen = new Set<string>()
+    for (let i = 0; i < map.volatileSize; i++) {
+      const key = map.sampleKey(i, true)
+      if (map.get(key) !== map.sampleEntry(i, true) || map.sampleEntry(i, true).expireAtMs === 0) {
+        t.fail(`volatile slot ${i} of db ${db}`)
+      }
+      vseen.add(key)
     }
     if (seen.size !== map.size) t.fail(`db ${db}: ${seen.size} sampled keys, ${map.size} keys`)
     let volatile = 0
@@ -129,10 +138,8 @@ function checkKeyspace(t: Checks, ks: Keyspace): void {
       mem += KEY_MEMORY_OVERHEAD + key.length + valueMemory(entry)
       if (entry.expireAtMs !== 0) {
         volatile++
-        if (map.sampleKey(entry.vslot, true) !== key || map.sampleEntry(entry.vslot, true) !== entry) {
-          t.fail(`volatile slot of ${key}`)
-        }
-      } else if (entry.vslot !== -1) {
+        if (!vseen.has(key)) t.fail(`volatile slot of ${key}`)
+      } else if (vseen.has(key)) {
         t.fail(`${key} has no expiry but a volatile slot`)
       }
     }
