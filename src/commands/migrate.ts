@@ -9,6 +9,7 @@
 // +NOKEY, -IOERR …, "Target instance replied with error: …".
 
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads'
+import { nowMs } from '../clock.js'
 import { delEv } from '../state/core-events.js'
 import { dumpValue } from '../state/rdb-value.js'
 import { encodingOf } from './encoding.js'
@@ -36,19 +37,24 @@ function ensureWorker(): Channel {
   return channel
 }
 
-/** Run one job on the worker, waiting for it synchronously; null when it never answered. */
+/**
+ * Run one job on the worker, waiting for its result synchronously; null when it did not answer
+ * in time (a late result of an earlier job is recognised by its id and dropped).
+ */
 function runJob(job: MigrateJob): MigrateResult | null {
   const { w, ctrl: c, results } = ensureWorker()
-  Atomics.store(c, 0, 0)
   w.postMessage({ job })
   // Connect, write and each read may take up to the timeout; a margin for the thread's start.
-  const deadline = job.timeoutMs * (job.count + 4) + 2000
-  Atomics.wait(c, 0, 0, deadline)
+  const deadline = nowMs() + job.timeoutMs * (job.count + 4) + 2000
   for (;;) {
-    const msg = receiveMessageOnPort(results)
-    if (msg === undefined) return null
-    const r = msg.message as MigrateResult
-    if (r.id === job.id) return r
+    for (let m = receiveMessageOnPort(results); m !== undefined; m = receiveMessageOnPort(results)) {
+      const r = m.message as MigrateResult
+      if (r.id === job.id) return r
+    }
+    const left = deadline - nowMs()
+    if (left <= 0) return null
+    const seen = Atomics.load(c, 0)
+    Atomics.wait(c, 0, seen, seen === job.id ? 1 : left)
   }
 }
 

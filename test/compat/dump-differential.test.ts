@@ -9,6 +9,7 @@
 // Corrupted payloads get Redis's errors from both. No redis-server on PATH: skipped with the
 // reason, or a failure when CI=true.
 
+import net from 'node:net'
 import t from 'tap'
 import { requireBinary, startCapykv, startRedis } from '../helpers/servers.js'
 import type { Arg } from './resp.js'
@@ -228,4 +229,24 @@ t.test('FUNCTION DUMP is Redis\'s bytes and restores both ways (the same RDB cod
   const there = await r.send([['FUNCTION', 'FLUSH'], ['FUNCTION', 'RESTORE', bulkOf(mine)],
     ['FCALL', 'f1', '0']])
   t.equal(there[2]?.toString(), '$5\r\nhello\r\n', 'capykv\'s FUNCTION DUMP restores into Redis')
+})
+
+t.test('MIGRATE to a target that never answers times out, and the next MIGRATE works', async (t) => {
+  if (!requireBinary(t, 'redis-server')) return
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const capykv = await startCapykv()
+  t.teardown(() => capykv.stop())
+  const silent = net.createServer((socket) => { socket.on('error', () => {}) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { silent.close() })
+  const port = (silent.address() as net.AddressInfo).port
+  const k = await new SocketTarget('capykv', capykv.port).connect()
+  t.teardown(() => { k.close() })
+  const replies = await k.send([
+    ['SET', 'a', '1'], ['MIGRATE', '127.0.0.1', String(port), 'a', '0', '200'], ['EXISTS', 'a'],
+    ['MIGRATE', '127.0.0.1', String(redis.port), 'a', '0', '2000'], ['EXISTS', 'a'],
+  ])
+  t.same(replies.map((b) => b.toString()), ['+OK\r\n',
+    '-IOERR error or timeout reading to target instance\r\n', ':1\r\n', '+OK\r\n', ':0\r\n'])
 })
