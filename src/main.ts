@@ -156,9 +156,16 @@ function reportMetadata(server: CapykvServer, store: Store, poolPath: string): v
     logger.warning(`Pool metadata: rewrote ${store.rootCopiesRewritten} root word copies ` +
       '(damaged, or lagging after a crash between the stores of the two copies).')
   }
+  const fallback = store.stats().recoveredFromFallback
+  if (fallback !== null) {
+    server.services.stats.poolWarnings.push(`recovered around damage: ${fallback}`)
+    logger.warning(`Pool log damage: ${fallback}. The state is whole; a fresh checkpoint was ` +
+      (store.fallbackCheckpointFailed ? 'NOT written (no room): the next start does this again.'
+        : 'written, so the damaged records are no longer needed.'))
+  }
   if (store.upgradedFromVersion !== null) {
     logger.warning(`Pool upgraded in place from format version ${store.upgradedFromVersion} to ` +
-      `${store.stats().formatVersion} (redundant header and root words).`)
+      `${store.stats().formatVersion} (redundant header and root words, checkpoint fallback).`)
   }
 }
 

@@ -55,9 +55,9 @@ const LONG_FUNCTIONS: Readonly<Record<string, string>> = {
     "xreadCommand's option loop and per-stream key/id checks, kept whole for Redis's error order",
   'src/commands/stream-group.ts#xautoclaim':
     "xautoclaimCommand's scan of the PEL with its attempts and count budget, one loop as Redis's",
-  'src/recovery/recover.ts#recoverSteps':
-    'open: the record walk is one generator whose state lives in locals; split the per-kind ' +
-    'handling out once the storage-redundancy work on recover.ts has landed',
+  'src/recovery/walk.ts#walkLog':
+    'the record walk is one generator (it yields progress) whose position, skip and sequence ' +
+    'state live in locals; the per-kind replay is replayRecord',
   'src/recovery/check.ts#runCli': 'open: argument parsing, the report and --repair in one entry',
   'src/storage/checkpoint.ts#Checkpointer.step':
     'open (72 lines since function libraries joined checkpoints): move the END record out',

@@ -174,6 +174,12 @@ function sectionPersistence(sv: ServerServices, ctx: CommandContext): string[] {
     `pool_metadata_damage:${st.metadataDamage.length === 0 ? 'none'
       : st.metadataDamage.join('; ').replace(/[\r\n]/g, ' ')}`,
     `pool_root_copies_rewritten:${st.rootCopiesRewritten}`,
+    // The previous checkpoint kept for the fallback (docs/checkpoint-fallback.md).
+    `checkpoint_fallback:${st.checkpointFallback ? 1 : 0}`,
+    `checkpoint_fallback_bytes:${st.checkpointFallbackBytes}`,
+    `checkpoint_fallback_drops:${st.checkpointFallbackDrops}`,
+    `recovered_from_fallback:${st.recoveredFromFallback === null ? 'no'
+      : st.recoveredFromFallback.replace(/[\r\n]/g, ' ')}`,
     `pool_warnings:${sv.stats.poolWarnings.length === 0 ? 'none'
       : sv.stats.poolWarnings.join('; ').replace(/[\r\n]/g, ' ')}`,
     ...scrubLines(sv),

@@ -30,18 +30,18 @@ import { nowMs } from '../clock.js'
 import { canonical } from '../state/canonical.js'
 import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
 import { Checkpointer } from '../storage/checkpoint.js'
-import { encodeWord, HEAD_TAGS, TAIL_TAGS } from '../storage/cdb.js'
+import { encodeWord, HEAD_TAGS, PREV_TAGS, TAIL_TAGS } from '../storage/cdb.js'
 import {
   encodeHeader, FORMAT_VERSION, HEAD_WORD_OFFSETS, HEADER_OFFSETS, LOG_OFFSET, poolSeed,
-  TAIL_WORD_OFFSETS, type PoolHeader,
+  PREV_WORD_OFFSETS, TAIL_WORD_OFFSETS, type PoolHeader,
 } from '../storage/layout.js'
 import { Log } from '../storage/log.js'
-import { createNativeRegion } from '../storage/pm-region.js'
+import { createNativeRegion, openNativeRegion } from '../storage/pm-region.js'
 import {
-  checkRecord, claimedPayloadBytes, decodeCheckpointEnd, MIN_RECORD_BYTES, normalizeLsn,
+  checkRecord, claimedKind, claimedPayloadBytes, decodeCheckpointEnd, MIN_RECORD_BYTES, normalizeLsn,
   REC_CKPT_END, REC_PAD, REC_TXN, RECORD_HEADER_BYTES, RECORD_KIND_NAMES, recordBytes,
 } from '../storage/record-codec.js'
-import { formatRegion } from '../storage/setup.js'
+import { formatRegion, syncMetadata } from '../storage/setup.js'
 import {
   recover, type RecoveredLog, type RecoveryResult, type RegionReader,
 } from './recover.js'
@@ -161,10 +161,12 @@ export interface CheckReport {
   notes: string[]
   /**
    * What --repair does in place, nothing lost: 'truncate' a file that grew back to the pool's
-   * length; 'copies' rewrite damaged redundant metadata copies from the intact ones. Null when
+   * length; 'copies' rewrite damaged redundant metadata copies from the intact ones; 'fallback'
+   * write a fresh checkpoint of the state rebuilt from the previous checkpoint (a record of the
+   * head's checkpoint is damaged, docs/checkpoint-fallback.md), as the next start would. Null when
    * the state is damaged (salvage into a new pool) or clean.
    */
-  inPlace: 'truncate' | 'copies' | null
+  inPlace: 'truncate' | 'copies' | 'fallback' | null
   /** Set when the status is not-a-pool. */
   notPoolReason?: string
   poolId: string | null
@@ -266,7 +268,7 @@ export function scanAfterDamage(
   let damagedIsTxn = false
   if (space >= MIN_RECORD_BYTES) {
     const head = region.read(LOG_OFFSET + phys, RECORD_HEADER_BYTES)
-    const kind = head.readUInt32LE(0)
+    const kind = claimedKind(head)
     const total = recordBytes(claimedPayloadBytes(head))
     damagedKindClaim = RECORD_KIND_NAMES[kind] ?? null
     damagedIsTxn = kind === REC_TXN
@@ -394,6 +396,35 @@ function reportOfLog(region: RegionReader, base: CheckReport, log: Partial<Recov
   return report
 }
 
+/** The report of a pool whose state is whole (damage, if any, only needs an in-place repair). */
+function wholeState(report: CheckReport, keyspace: Keyspace, log: RecoveredLog): CheckResult {
+  const k = keysPerDb(keyspace)
+  report.keysPerDb = k.perDb
+  report.keys = k.total
+  const f = log.fallback
+  const ranges = log.skipped.map(([a, b]) => `lsn ${a}..${b}`).join(', ')
+  if (f !== null) {
+    report.damage.push({ what: f.what, offset: f.offset, lsn: f.lsn, reason: `${f.reason} (in ` +
+      'the newest checkpoint: the state is whole, rebuilt from the previous checkpoint at lsn ' +
+      `${log.prevLsn} and the log after it, skipping ${ranges})` })
+  }
+  for (const [a, b] of f === null ? log.skipped : []) {
+    report.damage.push({ what: 'log record', offset: LOG_OFFSET + (a % log.header.ringBytes),
+      lsn: a, reason: `damaged, skipped to lsn ${b}: the txn sequence proves it held no ` +
+        'transaction (the state is whole)' })
+  }
+  if (f !== null || log.skipped.length > 0) {
+    report.status = 'damaged'
+    report.inPlace = 'fallback'
+    return { report, prefixKeyspace: null, log }
+  }
+  if (report.damage.length > 0) {
+    report.status = 'damaged'
+    report.inPlace = 'copies'
+  }
+  return { report, prefixKeyspace: null, log }
+}
+
 export function checkRegion(region: RegionReader, path: string): CheckResult {
   const base: CheckReport = {
     pool: path, status: 'clean', fileBytes: region.sizeBytes, formatVersion: null, notes: [],
@@ -411,16 +442,7 @@ export function checkRegion(region: RegionReader, path: string): CheckResult {
   }
   const log: Partial<RecoveredLog> = result.kind === 'ok' ? result.log : (result.partial ?? {})
   const report = reportOfLog(region, base, log)
-  if (result.kind === 'ok') {
-    const k = keysPerDb(result.keyspace)
-    report.keysPerDb = k.perDb
-    report.keys = k.total
-    if (report.damage.length > 0) {
-      report.status = 'damaged'
-      report.inPlace = 'copies'
-    }
-    return { report, prefixKeyspace: null, log: result.log }
-  }
+  if (result.kind === 'ok') return wholeState(report, result.keyspace, result.log)
   report.status = 'damaged'
   report.damage.push({
     what: result.what, offset: result.offset, lsn: result.lsn ?? null, reason: result.reason,
@@ -525,10 +547,14 @@ export function metadataPatches(log: RecoveredLog): { what: string; offset: numb
     const header = HEADER_OFFSETS.indexOf(d.offset)
     const tail = TAIL_WORD_OFFSETS.indexOf(d.offset)
     const head = HEAD_WORD_OFFSETS.indexOf(d.offset)
+    const prev = PREV_WORD_OFFSETS.indexOf(d.offset)
     if (header >= 0) return { what: d.what, offset: d.offset, bytes: encodeHeader(log.header, header) }
-    if (tail < 0 && head < 0) throw new Error(`no in-place repair for ${d.what} at offset ${d.offset}`)
+    if (tail < 0 && head < 0 && prev < 0) {
+      throw new Error(`no in-place repair for ${d.what} at offset ${d.offset}`)
+    }
     const w = tail >= 0 ? encodeWord(TAIL_TAGS[tail] as number, log.tailLsn % ring, seed)
-      : encodeWord(HEAD_TAGS[head] as number, log.headLsn % ring, seed)
+      : head >= 0 ? encodeWord(HEAD_TAGS[head] as number, log.headLsn % ring, seed)
+        : encodeWord(PREV_TAGS[prev] as number, log.prevLsn % ring, seed)
     const bytes = Buffer.alloc(8)
     bytes.writeUInt32LE(w.lo, 0)
     bytes.writeUInt32LE(w.hi, 4)
@@ -545,6 +571,7 @@ export function metadataPatches(log: RecoveredLog): { what: string; offset: numb
  */
 export function repairInPlace(path: string, checked: CheckResult): string {
   const r = checked.report
+  if (r.inPlace === 'fallback') return repairFallback(path)
   const fd = openSync(path, 'r+')
   try {
     if (r.inPlace === 'truncate') {
@@ -566,6 +593,40 @@ export function repairInPlace(path: string, checked: CheckResult): string {
     return `rewrote ${done.join(', ')} in place from the intact copies`
   } finally {
     closeSync(fd)
+  }
+}
+
+/**
+ * The fallback's repair: what Store.open does after a fallback, without a server. The pool is
+ * mapped read-write and recovered (from the previous checkpoint); the root-word copies are
+ * brought in sync; a fresh checkpoint of that state is appended and committed; then the prev
+ * word names where the walk started and the head the fresh checkpoint (log.ts moveHead: every
+ * crash image on the way recovers the same state, and the damaged records are skipped by a
+ * fallback walk from prev, recovery/walk.ts).
+ */
+export function repairFallback(path: string): string {
+  const region = openNativeRegion(path)
+  try {
+    const r = recover(region)
+    if (r.kind !== 'ok' || (r.log.fallback === null && r.log.skipped.length === 0)) {
+      throw new Error('no fallback to repair')
+    }
+    syncMetadata(region, r.log)
+    const fellBack = r.log.fallback !== null // then the log starts at prev, as in Store.open
+    const log = new Log(region, r.log.seed, r.log.header.ringBytes, { headLsn: fellBack
+      ? r.log.prevLsn : r.log.headLsn, prevLsn: r.log.prevLsn, tailLsn: r.log.tailLsn, seq: r.log.seq })
+    const checkpointer = new Checkpointer(log, () => r.keyspace)
+    if (!checkpointer.start() || checkpointer.step(Number.MAX_SAFE_INTEGER) !== 'done') {
+      throw new Error('no room in the pool for a fresh checkpoint (start the server: it ' +
+        'serves the state and compacts once deletes make room)')
+    }
+    log.commit()
+    checkpointer.finish()
+    return `wrote a fresh checkpoint at lsn ${log.headLsn} of the state rebuilt ` +
+      (fellBack ? `from the previous checkpoint (lsn ${r.log.prevLsn}); the damaged one is no ` +
+        'longer used' : 'past the skipped damaged records')
+  } finally {
+    region.close()
   }
 }
 
@@ -694,7 +755,11 @@ export function formatReport(r: CheckReport): string {
     row('status', r.inPlace === 'truncate'
       ? `DAMAGED: the file is longer than its pool; startup refuses it; \`capykv-check --repair\` ` +
         `truncates it to ${r.poolBytes} bytes in place (nothing lost)`
-      : 'DAMAGED (a redundant copy): startup uses the intact copy and serves the whole state; ' +
+      : r.inPlace === 'fallback'
+        ? 'DAMAGED (the newest checkpoint): startup rebuilds the whole state from the previous ' +
+          'checkpoint and the log after it, then writes a fresh checkpoint; `capykv-check ' +
+          '--repair` writes that checkpoint in place (nothing lost)'
+        : 'DAMAGED (a redundant copy): startup uses the intact copy and serves the whole state; ' +
         '`capykv-check --repair` rewrites the damaged copy in place (nothing lost)')
   } else if (r.status === 'damaged') {
     if (r.prefix === null || r.prefix === undefined) {
@@ -769,7 +834,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (r.inPlace !== null) {
     // Nothing is lost: truncate a grown file and/or rewrite damaged copies, then check again.
     const what = r.inPlace === 'truncate' ? `truncate ${parsed.pool} to its pool length of ` +
-      `${r.poolBytes} bytes` : `rewrite the damaged metadata copies of ${parsed.pool} in place ` +
+      `${r.poolBytes} bytes` : r.inPlace === 'fallback' ? `write a fresh checkpoint into ` +
+      `${parsed.pool} of the state rebuilt from the previous checkpoint` : `rewrite the damaged metadata copies of ${parsed.pool} in place ` +
       'from the intact ones'
     const plan = `${what} (nothing is lost; stop any server using the pool first)`
     if (!parsed.yes && !(await agreed(plan))) {

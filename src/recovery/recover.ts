@@ -15,20 +15,15 @@
 // committed prefix, if one exists (capykv-check --repair): consistent means the walk got past
 // the END of the checkpoint the head names, so every live key of that snapshot was loaded.
 
-import { DecodeError } from '../state/bytes.js'
-import { applyEvents, decodeEvents, replayEventsDeferred } from '../state/event.js'
-import { Keyspace } from '../state/keyspace.js'
-import { decodeWord, HEAD_TAGS, TAIL_TAGS } from '../storage/cdb.js'
+import type { Keyspace } from '../state/keyspace.js'
+import { decodeWord, HEAD_TAGS, PREV_TAGS, TAIL_TAGS } from '../storage/cdb.js'
 import {
   decodeHeaderCopy, FORMAT_VERSION, FORMAT_VERSION_V1, HEAD_WORD_OFFSET, HEAD_WORD_OFFSETS,
-  HEADER_BYTES, HEADER_OFFSETS, LOG_OFFSET, poolSeed, sameHeader, TAIL_WORD_OFFSET,
-  TAIL_WORD_OFFSETS, type HeaderCopyResult, type PoolHeader,
+  HEADER_BYTES, HEADER_OFFSETS, LOG_OFFSET, poolSeed, PREV_WORD_OFFSETS, sameHeader,
+  TAIL_WORD_OFFSET, TAIL_WORD_OFFSETS, type HeaderCopyResult, type PoolHeader,
 } from '../storage/layout.js'
-import {
-  checkRecord, CKPT_FLAG_EMPTY, claimedPayloadBytes, decodeCheckpointBegin, decodeCheckpointEnd,
-  MIN_RECORD_BYTES, normalizeLsn, REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END, REC_PAD, REC_TXN,
-  recordBytes, RECORD_HEADER_BYTES,
-} from '../storage/record-codec.js'
+import { MIN_RECORD_BYTES } from '../storage/record-codec.js'
+import { walkLog, type WalkFailure, type WalkStart } from './walk.js'
 
 export interface RegionReader {
   readonly sizeBytes: number
@@ -64,6 +59,30 @@ export interface RecoveredLog {
    * a crash came between its commit and the head move: Store.open then moves the head to it).
    */
   newestCheckpointLsn: number
+  /** The prev word's lsn (format 3; = headLsn when no fallback is kept, and in formats 1, 2). */
+  prevLsn: number
+  /** The txn sequence of the last record walked (record-codec.ts; 0 in formats 1 and 2). */
+  seq: number
+  /**
+   * Set when the state was rebuilt from the previous checkpoint (the walk started at prevLsn)
+   * because a record of the head's checkpoint is damaged (docs/checkpoint-fallback.md): the
+   * damage the walk from the head met, and the damaged ranges the fallback walk skipped.
+   * Store.open then writes a fresh checkpoint before anything else.
+   */
+  fallback: FallbackInfo | null
+  /**
+   * [from, to) lsn ranges of damaged records the walk skipped, each proven free of transactions
+   * by the txn sequence (recovery/walk.ts): inside the head's checkpoint (with a fallback) or
+   * after its END (either walk). Store.open then writes a fresh checkpoint.
+   */
+  skipped: [number, number][]
+}
+
+export interface FallbackInfo {
+  what: string
+  reason: string
+  offset: number
+  lsn: number
 }
 
 export interface RecoveryProgress {
@@ -103,6 +122,11 @@ export interface RecoverOptions {
    * applied record).
    */
   deferIndex?: boolean
+  /**
+   * Tests (the crash simulator's fallback invariant): when a previous checkpoint is kept, walk
+   * from it instead of the head, as the fallback would.
+   */
+  fromPrev?: boolean
 }
 
 export interface MetaDamage {
@@ -117,7 +141,7 @@ export interface MetaDamage {
 type Metadata =
   | {
     kind: 'ok'; header: PoolHeader; formatVersion: number; tailPhys: number; headPhys: number
-    damage: MetaDamage[]; rootsInSync: boolean
+    prevPhys: number; damage: MetaDamage[]; rootsInSync: boolean; proofTailPhys: number
   }
   | { kind: 'corrupt'; what: string; reason: string; offset: number; header?: PoolHeader }
   | { kind: 'format'; reason: string }
@@ -155,7 +179,7 @@ function chooseHeader(
         damage.push({ what: 'pool header copy 1', offset: HEADER_OFFSETS[1] as number,
           reason: 'verifies but differs from copy 0', damaged: true })
       }
-    } else if (second.kind === 'ok' && second.version === FORMAT_VERSION) {
+    } else if (second.kind === 'ok' && second.version !== FORMAT_VERSION_V1) {
       damage.push({ what: 'pool header copy 0', offset: 0, reason: first.reason, damaged: true })
       chosen = second
     } else if (!first.corrupt && !(second.kind === 'bad' && second.corrupt)) {
@@ -219,11 +243,30 @@ function readMetadata(region: RegionReader): Metadata {
     return { kind: 'corrupt', what: 'head word', reason: copies > 1 ? 'check failed in every copy'
       : 'check failed', offset: HEAD_WORD_OFFSET }
   }
-  return { kind: 'ok', header, formatVersion: chosen.version, tailPhys, headPhys, damage, rootsInSync }
+  // The prev word (format 3) only serves the fallback: with both copies damaged the pool still
+  // starts from the head (reported; Store.open rewrites it as the head, no fallback kept).
+  let prevPhys = headPhys
+  if (chosen.version === FORMAT_VERSION) {
+    const prev = word('prev', PREV_WORD_OFFSETS, PREV_TAGS)
+    if (prev !== null) prevPhys = prev
+    else {
+      rootsInSync = false
+      for (let c = 0; c < PREV_WORD_OFFSETS.length; c++) {
+        damage.push({ what: `prev word copy ${c}`, offset: PREV_WORD_OFFSETS[c] as number,
+          damaged: true, reason: 'check failed in every copy (no fallback: the head is used)' })
+      }
+    }
+  }
+  // Skipping a damaged record trusts the tail (walk.ts): copy 1's when it verifies (stored after
+  // copy 0's, so it names a tail that copy 0 named too), else the used one.
+  const copy1 = copies > 1 ? decodeWord(Buffer.from(region.read(TAIL_WORD_OFFSETS[1] as number, 8)),
+    0, TAIL_TAGS[1] as number, seed) : null
+  const proofTailPhys = copy1 !== null && copy1 < ring ? copy1 : tailPhys
+  return { kind: 'ok', header, formatVersion: chosen.version, tailPhys, headPhys, prevPhys, damage,
+    rootsInSync, proofTailPhys }
 }
 
-/** Default byte budget between two yields of recoverSteps (about 0.1-0.5 ms of replay). */
-export const YIELD_EVERY_BYTES = 16 * 1024
+export { YIELD_EVERY_BYTES } from './walk.js'
 
 export function recover(region: RegionReader, options: RecoverOptions = {}): RecoveryResult {
   const steps = recoverSteps(region, options)
@@ -266,113 +309,52 @@ export function* recoverSteps(
       : { kind: 'corrupt', what: meta.what, reason: meta.reason, offset: meta.offset,
         partial: { header: meta.header } }
   }
-  const { header, formatVersion, tailPhys, headPhys } = meta
-  const ring = header.ringBytes
-  const seed = poolSeed(header.poolId)
+  const { tailPhys, headPhys, prevPhys } = meta
+  const ring = meta.header.ringBytes
   const distance = (tailPhys - headPhys + ring) % ring
   if (distance === 0) {
     return { kind: 'corrupt', what: 'root words', reason: 'tail equals head', offset: TAIL_WORD_OFFSET }
   }
-  // The head record's lsn is read from its own header, then confirmed by its CRC.
-  const headSpace = ring - headPhys
-  if (headSpace < MIN_RECORD_BYTES) {
+  if (ring - headPhys < MIN_RECORD_BYTES) {
     return { kind: 'corrupt', what: 'head word', reason: 'names no record', offset: HEAD_WORD_OFFSET }
   }
-  const headBytes = region.read(LOG_OFFSET + headPhys, RECORD_HEADER_BYTES)
-  const headLsn = headBytes.readUInt32LE(8) + headBytes.readUInt32LE(12) * 2 ** 32
-  const log: RecoveredLog = {
-    header, seed, headLsn, tailLsn: headLsn + distance, records: 0, txns: 0, chunks: 0,
-    checkpointEnds: 0, headCheckpointEndLsn: -2, newestCheckpointLsn: headLsn, formatVersion,
-    metaDamage: meta.damage, rootsInSync: meta.rootsInSync,
+  const start: WalkStart = {
+    region, header: meta.header, seed: poolSeed(meta.header.poolId), formatVersion:
+      meta.formatVersion, metaDamage: meta.damage, rootsInSync: meta.rootsInSync,
+    startPhys: headPhys, headPhys, tailPhys, prevPhys, proofTailPhys: meta.proofTailPhys,
   }
-  let lastBeginLsn = -1
-  const keyspace = new Keyspace()
-  const fail = (what: string, reason: string, offset: number, lsn: number): RecoveryResult => {
-    const consistent = log.headCheckpointEndLsn !== -2
-    return {
-      kind: 'corrupt', what, reason, offset, lsn, partial: { ...log },
-      prefix: options.prefix === true
-        ? (consistent ? { keyspace, log: { ...log, tailLsn: lsn } } : null) : undefined,
-    }
+  // The fallback (docs/checkpoint-fallback.md): when the damage lies before the END of the
+  // head's checkpoint and a previous checkpoint is kept (prev before head), walk again from it,
+  // skipping damaged records after its END only where the txn sequence proves they held no
+  // transaction (walk.ts). options.fromPrev (tests) makes every walk start there.
+  const prevDistance = (tailPhys - prevPhys + ring) % ring
+  const fallbackKept = prevDistance > distance && ring - prevPhys >= MIN_RECORD_BYTES
+  const fromPrev = { ...start, startPhys: prevPhys }
+  if (options.fromPrev === true && fallbackKept) {
+    const only = yield* walkLog(fromPrev, { ...options, deferIndex: false })
+    return only.result
   }
-  if (headLsn % ring !== headPhys) {
-    return fail('checkpoint record at head', 'stale or misdirected record', LOG_OFFSET + headPhys,
-      headLsn)
+  const first = yield* walkLog(start, options)
+  if (first.kind === 'ok') {
+    first.result.log.skipped = first.skipped
+    return first.result
   }
-  const deferIndex = options.deferIndex === true && options.prefix !== true
-  // Deferred events are applied later from the region's bytes: their record is verified again
-  // then (keyspace.ts, "Verify before apply"), by the same check as here.
-  const verifyAgain = (record: Buffer, at: number): string | null => {
-    const c = checkRecord(record, at, seed, record.length)
-    return c.ok ? null : c.reason
+  if (first.failure === null) return first.result
+  if (!fallbackKept || !first.failure.beforeHeadEnd) return first.result
+  const second = yield* walkLog(fromPrev, { ...options, deferIndex: false, prefix: false })
+  if (second.kind === 'ok') {
+    const f = first.failure
+    second.result.log.fallback = { what: f.what, reason: f.reason, offset: f.offset, lsn: f.lsn }
+    second.result.log.skipped = second.skipped
+    return second.result
   }
-  const every = options.yieldEveryRecords ?? 0
-  const everyBytes = every > 0 ? options.yieldEveryBytes ?? YIELD_EVERY_BYTES : 0
-  let yieldedAtLsn = headLsn
-  let lsn = headLsn
-  while (lsn < log.tailLsn) {
-    const phys = lsn % ring
-    const space = ring - phys
-    const offset = LOG_OFFSET + phys
-    const claimed = claimedPayloadBytes(region.read(offset, RECORD_HEADER_BYTES))
-    const total = recordBytes(claimed)
-    if (total > space || lsn + total > log.tailLsn) {
-      return fail('log record', `length ${claimed} runs past the ${total > space ? 'ring end' :
-        'committed tail'}`, offset, lsn)
-    }
-    const bytes = region.read(offset, total)
-    const check = checkRecord(bytes, lsn, seed, space)
-    if (!check.ok) return fail('log record', check.reason, offset, lsn)
-    const payloadEnd = RECORD_HEADER_BYTES + check.payloadBytes
-    if (lsn === headLsn && check.kind !== REC_CKPT_BEGIN) {
-      return fail('checkpoint record at head', 'head names a record that begins no checkpoint',
-        offset, lsn)
-    }
-    try {
-      switch (check.kind) {
-        case REC_TXN:
-        case REC_CKPT_CHUNK:
-          if (deferIndex) {
-            keyspace.deferFrom(lsn, offset, verifyAgain)
-            replayEventsDeferred(keyspace, bytes, RECORD_HEADER_BYTES, payloadEnd)
-          }
-          else applyEvents(keyspace, decodeEvents(bytes, RECORD_HEADER_BYTES, payloadEnd))
-          if (check.kind === REC_TXN) log.txns++
-          else log.chunks++
-          break
-        case REC_CKPT_BEGIN: {
-          lastBeginLsn = lsn
-          const { flags } = decodeCheckpointBegin(bytes, RECORD_HEADER_BYTES, payloadEnd)
-          if (lsn === headLsn && (flags & CKPT_FLAG_EMPTY) !== 0) log.headCheckpointEndLsn = -1
-          break
-        }
-        case REC_CKPT_END: {
-          const { beginLsn } = decodeCheckpointEnd(bytes, RECORD_HEADER_BYTES, payloadEnd)
-          log.checkpointEnds++
-          if (beginLsn === headLsn && log.headCheckpointEndLsn === -2) log.headCheckpointEndLsn = lsn
-          if (beginLsn === lastBeginLsn) log.newestCheckpointLsn = beginLsn
-          break
-        }
-        case REC_PAD:
-          break
-      }
-    } catch (e) {
-      if (e instanceof DecodeError) return fail('log record', `undecodable: ${e.message}`, offset, lsn)
-      throw e
-    }
-    log.records++
-    lsn = check.kind === REC_PAD ? lsn + space : normalizeLsn(lsn + total, ring)
-    if (every > 0 && (log.records % every === 0 || lsn - yieldedAtLsn >= everyBytes)) {
-      yieldedAtLsn = lsn
-      yield { records: log.records, bytesDone: lsn - headLsn, bytesTotal: distance }
-    }
-  }
-  if (lsn !== log.tailLsn) {
-    return fail('tail word', 'names no record boundary', TAIL_WORD_OFFSET, lsn)
-  }
-  if (log.headCheckpointEndLsn === -2) {
-    return fail('checkpoint at head', 'its END record is not in the committed log',
-      LOG_OFFSET + headPhys, headLsn)
-  }
-  return { kind: 'ok', keyspace, log }
+  return withFallbackFailure(first.result, second.failure)
+}
+
+/** The head walk's corruption, saying why the fallback could not replace it. */
+function withFallbackFailure(result: RecoveryResult, second: WalkFailure | null): RecoveryResult {
+  if (result.kind !== 'corrupt' || second === null) return result
+  return { ...result, reason: `${result.reason}; the fallback to the previous checkpoint ` +
+    `failed too: ${second.what} at pool offset ${second.offset} (lsn ${second.lsn}): ` +
+    second.reason }
 }

@@ -2,8 +2,8 @@
 // (CapybaraKV's CDB idea, widened to carry an offset). Layout of a word (little-endian u64):
 //   low 32 bits:  ring offset / 8 of the position it names
 //   high 32 bits: low 32 bits of CRC-64(tag u32 || value u32, seed = pool seed)
-// The tag differs for the tail word ('tail') and the head word ('head'), and for each copy of
-// them (copy 1: 'TAIL', 'HEAD'; layout.ts), so a word written to the wrong slot, or copied from
+// The tag differs for the tail word ('tail'), the head word ('head') and the previous-head word
+// ('prev', pool format 3), and for each copy of them (copy 1: 'TAIL', 'HEAD', 'PREV'; layout.ts), so a word written to the wrong slot, or copied from
 // another pool, fails its check. A flipped bit anywhere in the
 // word is detected (CRC-64 truncated to 32 bits keeps distance >= 4 on 64-bit messages); it is
 // reported as corruption, never read as a torn or shorter log.
@@ -18,6 +18,7 @@ export const HEAD_TAG = 0x64616568 // 'head'
 /** The tag of each copy of the tail word and of the head word (layout.ts: *_WORD_OFFSETS). */
 export const TAIL_TAGS: readonly number[] = [TAIL_TAG, 0x4c494154] // 'tail', 'TAIL'
 export const HEAD_TAGS: readonly number[] = [HEAD_TAG, 0x44414548] // 'head', 'HEAD'
+export const PREV_TAGS: readonly number[] = [0x76657270, 0x56455250] // 'prev', 'PREV'
 
 // CRC-64/XZ's byte table (reflected polynomial 0xc96c5795d7870f42), as low and high halves.
 const TABLE_LO = new Int32Array(256)

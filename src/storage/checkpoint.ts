@@ -2,8 +2,10 @@
 // A checkpoint is: a CHECKPOINT_BEGIN record at lsn c0, then CHECKPOINT_CHUNK records holding a
 // RESTORE event (the whole current value) for every key (the first chunk also holds one
 // FUNCTION_PUT per function library, state/function-events.ts), written a few hundred at a time
-// between client requests, then a CHECKPOINT_END record naming c0. Ordinary transactions
-// interleave. Once END is committed, the head word moves to c0 and the space before c0 is reused.
+// between client requests, then a CHECKPOINT_END record naming c0 (and a MARK, record-codec.ts).
+// Ordinary transactions interleave. Once END is committed, the prev word moves to the old head
+// and the head word to c0 (log.ts moveHead), and the space before the old head is reused: the
+// previous checkpoint and the log after it stay, for the fallback (docs/checkpoint-fallback.md).
 // Why recovery from c0 (starting empty) rebuilds exactly the live state:
 // - a key that exists at the end was either visited by the iteration (a RESTORE after every
 //   earlier change of it, and later changes replay on top), or was created after c0 — at a hash
@@ -23,7 +25,7 @@ import { librarySnapshot } from '../state/function-events.js'
 import { DB_COUNT, entryBytes, type Entry, type Keyspace } from '../state/keyspace.js'
 import type { Log } from './log.js'
 import {
-  encodeCheckpointBegin, encodeCheckpointEnd, REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END,
+  encodeCheckpointBegin, encodeCheckpointEnd, REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END, REC_MARK,
 } from './record-codec.js'
 
 /** Budget a checkpoint slice counts per deferred event it applies (about a RESTORE's cost). */
@@ -185,6 +187,9 @@ export class Checkpointer {
           return 'abandoned'
         }
         this.log.append(REC_CKPT_END)
+        // A MARK after END, in the same commit (record-codec.ts): best effort, as it is small.
+        this.log.begin()
+        if (this.log.fits(0, 0)) this.log.append(REC_MARK)
         return 'done'
       }
     }

@@ -1,10 +1,10 @@
 // Pool layout and the pool header's durable format (one encoder/decoder pair, here).
 //
-// Format version 2 (format version 1, below, is read and upgraded in place at open):
+// Format version 3 (versions 1 and 2, below, are read and upgraded in place at open):
 //   [0, 4096)        header block: header copy 0 at 0 and header copy 1 at 2048 (different
 //                    512-byte sectors and cache lines). Each copy is 128 bytes, written once at
 //                    creation (and by capykv-check --repair over a damaged copy), never else:
-//                      0  magic "CAPYKV01" (8)      8  u32 format version (2)
+//                      0  magic "CAPYKV01" (8)      8  u32 format version (3)
 //                     12  u32 header bytes (128)   16  pool id (16 random bytes)
 //                     32  u64 pool bytes           40  u64 log offset (8192)
 //                     48  u64 ring bytes           56  u64 creation time, ms (informational)
@@ -12,11 +12,16 @@
 //                    120  u64 CRC-64 of [0, 120), seed 0
 //                    The copy index is inside the CRC, so a copy found in the other copy's slot
 //                    (a misdirected write) fails its check; the pool id binds it to the pool.
-//   [4096, 8192)     roots block: copy 0 of the tail word at 4096 and of the head word at 4104;
-//                    copy 1 of the tail word at 6144 and of the head word at 6152 (cdb.ts; each
-//                    copy has its own tag, so a word in the wrong slot fails its check).
+//   [4096, 8192)     roots block: copy 0 of the tail word at 4096, of the head word at 4104 and
+//                    of the previous-head word at 4112; copy 1 of them at 6144, 6152 and 6160
+//                    (cdb.ts; each copy has its own tag, so a word in the wrong slot fails its
+//                    check). The previous-head word ("prev", format 3) names the BEGIN of the
+//                    checkpoint before the head's, or the head itself when no fallback is kept:
+//                    prev <= head, and the ring never reuses space at or after prev
+//                    (docs/checkpoint-fallback.md; recover.ts walks from prev when a record of
+//                    the head's checkpoint is damaged).
 //   [8192, end)      the log ring (ring bytes = pool bytes - 8192, rounded down to 8); records
-//                    in record-codec.ts
+//                    in record-codec.ts (format 3 adds the txn sequence to every record header)
 // Redundancy (which copy is used, and the write order that keeps one valid at every crash point):
 // - Reading: copy 0 when it verifies, else copy 1 (header, tail word and head word decided each
 //   on its own). Copy 1 of a root word is written after copy 0 and flushed before anything
@@ -24,22 +29,28 @@
 //   is then the newer one, and either state is legal: that commit was never acknowledged).
 //   Store.open rewrites a root-word copy that is damaged or differs before anything is appended.
 // - Writing (log.ts): commit = flush the records, store tail copy 0 (the commit point), flush
-//   it, store tail copy 1, flush it; a head move is the same with the head words. Formatting
+//   it, store tail copy 1, flush it; a head move stores and flushes the prev words (copy 0, then
+//   copy 1) := the old head, then the head words the same way: every crash point keeps
+//   prev <= head, both naming complete checkpoints. Formatting
 //   writes the log and both root copies, flushes, then both header copies, flushes: a file
 //   with no verifying header copy was never a complete pool (Store.create may delete it).
 // - A single flipped bit anywhere in one copy is detected by that copy's CRC (the header's
 //   CRC-64 over 120 bytes, the words' 32-bit check over 8), so the other copy is used.
+// Format version 2 (2026-12-07): as 3 without the prev words (zero) and with zero txn sequences
+// (the records' u32 kind). recover() reads it (prev = head: no fallback); Store.open upgrades it
+// in place (setup.ts syncMetadata: prev words := head, flushed, then the header copies).
 // Format version 1 (until 2026-12): one header at 0 (bytes 64..120 zero), root words at 4096 and
-// 4104 only. recover() reads it (copy 0 only); Store.open upgrades it in place (upgradeV1).
+// 4104 only. recover() reads it (copy 0 only); Store.open upgrades it in place to version 3.
 // Pools are created whole (blocks allocated), initialised under a temporary name and renamed,
 // so a crash during creation leaves no half-made pool under the real name.
 
 import { crc64 } from './crc.js'
 
 export const MAGIC = Buffer.from('CAPYKV01', 'latin1')
-export const FORMAT_VERSION = 2
-/** The older format this build still reads (and upgrades in place at open). */
+export const FORMAT_VERSION = 3
+/** The older formats this build still reads (and upgrades in place at open). */
 export const FORMAT_VERSION_V1 = 1
+export const FORMAT_VERSION_V2 = 2
 export const HEADER_BYTES = 128
 export const HEADER_CRC_OFFSET = 120
 export const HEADER_COPY_INDEX_OFFSET = 64
@@ -51,6 +62,8 @@ export const HEAD_WORD_OFFSET = 4104
 /** Every copy of the tail word and of the head word, copy 0 first. */
 export const TAIL_WORD_OFFSETS: readonly number[] = [4096, 6144]
 export const HEAD_WORD_OFFSETS: readonly number[] = [4104, 6152]
+/** Every copy of the previous-head word (format 3). */
+export const PREV_WORD_OFFSETS: readonly number[] = [4112, 6160]
 export const LOG_OFFSET = 8192
 export const MIN_RING_BYTES = 1024
 /** The words store ring offsets in 8-byte units in 32 bits. */
@@ -118,16 +131,16 @@ export function decodeHeaderCopy(bytes: Buffer, copy: number): HeaderCopyResult 
   }
   if (!crcOk) return { kind: 'bad', reason: 'header checksum mismatch', corrupt: true }
   const version = bytes.readUInt32LE(8)
-  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_V1) {
+  if (version !== FORMAT_VERSION && version !== FORMAT_VERSION_V2 && version !== FORMAT_VERSION_V1) {
     return {
       kind: 'bad', corrupt: false,
       reason: `format version ${version}, this build reads ${FORMAT_VERSION} (and ` +
-        `${FORMAT_VERSION_V1}): open it with a capykv build that reads version ${version}, or ` +
+        `${FORMAT_VERSION_V2}, ${FORMAT_VERSION_V1}): open it with a capykv build that reads version ${version}, or ` +
         'carry its data over through a client (e.g. redis-cli --scan piped into MIGRATE/DUMP-RESTORE)',
     }
   }
   const index = bytes.readUInt32LE(HEADER_COPY_INDEX_OFFSET)
-  if (version === FORMAT_VERSION && index !== copy) {
+  if (version !== FORMAT_VERSION_V1 && index !== copy) {
     return { kind: 'bad', reason: `header copy ${index} found in the slot of copy ${copy}`,
       corrupt: true }
   }

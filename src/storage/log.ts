@@ -1,6 +1,10 @@
 // The event log writer: appends records to the ring and commits them in groups.
 // Invariants (lsn = position in the unbounded log; ring offset = lsn % ringBytes):
-//   headLsn <= committedLsn <= tailLsn,  tailLsn - headLsn < ringBytes
+//   prevLsn <= headLsn <= committedLsn <= tailLsn,  tailLsn - prevLsn < ringBytes
+//   [prevLsn, headLsn)       the previous checkpoint and the log after it, kept for the fallback
+//                            (docs/checkpoint-fallback.md): never overwritten while the prev
+//                            words name it; dropped (prev := head) before an append would need
+//                            its space, so it never makes anything refuse (appendFitting)
 //   [headLsn, committedLsn)  durable: what recovery replays (named by the head and tail words)
 //   [committedLsn, tailLsn)  appended, not yet durable state: written into the ring with blanket
 //                            permission (recovery never reads past the committed tail)
@@ -9,22 +13,30 @@
 // native call); then the same value into copy 1 (blanket: recovery prefers copy 0 while it
 // verifies) and its flush, before commit() returns and any reply depends on it (layout.ts,
 // "Redundancy").
-// moveHead(): the head word's copy 0, then copy 1, each stored and flushed, after the checkpoint
-// it names is committed (blanket: recovery from either head yields the same state); only after
-// that may the ring reuse the space before the new head.
+// moveHead(): the prev word's copies := the old head, then the head word's copy 0, then copy 1,
+// each stored and flushed, after the checkpoint it names is committed (blanket: recovery from
+// either head yields the same state, and prev <= head at every crash point); only after that
+// may the ring reuse the space before the new prev.
+// Every record carries the txn sequence (record-codec.ts): `seq` is the one the last appended
+// record carries; a TXN record takes nextSeq(seq).
 
 import { assert } from '../assert.js'
 import { ByteWriter } from '../state/bytes.js'
-import { encodeWord, HEAD_TAGS, TAIL_TAGS } from './cdb.js'
-import { HEAD_WORD_OFFSETS, LOG_OFFSET, TAIL_WORD_OFFSETS } from './layout.js'
+import { encodeWord, HEAD_TAGS, PREV_TAGS, TAIL_TAGS } from './cdb.js'
+import { HEAD_WORD_OFFSETS, LOG_OFFSET, PREV_WORD_OFFSETS, TAIL_WORD_OFFSETS } from './layout.js'
 import type { PmRegion } from './pm-region.js'
 import {
-  beginRecord, frameRecord, MIN_RECORD_BYTES, padRecord, RECORD_HEADER_BYTES, recordBytes,
+  beginRecord, frameRecord, MIN_RECORD_BYTES, padRecord, REC_TXN, RECORD_HEADER_BYTES,
+  recordBytes, seqAfter,
 } from './record-codec.js'
 
 export interface LogPosition {
   headLsn: number
   tailLsn: number
+  /** The previous head kept for the fallback (default: headLsn, none kept). */
+  prevLsn?: number
+  /** The txn sequence of the last record before tailLsn (default 1: none yet). */
+  seq?: number
 }
 
 export interface LogTestHooks {
@@ -37,8 +49,15 @@ const TAIL_COPY1 = TAIL_WORD_OFFSETS[1] as number
 
 export class Log {
   headLsn: number
+  prevLsn: number
   committedLsn: number
   tailLsn: number
+  /** The txn sequence the last appended record carries. */
+  seq: number
+  /** The lsn of the last TXN record appended (-1: none since open). */
+  private lastTxnLsn = -1
+  /** Times the fallback was dropped because an append needed its space. */
+  fallbackDrops = 0
   readonly ringBytes: number
   /** Scratch writer for the record being built (payload written by the caller). */
   readonly writer = new ByteWriter(64 * 1024)
@@ -55,14 +74,30 @@ export class Log {
   ) {
     this.ringBytes = ringBytes
     this.headLsn = position.headLsn
+    this.prevLsn = position.prevLsn ?? position.headLsn
     this.committedLsn = position.tailLsn
     this.tailLsn = position.tailLsn
-    assert(this.tailLsn - this.headLsn < ringBytes, 'log longer than its ring')
+    this.seq = position.seq === undefined || position.seq === 0 ? 1 : position.seq
+    assert(this.prevLsn <= this.headLsn, 'prev after head')
+    assert(this.tailLsn - this.prevLsn < ringBytes, 'log longer than its ring')
   }
 
-  /** Bytes in use, counting appended but uncommitted records. */
+  /**
+   * Bytes in use since the head, counting appended but uncommitted records: what admission and
+   * the checkpoint trigger count (the fallback's space is not in it: it is dropped when needed).
+   */
   get usedBytes(): number {
     return this.tailLsn - this.headLsn
+  }
+
+  /** Bytes the ring may not reuse: usedBytes plus the fallback's [prevLsn, headLsn). */
+  get heldBytes(): number {
+    return this.tailLsn - this.prevLsn
+  }
+
+  /** True while the previous checkpoint is kept for the fallback. */
+  get hasFallback(): boolean {
+    return this.prevLsn < this.headLsn
   }
 
   get hasUncommitted(): boolean {
@@ -123,13 +158,25 @@ export class Log {
   private appendFitting(kind: number): number {
     let at = this.tailLsn % this.ringBytes
     const left = this.ringBytes - at
-    if (recordBytes(this.writer.length - RECORD_HEADER_BYTES) > left) {
-      this.region.write(LOG_OFFSET + at, padRecord(this.tailLsn, this.seed), 'blanket')
+    const size = recordBytes(this.writer.length - RECORD_HEADER_BYTES)
+    // The fallback is best effort: its space is given up before the ring reuses it.
+    if (this.prevLsn < this.headLsn && this.heldBytes + this.costAt(size, at) >= this.ringBytes) {
+      this.dropFallback()
+    }
+    if (size > left) {
+      this.region.write(LOG_OFFSET + at, padRecord(this.tailLsn, this.seed, this.seq), 'blanket')
       this.tailLsn += left
       at = 0
     }
     const lsn = this.tailLsn
-    const total = frameRecord(this.writer, kind, lsn)
+    if (kind === REC_TXN) {
+      // A TXN is longer than a bare record (recovery/walk.ts tells a damaged last record of
+      // MIN_RECORD_BYTES from a transaction by this).
+      assert(size > MIN_RECORD_BYTES, 'a transaction record holds its event count')
+      this.seq = seqAfter(this.seq, kind)
+      this.lastTxnLsn = lsn
+    }
+    const total = frameRecord(this.writer, kind, lsn, this.seq)
     this.region.writeSealed(LOG_OFFSET + at, this.writer.buf, total, this.seed, 'blanket')
     // = normalizeLsn(lsn + total): the record fits before the ring's end, so costAt is the
     // record and the gap after it.
@@ -142,6 +189,8 @@ export class Log {
   /** Forget the appended, uncommitted records from `lsn` on (a checkpoint that ran out of room). */
   truncate(lsn: number): void {
     assert(lsn >= this.committedLsn && lsn <= this.tailLsn, 'truncate only uncommitted records')
+    // Only checkpoint records are truncated (engine.ts checkpointNow): no TXN, so `seq` stands.
+    assert(this.lastTxnLsn < lsn, 'truncate would drop a transaction (its txn sequence)')
     this.tailLsn = lsn
   }
 
@@ -188,14 +237,32 @@ export class Log {
     this.region.flush(TAIL_COPY0, 8)
   }
 
-  /** Point the head at a committed checkpoint's BEGIN record; frees the space before it. */
+  /**
+   * Point the head at a committed checkpoint's BEGIN record, keeping the old head's checkpoint
+   * as the fallback (prev := old head, stored first); frees the space before the new prev.
+   */
   moveHead(lsn: number): void {
     assert(lsn >= this.headLsn && lsn < this.committedLsn, 'head must move forward, within commits')
-    for (let c = 0; c < HEAD_WORD_OFFSETS.length; c++) {
-      const word = encodeWord(HEAD_TAGS[c] as number, lsn % this.ringBytes, this.seed)
-      this.region.store64(HEAD_WORD_OFFSETS[c] as number, word.lo, word.hi, 'blanket')
-      this.region.flush(HEAD_WORD_OFFSETS[c] as number, 8)
-    }
+    this.storeWords(PREV_WORD_OFFSETS, PREV_TAGS, this.headLsn)
+    this.prevLsn = this.headLsn
+    this.storeWords(HEAD_WORD_OFFSETS, HEAD_TAGS, lsn)
     this.headLsn = lsn
+  }
+
+  /** Give up the fallback (prev := head), before the ring reuses its space. */
+  dropFallback(): void {
+    if (this.prevLsn === this.headLsn) return
+    this.storeWords(PREV_WORD_OFFSETS, PREV_TAGS, this.headLsn)
+    this.prevLsn = this.headLsn
+    this.fallbackDrops++
+  }
+
+  /** Store and flush every copy of a root word, copy 0 first (blanket writes). */
+  private storeWords(offsets: readonly number[], tags: readonly number[], lsn: number): void {
+    for (let c = 0; c < offsets.length; c++) {
+      const word = encodeWord(tags[c] as number, lsn % this.ringBytes, this.seed)
+      this.region.store64(offsets[c] as number, word.lo, word.hi, 'blanket')
+      this.region.flush(offsets[c] as number, 8)
+    }
   }
 }

@@ -1,6 +1,13 @@
 // The log record's durable format (one encoder/decoder pair, here). A record sits at ring
 // offset lsn % ringBytes, never straddles the ring's end, and is 8-aligned:
-//    0  u32 kind: 1 TXN, 2 PAD, 3 CKPT_BEGIN, 4 CKPT_END, 5 CKPT_CHUNK
+//    0  u8 kind: 1 TXN, 2 PAD, 3 CKPT_BEGIN, 4 CKPT_END, 5 CKPT_CHUNK, 6 MARK (format 3)
+//    1  u24 txn sequence (pool format 3; 0 in records written by formats 1 and 2, whose u32 kind
+//       had these bytes zero): 1 + the number of TXN records appended before this record, plus
+//       1 for a TXN itself, wrapping from SEQ_MAX to 1 (nextSeq). So a TXN carries its own
+//       number and any other record the number of the TXN before it: a walk that must skip a
+//       damaged record (the checkpoint fallback, recover.ts) proves the skipped bytes held no
+//       transaction when the next record it can verify carries the sequence it expects
+//       (seqAfter). Sound while a skip covers fewer than SEQ_MAX records (MAX_SKIP_BYTES).
 //    4  u32 payload bytes (n)
 //    8  u64 lsn: the record's position in the unbounded log (bytes since the pool was made)
 //   16  payload (n bytes), then zeros to the next multiple of 8
@@ -12,7 +19,9 @@
 // (CKPT_FLAG_EMPTY) then `varuint key count estimate` (informational); CKPT_END holds
 // `varuint BEGIN lsn` (the checkpoint it completes) then `varuint keys written` (informational):
 // encodeCheckpointBegin/End and decodeCheckpointBegin/End below, the only code that knows them.
-// PAD has no payload and means "continue at the next lap".
+// PAD has no payload and means "continue at the next lap". MARK has no payload and changes
+// nothing: the checkpointer appends one right after each END (checkpoint.ts), so that a damaged
+// END is never the last committed record (the record after a skip proves it, recover/walk.ts).
 // A position closer than 24 bytes to the ring's end is skipped without a PAD (normalizeLsn).
 
 import { VERIFY, assert } from '../assert.js'
@@ -24,12 +33,26 @@ export const REC_PAD = 2
 export const REC_CKPT_BEGIN = 3
 export const REC_CKPT_END = 4
 export const REC_CKPT_CHUNK = 5
-export const RECORD_KIND_NAMES: Readonly<Record<number, string>> =
-  { 1: 'txn', 2: 'pad', 3: 'checkpoint-begin', 4: 'checkpoint-end', 5: 'checkpoint-chunk' }
+export const REC_MARK = 6
+export const RECORD_KIND_NAMES: Readonly<Record<number, string>> = {
+  1: 'txn', 2: 'pad', 3: 'checkpoint-begin', 4: 'checkpoint-end', 5: 'checkpoint-chunk', 6: 'mark',
+}
+
+/** The txn sequence wraps from SEQ_MAX to 1; 0 means "none" (a format 1 or 2 record). */
+export const SEQ_MAX = 2 ** 24 - 1
+export function nextSeq(seq: number): number {
+  return seq >= SEQ_MAX ? 1 : seq + 1
+}
+/** The sequence a record of `kind` carries when the record before it carried `seq`. */
+export function seqAfter(seq: number, kind: number): number {
+  return kind === REC_TXN ? nextSeq(seq) : seq
+}
 
 export const RECORD_HEADER_BYTES = 16
 export const RECORD_CRC_BYTES = 8
 export const MIN_RECORD_BYTES = RECORD_HEADER_BYTES + RECORD_CRC_BYTES
+/** A skip shorter than this covers fewer than SEQ_MAX records, so the sequence proves it. */
+export const MAX_SKIP_BYTES = SEQ_MAX * MIN_RECORD_BYTES
 
 /** Arithmetic, not bit operations: a corrupt u32 length must not wrap to a negative size. */
 export const pad8 = (n: number): number => Math.ceil(n / 8) * 8
@@ -58,14 +81,15 @@ export function beginRecord(w: ByteWriter): void {
  * as those 8 bytes — by PmRegion.writeSealed as it is written (the log's append), or by
  * finishRecord.
  */
-export function frameRecord(w: ByteWriter, kind: number, lsn: number): number {
+export function frameRecord(w: ByteWriter, kind: number, lsn: number, seq = 0): number {
+  assert(Number.isInteger(seq) && seq >= 0 && seq <= SEQ_MAX, 'txn sequence out of range')
   const payloadBytes = w.length - RECORD_HEADER_BYTES
   const total = recordBytes(payloadBytes)
   w.ensure(total - w.length)
   const buf = w.buf
   // At most 7 bytes of padding: a loop, where fill() would be a call into C++.
   for (let i = w.length; i < total - RECORD_CRC_BYTES; i++) buf[i] = 0
-  buf.writeUInt32LE(kind, 0)
+  buf.writeUInt32LE(kind + seq * 256, 0)
   buf.writeUInt32LE(payloadBytes, 4)
   buf.writeUInt32LE(lsn >>> 0, 8) // ToUint32: lsn mod 2^32, exact for integers below 2^53
   buf.writeUInt32LE(Math.floor(lsn / 2 ** 32), 12)
@@ -74,16 +98,18 @@ export function frameRecord(w: ByteWriter, kind: number, lsn: number): number {
 }
 
 /** Complete and seal the record in `w`; returns its bytes (a view of w's buffer). */
-export function finishRecord(w: ByteWriter, kind: number, lsn: number, seed: bigint): Buffer {
-  const total = frameRecord(w, kind, lsn)
+export function finishRecord(
+  w: ByteWriter, kind: number, lsn: number, seed: bigint, seq = 0,
+): Buffer {
+  const total = frameRecord(w, kind, lsn, seq)
   crc64Seal(w.buf, 0, total - RECORD_CRC_BYTES, seed, total - RECORD_CRC_BYTES)
   return w.buf.subarray(0, total)
 }
 
-export function padRecord(lsn: number, seed: bigint): Buffer {
+export function padRecord(lsn: number, seed: bigint, seq = 0): Buffer {
   const w = new ByteWriter(MIN_RECORD_BYTES)
   beginRecord(w)
-  return Buffer.from(finishRecord(w, REC_PAD, lsn, seed))
+  return Buffer.from(finishRecord(w, REC_PAD, lsn, seed, seq))
 }
 
 /** CKPT_BEGIN flag: the snapshot is empty and complete by itself (the pool's creation). */
@@ -143,12 +169,17 @@ export function decodeCheckpointEnd(bytes: Buffer, start: number, end: number): 
 }
 
 export type RecordCheck =
-  | { ok: true; kind: number; payloadBytes: number; totalBytes: number }
+  | { ok: true; kind: number; payloadBytes: number; totalBytes: number; seq: number }
   | { ok: false; reason: string }
 
 /** The payload length a header claims, before any check (to know how much to read). */
 export function claimedPayloadBytes(head: Buffer): number {
   return head.readUInt32LE(4)
+}
+
+/** The kind a header claims, before any check (reports of a damaged record). */
+export function claimedKind(head: Buffer): number {
+  return head[0] as number
 }
 
 /**
@@ -164,10 +195,13 @@ export function checkRecord(bytes: Buffer, lsn: number, seed: bigint, spaceBytes
   if (!crc64Verify(bytes, 0, total - RECORD_CRC_BYTES, seed, total - RECORD_CRC_BYTES)) {
     return { ok: false, reason: 'record checksum mismatch' }
   }
-  const kind = bytes.readUInt32LE(0)
+  const kind = bytes[0] as number
+  const seq = bytes.readUIntLE(1, 3)
   const at = bytes.readUInt32LE(8) + bytes.readUInt32LE(12) * 2 ** 32
   if (at !== lsn) return { ok: false, reason: `stale or misdirected record (lsn ${at})` }
   if (RECORD_KIND_NAMES[kind] === undefined) return { ok: false, reason: `unknown record kind ${kind}` }
-  if (kind === REC_PAD && payloadBytes !== 0) return { ok: false, reason: 'pad record with payload' }
-  return { ok: true, kind, payloadBytes, totalBytes: total }
+  if ((kind === REC_PAD || kind === REC_MARK) && payloadBytes !== 0) {
+    return { ok: false, reason: `${RECORD_KIND_NAMES[kind] as string} record with payload` }
+  }
+  return { ok: true, kind, payloadBytes, totalBytes: total, seq }
 }

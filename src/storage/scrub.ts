@@ -18,7 +18,7 @@
 
 import { LOG_OFFSET } from './layout.js'
 import {
-  checkRecord, claimedPayloadBytes, MIN_RECORD_BYTES, normalizeLsn, REC_PAD, RECORD_HEADER_BYTES,
+  checkRecord, claimedKind, claimedPayloadBytes, MIN_RECORD_BYTES, normalizeLsn, REC_PAD, RECORD_HEADER_BYTES,
   RECORD_KIND_NAMES, recordBytes,
 } from './record-codec.js'
 
@@ -151,14 +151,14 @@ export class Scrubber {
       ({ kind: 'damage', damage: { lsn, offset, reason, kind, foundAtMs: nowMs, healedAtMs: null } })
     if (space < MIN_RECORD_BYTES) return damage('record position too close to the ring end', '?')
     const head = this.region.read(offset, RECORD_HEADER_BYTES)
-    const claimedKind = RECORD_KIND_NAMES[head.readUInt32LE(0)] ?? `kind ${head.readUInt32LE(0)}`
+    const kindClaim = RECORD_KIND_NAMES[claimedKind(head)] ?? `kind ${claimedKind(head)}`
     const total = recordBytes(claimedPayloadBytes(head))
     if (total > space || lsn + total > this.passEnd) {
       return damage(`length ${claimedPayloadBytes(head)} runs past the ${total > space ? 'ring end'
-        : 'committed tail'}`, claimedKind)
+        : 'committed tail'}`, kindClaim)
     }
     const check = checkRecord(this.region.read(offset, total), lsn, this.seed, space)
-    if (!check.ok) return damage(check.reason, claimedKind)
+    if (!check.ok) return damage(check.reason, kindClaim)
     const next = check.kind === REC_PAD ? lsn + space : normalizeLsn(lsn + total, ring)
     return { kind: 'ok', bytes: total, next }
   }

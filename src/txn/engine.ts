@@ -107,9 +107,27 @@ export interface StoreStats {
   upgradedFromVersion: number | null
   metadataDamage: string[]
   rootCopiesRewritten: number
+  /** The previous checkpoint is kept for the fallback; the ring bytes it holds. */
+  checkpointFallback: boolean
+  checkpointFallbackBytes: number
+  /** Times an append needed the fallback's space (it was dropped, nothing refused). */
+  checkpointFallbackDrops: number
+  /** This open rebuilt the state from the previous checkpoint: the damage it went around. */
+  recoveredFromFallback: string | null
 }
 
 const noop = (): void => {}
+
+function fallbackText(log: RecoveredLog): string | null {
+  const f = log.fallback
+  const ranges = log.skipped.map(([a, b]) => `lsn ${a}..${b}`).join(', ')
+  if (f === null) {
+    return log.skipped.length === 0 ? null : `damaged records skipped (${ranges}), each proven ` +
+      'to hold no transaction'
+  }
+  return `${f.what} at pool offset ${f.offset} (lsn ${f.lsn}): ${f.reason}; rebuilt from the ` +
+    `previous checkpoint (lsn ${log.prevLsn}), skipping ${ranges}`
+}
 
 export class Store {
   /** The tentative state; replaced only by install() (DEBUG RELOAD). */
@@ -156,6 +174,8 @@ export class Store {
   /** The format version this open upgraded the pool from; root-word copies it rewrote. */
   upgradedFromVersion: number | null = null
   rootCopiesRewritten = 0
+  /** After a fallback, the fresh checkpoint found no room (the next start falls back again). */
+  fallbackCheckpointFailed = false
   recoveredLog: RecoveredLog
 
   private constructor(
@@ -166,8 +186,12 @@ export class Store {
   ) {
     this.ks = keyspace
     this.recoveredLog = recovered
+    // After a fallback the state was rebuilt from prevLsn: the log starts there (the next head
+    // move keeps it as the fallback: a walk from it skips the same damage, recovery/walk.ts).
+    const start = recovered.fallback !== null ? recovered.prevLsn : recovered.headLsn
     this.log = new Log(region, recovered.seed, recovered.header.ringBytes,
-      { headLsn: recovered.headLsn, tailLsn: recovered.tailLsn }, options.hooks)
+      { headLsn: start, prevLsn: recovered.prevLsn, tailLsn: recovered.tailLsn, seq: recovered.seq },
+      options.hooks)
     this.checkpointer = new Checkpointer(this.log, () => this.keyspace)
   }
 
@@ -217,10 +241,16 @@ export class Store {
     // Redundant metadata (storage/setup.ts syncMetadata): before anything is appended.
     if (result.log.formatVersion !== FORMAT_VERSION) store.upgradedFromVersion = result.log.formatVersion
     store.rootCopiesRewritten = syncMetadata(region, result.log)
-    // A crash between a checkpoint's commit and its head move: move the head now (a blanket
-    // write: recovery from either head yields this state), or its space would stay garbage.
-    // Deferred events point into that space: they are applied first.
-    if (result.log.newestCheckpointLsn > result.log.headLsn) {
+    // Rebuilt from the previous checkpoint (a record of the head's is damaged), or damaged
+    // records skipped (recovery/walk.ts): a fresh checkpoint now, before anything is appended,
+    // moves head and prev past the damage.
+    if (result.log.fallback !== null || result.log.skipped.length > 0) {
+      store.keyspace.materializeAll()
+      if (!store.checkpointNow()) store.fallbackCheckpointFailed = true
+    } else if (result.log.newestCheckpointLsn > result.log.headLsn) {
+      // A crash between a checkpoint's commit and its head move: move the head now (a blanket
+      // write: recovery from either head yields this state), or its space would stay garbage.
+      // Deferred events point into that space: they are applied first.
       store.keyspace.materializeAll()
       store.log.moveHead(result.log.newestCheckpointLsn)
     }
@@ -401,7 +431,10 @@ export class Store {
   private shouldCheckpoint(): boolean {
     const used = this.log.usedBytes
     const ring = this.log.ringBytes
-    return used > ring / 2 || (used > ring / 8 && used > 4 * this.keyspace.liveBytes + 65536)
+    // Half the ring counts the fallback's bytes too (heldBytes), so that the previous
+    // checkpoint usually still fits beside the next one (docs/checkpoint-fallback.md, "Space").
+    return this.log.heldBytes > ring / 2 ||
+      (used > ring / 8 && used > 4 * this.keyspace.liveBytes + 65536)
   }
 
   private maybeCheckpoint(): void {
@@ -568,6 +601,10 @@ export class Store {
       metadataDamage: this.recoveredLog.metaDamage.filter((d) => d.damaged)
         .map((d) => `${d.what} at offset ${d.offset}: ${d.reason}`),
       rootCopiesRewritten: this.rootCopiesRewritten,
+      checkpointFallback: this.log.hasFallback,
+      checkpointFallbackBytes: this.log.headLsn - this.log.prevLsn,
+      checkpointFallbackDrops: this.log.fallbackDrops,
+      recoveredFromFallback: fallbackText(this.recoveredLog),
     }
   }
 

@@ -22,7 +22,7 @@ import { canonical } from '../../src/state/canonical.js'
 import { decodeWord, encodeWord, HEAD_TAG, TAIL_TAG } from '../../src/storage/cdb.js'
 import {
   decodeHeader, HEAD_WORD_OFFSET, HEAD_WORD_OFFSETS, HEADER_BYTES, HEADER_OFFSETS, LOG_OFFSET,
-  poolSeed, TAIL_WORD_OFFSET, TAIL_WORD_OFFSETS,
+  poolSeed, PREV_WORD_OFFSETS, TAIL_WORD_OFFSET, TAIL_WORD_OFFSETS,
 } from '../../src/storage/layout.js'
 import {
   checkRecord, claimedPayloadBytes, normalizeLsn, REC_PAD, recordBytes,
@@ -176,7 +176,8 @@ class Injector {
     // Every changed byte inside one of the spans [start, end).
     const within = (spans: readonly (readonly [number, number])[]): boolean =>
       this.saved.every(([o, bytes]) => spans.some(([a, b]) => o >= a && o + bytes.length <= b))
-    if (within([...TAIL_WORD_OFFSETS, ...HEAD_WORD_OFFSETS].map((w) => [w, w + 8]))) {
+    if (within([...TAIL_WORD_OFFSETS, ...HEAD_WORD_OFFSETS, ...PREV_WORD_OFFSETS]
+      .map((w) => [w, w + 8]))) {
       return 'root words'
     }
     if (within(HEADER_OFFSETS.map((h) => [h, h + HEADER_BYTES]))) return 'header'
@@ -201,7 +202,8 @@ class Injector {
     }
     if (outcome === 'wrong' && this.failures.length < 10) {
       this.failures.push(`${this.pool.name}: ${kind}: ${describe()} -> ${r.kind === 'ok'
-        ? 'a different state' : r.kind === 'corrupt' ? `corrupt at ${r.offset}` : r.reason} ` +
+        ? `a different state (skipped ${JSON.stringify(r.log.skipped)}, fallback ${
+          JSON.stringify(r.log.fallback)}, tail ${r.log.tailLsn})` : r.kind === 'corrupt' ? `corrupt at ${r.offset}` : r.reason} ` +
         `(CAPYKV_SIM_SEED=${SEED})`)
     } else if (outcome !== 'wrong') {
       this.outcomes[outcome]++
@@ -398,7 +400,7 @@ function exhaustiveFlips(inj: Injector): void {
   const pool = inj.pool
   const first = pool.records[0] as Rec
   const last = pool.records[pool.records.length - 1] as Rec
-  const spans: [number, number][] = [[0, HEADER_BYTES], [TAIL_WORD_OFFSET, 16],
+  const spans: [number, number][] = [[0, HEADER_BYTES], [TAIL_WORD_OFFSET, 24],
     [first.offset, first.bytes], [last.offset, last.bytes]]
   for (const [start, length] of spans) {
     for (let bit = start * 8; bit < (start + length) * 8; bit++) {

@@ -42,7 +42,9 @@
 import { assert } from '../../src/assert.js'
 import { canonical, canonicalDiff } from '../../src/state/canonical.js'
 import { recover, type RegionReader } from '../../src/recovery/recover.js'
-import { HEAD_WORD_OFFSET, HEAD_WORD_OFFSETS, TAIL_WORD_OFFSETS } from '../../src/storage/layout.js'
+import {
+  HEAD_WORD_OFFSET, HEAD_WORD_OFFSETS, PREV_WORD_OFFSETS, TAIL_WORD_OFFSETS,
+} from '../../src/storage/layout.js'
 import {
   createTracePool, TRACE_COPY, TRACE_DRAIN, TRACE_FLUSH, TRACE_PERSIST, TRACE_STORE64,
   type NativePool, type TracePool,
@@ -281,6 +283,8 @@ export class Verifier {
   informative = 0
   informativeBy: Record<string, number> = {}
   informativeWrapping = 0
+  /** Images also recovered from the previous checkpoint (checkFallback). */
+  fallbackChecks = 0
   /** Informative images whose recovery read a chosen chunk besides the copy-1 root words. */
   informativePrimary = 0
   /**
@@ -333,7 +337,10 @@ export class Verifier {
     image.touchedPrimary = false
     // Half the images (by hash) are recovered with the deferred index, as Store.open does.
     const r = recover(image, { deferIndex: (image.hashA & 1) === 1 })
-    const id = this.idOf(r)
+    let id = this.idOf(r)
+    if (r.kind === 'ok' && r.log.prevLsn < r.log.headLsn && (image.hashB & 3) === 0) {
+      id = this.checkFallback(image, id)
+    }
     if (hit === undefined) {
       this.cache.set(image.hashA, image.hashB, id)
       this.distinct++
@@ -360,6 +367,24 @@ export class Verifier {
   }
 
   /**
+   * The fallback invariant (docs/checkpoint-fallback.md), on a quarter of the images (by hash)
+   * that keep a previous checkpoint: recovery from the prev word alone yields the same state, so
+   * a damaged newest checkpoint can always be replaced by it. Its reads do not count towards
+   * the image's informativeness (the head's walk decides that).
+   */
+  private checkFallback(image: OverlayImage, id: number): number {
+    const touched = image.touched
+    const primary = image.touchedPrimary
+    const p = recover(image, { fromPrev: true })
+    image.touched = touched
+    image.touchedPrimary = primary
+    this.fallbackChecks++
+    const fromPrev = this.idOf(p)
+    return fromPrev === id ? id
+      : this.fault(`recovery from the previous checkpoint gives ${this.stateName(fromPrev)}`)
+  }
+
+  /**
    * Recover the durable bytes alone (the image with nothing outstanding landed), once per
    * durable content, in both index modes, recording which chunks recovery read.
    */
@@ -379,12 +404,15 @@ export class Verifier {
       image.ranges = ranges
       image.watchCount = 0
       let id: number
+      let r: ReturnType<typeof recover>
       try {
         // By hash, half with the deferred index (as Store.open), like every other image.
-        id = this.idOf(recover(image, { deferIndex: (image.hashA & 1) === 1 }))
+        r = recover(image, { deferIndex: (image.hashA & 1) === 1 })
+        id = this.idOf(r)
       } finally {
         image.ranges = null
       }
+      if (r.kind === 'ok' && r.log.prevLsn < r.log.headLsn) id = this.checkFallback(image, id)
       result = { id, ranges: mergeRanges(ranges) }
     }
     if (this.cache.get(image.hashA, image.hashB) === undefined) {
@@ -416,6 +444,7 @@ export class Verifier {
       `informative crash images: ${this.informative} (${by === '' ? 'none' : by}; ` +
         `log wrapping the ring ${this.informativeWrapping})`,
       `informative crash images beyond the copy-1 root words: ${this.informativePrimary}`,
+      `images also recovered from the previous checkpoint: ${this.fallbackChecks}`,
       `crash points: ${this.pointsEnumerated} enumerated, ${this.pointsCovered} covered by ` +
         'the durable image (recovery read no outstanding chunk); durable recoveries reused ' +
         `${this.durableReused}`,
@@ -1026,7 +1055,9 @@ export class SimRegion implements PmRegion {
     }
     verifier.pointsEnumerated++
     const kind = mayCommit ? 'commit'
-      : this.outstanding.has(HEAD_WORD_OFFSET / CHUNK_BYTES) ? 'head-move' : 'other'
+      : this.outstanding.has(HEAD_WORD_OFFSET / CHUNK_BYTES) ? 'head-move'
+        : PREV_WORD_OFFSETS.some((o) => this.outstanding.has(o / CHUNK_BYTES)) ? 'prev-move'
+          : 'other'
     const category = `${this.phase} ${kind}`
     this.forEachImage((image) => {
       if (this.violation !== null) return

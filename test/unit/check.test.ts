@@ -67,7 +67,7 @@ function stateAfter(txns: Event[][], count: number): string {
 }
 
 /** Write a pool holding `txns` (one group commit each); optionally checkpoint after `ckptAt`. */
-async function makePool(path: string, txns: Event[][], ckptAt = -1): Promise<void> {
+async function makePool(path: string, txns: Event[][], ckptAt = -1, keepFallback = true): Promise<void> {
   const store = await Store.open(path, { sizeBytes: POOL_BYTES, groupCommit: 'manual', autoCheckpoint: false })
   for (const [i, events] of txns.entries()) {
     const txn = store.begin()
@@ -75,6 +75,7 @@ async function makePool(path: string, txns: Event[][], ckptAt = -1): Promise<voi
     txn.commitNoWait()
     store.flush()
     if (i === ckptAt) t.ok(store.checkpointNow(), 'checkpoint written')
+    if (i === ckptAt && !keepFallback) store.log.dropFallback()
   }
   store.close()
 }
@@ -304,9 +305,23 @@ t.test('no consistent state: header destroyed, damaged head checkpoint, damaged 
   t.match(h.out, /no consistent state can be rebuilt/)
   t.notOk(existsSync(`${header}.repaired`), 'nothing written')
 
-  // A chunk of the checkpoint the head names, before its END: no complete snapshot precedes it.
+  // A chunk of the checkpoint the head names, before its END, with the previous checkpoint
+  // kept: the state is whole (the fallback), and --repair writes a fresh checkpoint in place.
+  const kept = fresh('ckpt-fallback.pool')
+  await makePool(kept, TXNS, 9)
+  const keptChunk = recordsOf(kept).find((r) => r.kind === REC_CKPT_CHUNK) as Rec
+  xorByte(kept, keptChunk.offset + RECORD_HEADER_BYTES + 5)
+  const k = checkPool(kept).report
+  t.equal(k.inPlace, 'fallback')
+  t.match(k.damage[0]?.reason ?? '', /rebuilt from the previous checkpoint at lsn 0/)
+  const kc = await cli(['--repair', '--yes', kept])
+  t.equal(kc.code, EXIT_REPAIRED)
+  t.match(kc.out, /wrote a fresh checkpoint/)
+  t.equal(checkPool(kept).report.status, 'clean', 'clean after the in-place repair')
+
+  // The same with no fallback kept (dropped for space): no complete snapshot precedes it.
   const ckpt = fresh('ckpt-damage.pool')
-  await makePool(ckpt, TXNS, 9)
+  await makePool(ckpt, TXNS, 9, false)
   const recs = recordsOf(ckpt)
   const chunk = recs.find((r) => r.kind === REC_CKPT_CHUNK) as Rec
   const end = recs.find((r) => r.kind === REC_CKPT_END) as Rec

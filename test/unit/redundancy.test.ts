@@ -1,13 +1,13 @@
-// Redundant pool metadata (src/storage/layout.ts, "Redundancy"; format version 2):
+// Redundant pool metadata (src/storage/layout.ts, "Redundancy"; format version 3):
 // - every single-bit flip in any ONE copy of the header (both copies, all 1024 bits each) or of
-//   the root words (tail and head, both copies, 64 bits each) leaves a pool that recovers to the
+//   the root words (tail, head and prev, both copies, 64 bits each) leaves a pool that recovers to the
 //   exact state, names the damaged copy (offset), and metadataPatches (what capykv-check --repair
 //   writes in place) restores the pool byte for byte; the same for two flips in one copy;
 // - a flip in every copy of one structure is reported as corruption, never served;
 // - a root-word copy that lags (a crash between the two stores) is used only when copy 0 fails,
 //   and Store.open rewrites it before anything is appended;
-// - a format version 1 pool (one header, one copy of each word) is read, and Store.open upgrades
-//   it in place, checked in PoWER mode by the crash simulator at every write and flush of the
+// - a format version 1 pool (one header, one copy of each word) and a version 2 pool (no prev
+//   words, no txn sequences) are read, and Store.open upgrades them in place, checked in PoWER mode by the crash simulator at every write and flush of the
 //   upgrade; a pool of a format this build does not read is refused naming both versions;
 // - on files through capykv-check: one damaged copy is reported (exit 1), --repair --yes rewrites
 //   it in place (exit 4) and the file is byte-identical to the undamaged one; a file that grew is
@@ -27,17 +27,22 @@ import { join } from 'node:path'
 import { checkPool, EXIT_DAMAGED, EXIT_REPAIRED, metadataPatches, runCli } from '../../src/recovery/check.js'
 import { recover, type RegionReader } from '../../src/recovery/recover.js'
 import { canonical } from '../../src/state/canonical.js'
-import { encodeWord, TAIL_TAGS } from '../../src/storage/cdb.js'
+import { encodeWord, PREV_TAGS, TAIL_TAGS } from '../../src/storage/cdb.js'
+import { crc64Seal } from '../../src/storage/crc.js'
 import {
-  decodeHeaderCopy, encodeHeader, FORMAT_VERSION, FORMAT_VERSION_V1, HEAD_WORD_OFFSETS,
-  HEADER_BYTES, HEADER_OFFSETS, poolSeed, TAIL_WORD_OFFSETS,
+  decodeHeaderCopy, encodeHeader, FORMAT_VERSION, FORMAT_VERSION_V1, FORMAT_VERSION_V2,
+  HEAD_WORD_OFFSETS, HEADER_BYTES, HEADER_OFFSETS, LOG_OFFSET, poolSeed, PREV_WORD_OFFSETS,
+  TAIL_WORD_OFFSETS,
 } from '../../src/storage/layout.js'
+import {
+  checkRecord, claimedPayloadBytes, normalizeLsn, REC_PAD, recordBytes,
+} from '../../src/storage/record-codec.js'
 import { syncMetadata } from '../../src/storage/setup.js'
 import { Store } from '../../src/txn/engine.js'
 import { Harness } from '../sim/harness.js'
 import { Prng } from '../sim/prng.js'
 import { SimRegion, Verifier, DEFAULT_POLICY } from '../sim/sim-region.js'
-import { poolBytesFor, randomTxn } from '../sim/workload.js'
+import { poolBytesFor, put, randomTxn } from '../sim/workload.js'
 
 const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'capykv-redundancy-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -79,6 +84,8 @@ const SPANS: Span[] = [
   { name: 'tail word copy 1', offset: TAIL_WORD_OFFSETS[1] as number, bytes: 8 },
   { name: 'head word copy 0', offset: HEAD_WORD_OFFSETS[0] as number, bytes: 8 },
   { name: 'head word copy 1', offset: HEAD_WORD_OFFSETS[1] as number, bytes: 8 },
+  { name: 'prev word copy 0', offset: PREV_WORD_OFFSETS[0] as number, bytes: 8 },
+  { name: 'prev word copy 1', offset: PREV_WORD_OFFSETS[1] as number, bytes: 8 },
 ]
 
 t.test('every single-bit flip in one copy: the exact state, the copy named, repaired byte for byte', (t) => {
@@ -130,7 +137,7 @@ t.test('every single-bit flip in one copy: the exact state, the copy named, repa
   }
   t.ok(work.equals(pool.bytes), 'every fault was undone')
   t.same(failures.slice(0, 10), [], `${flips} faults in one copy: exact state, copy named, repaired`)
-  t.ok(flips > 2 * 1024 + 4 * 64, `${flips} faults`)
+  t.ok(flips > 2 * 1024 + 6 * 64, `${flips} faults`)
   t.end()
 })
 
@@ -141,6 +148,15 @@ t.test('a flip in every copy of one structure is corruption, never served', (t) 
     ['tail word', [(TAIL_WORD_OFFSETS[0] as number) + 1, (TAIL_WORD_OFFSETS[1] as number) + 6], /tail word/],
     ['head word', [(HEAD_WORD_OFFSETS[0] as number) + 7, (HEAD_WORD_OFFSETS[1] as number)], /head word/],
   ]
+  // Every copy of the prev word: no fallback, the pool starts from the head (the damage named).
+  const noPrev = Buffer.from(pool.bytes)
+  for (const o of PREV_WORD_OFFSETS) noPrev[o + 2] = (noPrev[o + 2] as number) ^ 0x04
+  const p = recover(readerOf(noPrev))
+  t.equal(p.kind === 'ok' ? canonical(p.keyspace) : p.kind, pool.state, 'prev word: the state')
+  if (p.kind === 'ok') {
+    t.equal(p.log.prevLsn, p.log.headLsn, 'no fallback kept')
+    t.same(p.log.metaDamage.map((d) => d.offset), [...PREV_WORD_OFFSETS], 'both copies named')
+  }
   for (const [name, offsets, what] of cases) {
     const work = Buffer.from(pool.bytes)
     for (const o of offsets) work[o] = (work[o] as number) ^ 0x10
@@ -180,67 +196,103 @@ t.test('a lagging root-word copy: copy 0 wins, open rewrites copy 1 before appen
   t.end()
 })
 
-/** The same pool in format version 1: one header (no copy index), words at 4096 and 4104 only. */
-function toV1(bytes: Buffer): Buffer {
-  const v1 = Buffer.from(bytes)
+/**
+ * The same pool in an older format: its records from the head on resealed with txn sequence 0
+ * (their u32 kind), no prev words; version 1 also has one header (no copy index) and words at
+ * 4096 and 4104 only. Returns it and what the upgrade must make of it: those records, the
+ * header and root words of version 3, and both prev word copies naming the head.
+ */
+function toOlder(bytes: Buffer, version: 1 | 2): { old: Buffer; upgraded: Buffer } {
+  const old = Buffer.from(bytes)
   const h = decodeHeaderCopy(bytes.subarray(0, HEADER_BYTES), 0)
-  if (h.kind !== 'ok') throw new Error('not a pool')
-  encodeHeader(h.header, 0, FORMAT_VERSION_V1).copy(v1, 0)
-  v1.fill(0, HEADER_OFFSETS[1] as number, (HEADER_OFFSETS[1] as number) + HEADER_BYTES)
-  v1.fill(0, TAIL_WORD_OFFSETS[1] as number, (TAIL_WORD_OFFSETS[1] as number) + 8)
-  v1.fill(0, HEAD_WORD_OFFSETS[1] as number, (HEAD_WORD_OFFSETS[1] as number) + 8)
-  return v1
+  const r = recover(readerOf(bytes))
+  if (h.kind !== 'ok' || r.kind !== 'ok') throw new Error('not a pool')
+  const ring = h.header.ringBytes
+  for (let lsn = r.log.headLsn; lsn < r.log.tailLsn;) {
+    const phys = lsn % ring
+    const at = LOG_OFFSET + phys
+    const total = recordBytes(claimedPayloadBytes(old.subarray(at, at + 16)))
+    const c = checkRecord(old.subarray(at, at + total), lsn, r.log.seed, ring - phys)
+    if (!c.ok) throw new Error(c.reason)
+    old.writeUInt32LE(c.kind, at)
+    crc64Seal(old, at, total - 8, r.log.seed, at + total - 8)
+    lsn = c.kind === REC_PAD ? lsn + ring - phys : normalizeLsn(lsn + total, ring)
+  }
+  const upgraded = Buffer.from(old)
+  for (const [c, at] of PREV_WORD_OFFSETS.entries()) {
+    const w = encodeWord(PREV_TAGS[c] as number, r.log.headLsn % ring, r.log.seed)
+    upgraded.writeUInt32LE(w.lo, at)
+    upgraded.writeUInt32LE(w.hi, at + 4)
+    old.fill(0, at, at + 8)
+  }
+  for (const [c, at] of HEADER_OFFSETS.entries()) encodeHeader(h.header, c, version).copy(old, at)
+  if (version === FORMAT_VERSION_V1) {
+    old.fill(0, HEADER_OFFSETS[1] as number, (HEADER_OFFSETS[1] as number) + HEADER_BYTES)
+    old.fill(0, TAIL_WORD_OFFSETS[1] as number, (TAIL_WORD_OFFSETS[1] as number) + 8)
+    old.fill(0, HEAD_WORD_OFFSETS[1] as number, (HEAD_WORD_OFFSETS[1] as number) + 8)
+  }
+  return { old, upgraded }
 }
 
-t.test('format version 1: read, upgraded in place at open, every crash image of the upgrade checked', (t) => {
+for (const version of [FORMAT_VERSION_V1, FORMAT_VERSION_V2] as const) t.test(`format version ${version}: read, upgraded in place at open, every crash image of the upgrade checked`, (t) => {
   const pool = buildPool(0x5eed4)
-  const v1 = toV1(pool.bytes)
+  const { old: v1, upgraded } = toOlder(pool.bytes, version)
   const r = recover(readerOf(v1))
   t.equal(r.kind, 'ok')
   if (r.kind !== 'ok') return t.end()
-  t.equal(r.log.formatVersion, FORMAT_VERSION_V1)
-  t.equal(canonical(r.keyspace), pool.state, 'a version 1 pool reads to its state')
+  t.equal(r.log.formatVersion, version)
+  t.equal(r.log.seq, 0, 'its records carry no txn sequence')
+  t.equal(canonical(r.keyspace), pool.state, `a version ${version} pool reads to its state`)
   const verifier = new Verifier()
   const sim = new SimRegion(v1, DEFAULT_POLICY, new Prng(2))
   sim.enablePower(verifier, pool.state)
   const before = verifier.distinct
   syncMetadata(sim, r.log)
   t.equal(sim.violation, null, 'every crash image during the upgrade recovers the state')
-  // The upgrade writes 2 words and 2 header copies with 2 flushes: a handful of distinct images.
+  // The upgrade writes words and 2 header copies with 3 flushes: a handful of distinct images.
   t.ok(verifier.distinct - before >= 4, `${verifier.distinct - before} distinct crash images of the upgrade`)
-  t.ok(Buffer.from(sim.durable).equals(pool.bytes), 'the upgraded pool is byte for byte the version 2 pool')
+  t.ok(Buffer.from(sim.durable).equals(upgraded), 'the upgraded pool is byte for byte the version 3 pool')
   // Through Store.open on a file, and capykv-check before and after.
   const path = fresh('v1.pool')
   writeFileSync(path, v1)
   const { report } = checkPool(path)
   t.equal(report.status, 'clean')
-  t.equal(report.formatVersion, 1)
-  t.match(report.notes.join('\n'), /format version 1: the next start of this build upgrades it in place to version 2/)
-  return Store.open(path, { create: false }).then((store) => {
-    t.equal(store.upgradedFromVersion, 1)
+  t.equal(report.formatVersion, version)
+  t.match(report.notes.join('\n'), new RegExp(`format version ${version}: the next start of this build upgrades it in place to version 3`))
+  return Store.open(path, { create: false }).then(async (store) => {
+    t.equal(store.upgradedFromVersion, version)
     t.equal(canonical(store.keyspace), pool.state)
+    // Writes go on after the upgrade, through two checkpoints: the second keeps the first (written
+    // under format 3) as the fallback.
+    const txn = store.begin()
+    txn.apply(put(0, 'after-upgrade', 'v'))
+    await txn.commit()
+    t.ok(store.checkpointNow() && store.checkpointNow())
+    t.equal(store.log.hasFallback, true, 'a fallback once two checkpoints were written')
+    const state = canonical(store.keyspace)
     store.close()
     const after = checkPool(path).report
     t.equal(after.formatVersion, FORMAT_VERSION)
     t.equal(after.status, 'clean')
-    t.ok(readFileSync(path).equals(pool.bytes), 'the file is the version 2 pool')
+    const again = recover(readerOf(readFileSync(path)))
+    t.equal(again.kind === 'ok' ? canonical(again.keyspace) : again.kind, state)
   })
 })
 
 t.test('a format this build does not read is refused naming both versions', async (t) => {
   const pool = buildPool(0x5eed5)
-  const v3 = Buffer.from(pool.bytes)
+  const v4 = Buffer.from(pool.bytes)
   for (const [copy, at] of HEADER_OFFSETS.entries()) {
     const h = decodeHeaderCopy(pool.bytes.subarray(at, at + HEADER_BYTES), copy)
     if (h.kind !== 'ok') throw new Error('bad header')
-    encodeHeader(h.header, copy, 3).copy(v3, at)
+    encodeHeader(h.header, copy, 4).copy(v4, at)
   }
-  const r = recover(readerOf(v3))
+  const r = recover(readerOf(v4))
   t.equal(r.kind, 'format')
-  if (r.kind === 'format') t.match(r.reason, /format version 3, this build reads 2 \(and 1\).*carry its data over/)
-  const path = fresh('v3.pool')
-  writeFileSync(path, v3)
-  await t.rejects(Store.open(path, { create: false }), /format version 3, this build reads 2/)
+  if (r.kind === 'format') t.match(r.reason, /format version 4, this build reads 3 \(and 2, 1\).*carry its data over/)
+  const path = fresh('v4.pool')
+  writeFileSync(path, v4)
+  await t.rejects(Store.open(path, { create: false }), /format version 4, this build reads 3/)
 })
 
 t.test('capykv-check on files: one damaged copy reported, --repair rewrites it in place', async (t) => {
