@@ -262,7 +262,7 @@ const MUTANTS = [
     edits: [{ file: 'src/recovery/walk.ts',
       find: '      if (log.headCheckpointEndLsn === -2 || lsn >= proofTailLsn) {\n',
       replace: '      if (lsn === startLsn || lsn >= proofTailLsn) {\n' }],
-    tests: [T.fallback, T.faults],
+    tests: [T.fallback, T.boundaries, T.faults],
   },
   {
     id: 'fallback-prev-ignored', need: 2,
