@@ -7,7 +7,7 @@
 // and the ratio evicting / not evicting for each server. Flags: --requests N (1000000)
 // --fill N (400000) --maxmemory BYTES (20mb) --policy P (allkeys-lru) --runs N (1, medians)
 // --servers capykv-pm,redis --profile (capykv evicting under --cpu-prof; the top self-time
-// functions printed, as bench/profile.ts does).
+// functions printed, as bench/profile.ts does) --main PATH (another build's dist/src/main.js).
 // Invariants: servers are started here and stopped by pid; timings are only ever compared
 // within one run.
 
@@ -40,7 +40,9 @@ async function one(kind: ServerKind, maxmemory: string | null, o: Options): Prom
   const profDir = o.profile && maxmemory !== null && kind !== 'redis'
     ? mkdtempSync(join(tmpdir(), 'capykv-evict-prof-')) : null
   const nodeFlags = profDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]
-  const server = await startServer(kind, { args, nodeFlags, poolSize: '2gb' })
+  const mainPath = flag('--main', '')
+  const server = await startServer(kind, { args, nodeFlags, poolSize: '2gb',
+    ...(mainPath === '' ? {} : { mainPath }) })
   try {
     await benchmark(server.port, o.fill)
     const before = cpuSeconds(server.pid)
