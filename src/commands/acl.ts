@@ -13,6 +13,7 @@
 //   ACL LOAD / startup) or as `user` lines of the config file (CONFIG REWRITE): acl-file.ts.
 
 import { randomBytes } from 'node:crypto'
+import { string2llText } from '../int64.js'
 import {
   ACL_CATEGORIES, AclResult, AclUser, aclCommandsOf, describeChannels, describeCommandRules,
   describeKeys, describeUser, hasSpaces, stageRules, userFlags, type AclCommand, type AclCommands,
@@ -375,12 +376,12 @@ const genpass: Handler = (ctx, argv) => {
   let bits = 256
   if (argv.length === 3) {
     const text = arg(argv, 2)
-    const n = Number(text)
-    if (!/^(0|-?[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(n)) {
+    const n = string2llText(text)
+    if (n === null) {
       ctx.reply.error('ERR value is not an integer or out of range')
       return
     }
-    bits = n
+    bits = Number(n) // beyond 2^53 only the range check below reads it
   }
   if (bits <= 0 || bits > GENPASS_MAX_BITS) {
     ctx.reply.error('ERR ACL GENPASS argument must be the number of bits for the output ' +
@@ -401,12 +402,12 @@ const log: Handler = (ctx, argv) => {
       ctx.reply.simple('OK')
       return
     }
-    const n = Number(text)
-    if (!/^(0|-?[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(n)) {
+    const n = string2llText(text)
+    if (n === null) {
       ctx.reply.error('ERR value is not an integer or out of range')
       return
     }
-    count = Math.max(0, n)
+    count = Math.max(0, Number(n))
   }
   const entries = acl.log.slice(0, count)
   const r = ctx.reply

@@ -12,6 +12,7 @@
 //   without a finder has no keys then (Redis returns 0 keys).
 // - Positions are indexes into the argv given (argv[0] is the command's name).
 
+import { string2ll } from '../int64.js'
 import { COMMAND_DOCS, type KeySpec, type KeySpecFlag } from './command-docs.js'
 import type { CommandSpec } from './spec.js'
 
@@ -79,10 +80,8 @@ function keywordEnd(keyword: string, startfrom: number, argv: readonly Buffer[])
 /** string2ll: a whole decimal integer, no sign but '-', no leading zero, or null. */
 function strictInt(raw: Buffer | undefined): number | null {
   if (raw === undefined) return null
-  const s = raw.toString('latin1')
-  if (!/^(0|-?[1-9][0-9]{0,18})$/.test(s)) return null
-  const n = Number(s)
-  return Number.isSafeInteger(n) ? n : null
+  const n = string2ll(raw)
+  return typeof n === 'number' ? n : null
 }
 
 /**

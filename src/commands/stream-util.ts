@@ -12,20 +12,18 @@ import { xclaimEv, xconsumerEv } from '../state/stream-events.js'
 import { bulkLatin1, lookupOfType } from './coll-util.js'
 import { notifyKeyspaceEvent } from './notify.js'
 import { NOTIFY_CLASS_BITS } from '../server-config.js'
+import { string2llText } from '../int64.js'
 import type { CommandContext, ReplySink } from './spec.js'
 
 export const NOTIFY_STREAM = NOTIFY_CLASS_BITS.t as number
 export const ERR_INVALID_ID = 'ERR Invalid stream ID specified as stream command argument'
 
 const STRTOULL = /^[ \t\n\v\f\r]*([+-]?)([0-9]+)$/
-const STRING2LL = /^(0|-?[1-9][0-9]{0,19})$/
 
 /** util.c string2ull: string2ll first (a negative value refused), else strtoull's rules. */
 export function string2ull(s: string): bigint | null {
-  if (STRING2LL.test(s)) {
-    const v = BigInt(s)
-    if (v >= -(1n << 63n) && v < (1n << 63n)) return v < 0n ? null : v
-  }
+  const ll = string2llText(s)
+  if (ll !== null) return ll < 0 ? null : BigInt(ll)
   const m = STRTOULL.exec(s)
   if (m === null) return null
   const v = BigInt(m[2] as string)

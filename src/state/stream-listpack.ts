@@ -3,6 +3,8 @@
 // and what MEMORY USAGE compares with Redis. Pure functions of the bytes; number arithmetic where
 // the values are safe integers, bigint beyond (the same thresholds either way).
 
+import { LONG_STR_SIZE, string2ll } from '../int64.js'
+
 function intEncodedSize(v: bigint): number {
   if (v >= 0n && v <= 127n) return 1
   if (v >= -4096n && v <= 4095n) return 2
@@ -19,8 +21,6 @@ export function backlenSize(n: number): number {
   if (n < 268435455) return 4
   return 5
 }
-
-const INT_TEXT = /^(0|-?[1-9][0-9]{0,19})$/
 
 /** intEncodedSize of a safe integer (the same thresholds, without BigInt). */
 export function intEncodedSizeNum(v: number): number {
@@ -40,24 +40,10 @@ function lpTextSize(length: number): number {
 
 /** Bytes a listpack entry of this string takes (lpAppend stores integer-looking text as int). */
 export function lpStringSize(b: Buffer): number {
-  const c = b[0]
-  // Fast paths: no integer text starts otherwise; up to 15 digits is a safe integer.
-  if (c === undefined || b.length > 20 || (c !== 0x2d && (c < 0x30 || c > 0x39))) return lpTextSize(b.length)
-  if (b.length <= 15 && c !== 0x2d && (c !== 0x30 || b.length === 1)) {
-    let v = 0
-    for (let i = 0; i < b.length; i++) {
-      const d = (b[i] as number) - 0x30
-      if (d < 0 || d > 9) return lpTextSize(b.length)
-      v = v * 10 + d
-    }
-    return intEncodedSizeNum(v) + 1
-  }
-  const s = b.toString('latin1')
-  if (INT_TEXT.test(s)) {
-    const v = BigInt(s)
-    if (v >= -(1n << 63n) && v < (1n << 63n)) return intEncodedSize(v) + 1
-  }
-  return lpTextSize(b.length)
+  // lpStringToInt64 is string2ll: the one parser in src/int64.ts.
+  const v = b.length === 0 || b.length >= LONG_STR_SIZE ? null : string2ll(b)
+  if (v === null) return lpTextSize(b.length)
+  return (typeof v === 'number' ? intEncodedSizeNum(v) : intEncodedSize(v)) + 1
 }
 
 export const lpIntSize = (v: bigint | number): number => intEncodedSize(BigInt(v)) + 1
