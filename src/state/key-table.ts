@@ -269,15 +269,16 @@ class Part<V> {
 export type Handle = number
 
 export class KeyTable<V> {
-  private readonly parts: Part<V>[] = []
+  /** Parts are made on first use (part()): a keyspace has 16 tables, most of them empty. */
+  private readonly parts: (Part<V> | undefined)[] = new Array<Part<V> | undefined>(TABLE_PARTS).fill(undefined)
   readonly arena = new KeyArena()
   /** Keys in the table. */
   size = 0
   /** Keys with an expiry. */
   volatileSize = 0
 
-  constructor() {
-    for (let i = 0; i < TABLE_PARTS; i++) this.parts.push(new Part<V>())
+  private part(pi: number): Part<V> {
+    return this.parts[pi] ?? (this.parts[pi] = new Part<V>())
   }
 
   // ---- lookup -------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ export class KeyTable<V> {
   find(key: string, fnv: number): Handle {
     const m = mixHash(fnv)
     const pi = m & (TABLE_PARTS - 1)
-    const p = this.parts[pi] as Part<V>
+    const p = this.part(pi)
     const n = key.length
     for (let r = p.head(m); r !== -1; r = p.rec[(r << 3) + 1] as number) {
       if (p.recU[r << 3] === m && p.rec[(r << 3) + 2] === n &&
@@ -299,7 +300,7 @@ export class KeyTable<V> {
   findBytes(buf: Uint8Array, start: number, end: number, fnv: number): Handle {
     const m = mixHash(fnv)
     const pi = m & (TABLE_PARTS - 1)
-    const p = this.parts[pi] as Part<V>
+    const p = this.part(pi)
     const n = end - start
     for (let r = p.head(m); r !== -1; r = p.rec[(r << 3) + 1] as number) {
       if (p.recU[r << 3] === m && p.rec[(r << 3) + 2] === n &&
@@ -319,19 +320,19 @@ export class KeyTable<V> {
 
   /** The reference of record h. */
   ref(h: Handle): V {
-    return (this.parts[h & (TABLE_PARTS - 1)] as Part<V>).refs[Math.floor(h / TABLE_PARTS)] as V
+    return this.part(h & (TABLE_PARTS - 1)).refs[Math.floor(h / TABLE_PARTS)] as V
   }
 
   /** The key of record h, as a latin1 string (builds it). */
   keyOf(h: Handle): string {
-    const p = this.parts[h & (TABLE_PARTS - 1)] as Part<V>
+    const p = this.part(h & (TABLE_PARTS - 1))
     const r = Math.floor(h / TABLE_PARTS)
     return p.keyString(this.arena, r)
   }
 
   /** The expiry of record h (ms, 0 = none). */
   expireAtMs(h: Handle): number {
-    return (this.parts[h & (TABLE_PARTS - 1)] as Part<V>).expire[Math.floor(h / TABLE_PARTS)] as number
+    return this.part(h & (TABLE_PARTS - 1)).expire[Math.floor(h / TABLE_PARTS)] as number
   }
 
   // ---- changes ------------------------------------------------------------------------------
@@ -343,7 +344,7 @@ export class KeyTable<V> {
   set(key: string, ref: V, expireAtMs: number, fnv = fnv1a(key)): V | undefined {
     const h = this.find(key, fnv)
     if (h !== -1) {
-      const p = this.parts[h & (TABLE_PARTS - 1)] as Part<V>
+      const p = this.part(h & (TABLE_PARTS - 1))
       const r = Math.floor(h / TABLE_PARTS)
       const previous = p.refs[r] as V
       p.refs[r] = ref
@@ -351,7 +352,7 @@ export class KeyTable<V> {
       return previous
     }
     const m = mixHash(fnv)
-    const p = this.parts[m & (TABLE_PARTS - 1)] as Part<V>
+    const p = this.part(m & (TABLE_PARTS - 1))
     const r = this.insertRecord(p, m, expireAtMs)
     p.storeString(this.arena, r, key)
     p.refs[r] = ref
@@ -389,7 +390,7 @@ export class KeyTable<V> {
 
   /** Delete record h (every other handle of its part may change: the last record moves). */
   deleteHandle(h: Handle): void {
-    const p = this.parts[h & (TABLE_PARTS - 1)] as Part<V>
+    const p = this.part(h & (TABLE_PARTS - 1))
     const r = Math.floor(h / TABLE_PARTS)
     if (p.old !== null) p.moveBuckets(MOVE_STEP)
     p.unlink(r, p.recU[r << 3] as number)
@@ -424,7 +425,7 @@ export class KeyTable<V> {
 
   /** Set the expiry of record h. */
   setExpiryAt(h: Handle, expireAtMs: number): void {
-    this.setExpiryIn(this.parts[h & (TABLE_PARTS - 1)] as Part<V>, Math.floor(h / TABLE_PARTS),
+    this.setExpiryIn(this.part(h & (TABLE_PARTS - 1)), Math.floor(h / TABLE_PARTS),
       expireAtMs)
   }
 
@@ -446,7 +447,7 @@ export class KeyTable<V> {
   sample(i: number, volatile: boolean): Handle {
     let k = i
     for (let pi = 0; pi < TABLE_PARTS; pi++) {
-      const p = this.parts[pi] as Part<V>
+      const p = this.part(pi)
       const n = volatile ? p.vsize : p.size
       if (k < n) return (volatile ? p.vrecs[k] as number : k) * TABLE_PARTS + pi
       k -= n
@@ -461,7 +462,7 @@ export class KeyTable<V> {
    * as handles. Reads every bucket, new or not yet moved, that can hold such a hash.
    */
   rangeInPart(pi: number, lo: number, hi: number, out: Handle[]): void {
-    const p = this.parts[pi] as Part<V>
+    const p = this.part(pi)
     this.collect(p, pi, p.buckets, p.bits, 0, lo, hi, out)
     if (p.old !== null) this.collect(p, pi, p.old, p.bits - 1, p.moved, lo, hi, out)
   }
@@ -482,7 +483,7 @@ export class KeyTable<V> {
   /** The width of a hash range holding about one bucket of the largest part. */
   rangeWidth(): number {
     let bits = 0
-    for (const p of this.parts) bits = Math.max(bits, p.bits)
+    for (const p of this.parts) bits = Math.max(bits, p?.bits ?? INITIAL_BITS)
     return 2 ** (32 - bits)
   }
 
@@ -510,7 +511,7 @@ export class KeyTable<V> {
     let pos = cursor % 2 ** 32
     let visits = 0
     while (pi < TABLE_PARTS) {
-      const p = this.parts[pi] as Part<V>
+      const p = this.part(pi)
       const hi = p.size === 0 ? 2 ** 32 : Math.min(2 ** 32, pos + 2 ** (32 - p.bits))
       if (p.size !== 0) this.rangeInPart(pi, pos, hi, out)
       pos = hi
@@ -534,7 +535,7 @@ export class KeyTable<V> {
     for (let pi = 0; pi < TABLE_PARTS; pi++) {
       let lo = 0
       while (lo < 2 ** 32) {
-        const p = this.parts[pi] as Part<V>
+        const p = this.part(pi)
         if (p.size === 0) break
         const hi = Math.min(2 ** 32, lo + 2 ** (32 - p.bits))
         handles.length = 0
@@ -557,7 +558,7 @@ export class KeyTable<V> {
     let total = 0
     let volatile = 0
     for (let pi = 0; pi < TABLE_PARTS; pi++) {
-      const p = this.parts[pi] as Part<V>
+      const p = this.part(pi)
       total += p.size
       volatile += p.vsize
       assert(p.refs.length === p.size, 'refs are dense')
