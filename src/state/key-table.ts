@@ -268,6 +268,8 @@ class Part<V> {
 /** A record's place: part index and record index, packed as rec * TABLE_PARTS + part. */
 export type Handle = number
 
+const EMPTY_PART = new Part<unknown>()
+
 export class KeyTable<V> {
   /** Parts are made on first use (part()): a keyspace has 16 tables, most of them empty. */
   private readonly parts: (Part<V> | undefined)[] = new Array<Part<V> | undefined>(TABLE_PARTS).fill(undefined)
@@ -281,13 +283,18 @@ export class KeyTable<V> {
     return this.parts[pi] ?? (this.parts[pi] = new Part<V>())
   }
 
+  /** Part `pi` to read: an absent one reads as the shared empty part, which is never written. */
+  private peek(pi: number): Part<V> {
+    return this.parts[pi] ?? (EMPTY_PART as Part<V>)
+  }
+
   // ---- lookup -------------------------------------------------------------------------------
 
   /** The record of latin1 string `key` whose FNV-1a is `fnv`, or -1. */
   find(key: string, fnv: number): Handle {
     const m = mixHash(fnv)
     const pi = m & (TABLE_PARTS - 1)
-    const p = this.part(pi)
+    const p = this.peek(pi)
     const n = key.length
     for (let r = p.head(m); r !== -1; r = p.rec[(r << 3) + 1] as number) {
       if (p.recU[r << 3] === m && p.rec[(r << 3) + 2] === n &&
@@ -300,7 +307,7 @@ export class KeyTable<V> {
   findBytes(buf: Uint8Array, start: number, end: number, fnv: number): Handle {
     const m = mixHash(fnv)
     const pi = m & (TABLE_PARTS - 1)
-    const p = this.part(pi)
+    const p = this.peek(pi)
     const n = end - start
     for (let r = p.head(m); r !== -1; r = p.rec[(r << 3) + 1] as number) {
       if (p.recU[r << 3] === m && p.rec[(r << 3) + 2] === n &&
@@ -447,7 +454,7 @@ export class KeyTable<V> {
   sample(i: number, volatile: boolean): Handle {
     let k = i
     for (let pi = 0; pi < TABLE_PARTS; pi++) {
-      const p = this.part(pi)
+      const p = this.peek(pi)
       const n = volatile ? p.vsize : p.size
       if (k < n) return (volatile ? p.vrecs[k] as number : k) * TABLE_PARTS + pi
       k -= n
@@ -462,7 +469,7 @@ export class KeyTable<V> {
    * as handles. Reads every bucket, new or not yet moved, that can hold such a hash.
    */
   rangeInPart(pi: number, lo: number, hi: number, out: Handle[]): void {
-    const p = this.part(pi)
+    const p = this.peek(pi)
     this.collect(p, pi, p.buckets, p.bits, 0, lo, hi, out)
     if (p.old !== null) this.collect(p, pi, p.old, p.bits - 1, p.moved, lo, hi, out)
   }
@@ -511,7 +518,7 @@ export class KeyTable<V> {
     let pos = cursor % 2 ** 32
     let visits = 0
     while (pi < TABLE_PARTS) {
-      const p = this.part(pi)
+      const p = this.peek(pi)
       const hi = p.size === 0 ? 2 ** 32 : Math.min(2 ** 32, pos + 2 ** (32 - p.bits))
       if (p.size !== 0) this.rangeInPart(pi, pos, hi, out)
       pos = hi
@@ -535,7 +542,7 @@ export class KeyTable<V> {
     for (let pi = 0; pi < TABLE_PARTS; pi++) {
       let lo = 0
       while (lo < 2 ** 32) {
-        const p = this.part(pi)
+        const p = this.peek(pi)
         if (p.size === 0) break
         const hi = Math.min(2 ** 32, lo + 2 ** (32 - p.bits))
         handles.length = 0
@@ -558,7 +565,7 @@ export class KeyTable<V> {
     let total = 0
     let volatile = 0
     for (let pi = 0; pi < TABLE_PARTS; pi++) {
-      const p = this.part(pi)
+      const p = this.peek(pi)
       total += p.size
       volatile += p.vsize
       assert(p.refs.length === p.size, 'refs are dense')

@@ -184,7 +184,7 @@ t.test('PMEM_IS_PMEM_FORCE on a disk-backed pool: a warning in the log and INFO'
       } else {
         t.match(info, /pool_warnings:none/, `${where}: no warning`)
       }
-      t.match(info, /pool_format_version:2/)
+      t.match(info, /pool_format_version:3/, `${where}: a new pool is format 3 (checkpoint fallback)`)
     } finally {
       await server.stop()
     }
