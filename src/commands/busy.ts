@@ -1,9 +1,9 @@
 // Long scripts (Redis's "busy" state). The Lua engine runs in a worker thread
 // (scripting/worker-engine.ts). A script call waits for its script synchronously, up to
 // busy-reply-threshold (lua-time-limit) ms, the usual case: other clients wait, as in Redis. Past
-// it, outside MULTI/EXEC, the command is suspended (CommandContext.suspend): the script goes on
-// in the worker while this thread serves its redis.calls in slices of BUSY_SLICE_MS between
-// event-loop turns, and meanwhile
+// it the command (or the EXEC it is queued in) is suspended (CommandContext.suspend): the script
+// goes on in the worker while this thread serves its redis.calls in slices of BUSY_SLICE_MS
+// between event-loop turns, and meanwhile
 // - dispatch answers every command without the allow_busy flag -BUSY (the text names SCRIPT
 //   KILL or FUNCTION KILL by the script's kind); the allow_busy ones run outside the script's
 //   transaction, which stays open;

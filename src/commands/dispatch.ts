@@ -18,7 +18,7 @@ import { assert } from '../assert.js'
 import { StoreError } from '../errors.js'
 import { nowMs } from '../clock.js'
 import { Args } from '../resp/args.js'
-import type { OutputBuffer } from '../resp/writer.js'
+import { OutputBuffer } from '../resp/writer.js'
 import { BlockingRegistry, type BlockedClient, type Waiter } from '../txn/blocking.js'
 import type { Event } from '../state/event.js'
 import type { Keyspace } from '../state/keyspace.js'
@@ -341,6 +341,27 @@ class CallFrame {
   started = 0
   errorsBefore = 0
   suspended = false
+}
+
+/** An EXEC from its start to its end, which may come later (a queued script went busy). */
+class ExecRun {
+  readonly muted: boolean
+  txn: Transaction | null = null
+  /** Where its replies go until the commit (null when the sink is muted). */
+  out: OutputBuffer | null = null
+  /** The next queued command to run. */
+  index = 0
+  suspended = false
+  /** The queued command running now: its start, errors before it, refused by ACL. */
+  queuedStarted = 0
+  errorsBefore = 0
+  denied = false
+
+  constructor(readonly session: Session, readonly spec: CommandSpec, readonly argv: Buffer[],
+    readonly queue: readonly { spec: CommandSpec; argv: Buffer[] }[], readonly store: Store | null,
+    readonly started: number, readonly now: number) {
+    this.muted = session.sink.muted
+  }
 }
 
 export class Dispatcher {
@@ -1005,7 +1026,12 @@ export class Dispatcher {
     }, this.services.config.getNumber('slowlog-max-len'))
   }
 
-  /** EXEC: every queued command in one transaction, one commit. */
+  /**
+   * EXEC: every queued command in one transaction, one commit. A queued script that runs past
+   * busy-reply-threshold suspends the EXEC (ctx.suspend, commands/busy.ts): its replies so far
+   * move to a buffer of its own, others get -BUSY meanwhile, and the rest of the queue runs
+   * (then the commit) when the script ends or is killed; SHUTDOWN NOSAVE drops it all.
+   */
   private exec(session: Session, spec: CommandSpec, argv: Buffer[]): void {
     const client = session.state
     const multi = client.multi
@@ -1025,78 +1051,144 @@ export class Dispatcher {
       if (this.hooks.hasMonitors) this.hooks.feedMonitors(session, argv)
       return
     }
-    const started = performance.now()
-    const queue = multi.queue
+    const run = new ExecRun(session, spec, argv, multi.queue, store, performance.now(), nowMs())
     discardTransaction(client, this.watch) // leaves MULTI and unwatches, as Redis does first
-    const txn = store === null ? null : store.beginShared()
-    const now = nowMs()
-    const muted = sink.muted
-    if (!muted) {
+    run.txn = store === null ? null : store.beginShared()
+    if (!run.muted) {
       this.scratch.proto = client.proto
       sink.target = this.scratch
+      run.out = this.scratch
     }
-    sink.arrayHeader(queue.length)
+    sink.arrayHeader(run.queue.length)
+    this.execFrom(run)
+  }
+
+  /** The queued commands of `run` from run.index on, then the EXEC's end (unless suspended). */
+  private execFrom(run: ExecRun): void {
+    const session = run.session
+    const client = session.state
     this.inExec = true
     const tracking = this.services.tracking
     const outerCurrent = tracking.current
     tracking.current = client.id
     let crashed = false
-    for (const queued of queue) {
-      if (!this.runQueued(session, queued.spec, queued.argv, store, txn, now)) {
+    while (run.index < run.queue.length) {
+      const queued = run.queue[run.index++] as ExecRun['queue'][number]
+      this.execRun = run
+      const ran = this.runQueued(session, queued.spec, queued.argv, run)
+      this.execRun = null
+      if (!ran) {
         crashed = true
         break
       }
-      if (!muted) this.scratch.proto = client.proto
+      if (run.suspended) break
+      this.afterQueued(session, queued.spec, queued.argv, run)
+      if (run.out !== null) run.out.proto = client.proto
     }
     this.inExec = false
     tracking.current = outerCurrent
-    if (!muted) sink.target = session.out
+    if (run.suspended) return
+    this.finishExec(run, crashed)
+  }
+
+  /** The end of EXEC: the commit (or its refusal) and the replies, stats and MONITOR. */
+  private finishExec(run: ExecRun, crashed: boolean): void {
+    const { session, txn, out } = run
+    const sink = session.sink
+    const tracking = this.services.tracking
+    if (out !== null) sink.target = session.out
     if (crashed) {
       txn?.abort()
-      if (!muted) this.scratch.take()
+      out?.take()
       this.deferred = []
       this.writeError(session, 'EXECABORT Transaction discarded because of: ERR internal error')
     } else if (txn !== null && !this.commit(txn)) {
-      if (!muted) this.scratch.take()
+      out?.take()
       this.writeError(session, `EXECABORT Transaction discarded because of: ${this.refusalText()}`)
     } else {
-      if (!muted) session.out.writeRaw(this.scratch.take())
+      if (out !== null) session.out.writeRaw(out.take())
       tracking.release()
       this.runDeferred()
       this.serveBlocked(txn)
     }
     tracking.release()
     this.runDeferred()
-    this.account(session, spec, argv, started, false, this.info(spec))
-    if (this.hooks.hasMonitors) this.hooks.feedMonitors(session, argv)
+    this.account(session, run.spec, run.argv, run.started, false, this.info(run.spec))
+    if (this.hooks.hasMonitors) this.hooks.feedMonitors(session, run.argv)
+  }
+
+  /** The EXEC running a queued command now (for suspendExec). */
+  private execRun: ExecRun | null = null
+
+  /**
+   * ctx.suspend of a command inside EXEC (a script past busy-reply-threshold): the EXEC goes on
+   * when the script ends (resume), or is dropped with its transaction (SHUTDOWN NOSAVE).
+   */
+  private readonly suspendExec = (): SuspendedCall => {
+    const run = this.execRun
+    assert(run !== null, 'ctx.suspend inside EXEC called outside its command')
+    assert(!run.suspended, 'an EXEC is suspended once at a time')
+    const session = run.session
+    run.suspended = true
+    session.blocked = true
+    // The shared scratch serves other commands meanwhile: this EXEC's replies get their own.
+    if (run.out !== null) {
+      const own = new OutputBuffer(run.out.proto)
+      own.writeRaw(run.out.take())
+      run.out = own
+      session.sink.target = own
+    }
+    const queued = run.queue[run.index - 1] as ExecRun['queue'][number]
+    return {
+      resume: () => {
+        run.suspended = false
+        session.blocked = false
+        this.afterQueued(session, queued.spec, queued.argv, run)
+        this.execFrom(run)
+        if (!run.suspended) this.hooks.resume(session)
+      },
+      drop: () => {
+        run.txn?.abort()
+        this.deferred = []
+        run.out?.take()
+        if (run.out !== null) session.sink.target = session.out
+      },
+    }
   }
 
   /** One command inside EXEC; false when its handler threw (the EXEC is then refused). */
-  private runQueued(session: Session, spec: CommandSpec, argv: Buffer[], store: Store | null,
-    txn: Transaction | null, now: number): boolean {
+  private runQueued(session: Session, spec: CommandSpec, argv: Buffer[], run: ExecRun): boolean {
     const info = this.info(spec)
     const denial = this.aclDenial(session, spec, argv, 'multi')
+    run.queuedStarted = performance.now()
+    run.errorsBefore = session.sink.errorCount
     if (denial !== null) {
       this.writeError(session, execDeniedText(denial.result))
+      run.denied = true
       return true
     }
-    const started = performance.now()
-    const errorsBefore = session.sink.errorCount
+    run.denied = false
     this.services.tracking.scriptRead = false
     try {
-      spec.handler(this.context(session, store, txn, now, undefined, undefined, info.readonly),
-        argv)
+      spec.handler(this.context(session, run.store, run.txn, run.now, undefined,
+        run.txn === null ? undefined : this.suspendExec, info.readonly), argv)
     } catch (e) {
       process.stderr.write(`${process.pid}:M internal error in '${spec.name}' inside EXEC: ` +
         `${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
       return false
     }
-    const failed = session.sink.errorCount > errorsBefore
+    return true
+  }
+
+  /** A queued command's stats, tracking and MONITOR line, once it ended (maybe after a suspension). */
+  private afterQueued(session: Session, spec: CommandSpec, argv: Buffer[], run: ExecRun): void {
+    if (run.denied) return
+    const info = this.info(spec)
+    const failed = session.sink.errorCount > run.errorsBefore
     const tracking = this.services.tracking
     if (tracking.clientCount > 0) tracking.afterCommand(session.state, spec, argv)
-    this.account(session, spec, argv, started, failed, info)
+    this.account(session, spec, argv, run.queuedStarted, failed, info)
     if (this.hooks.hasMonitors && !info.skipMonitor) this.hooks.feedMonitors(session, argv)
-    return true
   }
 
   get executing(): boolean {

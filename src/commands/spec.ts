@@ -90,7 +90,8 @@ export interface CommandContext {
    * Finish this command later (a script past busy-reply-threshold, commands/busy.ts): until
    * `resume()` (called once its replies are written) the transaction stays open, the client
    * waits and dispatch answers others -BUSY; `drop()` (SHUTDOWN NOSAVE) aborts the transaction
-   * and forgets what waited for its commit. Present only outside MULTI/EXEC.
+   * and forgets what waited for its commit. Inside EXEC it suspends the whole EXEC: the rest of
+   * its queue runs after resume(), and drop() aborts the EXEC's transaction.
    */
   readonly suspend?: (() => SuspendedCall) | undefined
 }
