@@ -7,7 +7,10 @@
 // - a parameter that is not `mutable` is refused by CONFIG SET with Redis's "can't set immutable
 //   config" (it can still be given at startup);
 // - CONFIG SET of several parameters is all-or-nothing: every value is validated before any is
-//   stored, and listeners run only after all are stored.
+//   stored; then all are stored and the appliers of the changed ones run (Redis's apply
+//   functions: re-listening on a new port or bind); an applier that fails restores every old
+//   value and re-runs the appliers that had succeeded, as Redis's restoreBackupConfig; listeners
+//   run only after all are stored and applied.
 // An L1 leaf: imports only src/int64.ts (L0), so commands (L4) and main (L5) share it.
 
 import { INT64_MAX, string2llText } from './int64.js'
@@ -378,8 +381,10 @@ const SHUTDOWN_SIG = 'default'
 
 export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   // What capykv serves with: network, clients, limits, logging.
-  int('port', 6379, 0, 65535, { sameValueOnly: true }),
-  special('bind', '127.0.0.1', parseBind, { arity: 'rest', sameValueOnly: true }),
+  // port and bind: CONFIG SET re-listens (src/server-listen.ts, applied as Redis's updatePort and
+  // applyBind: a port in use fails and rolls the whole CONFIG SET back).
+  int('port', 6379, 0, 65535),
+  special('bind', '127.0.0.1', parseBind, { arity: 'rest' }),
   str('dir', './data', { mutable: true, protected: true }),
   mem('pool-size', 1024 ** 3, 1024 * 1024, INT64_BOUND, { sameValueOnly: true }),
   str('pool-file', 'capykv.pool', { sameValueOnly: true }),
@@ -527,10 +532,9 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
     { maxText: ULLONG_MAX_TEXT, ...NONE(CLUSTER) }),
   // TLS.
   // TLS (src/server-tls.ts): read when the server listens; a CONFIG SET of a tls-* file or
-  // option rebuilds the context for new connections. tls-port is read at startup only.
-  // Like port: the listeners are made at startup; CONFIG SET of another value is refused with
-  // that reason (Redis 7.0.15 opens or closes the TLS listener at runtime).
-  int('tls-port', 0, 0, 65535, { sameValueOnly: true }),
+  // option rebuilds the context for new connections. Like port, CONFIG SET tls-port re-listens
+  // (0 closes the TLS listeners, as Redis's applyTLSPort).
+  int('tls-port', 0, 0, 65535),
   int('tls-session-cache-size', 20480, 0, INT_MAX,
     NONE('TLS session cache size (Node keeps its own)')),
   int('tls-session-cache-timeout', 300, 0, INT_MAX),
@@ -689,11 +693,20 @@ function parseValue(p: ConfigParam, args: readonly string[]): string {
 
 export type ConfigListener = (name: string, value: string) => void
 
+/**
+ * Makes the stored values of its parameters take effect (Redis's apply functions); called after
+ * CONFIG SET stored every new value. Returns null, or the reason it failed, having changed
+ * nothing (the caller then restores the old values).
+ */
+export type ConfigApplier = () => string | null
+
 export class ServerConfig {
   private readonly values = new Map<string, string>()
   /** getNumber's parses, by the name asked; emptied by every change of a value. */
   private readonly numbers = new Map<string, number>()
   private readonly listeners: ConfigListener[] = []
+  /** Each parameter's applier (one applier may serve several parameters). */
+  private readonly appliers = new Map<string, ConfigApplier>()
   /** The text each parameter was last set from (notify-keyspace-events keeps more than its
    * canonical text shows: 'An' reads back 'A'). */
   private readonly givenTexts = new Map<string, string>()
@@ -735,6 +748,14 @@ export class ServerConfig {
 
   onChange(listener: ConfigListener): void {
     this.listeners.push(listener)
+  }
+
+  /** `applier` runs when CONFIG SET changes one of `names` (canonical names). */
+  setApplier(names: readonly string[], applier: ConfigApplier): void {
+    for (const name of names) {
+      if (findParam(name)?.name !== name) throw new Error(`no config parameter ${name}`)
+      this.appliers.set(name, applier)
+    }
   }
 
   /** Startup: set without the mutability check. Throws ConfigValueError. */
@@ -781,10 +802,49 @@ export class ServerConfig {
       staged.set(p.name, canonical)
       given.set(p.name, value)
     }
+    const failed = this.storeAndApply(staged, given)
+    if (failed !== null) {
+      return `ERR CONFIG SET failed (possibly related to argument '${failed.name}') - ${failed.reason}`
+    }
+    for (const [name, value] of staged) for (const l of this.listeners) l(name, value)
+    return null
+  }
+
+  /**
+   * Store the staged values, then run the appliers of the parameters whose value changed, each
+   * once, in argument order. When one fails: the old values back, the appliers that succeeded
+   * run again over them (their failure now is only logged by them), and the failed parameter's
+   * name and reason returned.
+   */
+  private storeAndApply(staged: Map<string, string>, given: Map<string, string>):
+    { name: string; reason: string } | null {
+    const oldValues = new Map<string, string>()
+    const oldGiven = new Map<string, string | undefined>()
+    const toRun: [string, ConfigApplier][] = []
+    for (const [name, value] of staged) {
+      const old = this.values.get(name) as string
+      oldValues.set(name, old)
+      oldGiven.set(name, this.givenTexts.get(name))
+      const applier = this.appliers.get(name)
+      if (applier !== undefined && old !== value && !toRun.some(([, a]) => a === applier)) {
+        toRun.push([name, applier])
+      }
+    }
     for (const [name, value] of staged) this.values.set(name, value)
     for (const [name, value] of given) this.givenTexts.set(name, value)
     this.numbers.clear()
-    for (const [name, value] of staged) for (const l of this.listeners) l(name, value)
+    for (const [i, [name, applier]] of toRun.entries()) {
+      const reason = applier()
+      if (reason === null) continue
+      for (const [n, value] of oldValues) this.values.set(n, value)
+      for (const [n, text] of oldGiven) {
+        if (text === undefined) this.givenTexts.delete(n)
+        else this.givenTexts.set(n, text)
+      }
+      this.numbers.clear()
+      for (const [, done] of toRun.slice(0, i)) done()
+      return { name, reason }
+    }
     return null
   }
 

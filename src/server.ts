@@ -65,6 +65,7 @@ import type { DelEvent } from './state/core-events.js'
 import type { KeyspaceObserver } from './state/keyspace.js'
 import { logger, type LogLevel } from './server-log.js'
 import { isTlsContextSetting, tlsContextOptions } from './server-tls.js'
+import { listenNow } from './server-listen.js'
 import type { Store } from './txn/engine.js'
 import { ScrubDriver } from './txn/scrub-driver.js'
 import type { ScrubDamage } from './storage/scrub.js'
@@ -603,6 +604,8 @@ class Services implements ServerServices {
   }
 }
 
+type ListenKind = 'TCP' | 'TLS'
+
 interface OutputLimit { hardBytes: number; softBytes: number; softSeconds: number }
 
 /** Per connection in used_memory (see CapykvServer.clientsMemory; docs/server.md "Memory"). */
@@ -613,8 +616,12 @@ export class CapykvServer {
   readonly services: Services
   readonly dispatcher: Dispatcher
   readonly watch: WatchIndex
-  private readonly listeners: net.Server[] = []
-  private readonly tlsListeners: tls.Server[] = []
+  /** The listening sockets, plain and TLS; replaced whole by CONFIG SET port/tls-port/bind. */
+  private tcpListeners: net.Server[] = []
+  private tlsListeners: net.Server[] = []
+  /** What each kind listens on (the port bound when 0 asked for one at startup). */
+  private readonly listening: Record<ListenKind, { words: readonly string[]; port: number }> = {
+    TCP: { words: [], port: 0 }, TLS: { words: [], port: 0 } }
   private readonly monitors = new Set<Connection>()
   private readonly pendingOutput = new Set<Connection>()
   private readonly pubsubPending = new Set<Connection>()
@@ -645,6 +652,9 @@ export class CapykvServer {
     for (const name of ENCODING_CONFIG_NAMES) applyEncodingConfig(name, options.config.get(name))
     this.applyKeyspaceEvents()
     this.applyEvictionConfig()
+    options.config.setApplier(['port'], () => this.relisten(['TCP']))
+    options.config.setApplier(['tls-port'], () => this.relisten(['TLS']))
+    options.config.setApplier(['bind'], () => this.relisten(['TCP', 'TLS']))
     options.config.onChange((name, value) => {
       applyEncodingConfig(name, value)
       if (name === 'notify-keyspace-events') this.applyKeyspaceEvents()
@@ -686,25 +696,99 @@ export class CapykvServer {
     const bound: string[] = []
     if (port > 0 || tlsPort === 0) {
       for (const word of words) {
-        // Paused: nothing is read before the socket is adopted (see adoptSocket).
-        const srv = net.createServer({ noDelay: true, pauseOnConnect: true },
-          (socket) => this.accept(socket))
-        if (await this.listenOn(srv, word, port, 'TCP')) bound.push(`${word}:${port}`)
+        if (await this.listenOn(this.makeListener('TCP'), word, port, 'TCP')) {
+          bound.push(`${word}:${port}`)
+        }
       }
     }
     if (tlsPort > 0) {
-      const options = tlsContextOptions(config) // throws a one-line reason
       for (const word of words) {
-        const srv = tls.createServer(options, (socket) => this.accept(socket))
-        srv.on('tlsClientError', (e) => {
-          logger.verbose(`Error accepting a client connection: ${e.message}`)
-        })
+        const srv = this.makeListener('TLS') // throws a one-line reason
         if (await this.listenOn(srv, word, tlsPort, 'TLS')) bound.push(`${word}:${tlsPort} (tls)`)
-        this.tlsListeners.push(srv)
       }
     }
+    const tcpAddress = this.tcpListeners[0]?.address()
+    this.listening.TCP = { words, port: typeof tcpAddress === 'object' && tcpAddress !== null ?
+      tcpAddress.port : 0 }
+    this.listening.TLS = { words, port: tlsPort }
     this.startCron()
     return bound
+  }
+
+  /** A server for one listening socket; a TLS one with the current TLS settings (may throw). */
+  private makeListener(kind: ListenKind): net.Server {
+    if (kind === 'TCP') {
+      // Paused: nothing is read before the socket is adopted (see adoptSocket).
+      return net.createServer({ noDelay: true, pauseOnConnect: true },
+        (socket) => this.accept(socket))
+    }
+    const srv = tls.createServer(tlsContextOptions(this.services.config),
+      (socket) => this.accept(socket))
+    srv.on('tlsClientError', (e) => {
+      logger.verbose(`Error accepting a client connection: ${e.message}`)
+    })
+    return srv
+  }
+
+  /**
+   * CONFIG SET port / tls-port / bind (Redis's updatePort, applyTLSPort, applyBind): the
+   * listening sockets of these kinds are closed and made anew on the configured bind words and
+   * port (none for port 0), bound now (src/server-listen.ts); the clients connected stay. The old
+   * ones close first, as in Redis (a new bind word may take the same port). On failure the
+   * previous sockets are made again (a failure then is logged) and the reason CONFIG SET gives
+   * is returned.
+   */
+  private relisten(kinds: readonly ListenKind[]): string | null {
+    const config = this.services.config
+    const words = config.get('bind').split(' ').filter((w) => w !== '')
+    const previous = kinds.map((kind) => ({ kind, ...this.listening[kind] }))
+    for (const kind of kinds) this.replaceListeners(kind, [])
+    let reason: string | null = null
+    for (const kind of kinds) {
+      const port = config.getNumber(kind === 'TCP' ? 'port' : 'tls-port')
+      reason = this.listenNowOn(kind, words, port)
+      if (reason !== null) break
+    }
+    if (reason === null) return null
+    for (const kind of kinds) this.replaceListeners(kind, [])
+    for (const p of previous) {
+      if (this.listenNowOn(p.kind, p.words, p.port) !== null) {
+        logger.warning(`Could not listen again on the previous ${p.kind} port ${p.port}`)
+      }
+    }
+    return kinds.length > 1 ? 'Failed to bind to specified addresses.' : reason
+  }
+
+  /** Listen on `port` (0: not at all) of every word now; null, or CONFIG SET's reason. */
+  private listenNowOn(kind: ListenKind, words: readonly string[], port: number): string | null {
+    if (port !== 0 && kind === 'TLS') {
+      try {
+        tlsContextOptions(this.services.config)
+      } catch (e) {
+        logger.warning(`Failed to configure TLS: ${(e as Error).message}`)
+        return 'Unable to update TLS configuration. Check server logs.'
+      }
+    }
+    const result = port === 0 ? { ok: true as const, servers: [] } :
+      listenNow(words, port, this.services.config.getNumber('tcp-backlog'),
+        () => this.makeListener(kind), kind)
+    if (!result.ok) {
+      logger.warning(result.log)
+      return 'Unable to listen on this port. Check server logs.'
+    }
+    for (const srv of result.servers) {
+      srv.on('error', (e) => logger.warning(`Listening socket: ${e.message}`))
+    }
+    this.replaceListeners(kind, result.servers)
+    this.listening[kind] = { words: [...words], port }
+    return null
+  }
+
+  /** Close the listeners of `kind` (their clients stay) and keep `servers` instead. */
+  private replaceListeners(kind: ListenKind, servers: net.Server[]): void {
+    for (const old of kind === 'TCP' ? this.tcpListeners : this.tlsListeners) old.close()
+    if (kind === 'TCP') this.tcpListeners = servers
+    else this.tlsListeners = servers
   }
 
   /** One listener on one bind word; false when an optional address ('-addr') is missing. */
@@ -733,7 +817,8 @@ export class CapykvServer {
       throw new Error(`Failed listening on port ${port} (${kind.toLowerCase()}), aborting.`)
     }
     srv.on('error', (e) => logger.warning(`Listening socket ${host}:${port}: ${e.message}`))
-    this.listeners.push(srv)
+    if (kind === 'TCP') this.tcpListeners.push(srv)
+    else this.tlsListeners.push(srv)
     return true
   }
 
@@ -742,7 +827,7 @@ export class CapykvServer {
     if (this.tlsListeners.length === 0) return
     try {
       const options = tlsContextOptions(this.services.config)
-      for (const srv of this.tlsListeners) {
+      for (const srv of this.tlsListeners as tls.Server[]) {
         srv.setSecureContext(options)
         // tls-auth-clients: server properties each new TLSSocket is made with (node:_tls_wrap).
         const props = srv as unknown as { requestCert: boolean; rejectUnauthorized: boolean }
@@ -753,6 +838,11 @@ export class CapykvServer {
       logger.warning('Failed to update the TLS configuration, keeping the previous one: ' +
         (e as Error).message)
     }
+  }
+
+  /** Every listening server, plain and TLS. */
+  private get listeners(): net.Server[] {
+    return [...this.tcpListeners, ...this.tlsListeners]
   }
 
   /** The port actually bound (when port 0 was asked). */

@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
+import net from 'node:net'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { SERVER_MAIN, freePort, requireBinary, startCapykv, startRedis } from '../helpers/servers.js'
@@ -94,10 +95,21 @@ t.test('TLS port: same request path, client certificates, reload', async (t) => 
   t.teardown(() => anonymous.disconnect())
   t.equal(await anonymous.get('k'), 'over tls', 'tls-auth-clients optional: no certificate needed')
   t.equal(await overTcp.config('SET', 'tls-port', String(tlsPort)), 'OK', 'tls-port: same value')
-  await t.rejects(overTcp.config('SET', 'tls-port', String(tlsPort + 1)),
-    /CONFIG SET failed \(possibly related to argument 'tls-port'\) - capykv can't change it/,
-    'tls-port: another value at runtime is refused with the reason (issue 19)')
-  t.equal(await overTls.ping(), 'PONG', 'the TLS listener is unchanged')
+  // CONFIG SET tls-port re-listens (Redis's applyTLSPort; src/server-listen.ts).
+  const movedPort = await freePort()
+  t.equal(await overTcp.config('SET', 'tls-port', String(movedPort)), 'OK',
+    'tls-port: another value at runtime moves the TLS listener')
+  t.equal(await overTls.ping(), 'PONG', 'an open TLS connection stays')
+  const moved = new Redis({ port: movedPort, host: '127.0.0.1', tls: tlsOptions })
+  t.teardown(() => moved.disconnect())
+  t.equal(await moved.get('k'), 'over tls', 'the new TLS port serves with the same certificates')
+  t.equal(await overTcp.config('SET', 'tls-port', '0'), 'OK', 'tls-port 0')
+  t.equal(await moved.ping(), 'PONG', 'tls-port 0 closes the listener, not its clients')
+  t.ok(await new Promise<boolean>((resolve) => {
+    const s = net.connect(movedPort, '127.0.0.1')
+    s.once('connect', () => { s.destroy(); resolve(false) })
+    s.once('error', () => resolve(true))
+  }), 'tls-port 0: new connections are refused')
 })
 
 t.test('a bad certificate stops the start with one line', async (t) => {
