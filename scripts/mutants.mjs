@@ -53,6 +53,7 @@ const T = {
   redundancy: 'dist/test/unit/redundancy.test.js',
   deferredVerify: 'dist/test/unit/deferred-verify.test.js',
   fallback: 'dist/test/sim/fallback.test.js',
+  scrub: 'dist/test/unit/scrub.test.js',
 }
 
 /** The native commit's four steps (pool_commit in native/lib.rs), and a mutant's reordering. */
@@ -178,11 +179,20 @@ const MUTANTS = [
     ],
     tests: [T.faults, T.boundaries],
   },
-  // record-lsn-unchecked ('a record whose CRC verifies is accepted at any position': `if (at !==
-  // lsn) return` made false) is OUT of the gate since 2026-12-07 20:25 UTC: after e78fc5b (format
-  // 3) it survived faults, boundaries, fallback, check, redundancy and deferred-verify. Either the
-  // record's CRC seed now binds its position so the check is redundant (an equivalent mutant), or
-  // the tests lost the case: to be decided and the mutant restored or retired with the proof.
+  {
+    // Back in the gate since 2026-12-07 (out from fe98f33): not an equivalent mutant. The CRC's
+    // seed is the pool's, not the position's, so a record an earlier lap wrote at the same place
+    // verifies for its own lsn; only this check refuses it in the scrub (which does not follow
+    // the txn sequence) and in format 1 and 2 records (sequence 0). Since format 3 the recovery
+    // walk also refuses it by the sequence chain, which is why faults and boundaries no longer kill
+    // it; scrub.test and redundancy.test put an earlier lap's record of the same length in place.
+    id: 'record-lsn-unchecked', need: 2,
+    what: 'a record whose CRC verifies is accepted at any position (a stale record of an earlier lap)',
+    edits: [{ file: 'src/storage/record-codec.ts',
+      find: 'if (at !== lsn) return',
+      replace: 'if (at !== lsn && false) return' }],
+    tests: [T.scrub, T.redundancy],
+  },
   {
     id: 'word-tag-ignored', need: 2,
     what: 'root word check ignores the tag (head and tail words interchangeable)',

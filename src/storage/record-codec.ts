@@ -14,7 +14,11 @@
 //   16 + pad8(n)  u64 CRC-64 of every byte before it, seeded with the pool seed
 // So the CRC covers content and identity: the pool (seed), the position (lsn, checked against
 // the position the reader expects) and the kind. A stale record from an earlier lap of the ring
-// or a record written to the wrong place fails the lsn check; a torn one fails the CRC.
+// or a record written to the wrong place fails the lsn check; a torn one fails the CRC. The seed
+// is the pool's, not the position's: a stale record's CRC verifies (for its own lsn), so the lsn
+// check in checkRecord is what refuses it — the only defence in the scrub and for records of
+// formats 1 and 2 (sequence 0); the recovery walk's txn sequence chain is a second one in format
+// 3 (mutant record-lsn-unchecked; test/unit/scrub.test.ts and redundancy.test.ts).
 // Payloads: TXN and CKPT_CHUNK hold events (state/event.ts). CKPT_BEGIN holds `varuint flags`
 // (CKPT_FLAG_EMPTY) then `varuint key count estimate` (informational); CKPT_END holds
 // `varuint BEGIN lsn` (the checkpoint it completes) then `varuint keys written` (informational):

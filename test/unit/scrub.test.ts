@@ -18,12 +18,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { recover } from '../../src/recovery/recover.js'
 import { canonical } from '../../src/state/canonical.js'
-import { EV_PUT } from '../../src/state/core-events.js'
+import { EV_DEL, EV_PUT } from '../../src/state/core-events.js'
 import type { Event } from '../../src/state/event.js'
 import { LOG_OFFSET } from '../../src/storage/layout.js'
+import { REC_TXN } from '../../src/storage/record-codec.js'
 import { Store } from '../../src/txn/engine.js'
 import type { ScrubDamage } from '../../src/storage/scrub.js'
 import { ScrubDriver } from '../../src/txn/scrub-driver.js'
+import { poolRecords } from '../sim/pool-records.js'
 
 const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'capykv-scrub-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -121,6 +123,56 @@ t.test('a flipped byte in a committed record: found once, named, healed by a che
   t.equal(after.found.length, 0)
   t.equal(driver.scrubber.unhealed().length, 0)
   t.equal(driver.scrubber.stats.passes, 1, 'the next pass completes')
+  t.equal(canonical(store.keyspace), state, 'the state in memory is untouched')
+  store.close()
+  const reopened = await Store.open(path, { create: false })
+  t.equal(canonical(reopened.keyspace), state, 'the pool recovers to the exact state')
+  reopened.close()
+})
+
+t.test('a record reverted to the one an earlier lap wrote there (a lost write): found as stale', async (t) => {
+  // The record's CRC verifies (the seed is the pool's, not the position's) but for its own lsn,
+  // one lap back: only the lsn check tells it from the record committed there. The scrub walks
+  // without recovery's txn sequence chain, so the lsn check is its only defence (mutant
+  // record-lsn-unchecked). Each transaction puts a new key and deletes the one before, so every
+  // TXN record has the same length and a stale one would resurrect a deleted key.
+  const path = join(dir, `${serial++}.pool`)
+  const store = await Store.open(path, { sizeBytes: LOG_OFFSET + 8192, groupCommit: 'manual', autoCheckpoint: false })
+  const key = (i: number): string => `k${String(i).padStart(5, '0')}`
+  const images: Buffer[] = []
+  for (let i = 1; i <= 490; i++) {
+    const txn = store.begin()
+    txn.apply(put(key(i), 'v'))
+    txn.apply({ code: EV_DEL, db: 0, key: key(i - 1) } as Event)
+    txn.commitNoWait()
+    store.flush()
+    if (i % 100 === 0) store.checkpointNow()
+    images.push(Buffer.from(store.region.read(0, store.region.sizeBytes)))
+  }
+  const state = canonical(store.keyspace)
+  const live = poolRecords(images[images.length - 1] as Buffer)
+  t.ok(live.tailLsn > 2 * live.ring, 'the ring wrapped twice')
+  // A live TXN record (not the last, whose successor would be the tail) and the record an
+  // earlier lap wrote at its place with its length.
+  let stale: { lsn: number; offset: number; bytes: Buffer } | null = null
+  for (const image of images) {
+    for (const r of poolRecords(image).recs) {
+      const now = live.recs.slice(1, -1).find((l) => l.offset === r.offset)
+      if (stale !== null || now === undefined || r.kind !== REC_TXN || now.kind !== REC_TXN ||
+          now.bytes !== r.bytes || r.lsn >= now.lsn) continue
+      stale = { lsn: now.lsn, offset: r.offset, bytes: Buffer.from(image.subarray(r.offset, r.offset + r.bytes)) }
+    }
+  }
+  if (stale === null) return t.fail('no live record with an earlier lap\'s record of its length at its place')
+  store.region.write(stale.offset, stale.bytes, 'blanket')
+  t.equal(recover(store.region).kind, 'corrupt', 'the next start would refuse this pool')
+  const driver = new ScrubDriver(store, 0)
+  const first = tickUntil(driver, 0, () => driver.scrubber.stats.corruptionFound > 0 || driver.scrubber.stats.passes > 0)
+  t.same(first.found.map((d) => [d.lsn, d.offset]), [[stale.lsn, stale.offset]], `found at lsn ${stale.lsn}`)
+  t.match(first.found[0]?.reason, /stale or misdirected record \(lsn \d+\)/)
+  t.equal(driver.scrubber.stats.passes, 0, 'the pass does not complete')
+  await turns(20)
+  t.ok(store.log.headLsn > stale.lsn, 'the heal checkpoint moved the head past the record')
   t.equal(canonical(store.keyspace), state, 'the state in memory is untouched')
   store.close()
   const reopened = await Store.open(path, { create: false })
