@@ -431,7 +431,7 @@ export const CONFIG_PARAMS: readonly ConfigParam[] = Object.freeze([
   int('latency-monitor-threshold', 0, 0, INT64_BOUND),
   bool('latency-tracking', 'yes'),
   special('latency-tracking-info-percentiles', '50 99 99.9', parsePercentiles,
-    { arity: 'rest', ...NONE('INFO latencystats (not implemented)') }),
+    { arity: 'rest' }),
   int('busy-reply-threshold', 5000, 0, INT64_BOUND, { aliases: ['lua-time-limit'] }),
   oneOf('sanitize-dump-payload', 'no', ['no', 'yes', 'clients'],
     NONE('RESTORE (not implemented)')),

@@ -5,10 +5,13 @@
 //   and fast-command (a command's run time), expire-cycle (one active expire pass). Each event
 //   keeps its last 160 samples (one per second: a later sample of the same second keeps the max)
 //   and its all-time max, as Redis's latencyAddSample.
-// - Histograms count each command's calls by power-of-two microsecond buckets while
-//   latency-tracking is yes; CONFIG RESETSTAT clears them with the command stats they live in.
+// - Each command's calls are counted in an HDR histogram of nanoseconds as Redis's
+//   (latency-histogram.ts) while latency-tracking is yes: a call of d whole microseconds is
+//   recorded as d × 1000 ns, as Redis records its duration; CONFIG RESETSTAT clears them with the
+//   command stats they live in. LATENCY HISTOGRAM and INFO latencystats read them.
 // State is per server (keyed by the services object), never logged.
 
+import { LatencyHistogram } from './latency-histogram.js'
 import type { CommandStat, ServerServices } from './services.js'
 import type { CommandContext, CommandSpec, Handler } from './spec.js'
 
@@ -51,14 +54,12 @@ export function latencySample(server: ServerServices, event: string, ms: number)
   if (e.samples.length > SAMPLES) e.samples.shift()
 }
 
-/** A command's run: its histogram bucket, and the command / fast-command latency event. */
+/** A command's run of `usec` whole microseconds: its histogram, and the command / fast-command
+ * latency event. */
 export function latencyCommand(server: ServerServices, stat: CommandStat, usec: number,
   fast: boolean): void {
   if (server.config.get('latency-tracking') === 'yes') {
-    const h = stat.histogram ??= []
-    const bucket = usec <= 1 ? 0 : Math.ceil(Math.log2(usec))
-    while (h.length <= bucket) h.push(0)
-    h[bucket] = (h[bucket] as number) + 1
+    (stat.histogram ??= new LatencyHistogram()).record(usec * 1000)
   }
   latencySample(server, fast ? 'fast-command' : 'command', usec / 1000)
 }
@@ -76,27 +77,45 @@ function latestReply(ctx: CommandContext): void {
   }
 }
 
-function histogramOf(ctx: CommandContext, name: string, stat: CommandStat): void {
-  const h = stat.histogram ?? []
+function histogramOf(ctx: CommandContext, name: string, h: LatencyHistogram): void {
   ctx.reply.bulk(name)
   ctx.reply.mapHeader(2)
   ctx.reply.bulk('calls')
-  ctx.reply.integer(h.reduce((a, b) => a + b, 0))
+  ctx.reply.integer(h.total)
   ctx.reply.bulk('histogram_usec')
-  ctx.reply.mapHeader(h.length)
-  let cumulative = 0
-  for (let i = 0; i < h.length; i++) {
-    cumulative += h[i] as number
-    ctx.reply.integer(2 ** i)
-    ctx.reply.integer(cumulative)
+  const buckets = h.buckets()
+  ctx.reply.mapHeader(buckets.length)
+  for (const [usec, calls] of buckets) {
+    ctx.reply.integer(usec)
+    ctx.reply.integer(calls)
   }
+}
+
+/**
+ * INFO latencystats' lines (genRedisInfoStringLatencyStats): for each command timed, its
+ * percentiles of latency-tracking-info-percentiles in microseconds, printed as Redis prints them
+ * ("p99.9=1.003"); none while latency-tracking is no.
+ */
+export function latencystatsLines(sv: ServerServices): string[] {
+  if (sv.config.get('latency-tracking') !== 'yes') return []
+  const percentiles = sv.config.get('latency-tracking-info-percentiles').split(' ')
+    .filter((w) => w !== '')
+  const lines: string[] = []
+  for (const [name, stat] of sv.stats.commands) {
+    const h = stat.histogram
+    if (h === undefined || h.total === 0) continue
+    const values = percentiles.map((p) =>
+      `p${p}=${(h.valueAtPercentile(Number(p)) / 1000).toFixed(3)}`)
+    lines.push(`latency_percentiles_usec_${name.replace(/[:\r\n]/g, '_')}:${values.join(',')}`)
+  }
+  return lines
 }
 
 /** LATENCY HISTOGRAM [command ...]: the commands (and a container's subcommands) called. */
 function histogramReply(ctx: CommandContext, argv: Buffer[]): void {
   const sv = ctx.server as ServerServices
   const names: string[] = []
-  const called = (n: string): boolean => (sv.stats.commands.get(n)?.histogram?.length ?? 0) > 0
+  const called = (n: string): boolean => (sv.stats.commands.get(n)?.histogram?.total ?? 0) > 0
   if (argv.length === 2) {
     for (const n of sv.stats.commands.keys()) if (called(n)) names.push(n)
   } else {
@@ -112,7 +131,7 @@ function histogramReply(ctx: CommandContext, argv: Buffer[]): void {
     }
   }
   ctx.reply.mapHeader(names.length)
-  for (const n of names) histogramOf(ctx, n, sv.stats.commandStat(n))
+  for (const n of names) histogramOf(ctx, n, sv.stats.commandStat(n).histogram as LatencyHistogram)
 }
 
 const LATENCY_HELP = [

@@ -18,6 +18,7 @@ import { parseLongLong, writeHelp } from './connection.js'
 import { arityOk, lookupCommand } from './dispatch.js'
 import { commandHasKeys, keysWithFlags } from './command-keys.js'
 import { scriptingMemoryInfo } from './scripting.js'
+import { latencystatsLines } from './latency.js'
 import { COMMAND_DOCS, type ArgDoc, type CommandDoc, type KeySpec } from './command-docs.js'
 import {
   ERR_NOT_INTEGER, ERR_SYNTAX, type CommandContext, type CommandFlag, type CommandSpec,
@@ -302,6 +303,7 @@ const SECTIONS: Record<string, [string, Section]> = {
   modules: ['Modules', () => []],
   commandstats: ['Commandstats', (sv) => sectionCommandstats(sv)],
   errorstats: ['Errorstats', (sv) => sectionErrorstats(sv)],
+  latencystats: ['Latencystats', (sv) => latencystatsLines(sv)],
   cluster: ['Cluster', () => ['cluster_enabled:0']],
   keyspace: ['Keyspace', (sv, ctx) => sv.store === null ? [] :
     keyspaceLines(sv.store.keyspace, ctx.nowMs)],
@@ -309,7 +311,7 @@ const SECTIONS: Record<string, [string, Section]> = {
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication',
   'cpu', 'modules', 'errorstats', 'cluster', 'keyspace']
 const ALL_SECTIONS = DEFAULT_SECTIONS.filter((s) => s !== 'modules')
-  .concat(['commandstats']).sort((a, b) => Object.keys(SECTIONS).indexOf(a) -
+  .concat(['commandstats', 'latencystats']).sort((a, b) => Object.keys(SECTIONS).indexOf(a) -
     Object.keys(SECTIONS).indexOf(b))
 
 /** The INFO text for the requested section names (Redis's genRedisInfoString). */

@@ -12,6 +12,7 @@ import type { ScrubDriver } from '../txn/scrub-driver.js'
 import type { WatchIndex } from '../txn/watch.js'
 import type { AclRegistry } from './acl.js'
 import type { Evictor } from './evict.js'
+import type { LatencyHistogram } from './latency-histogram.js'
 import type { PubSub } from './pubsub.js'
 import type { Tracking } from './tracking.js'
 import type { ClientState, CommandContext, CommandSpec } from './spec.js'
@@ -63,8 +64,9 @@ export interface CommandStat {
   usec: number
   rejectedCalls: number
   failedCalls: number
-  /** Calls per power-of-two microsecond bucket (LATENCY HISTOGRAM; commands/latency.ts). */
-  histogram?: number[]
+  /** Its calls' latencies, as Redis's HDR histogram (LATENCY HISTOGRAM, INFO latencystats;
+   * commands/latency-histogram.ts); made at the first call timed. */
+  histogram?: LatencyHistogram
 }
 
 export class ServerStats {
