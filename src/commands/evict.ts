@@ -34,7 +34,7 @@
 
 import { nowMs as clockNowMs } from '../clock.js'
 import { delEv } from '../state/core-events.js'
-import { DB_COUNT, type Keyspace } from '../state/keyspace.js'
+import { DB_COUNT, type Entry, type Keyspace } from '../state/keyspace.js'
 import { evictionScore } from '../state/lru.js'
 import { smallReserveBytes, writeReserveBytes } from '../storage/checkpoint.js'
 import type { RoomMaker, Store, Transaction } from '../txn/engine.js'
@@ -76,32 +76,33 @@ export function poolLimitBytes(ringBytes: number): number {
 }
 
 /**
- * Redis's eviction pool: up to EVPOOL_SIZE (score, db, key), ascending by score, empty slots
- * (key null) on the right. insert() is evictionPoolPopulate's placement, exactly. Each
- * candidate also keeps where it was sampled (its position in the database's sampling arrays and
- * its entry), so that takeBest can tell a live candidate from a ghost without a lookup by key.
+ * Redis's eviction pool: up to EVPOOL_SIZE (score, db, key) in slots 0..size-1, ascending by
+ * score. insert() is evictionPoolPopulate's placement, exactly. Each candidate also keeps where
+ * it was sampled (its record's handle in the database's table, KeyMap.sampleRun, and its entry),
+ * so that takeBest can tell a live candidate from a ghost without a lookup by key, and its key
+ * may stay unbuilt (null) until it is taken.
  */
 export class EvictionPool {
   readonly score = new Float64Array(EVPOOL_SIZE)
   readonly db = new Uint8Array(EVPOOL_SIZE)
   readonly key: (string | null)[] = new Array<string | null>(EVPOOL_SIZE).fill(null)
-  readonly pos = new Int32Array(EVPOOL_SIZE)
+  readonly handle = new Float64Array(EVPOOL_SIZE).fill(-1)
   readonly entry: unknown[] = new Array<unknown>(EVPOOL_SIZE).fill(null)
+  /** Candidates held (slots 0..size-1). */
+  size = 0
 
   /** Whether insert(score, …) would place the candidate (not worse than a full pool's worst). */
   takes(score: number): boolean {
-    return this.key[EVPOOL_SIZE - 1] === null || (this.key[0] !== null &&
-      (this.score[0] as number) < score)
+    return this.size < EVPOOL_SIZE || (this.score[0] as number) < score
   }
 
-  insert(score: number, db: number, key: string, pos = -1, entry: unknown = null): void {
+  insert(score: number, db: number, key: string | null, handle = -1, entry: unknown = null): void {
     let k = 0
-    while (k < EVPOOL_SIZE && this.key[k] !== null && (this.score[k] as number) < score) k++
-    if (k === 0 && this.key[EVPOOL_SIZE - 1] !== null) return // worse than every entry: skip
-    if (k < EVPOOL_SIZE && this.key[k] === null) {
-      // an empty slot: nothing to move
-    } else if (this.key[EVPOOL_SIZE - 1] === null) {
-      this.shift(k, k + 1, EVPOOL_SIZE - k - 1) // room on the right: move k.. one right
+    while (k < this.size && (this.score[k] as number) < score) k++
+    if (k === 0 && this.size === EVPOOL_SIZE) return // worse than every entry: skip
+    if (this.size < EVPOOL_SIZE) {
+      this.shift(k, k + 1, this.size - k) // room on the right: move k.. one right
+      this.size++
     } else {
       k-- // full: drop the leftmost (the worst candidate), move 1..k one left
       this.shift(1, 0, k)
@@ -109,14 +110,15 @@ export class EvictionPool {
     this.score[k] = score
     this.db[k] = db
     this.key[k] = key
-    this.pos[k] = pos
+    this.handle[k] = handle
     this.entry[k] = entry
   }
 
   private shift(from: number, to: number, count: number): void {
+    if (count === 0) return
     this.score.copyWithin(to, from, from + count)
     this.db.copyWithin(to, from, from + count)
-    this.pos.copyWithin(to, from, from + count)
+    this.handle.copyWithin(to, from, from + count)
     const keys = this.key
     const entries = this.entry
     // In place, in the direction that reads each slot before it is overwritten.
@@ -134,21 +136,22 @@ export class EvictionPool {
   }
 
   /**
-   * Take the best candidate (rightmost) that `live` accepts (given its database, key, sampling
-   * position and entry); null when the pool has none. Every candidate looked at leaves the pool.
+   * Take the best candidate (rightmost) that `live` accepts: given its database, key (null if
+   * not built), handle and entry, live returns its key, or null for a ghost. Null when no
+   * candidate is live. Every candidate looked at leaves the pool.
    */
-  takeBest(live: (db: number, key: string, pos: number, entry: unknown) => boolean):
+  takeBest(live: (db: number, key: string | null, handle: number, entry: unknown) => string | null):
     { db: number; key: string } | null {
-    for (let k = EVPOOL_SIZE - 1; k >= 0; k--) {
-      const key = this.key[k]
-      if (key === null || key === undefined) continue
+    while (this.size > 0) {
+      const k = --this.size
       const db = this.db[k] as number
-      const pos = this.pos[k] as number
+      const key = this.key[k] as string | null
+      const handle = this.handle[k] as number
       const entry = this.entry[k]
       this.key[k] = null
       this.entry[k] = null
-      this.score[k] = 0
-      if (live(db, key, pos, entry)) return { db, key }
+      const taken = live(db, key, handle, entry)
+      if (taken !== null) return { db, key: taken }
     }
     return null
   }
@@ -156,7 +159,7 @@ export class EvictionPool {
   clear(): void {
     this.key.fill(null)
     this.entry.fill(null)
-    this.score.fill(0)
+    this.size = 0
   }
 }
 
@@ -373,15 +376,15 @@ export class Evictor implements RoomMaker {
         // sample covers the database), so a sample reads a few cache lines, not one per key.
         const all = this.samples >= size
         const n = all ? size : this.samples
-        let i = all ? 0 : randomIndex(size)
-        for (let j = 0; j < n; j++, i++) {
-          if (i === size) i = 0
-          const entry = map.sampleEntry(i, volatile)
+        if (this.run.length < n) this.run = new Float64Array(n)
+        const run = this.run
+        map.sampleRun(all ? 0 : randomIndex(size), n, volatile, run)
+        for (let j = 0; j < n; j++) {
+          const handle = run[j] as number
+          const entry = map.entryAt(handle)
           const score = evictionScore(kind, entry.lru, entry.expireAtMs, nowMs)
-          // The key (another memory access) only for a candidate the pool takes.
-          if (this.pool.takes(score)) {
-            this.pool.insert(score, db, map.sampleKey(i, volatile), i, entry)
-          }
+          // The key (a string built from the table) only for the candidate taken.
+          if (this.pool.takes(score)) this.pool.insert(score, db, null, handle, entry)
         }
       }
       if (total === 0) return null
@@ -391,25 +394,28 @@ export class Evictor implements RoomMaker {
     }
   }
 
+  /** pick's sampled handles (grown to maxmemory-samples, or a database sampled whole). */
+  private run = new Float64Array(EVPOOL_SIZE)
   /** pick's keyspace and exclusions, for liveCandidate (no closure per pick). */
   private pickKs: Keyspace | null = null
   private pickExclude: ReadonlySet<string> | null = null
 
   /**
-   * A pool candidate is live when its entry is still at the position it was sampled from in
-   * its database's sampling arrays (an entry is in one map at one position: a key deleted,
-   * overwritten, moved by a delete's swap, flushed or swapped away is not), and not excluded.
+   * A pool candidate is live when its entry is still its key's, at the record it was sampled
+   * from (a key deleted, overwritten, moved by a delete's move of the last record, flushed or
+   * swapped away is not), still has an expiry under volatile-*, and is not excluded: its key.
    */
-  private readonly liveCandidate = (db: number, key: string, pos: number, entry: unknown):
-    boolean => {
+  private readonly liveCandidate = (db: number, key: string | null, handle: number,
+    entry: unknown): string | null => {
     const ks = this.pickKs
-    if (ks === null) return false
-    const exclude = this.pickExclude
-    if (exclude !== null && exclude.has(`${db}:${key}`)) return false
+    if (ks === null || handle < 0) return null
     const map = ks.db(db)
-    const volatile = !this.allKeys
-    return pos >= 0 && pos < (volatile ? map.volatileSize : map.size) &&
-      map.sampleEntry(pos, volatile) === entry
+    if (!map.holds(handle, entry as Entry)) return null
+    if (!this.allKeys && map.expiryAt(handle) === 0) return null
+    const name = key ?? map.keyAt(handle)
+    const exclude = this.pickExclude
+    if (exclude !== null && exclude.has(`${db}:${name}`)) return null
+    return name
   }
 
   private pickRandom(ks: Keyspace, exclude: ReadonlySet<string> | null):

@@ -462,6 +462,33 @@ export class KeyTable<V> {
     throw new RangeError(`no sampling position ${i}`)
   }
 
+  /**
+   * The records at sampling positions i, i + 1, … (n of them, wrapping at the end) into
+   * out[0, n), with one walk over the parts for all of them (sample() walks for each).
+   */
+  sampleRun(i: number, n: number, volatile: boolean, out: Float64Array): void {
+    assert(i >= 0 && i < (volatile ? this.volatileSize : this.size), 'a sampling position')
+    assert(n <= out.length, 'room for the run')
+    let pi = 0
+    let p = this.peek(0)
+    let k = i
+    for (let j = 0; j < n; j++, k++) {
+      while (k >= (volatile ? p.vsize : p.size)) { // past this part: the next (empty ones too)
+        k -= volatile ? p.vsize : p.size
+        pi = (pi + 1) & (TABLE_PARTS - 1)
+        p = this.peek(pi)
+      }
+      out[j] = (volatile ? p.vrecs[k] as number : k) * TABLE_PARTS + pi
+    }
+  }
+
+  /** Whether record h still exists and holds `ref` (a handle kept across changes). */
+  holds(h: Handle, ref: V): boolean {
+    const p = this.peek(h & (TABLE_PARTS - 1))
+    const r = Math.floor(h / TABLE_PARTS)
+    return r < p.size && p.refs[r] === ref
+  }
+
   // ---- iteration ----------------------------------------------------------------------------
 
   /**

@@ -159,6 +159,32 @@ export class KeyMap {
   }
 
   /**
+   * Handles of the keys at sampling positions i, i + 1, … (n, wrapping) into out[0, n): valid
+   * until the next change; read them with entryAt and keyAt, test a kept one with holds.
+   */
+  sampleRun(i: number, n: number, volatile: boolean, out: Float64Array): void {
+    this.table.sampleRun(i, n, volatile, out)
+  }
+
+  entryAt(handle: number): Entry {
+    return this.table.ref(handle)
+  }
+
+  keyAt(handle: number): string {
+    return this.table.keyOf(handle)
+  }
+
+  /** Whether `handle` (of sampleRun, perhaps before changes) is still `entry`'s key's record. */
+  holds(handle: number, entry: Entry): boolean {
+    return this.table.holds(handle, entry)
+  }
+
+  /** The expiry of the key at `handle` (ms; 0: none). */
+  expiryAt(handle: number): number {
+    return this.table.expireAtMs(handle)
+  }
+
+  /**
    * One SCAN step (KeyTable.scan: every key present for a whole walk from cursor 0 is returned
    * exactly once): the next cursor (0: done) and up to about `count` keys, reading at most
    * `maxVisits` buckets. The cursor is below 2^38.

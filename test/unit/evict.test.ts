@@ -85,14 +85,14 @@ t.test('eviction pool: ascending, best on the right, the worst dropped when full
     }
   }
   // The highest score ever inserted is kept (it can only be pushed out from the left).
-  const best = pool.takeBest(() => true)
+  const best = pool.takeBest((_db, key) => key)
   t.equal(best === null ? -1 : inserted[Number(best.key.slice(1))], Math.max(...inserted))
   // A ghost is skipped and removed.
   const ghost = new EvictionPool()
   ghost.insert(5, 0, 'a')
   ghost.insert(9, 0, 'gone')
-  t.same(ghost.takeBest((_db, key) => key !== 'gone'), { db: 0, key: 'a' })
-  t.equal(ghost.takeBest(() => true), null, 'empty')
+  t.same(ghost.takeBest((_db, key) => (key === 'gone' ? null : key)), { db: 0, key: 'a' })
+  t.equal(ghost.takeBest((_db, key) => key), null, 'empty')
   // Full pool: a score below every entry is not inserted.
   const full = new EvictionPool()
   for (let i = 0; i < EVPOOL_SIZE; i++) full.insert(100 + i, 0, `f${i}`)
@@ -213,4 +213,36 @@ t.test('the policies choose as Redis does when every key is sampled', async (t) 
   applyEvent(none, putEv(0, 'p', Buffer.from('v'), 0))
   t.equal(evictorOver(t, none, { 'maxmemory-policy': 'volatile-lru' }).pick(none, now), null,
     'volatile-* with no expiring key: nothing to evict')
+})
+
+t.test('pick skips pool candidates changed since they were sampled (ghosts)', async (t) => {
+  const now = 1_700_000_000_000
+  const ks = new Keyspace()
+  // 40 keys in one database, k0 idlest, k39 least idle; a third with an expiry.
+  for (let i = 0; i < 40; i++) {
+    applyEvent(ks, putEv(0, `k${i}`, Buffer.from('v'), i % 3 === 0 ? now + 1e9 : 0))
+    ;(ks.get(0, `k${i}`) as Entry).lru = lruClock(now - 1000 * (100 - i))
+  }
+  const all = { 'maxmemory-samples': '1000' }
+  const ev = evictorOver(t, ks, { ...all, 'maxmemory-policy': 'allkeys-lru' })
+  // The first pick samples every key: the 15 next idlest stay in the pool.
+  t.same(ev.pick(ks, now), { db: 0, key: 'k0' })
+  applyEvent(ks, delEv(0, 'k0'))
+  applyEvent(ks, delEv(0, 'k1')) // deleted after it was sampled
+  applyEvent(ks, putEv(0, 'k2', Buffer.from('w'), 0)) // overwritten: a fresh entry, not idle
+  ;(ks.get(0, 'k2') as Entry).lru = lruClock(now)
+  // Deletes move a part's last record into the freed place: every remaining candidate is
+  // still found (by its entry), or is a ghost, never another key in its place.
+  for (let i = 10; i < 14; i++) applyEvent(ks, delEv(0, `k${i}`))
+  // A single sample: the pool's leftovers decide, the one new sample cannot beat them.
+  const one = ev as unknown as { samples: number }
+  one.samples = 1
+  const next = ev.pick(ks, now)
+  t.same(next, { db: 0, key: 'k3' }, 'k1 (deleted) and k2 (overwritten) are skipped')
+  const volatile = evictorOver(t, ks, { ...all, 'maxmemory-policy': 'volatile-lru' })
+  t.same(volatile.pick(ks, now), { db: 0, key: 'k3' }, 'volatile-lru: the idlest with an expiry')
+  applyEvent(ks, delEv(0, 'k3'))
+  applyEvent(ks, expireEv(0, 'k6', 0)) // PERSIST after it was sampled
+  ;(volatile as unknown as { samples: number }).samples = 1
+  t.same(volatile.pick(ks, now), { db: 0, key: 'k9' }, 'k6 lost its expiry: skipped')
 })

@@ -83,9 +83,30 @@ function compare(table: KeyTable<number>, model: Model): string | null {
     const h = table.sample(i, true)
     if (model.expire.get(table.keyOf(h)) === 0) return `volatile sample ${i} has no expiry`
   }
+  const runs = compareRuns(table, false) ?? compareRuns(table, true)
+  if (runs !== null) return runs
   const iterated = new Map(table.entries())
   if (iterated.size !== model.refs.size) return `entries ${iterated.size}`
   for (const [k, v] of model.refs) if (iterated.get(k) !== v) return `entries: ${JSON.stringify(k)}`
+  return null
+}
+
+/** sampleRun from the first, a middle and the last position (wrapping) equals sample(); holds. */
+function compareRuns(table: KeyTable<number>, volatile: boolean): string | null {
+  const size = volatile ? table.volatileSize : table.size
+  const out = new Float64Array(9)
+  for (const i of size === 0 ? [] : [0, size >>> 1, size - 1]) {
+    const n = Math.min(size, out.length)
+    table.sampleRun(i, n, volatile, out)
+    for (let j = 0; j < n; j++) {
+      const h = table.sample((i + j) % size, volatile)
+      if (out[j] !== h) return `sampleRun(${i}, ${n}, ${volatile})[${j}] != sample(${(i + j) % size})`
+      if (!table.holds(h, table.ref(h))) return `holds(sample(${(i + j) % size}))`
+      if (table.holds(h, -2)) return `holds(sample(${(i + j) % size}), another ref)`
+    }
+  }
+  // Past the last record of a part: no record there.
+  if (table.holds(table.size * 64 + 64 * 64, 0)) return 'holds a handle past every part'
   return null
 }
 
