@@ -247,8 +247,10 @@ t.test('evictions inside MULTI-shaped groups and scripts, crash images at every 
       const inside = `evictions inside groups: ${runner.inside.multi} in MULTI-shaped ones, ` +
         `${runner.inside.script} in scripts; ` +
         `${runner.before.multi + runner.before.script} before a group`
-      // A fresh seed may miss a kind by chance; the fixed seeds must make every kind.
-      if (c.seed === fresh) t.comment(inside)
+      // A fresh seed may miss a kind by chance; the fixed seeds must make every kind at full
+      // scale (at CAPYKV_SIM_SCALE < 1 their shorter runs may miss one: 'counts' asserts every
+      // kind over all of them; seed 1702 at 0.1 makes no eviction inside a script).
+      if (c.seed === fresh || scale < 1) t.comment(inside)
       else {
         t.ok(runner.inside.multi > 0 && runner.inside.script > 0 &&
           runner.before.multi + runner.before.script > 0, inside)
@@ -265,6 +267,8 @@ t.test('evictions inside MULTI-shaped groups and scripts, crash images at every 
 
 t.test('counts', (t) => {
   t.ok(verifier.distinct > 0, 'images were checked')
+  t.ok(totals.inside.multi > 0 && totals.inside.script > 0 &&
+    totals.before.multi + totals.before.script > 0, 'evictions of every kind')
   t.comment(`crash images checked: ${verifier.distinct} (distinct); evictions inside ` +
     `MULTI-shaped groups ${totals.inside.multi}, inside scripts ${totals.inside.script}, ` +
     `before a group ${totals.before.multi + totals.before.script}`)
