@@ -2,6 +2,10 @@
 // `node dist/bench/profile.js` [--server capykv-pm|capykv-disk|bare] [--tests set] [--pipeline 16]
 // [--clients 50] [-n 1000000] [--fill 0] [--warm 100000] [--top 25] [--keep]
 // [--command 'XADD s * f v'] (a redis-benchmark command line instead of --tests)
+// [--main other/dist/src/main.js] (another build of capykv, for an A/B of the same profile)
+// [--setup 'CONFIG SET notify-keyspace-events KEA'] (one command sent first)
+// [--subscribe 'SUBSCRIBE ch' --subscribers 1] (raw sockets in this process that send it first and
+// read everything: e.g. --command 'PUBLISH ch mmmmmmmmmmmmmmmm' profiles delivery, issue 16)
 //
 // Starts the server under `node --cpu-prof`, fills it with --fill SET requests (e.g. so that a
 // GET profile reads existing keys), warms it with --warm requests of the tests, then runs the
@@ -19,8 +23,10 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import net from 'node:net'
+import { join, resolve } from 'node:path'
 import { table } from './report.js'
+import { rawCommand } from '../test/helpers/servers.js'
 import { cpuSeconds, startServer, type ServerKind } from './launch.js'
 
 interface CallFrame { functionName: string; url: string; lineNumber: number }
@@ -120,6 +126,28 @@ function runBenchmark(args: string[]): Promise<string> {
   })
 }
 
+/** `command` (split on spaces) as a RESP request. */
+function resp(command: string): string {
+  const parts = command.split(' ')
+  return `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`)
+    .join('')}`
+}
+
+/** `count` raw connections that send `command` (split on spaces) and read whatever comes. */
+async function subscribe(port: number, command: string, count: number): Promise<net.Socket[]> {
+  if (command === '') return []
+  const request = resp(command)
+  const sockets: net.Socket[] = []
+  for (let i = 0; i < count; i++) {
+    const s = net.connect(port, '127.0.0.1')
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()))
+    s.on('data', () => undefined)
+    s.write(request)
+    sockets.push(s)
+  }
+  return sockets
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
   const value = (name: string, fallback: string): string => {
@@ -138,9 +166,15 @@ async function main(): Promise<void> {
   const fill = Number(value('--fill', '0'))
   const warm = Number(value('--warm', '100000'))
   const profDir = mkdtempSync(join(tmpdir(), 'capykv-prof-'))
+  const main = value('--main', '') // another build's dist/src/main.js, for an A/B
   const server = await startServer(kind, {
+    ...(main === '' ? {} : { mainPath: resolve(main) }),
     nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval', '200'],
   })
+  const setup = value('--setup', '')
+  if (setup !== '') await rawCommand(server.port, resp(setup), 5000)
+  const subscribers = await subscribe(server.port, value('--subscribe', ''),
+    Number(value('--subscribers', '1')))
   const common = ['-h', '127.0.0.1', '-p', String(server.port), '-c', clients, '-P', pipeline,
     '-d', '100', '-r', '100000', '--csv']
   if (fill > 0) await runBenchmark([...common, '-n', String(fill), '-t', 'set'])
@@ -150,6 +184,7 @@ async function main(): Promise<void> {
   const out = await runBenchmark([...common, '-n', String(n), ...what])
   const cpu = cpuSeconds(server.pid) - cpu0
   const toUs = Number(process.hrtime.bigint() / 1000n)
+  for (const sock of subscribers) sock.destroy()
   await server.stop()
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
   if (file === undefined) throw new Error(`no profile written in ${profDir}:\n${server.log()}`)
@@ -158,7 +193,8 @@ async function main(): Promise<void> {
   const s = summarize(profile, { fromUs, toUs })
   const busyMs = s.totalMs - (s.stages.get('idle') ?? 0) - (s.stages.get('startup') ?? 0)
   process.stdout.write(`${kind}: redis-benchmark -c ${clients} -P ${pipeline} -n ${n} ${what.join(' ')} ` +
-    `(after ${fill} SETs and ${warm} warm-up requests, not profiled); load average ` +
+    `(after ${fill} SETs and ${warm} warm-up requests, not profiled; ${subscribers.length} ` +
+    `subscriber connections); load average ` +
     `${loadavg().map((x) => x.toFixed(1)).join('/')}\n` +
     `${out.trim()}\nserver CPU ${cpu.toFixed(2)} s = ${(cpu * 1e6 / requests).toFixed(2)} µs/request ` +
     `(profiled process, profiler overhead included); profile busy ${busyMs.toFixed(0)} ms ` +

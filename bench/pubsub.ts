@@ -5,13 +5,16 @@
 // subscribers are raw sockets in this process that count the bytes they receive; a run ends when
 // every message has arrived (or after a timeout, reported). Rounds are interleaved; medians are
 // reported as requests/s, messages delivered per second (from the first request to the last
-// message) and the ratio to Redis.
+// message), the server's CPU seconds (user + sys, /proc) per request over the same span — the
+// figure least moved by other load on a shared machine — and the ratios to Redis.
 // Usage: node dist/bench/pubsub.js [--rounds N] [--requests N]
 
 import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { rawCommand } from '../test/helpers/servers.js'
-import { median, redisVersions, startServer, type Running, type ServerKind } from './launch.js'
+import {
+  cpuSeconds, median, redisVersions, startServer, type Running, type ServerKind,
+} from './launch.js'
 import { machine, table, writeResults } from './report.js'
 
 interface Workload {
@@ -96,7 +99,13 @@ async function subscribers(port: number, w: Workload): Promise<{ sockets: net.So
   return { sockets, bytes: () => total - base }
 }
 
-interface Sample { rps: number; deliveredPerS: number; complete: boolean }
+interface Sample {
+  rps: number
+  deliveredPerS: number
+  /** The server's CPU (user + sys) per request, from the first request to the last message. */
+  cpuUsPerRequest: number
+  complete: boolean
+}
 
 async function measure(server: Running, w: Workload, requests: number): Promise<Sample> {
   if (w.config !== undefined) {
@@ -104,6 +113,7 @@ async function measure(server: Running, w: Workload, requests: number): Promise<
   }
   const subs = await subscribers(server.port, w)
   const started = performance.now()
+  const cpu0 = cpuSeconds(server.pid)
   const out = await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(server.port),
     '-c', '50', '-P', '16', '-n', String(requests), '--csv', ...w.command])
   const want = requests * w.subscribers * w.bytesPerRequest
@@ -111,13 +121,14 @@ async function measure(server: Running, w: Workload, requests: number): Promise<
     await new Promise((r) => setTimeout(r, 10))
   }
   const elapsedS = (performance.now() - started) / 1000
+  const cpuUsPerRequest = (cpuSeconds(server.pid) - cpu0) * 1e6 / requests
   const delivered = Math.floor(subs.bytes() / w.bytesPerRequest)
   for (const s of subs.sockets) s.destroy()
   for (const line of out.split('\n')) {
     const cells = line.trim().split('","').map((c) => c.replace(/^"|"$/g, ''))
     const rps = Number(cells[1])
     if (cells.length >= 2 && cells[0] !== 'test' && Number.isFinite(rps)) {
-      return { rps, deliveredPerS: delivered / elapsedS,
+      return { rps, deliveredPerS: delivered / elapsedS, cpuUsPerRequest,
         complete: delivered >= requests * w.subscribers }
     }
   }
@@ -148,7 +159,8 @@ async function main(): Promise<void> {
       }
     }
   }
-  const med = (label: string, w: Workload, pick: 'rps' | 'deliveredPerS'): number =>
+  const med = (label: string, w: Workload,
+    pick: 'rps' | 'deliveredPerS' | 'cpuUsPerRequest'): number =>
     median((samples.get(`${label}|${w.id}`) ?? []).map((x) => x[pick]))
   const rows = WORKLOADS.map((w) => {
     const incomplete = targets.filter((t) =>
@@ -158,10 +170,14 @@ async function main(): Promise<void> {
         `${Math.round(med(t.label, w, 'deliveredPerS'))} msg/s`),
       (med('capykv-pm', w, 'rps') / med('redis', w, 'rps')).toFixed(2) + '×',
       (med('capykv-pm', w, 'deliveredPerS') / med('redis', w, 'deliveredPerS')).toFixed(2) + '×',
+      ...targets.map((t) => med(t.label, w, 'cpuUsPerRequest').toFixed(2)),
+      (med('capykv-pm', w, 'cpuUsPerRequest') / med('redis', w, 'cpuUsPerRequest')).toFixed(2) +
+        '×',
       incomplete.length === 0 ? '' : `incomplete: ${incomplete.join(', ')}`]
   })
   const head = ['workload', ...targets.map((t) => `${t.label} (req/s, delivered)`),
-    'req/s ÷ redis', 'delivered ÷ redis', 'note']
+    'req/s ÷ redis', 'delivered ÷ redis', ...targets.map((t) => `${t.label} CPU µs/req`),
+    'CPU ÷ redis', 'note']
   console.log(table(head, rows))
   const file = writeResults('pubsub', { machine: machine(), versions, options,
     samples: Object.fromEntries(samples) })

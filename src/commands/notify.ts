@@ -40,23 +40,31 @@ export const NOTIFY_NEW = NOTIFY_CLASS_BITS.n as number
 export const NOTIFY_KEY_MISS = NOTIFY_CLASS_BITS.m as number
 export const NOTIFY_EVICTED = NOTIFY_CLASS_BITS.e as number
 
+/** Event names and key names as bytes, made once per name (event names are few). */
+const eventBytes = new Map<string, Buffer>()
+
+function bytesOfEvent(event: string): Buffer {
+  let b = eventBytes.get(event)
+  if (b === undefined) {
+    b = Buffer.from(event, 'latin1')
+    eventBytes.set(event, b)
+  }
+  return b
+}
+
 /** The deliveries of one event (keyspace channel first, then keyevent, as Redis publishes). */
 export function keyspaceDeliveries(ps: PubSub, type: number, event: string, key: string,
   db: number): Delivery[] | null {
   const flags = ps.keyspaceFlags
   if ((flags & type) === 0 || !ps.hasSubscriptions) return null
-  let out: Delivery[] | null = null
+  const out: Delivery[] = []
   if ((flags & NOTIFY_KEYSPACE) !== 0) {
-    const d = ps.recipients(Buffer.from(`__keyspace@${db}__:${key}`, 'latin1'),
-      Buffer.from(event, 'latin1'), false)
-    if (d.length > 0) out = d
+    ps.publish(`__keyspace@${db}__:${key}`, null, bytesOfEvent(event), false, out)
   }
   if ((flags & NOTIFY_KEYEVENT) !== 0) {
-    const d = ps.recipients(Buffer.from(`__keyevent@${db}__:${event}`, 'latin1'),
-      Buffer.from(key, 'latin1'), false)
-    if (d.length > 0) out = out === null ? d : out.concat(d)
+    ps.publish(`__keyevent@${db}__:${event}`, null, Buffer.from(key, 'latin1'), false, out)
   }
-  return out
+  return out.length > 0 ? out : null
 }
 
 function pubsubOf(ctx: CommandContext): ServerServices | null {

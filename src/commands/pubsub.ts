@@ -23,6 +23,7 @@
 // - Pushes (subscribe confirmations, messages) bypass CLIENT REPLY OFF/SKIP, as Redis 7.0's
 //   CLIENT_PUSHING does.
 
+import { assert } from '../assert.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
 import { writeHelp } from './connection.js'
@@ -59,19 +60,52 @@ const NO_SUBSCRIPTIONS: SubscriptionCounts = Object.freeze({
   channels: 0, patterns: 0, shardChannels: 0,
 })
 
-const CRLF = '\r\n'
-
-function bulkHeader(length: number): string {
-  return `$${length}${CRLF}`
+/** Decimal digits of a non-negative integer (a bulk length). */
+function digits(n: number): number {
+  let d = 1
+  while (n >= 10) {
+    n = Math.floor(n / 10)
+    d++
+  }
+  return d
 }
 
-/** A message push (RESP2 array or RESP3 push) of `kind`, then the given byte strings. */
-function encodeMessage(proto: 2 | 3, parts: readonly Buffer[]): Buffer {
-  const chunks: Buffer[] = [Buffer.from(`${proto === 3 ? '>' : '*'}${parts.length}${CRLF}`)]
-  for (const p of parts) {
-    chunks.push(Buffer.from(bulkHeader(p.length), 'latin1'), p, Buffer.from(CRLF))
+/** Writes `$<length>\r\n<part>\r\n` at `pos`; returns the position after it. */
+function putBulk(buf: Buffer, pos: number, part: Buffer): number {
+  buf[pos++] = 0x24
+  pos += buf.write(String(part.length), pos, 'latin1')
+  buf[pos++] = 0x0d
+  buf[pos++] = 0x0a
+  if (part.length <= 16) {
+    for (let i = 0; i < part.length; i++) buf[pos++] = part[i] ?? 0
+  } else {
+    buf.set(part, pos)
+    pos += part.length
   }
-  return Buffer.concat(chunks)
+  buf[pos++] = 0x0d
+  buf[pos++] = 0x0a
+  return pos
+}
+
+/**
+ * A message push (RESP2 array or RESP3 push): `word`, the pattern when not null, the channel and
+ * the message, in one buffer of the exact size (every byte of it written: no bleed).
+ */
+function encodeMessage(proto: 2 | 3, word: Buffer, pattern: Buffer | null, channel: Buffer,
+  message: Buffer): Buffer {
+  const bulkBytes = (b: Buffer): number => 1 + digits(b.length) + 2 + b.length + 2
+  const size = 4 + bulkBytes(word) + (pattern === null ? 0 : bulkBytes(pattern)) +
+    bulkBytes(channel) + bulkBytes(message)
+  const buf = Buffer.allocUnsafe(size)
+  buf[0] = proto === 3 ? 0x3e : 0x2a
+  buf[1] = pattern === null ? 0x33 : 0x34
+  buf[2] = 0x0d
+  buf[3] = 0x0a
+  let pos = putBulk(buf, 4, word)
+  if (pattern !== null) pos = putBulk(buf, pos, pattern)
+  pos = putBulk(buf, putBulk(buf, pos, channel), message)
+  assert(pos === size, 'pubsub: a message encoded in other than its computed size')
+  return buf
 }
 
 const WORD = {
@@ -84,10 +118,14 @@ const WORD = {
 class Encoded {
   private resp2: Buffer | null = null
   private resp3: Buffer | null = null
-  constructor(private readonly parts: readonly Buffer[]) {}
+  constructor(private readonly word: Buffer, private readonly pattern: Buffer | null,
+    private readonly channel: Buffer, private readonly message: Buffer) {}
   for(proto: 2 | 3): Buffer {
-    if (proto === 3) return (this.resp3 ??= encodeMessage(3, this.parts))
-    return (this.resp2 ??= encodeMessage(2, this.parts))
+    if (proto === 3) {
+      return (this.resp3 ??= encodeMessage(3, this.word, this.pattern, this.channel,
+        this.message))
+    }
+    return (this.resp2 ??= encodeMessage(2, this.word, this.pattern, this.channel, this.message))
   }
 }
 
@@ -95,6 +133,20 @@ class Encoded {
 export interface Delivery {
   readonly handle: ClientHandle
   readonly message: Encoded
+}
+
+/**
+ * Hands the message to every subscriber in `subs` now, or (with `later`) appends their
+ * deliveries to it. Encodes once per protocol met.
+ */
+function feed(subs: Subscribers, word: Buffer, pattern: Buffer | null, channel: Buffer,
+  message: Buffer, later: Delivery[] | null): void {
+  const encoded = new Encoded(word, pattern, channel, message)
+  if (later !== null) {
+    for (const handle of subs) later.push({ handle, message: encoded })
+    return
+  }
+  for (const handle of subs) handle.pubsubFeed(encoded.for(handle.state.proto))
 }
 
 export class PubSub {
@@ -225,25 +277,29 @@ export class PubSub {
   }
 
   /**
-   * Who receives `message` on `channel`, and with which push: channel subscribers first, then
-   * (not for shard channels) the subscribers of every matching pattern. Nothing is delivered
-   * here (see deliver).
+   * Redis's pubsubPublishMessage: `message` to the subscribers of channel `name` (a latin1
+   * string; `channel` its bytes, or null to make them only when someone receives), channel
+   * subscribers first, then (not for shard channels) those of every matching pattern — handed to
+   * their output now, or appended to `later` (then nothing is delivered here: see deliver).
+   * Returns the number of recipients.
    */
-  recipients(channel: Buffer, message: Buffer, shard: boolean): Delivery[] {
-    const name = channel.toString('latin1')
-    const out: Delivery[] = []
+  publish(name: string, channel: Buffer | null, message: Buffer, shard: boolean,
+    later: Delivery[] | null): number {
+    let count = 0
     const subs = (shard ? this.shardChannels : this.channels).get(name)
+    if (subs === undefined && (shard || this.patterns.size === 0)) return 0
+    const bytes = channel ?? Buffer.from(name, 'latin1')
     if (subs !== undefined) {
-      const encoded = new Encoded([shard ? WORD.smessage : WORD.message, channel, message])
-      for (const handle of subs) out.push({ handle, message: encoded })
+      count = subs.size
+      feed(subs, shard ? WORD.smessage : WORD.message, null, bytes, message, later)
     }
-    if (shard || this.patterns.size === 0) return out
+    if (shard || this.patterns.size === 0) return count
     for (const p of this.patterns.values()) {
-      if (!globMatch(p.bytes, channel)) continue
-      const encoded = new Encoded([WORD.pmessage, p.bytes, channel, message])
-      for (const handle of p.subs) out.push({ handle, message: encoded })
+      if (!globMatch(p.bytes, bytes)) continue
+      count += p.subs.size
+      feed(p.subs, WORD.pmessage, p.bytes, bytes, message, later)
     }
-    return out
+    return count
   }
 
   /** Channels (or shard channels) matching `pattern` (all when null), in no particular order. */
@@ -339,13 +395,17 @@ function denyBlocking(ctx: CommandContext): boolean {
 }
 
 function publishGeneric(ctx: CommandContext, argv: Buffer[], shard: boolean): void {
-  const ps = services(ctx).pubsub
-  const deliveries = ps.recipients(argv[1] as Buffer, argv[2] as Buffer, shard)
-  if (deliveries.length > 0) {
-    if (denyBlocking(ctx)) services(ctx).afterCommit(() => deliver(deliveries))
-    else deliver(deliveries)
+  const sv = services(ctx)
+  const channel = argv[1] as Buffer
+  const name = channel.toString('latin1')
+  if (!denyBlocking(ctx)) {
+    ctx.reply.integer(sv.pubsub.publish(name, channel, argv[2] as Buffer, shard, null))
+    return
   }
-  ctx.reply.integer(deliveries.length)
+  const deliveries: Delivery[] = []
+  const count = sv.pubsub.publish(name, channel, argv[2] as Buffer, shard, deliveries)
+  if (count > 0) sv.afterCommit(() => deliver(deliveries))
+  ctx.reply.integer(count)
 }
 
 function subcommandSyntaxError(ctx: CommandContext, argv: Buffer[]): void {
