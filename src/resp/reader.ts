@@ -12,8 +12,8 @@
 //   so we answer as Redis does when the bytes arrive one at a time: a line is too big exactly
 //   when more than PROTO_INLINE_MAX_BYTES bytes precede its terminator.
 // - Bounded and non-recursive: a claimed length is checked against its limit before anything is
-//   allocated for it, and nothing is ever allocated ahead of the bytes that fill it (a '$512MB'
-//   header costs nothing until the data comes). Memory held is reported by `bufferedBytes`; the
+//   allocated for it, and no memory is used ahead of the bytes that fill it (a '$512MB'
+//   header costs nothing until the data comes; see BIG_WHOLE_RATIO for address space). Memory held is reported by `bufferedBytes`; the
 //   caller closes the client when `queryBufferLimitReached` (client-query-buffer-limit).
 // - Every Buffer returned in an argv aliases neither the fed chunks nor the reader's scratch, so
 //   handlers may keep argv elements as stored values. A chunk of up to 8 KiB fed while nothing
@@ -24,7 +24,9 @@
 //   shared slabs (as Node's Buffer pool does). Bulks of at least PROTO_MBULK_BIG_ARG_BYTES that
 //   span chunks are gathered piece by piece: big pieces as views of the fed chunks, copied once
 //   when the bulk is complete; small pieces (a slow sender) copied into 64 KiB tails first, so
-//   the bookkeeping stays bounded. The reader never writes into a fed chunk, and keeps no view of
+//   the bookkeeping stays bounded; a bulk of 1 MiB or more gets its exact buffer once a 16th of
+//   it arrived (address space only: its pages are committed as the bytes are written) and is
+//   then copied into it a read at a time, never joined in one step. The reader never writes into a fed chunk, and keeps no view of
 //   one except those big pieces: a caller that reuses its chunks (a socket's static read buffer)
 //   makes the reader with `reusedChunks`, and may then overwrite a chunk once feed() returned.
 // - A protocol error is a value, not a throw, and it is sticky: once next() returned a
@@ -140,6 +142,16 @@ const INPUT_SLAB_CHUNK_BYTES_MAX = 8 * 1024
  */
 const BIG_PART_VIEW_BYTES = 16 * 1024
 const BIG_TAIL_BYTES = 64 * 1024
+/**
+ * A bulk of at least BIG_WHOLE_MIN_BYTES gets its exact buffer once 1/BIG_WHOLE_RATIO of it has
+ * arrived: the parts so far are copied into it, and every later piece straight to its place, so
+ * the bulk is copied once, a read at a time, never joined in one step at the end (a 512 MiB
+ * SET stalled every client for seconds in Buffer.concat, issue 19). The buffer is not touched
+ * ahead of the bytes (allocUnsafeSlow: its pages are committed as they are written), so the
+ * memory used stays the bytes received; only address space is taken ahead, 16x at most.
+ */
+const BIG_WHOLE_MIN_BYTES = 1024 * 1024
+const BIG_WHOLE_RATIO = 16
 /** The argv scratch is dropped once a request grew it past this many arguments. */
 const ARGV_SCRATCH_KEEP_MAX = 1024
 
@@ -215,6 +227,8 @@ export class RequestReader {
   private bigBytes = 0
   private bigTail: Buffer | null = null
   private bigTailUsed = 0
+  // The big bulk's exact buffer once it has one (BIG_WHOLE_MIN_BYTES); bigParts is then empty.
+  private bigWhole: Buffer | null = null
   private error: ProtocolError | null = null
   private lastInline = false
   private bigBulkCount = 0
@@ -431,6 +445,7 @@ export class RequestReader {
     this.bigParts = null
     this.bigBytes = 0
     this.bigTail = null
+    this.bigWhole = null
     this.argvScratch = []
     this.argc = 0
     this.argvCostBytes = 0
@@ -583,6 +598,14 @@ export class RequestReader {
     const parts = this.bigParts
     if (parts !== null) {
       if (this.bigBytes < length || this.end - this.pos < 2) return null
+      const whole = this.bigWhole
+      if (whole !== null) {
+        this.bigWhole = null
+        this.bigParts = null
+        this.bigBytes = 0
+        this.pos += 2
+        return whole
+      }
       const tail = this.bigTail
       const wholeInTail = parts.length === 0 && tail !== null && tail.length === length
       this.sealBigTail()
@@ -604,6 +627,12 @@ export class RequestReader {
   private gatherBig(piece: Buffer): void {
     const parts = this.bigParts
     if (parts === null) return
+    const whole = this.bigWhole ?? this.startWhole(parts, piece.length)
+    if (whole !== null) {
+      whole.set(piece, this.bigBytes)
+      this.bigBytes += piece.length
+      return
+    }
     this.bigBytes += piece.length
     if (piece.length >= this.bigPartViewBytes) {
       this.sealBigTail()
@@ -614,12 +643,40 @@ export class RequestReader {
     if (tail === null || tail.length - this.bigTailUsed < piece.length) {
       this.sealBigTail()
       const remaining = this.bulkLength - this.bigBytes + piece.length
-      tail = Buffer.alloc(Math.min(remaining, BIG_TAIL_BYTES))
+      // A piece bigger than a tail (a read over 64 KiB into a reused buffer) gets a tail its size.
+      tail = Buffer.alloc(Math.min(remaining, Math.max(BIG_TAIL_BYTES, piece.length)))
       this.bigTail = tail
       this.bigTailUsed = 0
     }
     piece.copy(tail, this.bigTailUsed)
     this.bigTailUsed += piece.length
+  }
+
+  /**
+   * The big bulk's exact buffer, with the parts gathered so far copied in, once `adding` more
+   * bytes bring it to 1/BIG_WHOLE_RATIO of a bulk of at least BIG_WHOLE_MIN_BYTES; else null
+   * (also when the allocation fails: the parts go on as before).
+   */
+  private startWhole(parts: Buffer[], adding: number): Buffer | null {
+    const length = this.bulkLength
+    if (length < BIG_WHOLE_MIN_BYTES || (this.bigBytes + adding) * BIG_WHOLE_RATIO < length) {
+      return null
+    }
+    let whole: Buffer
+    try {
+      whole = Buffer.allocUnsafeSlow(length)
+    } catch {
+      return null
+    }
+    this.sealBigTail()
+    let at = 0
+    for (const p of parts) {
+      whole.set(p, at)
+      at += p.length
+    }
+    parts.length = 0
+    this.bigWhole = whole
+    return whole
   }
 
   /** Ends the current tail buffer: what it holds becomes a part. */

@@ -11,6 +11,10 @@ export class DecodeError extends Error {
 /** Strings up to this length are encoded by a JS loop (measured: ~3 ns a char, ~100 ns a call). */
 const SHORT_STRING_CHARS = 48
 
+/** Past this, ByteWriter grows to what it needs (plus the slack), not to a power of two. */
+const EXACT_GROWTH_BYTES = 4 * 1024 * 1024
+const EXACT_GROWTH_SLACK_BYTES = 64 * 1024
+
 export class ByteWriter {
   buf: Buffer
   length = 0
@@ -23,10 +27,17 @@ export class ByteWriter {
   ensure(extra: number): void {
     const need = this.length + extra
     if (need <= this.buf.length) return
-    let size = this.buf.length * 2
-    while (size < need) size *= 2
-    const next = Buffer.alloc(size)
-    this.buf.copy(next, 0, 0, this.length)
+    let next: Buffer
+    if (need > EXACT_GROWTH_BYTES) {
+      // A big value: its size and some slack, not the next power of two (a 512 MiB value made a
+      // zeroed 1 GiB buffer, issue 19), not zeroed (every byte below `length` is written).
+      next = Buffer.allocUnsafeSlow(need + EXACT_GROWTH_SLACK_BYTES)
+    } else {
+      let size = this.buf.length * 2
+      while (size < need) size *= 2
+      next = Buffer.alloc(size)
+    }
+    next.set(this.buf.subarray(0, this.length), 0)
     this.buf = next
   }
   u8(v: number): void {

@@ -44,6 +44,9 @@ export interface LogTestHooks {
   commitBeforeFlush?: boolean
 }
 
+/** The record scratch's size, and the most it keeps between records. */
+const WRITER_BYTES = 64 * 1024
+const WRITER_KEEP_BYTES = 4 * 1024 * 1024
 const TAIL_COPY0 = TAIL_WORD_OFFSETS[0] as number
 const TAIL_COPY1 = TAIL_WORD_OFFSETS[1] as number
 
@@ -60,7 +63,7 @@ export class Log {
   fallbackDrops = 0
   readonly ringBytes: number
   /** Scratch writer for the record being built (payload written by the caller). */
-  readonly writer = new ByteWriter(64 * 1024)
+  readonly writer = new ByteWriter(WRITER_BYTES)
   appendedRecords = 0
   appendedBytes = 0
   commits = 0
@@ -178,12 +181,21 @@ export class Log {
     }
     const total = frameRecord(this.writer, kind, lsn, this.seq)
     this.region.writeSealed(LOG_OFFSET + at, this.writer.buf, total, this.seed, 'blanket')
+    this.keepWriterSmall()
     // = normalizeLsn(lsn + total): the record fits before the ring's end, so costAt is the
     // record and the gap after it.
     this.tailLsn = lsn + this.costAt(total, at)
     this.appendedRecords++
     this.appendedBytes += total
     return lsn
+  }
+
+  /**
+   * A record of a big value grew the scratch to its size: give that memory back once the record
+   * is written or given up (issue 19: after a 512 MiB SET and its DEL the scratch held 1 GiB).
+   */
+  private keepWriterSmall(): void {
+    if (this.writer.buf.length > WRITER_KEEP_BYTES) this.writer.buf = Buffer.alloc(WRITER_BYTES)
   }
 
   /** Forget the appended, uncommitted records from `lsn` on (a checkpoint that ran out of room). */
@@ -196,6 +208,7 @@ export class Log {
 
   /** Start building a record: returns the writer to put the payload into. */
   begin(): ByteWriter {
+    this.keepWriterSmall()
     beginRecord(this.writer)
     return this.writer
   }

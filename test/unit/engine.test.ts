@@ -302,3 +302,27 @@ t.test('a database number out of range is corruption named by offset and LSN, no
     t.match((err as StoreError).message, /database number 16 out of range/)
   }
 })
+
+t.test('a big value: its record is written whole, and the log keeps no big scratch after it',
+  async (t) => {
+    const path = poolPath(t)
+    const store = await Store.open(path, { sizeBytes: 64 << 20, autoCheckpoint: false })
+    const big = Buffer.alloc(5 << 20)
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 0xff
+    const w = new ByteWriter(64 * 1024)
+    w.bytes(big)
+    t.ok(w.buf.length < big.length + (256 << 10),
+      `a 5 MiB value grows the writer to its size (${w.buf.length}), not to a power of two`)
+    t.ok(w.buf.subarray(w.length - big.length, w.length).equals(big), 'and holds it')
+    await commit(store, put('big', big), put('small', 'x'))
+    t.ok(store.log.writer.buf.length <= 64 * 1024,
+      `the log's scratch gave its memory back (${store.log.writer.buf.length} bytes)`)
+    await commit(store, put('after', 'y'))
+    store.close()
+    const again = await Store.open(path, { create: false })
+    t.ok(again.keyspace.get(0, 'big')?.value instanceof Buffer &&
+      (again.keyspace.get(0, 'big')?.value as Buffer).equals(big), 'the big value reopens intact')
+    t.equal(value(again, 'small'), 'x')
+    t.equal(value(again, 'after'), 'y')
+    again.close()
+  })

@@ -514,6 +514,49 @@ t.test('big bulks arrive intact however they are cut', async (t) => {
   }
 })
 
+t.test('bulks of a MiB and more get their own buffer as they arrive, intact however cut',
+  async (t) => {
+    const random = prng(FUZZ_SEED ^ 0x1b873593)
+    for (const size of [1024 * 1024 - 1, 1024 * 1024, 3 * 1024 * 1024 + 5]) {
+      const data = Buffer.allocUnsafe(size)
+      for (let i = 0; i < size; i += 997) data[i] = randomInt(random, 256)
+      for (let i = 0; i < size; i++) if (i % 997 !== 0) data[i] = i & 0xff
+      const input = Buffer.concat([bytes(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${size}\r\n`), data,
+        bytes('\r\nPING\r\n')])
+      const cuttings: Array<[string, number[]]> = [
+        ['mixed small and big pieces', [1, 20_000, 3, 17_000, 700]], ['64 KiB reads', [65_536]],
+        ['the header, then all of it', [30, input.length]], ['700-byte reads', [700]],
+      ]
+      for (const [how, sizes] of cuttings) {
+        for (const reused of [false, true]) {
+          const reader = new RequestReader({}, { reusedChunks: reused })
+          const shared = Buffer.alloc(Math.max(...sizes))
+          const results: Buffer[][] = []
+          let most = 0
+          for (let at = 0, k = 0; at < input.length; k++) {
+            const length = Math.min(sizes[k % sizes.length] ?? 1, input.length - at)
+            const piece = input.subarray(at, at + length)
+            at += length
+            const fed = reused ? shared.subarray(0, piece.copy(shared)) : Buffer.from(piece)
+            reader.feed(fed)
+            if (reused) shared.fill(0)
+            most = Math.max(most, reader.bufferedBytes)
+            for (let r = reader.next(); r !== null; r = reader.next()) {
+              if (Array.isArray(r)) results.push(r)
+            }
+          }
+          const where = `${size} bytes, ${how}${reused ? ', one reused read buffer' : ''}`
+          t.equal(results.length, 2, `${where}: two requests`)
+          t.ok(results[0]?.[2]?.equals(data), `${where}: the bulk is intact and owned`)
+          t.same(results[1]?.map(String), ['PING'], `${where}: the next request follows`)
+          t.ok(most <= input.length + 3 * ARG_OVERHEAD_BYTES,
+            `${where}: held ${most} bytes, no more than arrived`)
+          t.equal(reader.bufferedBytes, 0, `${where}: nothing held after`)
+        }
+      }
+    }
+  })
+
 t.test('a request split across chunks survives the scratch buffer being reused', async (t) => {
   const reader = new RequestReader()
   const seen: string[] = []
