@@ -14,8 +14,35 @@ function oneLine(b: Buffer): string {
   return b.toString('latin1').replace(/[\r\n]/g, ' ')
 }
 
-/** A script's result to the client (luaReplyToRedisReply, after the engine's conversion). */
-export function writeValue(sink: ReplySink, v: ScriptValue): void {
+/**
+ * A script's result to the client (luaReplyToRedisReply, after the engine's conversion). Not
+ * recursive: a result nests up to the driver's depth limit (3000, then 'reached lua stack
+ * limit'), deeper than the JS stack allows one frame per level.
+ */
+export function writeValue(sink: ReplySink, root: ScriptValue): void {
+  const pending: ScriptValue[] = [root]
+  while (pending.length > 0) {
+    const v = pending.pop() as ScriptValue
+    if (Array.isArray(v)) {
+      sink.arrayHeader(v.length)
+      for (let i = v.length - 1; i >= 0; i--) pending.push(v[i] as ScriptValue)
+    } else if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v) && 'map' in v) {
+      sink.mapHeader(v.map.length)
+      for (let i = v.map.length - 1; i >= 0; i--) {
+        const [k, item] = v.map[i] as [ScriptValue, ScriptValue]
+        pending.push(item, k)
+      }
+    } else if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v) && 'set' in v) {
+      sink.setHeader(v.set.length)
+      for (let i = v.set.length - 1; i >= 0; i--) pending.push(v.set[i] as ScriptValue)
+    } else {
+      writeScalar(sink, v)
+    }
+  }
+}
+
+/** writeValue of anything but an array, a map or a set. */
+function writeScalar(sink: ReplySink, v: ScriptValue): void {
   if (v === null) { sink.nullBulk(); return }
   if (typeof v === 'number') { sink.integer(v); return }
   if (typeof v === 'bigint') {
@@ -27,11 +54,7 @@ export function writeValue(sink: ReplySink, v: ScriptValue): void {
   }
   if (typeof v === 'boolean') { sink.boolean(v); return }
   if (Buffer.isBuffer(v)) { sink.bulk(v); return }
-  if (Array.isArray(v)) {
-    sink.arrayHeader(v.length)
-    for (const item of v) writeValue(sink, item)
-    return
-  }
+  if (Array.isArray(v)) return
   if ('ok' in v) { sink.simple(oneLine(v.ok)); return }
   if ('err' in v) {
     const msg = oneLine(v.err)
@@ -55,15 +78,5 @@ export function writeValue(sink: ReplySink, v: ScriptValue): void {
     } else {
       sink.bulk(vs.string)
     }
-    return
-  }
-  if ('map' in v) {
-    sink.mapHeader(v.map.length)
-    for (const [k, item] of v.map) { writeValue(sink, k); writeValue(sink, item) }
-    return
-  }
-  if ('set' in v) {
-    sink.setHeader(v.set.length)
-    for (const item of v.set) writeValue(sink, item)
   }
 }

@@ -56,15 +56,19 @@ local function pack(...) return {n = select('#', ...), ...} end
 -- The redis.* functions written in Lua are handed to scripts as C functions (coroutine.wrap), so
 -- that the script's frame stays on the stack when one is tail-called and raises (a Lua function
 -- would replace it): the error handler then finds the script's line as Redis's does. A raise
--- ends the coroutine; the next access to the function makes a fresh one.
+-- ends the coroutine; the next access to the function makes a fresh one. So dead is true
+-- whenever the coroutine runs and false only while it waits in co_yield: whatever raises in
+-- it (unpack of too many values included) leaves the next access a fresh one.
 local function as_c(f)
   local w, dead = nil, true
+  local function revive(...) dead = true return pack(...) end
   local function body(...)
-    local a = pack(...)
+    local a = revive(...)
     while true do
       local r = pack(pcall(f, unpack(a, 1, a.n)))
-      if not r[1] then dead = true error(r[2], 0) end
-      a = pack(co_yield(unpack(r, 2, r.n)))
+      if not r[1] then error(r[2], 0) end
+      dead = false
+      a = revive(co_yield(unpack(r, 2, r.n)))
     end
   end
   return function()
@@ -86,13 +90,19 @@ local function mark(r)
   end
   return r
 end
+-- (call_dead as as_c's dead: true while the coroutine runs, false while it waits.)
+local function call_args(...)
+  call_dead = true
+  return argv17(...)
+end
 local function call_body(...)
-  local a, n = argv17(...)
+  local a, n = call_args(...)
   while true do
     local r
     if a == nil then r = {err = ARGTYPE} else r = mark(rpcall(unpack(a, 1, n))) end
-    if type(r) == 'table' and rawget(r, 'err') ~= nil then call_dead = true error(r, 0) end
-    a, n = argv17(co_yield(r))
+    if type(r) == 'table' and rawget(r, 'err') ~= nil then error(r, 0) end
+    call_dead = false
+    a, n = call_args(co_yield(r))
   end
 end
 local function get_call()

@@ -66,6 +66,19 @@ const probe = (lua: string): string =>
 export const scriptingCases: Case[] = [
   { name: 'Lua fidelity probes (pure Lua)', server: true,
     lines: ['FUNCTION FLUSH', ...FIDELITY_PROBES.map(probe)] },
+  // Regression (issue 13): a redis.call / redis.sha1hex that raised before reaching the server
+  // (too many arguments for the driver's unpack; Redis takes them) left its coroutine dead, and
+  // every later redis.call of that engine answered 'cannot resume dead coroutine'.
+  { name: 'redis.call works after a call with too many arguments', server: true, lines: [
+    'FUNCTION FLUSH', 'SET s 10',
+    `${E("local t = {} for i = 1, 7997 do t[i] = 'k' .. i end return redis.call('del', unpack(t))", '0')} #ignore`,
+    E("return redis.call('get', 's')", '0'),
+    `${E("local t = {} for i = 1, 7997 do t[i] = 'k' .. i end return redis.pcall('del', unpack(t))", '0')} #ignore`,
+    E("return redis.call('get', 's')", '0'),
+    `${E("local t = {} for i = 1, 7997 do t[i] = 'x' end return redis.sha1hex(unpack(t))", '0')} #ignore`,
+    E("return redis.sha1hex('x')", '0'),
+    E("return redis.call('get', 's')", '0'),
+  ] },
   { name: 'redis.call conversions (RESP2)', server: true, lines: [
     'FUNCTION FLUSH', 'SET s 10', 'RPUSH l a b c', 'HSET h f v', 'SADD st m', 'ZADD z 1.5 m',
     E("return redis.call('get', KEYS[1])", '1', 's'),
