@@ -14,6 +14,10 @@
 // hset zadd lrange_100 mset at `-c 50 -P 1` and `-c 50 -P 16`; set and get at `-c 1` for latency.
 // lrange_100 runs as the custom command `LRANGE mylist 0 99` on a list pushed beforehand, so its
 // figures count only LRANGE requests (redis-benchmark's own lrange_100 test pushes first).
+// Scripts (issue 13), as custom commands after a SCRIPT LOAD outside the measured window:
+// evalsha_get is EVALSHA of a 1-key read (`return redis.call('GET', KEYS[1])` on key:<rand>),
+// evalsha_incr2 of a 2-key write (INCR KEYS[1], INCR KEYS[2], on counter:<rand> and
+// counter2:<rand>); the bare floors have no scripts and skip them.
 //
 // Invariants, and why:
 // - Only ratios from one run mean anything on these shared machines: rounds are interleaved
@@ -42,6 +46,7 @@
 // earlier run's latest.md and latest.svg (and prints the tables) without measuring.
 
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fmtRate, machine, resultsDir, table } from './report.js'
@@ -49,6 +54,7 @@ import { renderSvg } from './chart.js'
 import {
   cpuTimes, median, redisVersions, SERVER_LABELS, spread, startServer, type Running, type ServerKind,
 } from './launch.js'
+import { rawCommand } from '../test/helpers/servers.js'
 
 // ---- configuration ---------------------------------------------------------------------------
 
@@ -56,10 +62,17 @@ export const DEFAULT_SERVERS: readonly ServerKind[] =
   ['redis', 'redis-aof-shm', 'redis-aof-disk', 'bare', 'capykv-pm', 'capykv-disk']
 export const ALL_SERVERS: readonly ServerKind[] = [...DEFAULT_SERVERS, 'bare-net']
 export const ALL_TESTS = ['set', 'get', 'incr', 'lpush', 'rpush', 'lpop', 'sadd', 'hset', 'zadd',
-  'lrange_100', 'mset'] as const
+  'lrange_100', 'mset', 'evalsha_get', 'evalsha_incr2'] as const
 type Test = typeof ALL_TESTS[number]
 const WRITE_TESTS: ReadonlySet<string> =
-  new Set(['set', 'incr', 'lpush', 'rpush', 'lpop', 'sadd', 'hset', 'zadd', 'mset'])
+  new Set(['set', 'incr', 'lpush', 'rpush', 'lpop', 'sadd', 'hset', 'zadd', 'mset', 'evalsha_incr2'])
+
+/** The script tests: their Lua body and the EVALSHA arguments after the SHA. */
+const SCRIPTS: Readonly<Partial<Record<Test, { lua: string; args: readonly string[] }>>> = {
+  evalsha_get: { lua: "return redis.call('GET', KEYS[1])", args: ['1', 'key:__rand_int__'] },
+  evalsha_incr2: { lua: "redis.call('INCR', KEYS[1]) return redis.call('INCR', KEYS[2])",
+    args: ['2', 'counter:__rand_int__', 'counter2:__rand_int__'] },
+}
 
 interface Config {
   id: string
@@ -158,7 +171,23 @@ function benchArgs(port: number, config: Config, test: Test, n: number): string[
   const common = ['-h', '127.0.0.1', '-p', String(port), '-c', String(config.clients),
     '-P', String(config.pipeline), '-n', String(n), '-d', String(VALUE_BYTES), '-r',
     String(KEYSPACE), '--csv']
+  const script = SCRIPTS[test]
+  if (script !== undefined) return [...common, 'EVALSHA', sha1hex(script.lua), ...script.args]
   return test === 'lrange_100' ? [...common, 'lrange', 'mylist', '0', '99'] : [...common, '-t', test]
+}
+
+function sha1hex(text: string): string {
+  return createHash('sha1').update(text).digest('hex')
+}
+
+/** SCRIPT LOAD of a script test's body (outside the measured window). */
+async function loadScript(server: Running, lua: string): Promise<void> {
+  const body = Buffer.from(lua)
+  const request = `*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$${body.length}\r\n${lua}\r\n`
+  const reply = await rawCommand(server.port, request, 10_000)
+  if (!reply.startsWith(`$40\r\n${sha1hex(lua)}`)) {
+    throw new BenchError(`${server.kind}: SCRIPT LOAD answered ${JSON.stringify(reply)}`)
+  }
 }
 
 /** Parses redis-benchmark --csv: the first data row. */
@@ -181,6 +210,8 @@ async function benchmark(server: Running, config: Config, test: Test, n: number,
       '-c', '1', '-n', '100', '-d', String(VALUE_BYTES), '-t', 'lpush', '--csv'], timeoutMs)
     checkOutput(server, 'lpush (lrange prep)', prep)
   }
+  const script = SCRIPTS[test]
+  if (script !== undefined) await loadScript(server, script.lua)
   const cpu0 = cpuTimes(server.pid)
   const t0 = performance.now()
   const run = await runProcess('redis-benchmark', benchArgs(server.port, config, test, n), timeoutMs)
@@ -279,6 +310,7 @@ async function measureServer(kind: ServerKind, options: Options, round: number,
     for (const config of options.configs) {
       for (const test of config.tests) {
         if (!options.tests.has(test)) continue
+        if (SCRIPTS[test] !== undefined && !hasScripts(kind)) continue
         const r = await benchmark(server, config, test, nFor(config, test), timeoutMs)
         record(config, test, r)
       }
@@ -286,6 +318,11 @@ async function measureServer(kind: ServerKind, options: Options, round: number,
   } finally {
     await server.stop()
   }
+}
+
+/** The bare floors (bench/bare.ts) answer no scripts. */
+function hasScripts(kind: ServerKind): boolean {
+  return kind !== 'bare' && kind !== 'bare-net'
 }
 
 function fmtCell(s: Summary | undefined, pick: 'rps' | 'cpu' | 'p50' | 'p99'): string {

@@ -27,8 +27,10 @@ import type { CommandContext } from './spec.js'
 
 /**
  * Wall-clock budget of an attempt (ms), checked at each redis.call; at most half of
- * busy-reply-threshold. Wall clock, so a loaded machine's preemption may stop an attempt that
- * was not long: `slow` therefore only sends a script to the worker for a while.
+ * busy-reply-threshold. Past it the engine checks the CPU used (inline-engine.ts overBudget):
+ * an attempt stretched by a loaded machine's preemption goes on, in windows of this length, up
+ * to half of busy-reply-threshold of wall clock. A stop still sends the script to the worker
+ * only for a while (`slow`).
  */
 const ATTEMPT_MS = 50
 
@@ -117,7 +119,7 @@ function markSlow(key: string): void {
  * run there or was stopped — then nothing of it remains, and the caller runs it on the worker.
  */
 export function tryFast(ctx: CommandContext, key: string, host: Attemptable,
-  attempt: (deadline: number) => ScriptOutcome | null): ScriptOutcome | null {
+  attempt: (deadline: number, cap: number) => ScriptOutcome | null): ScriptOutcome | null {
   const record = host.attempt
   if (record === null || !inline.ready) return null
   const srv = ctx.server as ServerServices | undefined
@@ -130,7 +132,8 @@ export function tryFast(ctx: CommandContext, key: string, host: Attemptable,
   const counters = stats === undefined ? null
     : [stats.totalErrorReplies, stats.keyspaceHits, stats.keyspaceMisses, stats.expiredKeys]
   const uncounted = stats?.uncountedError ?? null
-  const outcome = attempt(performance.now() + Math.min(ATTEMPT_MS, threshold / 2))
+  const now = performance.now()
+  const outcome = attempt(now + Math.min(ATTEMPT_MS, threshold / 2), now + threshold / 2)
   if (outcome !== null) {
     host.flushLogs()
     return outcome

@@ -285,7 +285,8 @@ export class CallHost implements ScriptHost {
       if (stat !== undefined) stat.rejectedCalls++
       return this.reject('ERR Wrong number of args calling Redis command from script')
     }
-    if (spec.flags.includes('noscript')) {
+    const flags = callFlagsOf(spec)
+    if (flags.noscript) {
       if (stat !== undefined) stat.rejectedCalls++
       return this.reject('ERR This Redis command is not allowed from script')
     }
@@ -299,8 +300,7 @@ export class CallHost implements ScriptHost {
     }
     // may_replicate commands (PUBLISH, PFCOUNT…) count as writes here, as in Redis: a
     // read-only script can then run during CLIENT PAUSE WRITE.
-    const writes = spec.flags.includes('write')
-    if (writes || spec.flags.includes('may_replicate')) {
+    if (flags.write || flags.mayReplicate) {
       if (this.mode.readOnly || this.mode.flags.noWrites) {
         if (stat !== undefined) stat.rejectedCalls++
         return this.reject('ERR Write commands are not allowed from read-only scripts.')
@@ -308,14 +308,14 @@ export class CallHost implements ScriptHost {
     }
     // scriptVerifyOOM: until the script has written, a denyoom command is refused when the
     // script's command found the server over maxmemory (unless the script allows OOM).
-    if (!this.mode.flags.allowOom && !this.wrote && spec.flags.includes('denyoom') &&
+    if (!this.mode.flags.allowOom && !this.wrote && flags.denyoom &&
       outOfMemory(this.ctx)) {
       if (stat !== undefined) stat.rejectedCalls++
       return this.reject(OOM_ERROR)
     }
-    if (spec.flags.includes('write')) this.wrote = true
+    if (flags.write) this.wrote = true
     // Redis's call(): a read in a script makes the caller track the script's keys.
-    if (spec.flags.includes('readonly')) srv.tracking.scriptRead = true
+    if (flags.readonly) srv.tracking.scriptRead = true
     this.out.proto = resp
     let ctx = this.callCtx
     if (ctx === null) {
@@ -323,10 +323,10 @@ export class CallHost implements ScriptHost {
         script: true, readLookups: false, suspend: undefined }
       this.callCtx = ctx
     }
-    ctx.readLookups = spec.flags.includes('readonly')
+    ctx.readLookups = flags.readonly
     const started = performance.now()
     spec.handler(ctx, args)
-    this.monitor(spec, args)
+    if (!flags.unmonitored) this.monitor(args)
     const bytes = this.out.take()
     if (stat !== undefined) {
       stat.calls++
@@ -375,8 +375,7 @@ export class CallHost implements ScriptHost {
   }
 
   /** call()'s MONITOR feed of a script's command, after it ran, as the script client ("lua"). */
-  private monitor(spec: CommandSpec, args: Buffer[]): void {
-    if (spec.flags.includes('skip_monitor') || spec.flags.includes('admin')) return
+  private monitor(args: Buffer[]): void {
     if (this.attempt !== null) {
       this.attempt.monitored.push([this.client.db, args.map((a) => Buffer.from(a))])
       return
@@ -384,6 +383,32 @@ export class CallHost implements ScriptHost {
     ;(this.ctx.server as ServerServices | null | undefined)?.feedMonitors?.(null, this.client.db,
       args)
   }
+}
+
+/** What CallHost.call reads of a command's flags, found once per command. */
+interface CallFlags {
+  readonly noscript: boolean
+  readonly write: boolean
+  readonly mayReplicate: boolean
+  readonly denyoom: boolean
+  readonly readonly: boolean
+  /** skip_monitor or admin: not shown to MONITOR. */
+  readonly unmonitored: boolean
+}
+
+const CALL_FLAGS = new WeakMap<CommandSpec, CallFlags>()
+
+function callFlagsOf(spec: CommandSpec): CallFlags {
+  let flags = CALL_FLAGS.get(spec)
+  if (flags === undefined) {
+    const f = spec.flags
+    flags = { noscript: f.includes('noscript'), write: f.includes('write'),
+      mayReplicate: f.includes('may_replicate'), denyoom: f.includes('denyoom'),
+      readonly: f.includes('readonly'),
+      unmonitored: f.includes('skip_monitor') || f.includes('admin') }
+    CALL_FLAGS.set(spec, flags)
+  }
+  return flags
 }
 
 /**
@@ -506,8 +531,8 @@ function runEval(ctx: CommandContext, argv: Buffer[], bySha: boolean, readOnly: 
   const key = `e:${sha}`
   if (fastEligible(key)) {
     const fastHost = new CallHost(ctx, mode, true)
-    const fast = tryFast(ctx, key, fastHost, (deadline) =>
-      inline.tryScript(sha, script.body, ka.keys, ka.args, fastHost, deadline))
+    const fast = tryFast(ctx, key, fastHost, (deadline, cap) =>
+      inline.tryScript(sha, script.body, ka.keys, ka.args, fastHost, deadline, cap))
     if (fast !== null) {
       writeOutcome(ctx, fast)
       return
@@ -547,8 +572,9 @@ function runFunction(ctx: CommandContext, argv: Buffer[], readOnly: boolean): vo
   const key = `f:${found.fn.name}`
   if (fastEligible(key)) {
     const fastHost = new CallHost(ctx, mode, true)
-    const fast = tryFast(ctx, key, fastHost, (deadline) =>
-      inline.tryFunction(found.lib.code, found.fn.name, ka.keys, ka.args, fastHost, deadline))
+    const fast = tryFast(ctx, key, fastHost, (deadline, cap) =>
+      inline.tryFunction(found.lib.code, found.fn.name, ka.keys, ka.args, fastHost, deadline,
+        cap))
     if (fast !== null) {
       writeOutcome(ctx, fast)
       return

@@ -15,7 +15,8 @@
 // ARGV its arguments followed by the job's fields, their count and the driver's token; the
 // eval's reply is the job's result.
 // The budget: FAST_FUEL instructions, and a wall-clock deadline checked at every host call (past
-// it, the fuel left is set to 0 so the next hook raises). Where the fuel counter lives (the
+// it, and past a CPU check that tells preemption from running, the fuel left is set to 0 so the
+// next hook raises). Where the fuel counter lives (the
 // package's g_fuel_remaining, an int64 in the instance's memory) is found once per instance by
 // its value (FUEL_PROBE) and checked before use; when it is not found the fast path stays off.
 // Invariants: at most one job at a time (scripts do not nest); a job never outlives its call;
@@ -70,8 +71,11 @@ interface Instance {
   argsCapacity: number
   /** The fuel left (int64 little-endian: low word, high word). The memory never grows. */
   readonly fuel: Int32Array
-  /** What its driver holds: compiled script SHAs, loaded library keys. */
-  readonly scripts: Set<string>
+  /** A view of its memory (which never grows), for the job's words. */
+  readonly view: DataView
+  /** What its driver holds: compiled script SHAs (each with its bytes, a job field), loaded
+   * library keys. */
+  readonly scripts: Map<string, Buffer>
   readonly libs: Set<string>
 }
 
@@ -94,6 +98,13 @@ export class InlineLuaEngine {
   private booting: EmscriptenModule | null = null
   private resp: 2 | 3 = 2
   private deadline = Infinity
+  /** Past this (wall clock) the job stops whatever CPU it used (see `overBudget`). */
+  private cap = Infinity
+  /** The deadline's window (ms) and, once it was passed, the CPU (µs) and wall (ms) then
+   * (0: not passed yet). */
+  private window = 0
+  private cpuAtUs = 0
+  private wallAtMs = 0
   private readonly token = b(randomBytes(16).toString('hex'))
   private wasmBytes: Uint8Array | null = null
   /** Library code → its key (the SHA1 of the code), as the worker engine keys it. */
@@ -149,7 +160,7 @@ export class InlineLuaEngine {
     m.HEAPU8.set(JOB_BYTES, jobAt)
     const inst: Instance = { engine, m, jobAt, retAt: m._alloc(8), argsAt: m._alloc(4096),
       argsCapacity: 4096, fuel: new Int32Array(m.HEAPU8.buffer, findFuel(m), 2),
-      scripts: new Set(), libs: new Set() }
+      view: new DataView(m.HEAPU8.buffer), scripts: new Map(), libs: new Set() }
     this.boot(inst)
     this.loads++
     return inst
@@ -181,10 +192,35 @@ export class InlineLuaEngine {
   /** A redis.call / redis.pcall: the RESP reply. */
   private answer(args: Buffer[]): Buffer {
     if (args.length > 1 && (args[0] as Buffer).equals(this.token)) return this.protocol(args)
-    if (performance.now() > this.deadline) this.exhaust()
+    if (performance.now() > this.deadline) this.overBudget()
     const r = this.host.call(args, this.resp)
-    if (performance.now() > this.deadline) this.exhaust()
+    if (performance.now() > this.deadline) this.overBudget()
     return r
+  }
+
+  /**
+   * The deadline passed (wall clock). A loaded machine's preemption stretches wall time without
+   * the script running, so from here the job may go on until it has used `window` more of CPU
+   * (the process's: Node 20 has no per-thread clock), checked every fifth of a window, or until
+   * the cap (wall clock). A preempted short script is then not moved to the worker (nor the
+   * instance reloaded); one that really runs long stops after about two windows of its time.
+   */
+  private overBudget(): void {
+    const now = performance.now()
+    if (now > this.cap) {
+      this.exhaust()
+      return
+    }
+    const cpu = process.cpuUsage()
+    const cpuUs = cpu.user + cpu.system
+    if (this.wallAtMs === 0) {
+      this.cpuAtUs = cpuUs
+      this.wallAtMs = now
+    } else if (cpuUs - this.cpuAtUs >= this.window * 1000) {
+      this.exhaust()
+      return
+    }
+    this.deadline = now + this.window / 5
   }
 
   /** The driver's calls with its token: an ACL check, the read-only flag. */
@@ -209,10 +245,13 @@ export class InlineLuaEngine {
   }
 
   private runJob(inst: Instance, fields: Buffer[], keys: Buffer[], args: Buffer[],
-    host: ScriptHost, deadline: number): JobResult {
+    host: ScriptHost, deadline: number, cap = deadline): JobResult {
     this.host = host
     this.resp = 2
     this.deadline = deadline
+    this.cap = cap
+    this.window = Math.max(1, deadline - performance.now())
+    this.wallAtMs = 0
     this.inJob = true
     let result: Buffer[] | null
     try {
@@ -228,6 +267,7 @@ export class InlineLuaEngine {
       this.inJob = false
       this.host = NO_HOST
       this.deadline = Infinity
+      this.cap = Infinity
     }
     if (result === null) {
       this.drop()
@@ -254,27 +294,28 @@ export class InlineLuaEngine {
 
   /** Run an EVAL body here; null when it was stopped (or no instance is ready). */
   tryScript(sha: string, body: Buffer, keys: Buffer[], args: Buffer[], host: ScriptHost,
-    deadline: number): ScriptOutcome | null {
+    deadline: number, cap = deadline): ScriptOutcome | null {
     const inst = this.inst
     if (inst === null) return null
-    const cached = inst.scripts.has(sha)
-    const r = this.runJob(inst, [OP_RUN, b(sha), cached ? EMPTY : body, b(String(keys.length))],
-      keys, args, host, deadline)
+    const cached = inst.scripts.get(sha)
+    const shaBytes = cached ?? b(sha)
+    const r = this.runJob(inst, [OP_RUN, shaBytes, cached !== undefined ? EMPTY : body,
+      count(keys.length)], keys, args, host, deadline, cap)
     if (r === 'aborted') return null
-    inst.scripts.add(sha)
+    inst.scripts.set(sha, shaBytes)
     this.runs++
     return scriptOutcome(r, sha)
   }
 
   /** Call a library's function here; null when it was stopped (or no instance is ready). */
   tryFunction(code: Buffer, name: string, keys: Buffer[], args: Buffer[], host: ScriptHost,
-    deadline: number): ScriptOutcome | null {
+    deadline: number, cap = deadline): ScriptOutcome | null {
     const inst = this.inst
     if (inst === null) return null
     const key = this.libKey(code)
     const cached = inst.libs.has(str(key))
     const r = this.runJob(inst, [OP_FCALL, key, cached ? EMPTY : code, b(name),
-      b(String(keys.length))], keys, args, host, deadline)
+      count(keys.length)], keys, args, host, deadline, cap)
     if (r === 'aborted') return null
     inst.libs.add(str(key))
     this.runs++
@@ -291,7 +332,7 @@ export class InlineLuaEngine {
     const r = this.runJob(inst, [OP_COMPILE, b(sha), body], [], [], NO_HOST, Infinity)
     if (r === 'aborted') return undefined
     if (str(r[0]) === 'cok') {
-      inst.scripts.add(sha)
+      inst.scripts.set(sha, b(sha))
       return null
     }
     return `Error compiling script (new function): ${str(r[1])}`
@@ -316,8 +357,8 @@ export class InlineLuaEngine {
 function evalJob(inst: Instance, keys: Buffer[], args: Buffer[], fields: Buffer[],
   token: Buffer): Buffer[] | null {
   const m = inst.m
-  const count = String(fields.length)
-  let size = 4 + 4 + count.length + 4 + token.length
+  const fieldCount = count(fields.length)
+  let size = 4 + 4 + fieldCount.length + 4 + token.length
   for (const k of keys) size += 4 + k.length
   for (const a of args) size += 4 + a.length
   for (const f of fields) size += 4 + f.length
@@ -328,20 +369,15 @@ function evalJob(inst: Instance, keys: Buffer[], args: Buffer[], fields: Buffer[
     if (inst.argsAt === 0) throw new Error('out of Lua memory for the arguments')
   }
   const heap = m.HEAPU8
-  const view = new DataView(heap.buffer)
+  const view = inst.view
   let at = inst.argsAt
   view.setUint32(at, keys.length + args.length + fields.length + 2, true)
   at += 4
-  const put = (x: Uint8Array): void => {
-    view.setUint32(at, x.length, true)
-    heap.set(x, at + 4)
-    at += 4 + x.length
-  }
-  for (const k of keys) put(k)
-  for (const a of args) put(a)
-  for (const f of fields) put(f)
-  put(Buffer.from(count, 'latin1'))
-  put(token)
+  for (const k of keys) at = put(heap, view, at, k)
+  for (const a of args) at = put(heap, view, at, a)
+  for (const f of fields) at = put(heap, view, at, f)
+  at = put(heap, view, at, fieldCount)
+  put(heap, view, at, token)
   m._eval_with_args(inst.retAt, inst.jobAt, JOB_BYTES.length, inst.argsAt, size, keys.length)
   const ptr = view.getUint32(inst.retAt, true)
   const len = view.getUint32(inst.retAt + 4, true)
@@ -349,6 +385,20 @@ function evalJob(inst: Instance, keys: Buffer[], args: Buffer[], fields: Buffer[
   const result = resultFields(Buffer.from(heap.subarray(ptr, ptr + len)))
   m._free_mem(ptr)
   return result
+}
+
+/** One item of set_keys_argv's layout at `at`: its u32le length and bytes; the offset after. */
+function put(heap: Uint8Array, view: DataView, at: number, x: Uint8Array): number {
+  view.setUint32(at, x.length, true)
+  heap.set(x, at + 4)
+  return at + 4 + x.length
+}
+
+/** Small counts as job fields (a key count, a field count), made once. */
+const COUNTS = Array.from({ length: 64 }, (_, i) => b(String(i)))
+
+function count(n: number): Buffer {
+  return COUNTS[n] ?? b(String(n))
 }
 
 /**
@@ -386,6 +436,14 @@ function readFuel(inst: Instance): number {
  */
 function findFuel(m: EmscriptenModule): number {
   const words = new Int32Array(m.HEAPU8.buffer)
+  // The counter is a static of the module: where the last instance had it, a new one has it
+  // too. Checked as the scan below checks it (holds the probe, and is not the limit).
+  const at = fuelSeenAt
+  if (at !== null && words[at] === FUEL_PROBE && words[at + 1] === 0) {
+    m._set_limits(FUEL_PROBE + 2, 0, 0)
+    if (words[at] === FUEL_PROBE) return at * 4
+    m._set_limits(FUEL_PROBE, 0, 0)
+  }
   const found: number[] = []
   for (let i = 0; i + 1 < words.length; i += 2) {
     if (words[i] === FUEL_PROBE && words[i + 1] === 0) found.push(i)
@@ -395,8 +453,12 @@ function findFuel(m: EmscriptenModule): number {
   const still = found.filter((i) => words[i] === FUEL_PROBE)
   const changed = found.filter((i) => words[i] === FUEL_PROBE + 2)
   if (still.length !== 1 || changed.length !== 1) throw new Error('fuel counter: ambiguous')
-  return (still[0] as number) * 4
+  fuelSeenAt = still[0] as number
+  return fuelSeenAt * 4
 }
+
+/** The fuel counter's word index in the last instance (findFuel scans 64 MB without it). */
+let fuelSeenAt: number | null = null
 
 /** Set or clear the read-only flag of the table whose tostring() is `name` ('table: 0x…'). */
 function setReadonly(m: EmscriptenModule, name: string, readonly: boolean): void {

@@ -149,6 +149,7 @@ export function installCallHandlers(mod: object, m: EmscriptenModule,
   if (handlers === undefined || typeof handlers.call !== 'function') {
     throw new Error('lua-redis-wasm: no handler table to install into')
   }
+  const pos = { at: 0 }
   const handler: Handler = (...abi) => {
     const sret = abi.length >= 3
     const ptr = (sret ? abi[1] : abi[0]) as number
@@ -159,13 +160,21 @@ export function installCallHandlers(mod: object, m: EmscriptenModule,
     } catch (e) {
       reply = Buffer.from(`-${e instanceof Error ? e.message : String(e)}\r\n`, 'latin1')
     }
-    const size = convert(reply, { at: 0 }, 0)
+    pos.at = 0
+    const size = convert(reply, pos, 0)
     const out = m._alloc(size)
-    m.HEAPU8.set(scratch.subarray(0, size), out)
+    const heap = m.HEAPU8
+    scratch.copy(heap, out, 0, size)
     if (!sret) return (BigInt(size) << 32n) | BigInt(out >>> 0)
-    const view = new DataView(m.HEAPU8.buffer)
-    view.setUint32(abi[0] as number, out, true)
-    view.setUint32((abi[0] as number) + 4, size, true)
+    const ret = abi[0] as number
+    heap[ret] = out & 0xff
+    heap[ret + 1] = (out >>> 8) & 0xff
+    heap[ret + 2] = (out >>> 16) & 0xff
+    heap[ret + 3] = out >>> 24
+    heap[ret + 4] = size & 0xff
+    heap[ret + 5] = (size >>> 8) & 0xff
+    heap[ret + 6] = (size >>> 16) & 0xff
+    heap[ret + 7] = size >>> 24
     return undefined
   }
   handlers.call = handler
