@@ -109,6 +109,8 @@ export function replyRange(reply: ReplySink, s: Stream, start: bigint, end: bigi
 
 // ---- trimming -----------------------------------------------------------------------------
 
+const SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER)
+
 export interface TrimArgs {
   strategy: 'none' | 'maxlen' | 'minid'
   approx: boolean
@@ -125,11 +127,13 @@ export function trimPlan(s: Stream, a: TrimArgs): { nodes: number; marks: number
   let nodes = 0
   let marks = 0
   if (a.strategy === 'none') return { nodes, marks, deleted }
+  // A length is a safe integer: a MAXLEN beyond them all keeps everything (no bigint per test).
+  const maxlen = a.maxlen > SAFE_BIG ? Infinity : Number(a.maxlen)
   for (const node of s.nodes) {
-    if (a.strategy === 'maxlen' && BigInt(length) <= a.maxlen) break
+    if (a.strategy === 'maxlen' && length <= maxlen) break
     const entries = node.live
     if (a.limit !== 0 && deleted + entries > a.limit) break
-    const remove = a.strategy === 'maxlen' ? BigInt(length - entries) >= a.maxlen : node.last < a.minid
+    const remove = a.strategy === 'maxlen' ? length - entries >= maxlen : node.last < a.minid
     if (remove) {
       nodes++
       length -= entries
@@ -138,7 +142,7 @@ export function trimPlan(s: Stream, a: TrimArgs): { nodes: number; marks: number
     }
     if (a.approx) break
     for (let i = 0; i < node.ids.length; i++) {
-      const stop = a.strategy === 'maxlen' ? BigInt(length) <= a.maxlen : (node.ids[i] as bigint) >= a.minid
+      const stop = a.strategy === 'maxlen' ? length <= maxlen : (node.ids[i] as bigint) >= a.minid
       if (stop) break
       if (node.dead[i] === true) continue
       marks++

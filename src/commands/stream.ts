@@ -10,6 +10,7 @@
 import { encodingLimits } from '../state/encoding-limits.js'
 import { type Stream, ID_MAX, type StreamNode, TYPE_STREAM, U64 } from '../state/stream.js'
 import { xaddEv, xdelEv, xsetidEv, xtrimEv } from '../state/stream-events.js'
+import { idOfMs, rememberId, splitId, splitMs, splitSeq } from '../state/stream-id.js'
 import { commandSpec } from './list.js'
 import { NOTIFY_NEW, notifyKeyspaceEvent, notifying, notifyNew } from './notify.js'
 import { big, int64OrReply, optionName } from './numeric.js'
@@ -144,6 +145,15 @@ function needsNewNode(s: Stream, totalLength: number): boolean {
 /** The id XADD gives, or the error text (streamAppendItem). */
 function resolveId(s: Stream | null, a: AddArgs, nowMs: number): bigint | string {
   const last = s?.lastId ?? 0n
+  if (!a.idGiven && splitId(last) && splitSeq < Number.MAX_SAFE_INTEGER) {
+    // `*` with safe parts (stream-id.ts): Redis's rule in numbers, one bigint made.
+    const lastMsNum = splitMs
+    const seq = nowMs > lastMsNum ? 0 : splitSeq + 1
+    const ms = seq === 0 ? nowMs : lastMsNum
+    const made = seq === 0 ? idOfMs(ms) : last + 1n
+    rememberId(made, ms, seq)
+    return made
+  }
   const lastMs = last >> 64n
   let id: bigint
   if (a.idGiven) {

@@ -14,6 +14,7 @@
 // - estimate is the sum of the liveBytes estimates of every entry pushed (stream.ts).
 // - masterFields are the first entry's fields, copied (never a view of a request or the pool).
 
+import { splitId, splitMs, splitSeq } from './stream-id.js'
 import { intEncodedSizeNum, lpDeltaSize, lpIntSize, lpStringSize, sameFields } from './stream-listpack.js'
 
 const U64 = (1n << 64n) - 1n
@@ -42,10 +43,16 @@ export class StreamNode {
   private readonly masterBytes: number
   private readonly masterMs: bigint
   private readonly masterSeq: bigint
+  /** masterMs and masterSeq as numbers, NaN when not safe integers (entrySize's fast path). */
+  private readonly masterMsNum: number
+  private readonly masterSeqNum: number
   constructor(readonly master: bigint, masterFields: readonly Buffer[]) {
     this.masterFields = masterFields.map((f) => Buffer.from(f))
     this.masterMs = master >> 64n
     this.masterSeq = master & U64
+    const split = splitId(master)
+    this.masterMsNum = split ? splitMs : NaN
+    this.masterSeqNum = split ? splitSeq : NaN
     let n = lpIntSize(masterFields.length) + lpIntSize(0)
     for (const f of masterFields) n += lpStringSize(f)
     this.masterBytes = n
@@ -88,9 +95,15 @@ export class StreamNode {
 
   /** Listpack bytes of an entry (streamAppendItem's accounting); `same`: sameFields of it. */
   entrySize(id: bigint, fv: readonly Buffer[], same = sameFields(this.masterFields, fv)): number {
-    const ms = id >> 64n
-    let n = 2 + (ms === this.masterMs ? 2 : lpDeltaSize(ms - this.masterMs)) +
-      lpDeltaSize((id & U64) - this.masterSeq)
+    let n = 2
+    if (splitId(id) && !Number.isNaN(this.masterMsNum)) {
+      // Both parts of both ids are safe: their differences are exact numbers.
+      const dms = splitMs - this.masterMsNum
+      n += (dms === 0 ? 2 : intEncodedSizeNum(dms) + 1) + intEncodedSizeNum(splitSeq - this.masterSeqNum) + 1
+    } else {
+      const ms = id >> 64n
+      n += (ms === this.masterMs ? 2 : lpDeltaSize(ms - this.masterMs)) + lpDeltaSize((id & U64) - this.masterSeq)
+    }
     if (!same) n += intEncodedSizeNum(fv.length / 2) + 1
     for (let i = 0; i < fv.length; i++) if (!same || i % 2 === 1) n += lpStringSize(fv[i] as Buffer)
     const pieces = fv.length / 2 + 3 + (same ? 0 : fv.length / 2 + 1)

@@ -25,9 +25,11 @@
 
 import { type ByteReader, type ByteWriter, DecodeError } from './bytes.js'
 import { registerValueType } from './value-codec.js'
+import { readI64, readId, splitId, splitMs, splitSeq, writeI64, writeId } from './stream-id.js'
 import { STREAM_BASE_BYTES, StreamNode } from './stream-node.js'
 
 export { STREAM_BASE_BYTES, StreamNode }
+export { readI64, readId, writeI64, writeId }
 
 export const TYPE_STREAM = 5
 
@@ -37,7 +39,9 @@ export const ID_MAX = (1n << 128n) - 1n
 export const idOf = (ms: bigint, seq: bigint): bigint => (ms << 64n) | seq
 export const idMs = (id: bigint): bigint => id >> 64n
 export const idSeq = (id: bigint): bigint => id & U64
-export const idString = (id: bigint): string => `${id >> 64n}-${id & U64}`
+/** "ms-seq" (numbers when both parts are safe: stream-id.ts). */
+export const idString = (id: bigint): string =>
+  splitId(id) ? `${splitMs}-${splitSeq}` : `${id >> 64n}-${id & U64}`
 
 export class Nack {
   constructor(public consumer: Consumer, public deliveryTime: number, public deliveryCount: number) {}
@@ -401,48 +405,6 @@ export class Stream {
 
 // ---- codec --------------------------------------------------------------------------------
 
-const TWO_32 = 2 ** 32
-const SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER)
-
-/** Two u32 of a 64-bit part, most significant first (numbers when the part is a safe integer). */
-function writeU64(w: ByteWriter, v: bigint): void {
-  if (v <= SAFE_BIG) {
-    const n = Number(v)
-    w.u32(Math.floor(n / TWO_32))
-    w.u32(n % TWO_32)
-    return
-  }
-  w.u32(Number(v >> 32n))
-  w.u32(Number(v & 0xffffffffn))
-}
-
-function readU64(r: ByteReader): bigint {
-  const hi = r.u32()
-  const lo = r.u32()
-  if (hi < 0x200000) return BigInt(hi * TWO_32 + lo)
-  return (BigInt(hi) << 32n) | BigInt(lo)
-}
-
-export function writeId(w: ByteWriter, id: bigint): void {
-  writeU64(w, id >> 64n)
-  writeU64(w, id & U64)
-}
-
-export function readId(r: ByteReader): bigint {
-  const ms = readU64(r)
-  const seq = readU64(r)
-  return ms === 0n ? seq : (ms << 64n) | seq
-}
-
-export function writeI64(w: ByteWriter, v: bigint): void {
-  writeId(w, BigInt.asUintN(64, v))
-}
-
-export function readI64(r: ByteReader): bigint {
-  const v = readId(r)
-  if (v > U64) throw new DecodeError('64-bit count out of range')
-  return BigInt.asIntN(64, v)
-}
 
 function encodeStream(w: ByteWriter, s: Stream): void {
   writeId(w, s.lastId)

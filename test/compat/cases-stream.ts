@@ -18,6 +18,20 @@ export const streamCases: Case[] = [
     'XADD m MAXLEN 1 MINID 1 5 f v', 'XADD m MAXLEN 1 LIMIT 1 5 f v', 'XADD m FOO 5 f v',
     'XADD m MINID - 5 f v', 'XADD m maxlen = 0 9 f v', 'XLEN m', 'EXISTS m', 'XRANGE m - +',
   ] },
+  // `*` after a last id far in the future continues its sequence (deterministic replies); XADD's
+  // number fast path (state/stream-id.ts) ends at a sequence of 2^53 - 1 and at an ms of 2^53.
+  { name: 'XADD * across 2^53 in ms and seq; MAXLEN beyond 2^53; node sizes from id deltas', lines: [
+    'XADD s 99999999999999-9007199254740989 f v', 'XADD s * f v', 'XADD s * f v', 'XADD s * f v',
+    'XADD s * f v', 'XRANGE s - +', 'XADD h 9007199254740991-9007199254740991 f v', 'XADD h * f v',
+    'XADD h 9007199254740993-5 f v', 'XADD h * f v', 'XADD h 9007199254740993-* f v', 'XRANGE h - +',
+    'XADD h MAXLEN 9007199254740993 * f v', 'XTRIM h MAXLEN 9007199254740992', 'XTRIM h MAXLEN ~ 18446744073709551615',
+    'XTRIM h MAXLEN = 9007199254740991', 'XLEN h', 'XTRIM h MAXLEN 9223372036854775807', 'XLEN h',
+    'CONFIG SET stream-node-max-bytes 64', 'XADD n 1-5 f v', 'XADD n 1-6 f v', 'XADD n 1-7 g v',
+    'XADD n 4294967296-0 f v', 'XADD n 4294967296-1 f v', 'XADD n 9007199254740992-0 f v',
+    'XADD n 9007199254740992-3 f 123456', 'XADD n 18446744073709551615-0 f v', 'XADD n 18446744073709551615-1 f v',
+    'XADD n 18446744073709551615-18446744073709551614 f v', 'XINFO STREAM n', 'MEMORY USAGE n #shape',
+    'CONFIG SET stream-node-max-bytes 4096',
+  ] },
   { name: 'XRANGE XREVRANGE: inclusive, exclusive, COUNT, errors', lines: [
     'XADD s 0-1 a 1', 'XADD s 0-18446744073709551615 b 2', 'XADD s 1-0 c 3', 'XADD s 42-0 d 4',
     'XADD s 42-42 e 5 f 6', 'XRANGE s - +', 'XREVRANGE s + -', 'XRANGE s (0-1 +', 'XRANGE s - (42-42',
