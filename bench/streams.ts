@@ -6,13 +6,16 @@
 // - XREADGROUP + XACK pairs: 50 connections of this process, each one a consumer of one group
 //   sending 16 `XREADGROUP … COUNT 1 … >` pipelined, then the 16 XACKs of the ids they got, until
 //   --requests pairs are done (the client's parsing is the same for both servers).
+// Beside each rate, the server's CPU per request (user + sys of its process, /proc, over the
+// measured phase only: fills excluded): on this shared machine a server's throughput moves with
+// the load, its CPU per request much less, so both ratios are printed.
 // Usage: node dist/bench/streams.js [--rounds N] [--requests N] [--fill N] [--only name,…]
 
 import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { ReplyFramer } from '../test/compat/resp.js'
 import { rawCommand } from '../test/helpers/servers.js'
-import { median, redisVersions, startServer, type Running, type ServerKind } from './launch.js'
+import { cpuSeconds, median, redisVersions, startServer, type Running, type ServerKind } from './launch.js'
 import { machine, table, writeResults } from './report.js'
 
 interface Options { rounds: number; requests: number; fill: number; only: string[] | null }
@@ -48,13 +51,18 @@ function run(cmd: string, args: string[]): Promise<string> {
   })
 }
 
-async function benchmark(port: number, requests: number, command: string[]): Promise<number> {
-  const out = await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port),
+/** A measured phase: requests per second, and the server's CPU µs per request over it. */
+interface Measure { rate: number; cpuUs: number }
+
+async function benchmark(server: Running, requests: number, command: string[]): Promise<Measure> {
+  const cpuBefore = cpuSeconds(server.pid)
+  const out = await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(server.port),
     '-c', '50', '-P', '16', '-n', String(requests), '--csv', ...command])
+  const cpuUs = (cpuSeconds(server.pid) - cpuBefore) * 1e6 / requests
   for (const line of out.split('\n')) {
     const cells = line.trim().split('","').map((c) => c.replace(/^"|"$/g, ''))
     const rps = Number(cells[1])
-    if (cells.length >= 2 && cells[0] !== 'test' && Number.isFinite(rps)) return rps
+    if (cells.length >= 2 && cells[0] !== 'test' && Number.isFinite(rps)) return { rate: rps, cpuUs }
   }
   throw new Error(`no redis-benchmark result:\n${out}`)
 }
@@ -97,11 +105,12 @@ class PairClient {
   }
 }
 
-async function pairs(port: number, requests: number): Promise<number> {
+async function pairs(server: Running, requests: number): Promise<Measure> {
   const clients = await Promise.all(Array.from({ length: 50 }, () => new Promise<PairClient>((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve(new PairClient(s)))
+    const s = net.connect(server.port, '127.0.0.1', () => resolve(new PairClient(s)))
   })))
   let done = 0
+  const cpuBefore = cpuSeconds(server.pid)
   const started = performance.now()
   await Promise.all(clients.map(async (c, i) => {
     while (done < requests) {
@@ -111,8 +120,10 @@ async function pairs(port: number, requests: number): Promise<number> {
     }
   }))
   const rate = done / ((performance.now() - started) / 1000)
+  // Two requests (XREADGROUP, XACK) per pair.
+  const cpuUs = (cpuSeconds(server.pid) - cpuBefore) * 1e6 / Math.max(1, 2 * done)
   for (const c of clients) c.socket.destroy()
-  return rate
+  return { rate, cpuUs }
 }
 
 /** Fill s with `n` entries, 1000 pipelined at a time, each batch's replies awaited. */
@@ -129,20 +140,20 @@ async function fill(port: number, n: number): Promise<void> {
   socket.destroy()
 }
 
-interface Workload { id: string; run(server: Running, o: Options): Promise<number> }
+interface Workload { id: string; run(server: Running, o: Options): Promise<Measure> }
 
 const WORKLOADS: readonly Workload[] = [
-  { id: 'XADD s * f v', run: (s, o) => benchmark(s.port, o.requests, ['XADD', 's', '*', 'f', 'v']) },
+  { id: 'XADD s * f v', run: (s, o) => benchmark(s, o.requests, ['XADD', 's', '*', 'f', 'v']) },
   { id: 'XADD s MAXLEN ~ 1000 * f v',
-    run: (s, o) => benchmark(s.port, o.requests, ['XADD', 's', 'MAXLEN', '~', '1000', '*', 'f', 'v']) },
+    run: (s, o) => benchmark(s, o.requests, ['XADD', 's', 'MAXLEN', '~', '1000', '*', 'f', 'v']) },
   { id: 'XRANGE s - + COUNT 10', run: async (s, o) => {
     await fill(s.port, o.fill)
-    return benchmark(s.port, o.requests, ['XRANGE', 's', '-', '+', 'COUNT', '10'])
+    return benchmark(s, o.requests, ['XRANGE', 's', '-', '+', 'COUNT', '10'])
   } },
   { id: 'XREADGROUP COUNT 1 + XACK pairs', run: async (s, o) => {
     await fill(s.port, o.requests + 50 * 16)
     await rawCommand(s.port, bulk(['XGROUP', 'CREATE', 's', 'g', '0']), 5000)
-    return pairs(s.port, o.requests)
+    return pairs(s, o.requests)
   } },
 ]
 
@@ -159,13 +170,16 @@ async function main(): Promise<void> {
   const workloads = WORKLOADS.filter((w) => options.only === null ||
     options.only.some((x) => w.id.toLowerCase().includes(x.toLowerCase())))
   const samples = new Map<string, number[]>()
+  const cpu = new Map<string, number[]>()
   for (let round = 0; round < options.rounds; round++) {
     for (const w of workloads) {
       for (const t of targets) {
         const server = await startServer(t.kind)
         try {
           const key = `${t.label}|${w.id}`
-          samples.set(key, [...samples.get(key) ?? [], await w.run(server, options)])
+          const m = await w.run(server, options)
+          samples.set(key, [...samples.get(key) ?? [], m.rate])
+          cpu.set(key, [...cpu.get(key) ?? [], m.cpuUs])
         } finally {
           await server.stop()
         }
@@ -173,11 +187,15 @@ async function main(): Promise<void> {
     }
   }
   const med = (label: string, w: Workload): number => median(samples.get(`${label}|${w.id}`) ?? [])
+  const medCpu = (label: string, w: Workload): number => median(cpu.get(`${label}|${w.id}`) ?? [])
   const rows = workloads.map((w) => [w.id, ...targets.map((t) => `${Math.round(med(t.label, w))}/s`),
-    (med('capykv-pm', w) / med('redis', w)).toFixed(2) + '×'])
-  console.log(table(['workload (-c 50 -P 16)', ...targets.map((t) => t.label), 'capykv ÷ redis'], rows))
+    (med('capykv-pm', w) / med('redis', w)).toFixed(2) + '×',
+    ...targets.map((t) => medCpu(t.label, w).toFixed(2)),
+    (medCpu('redis', w) / medCpu('capykv-pm', w)).toFixed(2) + '×'])
+  console.log(table(['workload (-c 50 -P 16)', ...targets.map((t) => t.label), 'capykv ÷ redis',
+    ...targets.map((t) => `${t.label} CPU µs/req`), 'redis CPU ÷ capykv CPU'], rows))
   const file = writeResults('streams', { machine: machine(), versions, options,
-    samples: Object.fromEntries(samples) })
+    samples: Object.fromEntries(samples), cpuUsPerRequest: Object.fromEntries(cpu) })
   console.log(`raw samples: ${file}`)
 }
 
