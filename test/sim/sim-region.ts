@@ -34,6 +34,14 @@
 // is counted (distinct) by the kind of point (Verifier.report). A protocol that lets recovery
 // read an outstanding byte (a commit word stored before its records are durable, recovery
 // reading past the tail) is thereby always enumerated.
+// The same argument within an enumerated point: each recovery of an image records which chosen
+// (watched) chunks it read and the values the image chose there (PointRecovery). Another image of
+// the point that chose the same values wherever that recovery read, in the same index mode,
+// makes recovery read exactly the same bytes in the same order, so it has that recovery's
+// outcome, informativeness and reads; it is counted and judged like any image, with that outcome
+// ('images whose recovery would read the same bytes', Verifier.report). The durable image's
+// recovery seeds the point (the image that chose nothing). An image already known by its hash is
+// still compared with it: a shared outcome that differs from a recovered one fails the run.
 // PoWER: with a verifier attached, after every write (and at every flush) each crash image is
 // recovered; a 'blanket' write must leave the recovered state equal to the durable state D; a
 // 'commit' write may also yield the tentative state T that the harness declared (expect(T));
@@ -158,6 +166,29 @@ function lowerBound(a: Int32Array, n: number, x: number): number {
   return lo
 }
 
+/**
+ * One recovery of an image of a crash point, keyed by what it read of the crash's choices: the
+ * watched chunks it read (positions in `watch`) and the value chosen for each. Recovery is a
+ * deterministic function of the bytes it reads, and an image of the same point differs from
+ * this one only in chosen chunks: if it chose the same values where this recovery read, its
+ * recovery reads exactly the same bytes, in the same order, and returns the same result.
+ * (The argument that makes a 'covered' point one recovery, applied within a point.)
+ */
+interface PointRecovery {
+  positions: Int32Array
+  values: Int32Array
+  /** The index mode (deferIndex) it ran in: the reads differ between the modes. */
+  deferIndex: boolean
+  /** It kept a fallback and was not also recovered from prev (checkFallback). */
+  fallbackUnchecked: boolean
+  /** It was also recovered from prev (its reads include that recovery's). */
+  fallbackChecked: boolean
+  id: number
+  touched: boolean
+  touchedPrimary: boolean
+  wrapping: boolean
+}
+
 /** A crash image: the durable bytes with some outstanding chunk values patched in. */
 export class OverlayImage implements RegionReader {
   readonly sizeBytes: number
@@ -183,6 +214,14 @@ export class OverlayImage implements RegionReader {
    */
   touchedPrimary = false
   ranges: number[] | null = null
+  /** With `ranges`: the reads that would make a watched chunk's image informative beyond copy 1. */
+  primaryRanges: number[] | null = null
+  /** Per watched chunk (the order of `watch`): the value number the crash chose, 0 = durable. */
+  choices: Int32Array = new Int32Array(0)
+  /** When set, read() marks every watched chunk it overlaps (by its position in `watch`). */
+  readMarks: Uint8Array | null = null
+  /** The recoveries of this crash point's images, by the chosen chunks they read. */
+  readonly recoveries: PointRecovery[] = []
   private readonly scratch = Buffer.alloc(CHUNK_BYTES)
 
   constructor(readonly base: Buffer, capacity: number) {
@@ -199,12 +238,19 @@ export class OverlayImage implements RegionReader {
     const first = Math.floor(offset / CHUNK_BYTES)
     const last = Math.floor((offset + length - 1) / CHUNK_BYTES)
     if (length > 0) {
-      if (this.ranges !== null) this.ranges.push(first, last)
-      if (!this.touchedPrimary && this.watchCount > 0) {
-        const w = lowerBound(this.watch, this.watchCount, first)
+      if (this.ranges !== null) {
+        this.ranges.push(first, last)
+        if (first !== last || !COPY1_CHUNKS.includes(first)) this.primaryRanges?.push(first, last)
+      }
+      if ((!this.touchedPrimary || this.readMarks !== null) && this.watchCount > 0) {
+        let w = lowerBound(this.watch, this.watchCount, first)
         if (w < this.watchCount && (this.watch[w] as number) <= last) {
           this.touched = true
           if (first !== last || !COPY1_CHUNKS.includes(first)) this.touchedPrimary = true
+          const marks = this.readMarks
+          if (marks !== null) {
+            for (; w < this.watchCount && (this.watch[w] as number) <= last; w++) marks[w] = 1
+          }
         }
       }
     }
@@ -227,6 +273,18 @@ export class OverlayImage implements RegionReader {
 
   private lowerBound(chunk: number): number {
     return lowerBound(this.index, this.count, chunk)
+  }
+
+  /** A recovery of this point that read the same bytes this image holds, or null. */
+  sameReads(deferIndex: boolean, wantFallback: boolean): PointRecovery | null {
+    for (const r of this.recoveries) {
+      if (r.deferIndex !== deferIndex || (wantFallback && r.fallbackUnchecked)) continue
+      let k = 0
+      while (k < r.positions.length &&
+        this.choices[r.positions[k] as number] === r.values[k]) k++
+      if (k === r.positions.length) return r
+    }
+    return null
   }
 
   /** A standalone copy of the image's bytes. */
@@ -257,7 +315,23 @@ export class PowerViolation extends Error {
 }
 
 /** What recovering the durable bytes alone read (chunk ranges, merged) and gave. */
-interface DurableRecovery { id: number; ranges: Int32Array }
+interface DurableRecovery {
+  id: number
+  ranges: Int32Array
+  /** The reads that make an image informative beyond the copy-1 root words (touchedPrimary). */
+  primary: Int32Array
+  deferIndex: boolean
+  keepsFallback: boolean
+  wrapping: boolean
+}
+
+/** Whether a recovered log spans the ring's end. */
+function logWraps(r: ReturnType<typeof recover>): boolean {
+  if (r.kind !== 'ok') return false
+  const ring = r.log.header.ringBytes
+  return r.log.tailLsn > r.log.headLsn &&
+    Math.floor(r.log.headLsn / ring) !== Math.floor((r.log.tailLsn - 1) / ring)
+}
 
 export class Verifier {
   private readonly cache = new HashMap64(18)
@@ -283,8 +357,10 @@ export class Verifier {
   informative = 0
   informativeBy: Record<string, number> = {}
   informativeWrapping = 0
-  /** Images also recovered from the previous checkpoint (checkFallback). */
+  /** Images also recovered from the previous checkpoint (checkFallback), and images that would
+   * be, whose recovery (both walks) would read the same bytes as one of those (recoverImage). */
   fallbackChecks = 0
+  fallbackShared = 0
   /** Informative images whose recovery read a chosen chunk besides the copy-1 root words. */
   informativePrimary = 0
   /**
@@ -298,6 +374,10 @@ export class Verifier {
   pointsEnumerated = 0
   /** Durable images whose recovery was the previous one's (only unread chunks changed). */
   durableReused = 0
+  /** Enumerated images recovered, and those whose outcome was a recovery of the same point
+   * that read the same bytes (recoverImage). */
+  recoveries = 0
+  recoveriesShared = 0
 
   stateId(canonicalState: string): number {
     let id = this.stateIds.get(canonicalState)
@@ -333,14 +413,7 @@ export class Verifier {
         (inCategory === undefined || inCategory.get(image.hashA, image.hashB) !== undefined)) {
       return hit
     }
-    image.touched = false
-    image.touchedPrimary = false
-    // Half the images (by hash) are recovered with the deferred index, as Store.open does.
-    const r = recover(image, { deferIndex: (image.hashA & 1) === 1 })
-    let id = this.idOf(r)
-    if (r.kind === 'ok' && r.log.prevLsn < r.log.headLsn && (image.hashB & 3) === 0) {
-      id = this.checkFallback(image, id)
-    }
+    const { id, wrapping } = this.recoverImage(image)
     if (hit === undefined) {
       this.cache.set(image.hashA, image.hashB, id)
       this.distinct++
@@ -356,14 +429,55 @@ export class Verifier {
     this.informativeSet.set(image.hashA, image.hashB, 1)
     this.informative++
     if (image.touchedPrimary) this.informativePrimary++
-    if (r.kind === 'ok') {
-      const ring = r.log.header.ringBytes
-      if (r.log.tailLsn > r.log.headLsn &&
-          Math.floor(r.log.headLsn / ring) !== Math.floor((r.log.tailLsn - 1) / ring)) {
-        this.informativeWrapping++
-      }
-    }
+    if (wrapping) this.informativeWrapping++
     return id
+  }
+
+  /**
+   * Recover an image (sets its touched flags): the state id, and whether the recovered log
+   * spans the ring's end. An image that chose the same values as an earlier image of its crash
+   * point wherever that one's recovery read a chosen chunk (same index mode) has that
+   * recovery's outcome and reads (PointRecovery); any other is recovered.
+   */
+  private recoverImage(image: OverlayImage): { id: number; wrapping: boolean } {
+    // Half the images (by hash) are recovered with the deferred index, as Store.open does, and
+    // a quarter of those that keep a fallback also from prev (checkFallback).
+    const deferIndex = (image.hashA & 1) === 1
+    const wantFallback = (image.hashB & 3) === 0
+    const known = image.watchCount > 0 ? image.sameReads(deferIndex, wantFallback) : null
+    if (known !== null) {
+      this.recoveriesShared++
+      if (wantFallback && known.fallbackChecked) this.fallbackShared++
+      image.touched = known.touched
+      image.touchedPrimary = known.touchedPrimary
+      return known
+    }
+    image.touched = false
+    image.touchedPrimary = false
+    const marks = image.watchCount > 0 ? new Uint8Array(image.watchCount) : null
+    image.readMarks = marks
+    try {
+      this.recoveries++
+      const r = recover(image, { deferIndex })
+      let id = this.idOf(r)
+      const keepsFallback = r.kind === 'ok' && r.log.prevLsn < r.log.headLsn
+      if (keepsFallback && wantFallback) id = this.checkFallback(image, id)
+      const wrapping = logWraps(r)
+      if (marks !== null) {
+        const positions: number[] = []
+        for (let k = 0; k < marks.length; k++) if (marks[k] === 1) positions.push(k)
+        image.recoveries.push({
+          positions: Int32Array.from(positions),
+          values: Int32Array.from(positions, (k) => image.choices[k] as number),
+          deferIndex, fallbackUnchecked: keepsFallback && !wantFallback,
+          fallbackChecked: keepsFallback && wantFallback, id,
+          touched: image.touched, touchedPrimary: image.touchedPrimary, wrapping,
+        })
+      }
+      return { id, wrapping }
+    } finally {
+      image.readMarks = null
+    }
   }
 
   /**
@@ -401,19 +515,25 @@ export class Verifier {
       this.durableReused++
     } else {
       const ranges: number[] = []
+      const primary: number[] = []
       image.ranges = ranges
+      image.primaryRanges = primary
       image.watchCount = 0
       let id: number
       let r: ReturnType<typeof recover>
+      // By hash, half with the deferred index (as Store.open), like every other image.
+      const deferIndex = (image.hashA & 1) === 1
       try {
-        // By hash, half with the deferred index (as Store.open), like every other image.
-        r = recover(image, { deferIndex: (image.hashA & 1) === 1 })
+        r = recover(image, { deferIndex })
         id = this.idOf(r)
       } finally {
         image.ranges = null
+        image.primaryRanges = null
       }
-      if (r.kind === 'ok' && r.log.prevLsn < r.log.headLsn) id = this.checkFallback(image, id)
-      result = { id, ranges: mergeRanges(ranges) }
+      const keepsFallback = r.kind === 'ok' && r.log.prevLsn < r.log.headLsn
+      if (keepsFallback) id = this.checkFallback(image, id)
+      result = { id, ranges: mergeRanges(ranges), primary: mergeRanges(primary), deferIndex,
+        keepsFallback, wrapping: logWraps(r) }
     }
     if (this.cache.get(image.hashA, image.hashB) === undefined) {
       this.cache.set(image.hashA, image.hashB, result.id)
@@ -444,11 +564,36 @@ export class Verifier {
       `informative crash images: ${this.informative} (${by === '' ? 'none' : by}; ` +
         `log wrapping the ring ${this.informativeWrapping})`,
       `informative crash images beyond the copy-1 root words: ${this.informativePrimary}`,
-      `images also recovered from the previous checkpoint: ${this.fallbackChecks}`,
+      `images also recovered from the previous checkpoint: ${this.fallbackChecks + this.fallbackShared} ` +
+        `(${this.fallbackShared} of them by the same reads as another: see below)`,
+      `crash image recoveries: ${this.recoveries}; images whose recovery would read the same ` +
+        `bytes as one of these (same crash point, same chunks chosen where it read, same index ` +
+        `mode), given its outcome: ${this.recoveriesShared}`,
       `crash points: ${this.pointsEnumerated} enumerated, ${this.pointsCovered} covered by ` +
         'the durable image (recovery read no outstanding chunk); durable recoveries reused ' +
         `${this.durableReused}`,
     ]
+  }
+}
+
+/**
+ * The durable recovery of a crash point as a recovery of its image that chose nothing: the
+ * watched chunks it read (all at their durable value, choice 0) and what it gave. Its fallback
+ * walk's reads were not recorded, so it stands for no image that is to be checked from prev.
+ */
+function recoveryOfDurable(image: OverlayImage, d: DurableRecovery): PointRecovery {
+  const positions: number[] = []
+  let touchedPrimary = false
+  for (let k = 0; k < image.watchCount; k++) {
+    const c = image.watch[k] as number
+    if (!inRanges(d.ranges, c)) continue
+    positions.push(k)
+    if (inRanges(d.primary, c)) touchedPrimary = true
+  }
+  return {
+    positions: Int32Array.from(positions), values: new Int32Array(positions.length),
+    deferIndex: d.deferIndex, fallbackUnchecked: d.keepsFallback, fallbackChecked: false, id: d.id,
+    touched: positions.length > 0, touchedPrimary, wrapping: d.wrapping,
   }
 }
 
@@ -858,13 +1003,16 @@ export class SimRegion implements PmRegion {
   // --- enumeration ----------------------------------------------------------------------------
 
   /** Visit crash images of the current outstanding set per the policy. */
-  forEachImage(visit: (image: OverlayImage) => void, policy = this.policy): void {
+  forEachImage(visit: (image: OverlayImage) => void, policy = this.policy,
+    durable: DurableRecovery | null = null): void {
     const list = [...this.outstanding.values()].filter((st) => st.values.length > 0)
     const n = list.length
     const image = new OverlayImage(this.durable, n)
     const byIndex = list.slice().sort((x, y) => x.index - y.index)
     image.watch = Int32Array.from(byIndex, (st) => st.index)
     image.watchCount = n
+    image.choices = new Int32Array(n)
+    if (durable !== null) image.recoveries.push(recoveryOfDurable(image, durable))
     for (let i = 0; i < n; i++) (list[i] as ChunkState).pos = i
     const order = Int32Array.from(byIndex, (st) => st.pos)
     const choice = new Int32Array(n)
@@ -892,6 +1040,7 @@ export class SimRegion implements PmRegion {
     for (let k = 0; k < order.length; k++) {
       const i = order[k] as number
       const v = choice[i] as number
+      image.choices[k] = v
       if (v === 0) continue
       const st = list[i] as ChunkState
       image.index[count] = st.index
@@ -1068,7 +1217,7 @@ export class SimRegion implements PmRegion {
         : canonicalDiff(expected, verifier.stateName(got))
       this.fail(`${what}: crash image (${image.describe()}) recovers to a state the ` +
         `permission does not allow: ${detail}`)
-    })
+    }, this.policy, d)
   }
 
   /** True when an outstanding chunk with a choice lies in the merged ranges (flat pairs). */
