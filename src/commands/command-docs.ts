@@ -3141,11 +3141,25 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     group: 'server',
     complexity: 'Depends on subcommand.',
   },
+  'memory|doctor': {
+    summary: 'Reports memory problems and advice on them',
+    since: '4.0.0',
+    group: 'server',
+    complexity: 'O(1)',
+    tips: ['nondeterministic_output', 'request_policy:all_shards', 'response_policy:special'],
+  },
   'memory|help': {
     summary: 'Lists the MEMORY subcommands',
     since: '4.0.0',
     group: 'server',
     complexity: 'O(1)',
+  },
+  'memory|malloc-stats': {
+    summary: 'Reports the memory allocator\'s statistics (none for V8)',
+    since: '4.0.0',
+    group: 'server',
+    complexity: 'Depends on how much memory is allocated, could be slow',
+    tips: ['nondeterministic_output', 'request_policy:all_shards', 'response_policy:special'],
   },
   'memory|purge': {
     summary: 'Releases unused memory (a full garbage collection in capykv)',
@@ -3153,6 +3167,13 @@ export const COMMAND_DOCS: Readonly<Record<string, CommandDoc>> = frozen({
     group: 'server',
     complexity: 'Depends on how much memory is allocated, could be slow',
     tips: ['request_policy:all_shards', 'response_policy:all_succeeded'],
+  },
+  'memory|stats': {
+    summary: 'Reports memory usage details (over capykv\'s memory accounting)',
+    since: '4.0.0',
+    group: 'server',
+    complexity: 'O(1)',
+    tips: ['nondeterministic_output', 'request_policy:all_shards', 'response_policy:special'],
   },
   'memory|usage': {
     summary: 'Estimates the bytes a key and its value take in memory',

@@ -1,4 +1,5 @@
-// MEMORY USAGE and MEMORY HELP, with Redis 7.0.15's syntax, replies and errors.
+// MEMORY USAGE, PURGE, HELP (and STATS, DOCTOR, MALLOC-STATS from memory-stats.ts), with Redis
+// 7.0.15's syntax, replies and errors.
 // MEMORY USAGE key [SAMPLES count] answers the bytes capykv's accounting charges the key: what
 // used_memory_dataset sums and maxmemory evicts by (memoryUsage below; docs/server.md "Memory
 // and eviction" lists the figures beside Redis's per type). SAMPLES is parsed as Redis parses it
@@ -9,7 +10,9 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { entryBytes, type Entry } from '../state/keyspace.js'
 import { KEY_MEMORY_OVERHEAD } from '../state/memory-model.js'
-import { helpLines } from './services.js'
+import { helpLines, services } from './services.js'
+import { MALLOC_STATS_TEXT, memoryDoctorText, memoryStatsReply } from './memory-stats.js'
+import { scriptingMemoryInfo } from './scripting.js'
 import { parseLongLong, writeHelp } from './connection.js'
 import {
   ERR_NOT_INTEGER, ERR_SYNTAX, type CommandContext, type CommandSpec, type Handler,
@@ -65,12 +68,25 @@ function collectGarbage(): void {
 }
 
 const MEMORY_HELP = helpLines('MEMORY', [
+  'DOCTOR',
+  '    Return memory problems reports.',
+  'MALLOC-STATS',
+  '    Return internal statistics report from the memory allocator.',
+  'PURGE',
+  '    Attempt to purge dirty pages for reclamation by the allocator.',
+  'STATS',
+  '    Return information about the memory usage of the server.',
   'USAGE <key> [SAMPLES <count>]',
   '    Return memory in bytes used by <key> and its value. Nested values are',
   '    sampled up to <count> times (default: 5, 0 means sample all).',
-  'PURGE',
-  '    Attempt to purge dirty pages for reclamation by the allocator.',
 ])
+
+/** The scripts cached for EVALSHA (INFO number_of_cached_scripts), for MEMORY DOCTOR. */
+function cachedScripts(ctx: CommandContext): number {
+  const line = scriptingMemoryInfo(ctx.server as object, ctx.store.keyspace)
+    .find((l) => l.startsWith('number_of_cached_scripts:'))
+  return Number(line?.split(':')[1] ?? 0)
+}
 
 function spec(name: string, arity: number, flags: CommandSpec['flags'],
   keys: [number, number, number], categories: string[], handler: Handler, tips?: string[],
@@ -93,6 +109,13 @@ export const memoryCommands: CommandSpec[] = [
       collectGarbage()
       ctx.reply.simple('OK')
     }),
+    spec('memory|stats', 2, [], [0, 0, 0], ['slow'],
+      (ctx) => memoryStatsReply(ctx, services(ctx))),
+    spec('memory|doctor', 2, [], [0, 0, 0], ['slow'],
+      (ctx) => ctx.reply.verbatim(memoryDoctorText(services(ctx), cachedScripts(ctx)))),
+    // A Redis built without jemalloc answers this bulk string (V8 has no such report).
+    spec('memory|malloc-stats', 2, [], [0, 0, 0], ['slow'],
+      (ctx) => ctx.reply.bulk(MALLOC_STATS_TEXT)),
     spec('memory|help', 2, ['loading', 'stale'], [0, 0, 0], ['slow'],
       (ctx) => writeHelp(ctx, MEMORY_HELP)),
   ]),

@@ -100,3 +100,63 @@ t.test('LATENCY HISTOGRAM and INFO latencystats as redis-server 7.0.15', async (
     'the reference prints set\'s percentiles')
   for (const [i, w] of want.entries()) t.same(got[i], w, `step ${i}`)
 })
+
+/** MEMORY STATS as [name, kind] pairs ('int', 'text' or a nested db map's shape). */
+function statsShape(reply: unknown[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < reply.length; i += 2) {
+    const v = reply[i + 1]
+    const kind = typeof v === 'number' ? 'int' : Array.isArray(v) ? statsShape(v).join(' ') :
+      /^-?(\d+(\.\d+)?(e[+-]\d+)?|inf|nan)$/.test(String(v)) ? 'double' : `odd ${String(v)}`
+    out.push(`${String(reply[i])}=${kind}`)
+  }
+  return out
+}
+
+async function memoryScenario(r: Redis): Promise<unknown[]> {
+  const out: unknown[] = []
+  const call = async (...args: string[]): Promise<unknown> => {
+    try {
+      return await r.call(args[0] as string, ...args.slice(1))
+    } catch (e) {
+      return `error: ${(e as Error).message}`
+    }
+  }
+  out.push(statsShape(await r.call('MEMORY', 'STATS') as unknown[]))
+  await r.set('a', 'x'.repeat(100))
+  await r.select(3)
+  await r.hset('h', 'f', 'v')
+  await r.select(0)
+  out.push(statsShape(await r.call('MEMORY', 'STATS') as unknown[]))
+  out.push(await call('MEMORY', 'DOCTOR'), typeof await call('MEMORY', 'MALLOC-STATS'))
+  for (const sub of ['STATS', 'DOCTOR', 'MALLOC-STATS']) out.push(await call('MEMORY', sub, 'x'))
+  out.push(await call('MEMORY', 'HELP'))
+  return out
+}
+
+t.test('MEMORY STATS / DOCTOR / MALLOC-STATS have Redis 7.0.15\'s shapes', async (t) => {
+  if (!requireBinary(t, 'redis-server')) return
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const capykv = await startCapykv()
+  t.teardown(() => capykv.stop())
+  const a = new Redis({ port: redis.port, host: '127.0.0.1' })
+  const b = new Redis({ port: capykv.port, host: '127.0.0.1' })
+  t.teardown(() => { a.disconnect(); b.disconnect() })
+  const want = await memoryScenario(a)
+  const got = await memoryScenario(b)
+  t.ok((want[1] as string[]).includes('db.3=overhead.hashtable.main=int ' +
+    'overhead.hashtable.expires=int overhead.hashtable.slot-to-keys=int'), 'a db.N map per db')
+  for (const [i, w] of want.entries()) t.same(got[i], w, `step ${i}`)
+  // Consistency with INFO memory, and the figures' sums (capykv's side).
+  const stats = await b.call('MEMORY', 'STATS') as unknown[]
+  const field = (name: string): number => Number(stats[stats.indexOf(name) + 1])
+  const info = await b.info('memory')
+  const infoNumber = (name: string): number =>
+    Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1])
+  t.equal(field('dataset.bytes'), infoNumber('used_memory_dataset'), 'dataset = INFO dataset')
+  t.equal(field('total.allocated'), field('overhead.total') + field('dataset.bytes'),
+    'total = overhead + dataset')
+  t.equal(field('keys.count'), 2)
+  t.ok(field('dataset.bytes') > 0 && field('overhead.total') > 0, 'both parts counted')
+})
