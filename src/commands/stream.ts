@@ -183,8 +183,15 @@ function trim(ctx: CommandContext, key: string, s: Stream, a: TrimArgs): number 
   return plan.deleted
 }
 
+/** What addTrimArgsOrReply returns for `XADD key * …` (no option before the id): shared, read only. */
+const PLAIN_XADD: Readonly<AddArgs> = Object.freeze({
+  strategy: 'none', approx: false, limit: 0, maxlen: 0n, minid: 0n, id: 0n, idGiven: false,
+  seqGiven: true, noMkstream: false, idPos: 2,
+})
+
 const xadd: Handler = (ctx, argv) => {
-  const a = addTrimArgsOrReply(ctx, argv, true)
+  const third = argv[2] as Buffer
+  const a = third.length === 1 && third[0] === 0x2a ? PLAIN_XADD : addTrimArgsOrReply(ctx, argv, true)
   if (a === null) return
   const fieldPos = a.idPos + 1
   const rest = argv.length - fieldPos
