@@ -7,6 +7,10 @@
 // reported as requests/s, messages delivered per second (from the first request to the last
 // message), the server's CPU seconds (user + sys, /proc) per request over the same span — the
 // figure least moved by other load on a shared machine — and the ratios to Redis.
+// Storm (issue 16 "Must show" 5): while redis-benchmark floods PUBLISH (-c 50 -P 16) to a
+// channel with 100 subscribers, an ordinary client runs GET (redis-benchmark -c 1 -n 2000) and
+// its p50/p99 are reported beside Redis's under the same storm (target: p99 within 2x); the
+// flood is stopped when the probe ends ("flood outlasted the probe" says it covered it).
 // Usage: node dist/bench/pubsub.js [--rounds N] [--requests N]
 
 import { spawn } from 'node:child_process'
@@ -135,6 +139,59 @@ async function measure(server: Running, w: Workload, requests: number): Promise<
   throw new Error(`no redis-benchmark result:\n${out}`)
 }
 
+interface StormSample { p50Ms: number; p99Ms: number; covered: boolean }
+
+/** An ordinary client's GET latency during a PUBLISH flood to 100 subscribers. */
+async function storm(server: Running, requests: number): Promise<StormSample> {
+  const w = WORKLOADS[1] as Workload
+  const subs = await subscribers(server.port, w)
+  const base = ['-h', '127.0.0.1', '-p', String(server.port), '--csv']
+  const flood = spawn('redis-benchmark', [...base, '-c', '50', '-P', '16', '-n',
+    String(requests * 20), ...w.command], { stdio: 'ignore' })
+  let floodEnded = false
+  flood.on('exit', () => { floodEnded = true })
+  try {
+    await new Promise((r) => setTimeout(r, 300)) // the flood running
+    const out = await run('redis-benchmark', [...base, '-c', '1', '-n', '2000', '-t', 'get'])
+    const covered = !floodEnded
+    for (const line of out.split('\n')) {
+      const cells = line.trim().split('","').map((c) => c.replace(/^"|"$/g, ''))
+      if (cells[0] === 'GET') {
+        return { p50Ms: Number(cells[4]), p99Ms: Number(cells[6]), covered }
+      }
+    }
+    throw new Error(`no redis-benchmark result:\n${out}`)
+  } finally {
+    if (!floodEnded) flood.kill('SIGKILL')
+    for (const sock of subs.sockets) sock.destroy()
+  }
+}
+
+async function stormTable(targets: { label: string; kind: ServerKind }[],
+  options: Options): Promise<Record<string, StormSample[]>> {
+  const samples: Record<string, StormSample[]> = {}
+  for (let round = 0; round < options.rounds; round++) {
+    for (const t of targets) {
+      const server = await startServer(t.kind)
+      try {
+        (samples[t.label] ??= []).push(await storm(server, options.requests))
+      } finally {
+        await server.stop()
+      }
+    }
+  }
+  const med = (label: string, pick: 'p50Ms' | 'p99Ms'): number =>
+    median((samples[label] ?? []).map((x) => x[pick]))
+  console.log(table(['GET -c 1 during a PUBLISH storm (100 subscribers)',
+    ...targets.map((t) => `${t.label} p50 / p99 ms`), 'p99 ÷ redis', 'note'],
+  [['median of rounds', ...targets.map((t) => `${med(t.label, 'p50Ms').toFixed(3)} / ` +
+    `${med(t.label, 'p99Ms').toFixed(3)}`),
+  (med('capykv-pm', 'p99Ms') / med('redis', 'p99Ms')).toFixed(2) + '×',
+  Object.values(samples).flat().every((x) => x.covered) ? 'flood outlasted the probe'
+    : 'a flood ended before its probe']]))
+  return samples
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2))
   const versions = redisVersions()
@@ -179,8 +236,9 @@ async function main(): Promise<void> {
     'req/s ÷ redis', 'delivered ÷ redis', ...targets.map((t) => `${t.label} CPU µs/req`),
     'CPU ÷ redis', 'note']
   console.log(table(head, rows))
+  const stormSamples = await stormTable(targets, options)
   const file = writeResults('pubsub', { machine: machine(), versions, options,
-    samples: Object.fromEntries(samples) })
+    samples: Object.fromEntries(samples), storm: stormSamples })
   console.log(`raw samples: ${file}`)
 }
 
