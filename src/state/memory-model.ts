@@ -24,8 +24,15 @@ import { streamValueMemory } from './stream-memory.js'
  * runs (mean 420: the constant stands). One purge read as low as 287: V8 frees a collected
  * ArrayBuffer's backing store (the index's grown columns) after the collection, on a background
  * thread. The per-byte slope from 10 / 100 / 1000-byte values is about 1.1.
+ * Re-measured after the KeyTable (2026-12-07 21:15-22:00, the same 16 + 100-byte keys):
+ * resident less pool 396-398 B per key at 100,000 keys (maxmemory-accounting.test, twice) and
+ * 366 at 1 M (node dist/bench/key-memory.js, twice); V8 heap plus array buffers 336-406 from 30 k
+ * to 1 M keys (the index's columns grow by doubling per part, so their share per key varies with
+ * the fill). 290 over-charged 1 M keys by 10.4 % (561 accounted, 508 measured); 260 puts the
+ * model's DRAM (260 + 16 + 110 = 386) inside that range: 531 accounted, 4.5 % over at 1 M,
+ * 1.7 % under at 100 k.
  */
-export const KEY_MEMORY_OVERHEAD = 290
+export const KEY_MEMORY_OVERHEAD = 260
 /** A string value's bytes in DRAM per byte (slab framing and alignment, measured as above). */
 const STRING_BYTE_FACTOR = 1.1
 /** Per element of a collection, beyond its bytes (entry.bytes counts those). */
