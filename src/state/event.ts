@@ -12,8 +12,8 @@
 //   change and records its undo as data in an UndoLog instead (no closure per event: the
 //   string path's PUT and DEL, issue 15 stage 2). Both forms leave the same state.
 
-import { assert } from '../assert.js'
-import { ByteReader, type ByteWriter, DecodeError } from './bytes.js'
+import { VERIFY, assert } from '../assert.js'
+import { ByteReader, ByteWriter, DecodeError } from './bytes.js'
 import { EVENT_TYPES } from './event-registry.js'
 import type { Keyspace } from './keyspace.js'
 import type { Undo, UndoLog } from './undo-log.js'
@@ -65,12 +65,32 @@ export function eventType(code: number): EventType {
 export function encodeEvents(w: ByteWriter, events: readonly Event[],
   count = events.length): void {
   assert(count <= events.length, 'encode only events that exist')
+  const start = w.length
   w.varuint(count)
   for (let i = 0; i < count; i++) {
     const e = events[i] as Event
     w.u8(e.code)
     eventType(e.code).encode(w, e)
   }
+  if (VERIFY) verifyRoundTrip(w.buf, start, w.length, count)
+}
+
+/**
+ * VERIFY: the payload just written decodes to `count` events that encode to the same bytes
+ * (encode → decode → encode), so no event type's decode can read back something else than its
+ * encode wrote. O(payload); never on in production (src/assert.ts).
+ */
+function verifyRoundTrip(buf: Buffer, start: number, end: number, count: number): void {
+  const back = decodeEvents(buf, start, end)
+  assert(back.length === count, 'an event payload decodes to as many events as were encoded')
+  const again = new ByteWriter(Math.max(16, end - start))
+  again.varuint(back.length)
+  for (const e of back) {
+    again.u8(e.code)
+    eventType(e.code).encode(again, e)
+  }
+  assert(again.length === end - start && again.buf.subarray(0, again.length)
+    .equals(buf.subarray(start, end)), 'an event payload re-encodes to the same bytes')
 }
 
 export function decodeEvents(buf: Buffer, start: number, end: number): Event[] {

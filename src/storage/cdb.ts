@@ -13,6 +13,8 @@
 // with crc.ts: it runs at every commit, where a native call returning a BigInt costs ten times
 // the CRC itself. test/unit/cdb.test.ts checks it against crc.ts.
 
+import { VERIFY, assert } from '../assert.js'
+
 export const TAIL_TAG = 0x6c696174 // 'tail'
 export const HEAD_TAG = 0x64616568 // 'head'
 /** The tag of each copy of the tail word and of the head word (layout.ts: *_WORD_OFFSETS). */
@@ -64,7 +66,15 @@ function checkOf(tag: number, value: number, seed: bigint): number {
 
 export function encodeWord(tag: number, ringOffset: number, seed: bigint): { lo: number; hi: number } {
   const value = ringOffset / 8
-  return { lo: value, hi: checkOf(tag, value, seed) }
+  const word = { lo: value, hi: checkOf(tag, value, seed) }
+  if (VERIFY) {
+    assert(Number.isInteger(value) && value >= 0 && value <= 0xffffffff, 'a word names an 8-byte aligned offset')
+    const bytes = Buffer.alloc(8)
+    bytes.writeUInt32LE(word.lo, 0)
+    bytes.writeUInt32LE(word.hi, 4)
+    assert(decodeWord(bytes, 0, tag, seed) === ringOffset, 'a root word decodes to its offset')
+  }
+  return word
 }
 
 /** The ring offset a word names, or null when its check fails. */

@@ -44,6 +44,7 @@
 // Pools are created whole (blocks allocated), initialised under a temporary name and renamed,
 // so a crash during creation leaves no half-made pool under the real name.
 
+import { VERIFY, assert } from '../assert.js'
 import { crc64 } from './crc.js'
 
 export const MAGIC = Buffer.from('CAPYKV01', 'latin1')
@@ -105,6 +106,14 @@ export function encodeHeader(h: PoolHeader, copy = 0, version = FORMAT_VERSION):
   if (version !== FORMAT_VERSION_V1) buf.writeUInt32LE(copy, HEADER_COPY_INDEX_OFFSET)
   const crc = crc64(buf, 0, HEADER_CRC_OFFSET, 0n)
   buf.writeBigUInt64LE(crc, HEADER_CRC_OFFSET)
+  if (VERIFY) {
+    const back = decodeHeaderCopy(buf, copy)
+    assert(back.kind === 'ok' && back.version === version, 'a header decodes as written')
+    assert(back.kind === 'ok' && back.header.poolBytes === h.poolBytes &&
+      back.header.logOffset === h.logOffset && back.header.ringBytes === h.ringBytes &&
+      back.header.createdAtMs === h.createdAtMs && back.header.poolId.equals(h.poolId.subarray(0, 16)),
+    'a header decodes to its fields')
+  }
   return buf
 }
 
