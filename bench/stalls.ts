@@ -3,7 +3,7 @@
 // another client saw), how long the probe took, and for the memory probes the server's RSS.
 // Timings and RSS are figures to compare as ratios, never test assertions.
 //
-//   npx tsc -p tsconfig.json && node dist/bench/stalls.js [--probes incr,slab,big,pool]
+//   npx tsc -p tsconfig.json && node dist/bench/stalls.js [--probes incr,slab,big,pool,poolmix]
 //     [--main /path/to/other/dist/src/main.js]
 //
 // Probes:
@@ -16,6 +16,9 @@
 //   max, RSS peak (sampled every 20 ms) and RSS after, against the start. capykv's pool: 2 GiB.
 // - pool: at a full 64 MiB store, 50 pipelined 1 MiB SETs that are all refused (as
 //   bench/full-pool.ts).
+// - poolmix: the same store with two fill keys deleted, 50 pipelined (INCR, 1 MiB SET) pairs: each
+//   refused SET comes after a commit (an engine that compacts per refusal after any commit
+//   stalls here, not in `pool`).
 
 import net from 'node:net'
 import { Redis } from 'ioredis'
@@ -193,6 +196,32 @@ async function probePool(server: Running): Promise<Omit<Row, 'probe' | 'server'>
     note: `${filled} stored, ${replies.filter(([e]) => e !== null).length} of 50 refused` }
 }
 
+/**
+ * As probePool, but at a full store with a little room made (two fill keys deleted) and each
+ * refused SET preceded by an INCR that commits: 50 pipelined (INCR, 1 MiB SET) pairs.
+ */
+async function probePoolMix(server: Running): Promise<Omit<Row, 'probe' | 'server'>> {
+  const a = new Redis({ port: server.port, host: '127.0.0.1' })
+  const value = Buffer.alloc(1 << 20, 97)
+  let filled = 0
+  for (; filled < 512; filled++) {
+    try { await a.set(`fill${filled}`, value) } catch { break }
+  }
+  await a.del('fill0', 'fill1')
+  const side = sidePinger(server.port)
+  await new Promise((r) => setTimeout(r, 50))
+  const t0 = performance.now()
+  const p = a.pipeline()
+  for (let i = 0; i < 50; i++) p.incr('counter').set(`x${i}`, value)
+  const replies = (await p.exec()) ?? []
+  const ms = performance.now() - t0
+  a.disconnect()
+  const refused = replies.filter(([e], i) => i % 2 === 1 && e !== null).length
+  const incrs = replies.filter(([e], i) => i % 2 === 0 && e === null).length
+  return { ms: Math.round(ms), pingMaxMs: await side.stop(),
+    note: `${filled} stored, ${refused} of 50 SETs refused, ${incrs} of 50 INCRs done` }
+}
+
 type Probe = (s: Running) => Promise<Omit<Row, 'probe' | 'server'>>
 
 const PROBES: Record<string, { probe: Probe; redisArgs: string[]; capykvPool: string }> = {
@@ -200,6 +229,7 @@ const PROBES: Record<string, { probe: Probe; redisArgs: string[]; capykvPool: st
   slab: { probe: probeSlab, redisArgs: [], capykvPool: '256mb' },
   big: { probe: probeBig, redisArgs: [], capykvPool: '2gb' },
   pool: { probe: probePool, redisArgs: ['--maxmemory', '64mb'], capykvPool: '64mb' },
+  poolmix: { probe: probePoolMix, redisArgs: ['--maxmemory', '64mb'], capykvPool: '64mb' },
 }
 
 async function main(): Promise<void> {
@@ -208,7 +238,7 @@ async function main(): Promise<void> {
     return i > 0 ? process.argv[i + 1] : undefined
   }
   const mainPath = argAt('--main')
-  const names = (argAt('--probes') ?? 'incr,slab,big,pool').split(',')
+  const names = (argAt('--probes') ?? 'incr,slab,big,pool,poolmix').split(',')
   const rows: Row[] = []
   for (const name of names) {
     const p = PROBES[name]

@@ -17,6 +17,7 @@ import { nowMs } from '../clock.js'
 import { StoreError } from '../errors.js'
 import { recoverAsync, recover, type RecoveredLog, type RecoveryProgress } from '../recovery/recover.js'
 import { Transaction } from './transaction.js'
+import { CompactionMemo } from './compaction-memo.js'
 import { DB_COUNT, KeyMap, type Keyspace, type KeyspaceObserver } from '../state/keyspace.js'
 import {
   Checkpointer, incrementalReserveBytes, smallReserveBytes, writeReserveBytes,
@@ -121,13 +122,8 @@ export class Store {
   private eventsAtBegin = 0
   private eventsAtCheckpoint = 0
   outOfSpaceRefusals = 0
-  /**
-   * eventsCommitted when a compaction for a refused transaction could not make room (-1: none).
-   * Until another transaction commits, the log holds that checkpoint alone and a new one would
-   * be the same size: a refusal then answers at once instead of checkpointing the whole state
-   * again on the request path (issue 19: 50 refused SETs stalled every client for 1 s).
-   */
-  private futileCompactionAt = -1
+  /** Whether a refusal is worth a synchronous compaction (txn/compaction-memo.ts). */
+  private readonly compaction = new CompactionMemo()
   /** Evicts into a transaction that does not fit (null: the pool refuses it with OUT_OF_SPACE). */
   roomMaker: RoomMaker | null = null
   lastCheckpointAtMs = 0
@@ -265,16 +261,18 @@ export class Store {
   appendTransaction(txn: Transaction): void {
     if (this.failed !== null) throw this.failed
     if (!this.tryAppend(txn)) {
-      const futile = this.futileCompactionAt === this.eventsCommitted &&
-        this.checkpointer.active === null
+      const shortfall = this.log.shortfallBytes(this.log.writer.length, this.reserveFor(txn))
+      txn.undoAll() // liveBytes of the committed state, for the memo; and what a checkpoint needs
+      const futile = this.checkpointer.active === null && this.compaction.futile(
+        this.eventsCommitted, this.log.tailLsn, this.keyspace.liveBytes, this.checkpointer.completed,
+        shortfall, writeReserveBytes(this.log.ringBytes), this.roomMaker === null)
       // Room may be held by history rather than live data: compact now, then try once more.
-      if (!futile) {
-        txn.undoAll()
-        this.checkpointNow()
-        txn.reapply()
-      }
+      if (!futile) this.checkpointNow()
+      const live = this.keyspace.liveBytes
+      txn.reapply()
       if (futile || !this.tryAppend(txn)) {
-        this.futileCompactionAt = this.eventsCommitted
+        if (!futile) this.compaction.noteFutile(this.eventsCommitted, this.log.tailLsn, live,
+          this.checkpointer.completed)
         if (!this.evictToFit(txn)) {
           this.outOfSpaceRefusals++
           throw new StoreError('OUT_OF_SPACE')

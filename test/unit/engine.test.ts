@@ -196,6 +196,39 @@ t.test('at a full pool a refusal checkpoints once, then refuses at once until a 
     store.close()
   })
 
+t.test('at a full pool a write too large for any compaction is refused without one', async (t) => {
+  const path = poolPath(t)
+  const store = await Store.open(path, { sizeBytes: 256 * 1024, autoCheckpoint: false })
+  const big = Buffer.alloc(4000, 7)
+  let refusal: StoreError | null = null
+  for (let n = 0; refusal === null && n < 1000; n++) {
+    const r = tryCommit(store, put(`k${n}`, big))
+    if (r instanceof StoreError) refusal = r
+    else await r
+  }
+  t.equal(refusal?.code, 'OUT_OF_SPACE', 'full (the refusal ran a compaction)')
+  await commit(store, del('k0'), del('k1'), del('k2'))
+  const before = store.stats().checkpointsCompleted
+  for (let i = 0; i < 10; i++) {
+    await commit(store, put('counter', String(i)))
+    const r = tryCommit(store, put(`huge${i}`, Buffer.alloc(80_000, 1)))
+    t.equal(r instanceof StoreError ? r.code : 'accepted', 'OUT_OF_SPACE', `refusal ${i}`)
+  }
+  t.equal(store.stats().checkpointsCompleted, before,
+    'small commits between the refusals: no compaction (it could not free 80 KB)')
+  const state = canonical(store.keyspace)
+  t.ok(store.checkpointNow(), 'a compaction now...')
+  const r = tryCommit(store, put('huge', Buffer.alloc(80_000, 1)))
+  t.equal(r instanceof StoreError ? r.code : 'accepted', 'OUT_OF_SPACE',
+    '...does not make it fit either: the refusals were what compacting gives')
+  t.equal(canonical(store.keyspace), state, 'nothing of them applied')
+  await commit(store, del('k3'), del('k4'), del('k5'), del('k6'))
+  const fits = tryCommit(store, put('medium', big))
+  t.notOk(fits instanceof StoreError, 'after deletes a write that fits is accepted')
+  if (!(fits instanceof StoreError)) await fits
+  store.close()
+})
+
 t.test('checkpointNow compacts the log; reload rebuilds the keyspace from the pool', async (t) => {
   const path = poolPath(t)
   const store = await Store.open(path, { sizeBytes: 1 << 20, autoCheckpoint: false })
