@@ -324,8 +324,11 @@ const MUTANTS = [
     what: 'INCR logs the TTL left as a delta that replay resolves against the clock',
     edits: [
       { file: 'src/commands/string.ts',
-        find: "putNotify(ctx, key, text, entry === undefined ? 0 : entry.expireAtMs, entry === undefined,\n    'incrby')\n  ctx.reply.integer(result)",
-        replace: "putNotify(ctx, key, text, entry === undefined || entry.expireAtMs === 0 ? 0 : ctx.nowMs - entry.expireAtMs, entry === undefined,\n    'incrby')\n  ctx.reply.integer(result)" },
+        find: "putNotify(ctx, key, text, expireAtMs, created, 'incrby')",
+        replace: "putNotify(ctx, key, text, expireAtMs === 0 ? 0 : ctx.nowMs - expireAtMs, created, 'incrby')" },
+      { file: 'src/state/core-events.ts',
+        find: 'return ks.setString(e.db, e.key, e.value, e.expireAtMs)',
+        replace: 'return ks.setString(e.db, e.key, e.value, e.expireAtMs < 0 ? nowMs() - e.expireAtMs : e.expireAtMs)' },
       { file: 'src/state/core-events.ts',
         find: 'new Entry(TYPE_STRING, keptValue(e.value), e.expireAtMs, e.value.length + 2)',
         replace: 'new Entry(TYPE_STRING, keptValue(e.value), e.expireAtMs < 0 ? nowMs() - e.expireAtMs : e.expireAtMs, e.value.length + 2)' },

@@ -6,8 +6,8 @@
 import type { Args } from '../resp/args.js'
 import { delEv } from '../state/core-events.js'
 import { expiryPaused } from './client-pause.js'
-import type { Entry } from '../state/keyspace.js'
-import { touchKey } from '../state/lru.js'
+import type { Entry, KeyMap } from '../state/keyspace.js'
+import { touchKey, touched } from '../state/lru.js'
 import { NOTIFY_EXPIRED, NOTIFY_KEY_MISS, notifyKeyspaceEvent } from './notify.js'
 import type { ServerServices, ServerStats } from './services.js'
 import type { CommandContext } from './spec.js'
@@ -83,6 +83,74 @@ export function lookupKeyArg(ctx: CommandContext, args: Args, i: number): Entry 
     if (stats !== null) stats.keyspaceHits++
   }
   return entry
+}
+
+/**
+ * GET's path for a live string kept in the key index itself (state/key-map.ts: no Entry, no
+ * Buffer): replies its bytes (copied into the reply) with lookupKeyArg's effects on a hit (the
+ * access word touched, keyspace_hits) and returns true. Returns false having done nothing when
+ * the key is absent, expired or held as an Entry: the caller takes lookupKeyArg then.
+ */
+export function replyStringArg(ctx: CommandContext, args: Args, i: number): boolean {
+  if (!args.viewMode) return false
+  const off = args.off[i] as number
+  const ks = ctx.keyspace
+  const map = ks.findKeyBytes(ctx.client.db, args.buf, off, off + (args.len[i] as number))
+  const h = ks.foundHandle
+  if (h === -1 || !map.isValue(h)) return false
+  const expireAtMs = map.expireAtOf(h)
+  if (expireAtMs !== 0 && expireAtMs < ctx.nowMs) return false
+  if (ctx.client.noTouch !== true) map.setAccessOf(h, touched(map.accessOf(h), ctx.nowMs))
+  if (ctx.readLookups === true) {
+    const stats = statsOf(ctx)
+    if (stats !== null) stats.keyspaceHits++
+  }
+  const page = map.valuePage(h)
+  const start = map.valueOffset(h)
+  const end = start + map.valueLength(h)
+  const reply = ctx.reply
+  if (reply.bulkRange !== undefined) reply.bulkRange(page, start, end)
+  else reply.bulk(Buffer.from(page.subarray(start, end)))
+  return true
+}
+
+/**
+ * lookupKey(ctx, key) for a write that needs only whether the key lives and its expiry (SET):
+ * -1 when it is missing (after lazy expiry), else its expireAtMs (0: none). A live string kept
+ * in the key index is read in place (lookupKey's effects on a hit, no Entry made).
+ */
+export function lookupKeyExpiry(ctx: CommandContext, key: string): number {
+  const map = findLiveValue(ctx, key)
+  if (map !== null) {
+    const h = ctx.keyspace.foundHandle
+    touchLiveValue(ctx, map, h)
+    return map.expireAtOf(h)
+  }
+  const entry = lookupKey(ctx, key)
+  return entry === undefined ? -1 : entry.expireAtMs
+}
+
+/**
+ * The map holding `key` in the client's database when it is a live string kept in the key
+ * index (its handle in ctx.keyspace.foundHandle), else null; no lookup effect either way (a
+ * caller that uses the value calls touchLiveValue, one that does not takes lookupKey).
+ */
+export function findLiveValue(ctx: CommandContext, key: string): KeyMap | null {
+  const ks = ctx.keyspace
+  const map = ks.findKey(ctx.client.db, key)
+  const h = ks.foundHandle
+  if (h === -1 || !map.isValue(h)) return null
+  const expireAtMs = map.expireAtOf(h)
+  return expireAtMs !== 0 && expireAtMs < ctx.nowMs ? null : map
+}
+
+/** lookupKey's effects on a hit, for value record h of `map` (findLiveValue's). */
+export function touchLiveValue(ctx: CommandContext, map: KeyMap, h: number): void {
+  if (ctx.client.noTouch !== true) map.setAccessOf(h, touched(map.accessOf(h), ctx.nowMs))
+  if (ctx.readLookups === true) {
+    const stats = statsOf(ctx)
+    if (stats !== null) stats.keyspaceHits++
+  }
 }
 
 /** INFO's counters, or null where there is no server (the embedded engine's own tests). */

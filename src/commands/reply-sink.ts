@@ -73,6 +73,10 @@ export class OutputSink implements ReplySink {
     this.target.writeBulk(b)
   }
 
+  bulkRange(src: Uint8Array, start: number, end: number): void {
+    this.target.writeBulkRange(src, start, end)
+  }
+
   nullBulk(): void {
     this.target.writeNull()
   }

@@ -20,6 +20,11 @@ export interface ReplySink {
   integer(n: number | bigint): void
   /** $len bulk; a string is written as UTF-8 unless it is a latin1 key (use Buffer then) */
   bulk(b: Buffer | string): void
+  /**
+   * bulk() of bytes src[start, end), copied before it returns (a value kept in the key index);
+   * sinks without it are given a copy through bulk().
+   */
+  bulkRange?(src: Uint8Array, start: number, end: number): void
   /** RESP2 $-1, RESP3 _ */
   nullBulk(): void
   /** RESP2 *-1, RESP3 _ */

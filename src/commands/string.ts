@@ -21,12 +21,16 @@
 
 import type { Args } from '../resp/args.js'
 import { delEv, expireEv } from '../state/core-events.js'
-import { TYPE_STRING, type Entry } from '../state/keyspace.js'
+import { TYPE_STRING, type Entry, type KeyMap } from '../state/keyspace.js'
+import { stringEncodingHints, type StringEncodingHint } from '../state/encoding-hints.js'
 import { noteExpiry } from './expire.js'
 import {
   addLongDouble, formatHuman, longDoubleFromInt, parseLongDouble, type LongDouble,
 } from './long-double.js'
-import { asReader, lookupKey, lookupKeyArg } from './lookup.js'
+import {
+  asReader, findLiveValue, lookupKey, lookupKeyArg, lookupKeyExpiry, replyStringArg,
+  touchLiveValue,
+} from './lookup.js'
 import { NOTIFY_GENERIC, NOTIFY_STRING, notifyKeyspaceEvent, notifyNew } from './notify.js'
 import {
   INT64_MAX, INT64_MIN, big, clampSafe, int64OrReply, isInt64Canonical, optionName, parseInt64,
@@ -55,8 +59,8 @@ const ERR_STRING_TOO_LONG = 'ERR string exceeds maximum allowed size (proto-max-
  * raw by content), 'raw' = forced raw (APPEND, SETRANGE), 'str' = createStringObject (embstr or
  * raw by length, never int: INCRBYFLOAT), 'int1' = an int that is not shared (COPY of an int).
  */
-export type EncodingHint = 'raw' | 'str' | 'int1'
-const encodingHints = new WeakMap<Buffer, EncodingHint>()
+export type EncodingHint = StringEncodingHint
+const encodingHints = stringEncodingHints
 
 /** A value built in place by a bit command (SETBIT, BITOP, BITFIELD): raw, as Redis's. */
 export function markRawString(value: Buffer): void {
@@ -155,6 +159,7 @@ function getGeneric(ctx: CommandContext, key: string): boolean {
 const getCommand = argsHandler((ctx, args) => {
   // getGeneric with the lookup by the argument's bytes (no key string when the key is found).
   const rctx = asReader(ctx)
+  if (replyStringArg(rctx, args, 1)) return // a string kept in the index: no Entry, no copy
   const entry = lookupKeyArg(rctx, args, 1)
   if (entry === undefined) ctx.reply.nullBulk()
   else if (entry.type !== TYPE_STRING) ctx.reply.error(WRONGTYPE)
@@ -290,8 +295,8 @@ function setGeneric(
     expireAtMs = at
   }
   if ((flags & F_GET) !== 0 && !getGeneric(ctx, key)) return
-  const existing = lookupKey(ctx, key)
-  const found = existing !== undefined
+  const existingExpireAtMs = lookupKeyExpiry(ctx, key) // a string in the index stays there
+  const found = existingExpireAtMs !== -1
   if (((flags & F_NX) !== 0 && found) || ((flags & F_XX) !== 0 && !found)) {
     if ((flags & F_GET) === 0) {
       if (abortReply !== null) abortReply()
@@ -299,9 +304,7 @@ function setGeneric(
     }
     return
   }
-  if (expire === null && (flags & F_KEEPTTL) !== 0 && existing !== undefined) {
-    expireAtMs = existing.expireAtMs
-  }
+  if (expire === null && (flags & F_KEEPTTL) !== 0 && found) expireAtMs = existingExpireAtMs
   putNotify(ctx, key, value, expireAtMs, !found, 'set')
   if (expire !== null) notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'expire', key)
   if ((flags & F_GET) === 0) {
@@ -432,8 +435,42 @@ function sharedInteger(n: number): Buffer {
   return b
 }
 
+/**
+ * The integer of a string kept in the key index (findLiveValue's record h of `map`) when it is
+ * canonical (Redis's string2ll: no sign but '-', no leading zero, not "-0") with 1 to 15
+ * digits, read in place; NaN for anything else (the Entry path decides then).
+ */
+function smallIntInPlace(map: KeyMap, h: number): number {
+  const page = map.valuePage(h)
+  const start = map.valueOffset(h)
+  const end = start + map.valueLength(h)
+  const negative = end > start && page[start] === 45 // '-'
+  const first = negative ? start + 1 : start
+  const digits = end - first
+  if (digits < 1 || digits > 15) return NaN
+  if (page[first] === 48 && (digits > 1 || negative)) return NaN // "0…", "-0"
+  let n = 0
+  for (let i = first; i < end; i++) {
+    const d = (page[i] as number) - 48
+    if (d < 0 || d > 9) return NaN
+    n = n * 10 + d
+  }
+  return negative ? -n : n
+}
+
 /** incrDecrCommand: add `incr` to the int64 at key (0 when missing); the result is logged. */
 function incrDecrGeneric(ctx: CommandContext, key: string, incr: number | bigint): void {
+  const map = findLiveValue(ctx, key)
+  if (map !== null) {
+    // A string kept in the key index: read in place when it is a small canonical integer.
+    const h = ctx.keyspace.foundHandle
+    const value = smallIntInPlace(map, h)
+    if (!Number.isNaN(value)) {
+      touchLiveValue(ctx, map, h)
+      incrDecrFrom(ctx, key, value, incr, map.expireAtOf(h), false)
+      return
+    }
+  }
   const entry = stringEntryOrReply(ctx, key)
   if (entry === null) return
   let value: number | bigint = 0
@@ -445,6 +482,13 @@ function incrDecrGeneric(ctx: CommandContext, key: string, incr: number | bigint
     }
     value = parsed
   }
+  incrDecrFrom(ctx, key, value, incr, entry === undefined ? 0 : entry.expireAtMs,
+    entry === undefined)
+}
+
+/** incrDecrGeneric once the key's value (0 when missing) and expiry are known. */
+function incrDecrFrom(ctx: CommandContext, key: string, value: number | bigint,
+  incr: number | bigint, expireAtMs: number, created: boolean): void {
   let result: number | bigint
   if (typeof value === 'number' && typeof incr === 'number' &&
       Number.isSafeInteger(value + incr)) {
@@ -459,8 +503,7 @@ function incrDecrGeneric(ctx: CommandContext, key: string, incr: number | bigint
   }
   const text = typeof result === 'number' && result >= 0 && result < SHARED_INTEGERS
     ? sharedInteger(result) : Buffer.from(String(result), 'latin1')
-  putNotify(ctx, key, text, entry === undefined ? 0 : entry.expireAtMs, entry === undefined,
-    'incrby')
+  putNotify(ctx, key, text, expireAtMs, created, 'incrby')
   ctx.reply.integer(result)
 }
 

@@ -418,6 +418,22 @@ export class OutputBuffer {
   }
 
   /** '$len' bytes; strings are written as UTF-8. */
+  /** A bulk string of bytes src[start, end) (copied now: src may change afterwards). */
+  writeBulkRange(src: Uint8Array, start: number, end: number): void {
+    const length = end - start
+    this.writeNumberLine(0x24, length, length + 2)
+    const buf = this.buf
+    let pos = this.pos
+    if (length <= 16) {
+      for (let i = start; i < end; i++) buf[pos++] = src[i] as number
+    } else {
+      buf.set(src.subarray(start, end), pos)
+      pos += length
+    }
+    this.pos = pos
+    this.writeCrlf()
+  }
+
   writeBulk(value: string | Buffer): void {
     if (typeof value === 'string') {
       const length = Buffer.byteLength(value, 'utf8')

@@ -14,7 +14,7 @@
 import { keptValue } from './kept-value.js'
 import { ByteReader, ByteWriter } from './bytes.js'
 import { readDb } from './coll-common.js'
-import { carryEncodingHints } from './encoding-hints.js'
+import { carryEncodingHints, stringEncodingHints } from './encoding-hints.js'
 import type { EventType, Undo } from './event.js'
 import type { UndoLog } from './undo-log.js'
 import { Entry, KeyMap, type Keyspace, TYPE_STRING, DB_COUNT, ENTRY_OVERHEAD_BYTES, keyHashBytes } from './keyspace.js'
@@ -81,9 +81,18 @@ export function deleteEntryLogged(ks: Keyspace, db: number, key: string, undo: U
   return true
 }
 
-/** The entry a PUT stores (both apply forms). */
+/** The entry a PUT stores when its value carries an encoding hint. */
 function entryOfPut(e: PutEvent): Entry {
   return new Entry(TYPE_STRING, keptValue(e.value), e.expireAtMs, e.value.length + 2)
+}
+
+/**
+ * Apply a PUT; returns the previous entry. A value without an encoding hint (the usual one) is
+ * kept in the key index itself, no Entry (Keyspace.setString); a hinted one needs its Buffer.
+ */
+function applyPut(ks: Keyspace, e: PutEvent): Entry | undefined {
+  if (stringEncodingHints.has(e.value)) return ks.set(e.db, e.key, entryOfPut(e))
+  return ks.setString(e.db, e.key, e.value, e.expireAtMs)
 }
 
 export const putEvent: EventType<PutEvent> = {
@@ -92,8 +101,16 @@ export const putEvent: EventType<PutEvent> = {
     w.u8(e.db); w.str(e.key); w.bytes(e.value); w.f64(e.expireAtMs)
   },
   decode: (r) => ({ code: EV_PUT, db: readDb(r), key: r.str(), value: r.bytes(), expireAtMs: r.f64() }),
-  apply: (ks, e) => putEntry(ks, e.db, e.key, entryOfPut(e)),
-  applyLogged: (ks, e, undo) => putEntryLogged(ks, e.db, e.key, entryOfPut(e), undo),
+  apply(ks, e) {
+    const previous = applyPut(ks, e)
+    return previous === undefined
+      ? () => { ks.delete(e.db, e.key) }
+      : () => { ks.set(e.db, e.key, previous) }
+  },
+  applyLogged(ks, e, undo) {
+    undo.entry(e.db, e.key, applyPut(ks, e))
+    return true
+  },
   deferInto: (ks, r) => deferStringWrite(ks, r, EV_PUT),
 
 }

@@ -9,6 +9,16 @@ import { ZSet } from './zset.js'
 
 const converted = new WeakSet<object>()
 
+/**
+ * How Redis made the object holding a stored string Buffer (commands/string.ts reads and sets
+ * them: OBJECT ENCODING / REFCOUNT): absent = by content, 'raw' = forced raw (APPEND, SETRANGE),
+ * 'str' = embstr or raw by length (INCRBYFLOAT), 'int1' = an unshared int (COPY of an int). Here
+ * so that the PUT event keeps a value WITHOUT a hint in the key index's columns (no Buffer, so
+ * nothing to hang a hint on: state/key-map.ts) and one with a hint as an Entry.
+ */
+export type StringEncodingHint = 'raw' | 'str' | 'int1'
+export const stringEncodingHints = new WeakMap<Buffer, StringEncodingHint>()
+
 export function markConverted(value: object): void {
   converted.add(value)
 }

@@ -1,4 +1,5 @@
-// Key bytes for the typed-array key index (state/key-table.ts), and the hashes it uses.
+// Key bytes (and string values) for the typed-array key index (state/key-table.ts), and the
+// hashes it uses.
 // KeyArena keeps each key's bytes in a chunk of a size class (8-byte steps up to ARENA_CLASS_MAX),
 // in pages that never move, so storing a key never copies the others (no pause while growing);
 // a freed chunk goes on its class's free list and is reused by the next key of that class.
@@ -131,6 +132,16 @@ export class KeyArena {
       return
     }
     ;(this.free[n === 0 ? 0 : (n - 1) >>> 3] as number[]).push(at)
+  }
+
+  /** The bytes holding the chunk at `at` (from offset(at) on). */
+  page(at: number): Uint8Array {
+    return at < 0 ? this.big[-at - 1] as Latin1Page : this.pages[Math.floor(at / PAGE_MAX)] as Latin1Page
+  }
+
+  /** Where the chunk at `at` starts in page(at). */
+  offset(at: number): number {
+    return at < 0 ? 0 : at % PAGE_MAX
   }
 
   /** The key at `at` (length n) equals latin1 string `key` (of length n). */

@@ -10,7 +10,9 @@
 //   length and, up to INLINE_KEY_BYTES, its bytes (one cache line read per record a lookup
 //   visits; longer keys have an arena address in a column), then columns for the expiry (f64 ms,
 //   0 = none), the position in the volatile list (i32, -1 = none), and the reference (a JS
-//   array). Deleting a record moves the last one into
+//   array) — or, for a record holding a VALUE (a string value kept in the table, no JS object:
+//   issue 15), its length in the record's word 3, its address in the table's value arena and its
+//   access word (LRU/LFU bits, state/lru.ts) in columns. Deleting a record moves the last one into
 //   its place (so a uniform random key costs O(1): eviction's and RANDOMKEY's sampling);
 // - chained buckets indexed by the TOP `bits` bits of the mixed hash: growing from bits to bits+1
 //   splits bucket b into 2b and 2b+1, so the order of buckets is the order of hashes. Growth is
@@ -34,7 +36,10 @@
 //   while growing and that old bucket is not yet moved (index >= moved), else in the new table;
 // - old buckets below `moved` are empty; growth completes before the next one starts;
 // - vslot[r] >= 0 exactly when expire[r] !== 0, and vrecs[vslot[r]] === r;
-// - a key's arena chunk is owned by its record alone (released when the record is deleted).
+// - a key's arena chunk is owned by its record alone (released when the record is deleted);
+// - a record holds a reference or a value, never both: word 3 is -1 and refs[r] is set, or
+//   word 3 is the value's length >= 0 and refs[r] is undefined; a value's chunk in the value
+//   arena is owned by its record alone (released when the record is deleted or takes a ref).
 
 import { assert } from '../assert.js'
 import { fnv1a, KeyArena, type Latin1Page, mixHash } from './key-arena.js'
@@ -56,7 +61,8 @@ const INITIAL_RECORDS = 4
 class Part<V> {
   /**
    * Records, RECORD_WORDS 32-bit words each, so a lookup reads one cache line per record:
-   * word 0 the mixed hash, 1 the chain link, 2 the key's length, 3 unused, words 4..7 the key's
+   * word 0 the mixed hash, 1 the chain link, 2 the key's length, 3 the value's length (-1: the
+   * record holds a reference instead), words 4..7 the key's
    * bytes when it has at most INLINE_KEY_BYTES (else keyAt holds its arena address).
    */
   rec = new Int32Array(INITIAL_RECORDS * RECORD_WORDS)
@@ -66,6 +72,9 @@ class Part<V> {
   keyAt = new Float64Array(INITIAL_RECORDS)
   expire = new Float64Array(INITIAL_RECORDS)
   vslot = new Int32Array(INITIAL_RECORDS)
+  /** A value record's address in the value arena, and its access word (state/lru.ts). */
+  vat = new Float64Array(INITIAL_RECORDS)
+  acc = new Int32Array(INITIAL_RECORDS)
   refs: V[] = []
   size = 0
   bits = INITIAL_BITS
@@ -93,6 +102,8 @@ class Part<V> {
     this.keyAt = widen(this.keyAt, new Float64Array(n))
     this.expire = widen(this.expire, new Float64Array(n))
     this.vslot = widen(this.vslot, new Int32Array(n))
+    this.vat = widen(this.vat, new Float64Array(n))
+    this.acc = widen(this.acc, new Int32Array(n))
   }
 
   /** Record r's key is latin1 string `key` (store it inline or in the arena). */
@@ -274,6 +285,8 @@ export class KeyTable<V> {
   /** Parts are made on first use (part()): a keyspace has 16 tables, most of them empty. */
   private readonly parts: (Part<V> | undefined)[] = new Array<Part<V> | undefined>(TABLE_PARTS).fill(undefined)
   readonly arena = new KeyArena()
+  /** The value records' bytes (size classes as the keys', longer values in Buffers of their own). */
+  readonly values = new KeyArena()
   /** Keys in the table. */
   size = 0
   /** Keys with an expiry. */
@@ -354,6 +367,7 @@ export class KeyTable<V> {
       const p = this.part(h & (TABLE_PARTS - 1))
       const r = Math.floor(h / TABLE_PARTS)
       const previous = p.refs[r] as V
+      this.dropValue(p, r)
       p.refs[r] = ref
       this.setExpiryIn(p, r, expireAtMs)
       return previous
@@ -373,6 +387,7 @@ export class KeyTable<V> {
     const r = p.size++
     this.size++
     p.recU[r << 3] = m
+    p.rec[(r << 3) + 3] = -1
     p.chainOf(m)
     p.rec[(r << 3) + 1] = p.cArr[p.cB] as number
     p.cArr[p.cB] = r
@@ -386,7 +401,7 @@ export class KeyTable<V> {
     return r
   }
 
-  /** Delete latin1 string `key`; returns its reference (undefined: absent). */
+  /** Delete latin1 string `key`; returns its reference (undefined: absent, or a value record). */
   delete(key: string, fnv = fnv1a(key)): V | undefined {
     const h = this.find(key, fnv)
     if (h === -1) return undefined
@@ -402,6 +417,7 @@ export class KeyTable<V> {
     if (p.old !== null) p.moveBuckets(MOVE_STEP)
     p.unlink(r, p.recU[r << 3] as number)
     p.releaseKey(this.arena, r)
+    this.dropValue(p, r)
     if (p.vslot[r] !== -1) {
       p.removeVolatile(r)
       this.volatileSize--
@@ -413,6 +429,8 @@ export class KeyTable<V> {
       p.rec.copyWithin(r << 3, last << 3, (last << 3) + 8)
       p.keyAt[r] = p.keyAt[last] as number
       p.expire[r] = p.expire[last] as number
+      p.vat[r] = p.vat[last] as number
+      p.acc[r] = p.acc[last] as number
       const vs = p.vslot[last] as number
       p.vslot[r] = vs
       if (vs !== -1) p.vrecs[vs] = r
@@ -446,6 +464,92 @@ export class KeyTable<V> {
       p.removeVolatile(r)
       this.volatileSize--
     }
+  }
+
+  // ---- values -------------------------------------------------------------------------------
+
+  /** Record h holds a value (not a reference). */
+  isValue(h: Handle): boolean {
+    return (this.part(h & (TABLE_PARTS - 1)).rec[(Math.floor(h / TABLE_PARTS) << 3) + 3] as number) >= 0
+  }
+
+  /** The length of record h's value (-1: it holds a reference). */
+  valueLength(h: Handle): number {
+    return this.part(h & (TABLE_PARTS - 1)).rec[(Math.floor(h / TABLE_PARTS) << 3) + 3] as number
+  }
+
+  /** The value arena address of value record h (its bytes: values.page / values.offset). */
+  valueAddress(h: Handle): number {
+    return this.part(h & (TABLE_PARTS - 1)).vat[Math.floor(h / TABLE_PARTS)] as number
+  }
+
+  /** A copy of value record h's bytes (a Buffer of its own). */
+  valueCopy(h: Handle): Buffer {
+    const n = this.valueLength(h)
+    assert(n >= 0, 'a value record')
+    const at = this.valueAddress(h)
+    const off = this.values.offset(at)
+    return Buffer.from(this.values.page(at).subarray(off, off + n))
+  }
+
+  /** The access word of value record h (state/lru.ts). */
+  access(h: Handle): number {
+    return this.part(h & (TABLE_PARTS - 1)).acc[Math.floor(h / TABLE_PARTS)] as number
+  }
+
+  setAccess(h: Handle, access: number): void {
+    this.part(h & (TABLE_PARTS - 1)).acc[Math.floor(h / TABLE_PARTS)] = access
+  }
+
+  /**
+   * Insert latin1 string `key` (FNV-1a `fnv`), ABSENT from the table (find returned -1 and
+   * nothing changed since), holding the value buf[start, end); returns its handle.
+   */
+  insertValue(key: string, fnv: number, buf: Uint8Array, start: number, end: number,
+    expireAtMs: number, access: number): Handle {
+    const m = mixHash(fnv)
+    const pi = m & (TABLE_PARTS - 1)
+    const p = this.part(pi)
+    const r = this.insertRecord(p, m, expireAtMs)
+    p.storeString(this.arena, r, key)
+    p.refs[r] = undefined as V
+    this.storeValue(p, r, buf, start, end, access)
+    return r * TABLE_PARTS + pi
+  }
+
+  /** Record h holds the value buf[start, end) from now on (its reference or value dropped). */
+  setValueAt(h: Handle, buf: Uint8Array, start: number, end: number, expireAtMs: number,
+    access: number): void {
+    const p = this.part(h & (TABLE_PARTS - 1))
+    const r = Math.floor(h / TABLE_PARTS)
+    this.dropValue(p, r)
+    p.refs[r] = undefined as V
+    this.storeValue(p, r, buf, start, end, access)
+    this.setExpiryIn(p, r, expireAtMs)
+  }
+
+  /** Record h holds reference `ref` from now on (its value, if any, released). */
+  setRefAt(h: Handle, ref: V): void {
+    const p = this.part(h & (TABLE_PARTS - 1))
+    const r = Math.floor(h / TABLE_PARTS)
+    this.dropValue(p, r)
+    p.refs[r] = ref
+  }
+
+  private storeValue(p: Part<V>, r: number, buf: Uint8Array, start: number, end: number,
+    access: number): void {
+    assert(end >= start, 'a value has a length')
+    p.vat[r] = this.values.storeBytes(buf, start, end)
+    p.rec[(r << 3) + 3] = end - start
+    p.acc[r] = access
+  }
+
+  /** Record r's value (if it holds one) is released; it holds neither a value nor a ref. */
+  private dropValue(p: Part<V>, r: number): void {
+    const n = p.rec[(r << 3) + 3] as number
+    if (n < 0) return
+    this.values.release(p.vat[r] as number, n)
+    p.rec[(r << 3) + 3] = -1
   }
 
   // ---- sampling -----------------------------------------------------------------------------
@@ -564,6 +668,14 @@ export class KeyTable<V> {
    * when returned (a key deleted after its range was read is skipped).
    */
   * entries(): IterableIterator<[string, V]> {
+    for (const [key, h] of this.handles()) yield [key, this.ref(h)]
+  }
+
+  /**
+   * entries() as keys and handles (a value record's reference is undefined): each handle is
+   * valid when yielded, until the table next changes.
+   */
+  * handles(): IterableIterator<[string, Handle]> {
     const handles: Handle[] = []
     const keys: string[] = []
     for (let pi = 0; pi < TABLE_PARTS; pi++) {
@@ -578,7 +690,7 @@ export class KeyTable<V> {
         for (const h of handles) keys.push(this.keyOf(h))
         for (const key of keys) {
           const h = this.find(key, fnv1a(key))
-          if (h !== -1) yield [key, this.ref(h)]
+          if (h !== -1) yield [key, h]
         }
         lo = hi
       }
@@ -622,6 +734,8 @@ export class KeyTable<V> {
         assert(seen[r] === 1, 'every record is chained')
         const vs = p.vslot[r] as number
         assert((vs !== -1) === (p.expire[r] !== 0), 'volatile exactly when it has an expiry')
+        assert(((p.rec[(r << 3) + 3] as number) >= 0) === (p.refs[r] === undefined),
+          'a record holds a value or a reference')
         if (vs !== -1) assert(p.vrecs[vs] === r, 'the volatile list knows its record')
         const key = p.keyString(this.arena, r)
         assert(this.find(key, fnv1a(key)) === r * TABLE_PARTS + pi, 'a key finds its own record')

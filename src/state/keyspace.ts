@@ -32,191 +32,27 @@
 
 import { assert } from '../assert.js'
 import { StoreError } from '../errors.js'
-import { fnv1a, fnv1aBytes, KeyTable } from './key-table.js'
-import { accessSettings, inheritAccess } from './lru.js'
-import { KEY_MEMORY_OVERHEAD, valueMemory } from './memory-model.js'
+import {
+  type Entry, ENTRY_OVERHEAD_BYTES, entryBytes, keyHash, keyHashBytes,
+} from './entry.js'
+import { KeyMap } from './key-map.js'
+import { inheritAccess } from './lru.js'
+import {
+  KEY_MEMORY_OVERHEAD, VALUE_KEY_MEMORY_OVERHEAD, stringValueMemory, valueMemory,
+} from './memory-model.js'
 import {
   CorruptMarks, PENDING_SHARDS, PendingDb, type CorruptKey, type DeferSource, type RecordVerifier,
 } from './pending-db.js'
 
 export { PENDING_SHARDS, type CorruptKey, type DeferSource, type RecordVerifier }
 
+export {
+  ENTRY_OVERHEAD_BYTES, Entry, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, entryBytes,
+  keyHash, keyHashBytes,
+} from './entry.js'
+export { KeyMap } from './key-map.js'
+
 export const DB_COUNT = 16
-export const TYPE_STRING = 0
-export const TYPE_LIST = 1
-export const TYPE_HASH = 2
-export const TYPE_SET = 3
-export const TYPE_ZSET = 4
-
-/** Fixed per-entry overhead in the checkpoint estimate (event header, type, expiry, lengths). */
-export const ENTRY_OVERHEAD_BYTES = 24
-
-export class Entry {
-  /**
-   * Access state for OBJECT IDLETIME/FREQ and eviction: a 24-bit LRU clock or LFU word, read and
-   * written only through state/lru.ts. Volatile, as Redis's robj.lru: never logged.
-   */
-  lru = accessSettings.initial
-  /** The value's DRAM estimate counted in Keyspace.memBytes (state/memory-model.ts). */
-  mem = 0
-  constructor(
-    public type: number,
-    public value: unknown,
-    /** Absolute expiry time in ms since the epoch; 0 = no expiry. Changed via Keyspace.setExpiry. */
-    public expireAtMs: number,
-    /** Estimated encoded size of the value. */
-    public bytes: number,
-  ) {}
-}
-
-export function entryBytes(key: string, entry: Entry): number {
-  return key.length + entry.bytes + ENTRY_OVERHEAD_BYTES
-}
-
-/** FNV-1a (32-bit) of a key's bytes: the deferred index's shards, the key index's hash. */
-export const keyHash = fnv1a
-
-/** keyHash of the latin1 string of buf[start, end) — the same key, without building it. */
-export const keyHashBytes = fnv1aBytes
-
-/**
- * A database's keys: Entry objects indexed by a KeyTable (state/key-table.ts: key bytes, hash and
- * expiry in typed arrays, in 64 parts that grow incrementally), with the subset of Map's API the
- * commands use, plus lookups by a key's bytes and its precomputed hash (no key string built).
- * Iteration walks hash ranges: a key present for the whole iteration is visited exactly once,
- * a key added during it only if its hash is still ahead (storage/checkpoint.ts relies on no
- * more). Sampling (eviction, Redis's dictGetSomeKeys): sampling positions 0..size-1 over every
- * key and 0..volatileSize-1 over the keys with an expiry, a uniform random key in O(1).
- * Invariant: the table's expiry of a key equals its entry's expireAtMs (both change only
- * through put and setExpiry).
- */
-export class KeyMap {
-  private readonly table = new KeyTable<Entry>()
-
-  constructor(entries?: Iterable<readonly [string, Entry]>) {
-    if (entries !== undefined) for (const [k, e] of entries) this.set(k, e)
-  }
-
-  get size(): number {
-    return this.table.size
-  }
-
-  get(key: string, hash = keyHash(key)): Entry | undefined {
-    const h = this.table.find(key, hash)
-    return h === -1 ? undefined : this.table.ref(h)
-  }
-
-  /** The entry of the key buf[start, end) whose keyHash is `hash`. */
-  getBytes(buf: Uint8Array, start: number, end: number, hash: number): Entry | undefined {
-    const h = this.table.findBytes(buf, start, end, hash)
-    return h === -1 ? undefined : this.table.ref(h)
-  }
-
-  has(key: string): boolean {
-    return this.table.find(key, keyHash(key)) !== -1
-  }
-
-  set(key: string, entry: Entry): this {
-    this.put(key, entry)
-    return this
-  }
-
-  delete(key: string): boolean {
-    return this.remove(key) !== undefined
-  }
-
-  /** Insert or replace `key` (keyHash `hash`); returns the previous entry. */
-  put(key: string, entry: Entry, hash = keyHash(key)): Entry | undefined {
-    return this.table.set(key, entry, entry.expireAtMs, hash)
-  }
-
-  /** Remove `key` (keyHash `hash`); returns its entry, undefined when absent. */
-  remove(key: string, hash = keyHash(key)): Entry | undefined {
-    return this.table.delete(key, hash)
-  }
-
-  /** Change an entry's expiry (the table's copy follows while the entry is the key's). */
-  setExpiry(key: string, entry: Entry, expireAtMs: number): void {
-    entry.expireAtMs = expireAtMs
-    const h = this.table.find(key, keyHash(key))
-    // Not the key's entry: an undo after its key was replaced or deleted.
-    if (h !== -1 && this.table.ref(h) === entry) this.table.setExpiryAt(h, expireAtMs)
-  }
-
-  /** Keys with an expiry. */
-  get volatileSize(): number {
-    return this.table.volatileSize
-  }
-
-  /** The key at sampling position i (< size, or < volatileSize when `volatile`). */
-  sampleKey(i: number, volatile: boolean): string {
-    return this.table.keyOf(this.table.sample(i, volatile))
-  }
-
-  /** The entry at sampling position i (as sampleKey). */
-  sampleEntry(i: number, volatile: boolean): Entry {
-    return this.table.ref(this.table.sample(i, volatile))
-  }
-
-  /**
-   * Handles of the keys at sampling positions i, i + 1, … (n, wrapping) into out[0, n): valid
-   * until the next change; read them with entryAt and keyAt, test a kept one with holds.
-   */
-  sampleRun(i: number, n: number, volatile: boolean, out: Float64Array): void {
-    this.table.sampleRun(i, n, volatile, out)
-  }
-
-  entryAt(handle: number): Entry {
-    return this.table.ref(handle)
-  }
-
-  keyAt(handle: number): string {
-    return this.table.keyOf(handle)
-  }
-
-  /** Whether `handle` (of sampleRun, perhaps before changes) is still `entry`'s key's record. */
-  holds(handle: number, entry: Entry): boolean {
-    return this.table.holds(handle, entry)
-  }
-
-  /** The expiry of the key at `handle` (ms; 0: none). */
-  expiryAt(handle: number): number {
-    return this.table.expireAtMs(handle)
-  }
-
-  /**
-   * One SCAN step (KeyTable.scan: every key present for a whole walk from cursor 0 is returned
-   * exactly once): the next cursor (0: done) and up to about `count` keys, reading at most
-   * `maxVisits` buckets. The cursor is below 2^38.
-   */
-  scan(cursor: number, count: number, maxVisits: number): { next: number; keys: string[] } {
-    const handles: number[] = []
-    const next = this.table.scan(cursor, count, maxVisits, handles)
-    const keys = handles.map((h) => this.table.keyOf(h))
-    return { next, keys }
-  }
-
-  /** Check the index's invariants (O(n); tests and VERIFY). */
-  check(): void {
-    this.table.check()
-  }
-
-  entries(): IterableIterator<[string, Entry]> {
-    return this.table.entries()
-  }
-
-  * keys(): IterableIterator<string> {
-    for (const [k] of this.table.entries()) yield k
-  }
-
-  * values(): IterableIterator<Entry> {
-    for (const [, e] of this.table.entries()) yield e
-  }
-
-  [Symbol.iterator](): IterableIterator<[string, Entry]> {
-    return this.entries()
-  }
-}
 
 /** Applies one deferred event (fields at buf[offset], event `code`) to database `db`. */
 export type DeferredApply = (ks: Keyspace, db: number, buf: Buffer, offset: number, code: number) => void
@@ -350,6 +186,40 @@ export class Keyspace {
     this.count(key, entry)
     this.touch(db, key)
     return previous
+  }
+
+  /**
+   * Insert or replace with string `value` kept in the index (KeyMap.putValue: no Entry, the
+   * bytes copied); returns the previous entry (a copy when it was kept so too).
+   */
+  setString(db: number, key: string, value: Buffer, expireAtMs: number): Entry | undefined {
+    const hash = this.hashOf(key)
+    const previous = this.mapFor(db, hash).putValue(key, value, expireAtMs, hash)
+    if (previous !== undefined) this.uncount(key, previous)
+    const bytes = value.length + 2
+    this.liveBytes += key.length + bytes + ENTRY_OVERHEAD_BYTES
+    this.memBytes += VALUE_KEY_MEMORY_OVERHEAD + key.length + stringValueMemory(bytes)
+    this.touch(db, key)
+    return previous
+  }
+
+  /** Set by findKey and findKeyBytes: the record found (-1: absent), a handle of their map. */
+  foundHandle = -1
+
+  /** Ready `db` for an access to `key` (as get) and find it: its map; the record in foundHandle. */
+  findKey(db: number, key: string): KeyMap {
+    const hash = this.hashOf(key)
+    const map = this.mapFor(db, hash)
+    this.foundHandle = map.find(key, hash)
+    return map
+  }
+
+  /** findKey of the key buf[start, end) (a request's argument), without building its string. */
+  findKeyBytes(db: number, buf: Uint8Array, start: number, end: number): KeyMap {
+    const hash = keyHashBytes(buf, start, end)
+    const map = this.mapFor(db, hash)
+    this.foundHandle = map.findBytes(buf, start, end, hash)
+    return map
   }
 
   delete(db: number, key: string): Entry | undefined {

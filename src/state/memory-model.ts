@@ -33,6 +33,24 @@ import { streamValueMemory } from './stream-memory.js'
  * 1.7 % under at 100 k.
  */
 export const KEY_MEMORY_OVERHEAD = 260
+/**
+ * Per key whose string value is kept in the key index itself (state/key-map.ts: no Entry, no
+ * Buffer; the value's bytes in the value arena, counted by stringValueMemory): its record and
+ * columns at the tables' growth slack. Measured 2026-12-07 as KEY_MEMORY_OVERHEAD above, 100-byte
+ * values: 231 B/key above empty at 1M keys of ~10 bytes (node dist/bench/dram.js), 240 at 100k
+ * keys of 16 bytes (test/server/maxmemory-accounting), less key and value estimates: ~110.
+ */
+export const VALUE_KEY_MEMORY_OVERHEAD = 110
+
+/**
+ * The `mem` of an Entry standing for a kept string (a copy, or the Entry a read promoted it
+ * into): chosen so that KEY_MEMORY_OVERHEAD + key + mem is what the kept string was counted as.
+ * A promoted key stays counted so (under-counted by the difference until it is next written).
+ */
+export function keptStringMem(bytes: number): number {
+  return stringValueMemory(bytes) - (KEY_MEMORY_OVERHEAD - VALUE_KEY_MEMORY_OVERHEAD)
+}
+
 /** A string value's bytes in DRAM per byte (slab framing and alignment, measured as above). */
 const STRING_BYTE_FACTOR = 1.1
 /** Per element of a collection, beyond its bytes (entry.bytes counts those). */
@@ -43,11 +61,16 @@ const ZSET_MEMBER = 160
 /** A collection's own objects (Deque, Map, Set, ZSet with its skiplist head). */
 const COLLECTION_BASE = 128
 
+/** The DRAM estimate of a string value of `bytes` (its length + 2, as Entry.bytes). */
+export function stringValueMemory(bytes: number): number {
+  return Math.ceil(bytes * STRING_BYTE_FACTOR)
+}
+
 /** The DRAM estimate of an entry's value (without the key's share). */
 export function valueMemory(entry: Entry): number {
   switch (entry.type) {
     case 0: // string: its bytes (the Buffer object is in the per-key overhead)
-      return Math.ceil(entry.bytes * STRING_BYTE_FACTOR)
+      return stringValueMemory(entry.bytes)
     case 1:
       return COLLECTION_BASE + entry.bytes + LIST_ELEMENT * (entry.value as Deque<Buffer>).length
     case 2:
