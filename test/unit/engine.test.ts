@@ -12,7 +12,7 @@ import { StoreError } from '../../src/errors.js'
 import { canonical } from '../../src/state/canonical.js'
 import { EV_DEL, EV_FLUSHALL, EV_PUT, EV_SWAPDB } from '../../src/state/core-events.js'
 import { ByteWriter, DecodeError } from '../../src/state/bytes.js'
-import { decodeEvents, encodeEvents, type Event } from '../../src/state/event.js'
+import { decodeEvents, eventType, type Event } from '../../src/state/event.js'
 import { LOG_OFFSET } from '../../src/storage/layout.js'
 import { REC_TXN } from '../../src/storage/record-codec.js'
 import { Store } from '../../src/txn/engine.js'
@@ -308,15 +308,21 @@ t.test('WATCH follows the keyspace the store holds across reloads (the observer 
 
 t.test('a database number out of range is corruption named by offset and LSN, not db 0', async (t) => {
   const bad = [put('k', 'v', 16)]
+  // Encoded by each event type's own encoder: encodeEvents under VERIFY (npm test) refuses to
+  // write an event that does not decode, which is what this record must be.
+  const encodeBad = (w: ByteWriter): void => {
+    w.varuint(bad.length)
+    for (const e of bad) { w.u8(e.code); eventType(e.code).encode(w, e) }
+  }
   const record = (store: Store): number => {
     const w = store.log.begin()
-    encodeEvents(w, bad)
+    encodeBad(w)
     const lsn = store.log.append(REC_TXN)
     store.log.commit()
     return lsn
   }
   const w = new ByteWriter(64)
-  encodeEvents(w, bad)
+  encodeBad(w)
   const bytes = Buffer.from(w.view())
   t.throws(() => decodeEvents(bytes, 0, bytes.length), DecodeError, 'decode refuses it')
   for (const deferIndex of [true, false]) {
