@@ -44,13 +44,13 @@ import { OutputSink } from './commands/reply-sink.js'
 import { debugFlags, CAPYKV_VERSION } from './commands/server-admin.js'
 import {
   ServerStats, SlowLog, type ClientHandle, type CommandTable, type LoadingState,
-  type ServerServices, type ShutdownOptions,
+  type PushMessage, type ServerServices, type ShutdownOptions,
 } from './commands/services.js'
 import { newClientState } from './commands/connection.js'
 import {
   AclRegistry, DENIED_TEXT, isLocalAddress, protectedModeDenies,
 } from './commands/acl.js'
-import { PubSub, deliver } from './commands/pubsub.js'
+import { PubSub } from './commands/pubsub.js'
 import { Tracking } from './commands/tracking.js'
 import { NOTIFY_EXPIRED, keyspaceDeliveries } from './commands/notify.js'
 import type { ClientState } from './commands/spec.js'
@@ -163,6 +163,8 @@ export class Connection implements ClientHandle, Session {
   libName = ''
   libVersion = ''
   private isMonitor = false
+  /** In the server's list of subscribers to flush at the end of this turn. */
+  pubsubPending = false
   /** Replies waiting for a group commit, in order. */
   private held: Buffer[] = []
   private heldBytes = 0
@@ -268,6 +270,18 @@ export class Connection implements ClientHandle, Session {
       return
     }
     this.out.writeRaw(bytes)
+    this.server.markPubsubPending(this)
+  }
+
+  pubsubPush(message: PushMessage): void {
+    if (this.closed) return
+    if (this.server.options.unsafePublishBeforeDurable === true) {
+      const scratch = new OutputBuffer(this.state.proto, 256)
+      message.writeIn(scratch, this.state.proto)
+      this.write(scratch.take()) // the MUTATION (see ServerOptions): around held replies, at once
+      return
+    }
+    message.writeIn(this.out, this.state.proto)
     this.server.markPubsubPending(this)
   }
 
@@ -624,7 +638,8 @@ export class CapykvServer {
     TCP: { words: [], port: 0 }, TLS: { words: [], port: 0 } }
   private readonly monitors = new Set<Connection>()
   private readonly pendingOutput = new Set<Connection>()
-  private readonly pubsubPending = new Set<Connection>()
+  /** Connections with pubsubPending set, each once: flushed by flushPubsubFn. */
+  private pubsubPending: Connection[] = []
   private pubsubFlushScheduled = false
   private waitingDurable: Connection[] = []
   private durableRegistered = false
@@ -900,7 +915,6 @@ export class CapykvServer {
     this.connections.delete(conn.state.id)
     this.monitors.delete(conn)
     this.pendingOutput.delete(conn)
-    this.pubsubPending.delete(conn)
     this.watch.unwatchAll(conn.state)
     this.services.pubsub.removeClient(conn.state.id)
     this.services.tracking.disable(conn.state.id)
@@ -973,7 +987,7 @@ export class CapykvServer {
     const ps = this.services.pubsub
     for (const e of expired) {
       const d = keyspaceDeliveries(ps, NOTIFY_EXPIRED, 'expired', e.key, e.db)
-      if (d !== null) deliver(d)
+      d?.deliver()
     }
   }
 
@@ -987,7 +1001,9 @@ export class CapykvServer {
    * beforeSleep), so a subscriber of many publishers gets one write per turn, not one per batch.
    */
   markPubsubPending(conn: Connection): void {
-    this.pubsubPending.add(conn)
+    if (conn.pubsubPending) return
+    conn.pubsubPending = true
+    this.pubsubPending.push(conn)
     if (this.pubsubFlushScheduled) return
     this.pubsubFlushScheduled = true
     setImmediate(this.flushPubsubFn)
@@ -995,9 +1011,12 @@ export class CapykvServer {
 
   private readonly flushPubsubFn = (): void => {
     this.pubsubFlushScheduled = false
-    const conns = Array.from(this.pubsubPending)
-    this.pubsubPending.clear()
-    for (const c of conns) c.flushOutput()
+    const conns = this.pubsubPending
+    this.pubsubPending = []
+    for (const c of conns) {
+      c.pubsubPending = false
+      c.flushOutput() // a closed connection (still listed) writes nothing
+    }
   }
 
   /** Flush connections that received output from elsewhere (MONITOR feeds). */

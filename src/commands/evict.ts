@@ -39,7 +39,6 @@ import { evictionScore } from '../state/lru.js'
 import { smallReserveBytes, writeReserveBytes } from '../storage/checkpoint.js'
 import type { RoomMaker, Store, Transaction } from '../txn/engine.js'
 import { NOTIFY_EVICTED, keyspaceDeliveries } from './notify.js'
-import { deliver } from './pubsub.js'
 import { randomIndex } from './random.js'
 import type { ServerServices } from './services.js'
 
@@ -350,7 +349,7 @@ export class Evictor implements RoomMaker {
     if ((ps.keyspaceFlags & NOTIFY_EVICTED) === 0) return
     for (const e of evicted) {
       const d = keyspaceDeliveries(ps, NOTIFY_EVICTED, 'evicted', e.key, e.db)
-      if (d !== null) deliver(d)
+      d?.deliver()
     }
   }
 

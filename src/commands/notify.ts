@@ -22,9 +22,9 @@ import {
   NOTIFY_CLASS_BITS,
 } from '../server-config.js'
 import type { OutputBuffer } from '../resp/writer.js'
-import { deliver, type Delivery, type PubSub } from './pubsub.js'
+import { Deliveries, Push, type PubSub } from './pubsub.js'
 import { OutputSink } from './reply-sink.js'
-import type { ServerServices } from './services.js'
+import type { ClientHandle, ServerServices } from './services.js'
 import type { CommandContext } from './spec.js'
 
 export const NOTIFY_KEYSPACE = NOTIFY_CLASS_BITS.K as number
@@ -40,7 +40,7 @@ export const NOTIFY_NEW = NOTIFY_CLASS_BITS.n as number
 export const NOTIFY_KEY_MISS = NOTIFY_CLASS_BITS.m as number
 export const NOTIFY_EVICTED = NOTIFY_CLASS_BITS.e as number
 
-/** Event names and key names as bytes, made once per name (event names are few). */
+/** Event names as bytes, made once per name (event names are few). */
 const eventBytes = new Map<string, Buffer>()
 
 function bytesOfEvent(event: string): Buffer {
@@ -52,19 +52,63 @@ function bytesOfEvent(event: string): Buffer {
   return b
 }
 
+/** A keyevent channel: its name and bytes, made once per event and database. */
+interface EventChannel {
+  readonly name: string
+  readonly bytes: Buffer
+}
+
+const eventChannels = new Map<string, EventChannel[]>()
+
+function keyeventChannel(event: string, db: number): EventChannel {
+  let perDb = eventChannels.get(event)
+  if (perDb === undefined) {
+    perDb = []
+    eventChannels.set(event, perDb)
+  }
+  let c = perDb[db]
+  if (c === undefined) {
+    const name = `__keyevent@${db}__:${event}`
+    c = { name, bytes: Buffer.from(name, 'latin1') }
+    perDb[db] = c
+  }
+  return c
+}
+
+/** publish()'s source message (each recipient group gets its own copy: Deliveries). */
+const scratch = new Push()
+const EMPTY = Buffer.alloc(0)
+
+function publishLater(ps: PubSub, name: string, channel: Buffer, message: Buffer,
+  out: Deliveries): void {
+  scratch.setChannel(channel, 0, channel.length)
+  scratch.setMessage(message, 0, message.length)
+  ps.publish(name, scratch, false, out)
+  scratch.setChannel(EMPTY, 0, 0)
+  scratch.setMessage(EMPTY, 0, 0)
+}
+
 /** The deliveries of one event (keyspace channel first, then keyevent, as Redis publishes). */
 export function keyspaceDeliveries(ps: PubSub, type: number, event: string, key: string,
-  db: number): Delivery[] | null {
+  db: number): Deliveries | null {
   const flags = ps.keyspaceFlags
   if ((flags & type) === 0 || !ps.hasSubscriptions) return null
-  const out: Delivery[] = []
+  let out: Deliveries | null = null
   if ((flags & NOTIFY_KEYSPACE) !== 0) {
-    ps.publish(`__keyspace@${db}__:${key}`, null, bytesOfEvent(event), false, out)
+    const name = `__keyspace@${db}__:${key}`
+    if (ps.mayReceive(name, false)) {
+      out = new Deliveries()
+      publishLater(ps, name, Buffer.from(name, 'latin1'), bytesOfEvent(event), out)
+    }
   }
   if ((flags & NOTIFY_KEYEVENT) !== 0) {
-    ps.publish(`__keyevent@${db}__:${event}`, null, Buffer.from(key, 'latin1'), false, out)
+    const channel = keyeventChannel(event, db)
+    if (ps.mayReceive(channel.name, false)) {
+      out ??= new Deliveries()
+      publishLater(ps, channel.name, channel.bytes, Buffer.from(key, 'latin1'), out)
+    }
   }
-  return out.length > 0 ? out : null
+  return out !== null && out.size > 0 ? out : null
 }
 
 function pubsubOf(ctx: CommandContext): ServerServices | null {
@@ -84,17 +128,20 @@ export function notifyKeyspaceEvent(ctx: CommandContext, type: number, event: st
   if (deliveries === null) return
   const own = ownOutput(ctx)
   if (own === null) {
-    sv.afterCommit(() => deliver(deliveries))
+    sv.afterCommit(() => deliveries.deliver())
     return
   }
-  let others: Delivery[] | null = null
-  for (const d of deliveries) {
-    if (d.handle.state.id === ctx.client.id) own.writeRaw(d.message.for(d.handle.state.proto))
-    else (others ??= []).push(d)
+  let others: Deliveries | null = null
+  const { handles, pushes } = deliveries
+  for (let i = 0; i < handles.length; i++) {
+    const handle = handles[i] as ClientHandle
+    const push = pushes[i] as Push
+    if (handle.state.id === ctx.client.id) push.writeIn(own, handle.state.proto)
+    else (others ??= new Deliveries()).add(handle, push)
   }
   if (others !== null) {
     const later = others
-    sv.afterCommit(() => deliver(later))
+    sv.afterCommit(() => later.deliver())
   }
 }
 

@@ -12,8 +12,8 @@
 //   pubsub, no idle timeout) exactly while it has at least one subscription of any kind.
 // - Channels, patterns and messages are bytes: kept as latin1 strings (one char per byte) in
 //   the maps, written back as the same bytes.
-// - DURABILITY (DESIGN rule 2): a message is appended to each subscriber's output buffer
-//   (ClientHandle.pubsubFeed) and leaves with that connection's next release of output, which
+// - DURABILITY (DESIGN rule 2): a message is written into each subscriber's output buffer
+//   (ClientHandle.pubsubPush) and leaves with that connection's next release of output, which
 //   the server holds while any appended transaction is not yet durable — so a PUBLISH issued
 //   after a write never reaches a subscriber before the write's group commit, and messages keep
 //   their order. Inside EXEC (or a script: wherever ctx.block is absent) delivery waits for the
@@ -23,13 +23,15 @@
 // - Pushes (subscribe confirmations, messages) bypass CLIENT REPLY OFF/SKIP, as Redis 7.0's
 //   CLIENT_PUSHING does.
 
-import { assert } from '../assert.js'
 import { globMatch } from './glob.js'
 import { OutputSink } from './reply-sink.js'
 import { writeHelp } from './connection.js'
 import { helpLines, services, type ClientHandle } from './services.js'
-import type { CommandContext, CommandFlag, CommandSpec, Handler } from './spec.js'
-import type { OutputBuffer } from '../resp/writer.js'
+import {
+  argsHandler, type CommandContext, type CommandFlag, type CommandSpec, type Handler,
+} from './spec.js'
+import type { Args } from '../resp/args.js'
+import { OutputBuffer } from '../resp/writer.js'
 
 type Kind = 'channel' | 'pattern' | 'shard'
 
@@ -60,93 +62,140 @@ const NO_SUBSCRIPTIONS: SubscriptionCounts = Object.freeze({
   channels: 0, patterns: 0, shardChannels: 0,
 })
 
-/** Decimal digits of a non-negative integer (a bulk length). */
-function digits(n: number): number {
-  let d = 1
-  while (n >= 10) {
-    n = Math.floor(n / 10)
-    d++
-  }
-  return d
+const EMPTY = Buffer.alloc(0)
+
+/** A message's leading bytes, RESP2 form (OutputBuffer.writePushRaw makes the RESP3 push). */
+const PREFIX = {
+  message: Buffer.from('*3\r\n$7\r\nmessage\r\n', 'latin1'),
+  pmessage: Buffer.from('*4\r\n$8\r\npmessage\r\n', 'latin1'),
+  smessage: Buffer.from('*3\r\n$8\r\nsmessage\r\n', 'latin1'),
 }
 
-/** Writes `$<length>\r\n<part>\r\n` at `pos`; returns the position after it. */
-function putBulk(buf: Buffer, pos: number, part: Buffer): number {
-  buf[pos++] = 0x24
-  pos += buf.write(String(part.length), pos, 'latin1')
-  buf[pos++] = 0x0d
-  buf[pos++] = 0x0a
-  if (part.length <= 16) {
-    for (let i = 0; i < part.length; i++) buf[pos++] = part[i] ?? 0
-  } else {
-    buf.set(part, pos)
-    pos += part.length
-  }
-  buf[pos++] = 0x0d
-  buf[pos++] = 0x0a
-  return pos
-}
+/** Encodes a Push once for several recipients (take() hands out a copy or a fresh view). */
+const encoder = new OutputBuffer(2, 4096)
 
 /**
- * A message push (RESP2 array or RESP3 push): `word`, the pattern when not null, the channel and
- * the message, in one buffer of the exact size (every byte of it written: no bleed).
+ * One message as its recipients get it: `message`/`smessage` channel payload, or `pmessage`
+ * pattern channel payload. Channel and payload are byte ranges of buffers that are not written
+ * again while the Push is in use (a request's arguments: src/resp/args.ts). A single recipient's
+ * bytes are written straight into its output; for several, the message is encoded once
+ * (`encoded`, RESP2) and copied into each output in its protocol.
  */
-function encodeMessage(proto: 2 | 3, word: Buffer, pattern: Buffer | null, channel: Buffer,
-  message: Buffer): Buffer {
-  const bulkBytes = (b: Buffer): number => 1 + digits(b.length) + 2 + b.length + 2
-  const size = 4 + bulkBytes(word) + (pattern === null ? 0 : bulkBytes(pattern)) +
-    bulkBytes(channel) + bulkBytes(message)
-  const buf = Buffer.allocUnsafe(size)
-  buf[0] = proto === 3 ? 0x3e : 0x2a
-  buf[1] = pattern === null ? 0x33 : 0x34
-  buf[2] = 0x0d
-  buf[3] = 0x0a
-  let pos = putBulk(buf, 4, word)
-  if (pattern !== null) pos = putBulk(buf, pos, pattern)
-  pos = putBulk(buf, putBulk(buf, pos, channel), message)
-  assert(pos === size, 'pubsub: a message encoded in other than its computed size')
-  return buf
-}
+export class Push {
+  prefix: Buffer = PREFIX.message
+  pattern: Buffer | null = null
+  /** The whole message as RESP2 bytes, once encodeOnce() made them. */
+  encoded: Buffer | null = null
+  channel: Uint8Array = EMPTY
+  channelStart = 0
+  channelEnd = 0
+  message: Uint8Array = EMPTY
+  messageStart = 0
+  messageEnd = 0
 
-const WORD = {
-  message: Buffer.from('message'),
-  pmessage: Buffer.from('pmessage'),
-  smessage: Buffer.from('smessage'),
-}
+  static of(channel: Buffer, message: Buffer): Push {
+    const p = new Push()
+    p.setChannel(channel, 0, channel.length)
+    p.setMessage(message, 0, message.length)
+    return p
+  }
 
-/** The encodings of one message, made on first use per protocol. */
-class Encoded {
-  private resp2: Buffer | null = null
-  private resp3: Buffer | null = null
-  constructor(private readonly word: Buffer, private readonly pattern: Buffer | null,
-    private readonly channel: Buffer, private readonly message: Buffer) {}
-  for(proto: 2 | 3): Buffer {
-    if (proto === 3) {
-      return (this.resp3 ??= encodeMessage(3, this.word, this.pattern, this.channel,
-        this.message))
+  setChannel(buf: Uint8Array, start: number, end: number): void {
+    this.channel = buf
+    this.channelStart = start
+    this.channelEnd = end
+  }
+
+  setMessage(buf: Uint8Array, start: number, end: number): void {
+    this.message = buf
+    this.messageStart = start
+    this.messageEnd = end
+  }
+
+  /** The same channel and payload as `prefix` (with `pattern` for a pmessage). */
+  as(prefix: Buffer, pattern: Buffer | null): Push {
+    const p = new Push()
+    p.prefix = prefix
+    p.pattern = pattern
+    p.setChannel(this.channel, this.channelStart, this.channelEnd)
+    p.setMessage(this.message, this.messageStart, this.messageEnd)
+    return p
+  }
+
+  /** The channel's bytes (the Buffer itself when the range is all of it, else a view). */
+  channelBytes(): Buffer {
+    const c = this.channel
+    if (c instanceof Buffer && this.channelStart === 0 && this.channelEnd === c.length) return c
+    return Buffer.from(c.buffer, c.byteOffset + this.channelStart,
+      this.channelEnd - this.channelStart)
+  }
+
+  /** Encode now (RESP2 bytes): for more than one recipient. */
+  encodeOnce(): void {
+    if (this.encoded !== null) return
+    this.writeIn(encoder, 2)
+    this.encoded = encoder.take()
+  }
+
+  writeIn(out: OutputBuffer, proto: 2 | 3): void {
+    const outer = out.proto
+    out.proto = proto
+    if (this.encoded !== null) {
+      out.writePushRaw(this.encoded)
+    } else {
+      out.writePushRaw(this.prefix)
+      if (this.pattern !== null) out.writeBulk(this.pattern)
+      out.writeBulkRange(this.channel, this.channelStart, this.channelEnd)
+      out.writeBulkRange(this.message, this.messageStart, this.messageEnd)
     }
-    return (this.resp2 ??= encodeMessage(2, this.word, this.pattern, this.channel, this.message))
+    out.proto = outer
   }
 }
 
-/** A delivery list built by publish(): each subscriber with its message. */
-export interface Delivery {
-  readonly handle: ClientHandle
-  readonly message: Encoded
+/**
+ * Messages whose recipients were chosen at publish time, handed over later (after a commit):
+ * recipient i gets pushes[i] (one Push shared by all the subscribers of a channel or pattern).
+ */
+export class Deliveries {
+  readonly handles: ClientHandle[] = []
+  readonly pushes: Push[] = []
+
+  get size(): number {
+    return this.handles.length
+  }
+
+  add(handle: ClientHandle, push: Push): void {
+    this.handles.push(handle)
+    this.pushes.push(push)
+  }
+
+  /** Hand each message to its subscriber's output (see the durability invariant above). */
+  deliver(): void {
+    const { handles, pushes } = this
+    for (let i = 0; i < handles.length; i++) {
+      (handles[i] as ClientHandle).pubsubPush(pushes[i] as Push)
+    }
+  }
 }
 
 /**
- * Hands the message to every subscriber in `subs` now, or (with `later`) appends their
- * deliveries to it. Encodes once per protocol met.
+ * Hands `push` as `prefix` (and `pattern`) to every subscriber in `subs` now, or (with `later`)
+ * records their deliveries of a copy.
  */
-function feed(subs: Subscribers, word: Buffer, pattern: Buffer | null, channel: Buffer,
-  message: Buffer, later: Delivery[] | null): void {
-  const encoded = new Encoded(word, pattern, channel, message)
+function feed(subs: Subscribers, push: Push, prefix: Buffer, pattern: Buffer | null,
+  later: Deliveries | null): void {
   if (later !== null) {
-    for (const handle of subs) later.push({ handle, message: encoded })
+    const copy = push.as(prefix, pattern)
+    if (subs.size > 1) copy.encodeOnce()
+    for (const handle of subs) later.add(handle, copy)
     return
   }
-  for (const handle of subs) handle.pubsubFeed(encoded.for(handle.state.proto))
+  push.prefix = prefix
+  push.pattern = pattern
+  push.encoded = null
+  if (subs.size > 1) push.encodeOnce()
+  for (const handle of subs) handle.pubsubPush(push)
+  push.encoded = null
 }
 
 export class PubSub {
@@ -276,28 +325,31 @@ export class PubSub {
     }
   }
 
+  /** Whether a message to channel `name` reaches anyone (its bytes are needed only then). */
+  mayReceive(name: string, shard: boolean): boolean {
+    return shard ? this.shardChannels.has(name) : this.patterns.size > 0 || this.channels.has(name)
+  }
+
   /**
-   * Redis's pubsubPublishMessage: `message` to the subscribers of channel `name` (a latin1
-   * string; `channel` its bytes, or null to make them only when someone receives), channel
-   * subscribers first, then (not for shard channels) those of every matching pattern — handed to
-   * their output now, or appended to `later` (then nothing is delivered here: see deliver).
-   * Returns the number of recipients.
+   * Redis's pubsubPublishMessage: `push`'s payload to the subscribers of channel `name` (a
+   * latin1 string of `push`'s channel bytes), channel subscribers first, then (not for shard
+   * channels) those of every matching pattern — handed to their output now (`push` is then
+   * rewritten: its prefix and pattern), or appended to `later` (then nothing is delivered here:
+   * see Deliveries.deliver). Returns the number of recipients.
    */
-  publish(name: string, channel: Buffer | null, message: Buffer, shard: boolean,
-    later: Delivery[] | null): number {
+  publish(name: string, push: Push, shard: boolean, later: Deliveries | null): number {
     let count = 0
     const subs = (shard ? this.shardChannels : this.channels).get(name)
-    if (subs === undefined && (shard || this.patterns.size === 0)) return 0
-    const bytes = channel ?? Buffer.from(name, 'latin1')
     if (subs !== undefined) {
       count = subs.size
-      feed(subs, shard ? WORD.smessage : WORD.message, null, bytes, message, later)
+      feed(subs, push, shard ? PREFIX.smessage : PREFIX.message, null, later)
     }
     if (shard || this.patterns.size === 0) return count
+    const bytes = push.channelBytes()
     for (const p of this.patterns.values()) {
       if (!globMatch(p.bytes, bytes)) continue
       count += p.subs.size
-      feed(p.subs, WORD.pmessage, p.bytes, bytes, message, later)
+      feed(p.subs, push, PREFIX.pmessage, p.bytes, later)
     }
     return count
   }
@@ -315,11 +367,6 @@ export class PubSub {
   subscriberCount(channel: Buffer, shard: boolean): number {
     return (shard ? this.shardChannels : this.channels).get(channel.toString('latin1'))?.size ?? 0
   }
-}
-
-/** Hand each message to its subscriber's output (see the durability invariant above). */
-export function deliver(deliveries: readonly Delivery[]): void {
-  for (const d of deliveries) d.handle.pubsubFeed(d.message.for(d.handle.state.proto))
 }
 
 // ---- the commands ---------------------------------------------------------------------------
@@ -394,19 +441,40 @@ function denyBlocking(ctx: CommandContext): boolean {
   return ctx.block === undefined && (ctx.store as unknown) !== null
 }
 
-function publishGeneric(ctx: CommandContext, argv: Buffer[], shard: boolean): void {
-  const sv = services(ctx)
-  const channel = argv[1] as Buffer
-  const name = channel.toString('latin1')
-  if (!denyBlocking(ctx)) {
-    ctx.reply.integer(sv.pubsub.publish(name, channel, argv[2] as Buffer, shard, null))
+/** publish()'s message for a PUBLISH outside EXEC and scripts (delivered before it returns). */
+const scratchPush = new Push()
+
+function publishGeneric(ctx: CommandContext, args: Args, shard: boolean): void {
+  const ps = services(ctx).pubsub
+  const name = args.key(1)
+  if (!ps.mayReceive(name, shard)) {
+    ctx.reply.integer(0)
     return
   }
-  const deliveries: Delivery[] = []
-  const count = sv.pubsub.publish(name, channel, argv[2] as Buffer, shard, deliveries)
-  if (count > 0) sv.afterCommit(() => deliver(deliveries))
+  const later = denyBlocking(ctx) ? new Deliveries() : null
+  const push = later === null ? scratchPush : new Push()
+  if (args.viewMode) {
+    push.setChannel(args.buf, args.off[1] as number, (args.off[1] as number) +
+      (args.len[1] as number))
+    push.setMessage(args.buf, args.off[2] as number, (args.off[2] as number) +
+      (args.len[2] as number))
+  } else {
+    const channel = args.bytes(1)
+    const message = args.bytes(2)
+    push.setChannel(channel, 0, channel.length)
+    push.setMessage(message, 0, message.length)
+  }
+  const count = ps.publish(name, push, shard, later)
+  if (later === null) { // the scratch keeps no request bytes past the call
+    push.setChannel(EMPTY, 0, 0)
+    push.setMessage(EMPTY, 0, 0)
+  }
+  if (later !== null && count > 0) services(ctx).afterCommit(() => later.deliver())
   ctx.reply.integer(count)
 }
+
+const publishImpl = argsHandler((ctx, args) => publishGeneric(ctx, args, false))
+const spublishImpl = argsHandler((ctx, args) => publishGeneric(ctx, args, true))
 
 function subcommandSyntaxError(ctx: CommandContext, argv: Buffer[]): void {
   const sub = (argv[1] as Buffer)
@@ -481,7 +549,7 @@ export const pubsubCommands: readonly CommandSpec[] = Object.freeze([
     { subscribedContext: true }),
   cmd('punsubscribe', -1, SUBSCRIBE_FLAGS,
     (ctx, argv) => unsubscribeGeneric(ctx, argv, 'pattern'), { subscribedContext: true }),
-  cmd('publish', 3, PUBLISH_FLAGS, (ctx, argv) => publishGeneric(ctx, argv, false)),
+  cmd('publish', 3, PUBLISH_FLAGS, publishImpl.handler, { run: publishImpl.run }),
   cmd('ssubscribe', -2, SUBSCRIBE_FLAGS, (ctx, argv) => {
     if (denyBlocking(ctx)) {
       ctx.reply.error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
@@ -491,8 +559,8 @@ export const pubsubCommands: readonly CommandSpec[] = Object.freeze([
   }, { firstKey: 1, lastKey: -1, step: 1, subscribedContext: true }),
   cmd('sunsubscribe', -1, SUBSCRIBE_FLAGS, (ctx, argv) => unsubscribeGeneric(ctx, argv, 'shard'),
     { firstKey: 1, lastKey: -1, step: 1, subscribedContext: true }),
-  cmd('spublish', 3, PUBLISH_FLAGS, (ctx, argv) => publishGeneric(ctx, argv, true),
-    { firstKey: 1, lastKey: 1, step: 1 }),
+  cmd('spublish', 3, PUBLISH_FLAGS, spublishImpl.handler,
+    { firstKey: 1, lastKey: 1, step: 1, run: spublishImpl.run }),
   {
     name: 'pubsub', arity: -2, flags: [], firstKey: 0, lastKey: 0, step: 0,
     categories: ['slow'], handler: pubsubParent,

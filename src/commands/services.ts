@@ -6,6 +6,7 @@
 // Invariants: `store` is null exactly while the pool is being recovered (loading); `clients`
 // holds every open connection, keyed by its id; statistics only grow until CONFIG RESETSTAT.
 
+import type { OutputBuffer } from '../resp/writer.js'
 import type { ServerConfig } from '../server-config.js'
 import type { Store } from '../txn/engine.js'
 import type { ScrubDriver } from '../txn/scrub-driver.js'
@@ -57,6 +58,17 @@ export interface ClientHandle {
    * with the client's next release of output: after the pending group commit (DESIGN rule 2).
    */
   pubsubFeed(bytes: Buffer): void
+  /**
+   * Write a pub/sub message into this client's output, in its protocol (no bytes made for it
+   * first); it leaves like pubsubFeed's, after the pending group commit (DESIGN rule 2).
+   */
+  pubsubPush(message: PushMessage): void
+}
+
+/** A pub/sub message that writes itself into an output (commands/pubsub.ts's Push). */
+export interface PushMessage {
+  /** Writes the push into `out` in `proto` (RESP2: an array; RESP3: a push). */
+  writeIn(out: OutputBuffer, proto: 2 | 3): void
 }
 
 export interface CommandStat {

@@ -342,6 +342,16 @@ export class OutputBuffer {
     this.pos = pos
   }
 
+  /**
+   * Pre-encoded bytes that start with a RESP2 array header ('*n'): in RESP3 their first byte is
+   * written as '>', a push of n (pub/sub messages differ in nothing else).
+   */
+  writePushRaw(bytes: Buffer): void {
+    if (bytes[0] !== 0x2a) throw new RangeError('a push starts with an array header')
+    this.writeRaw(bytes)
+    if (this.proto === 3) this.buf[this.pos - bytes.length] = 0x3e
+  }
+
   writeOk(): void {
     this.writeRaw(SHARED.ok)
   }

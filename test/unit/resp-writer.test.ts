@@ -78,6 +78,10 @@ const typeCases: TypeCase[] = [
   { name: 'push', write: (o) => { o.writePushHeader(1); o.writeBulk('m') },
     tree: reply.push([reply.bulk('m')]),
     resp2: '*1\r\n$1\r\nm\r\n', resp3: '>1\r\n$1\r\nm\r\n' },
+  { name: 'pre-encoded push (pub/sub message)',
+    write: (o) => { o.writePushRaw(Buffer.from('*2\r\n$1\r\nm\r\n')); o.writeBulk('x') },
+    tree: reply.push([reply.bulk('m'), reply.bulk('x')]),
+    resp2: '*2\r\n$1\r\nm\r\n$1\r\nx\r\n', resp3: '>2\r\n$1\r\nm\r\n$1\r\nx\r\n' },
   { name: 'double', write: (o) => o.writeDouble(1.5), tree: reply.double(1.5),
     resp2: '$3\r\n1.5\r\n', resp3: ',1.5\r\n' },
   { name: 'double 0.1', write: (o) => o.writeDouble(0.1), tree: reply.double(0.1),
@@ -117,6 +121,7 @@ t.test('refuses what cannot be encoded', async (t) => {
   t.throws(() => out.writeInteger(-(2n ** 63n) - 1n), RangeError)
   t.throws(() => out.writeBigNumber('12a'), RangeError)
   t.throws(() => out.writeAttributeHeader(1), 'attributes are RESP3 only')
+  t.throws(() => out.writePushRaw(SHARED.ok), RangeError, 'a push starts with an array header')
   out.proto = 3
   t.throws(() => out.writeVerbatim('x', 'text'), RangeError)
   t.equal(out.length, 0, 'nothing was written by a refused call')
