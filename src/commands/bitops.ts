@@ -63,8 +63,11 @@ function bitOffsetOrReply(ctx: CommandContext, arg: Buffer, bits = 0): number | 
 
 /** The stored value grown with zero bytes so that bit `maxBit` exists (a fresh copy). */
 function grownCopy(current: Buffer, maxBit: number): Buffer {
-  const value = Buffer.alloc(Math.max(current.length, (maxBit >> 3) + 1))
+  // allocUnsafe: every byte is written below (the copy, then zeros past it), so no zero-filling
+  // of a megabyte that is overwritten at once.
+  const value = Buffer.allocUnsafe(Math.max(current.length, (maxBit >> 3) + 1))
   current.copy(value, 0)
+  value.fill(0, current.length)
   return value
 }
 
@@ -115,9 +118,23 @@ function popcount8(b: number): number {
   return (b + (b >> 4)) & 0x0f
 }
 
+/** The set bits of bytes start..end of p: bytewise up to a 4-byte boundary, then 32-bit words. */
 function popcount(p: Buffer, start: number, end: number): number {
   let n = 0
-  for (let i = start; i <= end; i++) n += popcount8(p[i] as number)
+  let i = start
+  while (i <= end && ((p.byteOffset + i) & 3) !== 0) n += popcount8(p[i++] as number)
+  const words = (end + 1 - i) >> 2
+  if (words > 0) {
+    const w = new Uint32Array(p.buffer, p.byteOffset + i, words)
+    for (let k = 0; k < words; k++) {
+      let v = w[k] as number
+      v -= (v >>> 1) & 0x55555555
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
+      n += Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24
+    }
+    i += words << 2
+  }
+  while (i <= end) n += popcount8(p[i++] as number)
   return n
 }
 

@@ -117,9 +117,32 @@ function cText(arg: Buffer): string {
   return (nul < 0 ? arg : arg.subarray(0, nul)).toString('latin1')
 }
 
+/**
+ * A plain decimal of up to 64 bytes (a sign, digits with at most one point, no exponent): its
+ * strtod value is JS's Number of the same text (both round correctly, and no such text
+ * overflows or underflows); null for anything else, which strtod() reads. GEOADD and ZADD
+ * scores are such texts, and this skips strtod's regular expressions.
+ */
+function plainDecimal(arg: Buffer): number | null {
+  const n = arg.length
+  if (n > 64) return null
+  let i = arg[0] === 43 || arg[0] === 45 ? 1 : 0
+  let digits = 0
+  let points = 0
+  for (; i < n; i++) {
+    const c = arg[i] as number
+    if (c >= 48 && c <= 57) digits++
+    else if (c === 46 && points === 0) points++
+    else return null
+  }
+  return digits === 0 ? null : Number(arg.toString('latin1'))
+}
+
 /** getDoubleFromObject: a double, or null (Redis: "value is not a valid float"). */
 export function parseDouble(arg: Buffer): number | null {
   if (arg.length === 0) return null
+  const plain = plainDecimal(arg)
+  if (plain !== null) return plain
   const c = arg[0] as number
   if (c === 32 || (c >= 9 && c <= 13)) return null
   const text = arg.toString('latin1')

@@ -367,6 +367,26 @@ export function hllAdd(h: Hll, ele: Buffer, maxBytes: number): number {
   return -1
 }
 
+/**
+ * PFADD of elements[from..] to a dense value without a working copy: each element's register is
+ * compared with the value's, and only the first one that grows gets the value copied (`value`
+ * itself is never written: stored Buffers are shared). Returns the new value, or `value` itself
+ * when no register grew; the new value's cached cardinality is not yet invalidated.
+ */
+export function hllDenseAdd(value: Buffer, elements: readonly Buffer[], from: number): Buffer {
+  let out = value
+  for (let j = from; j < elements.length; j++) {
+    const count = patLen(elements[j] as Buffer)
+    if (count <= denseGet(out, HLL_HDR, patIndex)) continue
+    if (out === value) {
+      out = Buffer.allocUnsafe(value.length) // every byte copied from value next
+      value.copy(out, 0)
+    }
+    denseSetRaw(out, HLL_HDR, patIndex, count)
+  }
+  return out
+}
+
 /** Set register `index` to at least `count` whatever the encoding (PFMERGE's write step). */
 export function hllSetRegister(h: Hll, index: number, count: number, maxBytes: number): void {
   if (h.buf[4] === HLL_DENSE) denseSet(h.buf, index, count)
@@ -376,9 +396,19 @@ export function hllSetRegister(h: Hll, index: number, count: number, maxBytes: n
 /** hllMerge: max[i] = max(max[i], register i of value); false on corrupt sparse opcodes. */
 export function hllMergeInto(max: Uint8Array, value: Buffer): boolean {
   if (value[4] === HLL_DENSE) {
-    for (let i = 0; i < HLL_REGISTERS; i++) {
-      const v = denseGet(value, HLL_HDR, i)
-      if (v > (max[i] as number)) max[i] = v
+    // Four 6-bit registers in every 3 bytes (isHll checked the dense length).
+    for (let i = 0, p = HLL_HDR; i < HLL_REGISTERS; i += 4, p += 3) {
+      const b0 = value[p] as number
+      const b1 = value[p + 1] as number
+      const b2 = value[p + 2] as number
+      const r0 = b0 & 63
+      const r1 = (b0 >> 6) | ((b1 & 15) << 2)
+      const r2 = (b1 >> 4) | ((b2 & 3) << 4)
+      const r3 = b2 >> 2
+      if (r0 > (max[i] as number)) max[i] = r0
+      if (r1 > (max[i + 1] as number)) max[i + 1] = r1
+      if (r2 > (max[i + 2] as number)) max[i + 2] = r2
+      if (r3 > (max[i + 3] as number)) max[i + 3] = r3
     }
     return true
   }

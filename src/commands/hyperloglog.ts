@@ -13,7 +13,7 @@
 
 import { TYPE_STRING, type Entry } from '../state/keyspace.js'
 import {
-  HLL_DENSE, HLL_REGISTERS, HLL_HDR, denseGet, hllAdd, hllBytes, hllCachedCard, hllCount,
+  HLL_DENSE, HLL_REGISTERS, HLL_HDR, denseGet, hllAdd, hllDenseAdd, hllBytes, hllCachedCard, hllCount,
   hllCountRaw, hllCreate, hllEncoding, hllInvalidateCache, hllMergeInto, hllSetCachedCard,
   hllSetRegister, hllToDense, hllWorkingCopy, isHll, type Hll,
 } from './hll-format.js'
@@ -58,6 +58,18 @@ const pfaddCommand: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
   const entry = hllOrReply(ctx, key)
   if (entry === null) return
+  if (entry !== undefined && hllEncoding(entry.value as Buffer) === HLL_DENSE) {
+    // Dense: no working copy unless a register grows (most adds to a full HLL change nothing).
+    const value = entry.value as Buffer
+    const next = hllDenseAdd(value, argv, 2)
+    if (next !== value) {
+      next[15] = (next[15] as number) | 0x80 // the cached cardinality is invalid
+      putHll(ctx, key, entry, next)
+      notifyKeyspaceEvent(ctx, NOTIFY_STRING, 'pfadd', key)
+    }
+    ctx.reply.integer(next !== value ? 1 : 0)
+    return
+  }
   const h = entry === undefined ? hllCreate() : hllWorkingCopy(entry.value as Buffer)
   let updated = entry === undefined ? 1 : 0
   const maxBytes = sparseMaxBytes(ctx)

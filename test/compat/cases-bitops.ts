@@ -22,6 +22,13 @@ export const bitopsCases: Case[] = [
     'SET z "\\x00\\x00"', 'BITPOS z 1', 'BITPOS z 0 1 1', 'SET i 255', 'BITCOUNT i', 'BITPOS i 0',
     'BITPOS s 1 1 2 3 4',
   ] },
+  { name: 'BITCOUNT of longer strings (whole words and the bytes around them)', lines: [
+    'SET w "\xff\x01\x80\x7f\x0f\xf0\xaa\x55\x33\xcc\x12\x34\x56\x78\x9a\xbc\xde\xf0\x01\x02\x03"',
+    'BITCOUNT w', 'BITCOUNT w 1 -1', 'BITCOUNT w 2 17', 'BITCOUNT w 3 -3', 'BITCOUNT w 4 11',
+    'BITCOUNT w 5 100 BIT', 'BITCOUNT w 9 150 BIT', 'BITCOUNT w 31 64 BIT', 'SETBIT w 400 1',
+    'BITCOUNT w', 'BITCOUNT w 0 -1 BIT', 'APPEND w "\xff\xff\xff\xff\xff"', 'BITCOUNT w 1 60',
+    'GETRANGE w 3 40', 'SETBIT w 1000 0', 'STRLEN w', 'GET w', 'BITCOUNT w -70 -2',
+  ] },
   { name: 'BITOP', lines: [
     'SET a "\\x0f\\xf0\\xaa"', 'SET b "\\xff"', 'BITOP AND d a b', 'GET d', 'BITOP OR d a b',
     'GET d', 'BITOP XOR d a b nope', 'GET d', 'BITOP NOT d a', 'GET d', 'BITOP NOT d a b',

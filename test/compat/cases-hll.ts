@@ -24,6 +24,12 @@ export const hllCases: Case[] = [
     'PFCOUNT s', 'GET s', 'CONFIG SET hll-sparse-max-bytes 100', `PFADD t ${elements('c', 60)}`,
     'STRLEN t', 'GET t', 'CONFIG SET hll-sparse-max-bytes 3000',
   ] },
+  { name: 'PFADD to a dense HLL: no register grows, some grow, the expiry kept', lines: [
+    `PFADD d ${elements('z', 3000)}`, 'STRLEN d', 'PFADD d z1 z2 z3', 'PFCOUNT d', 'GET d',
+    'PFADD d z4', 'PFADD d', 'GET d', `PFADD d z5 ${elements('y', 30)}`, 'GET d', 'PFCOUNT d',
+    'GET d', 'EXPIRE d 100', `PFADD d ${elements('q', 30)}`, 'TTL d #ttl', 'GET d',
+    `PFADD d2 ${elements('y', 4000)}`, 'PFCOUNT d d2', 'PFCOUNT d2 d nope', 'OBJECT ENCODING d',
+  ] },
   { name: 'PFMERGE and PFCOUNT of several keys', lines: [
     'PFADD h1 a b c', 'PFADD h2 b c d', 'PFADD h3 c d e', 'PFMERGE h h1 h2 h3', 'GET h',
     'PFCOUNT h', 'PFCOUNT h1 h2 h3', 'PFCOUNT h1 nope', `PFADD big ${elements('z', 3000)}`,
