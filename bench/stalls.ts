@@ -20,6 +20,7 @@
 //   refused SET comes after a commit (an engine that compacts per refusal after any commit
 //   stalls here, not in `pool`).
 
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { Redis } from 'ioredis'
 import { rssBytes, startServer, type Running } from './launch.js'
@@ -137,11 +138,22 @@ async function probeSlab(server: Running): Promise<Omit<Row, 'probe' | 'server'>
   }
 }
 
+/** Resident anonymous bytes of `pid` (the process's own memory: no pool pages, which are shmem). */
+function anonBytes(pid: number): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
+  return m === null ? 0 : Number(m[1]) * 1024
+}
+
 async function probeBig(server: Running): Promise<Omit<Row, 'probe' | 'server'>> {
   const admin = new Redis({ port: server.port, host: '127.0.0.1' })
   const rss0 = rssBytes(server.pid)
+  const anon0 = anonBytes(server.pid)
   let peak = rss0
-  const sampler = setInterval(() => { peak = Math.max(peak, rssBytes(server.pid)) }, 20)
+  let anonPeak = anon0
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssBytes(server.pid))
+    anonPeak = Math.max(anonPeak, anonBytes(server.pid))
+  }, 20)
   const size = 512 * 1024 * 1024
   const value = Buffer.alloc(size, 97)
   const side = sidePinger(server.port)
@@ -162,19 +174,29 @@ async function probeBig(server: Running): Promise<Omit<Row, 'probe' | 'server'>>
   const ms = performance.now() - t0
   s.destroy()
   const pingMaxMs = await side.stop()
+  const anonStored = anonBytes(server.pid)
   await admin.del('big')
   await admin.call('SAVE').catch(() => undefined)
   await admin.call('MEMORY', 'PURGE').catch(() => undefined)
   await new Promise((r) => setTimeout(r, 1000))
   clearInterval(sampler)
   const rss2 = rssBytes(server.pid)
+  const anon2 = anonBytes(server.pid)
   admin.disconnect()
   const mib = (b: number): string => (b / (1 << 20)).toFixed(0)
   return {
     ms: Math.round(ms), pingMaxMs,
     note: `reply ${reply.trim().slice(0, 40)}; RSS start ${mib(rss0)} MiB, peak +${mib(peak - rss0)}` +
-      ` MiB, after DEL+SAVE +${mib(rss2 - rss0)} MiB`,
+      ` MiB, after DEL+SAVE +${mib(rss2 - rss0)} MiB; of it anonymous (not pool pages): start ` +
+      `${mib(anon0)} MiB, peak +${mib(anonPeak - anon0)}, stored +${mib(anonStored - anon0)}, ` +
+      `after DEL+SAVE +${mib(anon2 - anon0)} MiB`,
   }
+}
+
+/** capykv's INFO pool_checkpoints_completed (null from redis-server). */
+async function checkpoints(c: Redis): Promise<number | null> {
+  const m = /^pool_checkpoints_completed:(\d+)/m.exec(await c.info('persistence'))
+  return m === null ? null : Number(m[1])
 }
 
 async function probePool(server: Running): Promise<Omit<Row, 'probe' | 'server'>> {
@@ -186,14 +208,17 @@ async function probePool(server: Running): Promise<Omit<Row, 'probe' | 'server'>
   }
   const side = sidePinger(server.port)
   await new Promise((r) => setTimeout(r, 50))
+  const c0 = await checkpoints(a)
   const t0 = performance.now()
   const p = a.pipeline()
   for (let i = 0; i < 50; i++) p.set(`x${i}`, value)
   const replies = (await p.exec()) ?? []
   const ms = performance.now() - t0
+  const c1 = await checkpoints(a)
   a.disconnect()
   return { ms: Math.round(ms), pingMaxMs: await side.stop(),
-    note: `${filled} stored, ${replies.filter(([e]) => e !== null).length} of 50 refused` }
+    note: `${filled} stored, ${replies.filter(([e]) => e !== null).length} of 50 refused` +
+      (c0 === null || c1 === null ? '' : `, ${c1 - c0} checkpoints`) }
 }
 
 /**
@@ -210,16 +235,19 @@ async function probePoolMix(server: Running): Promise<Omit<Row, 'probe' | 'serve
   await a.del('fill0', 'fill1')
   const side = sidePinger(server.port)
   await new Promise((r) => setTimeout(r, 50))
+  const c0 = await checkpoints(a)
   const t0 = performance.now()
   const p = a.pipeline()
   for (let i = 0; i < 50; i++) p.incr('counter').set(`x${i}`, value)
   const replies = (await p.exec()) ?? []
   const ms = performance.now() - t0
+  const c1 = await checkpoints(a)
   a.disconnect()
   const refused = replies.filter(([e], i) => i % 2 === 1 && e !== null).length
   const incrs = replies.filter(([e], i) => i % 2 === 0 && e === null).length
   return { ms: Math.round(ms), pingMaxMs: await side.stop(),
-    note: `${filled} stored, ${refused} of 50 SETs refused, ${incrs} of 50 INCRs done` }
+    note: `${filled} stored, ${refused} of 50 SETs refused, ${incrs} of 50 INCRs done` +
+      (c0 === null || c1 === null ? '' : `, ${c1 - c0} checkpoints`) }
 }
 
 type Probe = (s: Running) => Promise<Omit<Row, 'probe' | 'server'>>

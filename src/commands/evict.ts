@@ -325,6 +325,11 @@ export class Evictor implements RoomMaker {
     return any
   }
 
+  /** Under noeviction nothing is evicted: a full pool refuses (Store's RoomMaker). */
+  canEvict(): boolean {
+    return this.kind !== 'none'
+  }
+
   settled(appended: boolean): void {
     const evicted = this.evictedInto
     this.evictedInto = []

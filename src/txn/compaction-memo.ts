@@ -13,6 +13,13 @@
 //   met by compacting: the refusal is what the compaction would have led to, without its cost.
 // - With nothing committed since the basis, a compaction rebuilds the same checkpoint: futile
 //   whatever the shortfall (the memo of 37fe16e).
+// - Pad luck is not worth a checkpoint: with a shortfall within the slack, every refusal after a
+//   tiny commit (an INCR between two refused SETs) ran a whole checkpoint (issue 19: one per
+//   refusal under noeviction) that could only fit the write through a pad or framing difference.
+//   So, when refusing (`bounded`), a compaction is also skipped when what it could free (the
+//   bound above, without the slack) is below the shortfall and below max(slack, liveBytes / 64).
+//   The price: such a write (one a compaction might have fitted by at most the slack) is
+//   refused, at a pool full to within that much, until deletes or history free more.
 // - The bound holds only while that checkpoint is the head: once any other checkpoint completed
 //   (or one is running, whose extra reserve a compaction would release), compaction is tried.
 
@@ -40,6 +47,8 @@ export class CompactionMemo {
     if (this.events === events) return true
     if (!bounded || this.completed !== completed) return false
     const appended = tailLsn - this.tailLsn
-    return shortfall > 4 * appended + Math.max(0, this.liveBytes - liveBytes) + slack
+    const freeable = 4 * appended + Math.max(0, this.liveBytes - liveBytes)
+    if (shortfall > freeable + slack) return true
+    return shortfall > freeable && freeable < Math.max(slack, liveBytes / 64)
   }
 }

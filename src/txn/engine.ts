@@ -77,6 +77,8 @@ export interface RoomMaker {
   evictInto(txn: Transaction, bytes: number): boolean
   /** The transaction evictInto evicted into was appended (true) or refused (false). */
   settled(appended: boolean): void
+  /** False when evictInto never evicts (noeviction): refusals skip futile compactions. */
+  canEvict(): boolean
 }
 
 
@@ -265,7 +267,7 @@ export class Store {
       txn.undoAll() // liveBytes of the committed state, for the memo; and what a checkpoint needs
       const futile = this.checkpointer.active === null && this.compaction.futile(
         this.eventsCommitted, this.log.tailLsn, this.keyspace.liveBytes, this.checkpointer.completed,
-        shortfall, writeReserveBytes(this.log.ringBytes), this.roomMaker === null)
+        shortfall, writeReserveBytes(this.log.ringBytes), !(this.roomMaker?.canEvict() ?? false))
       // Room may be held by history rather than live data: compact now, then try once more.
       if (!futile) this.checkpointNow()
       const live = this.keyspace.liveBytes
