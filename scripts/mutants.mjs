@@ -298,9 +298,10 @@ const MUTANTS = [
   },
   {
     id: 'fallback-mark-missing',
-    what: 'a checkpoint END is appended without the MARK after it (a damaged END last in the log)',
-    edits: [{ file: 'src/storage/checkpoint.ts',
-      find: '        if (this.log.fits(0, 0)) this.log.append(REC_MARK)\n',
+    what: 'a commit ends with a checkpoint record, no MARK after it (a damaged END or chunk last ' +
+      'in the log)',
+    edits: [{ file: 'src/storage/log.ts',
+      find: '    this.sealGroup()\n',
       replace: '' }],
     tests: [T.fallback],
   },

@@ -19,9 +19,11 @@
 //   no TXN record: whatever it held (the head checkpoint's BEGIN, chunks or END, a pad, a mark,
 //   a later checkpoint's records) changes no state replayed from a complete checkpoint before
 //   it. A damaged record with no verifiable record after it is proven no TXN only when it spans
-//   MIN_RECORD_BYTES to copy 1's tail (a PAD or a MARK, the last of its commit: a TXN holds at least its event count, so it is longer; log.ts
-//   asserts it when appending): so each checkpoint END is followed by a MARK. A checkpoint
-//   with a skipped record never counts as complete (newestCheckpointLsn).
+//   MIN_RECORD_BYTES to copy 1's tail (a MARK, the last of its commit: a TXN holds at least its
+//   event count, so it is longer; log.ts asserts it when appending): so every commit ends with a
+//   TXN or a MARK (log.ts sealGroup), and a damaged last record longer than that is refused as
+//   a damaged transaction. A checkpoint with a skipped record never counts as complete
+//   (newestCheckpointLsn).
 
 import { DecodeError } from '../state/bytes.js'
 import { applyEvents, decodeEvents, replayEventsDeferred } from '../state/event.js'

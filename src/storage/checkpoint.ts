@@ -2,7 +2,8 @@
 // A checkpoint is: a CHECKPOINT_BEGIN record at lsn c0, then CHECKPOINT_CHUNK records holding a
 // RESTORE event (the whole current value) for every key (the first chunk also holds one
 // FUNCTION_PUT per function library, state/function-events.ts), written a few hundred at a time
-// between client requests, then a CHECKPOINT_END record naming c0 (and a MARK, record-codec.ts).
+// between client requests, then a CHECKPOINT_END record naming c0 (and at its commit a MARK,
+// log.ts sealGroup).
 // Ordinary transactions interleave. Once END is committed, the prev word moves to the old head
 // and the head word to c0 (log.ts moveHead), and the space before the old head is reused: the
 // previous checkpoint and the log after it stay, for the fallback (docs/checkpoint-fallback.md).
@@ -25,7 +26,7 @@ import { librarySnapshot } from '../state/function-events.js'
 import { DB_COUNT, entryBytes, type Entry, type Keyspace } from '../state/keyspace.js'
 import type { Log } from './log.js'
 import {
-  encodeCheckpointBegin, encodeCheckpointEnd, REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END, REC_MARK,
+  encodeCheckpointBegin, encodeCheckpointEnd, REC_CKPT_BEGIN, REC_CKPT_CHUNK, REC_CKPT_END,
 } from './record-codec.js'
 
 /** Budget a checkpoint slice counts per deferred event it applies (about a RESTORE's cost). */
@@ -186,10 +187,9 @@ export class Checkpointer {
           this.abandon()
           return 'abandoned'
         }
+        // Its commit puts a MARK after it (log.ts sealGroup): a damaged END is never the last
+        // committed record.
         this.log.append(REC_CKPT_END)
-        // A MARK after END, in the same commit (record-codec.ts): best effort, as it is small.
-        this.log.begin()
-        if (this.log.fits(0, 0)) this.log.append(REC_MARK)
         return 'done'
       }
     }

@@ -19,6 +19,12 @@
 // may the ring reuse the space before the new prev.
 // Every record carries the txn sequence (record-codec.ts): `seq` is the one the last appended
 // record carries; a TXN record takes nextSeq(seq).
+// Every commit ends with a TXN or a MARK (sealGroup): a group whose last record is a checkpoint
+// record (an incremental checkpoint's BEGIN or chunks, a crash before its END; or its END) gets
+// a MARK after it, so that a damaged checkpoint record is never the last committed record — the
+// MARK after it proves it held no transaction (recovery/walk.ts), while a damaged last record of
+// more than MIN_RECORD_BYTES is a transaction. Best effort: a MARK that does not fit the ring is
+// left out (a full ring; recovery then refuses such damage, as a damaged transaction).
 
 import { assert } from '../assert.js'
 import { ByteWriter } from '../state/bytes.js'
@@ -26,7 +32,7 @@ import { encodeWord, HEAD_TAGS, PREV_TAGS, TAIL_TAGS } from './cdb.js'
 import { HEAD_WORD_OFFSETS, LOG_OFFSET, PREV_WORD_OFFSETS, TAIL_WORD_OFFSETS } from './layout.js'
 import type { PmRegion } from './pm-region.js'
 import {
-  beginRecord, frameRecord, MIN_RECORD_BYTES, padRecord, REC_TXN, RECORD_HEADER_BYTES,
+  beginRecord, frameRecord, MIN_RECORD_BYTES, padRecord, REC_MARK, REC_TXN, RECORD_HEADER_BYTES,
   recordBytes, seqAfter,
 } from './record-codec.js'
 
@@ -59,6 +65,10 @@ export class Log {
   seq: number
   /** The lsn of the last TXN record appended (-1: none since open). */
   private lastTxnLsn = -1
+  /** The kind of the last record appended (-1: unknown, after a truncate). */
+  private lastKind = -1
+  /** MARKs appended by sealGroup (a commit that would have ended with a checkpoint record). */
+  sealMarks = 0
   /** Times the fallback was dropped because an append needed its space. */
   fallbackDrops = 0
   readonly ringBytes: number
@@ -185,6 +195,7 @@ export class Log {
     // = normalizeLsn(lsn + total): the record fits before the ring's end, so costAt is the
     // record and the gap after it.
     this.tailLsn = lsn + this.costAt(total, at)
+    this.lastKind = kind
     this.appendedRecords++
     this.appendedBytes += total
     return lsn
@@ -204,6 +215,7 @@ export class Log {
     // Only checkpoint records are truncated (engine.ts checkpointNow): no TXN, so `seq` stands.
     assert(this.lastTxnLsn < lsn, 'truncate would drop a transaction (its txn sequence)')
     this.tailLsn = lsn
+    this.lastKind = -1
   }
 
   /** Start building a record: returns the writer to put the payload into. */
@@ -213,9 +225,23 @@ export class Log {
     return this.writer
   }
 
+  /**
+   * End the group with a TXN or a MARK (the header's "Every commit ends"): a MARK after a last
+   * record that is neither. Clobbers the writer (commit() is never called while a record is
+   * being built in it).
+   */
+  private sealGroup(): void {
+    if (this.lastKind === REC_TXN || this.lastKind === REC_MARK) return
+    this.begin()
+    if (!this.fits(0, 0)) return
+    this.appendFitting(REC_MARK)
+    this.sealMarks++
+  }
+
   /** Make every appended record durable state: flush, one commit store, flush. */
   commit(): void {
     if (!this.hasUncommitted) return
+    this.sealGroup()
     const from = this.committedLsn % this.ringBytes
     const to = this.tailLsn % this.ringBytes
     const word = encodeWord(TAIL_TAGS[0] as number, to, this.seed)

@@ -24,8 +24,9 @@
 // `varuint BEGIN lsn` (the checkpoint it completes) then `varuint keys written` (informational):
 // encodeCheckpointBegin/End and decodeCheckpointBegin/End below, the only code that knows them.
 // PAD has no payload and means "continue at the next lap". MARK has no payload and changes
-// nothing: the checkpointer appends one right after each END (checkpoint.ts), so that a damaged
-// END is never the last committed record (the record after a skip proves it, recover/walk.ts).
+// nothing: a commit whose last record would be a checkpoint record (BEGIN, chunk, END) gets one
+// after it (log.ts sealGroup), so that a damaged checkpoint record is never the last committed
+// record (the record after a skip proves it, recover/walk.ts).
 // A position closer than 24 bytes to the ring's end is skipped without a PAD (normalizeLsn).
 
 import { VERIFY, assert } from '../assert.js'
