@@ -356,6 +356,8 @@ class ExecRun {
   queuedStarted = 0
   errorsBefore = 0
   denied = false
+  /** Why a queued command's handler threw, when it is not an internal error (a -CORRUPT key). */
+  refusal: string | null = null
 
   constructor(readonly session: Session, readonly spec: CommandSpec, readonly argv: Buffer[],
     readonly queue: readonly { spec: CommandSpec; argv: Buffer[] }[], readonly store: Store | null,
@@ -976,18 +978,24 @@ export class Dispatcher {
     return text
   }
 
+  /**
+   * A key whose pool bytes failed verification (state/keyspace.ts, "Verify before apply"): one
+   * error for that key, its transaction refused (DESIGN rule 5); logged and counted.
+   */
+  private corruptionRefusal(spec: CommandSpec, e: StoreError): string {
+    const text = `CORRUPT ${e.detail ?? 'damaged value'} at pool offset ${e.offset ?? '?'} ` +
+      `(lsn ${e.lsn ?? '?'})`
+    this.services.stats.corruptionEvents++
+    process.stderr.write(`${process.pid}:M '${spec.name}' refused: ${text}\n`)
+    return text
+  }
+
   /** `mark`: where the command's replies start in session.out, to drop them; -1 keeps them. */
   private handlerCrashed(session: Session, spec: CommandSpec, e: unknown, mark: number): void {
     if (mark >= 0) session.out.truncate(mark)
     this.deferred = []
     if (e instanceof StoreError && e.code === 'CORRUPTION') {
-      // A key whose pool bytes failed verification (state/keyspace.ts, "Verify before apply"):
-      // one error for that key, its transaction refused (DESIGN rule 5).
-      const text = `CORRUPT ${e.detail ?? 'damaged value'} at pool offset ${e.offset ?? '?'} ` +
-        `(lsn ${e.lsn ?? '?'})`
-      this.services.stats.corruptionEvents++
-      process.stderr.write(`${process.pid}:M '${spec.name}' refused: ${text}\n`)
-      this.writeError(session, text)
+      this.writeError(session, this.corruptionRefusal(spec, e))
       return
     }
     const message = e instanceof Error ? e.message : String(e)
@@ -1101,7 +1109,9 @@ export class Dispatcher {
       txn?.abort()
       out?.take()
       this.deferred = []
-      this.writeError(session, 'EXECABORT Transaction discarded because of: ERR internal error')
+      // A corrupt key refuses the whole transaction (DESIGN rule 3), naming the damage.
+      this.writeError(session, 'EXECABORT Transaction discarded because of: ' +
+        (run.refusal ?? 'ERR internal error'))
     } else if (txn !== null && !this.commit(txn)) {
       out?.take()
       this.writeError(session, `EXECABORT Transaction discarded because of: ${this.refusalText()}`)
@@ -1173,6 +1183,10 @@ export class Dispatcher {
       spec.handler(this.context(session, run.store, run.txn, run.now, undefined,
         run.txn === null ? undefined : this.suspendExec, info.readonly), argv)
     } catch (e) {
+      if (e instanceof StoreError && e.code === 'CORRUPTION') {
+        run.refusal = this.corruptionRefusal(spec, e)
+        return false
+      }
       process.stderr.write(`${process.pid}:M internal error in '${spec.name}' inside EXEC: ` +
         `${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
       return false
