@@ -54,6 +54,7 @@ const T = {
   deferredVerify: 'dist/test/unit/deferred-verify.test.js',
   fallback: 'dist/test/sim/fallback.test.js',
   scrub: 'dist/test/unit/scrub.test.js',
+  corruptKey: 'dist/test/server/corrupt-key.test.js',
 }
 
 /** The native commit's four steps (pool_commit in native/lib.rs), and a mutant's reordering. */
@@ -207,7 +208,7 @@ const MUTANTS = [
     edits: [{ file: 'src/state/keyspace.ts',
       find: '    if (this.verifier !== null) {\n',
       replace: '    if (this.verifier !== null && false) {\n' }],
-    tests: [T.deferredVerify],
+    tests: [T.deferredVerify, T.corruptKey],
   },
   // --- torn tail versus corruption (src/recovery/recover.ts) ---------------------------------
   {

@@ -289,3 +289,19 @@ t.test('WATCH sees every in-place change and its undo', (t) => {
   t.equal(entryBytes('l', ks.get(0, 'l')!), ks.liveBytes)
   t.end()
 })
+
+t.test('LPUSH and RPUSH events put their items in Redis\'s order', (t) => {
+  // Redis: LPUSH l a b c inserts a, then b, then c at the head: c b a. The invariants above are
+  // all self-consistent (replay equals apply), so they cannot see an order bug; this can
+  // (mutant lpush-apply-reversed).
+  const ks = new Keyspace()
+  const list = (): string[] =>
+    (ks.get(0, 'l')!.value as Deque<Buffer>).toArray().map((b) => b.toString('latin1'))
+  applyEvent(ks, { code: EV_LPUSH, db: 0, key: 'l', items: [buf('a'), buf('b'), buf('c')] } as Event)
+  t.same(list(), ['c', 'b', 'a'], 'LPUSH a b c on a new key: c b a')
+  applyEvent(ks, { code: EV_RPUSH, db: 0, key: 'l', items: [buf('x'), buf('y')] } as Event)
+  t.same(list(), ['c', 'b', 'a', 'x', 'y'], 'RPUSH x y: appended in order')
+  applyEvent(ks, { code: EV_LPUSH, db: 0, key: 'l', items: [buf('1'), buf('2')] } as Event)
+  t.same(list(), ['2', '1', 'c', 'b', 'a', 'x', 'y'], 'LPUSH 1 2 on an existing list: 2 1 first')
+  t.end()
+})
