@@ -55,6 +55,7 @@ const T = {
   fallback: 'dist/test/sim/fallback.test.js',
   scrub: 'dist/test/unit/scrub.test.js',
   corruptKey: 'dist/test/server/corrupt-key.test.js',
+  damagedPool: 'dist/test/process/damaged-pool.test.js',
 }
 
 /** The native commit's four steps (pool_commit in native/lib.rs), and a mutant's reordering. */
@@ -304,7 +305,7 @@ const MUTANTS = [
     edits: [{ file: 'src/storage/log.ts',
       find: '    this.sealGroup()\n',
       replace: '' }],
-    tests: [T.fallback],
+    tests: [T.fallback, T.damagedPool],
   },
   {
     id: 'checkpoint-drops-ttl', what: 'checkpoint chunks carry values without their expiry',
