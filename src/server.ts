@@ -543,12 +543,21 @@ export interface ServerOptions {
   unsafePublishBeforeDurable?: boolean
 }
 
-/** The scrub's findings, in the log at once (txn/scrub-driver.ts). */
-function logScrub(r: { found: ScrubDamage[]; healed: ScrubDamage[] }): void {
+/**
+ * The scrub's findings, in the log at once (txn/scrub-driver.ts). `corruptKeys`: keys whose
+ * record failed when the deferred index applied it (state/keyspace.ts): their values are not in
+ * memory, and no checkpoint runs while any is marked, so the damage cannot be healed then.
+ */
+function logScrub(r: { found: ScrubDamage[]; healed: ScrubDamage[] }, corruptKeys: number): void {
   for (const d of r.found) {
     logger.warning(`Pool scrub: damaged ${d.kind} record at offset ${d.offset} (lsn ${d.lsn}): ` +
-      `${d.reason}. The state in memory was verified at startup and is intact; a checkpoint ` +
-      'now rewrites it past the damaged record, so that the next start does not read it.')
+      `${d.reason}. ` + (corruptKeys === 0
+      ? 'The state in memory was verified at startup and is intact; a checkpoint now rewrites ' +
+        'it past the damaged record, so that the next start does not read it.'
+      : `${corruptKeys} keys answer -CORRUPT (a record of theirs failed when indexed: INFO ` +
+        'pool_corrupt_keys); no checkpoint runs while they do, so the damage stays unhealed ' +
+        'until FLUSHDB/FLUSHALL clears them, or capykv-check --repair (server stopped) ' +
+        'salvages the history before the damage into a new pool.'))
   }
   for (const d of r.healed) {
     logger.notice(`Pool scrub: the damaged record at offset ${d.offset} (lsn ${d.lsn}) is healed: ` +
@@ -1121,7 +1130,8 @@ export class CapykvServer {
       tracking.limitUsedSlots(this.services.config.getNumber('tracking-table-max-keys'))
     }
     if (this.services.scrub !== null && !this.stopping) {
-      logScrub(this.services.scrub.tick(this.services.config.getNumber('scrub-rate'), nowMs()))
+      logScrub(this.services.scrub.tick(this.services.config.getNumber('scrub-rate'), nowMs()),
+        this.services.store?.keyspace.corruptKeyCount ?? 0)
     }
   }
 

@@ -11,7 +11,8 @@
 // Checked: GET of the damaged key -> `-CORRUPT … at pool offset N (lsn L)` naming the record;
 // every other key -> its exact value (the test's own values); a MULTI/EXEC touching it is refused
 // whole (its other write not applied); INFO counts the key and the events; a write to the key is
-// refused too (no silent overwrite of data we could not read); FLUSHDB clears the mark.
+// refused too (no silent overwrite of data we could not read); the scrub's log line says the
+// damage cannot be healed while the key is marked; FLUSHDB clears the mark.
 // Invariants: the server runs in-process on a free port bound to 127.0.0.1; the pool lives in a
 // temp dir (on /dev/shm when there is one) removed at teardown. Takes about a second.
 
@@ -70,6 +71,14 @@ t.test('a damaged value answers -CORRUPT for its key alone, through the server',
   const offset = LOG_OFFSET + at + 3
   region.write(offset, Buffer.from([(bytes[at + 3] as number) ^ 0x01]), 'blanket')
 
+  // The server's log lines (logger writes to stdout), kept for the scrub's line below.
+  const logged: string[] = []
+  const write = process.stdout.write.bind(process.stdout)
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]): boolean => {
+    if (typeof chunk === 'string' && chunk.includes('Pool scrub:')) logged.push(chunk)
+    return write(chunk, ...rest)
+  }) as typeof process.stdout.write
+  t.teardown(() => { process.stdout.write = write })
   const config = new ServerConfig()
   config.setAtStartup('port', ['0'])
   logger.level = 'warning'
@@ -111,6 +120,18 @@ t.test('a damaged value answers -CORRUPT for its key alone, through the server',
   // A write to the damaged key is refused too: data we could not read is not silently replaced.
   t.match(await c.command(['SET', `k${DAMAGED}`, 'new']), /^-CORRUPT /, 'SET of the key: refused')
 
+  // The scrub finds the damaged record too (it waits for the deferred index, so the key is
+  // marked by then): its log line must not call the state in memory intact.
+  let scrubbed = ''
+  for (let i = 0; i < 200 && !/scrub_corruption_found:[1-9]/.test(scrubbed); i++) {
+    await new Promise((r) => setTimeout(r, 50))
+    scrubbed = await c.command(['INFO', 'persistence'])
+  }
+  t.match(scrubbed, /scrub_corruption_found:1\r\n/, 'the scrub found the damaged record')
+  const line = logged.find((l) => l.includes('Pool scrub: damaged')) ?? ''
+  t.match(line, /1 keys answer -CORRUPT .*stays unhealed until FLUSHDB\/FLUSHALL/,
+    'its log line says the damage cannot be healed while the key is marked')
+  t.notMatch(line, /intact/)
   const info = await c.command(['INFO', 'persistence'])
   t.match(info, /pool_corrupt_keys:1\r\n/, 'INFO counts the one damaged key')
   t.match(info, /pool_corruption_events:4\r\n/, 'and each refusal: two GETs, the EXEC, the SET')
