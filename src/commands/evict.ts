@@ -34,7 +34,7 @@
 
 import { nowMs as clockNowMs } from '../clock.js'
 import { delEv } from '../state/core-events.js'
-import { DB_COUNT, type Entry, type Keyspace } from '../state/keyspace.js'
+import { DB_COUNT, type Entry, type KeyMap, type Keyspace } from '../state/keyspace.js'
 import { evictionScore } from '../state/lru.js'
 import { smallReserveBytes, writeReserveBytes } from '../storage/checkpoint.js'
 import type { RoomMaker, Store, Transaction } from '../txn/engine.js'
@@ -77,9 +77,10 @@ export function poolLimitBytes(ringBytes: number): number {
 /**
  * Redis's eviction pool: up to EVPOOL_SIZE (score, db, key) in slots 0..size-1, ascending by
  * score. insert() is evictionPoolPopulate's placement, exactly. Each candidate also keeps where
- * it was sampled (its record's handle in the database's table, KeyMap.sampleRun, and its entry),
- * so that takeBest can tell a live candidate from a ghost without a lookup by key, and its key
- * may stay unbuilt (null) until it is taken.
+ * it was sampled (its record's handle in the database's table, KeyMap.sampleRun) and what it was
+ * (its entry; for a string kept in the table, which has none, its mark and access word), so
+ * that takeBest can tell a live candidate from a ghost without a lookup by key, and its key may
+ * stay unbuilt (null) until it is taken.
  */
 export class EvictionPool {
   readonly score = new Float64Array(EVPOOL_SIZE)
@@ -87,6 +88,9 @@ export class EvictionPool {
   readonly key: (string | null)[] = new Array<string | null>(EVPOOL_SIZE).fill(null)
   readonly handle = new Float64Array(EVPOOL_SIZE).fill(-1)
   readonly entry: unknown[] = new Array<unknown>(EVPOOL_SIZE).fill(null)
+  /** A candidate without an entry: its record's mark (KeyMap.markAt) and access word. */
+  readonly mark = new Float64Array(EVPOOL_SIZE).fill(-1)
+  readonly stamp = new Float64Array(EVPOOL_SIZE)
   /** Candidates held (slots 0..size-1). */
   size = 0
 
@@ -95,7 +99,8 @@ export class EvictionPool {
     return this.size < EVPOOL_SIZE || (this.score[0] as number) < score
   }
 
-  insert(score: number, db: number, key: string | null, handle = -1, entry: unknown = null): void {
+  insert(score: number, db: number, key: string | null, handle = -1, entry: unknown = null,
+    mark = -1, stamp = 0): void {
     let k = 0
     while (k < this.size && (this.score[k] as number) < score) k++
     if (k === 0 && this.size === EVPOOL_SIZE) return // worse than every entry: skip
@@ -111,6 +116,8 @@ export class EvictionPool {
     this.key[k] = key
     this.handle[k] = handle
     this.entry[k] = entry
+    this.mark[k] = mark
+    this.stamp[k] = stamp
   }
 
   private shift(from: number, to: number, count: number): void {
@@ -118,6 +125,8 @@ export class EvictionPool {
     this.score.copyWithin(to, from, from + count)
     this.db.copyWithin(to, from, from + count)
     this.handle.copyWithin(to, from, from + count)
+    this.mark.copyWithin(to, from, from + count)
+    this.stamp.copyWithin(to, from, from + count)
     const keys = this.key
     const entries = this.entry
     // In place, in the direction that reads each slot before it is overwritten.
@@ -136,11 +145,11 @@ export class EvictionPool {
 
   /**
    * Take the best candidate (rightmost) that `live` accepts: given its database, key (null if
-   * not built), handle and entry, live returns its key, or null for a ghost. Null when no
-   * candidate is live. Every candidate looked at leaves the pool.
+   * not built), handle, entry, mark and stamp, live returns its key, or null for a ghost. Null
+   * when no candidate is live. Every candidate looked at leaves the pool.
    */
-  takeBest(live: (db: number, key: string | null, handle: number, entry: unknown) => string | null):
-    { db: number; key: string } | null {
+  takeBest(live: (db: number, key: string | null, handle: number, entry: unknown,
+    mark: number, stamp: number) => string | null): { db: number; key: string } | null {
     while (this.size > 0) {
       const k = --this.size
       const db = this.db[k] as number
@@ -149,7 +158,7 @@ export class EvictionPool {
       const entry = this.entry[k]
       this.key[k] = null
       this.entry[k] = null
-      const taken = live(db, key, handle, entry)
+      const taken = live(db, key, handle, entry, this.mark[k] as number, this.stamp[k] as number)
       if (taken !== null) return { db, key: taken }
     }
     return null
@@ -383,19 +392,28 @@ export class Evictor implements RoomMaker {
         if (this.run.length < n) this.run = new Float64Array(n)
         const run = this.run
         map.sampleRun(all ? 0 : randomIndex(size), n, volatile, run)
-        for (let j = 0; j < n; j++) {
-          const handle = run[j] as number
-          const entry = map.entryAt(handle)
-          const score = evictionScore(kind, entry.lru, entry.expireAtMs, nowMs)
-          // The key (a string built from the table) only for the candidate taken.
-          if (this.pool.takes(score)) this.pool.insert(score, db, null, handle, entry)
-        }
+        for (let j = 0; j < n; j++) this.consider(map, db, run[j] as number, kind, nowMs)
       }
       if (total === 0) return null
       const best = this.pool.takeBest(this.liveCandidate)
       if (best !== null) return best
       if (round >= PICK_ROUNDS_MAX) return null // sampling found only excluded keys
     }
+  }
+
+  /**
+   * Score sampled record `handle` of database `db` and offer it to the pool, reading the
+   * table's columns: a string kept in the table stays there (no Entry made), its key unbuilt
+   * (a string built from the table only for the candidate taken).
+   */
+  private consider(map: KeyMap, db: number, handle: number, kind: 'lru' | 'lfu' | 'ttl',
+    nowMs: number): void {
+    const entry = map.refAt(handle)
+    const access = entry === undefined ? map.accessOf(handle) : entry.lru
+    const score = evictionScore(kind, access, map.expiryAt(handle), nowMs)
+    if (!this.pool.takes(score)) return
+    if (entry !== undefined) this.pool.insert(score, db, null, handle, entry)
+    else this.pool.insert(score, db, null, handle, null, map.markAt(handle), access)
   }
 
   /** pick's sampled handles (grown to maxmemory-samples, or a database sampled whole). */
@@ -405,16 +423,23 @@ export class Evictor implements RoomMaker {
   private pickExclude: ReadonlySet<string> | null = null
 
   /**
-   * A pool candidate is live when its entry is still its key's, at the record it was sampled
-   * from (a key deleted, overwritten, moved by a delete's move of the last record, flushed or
-   * swapped away is not), still has an expiry under volatile-*, and is not excluded: its key.
+   * A pool candidate is live when it is still at the record it was sampled from (a key deleted,
+   * moved by a delete's move of the last record, flushed or swapped away is not) unchanged: an
+   * Entry still its key's (not overwritten), a string kept in the table still the same key (its
+   * mark) with the same access word (not read or overwritten since; so its score is still the
+   * one it was scored by, Redis only checks that the key exists); it still has an expiry under
+   * volatile-*, and is not excluded: its key.
    */
   private readonly liveCandidate = (db: number, key: string | null, handle: number,
-    entry: unknown): string | null => {
+    entry: unknown, mark: number, stamp: number): string | null => {
     const ks = this.pickKs
     if (ks === null || handle < 0) return null
     const map = ks.db(db)
-    if (!map.holds(handle, entry as Entry)) return null
+    if (entry !== null) {
+      if (!map.holds(handle, entry as Entry)) return null
+    } else if (!map.holdsMark(handle, mark) || map.accessAt(handle) !== stamp) {
+      return null
+    }
     if (!this.allKeys && map.expiryAt(handle) === 0) return null
     const name = key ?? map.keyAt(handle)
     const exclude = this.pickExclude

@@ -70,6 +70,27 @@ export class KeyMap {
     return this.table.holds(handle, entry)
   }
 
+  /** Record h's mark (KeyTable.markAt: its key's mixed hash), for holdsMark. */
+  markAt(handle: number): number {
+    return this.table.markAt(handle)
+  }
+
+  /** Whether `handle` (of sampleRun) still holds the key whose mark it had (KeyTable.holdsMark). */
+  holdsMark(handle: number, mark: number): boolean {
+    return this.table.holdsMark(handle, mark)
+  }
+
+  /** The entry of record h, undefined for a value record (not promoted: see accessAt). */
+  refAt(h: number): Entry | undefined {
+    return this.table.isValue(h) ? undefined : this.table.ref(h)
+  }
+
+  /** The access word of record h, a value record's or its entry's (nothing promoted). */
+  accessAt(h: number): number {
+    const t = this.table
+    return t.isValue(h) ? t.access(h) : t.ref(h).lru
+  }
+
   /** The expiry of the key at `handle` (ms; 0: none). */
   expiryAt(handle: number): number {
     return this.table.expireAtMs(handle)

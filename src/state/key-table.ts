@@ -586,6 +586,25 @@ export class KeyTable<V> {
     }
   }
 
+  /**
+   * Record h's mark: its key's mixed hash. With holdsMark, eviction's pool tells whether a record
+   * sampled earlier still holds the same key without building or keeping the key.
+   */
+  markAt(h: Handle): number {
+    return this.part(h & (TABLE_PARTS - 1)).recU[Math.floor(h / TABLE_PARTS) << 3] as number
+  }
+
+  /**
+   * Whether record h still exists and its key's mixed hash is `mark` (markAt when sampled): the
+   * same key unless another key of the same 32-bit mixed hash took its place (its part's last
+   * record moved there by a delete, or a table replaced).
+   */
+  holdsMark(h: Handle, mark: number): boolean {
+    const p = this.peek(h & (TABLE_PARTS - 1))
+    const r = Math.floor(h / TABLE_PARTS)
+    return r < p.size && p.recU[r << 3] === mark
+  }
+
   /** Whether record h still exists and holds `ref` (a handle kept across changes). */
   holds(h: Handle, ref: V): boolean {
     const p = this.peek(h & (TABLE_PARTS - 1))

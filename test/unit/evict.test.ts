@@ -8,7 +8,7 @@ import {
   accessSettings, idleMs, lfuDecayed, lfuFromFreq, lfuLogIncr, lfuMinutes, lruClock,
   lruFromIdleSeconds, LRU_CLOCK_MAX, touched,
 } from '../../src/state/lru.js'
-import { Entry, Keyspace, KeyMap, TYPE_STRING } from '../../src/state/keyspace.js'
+import { Entry, Keyspace, KeyMap, keyHash, TYPE_STRING } from '../../src/state/keyspace.js'
 import { KEY_MEMORY_OVERHEAD, keptStringMem, valueMemory } from '../../src/state/memory-model.js'
 import { putEv, delEv, expireEv } from '../../src/state/core-events.js'
 import { applyEvent } from '../../src/state/event.js'
@@ -247,4 +247,57 @@ t.test('pick skips pool candidates changed since they were sampled (ghosts)', as
   applyEvent(ks, expireEv(0, 'k6', 0)) // PERSIST after it was sampled
   ;(volatile as unknown as { samples: number }).samples = 1
   t.same(volatile.pick(ks, now), { db: 0, key: 'k9' }, 'k6 lost its expiry: skipped')
+})
+
+/** Set the access word of `key` (database 0), a string kept in the index, without promoting it. */
+function setKeptAccess(ks: Keyspace, key: string, access: number): void {
+  const map = ks.db(0)
+  const h = map.find(key, keyHash(key))
+  if (h === -1 || !map.isValue(h)) throw new Error(`${key} is not a kept string`)
+  map.setAccessOf(h, access)
+}
+
+/** The keys of database 0 held as Entries (promoted), not kept in the index. */
+function promoted(ks: Keyspace): string[] {
+  const map = ks.db(0)
+  return [...map.keys()].filter((k) => !map.isValue(map.find(k, keyHash(k))))
+}
+
+t.test('pick scores strings kept in the index in place: no Entry made, ghosts skipped', async (t) => {
+  const now = 1_700_000_000_000
+  const ks = new Keyspace()
+  for (let i = 0; i < 40; i++) {
+    applyEvent(ks, putEv(0, `k${i}`, Buffer.from('v'), i % 3 === 0 ? now + 1e9 - i : 0))
+    setKeptAccess(ks, `k${i}`, lruClock(now - 1000 * (100 - i)))
+  }
+  const all = { 'maxmemory-samples': '1000' }
+  const ev = evictorOver(t, ks, { ...all, 'maxmemory-policy': 'allkeys-lru' })
+  t.same(ev.pick(ks, now), { db: 0, key: 'k0' }, 'allkeys-lru: the idlest')
+  t.same(promoted(ks), [], 'sampling every key promoted none')
+  applyEvent(ks, delEv(0, 'k0'))
+  applyEvent(ks, delEv(0, 'k1')) // deleted after it was sampled
+  applyEvent(ks, putEv(0, 'k2', Buffer.from('w'), 0)) // overwritten: a new access word
+  setKeptAccess(ks, 'k2', lruClock(now))
+  setKeptAccess(ks, 'k3', lruClock(now)) // read since it was sampled: its score is stale
+  for (let i = 10; i < 14; i++) applyEvent(ks, delEv(0, `k${i}`)) // last records move
+  ;(ev as unknown as { samples: number }).samples = 1
+  t.same(ev.pick(ks, now), { db: 0, key: 'k4' }, 'k1 (deleted), k2 (overwritten), k3 (read) skipped')
+  t.same(promoted(ks), [], 'still none promoted')
+  const ttl = evictorOver(t, ks, { ...all, 'maxmemory-policy': 'volatile-ttl' })
+  t.same(ttl.pick(ks, now), { db: 0, key: 'k39' }, 'volatile-ttl: the soonest expiry')
+  applyEvent(ks, expireEv(0, 'k39', 0)) // PERSIST after it was sampled
+  ;(ttl as unknown as { samples: number }).samples = 1
+  t.same(ttl.pick(ks, now), { db: 0, key: 'k36' }, 'k39 lost its expiry: skipped')
+  // A candidate promoted to an Entry after it was sampled is still the same key: live.
+  const lfu = evictorOver(t, ks, { ...all, 'maxmemory-policy': 'allkeys-lfu' })
+  for (const k of ks.db(0).keys()) {
+    const access = lfuFromFreq(k === 'k5' ? 1 : k === 'k6' ? 2 : 50, now)
+    if (promoted(ks).includes(k)) (ks.get(0, k) as Entry).lru = access // k39: EXPIRE made one
+    else setKeptAccess(ks, k, access)
+  }
+  t.same(lfu.pick(ks, now), { db: 0, key: 'k5' }, 'allkeys-lfu: the least frequent')
+  const e6 = ks.get(0, 'k6') as Entry // promotes k6, access word unchanged
+  t.equal(e6.lru, lfuFromFreq(2, now))
+  ;(lfu as unknown as { samples: number }).samples = 1
+  t.same(lfu.pick(ks, now), { db: 0, key: 'k6' }, 'k6, promoted since, is taken')
 })
