@@ -9,6 +9,8 @@
 
 /** Keys longer than this are kept as Buffers of their own, not in the arena's size classes. */
 export const ARENA_CLASS_MAX = 1024
+/** Values this long that own their whole buffer are adopted by storeBytes, not copied. */
+export const ADOPT_MIN_BYTES = 1024 * 1024
 /** Arena pages grow from PAGE_MIN to PAGE_MAX bytes; an address is page * PAGE_MAX + offset. */
 const PAGE_MIN = 1024
 const PAGE_MAX = 1 << 20
@@ -80,9 +82,19 @@ export class KeyArena {
     return at
   }
 
-  /** Store bytes [start, end) of `buf`; returns its address. */
+  /**
+   * Store bytes [start, end) of `buf`; returns its address. A Buffer of at least ADOPT_MIN_BYTES
+   * that is exactly the bytes and owns its whole ArrayBuffer (the request reader's buffer of a
+   * big bulk, a fresh concat) is kept as it is, not copied: the caller hands it over and never
+   * writes it again (issue 19: a 512 MiB SET held the reader's buffer and this copy, 1 GiB).
+   * A view into anything larger (an input slab, the pool's mapping) is copied.
+   */
   storeBytes(buf: Uint8Array, start: number, end: number): number {
     const n = end - start
+    if (n >= ADOPT_MIN_BYTES && start === 0 && end === buf.length && buf.byteOffset === 0 &&
+        buf.buffer.byteLength === n && Buffer.isBuffer(buf)) {
+      return this.storeBig(buf as Latin1Page)
+    }
     if (n > ARENA_CLASS_MAX) return this.storeBig(Buffer.from(buf.subarray(start, end)) as Latin1Page)
     const at = this.alloc(n)
     const page = this.pages[Math.floor(at / PAGE_MAX)] as Uint8Array

@@ -9,7 +9,8 @@
 //   the savepoint was taken (the undo records past it are undone newest first).
 // - A closed transaction holds no undo records. A shared transaction (Store.beginShared) is
 //   reset only once closed, so a request never sees a previous request's events or undo; its
-//   pooled PUT events are refilled only after that reset, when nothing holds the old ones.
+//   pooled PUT events are refilled only after that reset, when nothing holds the old ones, and
+//   the reset drops their values (no value outlives the request that wrote it in a pooled event).
 // Error rules (CapybaraKV's): out of space and I/O failure abort the whole transaction
 // (commitNoWait undoes every event before it rethrows): nothing applied, nothing logged.
 
@@ -25,6 +26,8 @@ import type { Store } from './engine.js'
 const NO_EVENTS: Event[] = Object.freeze([]) as unknown as Event[]
 /** A transaction of its own pools no PUT events (Transaction.put makes each one). */
 const NO_PUTS: PutEvent[] = Object.freeze([]) as unknown as PutEvent[]
+/** What a pooled PUT event holds between two transactions. */
+const NO_VALUE = Buffer.alloc(0)
 
 /** A point of an open transaction to roll back to (Transaction.savepoint). */
 export interface Savepoint {
@@ -70,6 +73,9 @@ export class Transaction {
     assert(this.undo.count === 0, 'a closed transaction holds no undo records')
     this.open = true
     this.eventCount = 0
+    // The last request's values go now, not when a later PUT refills the event: a pooled event
+    // kept a 512 MiB value alive through a DEL of its key (issue 19, RSS after DEL).
+    for (let i = 0; i < this.putsUsed; i++) (this.puts[i] as PutEvent).value = NO_VALUE
     this.putsUsed = 0
     this.epochAtBegin = this.store.keyspace.epoch
   }

@@ -14,6 +14,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { ARENA_CLASS_MAX, fnv1a, fnv1aBytes, type Handle, KeyTable, TABLE_PARTS } from '../../src/state/key-table.js'
+import { ADOPT_MIN_BYTES, KeyArena } from '../../src/state/key-arena.js'
 
 /** A key pool: short and long keys, binary bytes, the empty key, keys sharing a prefix. */
 function keyPool(): string[] {
@@ -301,4 +302,24 @@ t.test('lookups by string and by bytes agree; FNV-1a of bytes equals that of the
   t.equal(bad, 0)
   t.equal(table.findBytes(Buffer.from('nope'), 0, 4, fnv1aBytes(Buffer.from('nope'), 0, 4)), -1)
   t.equal(TABLE_PARTS & (TABLE_PARTS - 1), 0, 'parts are a power of two')
+})
+
+t.test('a value of 1 MiB or more that owns its buffer is adopted, any other value is copied', async (t) => {
+  const arena = new KeyArena()
+  const own = Buffer.allocUnsafeSlow(ADOPT_MIN_BYTES).fill(1)
+  const at = arena.storeBytes(own, 0, own.length)
+  t.equal(arena.page(at), own, 'the buffer itself is kept (no second copy of a big value)')
+  const slab = Buffer.alloc(ADOPT_MIN_BYTES + 16, 2)
+  const view = slab.subarray(8, 8 + ADOPT_MIN_BYTES)
+  const v = arena.storeBytes(view, 0, view.length)
+  t.not(arena.page(v).buffer, slab.buffer, 'a view into a larger buffer is copied (no pinning)')
+  slab.fill(3)
+  t.equal(arena.page(v)[0], 2, 'and the copy does not change with the slab')
+  const part = arena.storeBytes(own, 1, own.length)
+  t.not(arena.page(part).buffer, own.buffer, 'a part of a buffer is copied')
+  const small = Buffer.allocUnsafeSlow(ADOPT_MIN_BYTES - 1).fill(4)
+  t.not(arena.page(arena.storeBytes(small, 0, small.length)), small, 'below the size: copied')
+  const held = arena.bytes
+  arena.release(at, own.length)
+  t.equal(held - arena.bytes, ADOPT_MIN_BYTES, 'released: the adopted buffer is no longer held')
 })
