@@ -12,13 +12,16 @@
 // State is per server (keyed by the services object), never logged.
 
 import { LatencyHistogram } from './latency-histogram.js'
+import {
+  latencyDoctor, latencyGraph, processAnonHugePages, type LatencySample, type LatencySeries,
+} from './latency-report.js'
 import type { CommandStat, ServerServices } from './services.js'
 import type { CommandContext, CommandSpec, Handler } from './spec.js'
 
 const SAMPLES = 160
 
-interface Sample { time: number; latency: number }
-interface EventSeries { samples: Sample[]; max: number }
+type Sample = LatencySample
+type EventSeries = LatencySeries
 
 const STATES = new WeakMap<object, Map<string, EventSeries>>()
 
@@ -182,24 +185,21 @@ const latencyHandlers: Record<string, Handler> = {
   graph: (ctx, argv) => {
     const name = (argv[2] as Buffer).toString('latin1')
     const e = eventsOf(ctx.server).get(name)
-    if (e === undefined) {
+    if (e === undefined || e.samples.length === 0) {
       ctx.reply.error(`ERR No samples available for event '${name}'`)
       return
     }
-    const lines = [`${name} - high ${e.max} ms, low ${Math.min(...e.samples.map((s) => s.latency))} ms` +
-      ' (all time high ' + `${e.max} ms)`, '-'.repeat(80)]
-    for (const s of e.samples) lines.push(`${s.latency} ms at ${s.time}`)
-    ctx.reply.verbatim(lines.join('\n') + '\n')
+    ctx.reply.verbatim(latencyGraph(name, e, Math.floor(Date.now() / 1000)))
   },
   doctor: (ctx) => {
-    const events = eventsOf(ctx.server)
-    const text = events.size === 0
-      ? 'Dave, no latency spike was observed during the lifetime of this Redis instance, not ' +
-        'in the slightest bit. I honestly think you ought to sleep better. Good night.\n'
-      : [...events].map(([n, e]) => `${n}: ${e.samples.length} latency spikes ` +
-        `(average ${Math.round(e.samples.reduce((a, s) => a + s.latency, 0) / e.samples.length)}` +
-        `ms, worst all time ${e.max}ms)`).join('\n') + '\n'
-    ctx.reply.verbatim(text)
+    const sv = ctx.server as ServerServices
+    ctx.reply.verbatim(latencyDoctor(eventsOf(ctx.server), {
+      threshold: sv.config.getNumber('latency-monitor-threshold'),
+      slowlogSlowerThan: sv.config.getNumber('slowlog-log-slower-than'),
+      hz: sv.config.getNumber('hz'),
+      nowSec: Math.floor(Date.now() / 1000),
+      anonHugePages: processAnonHugePages,
+    }))
   },
   histogram: histogramReply,
   help: (ctx) => {

@@ -5,7 +5,8 @@ import type { Case } from './script.js'
 
 export const latencyCases: Case[] = [
   { name: 'LATENCY without events', server: true, lines: [
-    'LATENCY RESET', 'LATENCY LATEST', 'LATENCY HISTORY command', 'LATENCY GRAPH command',
+    'LATENCY RESET', 'LATENCY DOCTOR', 'LATENCY LATEST', 'LATENCY HISTORY command',
+    'LATENCY GRAPH command',
     'LATENCY RESET nope other', 'LATENCY HISTOGRAM nope', 'LATENCY HELP', 'LATENCY HELP x',
     'LATENCY FOO', 'LATENCY', 'CONFIG RESETSTAT', 'SET a b', 'LATENCY HISTOGRAM nope blabla',
     'LATENCY HISTOGRAM set #shape', 'LATENCY HISTOGRAM client get #shape',
