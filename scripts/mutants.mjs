@@ -56,6 +56,7 @@ const T = {
   scrub: 'dist/test/unit/scrub.test.js',
   corruptKey: 'dist/test/server/corrupt-key.test.js',
   damagedPool: 'dist/test/process/damaged-pool.test.js',
+  evict: 'dist/test/sim/crash-evict.test.js',
 }
 
 /** The native commit's four steps (pool_commit in native/lib.rs), and a mutant's reordering. */
@@ -256,6 +257,14 @@ const MUTANTS = [
         replace: '' },
     ],
     tests: [T.recovery, T.random, T.collections],
+  },
+  {
+    id: 'evict-first-unlogged',
+    what: 'evictions made first for a big transaction are applied and compacted but never logged',
+    edits: [{ file: 'src/txn/make-room.ts',
+      find: '      appended = store.appendSide(side)\n',
+      replace: '      appended = true\n' }],
+    tests: [T.evict],
   },
   // --- the checkpoint fallback (docs/checkpoint-fallback.md, src/recovery/walk.ts) ----------
   {

@@ -25,12 +25,13 @@
 //   checkpoint (which needs the live bytes twice over, storage/checkpoint.ts) always fits and a
 //   cache runs forever in a fixed pool. Under noeviction the pool still refuses with -OOM.
 // - A transaction that still does not fit (a big MULTI, a script, a big value: more than the
-//   room the eviction before it left) evicts too, inside itself: as Store.roomMaker, evictInto
-//   appends DELs of keys none of its events names, after its own events, in its record (one
-//   commit point for both; txn/engine.ts evictToFit), under the same policy. Only a transaction
-//   the pool cannot hold beside its compacted state even with every other key evicted (from
-//   about a fifth of the ring up) is refused, and its evictions with it. Counted and notified
-//   once the transaction is appended (settled).
+//   room the eviction before it left) evicts too (txn/make-room.ts), under the same policy: as
+//   Store.roomMaker, evictInto appends DELs of keys none of its events names, after its own
+//   events, in its record (one commit point for both); or, for a larger one, into a transaction
+//   of their own appended and compacted before it (durable before it). Only a transaction the
+//   pool cannot hold even with every other key evicted (about 0.43 of the ring) is refused, and
+//   the evictions in its own record with it. Counted and notified once the transaction holding
+//   them is appended (settled).
 
 import { nowMs as clockNowMs } from '../clock.js'
 import { delEv } from '../state/core-events.js'
@@ -314,13 +315,14 @@ export class Evictor implements RoomMaker {
 
   /**
    * The pool as a second limit (Store.roomMaker): a transaction that does not fit in the pool
-   * even after compaction — a big MULTI, a script, a big value — gets evictions of keys it does
-   * not name, in its own record (txn/engine.ts evictToFit), under the policy's rules.
+   * even after compaction — a big MULTI, a script, a big value — gets evictions of keys `named`
+   * (itself, or the transaction `txn` makes room for) does not name, in its own record or in one
+   * appended before it (txn/make-room.ts), under the policy's rules.
    */
-  evictInto(txn: Transaction, bytes: number): boolean {
+  evictInto(txn: Transaction, bytes: number, named: Transaction = txn): boolean {
     if (this.kind === 'none') return false
     const ks = txn.keyspace
-    const exclude = keysNamed(txn)
+    const exclude = keysNamed(named)
     const target = ks.liveBytes - bytes
     const nowMs = clockNowMs()
     let any = false

@@ -172,13 +172,9 @@ export class Log {
     let at = this.tailLsn % this.ringBytes
     const left = this.ringBytes - at
     const size = recordBytes(this.writer.length - RECORD_HEADER_BYTES)
-    // The fallback is best effort: its space is given up before the ring reuses it.
-    if (this.prevLsn < this.headLsn && this.heldBytes + this.costAt(size, at) >= this.ringBytes) {
-      this.dropFallback()
-    }
+    this.keepRing(this.costAt(size, at))
     if (size > left) {
-      this.region.write(LOG_OFFSET + at, padRecord(this.tailLsn, this.seed, this.seq), 'blanket')
-      this.tailLsn += left
+      this.writePad(at, left)
       at = 0
     }
     const lsn = this.tailLsn
@@ -199,6 +195,43 @@ export class Log {
     this.appendedRecords++
     this.appendedBytes += total
     return lsn
+  }
+
+  /**
+   * Fill the ring from the tail to its end with a PAD record, as an append that does not fit
+   * before the end writes first, so that the next record starts at the ring's start
+   * (txn/make-room.ts: a checkpoint written there moves the head past the pad, and the longest
+   * run of free ring follows it). A blanket write past the committed tail, like any pad. False,
+   * nothing written, when the tail is at the ring's start or the pad would leave less than
+   * `reserveBytes` free.
+   */
+  padToRingEnd(reserveBytes: number): boolean {
+    const at = this.tailLsn % this.ringBytes
+    const left = this.ringBytes - at
+    if (at === 0 || this.usedBytes + left + reserveBytes >= this.ringBytes) return false
+    this.keepRing(left)
+    this.writePad(at, left)
+    return true
+  }
+
+  /**
+   * Before `bytes` more are appended: the fallback is best effort, its space is given up before
+   * the ring reuses it.
+   */
+  private keepRing(bytes: number): void {
+    if (this.prevLsn < this.headLsn && this.heldBytes + bytes >= this.ringBytes) {
+      this.dropFallback()
+    }
+  }
+
+  /**
+   * A PAD record at ring offset `at` (the tail's), `left` bytes to the ring's end. Neither a TXN
+   * nor a MARK: a commit right after it is sealed by a MARK (sealGroup).
+   */
+  private writePad(at: number, left: number): void {
+    this.region.write(LOG_OFFSET + at, padRecord(this.tailLsn, this.seed, this.seq), 'blanket')
+    this.tailLsn += left
+    this.lastKind = -1
   }
 
   /**

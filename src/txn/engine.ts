@@ -18,6 +18,7 @@ import { StoreError } from '../errors.js'
 import { recoverAsync, recover, type RecoveredLog, type RecoveryProgress } from '../recovery/recover.js'
 import { Transaction } from './transaction.js'
 import { CompactionMemo } from './compaction-memo.js'
+import { makeRoom, type RoomMaker } from './make-room.js'
 import { DB_COUNT, KeyMap, type Keyspace, type KeyspaceObserver } from '../state/keyspace.js'
 import {
   Checkpointer, incrementalReserveBytes, smallReserveBytes, writeReserveBytes,
@@ -30,7 +31,7 @@ import { createPoolFile } from '../storage/durability.js'
 import { FORMAT_VERSION } from '../storage/layout.js'
 import type { StoreStats } from './store-stats.js'
 
-export type { StoreStats }
+export type { StoreStats, RoomMaker }
 
 export { Transaction }
 
@@ -39,8 +40,6 @@ export const DEFAULT_POOL_BYTES = 1024 * 1024 * 1024
 const INDEX_SLICE_EVENTS = 1500
 /** Snapshot bytes written per checkpoint slice (a slice runs between client requests). */
 const CHECKPOINT_SLICE_BYTES = 256 * 1024
-/** Eviction rounds for one transaction that does not fit (each evicts what is still missing). */
-const EVICT_ROUNDS_MAX = 8
 
 export interface StoreOptions {
   /** Size of a pool created by open() when the file does not exist. */
@@ -63,24 +62,6 @@ export interface StoreOptions {
    */
   onFlushFailure?: (error: StoreError) => void
 }
-
-/**
- * What makes room in a full pool under an eviction policy (the server's Evictor,
- * commands/evict.ts): the pool as a second limit. Called by appendTransaction when a
- * transaction does not fit even after compaction.
- */
-export interface RoomMaker {
-  /**
-   * Apply DEL events into `txn` (after its own events, for keys none of them names) until the
-   * live bytes fell by about `bytes`; false when nothing could be evicted.
-   */
-  evictInto(txn: Transaction, bytes: number): boolean
-  /** The transaction evictInto evicted into was appended (true) or refused (false). */
-  settled(appended: boolean): void
-  /** False when evictInto never evicts (noeviction): refusals skip futile compactions. */
-  canEvict(): boolean
-}
-
 
 const noop = (): void => {}
 
@@ -126,7 +107,7 @@ export class Store {
   outOfSpaceRefusals = 0
   /** Whether a refusal is worth a synchronous compaction (txn/compaction-memo.ts). */
   private readonly compaction = new CompactionMemo()
-  /** Evicts into a transaction that does not fit (null: the pool refuses it with OUT_OF_SPACE). */
+  /** Makes room for a transaction that does not fit (make-room.ts; null: OUT_OF_SPACE). */
   roomMaker: RoomMaker | null = null
   lastCheckpointAtMs = 0
   longestCheckpointSliceMs = 0
@@ -275,18 +256,29 @@ export class Store {
       if (futile || !this.tryAppend(txn)) {
         if (!futile) this.compaction.noteFutile(this.eventsCommitted, this.log.tailLsn, live,
           this.checkpointer.completed)
-        if (!this.evictToFit(txn)) {
+        if (this.roomMaker === null || !makeRoom(this, txn, this.roomMaker)) {
           this.outOfSpaceRefusals++
           throw new StoreError('OUT_OF_SPACE')
         }
       }
     }
+    this.counted(txn)
+  }
+
+  /** A transaction the engine made itself (make-room.ts's evictions): appended if it fits. */
+  appendSide(txn: Transaction): boolean {
+    if (!this.tryAppend(txn)) return false
+    this.counted(txn)
+    return true
+  }
+
+  private counted(txn: Transaction): void {
     this.transactionsCommitted++
     this.eventsCommitted += txn.eventCount
     this.scheduleCommit()
   }
 
-  private tryAppend(txn: Transaction): boolean {
+  tryAppend(txn: Transaction): boolean {
     const w = this.log.begin()
     txn.encodeInto(w)
     return this.log.tryAppend(REC_TXN, this.reserveFor(txn)) >= 0
@@ -296,34 +288,11 @@ export class Store {
    * Keep room for a full checkpoint after every transaction, deletes included (INV in
    * storage/checkpoint.ts): a full pool can always compact, so it is never bricked.
    */
-  private reserveFor(txn: Transaction): number {
+  reserveFor(txn: Transaction): number {
     const ring = this.log.ringBytes
     const live = this.keyspace.liveBytes
     return live + writeReserveBytes(ring) + (txn.shrinksOnly() ? 0 : smallReserveBytes(ring)) +
       (this.checkpointer.active !== null ? live : 0)
-  }
-
-  /**
-   * The pool as a second limit: a transaction that does not fit after compaction gets evictions
-   * of other keys (roomMaker) appended to its own events, so they share its record and its
-   * commit point — both durable or neither. Each round evicts the bytes missing (each evicted
-   * key frees its live bytes twice: in the log's reserve and in the next checkpoint, and costs
-   * a DEL of its key in the record), until it fits or nothing is left to evict; a refusal then
-   * undoes the evictions with the transaction (commitNoWait's abort).
-   */
-  private evictToFit(txn: Transaction): boolean {
-    const maker = this.roomMaker
-    if (maker === null) return false
-    let appended = false
-    for (let round = 0; round < EVICT_ROUNDS_MAX && !appended; round++) {
-      const w = this.log.begin()
-      txn.encodeInto(w)
-      const missing = this.log.shortfallBytes(w.length, this.reserveFor(txn))
-      if (!maker.evictInto(txn, missing + (missing >> 3) + 64)) break
-      appended = this.tryAppend(txn)
-    }
-    maker.settled(appended)
-    return appended
   }
 
   private scheduleCommit(): void {

@@ -173,6 +173,18 @@ export class Transaction {
     this.close()
   }
 
+  /**
+   * Close a transaction the engine appended itself, not the store's open one (make-room.ts's
+   * evictions, made while the transaction they make room for is undone): kept when
+   * `appended`, else undone.
+   */
+  closeSide(appended: boolean): void {
+    assert(this.open, 'transaction is closed')
+    if (!appended) this.undoAll()
+    this.undo.clear()
+    this.open = false
+  }
+
   private close(): void {
     this.open = false
     this.store.endTransaction(this)

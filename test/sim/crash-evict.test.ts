@@ -2,18 +2,23 @@
 // allkeys-lru / allkeys-random / volatile-ttl) over a Store on the simulated PM in PoWER check
 // mode (harness.ts), with a ring so small that the pool is the limit. Transactions are
 // MULTI/EXEC-shaped groups of SET/RPUSH/INCR/EXPIRE and EVAL scripts writing several keys, run by
-// the real handlers. Evictions happen two ways, and both are events the harness records:
+// the real handlers. Evictions happen three ways, and all are events the harness records:
 // - inside the transaction: a group that does not fit in the pool even after compaction gets
-//   DELs of other keys appended to its own events by Store.roomMaker (txn/engine.ts evictToFit),
-//   so they are in its record and reach the pool at its commit point. The harness's model takes
-//   the committed events (the command's and the evictions), so every crash image of every write
-//   must recover to the state before the group or after it with its evictions: a crash that
-//   kept the evictions without the writes that caused them (or the reverse) fails the run;
+//   DELs of other keys appended to its own events by Store.roomMaker (txn/make-room.ts
+//   evictToFit), so they are in its record and reach the pool at its commit point. The harness's
+//   model takes the committed events (the command's and the evictions), so every crash image of
+//   every write must recover to the state before the group or after it with its evictions: a
+//   crash that kept the evictions without the writes that caused them (or the reverse) fails;
+// - made first by a group too large for that (make-room.ts evictFirst): DELs in a transaction of
+//   their own, appended while the group is undone and committed by the compaction that follows,
+//   then the group again. The runner's RoomMaker records that transaction the moment it is
+//   appended, so the compaction's crash images may recover it and nothing else new; a refused
+//   group leaves it (and counts it), nothing else;
 // - before the command, as dispatch runs it (Evictor.perform, while the live bytes exceed
 //   pool_evict_limit_bytes): a transaction of DELs of its own, appended before the command's in
 //   the same group commit, recorded the same way.
-// A refused group (larger than the pool can hold beside its compacted state) leaves nothing,
-// its evictions included. After each group commit the durable state equals the model; crashes
+// A refused group (larger than the pool can hold beside its compacted state) leaves nothing of
+// its own, the evictions in its record included. After each group commit the durable state equals the model; crashes
 // reopen from a random image whose recovery must equal the model at the last durable commit.
 // The run asserts that both kinds of eviction happened inside MULTI-shaped groups and inside
 // scripts. Fixed seeds plus one fresh seed (printed; CAPYKV_SIM_SEED reproduces it).
@@ -30,7 +35,7 @@ import { loadCommandTable } from '../../src/commands/table.js'
 import { StoreError } from '../../src/errors.js'
 import { canonical } from '../../src/state/canonical.js'
 import { accessTick } from '../../src/state/lru.js'
-import type { Store, Transaction } from '../../src/txn/engine.js'
+import type { RoomMaker, Store, Transaction } from '../../src/txn/engine.js'
 import { Harness, type HarnessOptions } from './harness.js'
 import { Prng, seedFromEnv, simScale } from './prng.js'
 import { DEFAULT_POLICY, Verifier } from './sim-region.js'
@@ -78,6 +83,35 @@ class Runner {
   /** Evictions inside a group's own transaction, by kind; before a group, by kind. */
   readonly inside = { multi: 0, script: 0 }
   readonly before = { multi: 0, script: 0 }
+  /** Evictions a group made first, in a transaction of their own (make-room.ts evictFirst). */
+  readonly first = { multi: 0, script: 0 }
+  /** The group being committed, and the evictions made first for it so far. */
+  private groupTxn: Transaction | null = null
+  private firstEvicted = 0
+  /** The transaction the RoomMaker last evicted into. */
+  private into: Transaction | null = null
+  /**
+   * The Evictor as the store's RoomMaker, recording a transaction of evictions appended before
+   * the group (evictFirst) as soon as it is appended: before the compaction that commits it, the
+   * sim must know it as the tentative state a commit may make durable.
+   */
+  readonly maker: RoomMaker = {
+    evictInto: (txn, bytes, named) => {
+      this.into = txn
+      return this.evictor.evictInto(txn, bytes, named)
+    },
+    canEvict: () => this.evictor.canEvict(),
+    settled: (appended) => {
+      const before = this.stats.evictedKeys
+      this.evictor.settled(appended)
+      const txn = this.into
+      this.into = null
+      if (!appended || txn === null || txn === this.groupTxn) return
+      this.h.record(txn.events)
+      this.h.sim.expect(this.h.state)
+      this.firstEvicted += this.stats.evictedKeys - before
+    },
+  }
   refused = 0
   crashes = 0
   /** The transaction the evictor began before a command (to record its events). */
@@ -108,7 +142,7 @@ class Runner {
     this.evictor = new Evictor({ services: services as unknown as ServerServices,
       clientsMemory: () => 0 })
     this.evictor.configure()
-    this.h.store.roomMaker = this.evictor
+    this.h.store.roomMaker = this.maker
   }
 
   /** Dispatch's eviction before a command: its transaction of DELs, recorded. */
@@ -130,6 +164,8 @@ class Runner {
     const h = this.h
     const evicted = this.stats.evictedKeys
     const txn = h.store.begin()
+    this.groupTxn = txn
+    this.firstEvicted = 0
     for (const argv of commands) {
       const args = argv.map((a) => Buffer.from(a, 'latin1'))
       const found = lookupCommand(this.table, args)
@@ -142,8 +178,12 @@ class Runner {
     } catch (e) {
       h.raise()
       if (!(e instanceof StoreError) || e.code !== 'OUT_OF_SPACE') throw e
+      // Evictions made first stay (durable before the group, recorded): the rest is undone.
       h.expectEqual(canonical(h.store.keyspace), h.state, 'refused group (and its evictions) left')
-      if (this.stats.evictedKeys !== evicted) throw new Error('a refused group counted evictions')
+      if (this.stats.evictedKeys !== evicted + this.firstEvicted) {
+        throw new Error('a refused group counted evictions of its own transaction')
+      }
+      this.first[kind] += this.firstEvicted
       this.refused++
       return
     }
@@ -153,14 +193,15 @@ class Runner {
       h.record(txn.events)
       h.sim.expect(h.state)
     }
-    this.inside[kind] += this.stats.evictedKeys - evicted
+    this.first[kind] += this.firstEvicted
+    this.inside[kind] += this.stats.evictedKeys - evicted - this.firstEvicted
   }
 
   crash(rng: Prng): void {
     const expected = this.h.sim.durableState
     this.h = Harness.fromImage(this.h.crashImage(rng), this.options)
     this.h.expectEqual(this.h.state, expected, 'state after a crash')
-    this.h.store.roomMaker = this.evictor
+    this.h.store.roomMaker = this.maker
     this.crashes++
   }
 }
@@ -204,7 +245,7 @@ const configs: Config[] = [
     crashRate: 0.08, policy: 'allkeys-lru' },
 ]
 const verifier = new Verifier()
-const totals = { inside: { multi: 0, script: 0 }, before: { multi: 0, script: 0 } }
+const totals = { inside: { multi: 0, script: 0 }, before: { multi: 0, script: 0 }, first: 0 }
 
 t.test('evictions inside MULTI-shaped groups and scripts, crash images at every write', async (t) => {
   const table = await loadCommandTable()
@@ -246,7 +287,8 @@ t.test('evictions inside MULTI-shaped groups and scripts, crash images at every 
       t.ok(runner.crashes > 0, `${runner.crashes} crashes`)
       const inside = `evictions inside groups: ${runner.inside.multi} in MULTI-shaped ones, ` +
         `${runner.inside.script} in scripts; ` +
-        `${runner.before.multi + runner.before.script} before a group`
+        `${runner.before.multi + runner.before.script} before a group; ` +
+        `${runner.first.multi + runner.first.script} made first by a group`
       // A fresh seed may miss a kind by chance; the fixed seeds must make every kind at full
       // scale (at CAPYKV_SIM_SCALE < 1 their shorter runs may miss one: 'counts' asserts every
       // kind over all of them; seed 1702 at 0.1 makes no eviction inside a script).
@@ -259,6 +301,7 @@ t.test('evictions inside MULTI-shaped groups and scripts, crash images at every 
       for (const k of ['multi', 'script'] as const) {
         totals.inside[k] += runner.inside[k]
         totals.before[k] += runner.before[k]
+        totals.first += runner.first[k]
       }
       t.end()
     })
