@@ -9,6 +9,7 @@
 
 import { type Stream, type ConsumerGroup, ID_MAX, idString, INVALID_ENTRIES_READ, TYPE_STREAM, U64 } from '../state/stream.js'
 import { xclaimEv, xconsumerEv } from '../state/stream-events.js'
+import { splitId, splitMs, splitSeq } from '../state/stream-id.js'
 import { bulkLatin1, lookupOfType } from './coll-util.js'
 import { notifyKeyspaceEvent } from './notify.js'
 import { NOTIFY_CLASS_BITS } from '../server-config.js'
@@ -86,8 +87,40 @@ export function streamOf(ctx: CommandContext, key: string): Stream | null | fals
   return entry === null ? null : entry.value as Stream
 }
 
+/** "ms-seq" of safe parts is at most 16 + 1 + 16 digits. */
+const idText = Buffer.alloc(40)
+/** The ms part whose digits idText[0, idTextMsEnd) holds (-1: none yet). */
+let idTextMs = -1
+let idTextMsEnd = 0
+
+/** Decimal digits of the safe integer n >= 0 into idText at `at`; returns the end. */
+function putDecimal(n: number, at: number): number {
+  let digits = 1
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++
+  for (let i = at + digits - 1; i >= at; i--) {
+    const q = Math.floor(n / 10)
+    idText[i] = 0x30 + (n - q * 10)
+    n = q
+  }
+  return at + digits
+}
+
+/** The id as a bulk string; safe parts are written as digits, no string made (XADD's reply). */
 export function replyId(reply: ReplySink, id: bigint): void {
-  reply.bulk(idString(id))
+  if (reply.bulkRange === undefined || !splitId(id)) {
+    reply.bulk(idString(id))
+    return
+  }
+  const seq = splitSeq
+  // Ids made in the same millisecond share their digits up to '-': still in idText.
+  if (splitMs !== idTextMs) {
+    idTextMsEnd = putDecimal(splitMs, 0)
+    idTextMs = splitMs
+  }
+  let end = idTextMsEnd
+  idText[end++] = 0x2d
+  end = putDecimal(seq, end)
+  reply.bulkRange(idText, 0, end)
 }
 
 /** One entry: [id, [field, value, …]]. */

@@ -434,7 +434,7 @@ export class OutputBuffer {
     this.writeNumberLine(0x24, length, length + 2)
     const buf = this.buf
     let pos = this.pos
-    if (length <= 16) {
+    if (length <= 32) { // a byte loop: no subarray object (a stream id, a short value)
       for (let i = start; i < end; i++) buf[pos++] = src[i] as number
     } else {
       buf.set(src.subarray(start, end), pos)

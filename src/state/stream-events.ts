@@ -27,10 +27,11 @@
 import type { ByteReader, ByteWriter } from './bytes.js'
 import { entryOfType, readArray, readDb, writeDbKey } from './coll-common.js'
 import type { EventType, Undo } from './event.js'
+import type { UndoRecord } from './undo-log.js'
 import { Entry, type Keyspace } from './keyspace.js'
 import {
-  Consumer, ConsumerGroup, consumerBytes, groupBytes, NACK_BYTES, Nack, readI64, readId, Stream,
-  type StreamNode, TYPE_STREAM, writeI64, writeId,
+  Consumer, ConsumerGroup, consumerBytes, entryEstimate, groupBytes, NACK_BYTES, Nack, readI64,
+  readId, Stream, type StreamNode, TYPE_STREAM, writeI64, writeId,
 } from './stream.js'
 
 export const EV_XADD = 70
@@ -140,15 +141,59 @@ export const xaddEvent: EventType<XAddEvent> = {
     if (e.pairs.length === 0 || e.pairs.length % 2 !== 0) return null
     if (existing === undefined) {
       if (e.id === 0n) return null
-      const s = new Stream()
-      s.append(e.id, e.pairs, true)
-      ks.set(e.db, e.key, new Entry(TYPE_STREAM, s, 0, s.bytes))
+      createStream(ks, e)
       return () => { ks.delete(e.db, e.key) }
     }
     const s = existing.value as Stream
     if (e.id <= s.lastId) return null
-    return sized(ks, e.db, e.key, existing, s, () => s.append(e.id, e.pairs, e.newNode))
+    const undo = appendTo(ks, e, existing, s)
+    return () => undo.undoIn(ks, e.db, e.key, existing)
   },
+  // The same change with its undo as data: one XaddUndo, no closure (issue 18, XADD's garbage).
+  applyLogged(ks, e, log) {
+    const existing = ks.get(e.db, e.key)
+    if (existing !== undefined && existing.type !== TYPE_STREAM) return false
+    if (e.pairs.length === 0 || e.pairs.length % 2 !== 0) return false
+    if (existing === undefined) {
+      if (e.id === 0n) return false
+      createStream(ks, e)
+      log.entry(e.db, e.key, undefined)
+      return true
+    }
+    const s = existing.value as Stream
+    if (e.id <= s.lastId) return false
+    log.record(appendTo(ks, e, existing, s), e.db, e.key, existing)
+    return true
+  },
+}
+
+/** XADD to a missing key: a stream of one entry. */
+function createStream(ks: Keyspace, e: XAddEvent): void {
+  const s = new Stream()
+  s.append(e.id, e.pairs, true)
+  ks.set(e.db, e.key, new Entry(TYPE_STREAM, s, 0, s.bytes))
+}
+
+/** What undoes an XADD to an existing stream: the append, and the entry's bytes and version. */
+class XaddUndo implements UndoRecord {
+  constructor(private readonly size: number, private readonly estimate: number,
+    private readonly lastBefore: bigint, private readonly firstBefore: bigint) {}
+
+  undoIn(ks: Keyspace, db: number, key: string, entry: Entry): void {
+    (entry.value as Stream).unappend(this.size, this.estimate, this.lastBefore, this.firstBefore)
+    ks.adjustBytes(entry, -this.estimate)
+    ks.touch(db, key)
+  }
+}
+
+/** XADD to the existing stream `s` (entry `entry`), as sized() would account it. */
+function appendTo(ks: Keyspace, e: XAddEvent, entry: Entry, s: Stream): XaddUndo {
+  const estimate = entryEstimate(e.pairs)
+  const { lastId, firstId } = s
+  const size = s.append(e.id, e.pairs, e.newNode, estimate)
+  ks.adjustBytes(entry, estimate)
+  ks.touch(e.db, e.key)
+  return new XaddUndo(size, estimate, lastId, firstId)
 }
 
 /** Mark the first `marks` live entries of the head node deleted (no node dropped). */

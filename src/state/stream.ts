@@ -23,6 +23,7 @@
 //     consumer count, per consumer: name (str), seenTime (i53),
 //     nack count, per nack: id, consumer index (varuint), deliveryTime (i53), deliveryCount (i53)
 
+import { assert } from '../assert.js'
 import { type ByteReader, type ByteWriter, DecodeError } from './bytes.js'
 import { registerValueType } from './value-codec.js'
 import { readI64, readId, splitId, splitMs, splitSeq, writeI64, writeId } from './stream-id.js'
@@ -160,7 +161,7 @@ export class ConsumerGroup {
 }
 
 // liveBytes estimate, additive (see the invariants).
-const entryEstimate = (fv: readonly Buffer[]): number => {
+export const entryEstimate = (fv: readonly Buffer[]): number => {
   let n = 20
   for (const b of fv) n += b.length + 2
   return n
@@ -184,43 +185,49 @@ export class Stream {
   packedBytes = 0
   storedEstimate = 0
 
-  /** Append (the caller checked id > lastId); returns the undo. */
-  append(id: bigint, fv: Buffer[], newNode: boolean): () => void {
+  /**
+   * Append (the caller checked id > lastId); returns the entry's listpack size. What undoes it
+   * is unappend() with that size, `estimate` and the lastId and firstId from before the call.
+   */
+  append(id: bigint, fv: Buffer[], newNode: boolean, estimate = entryEstimate(fv)): number {
     let node = this.nodes[this.nodes.length - 1]
-    let created = false
     if (node === undefined || newNode) {
       node?.seal()
       node = new StreamNode(id, fv.filter((_, i) => i % 2 === 0))
       this.nodes.push(node)
-      created = true
     }
-    const est = entryEstimate(fv)
     const packedBefore = node.packedBytes
-    const size = node.push(id, fv, est)
-    const packed = node.packedBytes - packedBefore
+    const size = node.push(id, fv, estimate)
     this.stored++
-    this.packedBytes += packed
-    this.storedEstimate += est
-    const lastBefore = this.lastId
-    const firstBefore = this.firstId
+    this.packedBytes += node.packedBytes - packedBefore
+    this.storedEstimate += estimate
     this.length++
     this.entriesAdded++
     this.lastId = id
     if (this.length === 1) this.firstId = id
-    this.bytes += est
-    const n = node
-    return () => {
-      n.pop(size, est)
-      this.stored--
-      this.packedBytes -= packed
-      this.storedEstimate -= est
-      if (created) this.nodes.pop()
-      this.length--
-      this.entriesAdded--
-      this.lastId = lastBefore
-      this.firstId = firstBefore
-      this.bytes -= est
-    }
+    this.bytes += estimate
+    return size
+  }
+
+  /**
+   * Undo the newest append (undos run newest first, so its entry is the last node's last one);
+   * `size` is what append returned, `estimate` what it used, lastBefore and firstBefore the ids
+   * before it. A node the append made (it holds that entry alone) goes with it.
+   */
+  unappend(size: number, estimate: number, lastBefore: bigint, firstBefore: bigint): void {
+    const node = this.nodes[this.nodes.length - 1]
+    assert(node !== undefined && node.last === this.lastId, 'unappend of the newest entry')
+    const packedBefore = node.packedBytes
+    node.pop(size, estimate)
+    this.stored--
+    this.packedBytes -= packedBefore - node.packedBytes
+    this.storedEstimate -= estimate
+    if (node.ids.length === 0) this.nodes.pop()
+    this.length--
+    this.entriesAdded--
+    this.lastId = lastBefore
+    this.firstId = firstBefore
+    this.bytes -= estimate
   }
 
   /** Index of the node that may hold `id`: the last whose first id <= id (-1 when none). */

@@ -1,8 +1,9 @@
 // What undoes a transaction's tentative events (abort, out of space), kept as data rather than a
 // closure per event (issue 15 stage 2: no garbage per request). A record is either "key `key` of
 // database `db` held `previous` before" (a whole-key write or delete: PUT, DEL; undone by putting
-// `previous` back, or deleting the key when it was absent) or an undo closure (every other
-// event type's apply). The log is reused from one transaction to the next: its arrays only grow,
+// `previous` back, or deleting the key when it was absent), an UndoRecord with the key and its
+// entry (an in-place change of a collection, e.g. XADD: one small object instead of closures),
+// or an undo closure (every other event type's apply). The log is reused from one transaction to the next: its arrays only grow,
 // and clear() drops the references they hold.
 // Invariants, and why:
 // - Records are undone newest first, each exactly once, then the log is empty: undo(ks) leaves
@@ -18,9 +19,17 @@ import type { Entry, Keyspace } from './keyspace.js'
 
 export type Undo = () => void
 
+/** An undo kept as data: undoIn restores key `key` of `db`, whose entry is `entry`. */
+export interface UndoRecord {
+  undoIn(ks: Keyspace, db: number, key: string, entry: Entry): void
+}
+
 /** A log with no records yet shares this (frozen: a stray write fails loudly). */
 const NO_SLOTS: unknown[] = Object.freeze([]) as unknown as unknown[]
-/** Slots per record: the closure (or null), db, key (or null), previous entry (or undefined). */
+/**
+ * Slots per record: the closure, the UndoRecord or null; db; key (or null); the previous entry
+ * (or undefined), or for an UndoRecord the key's entry.
+ */
 const SLOTS = 4
 
 export class UndoLog {
@@ -42,7 +51,13 @@ export class UndoLog {
     this.add(fn, 0, null, undefined)
   }
 
-  private add(fn: Undo | null, db: number, key: string | null, previous: Entry | undefined): void {
+  /** An in-place change of key `key` of `db` (its entry `entry`), undone by `record`. */
+  record(record: UndoRecord, db: number, key: string, entry: Entry): void {
+    this.add(record, db, key, entry)
+  }
+
+  private add(fn: Undo | UndoRecord | null, db: number, key: string | null,
+    previous: Entry | undefined): void {
     const at = this.count * SLOTS
     const slots = this.slots
     if (slots === NO_SLOTS) {
@@ -73,8 +88,8 @@ export class UndoLog {
     const slots = this.slots
     for (let i = this.count - 1; i >= count; i--) {
       const at = i * SLOTS
-      const fn = slots[at] as Undo | null
-      if (fn !== null) {
+      const fn = slots[at] as Undo | UndoRecord | null
+      if (typeof fn === 'function') {
         fn()
         continue
       }
@@ -82,6 +97,11 @@ export class UndoLog {
       assert(typeof key === 'string', 'an entry record has its key')
       const db = slots[at + 1] as number
       const previous = slots[at + 3] as Entry | undefined
+      if (fn !== null) {
+        assert(previous !== undefined, 'an UndoRecord has its entry')
+        fn.undoIn(ks, db, key, previous)
+        continue
+      }
       if (previous === undefined) ks.delete(db, key)
       else ks.set(db, key, previous)
     }

@@ -11,7 +11,10 @@ import t from 'tap'
 import { Prng } from '../sim/prng.js'
 import { ByteReader, ByteWriter } from '../../src/state/bytes.js'
 import { putEv } from '../../src/state/core-events.js'
-import { applyEvent, decodeEvents, encodeEvents, type Event } from '../../src/state/event.js'
+import {
+  applyEvent, applyEventLogged, decodeEvents, encodeEvents, type Event,
+} from '../../src/state/event.js'
+import { UndoLog } from '../../src/state/undo-log.js'
 import { Entry, Keyspace } from '../../src/state/keyspace.js'
 import { canonical } from '../../src/state/canonical.js'
 import { type Stream, TYPE_STREAM } from '../../src/state/stream.js'
@@ -108,6 +111,39 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
         tt.equal(canonical(ks), before, `step ${step}: event ${e.code} that changed nothing`)
       }
     }
+    tt.end()
+  })
+}
+
+for (const seed of [11, 12, 13, 14]) {
+  t.test(`seed ${seed}: transactions of logged events (UndoLog records, XADD's XaddUndo) give ` +
+    "apply's state and undo newest first to the exact state before them", (tt) => {
+    const p = new Prng(seed)
+    const ks = new Keyspace()
+    ks.set(0, 'str', new Entry(0, Buffer.from('v'), 0, 3))
+    const log = new UndoLog()
+    let undone = 0
+    for (let round = 0; round < 150; round++) {
+      const before = canonical(ks)
+      const bytesBefore = ks.liveBytes
+      const replica = copyKeyspace(ks)
+      const n = 1 + p.int(6)
+      for (let i = 0; i < n; i++) {
+        const e = randomEvent(p, ks, 1_000_000 + round)
+        applyEventLogged(ks, e, log)
+        applyEvent(replica, e)
+      }
+      tt.equal(canonical(ks), canonical(replica), `round ${round}: logged apply = apply`)
+      if (p.int(3) === 0) {
+        log.undo(ks)
+        undone++
+        tt.equal(canonical(ks), before, `round ${round}: undo of ${n} events restores the state`)
+        tt.equal(ks.liveBytes, bytesBefore, `round ${round}: and liveBytes`)
+      } else {
+        log.clear()
+      }
+    }
+    tt.ok(undone > 20, `${undone} transactions undone`)
     tt.end()
   })
 }

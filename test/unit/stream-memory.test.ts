@@ -4,7 +4,7 @@
 // codec (a checkpoint's RESTORE) has the figure of the stream it was encoded from.
 import t from 'tap'
 import { ByteReader, ByteWriter } from '../../src/state/bytes.js'
-import { Stream, TYPE_STREAM } from '../../src/state/stream.js'
+import { entryEstimate, Stream, TYPE_STREAM } from '../../src/state/stream.js'
 import { streamValueMemory } from '../../src/state/stream-memory.js'
 import { valueType } from '../../src/state/value-codec.js'
 import { Prng } from '../sim/prng.js'
@@ -23,7 +23,10 @@ t.test('the stream memory model follows appends, drops and undos, and survives t
         const fields = rng.bool(0.8) ? ['f'] : ['f', `g${rng.int(3)}`]
         const fv = fields.flatMap((f) => [Buffer.from(f), rng.bytes(rng.int(40))])
         next += BigInt(rng.range(1, 3)) + (rng.bool(0.2) ? 1n << 64n : 0n)
-        undo = s.append(next, fv, rng.bool(0.1))
+        const { lastId, firstId } = s
+        const estimate = entryEstimate(fv)
+        const size = s.append(next, fv, rng.bool(0.1), estimate)
+        undo = () => s.unappend(size, estimate, lastId, firstId)
         if (streamValueMemory(s) <= before) bad = `step ${step}: an append did not grow the model`
       } else if (r < 0.85) {
         const ni = rng.int(s.nodes.length)
