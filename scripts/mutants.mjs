@@ -362,7 +362,10 @@ const MUTANTS = [
     id: 'expire-zero-ignored', what: 'an EXPIRE event removing the expiry (0) is applied as nothing',
     edits: [{ file: 'src/state/core-events.ts',
       find: 'if (entry === undefined || entry.expireAtMs === e.expireAtMs) return null',
-      replace: 'if (entry === undefined || entry.expireAtMs === e.expireAtMs || e.expireAtMs === 0) return null' }],
+      replace: 'if (entry === undefined || entry.expireAtMs === e.expireAtMs || e.expireAtMs === 0) return null' },
+    { file: 'src/state/core-events.ts', // the same bug on a string kept in the key index
+      find: 'if (previous === e.expireAtMs) return null',
+      replace: 'if (previous === e.expireAtMs || e.expireAtMs === 0) return null' }],
     tests: [T.random, T.recovery],
   },
   {

@@ -16,7 +16,7 @@
 import { DB_COUNT, type Entry, type KeyMap, type Keyspace } from '../state/keyspace.js'
 import { type DelEvent, delEv, expireEv } from '../state/core-events.js'
 import type { Store } from '../txn/engine.js'
-import { lookupKey } from './lookup.js'
+import { lookedUpExpireAtMs, lookupKeyType } from './lookup.js'
 import { NOTIFY_GENERIC, notifyKeyspaceEvent } from './notify.js'
 import { INT64_MAX, INT64_MIN, big, cString, int64OrReply, optionName } from './numeric.js'
 import { keyOf, type CommandContext, type CommandSpec, type Handler } from './spec.js'
@@ -201,14 +201,13 @@ function expireGeneric(
   if (when > INT64_MAX - basetime) return invalid()
   when += basetime
   const key = keyOf(argv[1] as Buffer)
-  const entry = lookupKey(ctx, key)
-  if (entry === undefined) {
+  if (lookupKeyType(ctx, key) === -1) { // no Entry made for a string kept in the index
     ctx.reply.integer(0)
     return
   }
   const whenMs = Number(when)
   if (flags !== 0) {
-    const current = entry.expireAtMs === 0 ? -1 : entry.expireAtMs
+    const current = lookedUpExpireAtMs === 0 ? -1 : lookedUpExpireAtMs
     if ((flags & EXPIRE_NX) !== 0 && current !== -1) return ctx.reply.integer(0)
     if ((flags & EXPIRE_XX) !== 0 && current === -1) return ctx.reply.integer(0)
     if ((flags & EXPIRE_GT) !== 0 && (whenMs <= current || current === -1)) {
@@ -238,16 +237,16 @@ const pexpireatCommand: Handler = (ctx, argv) =>
 
 /** ttlGenericCommand: -2 missing, -1 no expiry, else the TTL (or absolute time). */
 function ttlGeneric(ctx: CommandContext, argv: Buffer[], ms: boolean, absolute: boolean): void {
-  const entry = lookupKey(ctx, keyOf(argv[1] as Buffer), ctx.client.db, false)
-  if (entry === undefined) {
+  if (lookupKeyType(ctx, keyOf(argv[1] as Buffer), ctx.client.db, false) === -1) {
     ctx.reply.integer(-2)
     return
   }
-  if (entry.expireAtMs === 0) {
+  const expireAtMs = lookedUpExpireAtMs
+  if (expireAtMs === 0) {
     ctx.reply.integer(-1)
     return
   }
-  let ttl = absolute ? entry.expireAtMs : entry.expireAtMs - ctx.nowMs
+  let ttl = absolute ? expireAtMs : expireAtMs - ctx.nowMs
   if (ttl < 0) ttl = 0
   ctx.reply.integer(msReply(ms ? ttl : Math.floor((ttl + 500) / 1000)))
 }
@@ -259,8 +258,7 @@ const pexpiretimeCommand: Handler = (ctx, argv) => ttlGeneric(ctx, argv, true, t
 
 const persistCommand: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
-  const entry = lookupKey(ctx, key)
-  if (entry === undefined || entry.expireAtMs === 0) {
+  if (lookupKeyType(ctx, key) === -1 || lookedUpExpireAtMs === 0) {
     ctx.reply.integer(0)
     return
   }

@@ -23,7 +23,7 @@ import { TYPE_STREAM } from '../state/stream.js'
 import { scanCursorOrReply } from './coll-util.js'
 import { encodingOf } from './encoding.js'
 import { globMatch } from './glob.js'
-import { isExpired, lookupKey } from './lookup.js'
+import { isExpired, lookupKey, lookupKeyType } from './lookup.js'
 import { NOTIFY_GENERIC, notifyKeyspaceEvent } from './notify.js'
 import { int32OrReply, int64OrReply, clampSafe, optionName } from './numeric.js'
 import { randomIndex } from './random.js'
@@ -77,7 +77,7 @@ function delGeneric(lazyAlways: boolean): Handler {
 const existsCommand: Handler = (ctx, argv) => {
   let count = 0
   for (let j = 1; j < argv.length; j++) {
-    if (lookupKey(ctx, keyOf(argv[j] as Buffer), ctx.client.db, false) !== undefined) count++
+    if (lookupKeyType(ctx, keyOf(argv[j] as Buffer), ctx.client.db, false) !== -1) count++
   }
   ctx.reply.integer(count)
 }
@@ -95,7 +95,8 @@ const touchCommand: Handler = (ctx, argv) => {
 }
 
 const typeCommand: Handler = (ctx, argv) => {
-  ctx.reply.simple(typeName(lookupKey(ctx, keyOf(argv[1] as Buffer), ctx.client.db, false)))
+  const type = lookupKeyType(ctx, keyOf(argv[1] as Buffer), ctx.client.db, false)
+  ctx.reply.simple(type === -1 ? 'none' : TYPE_NAMES[type] ?? 'none')
 }
 
 const dbsizeCommand: Handler = (ctx) => {

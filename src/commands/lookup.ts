@@ -6,7 +6,7 @@
 import type { Args } from '../resp/args.js'
 import { delEv } from '../state/core-events.js'
 import { expiryPaused } from './client-pause.js'
-import type { Entry, KeyMap } from '../state/keyspace.js'
+import { type Entry, type KeyMap, TYPE_STRING } from '../state/keyspace.js'
 import { touchKey, touched } from '../state/lru.js'
 import { NOTIFY_EXPIRED, NOTIFY_KEY_MISS, notifyKeyspaceEvent } from './notify.js'
 import type { ServerServices, ServerStats } from './services.js'
@@ -89,10 +89,11 @@ export function lookupKeyArg(ctx: CommandContext, args: Args, i: number): Entry 
  * GET's path for a live string kept in the key index itself (state/key-map.ts: no Entry, no
  * Buffer): replies its bytes (copied into the reply) with lookupKeyArg's effects on a hit (the
  * access word touched, keyspace_hits) and returns true. Returns false having done nothing when
- * the key is absent, expired or held as an Entry: the caller takes lookupKeyArg then.
+ * the key is absent, expired or held as an Entry: the caller takes lookupKeyArg then. Arguments
+ * not in view mode (MULTI, scripts) take replyKeptString.
  */
 export function replyStringArg(ctx: CommandContext, args: Args, i: number): boolean {
-  if (!args.viewMode) return false
+  if (!args.viewMode) return replyKeptString(ctx, args.key(i))
   const off = args.off[i] as number
   const ks = ctx.keyspace
   const map = ks.findKeyBytes(ctx.client.db, args.buf, off, off + (args.len[i] as number))
@@ -100,18 +101,33 @@ export function replyStringArg(ctx: CommandContext, args: Args, i: number): bool
   if (h === -1 || !map.isValue(h)) return false
   const expireAtMs = map.expireAtOf(h)
   if (expireAtMs !== 0 && expireAtMs < ctx.nowMs) return false
-  if (ctx.client.noTouch !== true) map.setAccessOf(h, touched(map.accessOf(h), ctx.nowMs))
-  if (ctx.readLookups === true) {
-    const stats = statsOf(ctx)
-    if (stats !== null) stats.keyspaceHits++
-  }
+  touchLiveValue(ctx, map, h)
+  replyValue(ctx, map, h)
+  return true
+}
+
+/**
+ * replyStringArg by the key's string (GETSET, GETDEL, SET … GET): replies a live string kept in
+ * the key index in place, with lookupKey's effects on a hit, and returns true; false having done
+ * nothing otherwise (the caller takes lookupKey).
+ */
+export function replyKeptString(ctx: CommandContext, key: string): boolean {
+  const map = findLiveValue(ctx, key)
+  if (map === null) return false
+  const h = ctx.keyspace.foundHandle
+  touchLiveValue(ctx, map, h)
+  replyValue(ctx, map, h)
+  return true
+}
+
+/** Reply the bytes of value record h of `map` (copied into the reply; no lookup effect). */
+export function replyValue(ctx: CommandContext, map: KeyMap, h: number): void {
   const page = map.valuePage(h)
   const start = map.valueOffset(h)
   const end = start + map.valueLength(h)
   const reply = ctx.reply
   if (reply.bulkRange !== undefined) reply.bulkRange(page, start, end)
   else reply.bulk(Buffer.from(page.subarray(start, end)))
-  return true
 }
 
 /**
@@ -135,23 +151,63 @@ export function lookupKeyExpiry(ctx: CommandContext, key: string): number {
  * index (its handle in ctx.keyspace.foundHandle), else null; no lookup effect either way (a
  * caller that uses the value calls touchLiveValue, one that does not takes lookupKey).
  */
-export function findLiveValue(ctx: CommandContext, key: string): KeyMap | null {
+export function findLiveValue(ctx: CommandContext, key: string, db = ctx.client.db):
+  KeyMap | null {
   const ks = ctx.keyspace
-  const map = ks.findKey(ctx.client.db, key)
+  const map = ks.findKey(db, key)
   const h = ks.foundHandle
   if (h === -1 || !map.isValue(h)) return null
   const expireAtMs = map.expireAtOf(h)
   return expireAtMs !== 0 && expireAtMs < ctx.nowMs ? null : map
 }
 
-/** lookupKey's effects on a hit, for value record h of `map` (findLiveValue's). */
-export function touchLiveValue(ctx: CommandContext, map: KeyMap, h: number): void {
-  if (ctx.client.noTouch !== true) map.setAccessOf(h, touched(map.accessOf(h), ctx.nowMs))
-  if (ctx.readLookups === true) {
+/**
+ * lookupKey's effects on a hit, for value record h of `map` (findLiveValue's): `touch` and
+ * `countStats` as lookupKey's.
+ */
+export function touchLiveValue(ctx: CommandContext, map: KeyMap, h: number, touch = true,
+  countStats = true): void {
+  if (touch && ctx.client.noTouch !== true) {
+    map.setAccessOf(h, touched(map.accessOf(h), ctx.nowMs))
+  }
+  if (countStats && ctx.readLookups === true) {
     const stats = statsOf(ctx)
     if (stats !== null) stats.keyspaceHits++
   }
 }
+
+/** Set by lookupKeyType: the expiry of the key it found live (ms; 0: none). */
+export let lookedUpExpireAtMs = 0
+
+/**
+ * lookupKey for a command that needs only whether the key lives, its type and its expiry
+ * (EXISTS, TYPE, TTL, STRLEN, MSET): the same effects (lazy expiry, keymiss, stats, touch;
+ * parameters as lookupKey's), but a live string kept in the key index is read in place (no
+ * Entry made). Returns the key's type (TYPE_*), -1 when it is missing; its expiry in
+ * lookedUpExpireAtMs; for a string kept in the index, ctx.keyspace.foundHandle is its record in
+ * lookedUpMap (until the keyspace next changes), else lookedUpMap is null.
+ */
+export function lookupKeyType(
+  ctx: CommandContext, key: string, db = ctx.client.db, touch = true, notifyMiss = true,
+  countStats = notifyMiss,
+): number {
+  const map = findLiveValue(ctx, key, db)
+  if (map !== null) {
+    const h = ctx.keyspace.foundHandle
+    touchLiveValue(ctx, map, h, touch, countStats)
+    lookedUpExpireAtMs = map.expireAtOf(h)
+    lookedUpMap = map
+    return TYPE_STRING
+  }
+  lookedUpMap = null
+  const entry = lookupKey(ctx, key, db, touch, notifyMiss, countStats)
+  if (entry === undefined) return -1
+  lookedUpExpireAtMs = entry.expireAtMs
+  return entry.type
+}
+
+/** Set by lookupKeyType: the map of the string kept in the index it found (else null). */
+export let lookedUpMap: KeyMap | null = null
 
 /** INFO's counters, or null where there is no server (the embedded engine's own tests). */
 function statsOf(ctx: CommandContext): ServerStats | null {

@@ -28,8 +28,8 @@ import {
   addLongDouble, formatHuman, longDoubleFromInt, parseLongDouble, type LongDouble,
 } from './long-double.js'
 import {
-  asReader, findLiveValue, lookupKey, lookupKeyArg, lookupKeyExpiry, replyStringArg,
-  touchLiveValue,
+  asReader, findLiveValue, lookupKey, lookupKeyArg, lookupKeyExpiry, lookupKeyType,
+  replyKeptString, replyStringArg, replyValue, touchLiveValue,
 } from './lookup.js'
 import { NOTIFY_GENERIC, NOTIFY_STRING, notifyKeyspaceEvent, notifyNew } from './notify.js'
 import {
@@ -149,7 +149,9 @@ function expireTimeError(ctx: CommandContext, command: string): void {
 /** getGenericCommand: replies the value or nil; false after WRONGTYPE. */
 function getGeneric(ctx: CommandContext, key: string): boolean {
   // lookupKeyReadOrReply in Redis, also for SET … GET, GETSET, GETDEL: a miss is a keymiss.
-  const entry = stringEntryOrReply(asReader(ctx), key)
+  const rctx = asReader(ctx)
+  if (replyKeptString(rctx, key)) return true // a string kept in the index, replied in place
+  const entry = stringEntryOrReply(rctx, key)
   if (entry === null) return false
   if (entry === undefined) ctx.reply.nullBulk()
   else ctx.reply.bulk(entry.value as Buffer)
@@ -168,21 +170,24 @@ const getCommand = argsHandler((ctx, args) => {
 
 const getdelCommand: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
-  const entry = stringEntryOrReply(asReader(ctx), key) // getGenericCommand's read lookup
-  if (entry === null) return
-  if (entry === undefined) {
-    ctx.reply.nullBulk()
-    return
+  const rctx = asReader(ctx) // getGenericCommand's read lookup
+  if (!replyKeptString(rctx, key)) {
+    const entry = stringEntryOrReply(rctx, key)
+    if (entry === null) return
+    if (entry === undefined) {
+      ctx.reply.nullBulk()
+      return
+    }
+    ctx.reply.bulk(entry.value as Buffer)
   }
-  ctx.reply.bulk(entry.value as Buffer)
   deleteKey(ctx, ctx.client.db, key)
 }
 
 const getsetCommand: Handler = (ctx, argv) => {
   const key = keyOf(argv[1] as Buffer)
   if (!getGeneric(ctx, key)) return
-  putNotify(ctx, key, argv[2] as Buffer, 0, ctx.keyspace.get(ctx.client.db, key) === undefined,
-    'set')
+  ctx.keyspace.findKey(ctx.client.db, key) // whether it exists (no Entry made)
+  putNotify(ctx, key, argv[2] as Buffer, 0, ctx.keyspace.foundHandle === -1, 'set')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,11 +354,21 @@ const getexCommand: Handler = (ctx, argv) => {
   const args = parseExtendedArgs(ctx, argv, 'get')
   if (args === null) return
   const key = keyOf(argv[1] as Buffer)
-  const entry = stringEntryOrReply(asReader(ctx), key)
-  if (entry === null) return
-  if (entry === undefined) {
-    ctx.reply.nullBulk()
-    return
+  const rctx = asReader(ctx)
+  // A string kept in the index is read in place (record h of map), else its entry.
+  const map = findLiveValue(rctx, key)
+  const h = ctx.keyspace.foundHandle
+  let entry: Entry | undefined
+  if (map !== null) {
+    touchLiveValue(rctx, map, h)
+  } else {
+    const found = stringEntryOrReply(rctx, key)
+    if (found === null) return
+    if (found === undefined) {
+      ctx.reply.nullBulk()
+      return
+    }
+    entry = found
   }
   let expireAtMs = 0
   if (args.expire !== null) {
@@ -361,14 +376,21 @@ const getexCommand: Handler = (ctx, argv) => {
     if (at === null) return
     expireAtMs = at
   }
-  ctx.reply.bulk(entry.value as Buffer)
+  let wasExpireAtMs: number
+  if (map !== null) { // expireAtOrReply changed nothing: h still holds the key
+    replyValue(ctx, map, h)
+    wasExpireAtMs = map.expireAtOf(h)
+  } else {
+    ctx.reply.bulk((entry as Entry).value as Buffer)
+    wasExpireAtMs = (entry as Entry).expireAtMs
+  }
   const db = ctx.client.db
   if ((args.flags & (F_EXAT | F_PXAT)) !== 0 && expireAtMs <= ctx.nowMs) {
     deleteKey(ctx, db, key)
   } else if (args.expire !== null) {
     applyExpire(ctx, db, key, expireAtMs)
     notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'expire', key)
-  } else if ((args.flags & F_PERSIST) !== 0 && entry.expireAtMs !== 0) {
+  } else if ((args.flags & F_PERSIST) !== 0 && wasExpireAtMs !== 0) {
     applyExpire(ctx, db, key, 0)
     notifyKeyspaceEvent(ctx, NOTIFY_GENERIC, 'persist', key)
   }
@@ -385,6 +407,7 @@ function applyExpire(ctx: CommandContext, db: number, key: string, expireAtMs: n
 const mgetCommand = argsHandler((ctx, args) => {
   ctx.reply.arrayHeader(args.count - 1)
   for (let j = 1; j < args.count; j++) {
+    if (replyStringArg(ctx, args, j)) continue // a string kept in the index, replied in place
     const entry = lookupKey(ctx, args.key(j))
     if (entry === undefined || entry.type !== TYPE_STRING) ctx.reply.nullBulk()
     else ctx.reply.bulk(entry.value as Buffer)
@@ -398,7 +421,7 @@ function msetGeneric(ctx: CommandContext, args: Args, nx: boolean): void {
   }
   if (nx) {
     for (let j = 1; j < args.count; j += 2) {
-      if (lookupKey(ctx, args.key(j)) !== undefined) {
+      if (lookupKeyType(ctx, args.key(j)) !== -1) {
         ctx.reply.integer(0)
         return
       }
@@ -408,7 +431,7 @@ function msetGeneric(ctx: CommandContext, args: Args, nx: boolean): void {
   for (let j = 1; j < args.count; j += 2) {
     const key = args.key(j)
     // setKey's lookupKeyWrite: an expired key is deleted (`expired`), then created (`new`).
-    putNotify(ctx, key, args.bytes(j + 1), 0, lookupKey(ctx, key, db) === undefined, 'set')
+    putNotify(ctx, key, args.bytes(j + 1), 0, lookupKeyType(ctx, key, db) === -1, 'set')
   }
   if (nx) ctx.reply.integer(1)
   else ctx.reply.simple('OK')
@@ -572,7 +595,15 @@ const appendCommand: Handler = (ctx, argv) => {
 }
 
 const strlenCommand: Handler = (ctx, argv) => {
-  const entry = stringEntryOrReply(ctx, keyOf(argv[1] as Buffer))
+  const key = keyOf(argv[1] as Buffer)
+  const map = findLiveValue(ctx, key)
+  if (map !== null) { // a string kept in the index: its length, read in place
+    const h = ctx.keyspace.foundHandle
+    touchLiveValue(ctx, map, h)
+    ctx.reply.integer(map.valueLength(h))
+    return
+  }
+  const entry = stringEntryOrReply(ctx, key)
   if (entry === null) return
   ctx.reply.integer(entry === undefined ? 0 : (entry.value as Buffer).length)
 }

@@ -6,7 +6,8 @@
 // - keys are sorted (bytewise, as latin1) and empty databases contribute nothing, so the order
 //   of Map insertion never shows; binary keys are hex-encoded, so no separator can be forged;
 // - function libraries (name and payload) follow the keys, sorted by name;
-// - it reads the keyspace only (liveBytes and epoch are bookkeeping, not data).
+// - it reads the keyspace only (liveBytes and epoch are bookkeeping, not data), and changes
+//   nothing: not even a string kept in the key index becomes an Entry.
 
 import { DB_COUNT, type Keyspace } from './keyspace.js'
 import { valueType } from './value-codec.js'
@@ -19,10 +20,9 @@ export function canonical(ks: Keyspace): string {
   for (let db = 0; db < DB_COUNT; db++) {
     const map = ks.db(db)
     if (map.size === 0) continue
-    const keys = [...map.keys()].sort()
-    for (const key of keys) {
-      const entry = map.get(key)
-      if (entry === undefined) continue
+    // entries(): a string kept in the key index is read as a copy, not promoted (state/key-map.ts).
+    const entries = [...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    for (const [key, entry] of entries) {
       const value = valueType(entry.type).canonical(entry.value)
       lines.push(`${db} ${latin1Hex(key)} ${entry.type} ${entry.expireAtMs} ${value}`)
     }

@@ -128,6 +128,9 @@ export const expireEvent: EventType<ExpireEvent> = {
   encode(w, e) { w.u8(e.db); w.str(e.key); w.f64(e.expireAtMs) },
   decode: (r) => ({ code: EV_EXPIRE, db: readDb(r), key: r.str(), expireAtMs: r.f64() }),
   apply(ks, e) {
+    const map = ks.findKey(e.db, e.key)
+    const h = ks.foundHandle
+    if (h !== -1 && map.isValue(h)) return expireKept(ks, e, map, h)
     const entry = ks.get(e.db, e.key)
     if (entry === undefined || entry.expireAtMs === e.expireAtMs) return null
     const previous = entry.expireAtMs
@@ -135,6 +138,25 @@ export const expireEvent: EventType<ExpireEvent> = {
     ks.touch(e.db, e.key)
     return () => { ks.setExpiry(e.db, e.key, entry, previous); ks.touch(e.db, e.key) }
   },
+}
+
+/**
+ * EXPIRE of a string kept in the key index (record h of map): its expiry changes in place, no
+ * Entry made. The undo sets the previous expiry on whatever record holds the key then (undos
+ * run in reverse order: the key is as this EXPIRE left it, kept or, after a later undo, an
+ * Entry).
+ */
+function expireKept(ks: Keyspace, e: ExpireEvent, map: KeyMap, h: number): Undo | null {
+  const previous = map.expireAtOf(h)
+  if (previous === e.expireAtMs) return null
+  map.setExpiryAt(h, e.expireAtMs)
+  ks.touch(e.db, e.key)
+  return () => {
+    const now = ks.findKey(e.db, e.key)
+    if (ks.foundHandle === -1) return
+    now.setExpiryAt(ks.foundHandle, previous)
+    ks.touch(e.db, e.key)
+  }
 }
 
 export const flushDbEvent: EventType<FlushDbEvent> = {

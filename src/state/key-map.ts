@@ -222,6 +222,13 @@ export class KeyMap {
     if (h !== -1 && this.table.ref(h) === entry) this.table.setExpiryAt(h, expireAtMs)
   }
 
+  /** Set record h's expiry (ms, 0 = none) in place, an entry's too (a value record has none). */
+  setExpiryAt(h: number, expireAtMs: number): void {
+    const t = this.table
+    if (!t.isValue(h)) t.ref(h).expireAtMs = expireAtMs
+    t.setExpiryAt(h, expireAtMs)
+  }
+
   /** Keys with an expiry. */
   get volatileSize(): number {
     return this.table.volatileSize

@@ -171,3 +171,55 @@ t.test('MSETNX sets nothing when one key exists; LCS as Redis', async (t) => {
     ['bulk', 'len'], ['integer', 6],
   ])
 })
+
+t.test('reads and expiry changes of a string kept in the index leave it there (issue 15)', async (t) => {
+  const h = await openHarness(specs)
+  t.teardown(() => h.close())
+  const ks = h.store.keyspace
+  /** Whether `key` is a string kept in the key index (no Entry). */
+  const kept = (key: string): boolean => {
+    const map = ks.findKey(0, key)
+    return ks.foundHandle !== -1 && map.isValue(ks.foundHandle)
+  }
+  h.run(['SET', 'k', 'hello'])
+  h.run(['SET', 'o', 'other'])
+  t.ok(kept('k'), 'SET keeps it in the index')
+  const steps: [string[], unknown[]][] = [
+    [['GETEX', 'k'], [['bulk', 'hello']]],
+    [['STRLEN', 'k'], [['integer', 5]]],
+    [['EXISTS', 'k', 'nope', 'k'], [['integer', 2]]],
+    [['TYPE', 'k'], [['simple', 'string']]],
+    [['TTL', 'k'], [['integer', -1]]],
+    [['GETEX', 'k', 'EX', '100'], [['bulk', 'hello']]],
+    [['TTL', 'k'], [['integer', 100]]],
+    [['EXPIRE', 'k', '50', 'GT'], [['integer', 0]]],
+    [['EXPIRE', 'k', '200', 'GT'], [['integer', 1]]],
+    [['PTTL', 'k'], [['integer', 200_000]]],
+    [['GETEX', 'k', 'PERSIST'], [['bulk', 'hello']]],
+    [['PERSIST', 'k'], [['integer', 0]]],
+    [['PEXPIRE', 'k', '5000'], [['integer', 1]]],
+    [['PERSIST', 'k'], [['integer', 1]]],
+    [['TTL', 'k'], [['integer', -1]]],
+    [['GETEX', 'k', 'EX', 'x'], [['error', 'ERR value is not an integer or out of range']]],
+    [['SET', 'k', 'world', 'GET'], [['bulk', 'hello']]],
+    [['GETSET', 'k', 'again'], [['bulk', 'world']]],
+    [['MSETNX', 'k', 'x', 'new', 'y'], [['integer', 0]]],
+    [['MSET', 'k', 'last', 'o', 'o2'], [['simple', 'OK']]],
+    [['MGET', 'k', 'o', 'nope'], [['array', 3], ['bulk', 'last'], ['bulk', 'o2'], ['nullBulk']]],
+  ]
+  for (const [argv, calls] of steps) {
+    t.same(h.run(argv).calls, calls, argv.join(' '))
+    if (!kept('k') || !kept('o')) t.fail(`${argv.join(' ')} made an Entry of a kept string`)
+  }
+  t.same(h.run(['GETDEL', 'k']).calls, [['bulk', 'last']])
+  t.same(h.run(['EXISTS', 'k']).calls, [['integer', 0]])
+  // An expired kept string reads as missing and is deleted (lazy expiry), as an Entry is.
+  h.run(['SET', 'e', 'v', 'PX', '10'])
+  t.ok(kept('e'))
+  t.same(h.run(['TTL', 'e'], T0 + 11).calls, [['integer', -2]])
+  t.same(h.run(['EXISTS', 'e'], T0 + 11).events.length, 0, 'already deleted by TTL')
+  h.run(['SET', 'e', 'v', 'PX', '10'])
+  const r = h.run(['EXPIRE', 'e', '100'], T0 + 11)
+  t.same(r.calls, [['integer', 0]], 'EXPIRE of an expired key')
+  t.match(r.events, [{ code: EV_DEL, key: 'e' }], 'which it deletes')
+})

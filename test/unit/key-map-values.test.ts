@@ -2,7 +2,8 @@
 // whose PUTs keep values in the table must read, iterate, sample, undo and count exactly as one
 // whose every key is an Entry. fast-check runs random sequences of string writes (kept in the
 // table, or as Entries), Entry writes of other types, reads (which promote a kept value into an
-// Entry), deletes, expiry changes, sampling and iteration over two keyspaces — one through
+// Entry), deletes, expiry changes (through an Entry, and the EXPIRE event, which changes a kept
+// string in place, and its undo), sampling and iteration over two keyspaces — one through
 // setString, one through set(Entry) only — and after every step compares their canonical state,
 // liveBytes, the access word a read sees and the previous entries the writes return (the undo
 // data); memBytes differs exactly by the kept strings' lower per-key estimate (memory-model.ts,
@@ -14,7 +15,9 @@ import t from 'tap'
 import { canonical } from '../../src/state/canonical.js'
 import { Entry, Keyspace, TYPE_STRING } from '../../src/state/keyspace.js'
 import { UndoLog } from '../../src/state/undo-log.js'
-import { putEvent, type PutEvent } from '../../src/state/core-events.js'
+import {
+  EV_EXPIRE, expireEvent, putEvent, type ExpireEvent, type PutEvent,
+} from '../../src/state/core-events.js'
 import { KEY_MEMORY_OVERHEAD, VALUE_KEY_MEMORY_OVERHEAD } from '../../src/state/memory-model.js'
 
 const KEYS = ['', 'a', 'key:1', 'key:2', 'x'.repeat(40), '\x00\xff', 'k'.repeat(1100)]
@@ -25,6 +28,7 @@ type Op =
   | { kind: 'get'; key: number }
   | { kind: 'del'; key: number }
   | { kind: 'expire'; key: number; expire: number }
+  | { kind: 'expireEv'; key: number; expire: number; undo: boolean }
   | { kind: 'sample'; at: number }
   | { kind: 'iterate' }
 
@@ -36,6 +40,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('get' as const), key: keyArb }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('del' as const), key: keyArb }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), key: keyArb, expire: expireArb }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('expireEv' as const), key: keyArb, expire: expireArb, undo: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sample' as const), at: fc.nat(1000) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('iterate' as const) }) },
 )
@@ -83,6 +88,18 @@ function step(kept: Keyspace, plain: Keyspace, op: Op): string | null {
       const e = ks.get(0, key)
       if (e !== undefined) ks.setExpiry(0, key, e, op.expire)
     }
+  } else if (op.kind === 'expireEv') {
+    // The EXPIRE event: a kept string's expiry changes in place (no Entry made); its undo.
+    const e: ExpireEvent = { code: EV_EXPIRE, db: 0, key, expireAtMs: op.expire }
+    const wasKept = isKept(kept, key)
+    const a = expireEvent.apply(kept, e)
+    const b = expireEvent.apply(plain, e)
+    if ((a === null) !== (b === null)) return 'expireEv: undo presence'
+    if (wasKept && !isKept(kept, key)) return 'expireEv: made an Entry of a kept string'
+    if (op.undo) {
+      a?.()
+      b?.()
+    }
   } else if (op.kind === 'sample') {
     const a = kept.db(0)
     if (a.size !== plain.db(0).size) return 'size'
@@ -98,6 +115,12 @@ function step(kept: Keyspace, plain: Keyspace, op: Op): string | null {
     for (const [k, e] of plain.db(0).entries()) if (seen.get(k) !== describe(e)) return `iterate ${k}`
   }
   return null
+}
+
+/** Whether `key` (database 0) is a string kept in the index. */
+function isKept(ks: Keyspace, key: string): boolean {
+  const map = ks.findKey(0, key)
+  return ks.foundHandle !== -1 && map.isValue(ks.foundHandle)
 }
 
 function compare(kept: Keyspace, plain: Keyspace): string | null {
