@@ -29,7 +29,7 @@
 //   Store.roomMaker, evictInto appends DELs of keys none of its events names, after its own
 //   events, in its record (one commit point for both); or, for a larger one, into a transaction
 //   of their own appended and compacted before it (durable before it). Only a transaction the
-//   pool cannot hold even with every other key evicted (about 0.43 of the ring) is refused, and
+//   pool cannot hold even with every other key evicted (CAP, storage/checkpoint.ts) is refused, and
 //   the evictions in its own record with it. Counted and notified once the transaction holding
 //   them is appended (settled).
 

@@ -54,6 +54,13 @@ export const SMALL_RESERVE_BYTES = 4096
 // otherwise compaction runs synchronously in checkpointNow, whose records stay uncommitted,
 // hence no garbage after a crash, until its END commits. Small pools (a ring may be as small as
 // MIN_RING_BYTES): the sizes scale down with the ring, or the fixed ones would refuse every write.
+//   CAP  liveBytes <= liveCapacityBytes(ring) after every non-shrinking transaction.
+// INV alone lets liveBytes approach (ring - writeReserve - smallReserve) / 2, where a compaction
+// (a checkpoint costs up to liveBytes + writeReserveBytes) cannot restore INV: a delete that
+// frees less than its record (or nothing: a DEL of a missing key in a raw transaction) was then
+// refused in a full pool for good (crash-random seed 1000954761). Under CAP, after a compaction
+// free >= ring - liveBytes - writeReserve >= liveBytes + writeReserve + smallReserve: deletes
+// fit, after at most one compaction.
 export function chunkTargetBytes(ringBytes: number): number {
   return Math.min(CHUNK_TARGET_BYTES, Math.floor(ringBytes / 256) * 8)
 }
@@ -66,6 +73,25 @@ export function incrementalReserveBytes(ringBytes: number, liveBytes: number): n
 }
 export function smallReserveBytes(ringBytes: number): number {
   return Math.min(SMALL_RESERVE_BYTES, Math.floor(ringBytes / 128) * 8)
+}
+/**
+ * The live bytes a non-shrinking transaction may leave (CAP above): a compaction leaves at most
+ * liveBytes + writeReserveBytes in the log, and the rest of the ring must still hold INV's
+ * liveBytes + writeReserveBytes plus smallReserveBytes for deletes.
+ */
+export function liveCapacityBytes(ringBytes: number): number {
+  return Math.floor((ringBytes - 2 * writeReserveBytes(ringBytes) - smallReserveBytes(ringBytes)) / 2)
+}
+/** The free log bytes a transaction must leave: INV, and smallReserve unless it only shrinks. */
+export function admissionReserveBytes(ringBytes: number, liveBytes: number, shrinksOnly: boolean,
+  checkpointRunning: boolean): number {
+  return liveBytes + writeReserveBytes(ringBytes) + (shrinksOnly ? 0 : smallReserveBytes(ringBytes)) +
+    (checkpointRunning ? liveBytes : 0)
+}
+/** Live bytes over CAP a transaction leaves (<= 0: within it; shrinking ones are exempt). */
+export function overCapacityBytes(ringBytes: number, liveBytes: number, shrinksOnly: boolean):
+  number {
+  return shrinksOnly ? 0 : liveBytes - liveCapacityBytes(ringBytes)
 }
 
 export type StepResult = 'more' | 'done' | 'abandoned'

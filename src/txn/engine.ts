@@ -21,7 +21,7 @@ import { CompactionMemo } from './compaction-memo.js'
 import { makeRoom, type RoomMaker } from './make-room.js'
 import { DB_COUNT, KeyMap, type Keyspace, type KeyspaceObserver } from '../state/keyspace.js'
 import {
-  Checkpointer, incrementalReserveBytes, smallReserveBytes, writeReserveBytes,
+  admissionReserveBytes, Checkpointer, incrementalReserveBytes, overCapacityBytes, writeReserveBytes,
 } from '../storage/checkpoint.js'
 import { Log, type LogTestHooks } from '../storage/log.js'
 import { openNativeRegion, type PmRegion } from '../storage/pm-region.js'
@@ -245,11 +245,14 @@ export class Store {
     if (this.failed !== null) throw this.failed
     if (!this.tryAppend(txn)) {
       const shortfall = this.log.shortfallBytes(this.log.writer.length, this.reserveFor(txn))
+      const overCap = this.overCapacity(txn) > 0 && this.keyspace.pendingEvents === 0 // (*)
       txn.undoAll() // liveBytes of the committed state, for the memo; and what a checkpoint needs
-      const futile = this.checkpointer.active === null && this.compaction.futile(
+      const futile = overCap || this.checkpointer.active === null && this.compaction.futile(
         this.eventsCommitted, this.log.tailLsn, this.keyspace.liveBytes, this.checkpointer.completed,
         shortfall, writeReserveBytes(this.log.ringBytes), !(this.roomMaker?.canEvict() ?? false))
       // Room may be held by history rather than live data: compact now, then try once more.
+      // (*) Not over CAP: compaction frees log bytes, not live ones (unless an estimate of the
+      // deferred index overshoots).
       if (!futile) this.checkpointNow()
       const live = this.keyspace.liveBytes
       txn.reapply()
@@ -281,18 +284,18 @@ export class Store {
   tryAppend(txn: Transaction): boolean {
     const w = this.log.begin()
     txn.encodeInto(w)
-    return this.log.tryAppend(REC_TXN, this.reserveFor(txn)) >= 0
+    return this.overCapacity(txn) <= 0 && this.log.tryAppend(REC_TXN, this.reserveFor(txn)) >= 0
   }
 
-  /**
-   * Keep room for a full checkpoint after every transaction, deletes included (INV in
-   * storage/checkpoint.ts): a full pool can always compact, so it is never bricked.
-   */
+  /** Live bytes over CAP (storage/checkpoint.ts) with `txn` applied; <= 0 within it. */
+  overCapacity(txn: Transaction): number {
+    return overCapacityBytes(this.log.ringBytes, this.keyspace.liveBytes, txn.shrinksOnly())
+  }
+
+  /** INV (storage/checkpoint.ts) after `txn`: a full pool can always compact, never bricked. */
   reserveFor(txn: Transaction): number {
-    const ring = this.log.ringBytes
-    const live = this.keyspace.liveBytes
-    return live + writeReserveBytes(ring) + (txn.shrinksOnly() ? 0 : smallReserveBytes(ring)) +
-      (this.checkpointer.active !== null ? live : 0)
+    return admissionReserveBytes(this.log.ringBytes, this.keyspace.liveBytes, txn.shrinksOnly(),
+      this.checkpointer.active !== null)
   }
 
   private scheduleCommit(): void {

@@ -29,7 +29,7 @@
 // - A refused transaction leaves nothing of its own (commitNoWait's abort); a refused side
 //   transaction of evictions is undone before the transaction is applied again.
 
-import { smallReserveBytes, writeReserveBytes } from '../storage/checkpoint.js'
+import { overCapacityBytes, smallReserveBytes, writeReserveBytes } from '../storage/checkpoint.js'
 import { RECORD_HEADER_BYTES, recordBytes } from '../storage/record-codec.js'
 import type { Store } from './engine.js'
 import { Transaction } from './transaction.js'
@@ -68,7 +68,8 @@ export function makeRoom(store: Store, txn: Transaction, maker: RoomMaker): bool
 function missingFor(store: Store, txn: Transaction): number {
   const w = store.log.begin()
   txn.encodeInto(w)
-  return store.log.shortfallBytes(w.length, store.reserveFor(txn))
+  return Math.max(store.log.shortfallBytes(w.length, store.reserveFor(txn)),
+    store.overCapacity(txn))
 }
 
 /** 1 above: evictions appended to `txn`'s own events, in its record. */
@@ -100,7 +101,8 @@ function hopeless(store: Store, txn: Transaction): boolean {
   txn.reapply()
   const ring = store.log.ringBytes
   return recordTotal + Math.max(0, added) + writeReserveBytes(ring) +
-    (txn.shrinksOnly() ? 0 : smallReserveBytes(ring)) >= ring
+    (txn.shrinksOnly() ? 0 : smallReserveBytes(ring)) >= ring ||
+    overCapacityBytes(ring, Math.max(0, added), txn.shrinksOnly()) > 0
 }
 
 /**
@@ -124,11 +126,14 @@ function evictFirst(store: Store, txn: Transaction, maker: RoomMaker): boolean {
     const w = store.log.begin()
     txn.encodeInto(w)
     const missing = store.log.shortfallBytes(w.length, store.reserveFor(txn))
+    // Over CAP (storage/checkpoint.ts) an evicted key counts once, not twice.
+    const overCap = store.overCapacity(txn)
     const recordTotal = recordBytes(w.length - RECORD_HEADER_BYTES)
     txn.undoAll()
     const side = new Transaction(store)
     let appended = false
-    if (maker.evictInto(side, (missing >> 1) + (missing >> 4) + 64, txn)) {
+    const bytes = Math.max((missing >> 1) + (missing >> 4), overCap + (overCap >> 3)) + 64
+    if (maker.evictInto(side, bytes, txn)) {
       appended = store.appendSide(side)
     }
     side.closeSide(appended)

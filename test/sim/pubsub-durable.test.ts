@@ -40,6 +40,8 @@ const RING_BYTES = 64 * 1024
 const ROUNDS = 60
 /** Time for the in-process server to run what was sent (no assertion depends on it). */
 const SETTLE_MS = 20
+/** Bound of the waits for arrivals (a loaded CI machine: up to 15 s). */
+const WAIT_ROUNDS = 750
 
 function reader(buf: Buffer): RegionReader {
   return { sizeBytes: buf.length, read: (offset, length) => buf.subarray(offset, offset + length) }
@@ -159,13 +161,17 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
   const perSpublish = 1
 
   // A PUBLISH with no write pending needs no commit to be delivered (the test is not vacuous).
+  // Polled (bounded) with no commit meanwhile: a loaded machine may take more than one settle.
   writer.send(RawClient.encode('PUBLISH', 'c', '0'))
-  await settle()
   result.messagesExpected += perPublish
-  result.bareDeliveredWithoutCommit = (subscribers[0] as { received: number }).received === 1
+  const first = subscribers[0] as { received: number }
+  for (let w = 0; w < WAIT_ROUNDS && first.received === 0; w++) await settle()
+  result.bareDeliveredWithoutCommit = first.received === 1
 
   let written = 0
   let incrs = 0
+  const processedBefore = server.services.stats.totalCommandsProcessed - tracking.gets()
+  let writerCommands = 0
   for (let round = 0; round < ROUNDS; round++) {
     const parts: Buffer[] = []
     const ops = 1 + rng.int(4)
@@ -195,6 +201,7 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
         result.messagesExpected += 2 * perPublish
       }
     }
+    writerCommands += parts.length
     // Sometimes split the pipeline across two reads (two batches before one commit).
     if (rng.bool(0.3) && parts.length > 1) {
       const cut = 1 + rng.int(parts.length - 1)
@@ -211,9 +218,17 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
       await settle()
     }
   }
+  // The last commit must come after the server has run every command sent (else writes made
+  // after it wait for a commit that never comes): commands processed, counted by the server,
+  // reach what the writer and the tracker sent since `processedBefore`.
+  const stats = server.services.stats
+  for (let w = 0; w < WAIT_ROUNDS &&
+    stats.totalCommandsProcessed < processedBefore + writerCommands + tracking.gets(); w++) {
+    await settle()
+  }
   store.flush()
   result.commits++
-  for (let w = 0; w < 100; w++) {
+  for (let w = 0; w < WAIT_ROUNDS; w++) {
     const got = subscribers.reduce((n, s) => n + s.received, 0)
     if (got >= result.messagesExpected &&
       result.notificationsChecked >= 2 * written + incrs) break
@@ -234,7 +249,7 @@ async function run(seed: number, mutation: boolean): Promise<RunResult> {
  * reads k again (tracking it again).
  */
 async function trackKey(port: number, onInvalidation: (trackedAt: number) => void):
-  Promise<{ close(): void }> {
+  Promise<{ close(): void; gets(): number }> {
   const inval = await RawClient.connect(port)
   const id = (await inval.command(['CLIENT', 'ID'], 10)).slice(1, -2)
   await inval.command(['SUBSCRIBE', '__redis__:invalidate'], 10)
@@ -251,6 +266,7 @@ async function trackKey(port: number, onInvalidation: (trackedAt: number) => voi
     tracker.take()
   })
   await tracker.command(['GET', 'k'], 10)
+  let gets = 1
   const messages = new ReplyFramer()
   inval.socket.on('data', (chunk: Buffer) => {
     messages.feed(chunk)
@@ -260,10 +276,11 @@ async function trackKey(port: number, onInvalidation: (trackedAt: number) => voi
       if (!Array.isArray(keys) || String(keys[0]) !== 'k') continue
       onInvalidation(trackedAt)
       tracker.send(RawClient.encode('GET', 'k'))
+      gets++
     }
     inval.take()
   })
-  return { close: () => { tracker.close(); inval.close() } }
+  return { close: () => { tracker.close(); inval.close() }, gets: () => gets }
 }
 
 /** One seed for both runs: the mutation is caught on the very workload the real build passes. */

@@ -17,6 +17,9 @@ import {
 import { OracleConnection, rawExchange, startOracle, type Oracle } from './resp-oracle.js'
 import { prng } from '../helpers/mulberry32.js'
 
+/** How long an exchange whose answer ends in a close waits for it (it ends at the close). */
+const CLOSE_WAIT_MS = 3000
+
 /** Every seeded test derives its PRNG from this; set RESP_FUZZ_SEED to replay another run. */
 const FUZZ_SEED = Number(process.env['RESP_FUZZ_SEED'] ?? 20240611)
 
@@ -738,7 +741,8 @@ t.test('redis-server 7.0.15 agrees with every case', async (t) => {
   for (const c of cases.filter(chunkingIndependentInRedis)) {
     const predicted = predictExchange(c.input)
     if (predicted === null) continue
-    const answer = await rawExchange(oracle.port, c.input)
+    // A close is waited for longer than silence (a loaded machine may deliver it late).
+    const answer = await rawExchange(oracle.port, c.input, predicted.closed ? CLOSE_WAIT_MS : 150)
     t.equal(answer.bytes.toString('latin1'), predicted.bytes, `${c.name}: reply`)
     t.equal(answer.closed, predicted.closed, `${c.name}: connection closed`)
   }
@@ -758,7 +762,7 @@ t.test('redis-server 7.0.15 agrees with every case', async (t) => {
     reader.feed(bytes(request))
     const ours = reader.next()
     t.equal(ours instanceof ProtocolError ? ours.message : null, error, `ours: ${error}`)
-    const answer = await rawExchange(oracle.port, bytes(request))
+    const answer = await rawExchange(oracle.port, bytes(request), CLOSE_WAIT_MS)
     t.equal(answer.bytes.toString('latin1'), `-ERR ${error}\r\n`, `redis: ${error}`)
     t.equal(answer.closed, true, `redis closes after: ${error}`)
   }
@@ -790,7 +794,7 @@ t.test(`redis-server splits random inline lines as we do (seed ${FUZZ_SEED})`, a
     if (predicted === null) continue
     const where = `seed ${FUZZ_SEED}, line ${JSON.stringify(line.toString('latin1'))}`
     if (predicted.closed) {
-      const answer = await rawExchange(oracle.port, line)
+      const answer = await rawExchange(oracle.port, line, CLOSE_WAIT_MS)
       t.equal(answer.bytes.toString('latin1'), predicted.bytes, where)
       t.equal(answer.closed, true, `${where}: closed`)
     } else {
