@@ -552,7 +552,14 @@ function runTest(dir, file, env) {
     })
     running.add(child.pid)
     let out = ''
-    const keepTail = (b) => { out = (out + b.toString()).slice(-20000) }
+    // The first failed assertion's line, kept apart from the tail: a long failure message after
+    // it (a PoWER violation's state diff, tens of KB) would push it out of the tail.
+    let firstFailure = null
+    const keepTail = (b) => {
+      const joined = out.slice(-2000) + b.toString()
+      out = (out + b.toString()).slice(-20000)
+      firstFailure ??= joined.match(/^\s*not ok \d+ - ((?!timeout!).*)$/m)?.[1] ?? null
+    }
     child.stdout.on('data', keepTail)
     child.stderr.on('data', keepTail)
     let timedOut = false
@@ -564,9 +571,8 @@ function runTest(dir, file, env) {
       running.delete(child.pid)
       clearTimeout(timer)
       // A failed assertion kills; tap's own timeout (or a crash at load) does not.
-      const failedAssert = /^\s*not ok \d+ - (?!timeout!)/m.test(out)
-      const killed = !timedOut && code !== 0 && failedAssert
-      const why = killed ? (out.match(/^\s*not ok \d+ - ((?!timeout!).*)$/m)?.[1] ?? '').slice(0, 100)
+      const killed = !timedOut && code !== 0 && firstFailure !== null
+      const why = killed ? (firstFailure ?? '').slice(0, 100)
         : timedOut ? 'timeout' : code === 0 ? 'passed' : `exit ${code} without a failed assertion`
       done({ killed, why, seconds: (Date.now() - t0) / 1000, tail: out.slice(-1500) })
     })
