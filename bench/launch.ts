@@ -242,3 +242,22 @@ export function spread(xs: readonly number[]): number {
   if (xs.length < 2) return 0
   return (Math.max(...xs) - Math.min(...xs)) / median(xs)
 }
+
+/**
+ * Runs a tool (redis-benchmark, redis-cli) to its end: its stdout and stderr together, or an
+ * error with them when it exits non-zero; killed after `timeoutMs` when given.
+ */
+export function runTool(cmd: string, args: string[], timeoutMs = 0): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    p.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    p.stderr.on('data', (d: Buffer) => { out += d.toString() })
+    const timer = timeoutMs > 0 ? setTimeout(() => p.kill('SIGKILL'), timeoutMs) : undefined
+    p.on('close', (code) => {
+      clearTimeout(timer)
+      if (code === 0) resolve(out)
+      else reject(new Error(`${cmd} ${args.join(' ')} exited ${String(code)}:\n${out}`))
+    })
+  })
+}

@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { rawCommand } from '../test/helpers/servers.js'
 import {
+  runTool,
   cpuSeconds, median, redisVersions, startServer, type Running, type ServerKind,
 } from './launch.js'
 import { machine, table, writeResults } from './report.js'
@@ -69,18 +70,7 @@ function parseOptions(argv: readonly string[]): Options {
   return o
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    p.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    p.stderr.on('data', (d: Buffer) => { out += d.toString() })
-    p.on('close', (code) => {
-      if (code === 0) resolve(out)
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${String(code)}:\n${out}`))
-    })
-  })
-}
+const run = runTool
 
 /** Subscribers counting received bytes (the confirmation's bytes are subtracted by the caller). */
 async function subscribers(port: number, w: Workload): Promise<{ sockets: net.Socket[];

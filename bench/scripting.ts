@@ -7,10 +7,10 @@
 // thread's CPU counts) and the ratio to Redis.
 // Usage: node dist/bench/scripting.js [--rounds N] [--requests N] [--baseline DIR]
 
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { rawCommand } from '../test/helpers/servers.js'
 import {
+  runTool,
   cpuTimes, median, redisVersions, startServer, type Running, type ServerKind,
 } from './launch.js'
 import { machine, table, writeResults } from './report.js'
@@ -41,20 +41,7 @@ function parseOptions(argv: readonly string[]): Options {
   return o
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    p.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    p.stderr.on('data', (d: Buffer) => { out += d.toString() })
-    const timer = setTimeout(() => p.kill('SIGKILL'), 300_000)
-    p.on('close', (code) => {
-      clearTimeout(timer)
-      if (code === 0) resolve(out)
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${String(code)}:\n${out}`))
-    })
-  })
-}
+const run = (cmd: string, args: string[]): Promise<string> => runTool(cmd, args, 300_000)
 
 function bulk(parts: readonly string[]): string {
   return `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`

@@ -11,11 +11,10 @@
 // the load, its CPU per request much less, so both ratios are printed.
 // Usage: node dist/bench/streams.js [--rounds N] [--requests N] [--fill N] [--only name,…]
 
-import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { ReplyFramer } from '../test/compat/resp.js'
 import { rawCommand } from '../test/helpers/servers.js'
-import { cpuSeconds, median, redisVersions, startServer, type Running, type ServerKind } from './launch.js'
+import { runTool, cpuSeconds, median, redisVersions, startServer, type Running, type ServerKind } from './launch.js'
 import { machine, table, writeResults } from './report.js'
 
 interface Options { rounds: number; requests: number; fill: number; only: string[] | null }
@@ -38,18 +37,7 @@ function bulk(parts: readonly string[]): string {
   return `*${parts.length}\r\n${parts.map((p) => `$${Buffer.byteLength(p)}\r\n${p}\r\n`).join('')}`
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    p.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    p.stderr.on('data', (d: Buffer) => { out += d.toString() })
-    p.on('close', (code) => {
-      if (code === 0) resolve(out)
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${String(code)}:\n${out}`))
-    })
-  })
-}
+const run = runTool
 
 /** A measured phase: requests per second, and the server's CPU µs per request over it. */
 interface Measure { rate: number; cpuUs: number }

@@ -15,10 +15,10 @@
 //   --scale multiplies every request count; --ab adds a second capykv (another build's
 //   dist/src/main.js, e.g. main's) run alternately with this one, for A/B comparisons.
 
-import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { ReplyFramer } from '../test/compat/resp.js'
-import { cpuSeconds, median, redisVersions, startServer, type Running, type ServerKind } from './launch.js'
+import { runTool, cpuSeconds, median, redisVersions, startServer, type Running, type ServerKind } from './launch.js'
+import { prng } from '../test/helpers/mulberry32.js'
 import { machine, table, writeResults } from './report.js'
 
 interface Options { rounds: number; scale: number; only: string[] | null; ab: string | null }
@@ -46,18 +46,7 @@ function bulk(parts: readonly (string | Buffer)[]): Buffer {
   return Buffer.concat(chunks)
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    p.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    p.stderr.on('data', (d: Buffer) => { out += d.toString() })
-    p.on('close', (code) => {
-      if (code === 0) resolve(out)
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${String(code)}:\n${out}`))
-    })
-  })
-}
+const run = runTool
 
 /** A measured phase: requests per second, and the server's CPU µs per request over it. */
 interface Measure { rate: number; cpuUs: number }
@@ -154,16 +143,7 @@ async function send(port: number, commands: Iterable<Buffer>): Promise<void> {
 }
 
 /** A deterministic generator, so both servers get the same data. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const rng = prng
 
 function* hllFill(): Generator<Buffer> {
   for (let k = 0; k < 10; k++) {
